@@ -1,0 +1,89 @@
+"""Shared CLI plumbing: clean one-line errors with exit code 2, progress bars, thread settings."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from gaplab.spec import SpecError
+
+err_console = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+USER_ERRORS = (SpecError, ValueError, FileNotFoundError, KeyError, ValidationError, NotADirectoryError)
+
+
+def fail(msg: str) -> None:
+    """Print one clear line on stderr and exit with code 2 (bad input), no traceback."""
+    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def user_errors(fn: F) -> F:
+    """Turn bad input (spec, file, value errors) into one line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except KeyboardInterrupt:
+            err_console.print("interrupted: finished runs are stored; run the same command again to resume")
+            raise typer.Exit(130) from None
+        except ValidationError as e:
+            first = e.errors()[0]
+            fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        except USER_ERRORS as e:
+            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            fail(msg)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def set_threads(threads: int | None) -> None:
+    """Set torch's thread count explicitly (PERF-NOTES: implicit OpenMP spinning hurts on shared boxes)."""
+    import torch
+
+    n = threads or int(os.environ.get("GAPLAB_THREADS", "0")) or (os.cpu_count() or 1)
+    torch.set_num_threads(max(1, n))
+
+
+@contextmanager
+def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr; yields ``update(label, done, total)``."""
+    if not enabled or not sys.stderr.isatty() and os.environ.get("GAPLAB_PROGRESS") != "1":
+        yield lambda label, done, total: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+                  TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False) as prog:
+        task = prog.add_task("starting", total=None)
+
+        def update(label: str, done: int, total: int) -> None:
+            prog.update(task, description=label, completed=done, total=total)
+
+        yield update
+
+
+def print_json(obj: Any) -> None:
+    """One JSON object on stdout (NaN/inf as null)."""
+    from gaplab.store.db import _clean
+
+    sys.stdout.write(json.dumps(_clean(obj), sort_keys=True) + "\n")

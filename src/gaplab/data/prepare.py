@@ -1,0 +1,114 @@
+"""Per-run view of a dataset: subset, validation hold-out and label corruption, each independently seeded.
+
+Label noise / random labels are drawn for the whole pool (so an example's noisy label does not depend on
+the subset size) but are applied only outside the validation hold-out: validation and test labels stay clean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import torch
+
+from ..rng import derive_key
+from . import transforms as T
+from .dataset import Dataset
+
+# purpose tags for derived seeds: changing one setting never shifts another draw
+_VAL, _SUBSET, _NOISE, _RANDOM, _PERM, _GAUSS = 1, 2, 3, 4, 5, 6
+
+
+def generator_for(seed: int, purpose: int) -> torch.Generator:
+    """A fresh generator seeded by (seed, purpose), independent across purposes."""
+    return torch.Generator().manual_seed(derive_key(int(seed), int(purpose)))
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """What one training run sees: index sets into the pool and the run's (possibly corrupted) labels."""
+
+    dataset: Dataset
+    train_idx: torch.Tensor  # int64 indices into dataset.x_train used for training
+    val_idx: torch.Tensor  # int64 indices into dataset.x_train held out for validation (may be empty)
+    labels: torch.Tensor  # the run's label table for the whole pool, noise/random labels applied
+    corrupted: torch.Tensor  # bool (N,), which pool labels differ from the truth
+
+    @property
+    def x_train(self) -> torch.Tensor:
+        return self.dataset.x_train[self.train_idx]
+
+    @property
+    def y_train(self) -> torch.Tensor:
+        return self.labels[self.train_idx]
+
+    @property
+    def x_val(self) -> torch.Tensor:
+        return self.dataset.x_train[self.val_idx]
+
+    @property
+    def y_val(self) -> torch.Tensor:
+        return self.labels[self.val_idx]
+
+
+def _check_fraction(name: str, value: float, upper_inclusive: bool) -> None:
+    ok = 0.0 <= value <= 1.0 if upper_inclusive else 0.0 <= value < 1.0
+    if not ok:
+        interval = "[0, 1]" if upper_inclusive else "[0, 1)"
+        raise ValueError(f"data.{name} must be in {interval}, got {value}")
+
+
+def prepare(dataset: Dataset, *, seed: int, train_size: int | None = None, val_fraction: float = 0.0,
+            label_noise: float = 0.0, noise_kind: str = "symmetric",
+            random_label_fraction: float = 0.0) -> Prepared:
+    """Draw validation split, then training subset, then label corruption, from separate derived seeds."""
+    _check_fraction("val_fraction", val_fraction, upper_inclusive=False)
+    _check_fraction("label_noise", label_noise, upper_inclusive=True)
+    _check_fraction("random_label_fraction", random_label_fraction, upper_inclusive=True)
+    if noise_kind not in ("symmetric", "asymmetric"):
+        raise ValueError(f"data.noise_kind must be 'symmetric' or 'asymmetric', got {noise_kind!r}")
+    classification = dataset.task == "classification"
+    if (label_noise > 0 or random_label_fraction > 0) and not classification:
+        raise ValueError("data.label_noise and data.random_label_fraction need a classification dataset")
+
+    y = dataset.y_train
+    rest, val_idx = T.validation_split(y, val_fraction, generator_for(seed, _VAL))
+    if train_size is None:
+        train_idx = rest
+    else:
+        if not 1 <= int(train_size) <= len(rest):
+            raise ValueError(f"data.train_size must be between 1 and {len(rest)} (pool {len(y)} minus "
+                             f"{len(val_idx)} validation examples), got {train_size}")
+        train_idx = rest[T.stratified_subset(y[rest], int(train_size), generator_for(seed, _SUBSET))]
+
+    labels = y.clone()
+    if classification:
+        c = int(dataset.num_classes)  # type: ignore[arg-type]
+        if label_noise > 0:
+            labels, _ = T.label_noise(labels, label_noise, c, noise_kind, generator_for(seed, _NOISE))
+        if random_label_fraction > 0:
+            g = generator_for(seed, _RANDOM)
+            labels, _ = T.random_labels(labels, c, g, fraction=random_label_fraction)
+        labels[val_idx] = y[val_idx]  # validation labels stay clean
+        corrupted = labels != y
+    else:
+        corrupted = torch.zeros(len(y), dtype=torch.bool)
+    return Prepared(dataset, train_idx, val_idx, labels, corrupted)
+
+
+def shared_view(dataset: Dataset, *, standardize: bool = True, permute_inputs: bool = False,
+                gaussian_inputs: bool = False, seed: int = 0) -> Dataset:
+    """Input view shared by runs with equal data settings: Gaussian inputs, fixed permutation, standardize.
+
+    Standardization statistics come from the whole training pool, never the test set.
+    """
+    x_tr, x_te = dataset.x_train, dataset.x_test
+    if gaussian_inputs:
+        g = generator_for(seed, _GAUSS)
+        x_tr, x_te = T.gaussian_inputs(x_tr, g), T.gaussian_inputs(x_te, g)
+    if permute_inputs:
+        perm = T.permutation(dataset.input_shape, generator_for(seed, _PERM))
+        x_tr, x_te = T.permute_inputs(x_tr, perm), T.permute_inputs(x_te, perm)
+    if standardize:
+        s = T.Standardizer.fit(x_tr)
+        x_tr, x_te = s.apply(x_tr), s.apply(x_te)
+    return replace(dataset, x_train=x_tr, x_test=x_te)

@@ -1,0 +1,328 @@
+"""Readers for user-supplied local files: CSV/Parquet, .npz, image folders, MNIST IDX, CIFAR-10 batches."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from .dataset import Dataset
+from .transforms import validation_split
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp"}
+TABULAR_EXTS = {".csv", ".parquet", ".pq"}
+IDX_FILES = (
+    "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+)
+
+
+class FileArgs(BaseModel):
+    """Arguments accepted by ``read_file`` (and by ``load_dataset('file', ...)``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    target: str = "target"
+    test_fraction: float = Field(0.2, ge=0.0, lt=1.0)
+    seed: int = 0
+    max_categories: int = Field(20, ge=1)
+    mode: str | None = Field(None, pattern="^(L|RGB)$")
+    size: int | tuple[int, int] | None = None  # image (height, width); an int means square
+
+
+def _split(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(int(seed))
+    return validation_split(y, fraction, gen)
+
+
+def _dataset_from_pool(
+    name: str, x: torch.Tensor, y: torch.Tensor, task: str, num_classes: int | None,
+    classes: list | None, test_fraction: float, seed: int,
+) -> Dataset:
+    train_idx, test_idx = _split(y, test_fraction, seed)
+    return Dataset(name, x[train_idx], y[train_idx], x[test_idx], y[test_idx], task, num_classes, classes)
+
+
+# ----------------------------------------------------------------------------- tabular
+def _first_missing(series: pd.Series) -> int | None:
+    bad = np.flatnonzero(series.isna().to_numpy())
+    return int(bad[0]) if len(bad) else None
+
+
+def _row_text(pos: int, csv: bool) -> str:
+    row = pos + 1
+    return f"data row {row} (line {row + 1} of the CSV, counting the header)" if csv else f"row {row}"
+
+
+def _encode_target(y: pd.Series, max_categories: int) -> tuple[torch.Tensor, str, int | None, list | None]:
+    kind = y.dtype.kind
+    levels = pd.unique(y)
+    if kind in "biu" and len(levels) > max_categories:
+        kind = "f"  # many integer levels: treat as a number
+    if kind == "f":
+        return torch.as_tensor(y.to_numpy(np.float32)).reshape(-1, 1), "regression", None, None
+    try:
+        classes = sorted(levels.tolist())
+    except TypeError:
+        classes = sorted(levels.tolist(), key=str)
+    lookup = {c: i for i, c in enumerate(classes)}
+    labels = torch.as_tensor(np.array([lookup[v] for v in y.tolist()], dtype=np.int64))
+    return labels, "classification", len(classes), classes
+
+
+def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, target: str = "target",
+                         test_fraction: float = 0.2, seed: int = 0, max_categories: int = 20) -> Dataset:
+    """Turn a table into a Dataset: numeric features as float32, small categoricals one-hot encoded."""
+    if target not in df.columns:
+        raise ValueError(f"{name}: target column {target!r} not found; available columns: "
+                         f"{', '.join(map(str, df.columns))}")
+    for col in df.columns:
+        pos = _first_missing(df[col])
+        if pos is not None:
+            raise ValueError(f"{name}: column {col!r} has a missing value at {_row_text(pos, csv)}")
+    blocks: list[np.ndarray] = []
+    for col in df.columns:
+        if col == target:
+            continue
+        s = df[col]
+        if s.dtype.kind in "biuf":
+            blocks.append(s.to_numpy(np.float32).reshape(-1, 1))
+            continue
+        levels = sorted(pd.unique(s.astype(str)).tolist())
+        if len(levels) > max_categories:
+            raise ValueError(f"{name}: non-numeric column {col!r} has {len(levels)} distinct values, "
+                             f"more than max_categories={max_categories}; encode it numerically or drop it")
+        codes = pd.Categorical(s.astype(str), categories=levels).codes
+        blocks.append(np.eye(len(levels), dtype=np.float32)[codes])
+    if not blocks:
+        raise ValueError(f"{name}: no feature columns besides the target {target!r}")
+    x = torch.as_tensor(np.concatenate(blocks, axis=1))
+    y, task, num_classes, classes = _encode_target(df[target], max_categories)
+    return _dataset_from_pool(name, x, y, task, num_classes, classes, test_fraction, seed)
+
+
+# ----------------------------------------------------------------------------- npz
+def read_npz(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``; integer y means classification."""
+    with np.load(path, allow_pickle=False) as z:
+        keys = set(z.files)
+        for key in ("x", "y"):
+            if key not in keys:
+                raise ValueError(f"{path}: missing array {key!r} (found: {', '.join(sorted(keys))})")
+        has_test = "x_test" in keys or "y_test" in keys
+        if has_test:
+            for key in ("x_test", "y_test"):
+                if key not in keys:
+                    raise ValueError(f"{path}: missing array {key!r} (x_test and y_test go together)")
+        arrays = {k: z[k] for k in ("x", "y", "x_test", "y_test") if k in keys}
+    classification = arrays["y"].dtype.kind in "biu"
+
+    def conv_y(a: np.ndarray) -> torch.Tensor:
+        if classification:
+            return torch.as_tensor(a.astype(np.int64).reshape(-1))
+        t = torch.as_tensor(a.astype(np.float32))
+        return t.reshape(-1, 1) if t.ndim == 1 else t.reshape(len(t), -1)
+
+    x = torch.as_tensor(arrays["x"].astype(np.float32))
+    y = conv_y(arrays["y"])
+    num_classes = None
+    if classification:
+        all_y = [y] + ([conv_y(arrays["y_test"])] if has_test else [])
+        if min(int(t.min()) for t in all_y if len(t)) < 0:
+            raise ValueError(f"{path}: integer labels must be >= 0")
+        num_classes = max(int(t.max()) for t in all_y if len(t)) + 1
+    task = "classification" if classification else "regression"
+    if has_test:
+        return Dataset(path.stem, x, y, torch.as_tensor(arrays["x_test"].astype(np.float32)),
+                       conv_y(arrays["y_test"]), task, num_classes)
+    return _dataset_from_pool(path.stem, x, y, task, num_classes, None, test_fraction, seed)
+
+
+# ----------------------------------------------------------------------------- image folder
+def _is_gray(mode: str) -> bool:
+    return mode in ("1", "L", "LA", "I", "I;16", "F")
+
+
+def read_image_folder(root: Path, *, mode: str | None = None, size: int | tuple[int, int] | None = None,
+                      test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """One subfolder per class of png/jpg/bmp images -> (C, H, W) float32 in [0, 1]."""
+    from PIL import Image
+
+    class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
+    if not class_dirs:
+        raise ValueError(f"{root}: expected one subfolder per class")
+    files: list[tuple[Path, int]] = []
+    for label, d in enumerate(class_dirs):
+        found = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS)
+        if not found:
+            raise ValueError(f"{root}: class folder {d.name!r} has no png/jpg/bmp images")
+        files += [(p, label) for p in found]
+    images = [Image.open(p) for p, _ in files]
+    try:
+        if mode is None:
+            mode = "L" if all(_is_gray(im.mode) for im in images) else "RGB"
+        if size is None:
+            w, h = images[0].size
+        elif isinstance(size, int):
+            h = w = size
+        else:
+            h, w = size
+        arrays = []
+        for im in images:
+            im2 = im.convert(mode)
+            if im2.size != (w, h):
+                im2 = im2.resize((w, h), Image.Resampling.BILINEAR)
+            a = np.asarray(im2, dtype=np.float32) / 255.0
+            arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+    finally:
+        for im in images:
+            im.close()
+    x = torch.as_tensor(np.stack(arrays))
+    y = torch.tensor([label for _, label in files], dtype=torch.int64)
+    names = [d.name for d in class_dirs]
+    return _dataset_from_pool(root.name, x, y, "classification", len(names), names, test_fraction, seed)
+
+
+# ----------------------------------------------------------------------------- MNIST IDX
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: Path, expected_ndim: int | None = None) -> np.ndarray:
+    """Parse one IDX file (optionally gzipped): magic 0x0000<dtype><ndim>, big-endian int32 dims, data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path}: bad IDX magic number {raw[:4].hex() or '(empty file)'}")
+    ndim = raw[3]
+    if expected_ndim is not None and ndim != expected_ndim:
+        raise ValueError(f"{path}: bad IDX magic number {raw[:4].hex()} (expected {expected_ndim} dims)")
+    dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4).astype(int).tolist()
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    offset = 4 + 4 * ndim
+    need = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - offset != need:
+        raise ValueError(f"{path}: IDX header promises {need} data bytes but file has {len(raw) - offset}")
+    return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(dims)
+
+
+def _find_idx(root: Path, stem: str) -> Path:
+    for cand in (root / stem, root / f"{stem}.gz"):
+        if cand.exists():
+            return cand
+    raise FileNotFoundError(f"{root}: missing MNIST file {stem} (or {stem}.gz)")
+
+
+def read_mnist_idx(root: Path) -> Dataset:
+    """A directory of the four MNIST IDX files -> (1, 28, 28) float32 in [0, 1]."""
+    xs, ys = [], []
+    for split in ("train", "t10k"):
+        images = read_idx(_find_idx(root, f"{split}-images-idx3-ubyte"), 3)
+        labels = read_idx(_find_idx(root, f"{split}-labels-idx1-ubyte"), 1)
+        if len(images) != len(labels):
+            raise ValueError(f"{root}: {split} has {len(images)} images but {len(labels)} labels")
+        xs.append(torch.as_tensor(images.astype(np.float32)[:, None] / 255.0))
+        ys.append(torch.as_tensor(labels.astype(np.int64)))
+    num_classes = max(10, int(max(int(y.max()) for y in ys if len(y))) + 1)
+    return Dataset(root.name, xs[0], ys[0], xs[1], ys[1], "classification", num_classes)
+
+
+# ----------------------------------------------------------------------------- CIFAR-10
+class _SafeUnpickler(pickle.Unpickler):
+    """Only numpy arrays and plain containers may be rebuilt from a CIFAR batch."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"), ("copy_reg", "_reconstructor"),
+        ("copyreg", "_reconstructor"), ("builtins", "object"), ("__builtin__", "object"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
+    }
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a CIFAR batch")
+
+
+def _load_batch(path: Path) -> dict:
+    with open(path, "rb") as f:
+        d = _SafeUnpickler(f, encoding="bytes").load()
+    if not isinstance(d, dict):
+        raise ValueError(f"{path}: not a CIFAR-10 batch (expected a dict)")
+    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
+
+
+def _cifar_arrays(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
+    d = _load_batch(path)
+    for key in ("data", "labels"):
+        if key not in d:
+            raise ValueError(f"{path}: CIFAR-10 batch lacks key {key!r}")
+    data = np.asarray(d["data"], dtype=np.uint8)
+    if data.ndim != 2 or data.shape[1] != 3072:
+        raise ValueError(f"{path}: CIFAR-10 data must be (N, 3072) uint8, got {data.shape}")
+    x = torch.as_tensor(data.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0)
+    return x, torch.as_tensor(np.asarray(d["labels"], dtype=np.int64))
+
+
+def read_cifar10(root: Path) -> Dataset:
+    """``data_batch_*`` (any subset) and ``test_batch`` python pickles -> (3, 32, 32) float32 in [0, 1]."""
+    train_files = sorted(root.glob("data_batch_*"))
+    if not train_files:
+        raise FileNotFoundError(f"{root}: no CIFAR-10 data_batch_* files")
+    if not (root / "test_batch").exists():
+        raise FileNotFoundError(f"{root}: missing CIFAR-10 test_batch")
+    parts = [_cifar_arrays(p) for p in train_files]
+    x_test, y_test = _cifar_arrays(root / "test_batch")
+    classes = None
+    if (root / "batches.meta").exists():
+        names = _load_batch(root / "batches.meta").get("label_names")
+        if names is not None:
+            classes = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+    return Dataset(root.name, torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
+                   x_test, y_test, "classification", len(classes) if classes else 10, classes)
+
+
+# ----------------------------------------------------------------------------- dispatch
+def _dir_kind(root: Path) -> str:
+    names = {p.name for p in root.iterdir()}
+    if any(f in names or f + ".gz" in names for f in IDX_FILES):
+        return "idx"
+    if "test_batch" in names or any(n.startswith("data_batch_") for n in names):
+        return "cifar10"
+    if any(p.is_dir() for p in root.iterdir()):
+        return "images"
+    raise ValueError(f"{root}: directory is neither MNIST IDX files, CIFAR-10 batches nor class subfolders")
+
+
+def read_file(path: str | Path, target: str | None = None, **args: Any) -> Dataset:
+    """Read a local file or directory into a Dataset, choosing the reader by extension / content."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"data file not found: {p}")
+    if target is not None:
+        args["target"] = target
+    opts = FileArgs.model_validate(args)
+    if p.is_dir():
+        kind = _dir_kind(p)
+        if kind == "idx":
+            return read_mnist_idx(p)
+        if kind == "cifar10":
+            return read_cifar10(p)
+        return read_image_folder(p, mode=opts.mode, size=opts.size, test_fraction=opts.test_fraction,
+                                 seed=opts.seed)
+    ext = p.suffix.lower()
+    tab = dict(target=opts.target, test_fraction=opts.test_fraction, seed=opts.seed,
+               max_categories=opts.max_categories)
+    if ext == ".csv":
+        return dataframe_to_dataset(pd.read_csv(p), p.stem, csv=True, **tab)
+    if ext in (".parquet", ".pq"):
+        return dataframe_to_dataset(pd.read_parquet(p), p.stem, **tab)
+    if ext == ".npz":
+        return read_npz(p, test_fraction=opts.test_fraction, seed=opts.seed)
+    raise ValueError(f"{p}: unsupported file type {ext or '(none)'}; use .csv, .parquet, .pq, .npz, "
+                     "an image-class folder, an MNIST IDX folder or a CIFAR-10 batch folder")

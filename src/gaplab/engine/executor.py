@@ -1,0 +1,124 @@
+"""Run many specs: skip what the store has, group the rest into packs, train them, store each run.
+
+The local executor trains packs one after another in this process; the Ray executor (engine.ray_executor)
+sends packs as tasks. Either way only the driver writes to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gaplab.engine.datacache import pool_key
+from gaplab.engine.pack import RunResult, train_pack
+from gaplab.spec import RunSpec
+from gaplab.store.db import Store
+
+DEFAULT_MAX_PACK = 64
+
+
+def pack_key(spec: RunSpec) -> str:
+    """Runs with equal keys can be trained as one pack (same data pool, architecture and loop shape).
+
+    Everything left out (seed, learning rate, momentum, penalties, decay, dropout rate, smoothing,
+    noise strength, mixing α, training-set size, label noise, patience) varies per model in a pack.
+    """
+    s = spec
+    key: dict[str, Any] = {
+        "pool": pool_key(s.data),
+        "val": s.data.val_fraction > 0,
+        "model": [s.model.name, s.model.args],
+        "optim": [s.optim.name, s.optim.nesterov, s.optim.batch_size, s.optim.epochs, s.optim.schedule,
+                  s.optim.step_size, s.optim.gamma],
+        "reg": [s.reg.penalize_bias, s.reg.penalize_norm, [a.model_dump() for a in s.reg.augment],
+                s.reg.mixup > 0, s.reg.cutmix > 0,
+                s.reg.early_stopping.monitor if s.reg.early_stopping else None,
+                s.reg.early_stopping.direction if s.reg.early_stopping else None],
+        "device": s.device,
+        "eval_every": s.eval_every,
+    }
+    return json.dumps(key, sort_keys=True, default=str)
+
+
+def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK) -> list[list[RunSpec]]:
+    """Group specs by ``pack_key`` (first-seen order) and split groups larger than ``max_pack``."""
+    groups: dict[str, list[RunSpec]] = {}
+    for s in specs:
+        groups.setdefault(pack_key(s), []).append(s)
+    packs = []
+    for g in groups.values():
+        n = -(-len(g) // max_pack)
+        size = -(-len(g) // n)  # balanced chunks
+        packs.extend(g[i:i + size] for i in range(0, len(g), size))
+    return packs
+
+
+def unique_pending(specs: Iterable[RunSpec], store: Store | None) -> tuple[list[RunSpec], list[str]]:
+    """Drop duplicate specs and those already finished in the store; return (pending, all ids)."""
+    seen: dict[str, RunSpec] = {}
+    for s in specs:
+        seen.setdefault(s.run_id, s)
+    ids = list(seen)
+    done = store.finished(ids) if store is not None else set()
+    return [s for i, s in seen.items() if i not in done], ids
+
+
+def save_result(store: Store, r: RunResult, groups: Iterable[str] = ()) -> None:
+    store.save_run(r.run_id, r.spec.normalized(), r.status, r.history, r.final, r.seconds, r.error, groups)
+
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+def run_local(
+    specs: Iterable[RunSpec],
+    store: Store | None,
+    group: str | None = None,
+    max_pack: int = DEFAULT_MAX_PACK,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Train every pending spec in packs; returns counts and the ids of the runs asked for.
+
+    ``progress(label, done_epochs, total_epochs)`` is called after every epoch of every pack.
+    A pack that raises is recorded as failed run by run and the sweep goes on.
+    """
+    pending, ids = unique_pending(specs, store)
+    groups = [group] if group else []
+    if store is not None and groups:
+        store.tag(group, ids)
+    packs = plan_packs(pending, max_pack)
+    total = sum(p[0].optim.epochs for p in packs)
+    done_epochs = 0
+    counts = {"runs": len(ids), "skipped": len(ids) - len(pending), "trained": 0, "failed": 0, "diverged": 0}
+    results: list[RunResult] = []
+    for n, pack in enumerate(packs):
+        label = f"pack {n + 1}/{len(packs)} ({len(pack)} × {pack[0].model.name})"
+
+        def on_epoch(e: int, _total: int, _base: int = done_epochs, _label: str = label) -> None:
+            if progress is not None:
+                progress(_label, _base + e, total)
+
+        try:
+            out = train_pack(pack, on_epoch)
+        except KeyboardInterrupt:
+            raise
+        except Exception as exc:  # a broken pack must not take the sweep down
+            msg = f"{type(exc).__name__}: {exc}"
+            counts["failed"] += len(pack)
+            if store is not None:
+                for s in pack:
+                    store.save_failed(s.run_id, s.normalized(), msg + "\n" + traceback.format_exc(limit=3))
+            done_epochs += pack[0].optim.epochs
+            continue
+        done_epochs += pack[0].optim.epochs
+        for r in out:
+            counts["trained"] += 1
+            counts["diverged"] += r.status == "diverged"
+            if store is not None:
+                save_result(store, r, groups)
+        results.extend(out)
+    counts["ids"] = ids
+    counts["results"] = results
+    return counts

@@ -1,0 +1,89 @@
+"""Small ResNet for 1-D signals (Conv1d) or images (Conv2d), picked by the input rank.
+
+Batch norm uses ``track_running_stats=False`` (always batch statistics): stacked models run under
+``torch.vmap`` cannot update running-statistics buffers in place.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gaplab.models.layers import Dropout, spatial_input
+from gaplab.models.registry import register_model
+
+
+def _norm(dims: int, channels: int, batch_norm: bool) -> nn.Module:
+    if not batch_norm:
+        return nn.Identity()
+    bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
+    return bn(channels, track_running_stats=False)
+
+
+class BasicBlock(nn.Module):
+    """conv-BN-ReLU-conv-BN plus identity skip, then ReLU."""
+
+    def __init__(self, dims: int, channels: int, batch_norm: bool) -> None:
+        super().__init__()
+        conv = nn.Conv1d if dims == 1 else nn.Conv2d
+        self.conv1 = conv(channels, channels, 3, padding=1, bias=not batch_norm)
+        self.bn1 = _norm(dims, channels, batch_norm)
+        self.conv2 = conv(channels, channels, 3, padding=1, bias=not batch_norm)
+        self.bn2 = _norm(dims, channels, batch_norm)
+        self.relu = nn.ReLU()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(x + self.bn2(self.conv2(h)))
+
+
+class ResNet(nn.Module):
+    """Stem conv-BN-ReLU, ``blocks`` basic blocks, global average pool, Dropout, Linear."""
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        output_dim: int,
+        channels: int,
+        blocks: int,
+        batch_norm: bool,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        if len(input_shape) not in (1, 2, 3):
+            raise ValueError(f"resnet needs input shape (L,), (C, L) or (C, H, W), got {input_shape}")
+        c_in, spatial = spatial_input(input_shape)
+        dims = len(spatial)
+        self.in_shape = (c_in, *spatial)
+        conv = nn.Conv1d if dims == 1 else nn.Conv2d
+        self.stem = nn.Sequential(
+            conv(c_in, channels, 3, padding=1, bias=not batch_norm),
+            _norm(dims, channels, batch_norm),
+            nn.ReLU(),
+        )
+        self.blocks = nn.Sequential(*[BasicBlock(dims, channels, batch_norm) for _ in range(blocks)])
+        self.pool = nn.Sequential(
+            nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1), nn.Flatten(1)
+        )
+        self.drop = Dropout(dropout)
+        self.head = nn.Linear(channels, output_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], *self.in_shape)
+        return self.head(self.drop(self.pool(self.blocks(self.stem(x)))))
+
+
+@register_model(
+    "resnet", help="small ResNet (channels, blocks, batch_norm); Conv1d for (L,)/(C,L), Conv2d for (C,H,W)"
+)
+def resnet(
+    input_shape: tuple[int, ...],
+    output_dim: int,
+    *,
+    dropout: float = 0.0,
+    channels: int = 16,
+    blocks: int = 2,
+    batch_norm: bool = True,
+) -> nn.Module:
+    """Small ResNet; batch norm always uses batch statistics so K stacked copies can run under vmap."""
+    return ResNet(input_shape, output_dim, channels, blocks, batch_norm, dropout)

@@ -1,0 +1,62 @@
+"""Counter-based random numbers: the same (key, counter, index) gives the same draw anywhere.
+
+Dropout masks drawn this way do not depend on how many models share a pack or on a global RNG
+state, which is what makes a model trained alone and inside a vmapped pack bit-for-bit alike.
+"""
+
+from __future__ import annotations
+
+import torch
+
+_M32 = 0xFFFFFFFF
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    # "lowbias32" integer hash (C. Wellons, hash-prospector); int64 lanes hold 32-bit values.
+    x = x & _M32
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _M32
+    x = x ^ (x >> 15)
+    x = (x * 0x846CA68B) & _M32
+    x = x ^ (x >> 16)
+    return x
+
+
+def _mix32_int(x: int) -> int:
+    """``_mix32`` on a Python int (same numbers, no tensor overhead)."""
+    x &= _M32
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _M32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _M32
+    return x ^ (x >> 16)
+
+
+def derive_key(*parts: int) -> int:
+    """Fold integers (seed, site, epoch, ...) into one 32-bit key, deterministically."""
+    h = 0x9E3779B9
+    for p in parts:
+        h = _mix32_int((h ^ (int(p) & _M32)) + 0x9E3779B9)
+    return h
+
+
+def generator(*parts: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded from ``derive_key(*parts)``: one stream per (run, purpose, step)."""
+    return torch.Generator().manual_seed(derive_key(*parts))
+
+
+def uniform(key: torch.Tensor | int, counter: int | torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Float32 uniforms in [0, 1) of ``shape`` from a 32-bit ``key`` and a step ``counter``.
+
+    ``key`` may be a 0-d int64 tensor (e.g. one model's slice inside ``vmap``).
+    """
+    key_t = torch.as_tensor(key, dtype=torch.int64)
+    ctr = torch.as_tensor(counter, dtype=torch.int64)
+    base = _mix32(key_t ^ _mix32(ctr * 0x9E3779B9 + 0x7F4A7C15))
+    n = 1
+    for s in shape:
+        n *= int(s)
+    idx = torch.arange(n, dtype=torch.int64, device=key_t.device).view(shape)
+    h = _mix32(_mix32(idx + base * 0x632BE5AB) ^ base)
+    # top 24 bits -> exactly representable float32 in [0, 1)
+    return (h >> 8).to(torch.float32) * (1.0 / 16777216.0)

@@ -1,0 +1,176 @@
+"""The results database: SQLite in WAL mode holding runs, per-epoch metrics and final metrics.
+
+A run is written in one transaction when it finishes (spec, status, timings, every epoch, final
+numbers), so a sweep killed at any instant — even by SIGKILL — leaves only whole runs behind, and a
+re-run skips them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PATH = Path("gaplab-results") / "gaplab.db"
+FINISHED = ("done", "diverged")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    started REAL,
+    finished REAL,
+    seconds REAL,
+    error TEXT,
+    final TEXT
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS groups (
+    name TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    PRIMARY KEY (name, run_id)
+);
+"""
+
+
+def _clean(v: Any) -> Any:
+    """JSON has no NaN/inf: store them as null so every reader can parse the row."""
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _dumps(v: Any) -> str:
+    return json.dumps(_clean(v), sort_keys=True)
+
+
+class Store:
+    """A results database at ``path`` (created with its folder on first use)."""
+
+    def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        self._con.execute("PRAGMA journal_mode=WAL")
+        self._con.execute("PRAGMA synchronous=NORMAL")
+        self._con.execute("PRAGMA foreign_keys=ON")
+        self._con.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._con.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._con
+        except BaseException:
+            self._con.execute("ROLLBACK")
+            raise
+        self._con.execute("COMMIT")
+
+    # ---- writing -----------------------------------------------------------------------------
+    def save_run(self, run_id: str, spec: dict[str, Any], status: str, history: list[dict[str, Any]],
+                 final: dict[str, Any], seconds: float, error: str | None = None,
+                 groups: Iterable[str] = ()) -> None:
+        """Write one finished run (replacing any earlier attempt of it) atomically."""
+        now = time.time()
+        with self._tx() as c:
+            c.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
+            c.execute(
+                "INSERT OR REPLACE INTO runs (id, spec, status, created, started, finished, seconds, error, final)"
+                " VALUES (?, ?, ?, COALESCE((SELECT created FROM runs WHERE id = ?), ?), ?, ?, ?, ?, ?)",
+                (run_id, _dumps(spec), status, run_id, now, now - seconds, now, seconds, error, _dumps(final)),
+            )
+            c.executemany(
+                "INSERT INTO epochs (run_id, epoch, metrics) VALUES (?, ?, ?)",
+                [(run_id, int(h["epoch"]), _dumps({k: v for k, v in h.items() if k != "epoch"}))
+                 for h in history],
+            )
+            c.executemany("INSERT OR IGNORE INTO groups (name, run_id) VALUES (?, ?)",
+                          [(g, run_id) for g in groups])
+
+    def save_failed(self, run_id: str, spec: dict[str, Any], error: str) -> None:
+        """Record a run that raised: kept for inspection, re-tried by the next sweep."""
+        now = time.time()
+        with self._tx() as c:
+            c.execute(
+                "INSERT OR REPLACE INTO runs (id, spec, status, created, finished, error) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, _dumps(spec), "failed", now, now, error),
+            )
+
+    def tag(self, group: str, run_ids: Iterable[str]) -> None:
+        """Add runs to a named group (a sweep or a study), so reports can find them."""
+        with self._tx() as c:
+            c.executemany("INSERT OR IGNORE INTO groups (name, run_id) VALUES (?, ?)",
+                          [(group, r) for r in run_ids])
+
+    # ---- reading -----------------------------------------------------------------------------
+    def finished(self, run_ids: Iterable[str]) -> set[str]:
+        """The ids among ``run_ids`` that are stored as done or diverged."""
+        ids = list(run_ids)
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = f"SELECT id FROM runs WHERE status IN ('done','diverged') AND id IN ({','.join('?' * len(chunk))})"
+            out.update(r[0] for r in self._con.execute(q, chunk))
+        return out
+
+    def _row(self, r: sqlite3.Row | tuple) -> dict[str, Any]:
+        keys = ("id", "spec", "status", "created", "started", "finished", "seconds", "error", "final")
+        d = dict(zip(keys, r, strict=True))
+        d["spec"] = json.loads(d["spec"])
+        d["final"] = json.loads(d["final"]) if d["final"] else {}
+        return d
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run (spec and final metrics parsed), or None; a unique id prefix is accepted."""
+        rows = self._con.execute("SELECT * FROM runs WHERE id LIKE ? || '%'", (run_id,)).fetchall()
+        if len(rows) != 1:
+            return None
+        return self._row(rows[0])
+
+    def runs(self, status: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
+        """All runs, optionally only those with ``status`` or in ``group``, oldest first."""
+        q, args = "SELECT runs.* FROM runs", []
+        where = []
+        if group is not None:
+            q += " JOIN groups ON groups.run_id = runs.id"
+            where.append("groups.name = ?")
+            args.append(group)
+        if status is not None:
+            where.append("runs.status = ?")
+            args.append(status)
+        if where:
+            q += " WHERE " + " AND ".join(where)
+        q += " ORDER BY runs.created, runs.id"
+        return [self._row(r) for r in self._con.execute(q, args)]
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        """Per-epoch metrics of a run, in epoch order."""
+        rows = self._con.execute("SELECT epoch, metrics FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
+        return [{"epoch": e, **json.loads(m)} for e, m in rows]
+
+    def groups(self) -> list[str]:
+        return [r[0] for r in self._con.execute("SELECT DISTINCT name FROM groups ORDER BY name")]

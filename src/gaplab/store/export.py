@@ -1,0 +1,58 @@
+"""Export stored runs and per-epoch metrics as flat tables (CSV or Parquet) via pandas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from gaplab.store.db import Store
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, list):
+            out[key] = str(v)
+        else:
+            out[key] = v
+    return out
+
+
+def runs_frame(store: Store, group: str | None = None) -> pd.DataFrame:
+    """One row per run: id, status, timings, the spec flattened to dotted columns, final metrics."""
+    rows = []
+    for r in store.runs(group=group):
+        row = {k: r[k] for k in ("id", "status", "seconds", "error")}
+        row.update(_flatten(r["spec"], "spec."))
+        row.update(_flatten(r["final"], "final."))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def metrics_frame(store: Store, group: str | None = None) -> pd.DataFrame:
+    """Long format: one row per (run, epoch, metric)."""
+    rows = []
+    for r in store.runs(group=group):
+        for h in store.history(r["id"]):
+            ep = h.pop("epoch")
+            rows.extend({"run_id": r["id"], "epoch": ep, "metric": k, "value": v} for k, v in h.items())
+    return pd.DataFrame(rows, columns=["run_id", "epoch", "metric", "value"])
+
+
+def export(store: Store, out: str | Path, what: str = "runs", group: str | None = None) -> Path:
+    """Write ``runs`` or ``metrics`` to ``out``; the format follows its suffix (.csv or .parquet)."""
+    path = Path(out)
+    frame = runs_frame(store, group) if what == "runs" else metrics_frame(store, group)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    elif path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        raise ValueError(f"{path}: export format must be .csv or .parquet")
+    return path

@@ -1,0 +1,115 @@
+"""The pack engine is exact: it matches plain torch.optim training, and a run alone equals the run in a pack."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from gaplab import rng
+from gaplab.engine.batches import epoch_batches
+from gaplab.engine.datacache import prepared_for
+from gaplab.engine.pack import INIT, SHUFFLE, train_pack
+from gaplab.models import create_model
+from gaplab.spec import RunSpec, parse_run
+
+SMALL = {"name": "mnist1d", "args": {"num_samples": 1000}}
+
+
+def _spec(**over) -> RunSpec:
+    base = {"data": dict(SMALL), "model": {"name": "mlp", "args": {"width": 32}},
+            "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 3, "batch_size": 50}}
+    s = parse_run(base)
+    return s.replace(**over) if over else s
+
+
+def _plain_torch(spec: RunSpec) -> list[float]:
+    """The textbook loop: nn.Module, torch.optim, mean cross-entropy + λ/(2m)·Σ‖W‖²."""
+    prep = prepared_for(spec)
+    ds = prep.dataset
+    torch.manual_seed(rng.derive_key(spec.seed, INIT))
+    model = create_model(spec.model.name, ds.input_shape, ds.output_dim, **spec.model.args)
+    o = spec.optim
+    if o.name == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=o.lr)
+    m = len(prep.train_idx)
+    weights = [p for n, p in model.named_parameters() if n.endswith("weight")]
+    losses = []
+    for epoch in range(o.epochs):
+        idx, w, _ = epoch_batches([prep.train_idx], o.batch_size, [rng.derive_key(spec.seed, SHUFFLE, epoch)])
+        for st in range(idx.shape[1]):
+            sel = idx[0, st][w[0, st] > 0]
+            loss = F.cross_entropy(model(ds.x_train[sel]), prep.labels[sel])
+            loss = loss + spec.reg.l2 / (2 * m) * sum((p**2).sum() for p in weights)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        model.eval()
+        with torch.no_grad():
+            losses.append(float(F.cross_entropy(model(ds.x_train[prep.train_idx]), prep.labels[prep.train_idx])))
+        model.train()
+    return losses
+
+
+@pytest.mark.parametrize("optim", [{"optim.name": "sgd"}, {"optim.name": "adam", "optim.lr": 0.003,
+                                                              "optim.momentum": 0.0}])
+def test_matches_plain_torch_optim(optim: dict) -> None:
+    spec = _spec(**optim, **{"reg.l2": 2.0})
+    ours = [h["train_loss"] for h in train_pack([spec])[0].history]
+    ref = _plain_torch(spec)
+    assert ours == pytest.approx(ref, abs=1e-5)
+
+
+def _metrics(r) -> list[list[float]]:
+    keys = ("train_loss", "test_loss", "train_acc", "test_acc")
+    return [[h[k] for k in keys if k in h] for h in r.history]
+
+
+CASES = {
+    "mlp-dropout-l1-l2": {"reg.dropout": 0.3, "reg.l1": 0.5, "reg.l2": 1.0},
+    "mlp-decay-noise-subset": {"reg.weight_decay": 0.01, "data.label_noise": 0.2, "data.train_size": 300},
+    "mlp-mixup-smoothing": {"reg.mixup": 0.4, "reg.label_smoothing": 0.1},
+    "mlp-early-stop": {"data.val_fraction": 0.2, "reg.early_stopping": {"patience": 1}, "optim.epochs": 6},
+    "cnn1d-dropout-adamw": {"model": {"name": "cnn1d", "args": {"channels": 8}}, "reg.dropout": 0.2,
+                            "optim.name": "adamw", "optim.lr": 0.01, "optim.momentum": 0.0,
+                            "reg.weight_decay": 0.05},
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_alone_equals_in_pack_of_16(case: str) -> None:
+    spec = _spec(**CASES[case])
+    mates = []
+    for i in range(15):  # pack-mates differ in everything that may vary per model
+        mates.append(spec.replace(**{"seed": 100 + i, "optim.lr": 0.01 * (1 + i % 4),
+                                     "data.train_size": 200 + 25 * i, "data.label_noise": 0.05 * (i % 3)}))
+    alone = train_pack([spec])[0]
+    packed = train_pack([*mates[:7], spec, *mates[7:]])[7]
+    assert len(alone.history) == len(packed.history)
+    for a, b in zip(_metrics(alone), _metrics(packed), strict=True):
+        assert a == pytest.approx(b, abs=1e-5)
+    assert alone.final.get("best_epoch") == packed.final.get("best_epoch")
+
+
+def test_diverged_model_is_masked_and_mates_finish() -> None:
+    good = _spec()
+    bad = good.replace(**{"optim.lr": 1e6, "seed": 5})
+    alone = train_pack([good])[0]
+    res = train_pack([good, bad])
+    assert res[1].status == "diverged" and res[1].final["diverged_epoch"] == 1
+    assert res[0].status == "done"
+    for a, b in zip(_metrics(res[0]), _metrics(alone), strict=True):
+        assert a == pytest.approx(b, abs=1e-5)
+
+
+def test_early_stopping_restores_best_weights() -> None:
+    spec = _spec(**{"data.val_fraction": 0.2, "reg.early_stopping": {"patience": 2},
+                    "optim.epochs": 40, "optim.lr": 0.2, "data.train_size": 200})
+    r = train_pack([spec])[0]
+    best = r.final["best_epoch"]
+    assert r.final["stopped_epoch"] is not None and r.final["stopped_epoch"] < 40
+    best_val = min(h["val_loss"] for h in r.history)
+    assert r.history[best - 1]["val_loss"] == pytest.approx(best_val)
+    assert r.final["val_loss"] == pytest.approx(best_val, abs=1e-6)
