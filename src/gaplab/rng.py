@@ -48,15 +48,19 @@ def generator(*parts: int) -> torch.Generator:
 def uniform(key: torch.Tensor | int, counter: int | torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """Float32 uniforms in [0, 1) of ``shape`` from a 32-bit ``key`` and a step ``counter``.
 
-    ``key`` may be a 0-d int64 tensor (e.g. one model's slice inside ``vmap``).
+    Element (i, j, ...) is hashed from its coordinates, not its flat index, so the draw at a coordinate
+    does not depend on the tensor's size: a model padded to a wider layer sees the same mask on its own
+    units. ``key`` may be a 0-d int64 tensor (e.g. one model's slice inside ``vmap``).
     """
     key_t = torch.as_tensor(key, dtype=torch.int64)
     ctr = torch.as_tensor(counter, dtype=torch.int64)
-    base = _mix32(key_t ^ _mix32(ctr * 0x9E3779B9 + 0x7F4A7C15))
-    n = 1
-    for s in shape:
-        n *= int(s)
-    idx = torch.arange(n, dtype=torch.int64, device=key_t.device).view(shape)
-    h = _mix32(_mix32(idx + base * 0x632BE5AB) ^ base)
+    h = _mix32(key_t ^ _mix32(ctr * 0x9E3779B9 + 0x7F4A7C15))
+    nd = len(shape)
+    for d, n in enumerate(shape):
+        view = [1] * nd
+        view[d] = int(n)
+        coord = torch.arange(int(n), dtype=torch.int64, device=key_t.device).view(view)
+        h = _mix32((h * 0x632BE5AB) + coord + 0x2545F491)
+    h = _mix32(h ^ 0x5BD1E995) if nd else _mix32(h)
     # top 24 bits -> exactly representable float32 in [0, 1)
-    return (h >> 8).to(torch.float32) * (1.0 / 16777216.0)
+    return (h >> 8).to(torch.float32).expand(shape) * (1.0 / 16777216.0)

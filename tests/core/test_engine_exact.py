@@ -113,3 +113,29 @@ def test_early_stopping_restores_best_weights() -> None:
     best_val = min(h["val_loss"] for h in r.history)
     assert r.history[best - 1]["val_loss"] == pytest.approx(best_val)
     assert r.final["val_loss"] == pytest.approx(best_val, abs=1e-6)
+
+
+@pytest.mark.parametrize("model", [{"name": "mlp", "args": {"width": 8, "activation": "tanh"}},
+                                   {"name": "cnn1d", "args": {"channels": 4}}])
+def test_narrow_model_padded_into_wide_pack_is_exact(model: dict) -> None:
+    arg = "width" if model["name"] == "mlp" else "channels"
+    spec = _spec(**{"model": model, "reg.dropout": 0.2, "reg.l1": 0.3, "reg.l2": 0.5})
+    wide = [spec.replace(**{f"model.args.{arg}": 24 + 8 * i, "seed": 10 + i}) for i in range(3)]
+    alone = train_pack([spec], keep_state=True)[0]
+    packed = train_pack([wide[0], spec, *wide[1:]], keep_state=True)[1]
+    for a, b in zip(_metrics(alone), _metrics(packed), strict=True):
+        assert a == pytest.approx(b, abs=1e-5)
+    for n, t in alone.state.items():
+        assert packed.state[n].shape == t.shape
+        assert torch.allclose(packed.state[n], t, atol=1e-5)
+
+
+def test_plan_packs_buckets_widths() -> None:
+    from gaplab.engine.executor import plan_packs
+
+    widths = [2, 3, 4, 5, 7, 9, 13, 17, 23, 31, 41, 55, 73, 97, 130, 174, 233, 300]
+    specs = [_spec(**{"model.args.width": w, "data.label_noise": nz}) for w in widths for nz in (0.0, 0.15)]
+    packs = plan_packs(specs)
+    assert sum(len(p) for p in packs) == len(specs)
+    assert 2 <= len(packs) <= 8
+    assert all(len({s.model.args["width"] for s in p}) >= 1 for p in packs)

@@ -67,33 +67,59 @@ class BatchedOptimizer:
             bias1 = (1 - b1.double() ** self.steps).float()
             bias2_sqrt = (1 - b2.double() ** self.steps).sqrt().float()
             step_size = lr / bias1.clamp_min(1e-30)
+        if self.kind == "adam":
+            coef = (b1, b2, bias2_sqrt, step_size)
+        else:
+            coef = (lr,)
         for name, p in self.params.items():
-            g = grads[name]
-            st = self.state[name]
-            new_p = p
-            if self.use_decay:
-                new_p = new_p * _bc(1 - lr * self.weight_decay, p)
-            if self.kind == "sgd":
-                if self.use_momentum:
-                    buf = st["buf"] * _bc(self.momentum, p) + g
-                    d = g + buf * _bc(self.momentum, p) if self.nesterov else buf
-                    st_new = {"buf": buf}
-                else:
-                    d, st_new = g, {}
-                new_p = new_p - _bc(lr, p) * d
+            if active is None:
+                self._update_inplace(p, grads[name], self.state[name], lr, coef)
             else:
-                m = st["m"] * _bc(b1, p) + g * _bc(1 - b1, p)
-                v = st["v"] * _bc(b2, p) + g * g * _bc(1 - b2, p)
-                denom = v.sqrt() / _bc(bias2_sqrt, p) + _bc(self.eps, p)
-                new_p = new_p - _bc(step_size, p) * m / denom
-                st_new = {"m": m, "v": v}
-            if active is not None:
-                mask = _bc(active, p)
-                new_p = torch.where(mask, new_p, p)
-                st_new = {k: torch.where(mask, v_, st[k]) for k, v_ in st_new.items()}
-            p.copy_(new_p)
-            for k, v_ in st_new.items():
-                st[k].copy_(v_)
+                self._update_masked(p, grads[name], self.state[name], lr, coef, active)
+
+    def _update_inplace(self, p: torch.Tensor, g: torch.Tensor, st: dict[str, torch.Tensor],
+                        lr: torch.Tensor, coef: tuple) -> None:
+        # Hot path (every model active): in-place, no temporaries beyond one per op.
+        if self.use_decay:
+            p.mul_(_bc(1 - lr * self.weight_decay, p))
+        if self.kind == "sgd":
+            d = g
+            if self.use_momentum:
+                buf = st["buf"]
+                buf.mul_(_bc(self.momentum, p)).add_(g)
+                d = g.add(buf * _bc(self.momentum, p)) if self.nesterov else buf
+            p.sub_(d * _bc(lr, p))
+        else:
+            b1, b2, bias2_sqrt, step_size = coef
+            m, v = st["m"], st["v"]
+            m.mul_(_bc(b1, p)).add_(g * _bc(1 - b1, p))
+            v.mul_(_bc(b2, p)).addcmul_(g, g * _bc(1 - b2, p))
+            denom = (v.sqrt() / _bc(bias2_sqrt, p)).add_(_bc(self.eps, p))
+            p.sub_(_bc(step_size, p) * m / denom)
+
+    def _update_masked(self, p: torch.Tensor, g: torch.Tensor, st: dict[str, torch.Tensor],
+                       lr: torch.Tensor, coef: tuple, active: torch.Tensor) -> None:
+        # Some models frozen (stopped, diverged, out of batches): compute, then keep old values there.
+        mask = _bc(active, p)
+        new_p = p * _bc(1 - lr * self.weight_decay, p) if self.use_decay else p
+        st_new: dict[str, torch.Tensor] = {}
+        if self.kind == "sgd":
+            d = g
+            if self.use_momentum:
+                buf = st["buf"] * _bc(self.momentum, p) + g
+                d = g + buf * _bc(self.momentum, p) if self.nesterov else buf
+                st_new["buf"] = buf
+            new_p = new_p - _bc(lr, p) * d
+        else:
+            b1, b2, bias2_sqrt, step_size = coef
+            m = st["m"] * _bc(b1, p) + g * _bc(1 - b1, p)
+            v = st["v"] * _bc(b2, p) + g * g * _bc(1 - b2, p)
+            denom = v.sqrt() / _bc(bias2_sqrt, p) + _bc(self.eps, p)
+            new_p = new_p - _bc(step_size, p) * m / denom
+            st_new = {"m": m, "v": v}
+        p.copy_(torch.where(mask, new_p, p))
+        for k, v_ in st_new.items():
+            st[k].copy_(torch.where(mask, v_, st[k]))
 
 
 def schedule_factor(kind: str, epoch: int, epochs: int, step_size: int, gamma: float) -> float:

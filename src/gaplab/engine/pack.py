@@ -23,6 +23,7 @@ from gaplab import rng
 from gaplab.engine.batches import epoch_batches
 from gaplab.engine.datacache import prepared_for
 from gaplab.engine.optim import BatchedOptimizer, schedule_factor
+from gaplab.engine.padding import pad_arg, pad_into, unpad, width_of
 from gaplab.models import create_model, set_dropout_keys, set_dropout_rate
 from gaplab.models.layers import Dropout
 from gaplab.regularize import augment as aug
@@ -57,16 +58,40 @@ def _per_model(specs: list[RunSpec], fn: Callable[[RunSpec], float]) -> torch.Te
     return torch.tensor([float(fn(s)) for s in specs], dtype=torch.float32)
 
 
-def _build_models(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int) -> list[torch.nn.Module]:
-    models = []
-    for s in specs:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(rng.derive_key(s.seed, INIT))
-            m = create_model(s.model.name, input_shape, output_dim, **s.model.args)
-        set_dropout_rate(m, s.reg.dropout)
-        set_dropout_keys(m, rng.derive_key(s.seed, DROPOUT))
-        models.append(m)
-    return models
+def _build_model(s: RunSpec, input_shape: tuple[int, ...], output_dim: int, **override: Any) -> torch.nn.Module:
+    """One run's model, initialized from its own seed, with its dropout rate and keys."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(rng.derive_key(s.seed, INIT))
+        m = create_model(s.model.name, input_shape, output_dim, **{**s.model.args, **override})
+    set_dropout_rate(m, s.reg.dropout)
+    set_dropout_keys(m, rng.derive_key(s.seed, DROPOUT))
+    return m
+
+
+def _stacked(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int):
+    """(base module, stacked params, stacked buffers, per-model narrow shapes) for a pack.
+
+    Models of different widths are zero-padded to the widest (see engine.padding).
+    """
+    models = [_build_model(s, input_shape, output_dim) for s in specs]
+    arg = pad_arg(specs[0])
+    widths = {width_of(s) for s in specs} if arg else set()
+    if len(widths) <= 1:
+        params, buffers = stack_module_state(models)
+        return models[0], params, buffers, None
+    base = _build_model(specs[0], input_shape, output_dim, **{arg: max(widths)})
+    wide_p, wide_b = dict(base.named_parameters()), dict(base.named_buffers())
+    narrow = []
+    ps, bs = [], []
+    for m in models:
+        p = {n: t.detach() for n, t in m.named_parameters()}
+        b = dict(m.named_buffers())
+        narrow.append(p)
+        ps.append(pad_into(p, wide_p))
+        bs.append(pad_into(b, wide_b))
+    params = {n: torch.stack([d[n] for d in ps]) for n in wide_p}
+    buffers = {n: torch.stack([d[n] for d in bs]) for n in wide_b}
+    return base, params, buffers, narrow
 
 
 class Pack:
@@ -82,13 +107,12 @@ class Pack:
         self.ds = ds
         self.classification = ds.task == "classification"
         self.num_classes = ds.num_classes or 0
-        models = _build_models(specs, ds.input_shape, ds.output_dim)
-        self.base = models[0].to(self.device)
+        base, params, buffers, self.narrow = _stacked(specs, ds.input_shape, ds.output_dim)
+        self.base = base.to(self.device)
         dropouts = [m for m in self.base.modules() if isinstance(m, Dropout)]
         for d in dropouts:
             d.active = any(s.reg.dropout > 0 for s in specs)
         self.dropouts = dropouts
-        params, buffers = stack_module_state(models)
         self.params = {n: p.detach().to(self.device).requires_grad_(True) for n, p in params.items()}
         self.buffers = {n: b.to(self.device) for n, b in buffers.items()}
         self.pen_names = penalized(self.base, s0.reg.penalize_bias, s0.reg.penalize_norm)
@@ -344,7 +368,8 @@ class Pack:
     def state_of(self, i: int) -> dict[str, torch.Tensor]:
         """Model ``i``'s final parameters (best weights when early stopping), as an unstacked state dict."""
         src = self.best if self.es is not None else self.params
-        return {n: p[i].detach().cpu().clone() for n, p in src.items()}
+        state = {n: p[i].detach().cpu().clone() for n, p in src.items()}
+        return unpad(self.narrow[i], state) if self.narrow else state
 
 
 def train_pack(specs: list[RunSpec], on_epoch: Callable[[int, int], None] | None = None,
