@@ -298,6 +298,9 @@ def list_regularizers_cmd(as_json: JsonOpt = False) -> None:
     _print_catalog(list_regularizers(), "regularizers", as_json)
 
 
+from gaplab.cli import studies as _studies  # noqa: E402,F401  (registers study, report, tour)
+
+
 def main() -> None:
     app()
 

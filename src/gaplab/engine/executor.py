@@ -77,18 +77,25 @@ def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK) -> li
     return packs
 
 
-def unique_pending(specs: Iterable[RunSpec], store: Store | None) -> tuple[list[RunSpec], list[str]]:
-    """Drop duplicate specs and those already finished in the store; return (pending, all ids)."""
+def unique_pending(specs: Iterable[RunSpec], store: Store | None,
+                   keep_state: bool = False) -> tuple[list[RunSpec], list[str]]:
+    """Drop duplicate specs and those already finished in the store; return (pending, all ids).
+
+    With ``keep_state`` a finished run whose weights were not kept counts as pending.
+    """
     seen: dict[str, RunSpec] = {}
     for s in specs:
         seen.setdefault(s.run_id, s)
     ids = list(seen)
     done = store.finished(ids) if store is not None else set()
+    if keep_state and store is not None:
+        done &= store.with_state(ids)
     return [s for i, s in seen.items() if i not in done], ids
 
 
 def save_result(store: Store, r: RunResult, groups: Iterable[str] = ()) -> None:
-    store.save_run(r.run_id, r.spec.normalized(), r.status, r.history, r.final, r.seconds, r.error, groups)
+    store.save_run(r.run_id, r.spec.normalized(), r.status, r.history, r.final, r.seconds, r.error, groups,
+                   state=r.state)
 
 
 ProgressFn = Callable[[str, int, int], None]
@@ -100,13 +107,15 @@ def run_local(
     group: str | None = None,
     max_pack: int = DEFAULT_MAX_PACK,
     progress: ProgressFn | None = None,
+    keep_state: bool = False,
 ) -> dict[str, Any]:
     """Train every pending spec in packs; returns counts and the ids of the runs asked for.
 
     ``progress(label, done_epochs, total_epochs)`` is called after every epoch of every pack.
+    ``keep_state`` keeps each run's final weights (in the store and on the results).
     A pack that raises is recorded as failed run by run and the sweep goes on.
     """
-    pending, ids = unique_pending(specs, store)
+    pending, ids = unique_pending(specs, store, keep_state)
     groups = [group] if group else []
     if store is not None and groups:
         store.tag(group, ids)
@@ -123,7 +132,7 @@ def run_local(
                 progress(_label, _base + e, total)
 
         try:
-            out = train_pack(pack, on_epoch)
+            out = train_pack(pack, on_epoch, keep_state=keep_state)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # a broken pack must not take the sweep down

@@ -369,7 +369,17 @@ class Pack:
         """Model ``i``'s final parameters (best weights when early stopping), as an unstacked state dict."""
         src = self.best if self.es is not None else self.params
         state = {n: p[i].detach().cpu().clone() for n, p in src.items()}
-        return unpad(self.narrow[i], state) if self.narrow else state
+        if self.narrow:
+            state = unpad(self.narrow[i], state)
+        return state
+
+
+def build_trained(spec: RunSpec, state: dict[str, torch.Tensor]) -> torch.nn.Module:
+    """The run's model with its final weights loaded, in eval mode (for predictions on new inputs)."""
+    ds = prepared_for(spec).dataset
+    model = _build_model(spec, ds.input_shape, ds.output_dim)
+    model.load_state_dict(state, strict=False)
+    return model.eval()
 
 
 def train_pack(specs: list[RunSpec], on_epoch: Callable[[int, int], None] | None = None,

@@ -7,6 +7,7 @@ re-run skips them.
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import time
@@ -14,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import torch
 
 DEFAULT_PATH = Path("gaplab-results") / "gaplab.db"
 FINISHED = ("done", "diverged")
@@ -35,6 +38,19 @@ CREATE TABLE IF NOT EXISTS epochs (
     epoch INTEGER NOT NULL,
     metrics TEXT NOT NULL,
     PRIMARY KEY (run_id, epoch)
+);
+CREATE TABLE IF NOT EXISTS states (
+    run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    blob BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS studies (
+    name TEXT NOT NULL,
+    preset TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    created REAL NOT NULL,
+    PRIMARY KEY (name, preset, seed)
 );
 CREATE TABLE IF NOT EXISTS groups (
     name TEXT NOT NULL,
@@ -93,8 +109,13 @@ class Store:
     # ---- writing -----------------------------------------------------------------------------
     def save_run(self, run_id: str, spec: dict[str, Any], status: str, history: list[dict[str, Any]],
                  final: dict[str, Any], seconds: float, error: str | None = None,
-                 groups: Iterable[str] = ()) -> None:
-        """Write one finished run (replacing any earlier attempt of it) atomically."""
+                 groups: Iterable[str] = (), state: dict[str, Any] | None = None) -> None:
+        """Write one finished run (replacing any earlier attempt of it) atomically; ``state`` = final weights."""
+        blob = None
+        if state is not None:
+            buf = io.BytesIO()
+            torch.save(state, buf)
+            blob = buf.getvalue()
         now = time.time()
         with self._tx() as c:
             c.execute("DELETE FROM epochs WHERE run_id = ?", (run_id,))
@@ -110,6 +131,23 @@ class Store:
             )
             c.executemany("INSERT OR IGNORE INTO groups (name, run_id) VALUES (?, ?)",
                           [(g, run_id) for g in groups])
+            if blob is not None:
+                c.execute("INSERT OR REPLACE INTO states (run_id, blob) VALUES (?, ?)", (run_id, blob))
+
+    def load_state(self, run_id: str) -> dict[str, Any] | None:
+        """A run's final weights (a state dict), if they were kept."""
+        row = self._con.execute("SELECT blob FROM states WHERE run_id = ?", (run_id,)).fetchone()
+        return None if row is None else torch.load(io.BytesIO(row[0]), weights_only=True)
+
+    def with_state(self, run_ids: Iterable[str]) -> set[str]:
+        """The ids among ``run_ids`` whose final weights are stored."""
+        ids = list(run_ids)
+        out: set[str] = set()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            q = f"SELECT run_id FROM states WHERE run_id IN ({','.join('?' * len(chunk))})"
+            out.update(r[0] for r in self._con.execute(q, chunk))
+        return out
 
     def save_failed(self, run_id: str, spec: dict[str, Any], error: str) -> None:
         """Record a run that raised: kept for inspection, re-tried by the next sweep."""
@@ -171,6 +209,19 @@ class Store:
         """Per-epoch metrics of a run, in epoch order."""
         rows = self._con.execute("SELECT epoch, metrics FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
         return [{"epoch": e, **json.loads(m)} for e, m in rows]
+
+    def save_study(self, name: str, preset: str, seed: int, verdict: dict[str, Any], folder: str) -> None:
+        """Record a study's verdict (the latest per name, preset and seed) and where its figures are."""
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO studies (name, preset, seed, verdict, folder, created)"
+                      " VALUES (?, ?, ?, ?, ?, ?)", (name, preset, seed, _dumps(verdict), folder, time.time()))
+
+    def studies(self) -> list[dict[str, Any]]:
+        """Every stored study verdict, newest first, with its folder."""
+        rows = self._con.execute(
+            "SELECT name, preset, seed, verdict, folder, created FROM studies ORDER BY created DESC")
+        return [{"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f, "created": c}
+                for n, p, s, v, f, c in rows]
 
     def groups(self) -> list[str]:
         return [r[0] for r in self._con.execute("SELECT DISTINCT name FROM groups ORDER BY name")]

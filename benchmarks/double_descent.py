@@ -1,0 +1,137 @@
+"""Deep double descent on MNIST-1D: the mnist1d notebook's sweep, (a) as the notebook runs it, (b) through gaplab.
+
+(a) one model after another: nn.Sequential MLP 40→w→w→10, SGD(lr 0.01, momentum 0.9), a shuffled DataLoader
+    with batch 100; (b) the same runs as a gaplab sweep through the pack engine. Prints both wall times,
+    their ratio, the achieved GFLOP/s of (b) against the float32 GEMM peak measured in the same run, and
+    both test-error-vs-width curves side by side.
+
+    python benchmarks/double_descent.py            # the full sweep (500 epochs; about half an hour)
+    python benchmarks/double_descent.py --epochs 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from gaplab.engine.executor import run_local
+from gaplab.engine.datacache import shared_pool
+from gaplab.spec import parse_run
+
+WIDTHS = [int(w) for w in np.unique(np.geomspace(2, 300, 20, dtype=int))]
+DATA = {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, "standardize": False}
+
+
+def gemm_peak(n: int = 2048, reps: int = 5) -> float:
+    """Measured float32 GEMM GFLOP/s (best of ``reps``)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(_timed(lambda: a @ b) for _ in range(reps))
+    return 2 * n**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def macs(width: int) -> int:
+    return 40 * width + width * width + width * 10
+
+
+def notebook_loop(epochs: int, noise: float, widths: list[int], seed: int) -> tuple[list[float], list[float]]:
+    """The notebook's loop: one model per width, DataLoader, torch.optim.SGD; returns train/test error."""
+    ds = shared_pool(parse_run({"data": DATA}).data)
+    gen = np.random.default_rng(seed)
+    y = ds.y_train.clone()
+    flip = gen.random(len(y)) < noise  # with probability `noise` a label becomes a uniform random class
+    y[torch.from_numpy(flip)] = torch.from_numpy(gen.integers(0, 10, int(flip.sum())))
+    train_err, test_err = [], []
+    for w in widths:
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(40, w), nn.ReLU(), nn.Linear(w, w), nn.ReLU(), nn.Linear(w, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+        loader = DataLoader(TensorDataset(ds.x_train, y), batch_size=100, shuffle=True)
+        for _ in range(epochs):
+            for xb, yb in loader:
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(xb), yb).backward()
+                opt.step()
+        with torch.no_grad():
+            train_err.append(float((model(ds.x_train).argmax(1) != y).float().mean()))
+            test_err.append(float((model(ds.x_test).argmax(1) != ds.y_test).float().mean()))
+    return train_err, test_err
+
+
+def gaplab_specs(epochs: int, noises: list[float], widths: list[int], seed: int):
+    base = {"data": DATA, "model": {"name": "mlp", "args": {"depth": 2}},
+            "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": epochs},
+            "eval_every": epochs, "seed": seed}
+    return [parse_run(base).replace(**{"model.args.width": w, "data.label_noise": nz})
+            for nz in noises for w in widths]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.15])
+    ap.add_argument("--widths", type=int, nargs="+", default=WIDTHS)
+    ap.add_argument("--skip-plain", action="store_true", help="only (b); the ratio is then not printed")
+    ap.add_argument("--json", help="also write the numbers to this JSON file")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    shared_pool(parse_run({"data": DATA}).data)  # generate (or load) the data before timing anything
+
+    peak = gemm_peak()
+    specs = gaplab_specs(args.epochs, args.noise, args.widths, args.seed)
+    t = time.perf_counter()
+    out = run_local(specs, store=None)
+    t_b = time.perf_counter() - t
+    res = {(r.spec.data.label_noise, r.spec.model.args["width"]): r.final for r in out["results"]}
+    n_train = 4000
+    flops = sum(6 * n_train * args.epochs * macs(w) for w in args.widths) * len(args.noise)
+
+    plain: dict[float, tuple[list[float], list[float]]] = {}
+    t_a = float("nan")
+    if not args.skip_plain:
+        t = time.perf_counter()
+        for nz in args.noise:
+            plain[nz] = notebook_loop(args.epochs, nz, args.widths, args.seed)
+        t_a = time.perf_counter() - t
+
+    print(f"epochs {args.epochs}, {len(specs)} models, threads {args.threads}")
+    print(f"(a) notebook loop: {t_a:8.1f} s")
+    print(f"(b) gaplab packs : {t_b:8.1f} s   ({len(out['results'])} runs)")
+    print(f"speed-up (a)/(b) : {t_a / t_b:8.1f}x")
+    print(f"(b) achieved     : {flops / t_b / 1e9:8.1f} GFLOP/s (useful training FLOPs; float32 GEMM peak "
+          f"measured now: {peak:.1f} GFLOP/s)")
+    head = "width " + "".join(f"| a test err {nz:<4} | b test err {nz:<4} | b train err {nz:<4}" for nz in args.noise)
+    print(head)
+    rows = []
+    for i, w in enumerate(args.widths):
+        line = f"{w:5d} "
+        row = {"width": w}
+        for nz in args.noise:
+            a = plain[nz][1][i] if plain else float("nan")
+            b = 1 - res[(nz, w)]["test_acc"]
+            btr = 1 - res[(nz, w)]["train_acc"]
+            line += f"| {a:15.3f} | {b:15.3f} | {btr:16.3f}"
+            row[f"a_test_err_{nz}"], row[f"b_test_err_{nz}"], row[f"b_train_err_{nz}"] = a, b, btr
+        rows.append(row)
+        print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"t_a": t_a, "t_b": t_b, "peak": peak, "gflops_b": flops / t_b / 1e9, "rows": rows}, f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""``gaplab study``, ``gaplab report`` and ``gaplab tour``: run the claim studies and publish them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.table import Table
+
+from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, console
+from gaplab.cli.common import print_json, progress_bar, set_threads, user_errors
+from gaplab.store.db import DEFAULT_PATH, Store
+
+study_app = typer.Typer(help="Run a study of one claim: `gaplab study list`, `gaplab study NAME`.",
+                        no_args_is_help=True)
+app.add_typer(study_app, name="study")
+DEFAULT_OUT = Path("gaplab-results") / "studies"
+DEFAULT_REPORT = Path("gaplab-report")
+
+
+@study_app.command("list")
+def study_list(as_json: JsonOpt = False) -> None:
+    """Every study, the claim it tests and its presets."""
+    from gaplab.studies.registry import all_studies
+
+    studies = all_studies()
+    if as_json:
+        print_json({n: {"claim_id": s.claim_id, "claim": s.claim} for n, s in studies.items()})
+        return
+    t = Table(title="studies (gaplab study NAME --preset quick|full)")
+    for c in ("name", "claim", "what it tests"):
+        t.add_column(c)
+    for n, s in studies.items():
+        t.add_row(n, s.claim_id, s.claim)
+    console.print(t)
+
+
+def _print_verdict(v) -> None:
+    mark = {True: "[green]held[/]", False: "[red]did not hold[/]", None: "[yellow]undecided[/]"}[v.held]
+    console.print(f"[bold]{v.study}[/] ({v.claim_id}): {mark} — {v.summary}", highlight=False)
+
+
+def _parse_sets(sets: list[str]) -> dict:
+    out = {}
+    for item in sets:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected NAME=VALUE")
+        k, v = item.split("=", 1)
+        out[k] = yaml.safe_load(v)
+    return out
+
+
+@study_app.command("run", hidden=True)
+@user_errors
+def study_run(
+    name: Annotated[str, typer.Argument(help="Study name (see `gaplab study list`).")],
+    preset: Annotated[str, typer.Option(help="quick (seconds to a minute) or full (publication scale).")] = "quick",
+    seed: Annotated[int, typer.Option(help="Seed of every run in the study.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for figures and verdict.json.")] = DEFAULT_OUT,
+    set_: Annotated[list[str], typer.Option("--set", help="Override a preset parameter: --set epochs=5")] = [],
+    store: StoreOpt = DEFAULT_PATH,
+    as_json: JsonOpt = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Run one study: train (or reuse) its runs, draw its figures, decide its verdict."""
+    from gaplab.studies.base import run_study
+    from gaplab.studies.registry import get
+
+    get(name)
+    set_threads(threads)
+    with progress_bar(not as_json) as update:
+        v = run_study(name, preset, seed, out, Store(store), _parse_sets(set_), progress=update)
+    if as_json:
+        print_json(v.to_json())
+    else:
+        _print_verdict(v)
+        console.print(f"figures and verdict.json in {out / name}")
+
+
+class _StudyGroup(typer.core.TyperGroup):
+    """Lets `gaplab study NAME ...` mean `gaplab study run NAME ...`."""
+
+    def resolve_command(self, ctx, args):  # type: ignore[no-untyped-def]
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            args = ["run", *args]
+        return super().resolve_command(ctx, args)
+
+
+study_app.info.cls = _StudyGroup
+
+
+@app.command()
+@user_errors
+def report(
+    out: Annotated[Path, typer.Option(help="Folder for the static HTML report.")] = DEFAULT_REPORT,
+    store: StoreOpt = DEFAULT_PATH,
+) -> None:
+    """Write a static HTML report of every stored study: index of verdicts, a page per study."""
+    from gaplab.report.html import write_report
+
+    index = write_report(Store(store), out)
+    console.print(f"report: {index}")
+
+
+@app.command()
+@user_errors
+def tour(
+    preset: Annotated[str, typer.Option(help="quick (the default, a few minutes) or full.")] = "quick",
+    seed: Annotated[int, typer.Option(help="Seed of every study.")] = 0,
+    out: Annotated[Path, typer.Option(help="Folder for the HTML report.")] = DEFAULT_REPORT,
+    studies_out: Annotated[Path, typer.Option(help="Folder for study figures.")] = DEFAULT_OUT,
+    only: Annotated[list[str], typer.Option(help="Run only these studies (repeatable).")] = [],
+    store: StoreOpt = DEFAULT_PATH,
+    as_json: JsonOpt = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Run every study's preset, then write the HTML report: the quick tour of gaplab."""
+    from gaplab.report.html import write_report
+    from gaplab.studies.base import run_study
+    from gaplab.studies.registry import all_studies
+
+    set_threads(threads)
+    db = Store(store)
+    names = list(only) or list(all_studies())
+    verdicts = []
+    t0 = time.perf_counter()
+    with progress_bar(not as_json) as update:
+        for n in names:
+            v = run_study(n, preset, seed, studies_out, db, progress=update)
+            verdicts.append(v)
+            if not as_json:
+                _print_verdict(v)
+    index = write_report(db, out)
+    summary = {"studies": len(verdicts), "held": sum(v.held is True for v in verdicts),
+               "did_not_hold": sum(v.held is False for v in verdicts), "report": str(index),
+               "seconds": round(time.perf_counter() - t0, 1)}
+    if as_json:
+        print_json({**summary, "verdicts": {v.study: v.held for v in verdicts}})
+    else:
+        console.print(f"{summary['held']} of {summary['studies']} claims held, {summary['did_not_hold']} did not "
+                      f"({summary['seconds']} s). Report: {index}")

@@ -1,0 +1,149 @@
+"""A static HTML report from the results store: an index of study verdicts and one page per study.
+
+Plain HTML and CSS, no scripts, so it opens from disk anywhere; figures are copied next to the pages.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from gaplab.store.db import Store
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#1d2330;line-height:1.45}
+h1{margin-bottom:.2em} .sub{color:#5b6475;margin-top:0}
+table{border-collapse:collapse;margin:1em 0;font-size:.92em} th,td{border:1px solid #d6dae2;padding:.3em .6em;
+text-align:left;vertical-align:top} th{background:#f1f3f7}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+.held{color:#0a7d2c;font-weight:600} .failed{color:#b3261e;font-weight:600} .undecided{color:#8a6d00;font-weight:600}
+figure{margin:1em 0} figure img{max-width:100%;border:1px solid #e3e6ec}
+pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}
+nav a{margin-right:1em}
+"""
+
+_MARK = {True: ("held", "held"), False: ("did not hold", "failed"), None: ("undecided", "undecided")}
+
+
+def _page(title: str, body: str) -> str:
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, list) and len(v) > 12:
+        return html.escape(json.dumps(v[:12])[:-1] + ", …]")
+    return html.escape(json.dumps(v) if isinstance(v, list | dict) else str(v))
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict) and v:
+            rows.extend(_flatten(v, key + " / "))
+        else:
+            rows.append((key, v))
+    return rows
+
+
+def _numbers_tables(numbers: dict[str, Any]) -> str:
+    """One table per top-level number: scalars together, each mapping as its own key → value table."""
+    scalars = [(k, v) for k, v in numbers.items() if not isinstance(v, dict)]
+    parts = []
+    if scalars:
+        rows = "".join(f"<tr><th>{html.escape(k)}</th><td class=num>{_fmt(v)}</td></tr>" for k, v in scalars)
+        parts.append(f"<h3>scalars</h3><table class=numbers>{rows}</table>")
+    for k, v in numbers.items():
+        if isinstance(v, dict):
+            flat = _flatten(v)
+            rows = "".join(f"<tr><td>{html.escape(a)}</td><td class=num>{_fmt(b)}</td></tr>" for a, b in flat[:400])
+            more = f"<p>… {len(flat) - 400} more in verdict.json</p>" if len(flat) > 400 else ""
+            parts.append(f"<h3>{html.escape(k)}</h3><table class=numbers><tr><th>key</th><th>value</th></tr>"
+                         f"{rows}</table>{more}")
+    return "\n".join(parts)
+
+
+def _latest(store: Store) -> dict[str, dict[str, Any]]:
+    """The newest stored verdict of each study (newest first in the store)."""
+    latest: dict[str, dict[str, Any]] = {}
+    for row in store.studies():
+        latest.setdefault(row["name"], row)
+    return latest
+
+
+def write_report(store: Store, out: str | Path) -> Path:
+    """Write ``out/index.html`` and ``out/NAME/index.html`` for every stored study; return the index."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    latest = _latest(store)
+    order = sorted(latest.values(), key=lambda r: (_claim_key(r["verdict"].get("claim_id", "")), r["name"]))
+    rows = []
+    for r in order:
+        v = r["verdict"]
+        text, cls = _MARK[v.get("held")]
+        rows.append(
+            f"<tr><td>{html.escape(v.get('claim_id', ''))}</td><td><a href=\"{r['name']}/index.html\">"
+            f"{html.escape(r['name'])}</a></td><td>{html.escape(v['claim'])}</td>"
+            f"<td class={cls}>{text}</td><td>{html.escape(v['preset'])}</td>"
+            f"<td>{html.escape(v['summary'])}</td></tr>")
+        _write_study_page(r, out / r["name"])
+    held = sum(r["verdict"].get("held") is True for r in order)
+    body = (f"<h1>gaplab report</h1><p class=sub>{held} of {len(order)} claims held on these runs. "
+            f"Each verdict is decided from measured numbers by a rule in its study; open a study for its "
+            f"figures, numbers and the command that reproduces it.</p>"
+            f"<table id=verdicts><tr><th>claim</th><th>study</th><th>what it tests</th><th>verdict</th>"
+            f"<th>preset</th><th>summary</th></tr>{''.join(rows)}</table>")
+    index = out / "index.html"
+    index.write_text(_page("gaplab report", body))
+    return index
+
+
+def _claim_key(cid: str) -> int:
+    digits = "".join(ch for ch in cid.split("/")[0] if ch.isdigit())
+    return int(digits) if digits else 999
+
+
+def _write_study_page(row: dict[str, Any], folder: Path) -> None:
+    v = row["verdict"]
+    folder.mkdir(parents=True, exist_ok=True)
+    src = Path(row["folder"])
+    figs = []
+    for name in v.get("figures", []):
+        for ext in ("png", "svg"):
+            f = src / (Path(name).stem + "." + ext)
+            if f.exists() and f.resolve() != (folder / f.name).resolve():
+                shutil.copy2(f, folder / f.name)
+        if (folder / name).exists():
+            figs.append(f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(Path(name).stem)}\">"
+                        f"<figcaption>{html.escape(Path(name).stem.replace('_', ' '))} "
+                        f"(<a href=\"{html.escape(Path(name).stem)}.svg\">SVG</a>)</figcaption></figure>")
+    (folder / "verdict.json").write_text(json.dumps(v, indent=2))
+    text, cls = _MARK[v.get("held")]
+    params = html.escape(json.dumps(v.get("params", {}), indent=2))
+    runs = v.get("runs", [])
+    body = (
+        f"<nav><a href=\"../index.html\">← all studies</a></nav>"
+        f"<h1>{html.escape(v['study'])} <small>({html.escape(v.get('claim_id', ''))})</small></h1>"
+        f"<p class=sub>{html.escape(v['claim'])}</p>"
+        f"<h2>Verdict: <span class={cls} id=verdict>{text}</span></h2><p>{html.escape(v['summary'])}</p>"
+        f"<h2>Figures</h2>{''.join(figs) or '<p>(no figures)</p>'}"
+        f"<h2>Numbers</h2>{_numbers_tables(v.get('numbers', {}))}"
+        f"<h2>Reproduce</h2><pre>{html.escape(v.get('command', ''))}</pre>"
+        f"<p>Preset <b>{html.escape(v['preset'])}</b>, seed {v['seed']}, {len(runs)} stored runs "
+        f"(<code>gaplab runs list --group study/{html.escape(v['study'])}/{html.escape(v['preset'])}</code>); "
+        f"took {v.get('seconds', 0)} s. Parameters:</p><pre>{params}</pre>"
+        f"<p><a href=\"verdict.json\">verdict.json</a></p>"
+    )
+    (folder / "index.html").write_text(_page(f"gaplab: {v['study']}", body))
