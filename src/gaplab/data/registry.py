@@ -41,7 +41,15 @@ def register_dataset(name: str, *, help: str, args_model: type[BaseModel]) -> Ca
 
 
 def _ensure_builtins() -> None:
-    from . import builtin  # noqa: F401  (registers on import)
+    """Import every ``builtin*`` module of gaplab.data (each registers its data sets on import)."""
+    import importlib
+    import pkgutil
+
+    from gaplab import data
+
+    for m in pkgutil.iter_modules(data.__path__):
+        if m.name.startswith("builtin"):
+            importlib.import_module(f"gaplab.data.{m.name}")
 
 
 def list_datasets() -> dict[str, str]:
