@@ -32,6 +32,8 @@ class Prepared:
     val_idx: torch.Tensor  # int64 indices into dataset.x_train held out for validation (may be empty)
     labels: torch.Tensor  # the run's label table for the whole pool, noise/random labels applied
     corrupted: torch.Tensor  # bool (N,), which pool labels differ from the truth
+    # bool (N,), labels that were redrawn at random (changed or not): the random set of RATT (Garg et al.)
+    randomized: torch.Tensor | None = None
 
     @property
     def x_train(self) -> torch.Tensor:
@@ -81,18 +83,24 @@ def prepare(dataset: Dataset, *, seed: int, train_size: int | None = None, val_f
         train_idx = rest[T.stratified_subset(y[rest], int(train_size), generator_for(seed, _SUBSET))]
 
     labels = y.clone()
+    randomized = torch.zeros(len(y), dtype=torch.bool)
     if classification:
         c = int(dataset.num_classes)  # type: ignore[arg-type]
         if label_noise > 0:
             labels, _ = T.label_noise(labels, label_noise, c, noise_kind, generator_for(seed, _NOISE))
+            # the same first draw label_noise made: which labels were redrawn
+            randomized |= torch.rand(len(y), generator=generator_for(seed, _NOISE)) < label_noise
         if random_label_fraction > 0:
             g = generator_for(seed, _RANDOM)
             labels, _ = T.random_labels(labels, c, g, fraction=random_label_fraction)
+            chosen = torch.randperm(len(y), generator=generator_for(seed, _RANDOM))
+            randomized[chosen[: int(round(random_label_fraction * len(y)))]] = True
         labels[val_idx] = y[val_idx]  # validation labels stay clean
+        randomized[val_idx] = False
         corrupted = labels != y
     else:
         corrupted = torch.zeros(len(y), dtype=torch.bool)
-    return Prepared(dataset, train_idx, val_idx, labels, corrupted)
+    return Prepared(dataset, train_idx, val_idx, labels, corrupted, randomized)
 
 
 def shared_view(dataset: Dataset, *, standardize: bool = True, permute_inputs: bool = False,

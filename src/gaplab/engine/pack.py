@@ -143,7 +143,8 @@ class Pack:
         n_pool = self.x_pool.shape[0]
         self.train_mask = torch.zeros(self.k, n_pool, dtype=torch.bool, device=dev)
         self.val_mask = torch.zeros_like(self.train_mask)
-        self.corrupted = torch.stack([p.corrupted for p in self.prepared]).to(dev) & True
+        self.corrupted = torch.stack([p.corrupted for p in self.prepared]).to(dev)
+        self.randomized = torch.stack([p.randomized for p in self.prepared]).to(dev)
         self.true_labels = ds.y_train.to(dev)
         for i, p in enumerate(self.prepared):
             self.train_mask[i, p.train_idx] = True
@@ -301,6 +302,9 @@ class Pack:
                 rows["noisy_acc"] = self._masked_mean(corr, noisy)
                 _, true_corr = self._per_example(out, self.true_labels)
                 rows["noisy_true_acc"] = self._masked_mean(true_corr, noisy)
+            if bool(self.randomized.any()):
+                rows["random_set_acc"] = self._masked_mean(corr, self.train_mask & self.randomized)
+                rows["labelled_set_acc"] = self._masked_mean(corr, self.train_mask & ~self.randomized)
         p = params if params is not None else self.params
         for n in self.pen_names:
             rows[f"wnorm/{n}"] = p[n].detach().flatten(1).norm(dim=1)
