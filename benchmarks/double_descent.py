@@ -20,8 +20,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from gaplab.engine.executor import run_local
 from gaplab.engine.datacache import shared_pool
+from gaplab.engine.executor import run_local
 from gaplab.spec import parse_run
 
 WIDTHS = [int(w) for w in np.unique(np.geomspace(2, 300, 20, dtype=int))]

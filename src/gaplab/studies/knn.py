@@ -1,0 +1,154 @@
+"""C15: 1-nearest-neighbour has zero training error yet is consistent; the distance metric is its inductive bias.
+
+Seed 002 (d2l "Generalization in deep learning", after Cover & Hart 1967): 1-NN memorizes its training set
+(training error 0) but, as the training set grows, its test error keeps falling; different distances encode
+different assumptions and give different predictors at finite n. Measured on MNIST-1D (standardized with
+training-pool statistics) and scikit-learn's 8x8 digits (raw pixel intensities in [0, 1]) with the Euclidean,
+cosine and whitened (Mahalanobis/ZCA) metrics of ``gaplab.theory.knn``; test error vs k and vs training-set
+size n (stratified subsets, averaged over ``draws`` subsets for each n below the pool size). No gradient
+training.
+
+Rule for ``held``: for every data set and metric, (1) 1-NN training error on the whole pool is exactly 0 and
+(2) 1-NN test error falls with n: lower at the largest n than at the smallest and Spearman ρ(n, error) <=
+``max_spearman`` (-0.8); and (3) the metric matters: on at least one data set the 1-NN test errors of the
+metrics at the largest n span at least ``min_spread`` (0.02).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from gaplab.data import Standardizer, load_dataset, stratified_subset
+from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.plotting import subplots
+from gaplab.theory import knn
+
+NAMES = {"mnist1d": "MNIST-1D", "digits": "digits (8x8)"}
+
+
+def _load(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Flattened float64 train/test arrays; MNIST-1D standardized with training-pool statistics."""
+    ds = load_dataset(name)
+    xtr, xte = ds.x_train, ds.x_test
+    if name == "mnist1d":
+        s = Standardizer.fit(xtr)
+        xtr, xte = s.apply(xtr), s.apply(xte)
+    flat = lambda t: t.reshape(len(t), -1).numpy().astype(np.float64)  # noqa: E731
+    return flat(xtr), ds.y_train.numpy(), flat(xte), ds.y_test.numpy(), int(ds.num_classes)
+
+
+def _spearman(a: list[float], b: list[float]) -> float:
+    """Spearman rank correlation (scipy); nan if either side is constant."""
+    if len(set(a)) < 2 or len(set(b)) < 2:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+@study(
+    "knn",
+    claim_id="C15",
+    claim="1-nearest-neighbour has zero training error yet is consistent; the distance metric is its "
+          "inductive bias.",
+    quick={"datasets": ["mnist1d", "digits"], "metrics": list(knn.METRICS), "ks": [1, 3, 5, 9, 15],
+           "sizes": {"mnist1d": [100, 250, 500, 1000, 2000, 4000], "digits": [50, 100, 200, 500, 1347]},
+           "draws": 1, "random_labels": 0.0, "max_spearman": -0.8, "min_spread": 0.02},
+    full={"datasets": ["mnist1d", "digits"], "metrics": list(knn.METRICS), "ks": [1, 3, 5, 9, 15, 25],
+          "sizes": {"mnist1d": [50, 100, 200, 400, 700, 1000, 1500, 2000, 3000, 4000],
+                    "digits": [30, 50, 100, 200, 350, 500, 800, 1100, 1347]},
+          "draws": 5, "random_labels": 0.0, "max_spearman": -0.8, "min_spread": 0.02},
+)
+def knn_study(ctx: StudyContext, p: Params) -> Outcome:
+    test_error: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
+    train_error: dict[str, dict[str, float]] = {}
+    spear: dict[str, dict[str, float]] = {}
+    spread: dict[str, float] = {}
+    ok_train, ok_consistent = True, True
+    for name in p.datasets:
+        xtr, ytr, xte, yte, c = _load(name)
+        if p.random_labels > 0:  # relabel a fraction of the pool uniformly at random (test labels stay true)
+            g = np.random.default_rng(7_000 + ctx.seed)
+            pick = g.random(len(ytr)) < p.random_labels
+            ytr = ytr.copy()
+            ytr[pick] = g.integers(0, c, int(pick.sum()))
+        sizes = [n for n in p.sizes[name] if n <= len(ytr)]
+        kmax = max(p.ks)
+        test_error[name], train_error[name], spear[name] = {}, {}, {}
+        for metric in p.metrics:
+            nb = knn.neighbors(xtr, xtr, 1, metric)
+            train_error[name][metric] = float(np.mean(ytr[nb[:, 0]] != ytr))
+            errs = np.zeros((len(p.ks), len(sizes)))
+            for j, n in enumerate(sizes):
+                reps = 1 if n == len(ytr) else p.draws
+                for r in range(reps):
+                    g = torch.Generator().manual_seed(ctx.seed * 100_003 + 7919 * r + n)
+                    idx = stratified_subset(torch.as_tensor(ytr), n, g).numpy()
+                    nbt = knn.neighbors(xtr[idx], xte, min(kmax, n), metric)
+                    lab = ytr[idx][nbt]
+                    for i, k in enumerate(p.ks):
+                        errs[i, j] += float(np.mean(knn.vote(lab[:, :min(k, n)], c) != yte)) / reps
+            test_error[name][metric] = {str(k): {str(n): round(float(errs[i, j]), 5) for j, n in enumerate(sizes)}
+                                        for i, k in enumerate(p.ks)}
+            one = [test_error[name][metric]["1"][str(n)] for n in sizes] if 1 in p.ks else list(errs[0])
+            rho = _spearman(sizes, one)
+            spear[name][metric] = round(rho, 4) if np.isfinite(rho) else None
+            ok_train &= train_error[name][metric] == 0.0
+            ok_consistent &= bool(one[-1] < one[0] and np.isfinite(rho) and rho <= p.max_spearman)
+        last = [test_error[name][m][str(min(p.ks))][str(sizes[-1])] for m in p.metrics]
+        spread[name] = round(float(max(last) - min(last)), 5)
+    metric_matters = max(spread.values()) >= p.min_spread
+    held = bool(ok_train and ok_consistent and metric_matters)
+
+    # ---- figures ---------------------------------------------------------------------------------
+    k0 = str(min(p.ks))
+    fig, ax = subplots(len(p.datasets))
+    ax = np.atleast_1d(ax)
+    for a, name in zip(ax, p.datasets, strict=True):
+        for metric in p.metrics:
+            curve = test_error[name][metric][k0]
+            ns = [int(n) for n in curve]
+            line = a.plot(ns, list(curve.values()), "o-", ms=3, label=f"{metric}, k={k0}")[0]
+            kb = str(max(p.ks, key=lambda k: -test_error[name][metric][str(k)][str(ns[-1])]))
+            if kb != k0:
+                a.plot(ns, list(test_error[name][metric][kb].values()), "s--", ms=3, color=line.get_color(),
+                       alpha=0.6, label=f"{metric}, k={kb} (best at largest n)")
+        a.set_xscale("log")
+        a.set_xlabel("training-set size n")
+        a.set_ylabel("test error (fraction misclassified)")
+        a.set_title(f"{NAMES.get(name, name)}: 1-NN training error = 0")
+        a.legend(fontsize=7)
+    ctx.savefig(fig, "knn_vs_n")
+
+    fig, ax = subplots(len(p.datasets))
+    ax = np.atleast_1d(ax)
+    for a, name in zip(ax, p.datasets, strict=True):
+        for metric in p.metrics:
+            nmax = list(test_error[name][metric][k0])[-1]
+            a.plot(p.ks, [test_error[name][metric][str(k)][nmax] for k in p.ks], "o-", ms=3, label=metric)
+        a.set_xlabel("k (neighbours)")
+        a.set_ylabel("test error (fraction misclassified)")
+        a.set_title(f"{NAMES.get(name, name)}, n = {nmax}")
+        a.legend(fontsize=8)
+    ctx.savefig(fig, "knn_vs_k")
+
+    parts = []
+    for name in p.datasets:
+        sizes = list(test_error[name][p.metrics[0]][k0])
+        errs = ", ".join(f"{m} {test_error[name][m][k0][sizes[0]]:.3f}→{test_error[name][m][k0][sizes[-1]]:.3f}"
+                         for m in p.metrics)
+        parts.append(f"{NAMES.get(name, name)} (n {sizes[0]}→{sizes[-1]}): {errs}, spread {spread[name]:.3f}")
+    summary = (
+        f"1-NN training error is {'0 everywhere' if ok_train else 'NOT 0 everywhere'}; 1-NN test error "
+        + "; ".join(parts) + ". "
+        + f"The claim {'held' if held else 'did not hold'} (rule: zero training error, test error falling with n "
+          f"with Spearman ρ ≤ {p.max_spearman:g} for every data set and metric, metric spread ≥ {p.min_spread:g}"
+          f" on some data set)."
+    )
+    return Outcome(held=held, summary=summary, numbers={
+        "train_error_1nn": train_error, "test_error": test_error, "spearman_n_error_1nn": spear,
+        "metric_spread_1nn": spread,
+        "checks": {"zero_train_error": bool(ok_train), "consistent": bool(ok_consistent),
+                   "metric_matters": bool(metric_matters)},
+        "random_labels": p.random_labels,
+    })

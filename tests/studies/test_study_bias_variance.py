@@ -1,0 +1,35 @@
+"""The bias-variance study (C7): quick preset holds; without noise there is no variance to trade and it fails."""
+
+from __future__ import annotations
+
+from gaplab.store.db import Store
+from gaplab.studies.base import run_study
+
+
+def test_bias_variance_quick_holds(tmp_path):
+    v = run_study("bias-variance", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+    assert v.held is True, v.summary
+    n = v.numbers
+    for key in ("bias2", "variance", "test_mse"):
+        assert set(n[key]) == {"ridge", "mlp"}
+        assert len(n[key]["ridge"]) == 8 and len(n[key]["mlp"]) == 6
+    r = n["bias2"]["ridge"]
+    assert r["1000"] > 0.3 > abs(r["0.0001"])  # large λ: predictions near 0, bias² ≈ E[sin²] ≈ 0.52
+    assert n["variance"]["ridge"]["0.0001"] > 10 * n["variance"]["ridge"]["1000"]
+    for key in ("ridge", "mlp"):  # test MSE = bias² + variance
+        for lam, mse in n["test_mse"][key].items():
+            assert abs(mse - n["bias2"][key][lam] - n["variance"][key][lam]) < 1e-6 + 0.02 * mse
+    assert 1e-4 < n["best_lambda"]["ridge"] < 1e3
+    assert n["trend"]["ridge"]["rho_bias2"] >= 0.8 and n["trend"]["ridge"]["rho_variance"] <= -0.8
+    assert len(v.runs) == 60
+    for fig in ("bias_variance", "fits"):
+        assert (tmp_path / "out" / "bias-variance" / f"{fig}.png").exists()
+
+
+def test_bias_variance_noiseless_does_not_hold(tmp_path):
+    # Noiseless targets: the smallest penalty is best, so no interior optimum (ridge only, no training).
+    v = run_study("bias-variance", "quick", 0, tmp_path / "out", None,
+                  overrides={"noise": 0.0, "ridge_draws": 100, "mlp_draws": 0})
+    assert v.held is False
+    assert v.numbers["trend"]["ridge"]["interior_best"] is False
+    assert "mlp" not in v.numbers["bias2"]
