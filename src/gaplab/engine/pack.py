@@ -35,6 +35,7 @@ from gaplab.spec import RunSpec
 # Purposes folded into every random key, so streams never overlap.
 INIT, SHUFFLE, AUGMENT, DROPOUT = 1, 2, 3, 4
 EVAL_CHUNK = 4096
+SMALL_STEP_WORK = 3e7
 
 
 @dataclass
@@ -313,7 +314,25 @@ class Pack:
         return [dict(zip(keys, r, strict=True)) for r in mat]
 
     # ---- the loop ----------------------------------------------------------------------------
+    def threads(self) -> int:
+        """Threads for this pack: one for small per-step work, where extra OpenMP threads only spin.
+
+        Measured here (PERF-NOTES, and a pack of 48 tiny MLPs on a busy box: 12x the CPU time with two
+        threads): below ~3e7 multiply-adds per step a second thread costs more than it gives.
+        """
+        n_params = sum(p[0].numel() for p in self.params.values())
+        work = self.k * self.specs[0].optim.batch_size * n_params
+        return 1 if work < SMALL_STEP_WORK else torch.get_num_threads()
+
     def fit(self, on_epoch: Callable[[int, int], None] | None = None) -> list[RunResult]:
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads())
+        try:
+            return self._fit(on_epoch)
+        finally:
+            torch.set_num_threads(before)
+
+    def _fit(self, on_epoch: Callable[[int, int], None] | None = None) -> list[RunResult]:
         s0 = self.specs[0]
         o = s0.optim
         t0 = time.perf_counter()
