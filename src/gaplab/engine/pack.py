@@ -127,6 +127,15 @@ class Pack:
         self.mix_alpha = pm(lambda s: s.reg.mixup or s.reg.cutmix)
         self.clip = pm(lambda s: s.reg.grad_clip or math.inf)
         self.m = torch.tensor([float(len(p.train_idx)) for p in self.prepared], device=dev)
+        # which optional ops any model needs: skipped entirely when none does (PERF-NOTES)
+        self.use_smoothing = any(s.reg.label_smoothing > 0 for s in specs)
+        self.use_noise = any(s.reg.input_noise > 0 for s in specs)
+        self.use_mixing = any((s.reg.mixup or s.reg.cutmix) > 0 for s in specs)
+        self.use_aug = bool(s0.reg.augment) or self.use_noise or self.use_mixing
+        self.use_l1 = any(s.reg.l1 > 0 for s in specs)
+        self.use_l2 = any(s.reg.l2 > 0 for s in specs)
+        self.use_clip = any(s.reg.grad_clip for s in specs)
+        self.hard_labels = not (self.use_smoothing or self.use_mixing)
         self.opt = BatchedOptimizer(
             self.params,
             s0.optim.name,
@@ -175,17 +184,17 @@ class Pack:
 
     # ---- one training step -------------------------------------------------------------------
     def _targets(self, yb: torch.Tensor) -> torch.Tensor:
-        if not self.classification:
+        """Regression targets, class indices (fast path) or soft targets (smoothing, MixUp/CutMix)."""
+        if not self.classification or self.hard_labels:
             return yb
         t = one_hot(yb, self.num_classes)
-        if bool((self.smoothing > 0).any()):
+        if self.use_smoothing:
             t = smooth(t, self.smoothing)
         return t
 
     def _augment(self, xb: torch.Tensor, yt: torch.Tensor, epoch: int, step: int):
         s0 = self.specs[0]
-        need = s0.reg.augment or bool((self.input_noise > 0).any()) or bool((self.mix_alpha > 0).any())
-        if not need:
+        if not self.use_aug:
             return xb, yt
         gens = [rng.generator(s.seed, AUGMENT, epoch, step) for s in self.specs]
         for a in s0.reg.augment:
@@ -201,7 +210,7 @@ class Pack:
                 xb = aug.rotate_2d(xb, a.amount, gens)
             elif a.name == "cutout":
                 xb = aug.cutout_2d(xb, int(a.amount), gens)
-        if bool((self.input_noise > 0).any()):
+        if self.use_noise:
             xb = aug.gaussian_noise(xb, self.input_noise, gens)
         if s0.reg.mixup > 0:
             xb, yt, _ = aug.mixup(xb, yt, self.mix_alpha, gens)
@@ -210,6 +219,10 @@ class Pack:
         return xb, yt
 
     def _data_loss(self, out: torch.Tensor, target: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """Per-model weighted mean loss (K,): cross-entropy (hard or soft targets) or MSE."""
+        if self.classification and self.hard_labels:
+            ce = F.cross_entropy(out.flatten(0, 1), target.flatten(), reduction="none").view_as(w)
+            return (ce * w).sum(1) / w.sum(1).clamp_min(1)
         if self.classification:
             return soft_cross_entropy(out, target, w)
         se = ((out - target) ** 2).flatten(2).mean(-1)
@@ -228,16 +241,16 @@ class Pack:
         out = self._fwd(self.params, self.buffers, xb)
         loss = self._data_loss(out, yt, w)
         total = loss
-        if bool((self.l2 > 0).any()):
+        if self.use_l2:
             total = total + l2_penalty(self.params, self.pen_names, self.l2, self.m)
-        if bool((self.l1 > 0).any()):
+        if self.use_l1:
             total = total + l1_penalty(self.params, self.pen_names, self.l1, self.m)
         finite = torch.isfinite(total)
         total = torch.where(finite, total, torch.zeros_like(total))
         names = list(self.params)
         grads = torch.autograd.grad(total.sum(), [self.params[n] for n in names])
         g = dict(zip(names, grads, strict=True))
-        if bool(torch.isfinite(self.clip).any()):
+        if self.use_clip:
             sq = sum(gi.flatten(1).pow(2).sum(1) for gi in g.values())
             # torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6), capped at 1
             scale = (self.clip / (sq.sqrt() + 1e-6)).clamp(max=1.0)

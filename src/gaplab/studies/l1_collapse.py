@@ -1,0 +1,240 @@
+"""C3: a wide tanh MLP on truly linear data: L1 switches most hidden units off and the net becomes the linear fit;
+L2 keeps (almost) every unit on with small, non-zero weights.
+
+Source: seeds/000 (question and answer 6: "with a suitable L1 penalty most weights go to zero and the net behaves
+like one linear neuron; L2 keeps every weight small but non-zero"). Penalties are gaplab's reg.l1 / reg.l2 in the
+seeds' convention λ/(2m)·Σ|W| and λ/(2m)·Σ‖W‖²_F (weights only, biases unpenalized), applied as (sub)gradients in
+the loss. Optimizer: SGD with momentum and a cosine schedule (the step size decays to 0, so weights that L1 holds at
+0 end within about one final step of it). SGD, not Adam, because the claim is about the penalty as the seeds describe
+it (L2 = W ← W(1 − αλ/m) − α·backprop, a multiplicative shrink that never reaches 0): Adam divides the penalty's
+gradient by its running RMS, so weights with no data gradient are walked to ≈ 0 at a rate set by the learning rate,
+and L2 itself then switches many units off (C8's point; try ``--set optimizer=adam``).
+
+Measured per (penalty, strength) on each run's trained weights (``keep_state=True``), averaged over seeds:
+- ``active_units``: hidden units whose importance ‖in-weights‖₂·‖out-weights‖₂ exceeds ``unit_threshold`` (1e-2)
+  × the largest importance in the same net;
+- ``fraction_zero_weights``: weights (all layers, no biases) with |w| < ``zero_threshold`` (1e-3) × max|w|;
+- ``distance_to_best_linear_fit``: RMS over the test inputs of (net − least-squares affine fit on the same
+  training set), i.e. a function-space distance, also divided by the RMS of the linear fit's predictions.
+
+Rule for ``held``: a "collapsed" L1 strength is one with active_units < half the units, fraction_zero_weights >
+0.5 and relative distance to the linear fit ≤ 0.10 and below the unregularized net's. Take the collapsed L1 strength
+with the lowest test error (L1*). Among L2 strengths with test error ≤ 2 × L1*'s ("comparable"), take the sparsest
+(fewest active units). Held iff a collapsed L1* exists and that L2 net keeps ≥ 2 × as many active units (and at least
+half of them) and has ≤ half L1*'s fraction of zero weights. No comparable L2 strength → held None.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from gaplab.engine.datacache import prepared_for
+from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
+from gaplab.studies.plotting import subplots
+
+PENALTIES = ("none", "l1", "l2")
+
+
+def _key(x: float) -> str:
+    return f"{x:g}"
+
+
+def _affine_fit(x_tr: np.ndarray, y_tr: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Least-squares affine fit (with intercept) on (x_tr, y_tr), evaluated at x."""
+    a = np.c_[x_tr, np.ones(len(x_tr))]
+    coef = np.linalg.lstsq(a, y_tr, rcond=None)[0]
+    return np.c_[x, np.ones(len(x))] @ coef
+
+
+def unit_scores(state: dict[str, torch.Tensor], depth: int) -> list[np.ndarray]:
+    """Per hidden layer: importance of each unit, ‖its in-weights‖₂ × ‖its out-weights‖₂."""
+    names = [f"hidden.{i}.linear.weight" for i in range(depth)] + ["head.weight"]
+    mats = [state[n].detach().double().numpy() for n in names]
+    return [np.linalg.norm(mats[i], axis=1) * np.linalg.norm(mats[i + 1], axis=0) for i in range(depth)]
+
+
+def measure(run: StoredRun, depth: int, unit_threshold: float, zero_threshold: float) -> dict[str, Any]:
+    """Active units, near-zero weights and function-space distance to the best linear fit for one trained run."""
+    state = run.state
+    assert state is not None
+    scores = unit_scores(state, depth)
+    active = sum(int((s > unit_threshold * s.max()).sum()) if s.max() > 0 else 0 for s in scores)
+    weights = np.concatenate([v.detach().double().numpy().ravel() for n, v in state.items()
+                              if n.endswith("weight")])
+    wmax = np.abs(weights).max()
+    zero = float((np.abs(weights) < zero_threshold * wmax).mean()) if wmax > 0 else 1.0
+    prep = prepared_for(run.spec)
+    ds = prep.dataset
+    x_tr = ds.x_train[prep.train_idx].double().numpy()
+    y_tr = ds.y_train[prep.train_idx].double().numpy().reshape(len(x_tr), -1)
+    x_te = ds.x_test.double().numpy()
+    lin = _affine_fit(x_tr, y_tr, x_te)
+    with torch.no_grad():
+        net = run.model()(ds.x_test.float()).double().numpy().reshape(len(x_te), -1)
+    dist = float(np.sqrt(((net - lin) ** 2).mean()))
+    lin_rms = float(np.sqrt(((lin - lin.mean(0)) ** 2).mean()))
+    y_te = ds.y_test.double().numpy().reshape(len(x_te), -1)
+    return {"active_units": active, "units": sum(len(s) for s in scores), "fraction_zero_weights": zero,
+            "distance": dist, "relative_distance": dist / lin_rms if lin_rms > 0 else math.nan,
+            "test_error": float(run.final["test_loss"]), "train_error": float(run.final["train_loss"]),
+            "linear_fit_test_error": float(((lin - y_te) ** 2).mean()),
+            "scores": np.sort(np.concatenate(scores))[::-1]}
+
+
+@study(
+    "l1-collapse",
+    claim_id="C3",
+    claim="A big network on truly linear data: with a suitable L1 penalty most weights go to zero and the net "
+          "behaves like one linear neuron; L2 keeps every weight small but non-zero (not sparse).",
+    quick={"d": 10, "pool": 100, "train_size": 100, "noise": 0.1, "width": 128, "depth": 1, "epochs": 300,
+           "lr": 0.05, "batch_size": 100, "l1": [0.1, 0.3, 1.0, 3.0], "l2": [0.3, 1.0, 3.0, 10.0], "seeds": 1,
+           "optimizer": "sgd", "momentum": 0.9, "unit_threshold": 1e-2, "zero_threshold": 1e-3},
+    full={"d": 10, "pool": 1000, "train_size": 200, "noise": 0.1, "width": 256, "depth": 1, "epochs": 600,
+          "lr": 0.05, "batch_size": 100, "l1": [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
+          "l2": [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0], "seeds": 3, "optimizer": "sgd", "momentum": 0.9,
+          "unit_threshold": 1e-2, "zero_threshold": 1e-3},
+)
+def l1_collapse(ctx: StudyContext, p: Params) -> Outcome:
+    base = ctx.spec({
+        "data": {"name": "linear-teacher", "args": {"d": p.d, "n_train": p.pool, "noise": p.noise},
+                 "train_size": p.train_size if p.train_size < p.pool else None},
+        "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth, "activation": "tanh"}},
+        "optim": {"name": p.optimizer, "lr": p.lr, "momentum": p.momentum if p.optimizer == "sgd" else 0.0,
+                  "epochs": p.epochs, "batch_size": p.batch_size, "schedule": "cosine"},
+        "eval_every": p.epochs,
+    })
+    grid: dict[str, list[float]] = {"none": [0.0], "l1": list(p.l1), "l2": list(p.l2)}
+    cells = [(pen, lam, s) for pen in PENALTIES for lam in grid[pen] for s in range(p.seeds)]
+    specs = [base.replace(seed=ctx.seed + s, **({f"reg.{pen}": lam} if pen != "none" else {}))
+             for pen, lam, s in cells]
+    runs = ctx.train(specs, keep_state=True)
+
+    per: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for (pen, lam, _), r in zip(cells, runs, strict=True):
+        per.setdefault((pen, lam), []).append(measure(r, p.depth, p.unit_threshold, p.zero_threshold))
+
+    def avg(pen: str, lam: float, k: str) -> float:
+        return float(np.mean([m[k] for m in per[(pen, lam)]]))
+
+    units = per[("none", 0.0)][0]["units"]
+    stats = {(pen, lam): {k: avg(pen, lam, k) for k in ("active_units", "fraction_zero_weights", "distance",
+                                                          "relative_distance", "test_error", "train_error")}
+             for pen in PENALTIES for lam in grid[pen]}
+    for s in stats.values():
+        s["active_fraction"] = s["active_units"] / units
+    none = stats[("none", 0.0)]
+
+    collapsed = [lam for lam in grid["l1"]
+                 if stats[("l1", lam)]["active_fraction"] < 0.5 and stats[("l1", lam)]["fraction_zero_weights"] > 0.5
+                 and stats[("l1", lam)]["relative_distance"] <= 0.10
+                 and stats[("l1", lam)]["distance"] < none["distance"]]
+    l1_best = min(collapsed, key=lambda lam: stats[("l1", lam)]["test_error"]) if collapsed else None
+    l2_cmp: float | None = None
+    held: bool | None
+    if l1_best is None:
+        held = False
+        l1s = min(grid["l1"], key=lambda lam: stats[("l1", lam)]["test_error"])  # for the summary only
+        why = (f"no L1 strength collapsed the net (best-test L1 λ={_key(l1s)}: "
+               f"{stats[('l1', l1s)]['active_units']:.1f}/{units} units active, "
+               f"{stats[('l1', l1s)]['fraction_zero_weights']:.0%} weights ≈ 0, "
+               f"relative distance to the linear fit {stats[('l1', l1s)]['relative_distance']:.3f})")
+    else:
+        a = stats[("l1", l1_best)]
+        comparable = [lam for lam in grid["l2"] if stats[("l2", lam)]["test_error"] <= 2 * a["test_error"]]
+        if not comparable:
+            held = None
+            why = (f"L1 λ={_key(l1_best)} collapsed the net but no L2 strength reached a comparable test error "
+                   f"(≤ {2 * a['test_error']:.4f}), so L2's sparsity cannot be compared")
+        else:
+            l2_cmp = min(comparable, key=lambda lam: stats[("l2", lam)]["active_units"])
+            b = stats[("l2", l2_cmp)]
+            held = bool(b["active_units"] >= 2 * a["active_units"] and b["active_fraction"] >= 0.5
+                        and b["fraction_zero_weights"] <= 0.5 * a["fraction_zero_weights"])
+            why = (f"L1 λ={_key(l1_best)}: {a['active_units']:.1f}/{units} hidden units active, "
+                   f"{a['fraction_zero_weights']:.0%} of weights ≈ 0, RMS distance to the least-squares linear fit "
+                   f"{a['distance']:.3f} ({a['relative_distance']:.1%} of its RMS; unregularized "
+                   f"{none['distance']:.3f}), test MSE {a['test_error']:.4f}; the sparsest L2 at comparable test "
+                   f"error (λ={_key(l2_cmp)}, test MSE {b['test_error']:.4f}) keeps {b['active_units']:.1f}/{units} "
+                   f"units active with {b['fraction_zero_weights']:.0%} of weights ≈ 0")
+
+    _figures(ctx, p, grid, stats, per, units, l1_best, l2_cmp)
+
+    verdict = {True: "Claim held", False: "Claim did not hold", None: "Undecided"}[held]
+    summary = (f"{verdict}: {why}. Rule: L1 collapses (<½ units active, >½ weights ≈ 0, ≤10% from the linear fit) "
+               f"and L2 at ≤2× that test error keeps ≥2× the active units (≥½) and ≤½ the zero fraction.")
+
+    def table(k: str) -> dict[str, dict[str, float]]:
+        return {pen: {_key(lam): stats[(pen, lam)][k] for lam in grid[pen]} for pen in PENALTIES}
+
+    numbers = {
+        "active_units": table("active_units"),
+        "fraction_zero_weights": table("fraction_zero_weights"),
+        "distance_to_best_linear_fit": table("distance"),
+        "relative_distance_to_best_linear_fit": table("relative_distance"),
+        "active_fraction": table("active_fraction"),
+        "test_error": table("test_error"),
+        "train_error": table("train_error"),
+        "linear_fit_test_error": float(np.mean([m["linear_fit_test_error"] for m in per[("none", 0.0)]])),
+        "hidden_units": units,
+        "l1_collapsed": {_key(x): x in collapsed for x in grid["l1"]},
+        "l1_best": l1_best,
+        "l2_comparable": l2_cmp,
+        "unit_threshold": p.unit_threshold,
+        "zero_threshold": p.zero_threshold,
+        "seeds": p.seeds,
+    }
+    return Outcome(held=held, summary=summary, numbers=numbers)
+
+
+def _figures(ctx: StudyContext, p: Params, grid: dict[str, list[float]], stats: dict[tuple[str, float], dict],
+             per: dict[tuple[str, float], list[dict[str, Any]]], units: int, l1_best: float | None,
+             l2_cmp: float | None) -> None:
+    colors = {"l1": "C3", "l2": "C0", "none": "gray"}
+    fig, ax = subplots(2, 2)
+    ax = ax.ravel()
+    panels = [("active_fraction", "active hidden units (fraction)", "units switched on", False),
+              ("fraction_zero_weights", f"fraction of weights with |w| < {p.zero_threshold:g}·max|w|",
+               "near-zero weights", False),
+              ("distance", "RMS(net − least-squares linear fit)", "function-space distance to the linear fit", True),
+              ("test_error", "test MSE (noiseless targets)", "test error", True)]
+    for a, (k, ylabel, title, logy) in zip(ax, panels, strict=True):
+        for pen in ("l1", "l2"):
+            xs = grid[pen]
+            a.plot(xs, [stats[(pen, x)][k] for x in xs], "o-", color=colors[pen], label=pen.upper())
+        a.axhline(stats[("none", 0.0)][k], color=colors["none"], ls="--", label="no penalty")
+        if l1_best is not None:
+            a.axvline(l1_best, color=colors["l1"], ls=":", alpha=0.6, label=f"L1* λ={_key(l1_best)}")
+        a.set_xscale("log")
+        if logy:
+            a.set_yscale("log")
+        a.set_xlabel("penalty strength λ (seeds' λ/(2m) convention)")
+        a.set_ylabel(ylabel)
+        a.set_title(title)
+        a.legend(fontsize=8)
+    lin_err = float(np.mean([m["linear_fit_test_error"] for m in per[("none", 0.0)]]))
+    ax[3].axhline(lin_err, color="k", ls="-.", label="least-squares linear fit")
+    ax[3].legend(fontsize=8)
+    fig.suptitle(f"width-{p.width} tanh MLP on linear-teacher data (d={p.d}, m={p.train_size}, "
+                 f"{p.seeds} seed{'s' if p.seeds > 1 else ''})")
+    ctx.savefig(fig, "l1_collapse_vs_strength")
+
+    fig, ax = subplots(1)
+    shown = [("none", 0.0, "no penalty")]
+    if l1_best is not None:
+        shown.append(("l1", l1_best, f"L1 λ={_key(l1_best)}"))
+    if l2_cmp is not None:
+        shown.append(("l2", l2_cmp, f"L2 λ={_key(l2_cmp)}"))
+    for pen, lam, label in shown:
+        s = per[(pen, lam)][0]["scores"]
+        ax.plot(np.arange(1, len(s) + 1), np.maximum(s / s.max(), 1e-12), color=colors[pen], label=label)
+    ax.axhline(p.unit_threshold, color="k", ls=":", label=f"activity threshold {p.unit_threshold:g}")
+    ax.set_yscale("log")
+    ax.set_xlabel("hidden unit (sorted by importance)")
+    ax.set_ylabel("‖w_in‖·‖w_out‖ / max over units")
+    ax.set_title(f"unit importance, width {p.width} tanh MLP on linear data (seed 0)")
+    ax.legend(fontsize=8)
+    ctx.savefig(fig, "l1_collapse_units")

@@ -1,0 +1,171 @@
+"""C4: no free lunch: one penalty helps when it pulls toward the truth and hurts when it pulls the wrong way.
+
+Source: seeds/000, answers 3 and 7 ("L2 toward 0 hurts when the true weights are large; L1 on a dense truth hurts").
+Setup: linear regression (gaplab's ``linear`` model trained with full-batch SGD + momentum through the pack engine)
+on ``linear-teacher`` data with fewer examples than inputs (m = 30 < d = 40), so a penalty matters. The same
+penalty, at ONE strength fixed a priori (λ = 10 in the seeds' λ/(2m) convention, for both penalties and all four
+distributions, never tuned per distribution), is applied to
+- L2 (reg.l2): a teacher with small weights (Var(x·w*) = 0.1²) vs one with large weights (3²);
+- L1 (reg.l1): a sparse teacher (10 % of the weights non-zero) vs a dense one (all non-zero), same signal variance.
+Every distribution also gets the unpenalized model (same init and training set), and the ratio of test MSEs
+(mean over teachers × training draws) is reported. A sweep over λ and the "tune λ on the favourable distribution,
+then apply it to the other" protocol are reported too, plus closed-form ridge / lasso ratios (scikit-learn, against
+minimum-norm least squares) as a cross-check on the same training sets. (The trained "plain" model is not exactly
+min-norm: gradient descent leaves its random initialization's null-space part in place, so with small true weights
+the engine's ratio is lower than the closed form's.)
+
+Rule for ``held``: at the fixed strength, ratio < 0.95 on the favourable distribution (small weights for L2, sparse
+truth for L1) and > 1.05 on the unfavourable one (large weights, dense truth), for both penalties.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from gaplab.engine.datacache import prepared_for
+from gaplab.spec import RunSpec
+from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
+from gaplab.studies.plotting import subplots
+
+# distribution -> (weight_scale, sparsity); which penalty it tests, and whether that penalty should help
+DISTRIBUTIONS: dict[str, tuple[float, float]] = {
+    "small_weights": (0.1, 1.0), "large_weights": (3.0, 1.0), "sparse": (1.0, 0.1), "dense": (1.0, 1.0)}
+PAIRS = {"l2": ("small_weights", "large_weights"), "l1": ("sparse", "dense")}
+
+
+def _key(x: float) -> str:
+    return f"{x:g}"
+
+
+def closed_form_ratio(run: StoredRun, pen: str, lam: float) -> tuple[float, float]:
+    """Test MSE of closed-form ridge/lasso (seeds' λ mapped as in regularize.penalties) and of min-norm OLS."""
+    from sklearn.linear_model import Lasso, Ridge
+
+    prep = prepared_for(run.spec)
+    ds = prep.dataset
+    x = ds.x_train[prep.train_idx].double().numpy()
+    y = ds.y_train[prep.train_idx].double().numpy().ravel()
+    xt, yt = ds.x_test.double().numpy(), ds.y_test.double().numpy().ravel()
+    xm, ym = x.mean(0), y.mean()
+    w = np.linalg.pinv(x - xm) @ (y - ym)
+    plain = float((((xt - xm) @ w + ym - yt) ** 2).mean())
+    m = len(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = Ridge(alpha=lam / 2) if pen == "l2" else Lasso(alpha=lam / (4 * m), max_iter=100_000)
+        reg = float(((model.fit(x, y).predict(xt) - yt) ** 2).mean())
+    return reg, plain
+
+
+@study(
+    "no-free-lunch",
+    claim_id="C4",
+    claim="No free lunch: a regularizer helps when it pulls toward what is true and hurts when it pulls the wrong "
+          "way (L2 toward 0 when true weights are large; L1 on a dense truth).",
+    quick={"d": 40, "train_size": 30, "noise": 0.1, "strength": 10.0, "strengths": [1.0, 3.0, 10.0, 30.0],
+           "teachers": 1, "seeds": 3, "epochs": 400, "lr": 0.1, "momentum": 0.9},
+    full={"d": 40, "train_size": 30, "noise": 0.1, "strength": 10.0,
+          "strengths": [0.3, 1.0, 3.0, 10.0, 30.0, 100.0], "teachers": 3, "seeds": 6, "epochs": 1500, "lr": 0.1,
+          "momentum": 0.9},
+)
+def no_free_lunch(ctx: StudyContext, p: Params) -> Outcome:
+    lams = sorted(set(map(float, p.strengths)) | {float(p.strength)})
+    cells: list[tuple[str, int, int, str, float]] = []
+    specs: list[RunSpec] = []
+    for dist, (scale, sparsity) in DISTRIBUTIONS.items():
+        for t in range(p.teachers):
+            base = ctx.spec({
+                "data": {"name": "linear-teacher",
+                         "args": {"d": p.d, "n_train": p.train_size * p.seeds, "noise": p.noise,
+                                  "weight_scale": scale, "sparsity": sparsity, "seed": 1000 + t},
+                         "train_size": p.train_size if p.seeds > 1 else None},
+                "model": {"name": "linear"},
+                "optim": {"name": "sgd", "lr": p.lr, "momentum": p.momentum, "epochs": p.epochs,
+                          "batch_size": p.train_size, "schedule": "cosine"},
+                "eval_every": p.epochs,
+            })
+            for s in range(p.seeds):
+                for pen, lam in [("plain", 0.0)] + [(pen, lam) for pen in PAIRS for lam in lams]:
+                    extra = {f"reg.{pen}": lam} if pen != "plain" else {}
+                    specs.append(base.replace(seed=ctx.seed + s, **extra))
+                    cells.append((dist, t, s, pen, lam))
+    runs = ctx.train(specs)
+
+    err: dict[tuple[str, str, float], list[float]] = {}
+    by_cell = {}
+    for c, r in zip(cells, runs, strict=True):
+        err.setdefault((c[0], c[3], c[4]), []).append(float(r.final["test_loss"]))
+        by_cell[c] = r
+    mean = {k: float(np.mean(v)) for k, v in err.items()}
+
+    def ratio(dist: str, pen: str, lam: float) -> float:
+        return mean[(dist, pen, lam)] / mean[(dist, "plain", 0.0)]
+
+    lam0 = float(p.strength)
+    table = {pen: {dist: ratio(dist, pen, lam0) for dist in PAIRS[pen]} for pen in PAIRS}
+    curves = {pen: {dist: {_key(lam): ratio(dist, pen, lam) for lam in lams} for dist in PAIRS[pen]}
+              for pen in PAIRS}
+    tuned: dict[str, dict[str, Any]] = {}
+    for pen, (fav, unfav) in PAIRS.items():
+        best = min(lams, key=lambda lam, pen=pen, fav=fav: mean[(fav, pen, lam)])
+        tuned[pen] = {"strength": best, fav: ratio(fav, pen, best), unfav: ratio(unfav, pen, best)}
+    closed: dict[str, dict[str, float]] = {}
+    for pen, dists in PAIRS.items():
+        closed[pen] = {}
+        for dist in dists:
+            pairs = [closed_form_ratio(by_cell[(dist, t, s, "plain", 0.0)], pen, lam0)
+                     for t in range(p.teachers) for s in range(p.seeds)]
+            closed[pen][dist] = float(np.mean([a for a, _ in pairs]) / np.mean([b for _, b in pairs]))
+
+    helps = {pen: table[pen][PAIRS[pen][0]] < 0.95 for pen in PAIRS}
+    hurts = {pen: table[pen][PAIRS[pen][1]] > 1.05 for pen in PAIRS}
+    held = all(helps.values()) and all(hurts.values())
+
+    _figure(ctx, p, lams, curves, closed)
+    verdict = "Claim held" if held else "Claim did not hold"
+    summary = (f"{verdict} at the a-priori strength λ={_key(lam0)} (m={p.train_size} < d={p.d}): test-MSE ratio "
+               f"penalized/plain for L2 is {table['l2']['small_weights']:.2f} with small true weights vs "
+               f"{table['l2']['large_weights']:.2f} with large ones; for L1 {table['l1']['sparse']:.2f} on a sparse "
+               f"truth vs {table['l1']['dense']:.2f} on a dense one (closed forms: L2 "
+               f"{closed['l2']['small_weights']:.2f}/{closed['l2']['large_weights']:.2f}, L1 "
+               f"{closed['l1']['sparse']:.2f}/{closed['l1']['dense']:.2f}). Rule: < 0.95 on the favourable and "
+               f"> 1.05 on the unfavourable distribution, for both penalties.")
+    numbers = {
+        "test_error_ratio_regularized_over_plain": table,
+        "strength": lam0,
+        "ratio_vs_strength": curves,
+        "tuned_on_favourable": tuned,
+        "closed_form_ratio": closed,
+        "test_error_plain": {dist: mean[(dist, "plain", 0.0)] for dist in DISTRIBUTIONS},
+        "test_error_regularized": {pen: {dist: mean[(dist, pen, lam0)] for dist in PAIRS[pen]} for pen in PAIRS},
+        "helps_on_favourable": helps,
+        "hurts_on_unfavourable": hurts,
+        "draws": p.teachers * p.seeds,
+    }
+    return Outcome(held=held, summary=summary, numbers=numbers)
+
+
+def _figure(ctx: StudyContext, p: Params, lams: list[float], curves: dict, closed: dict) -> None:
+    fig, ax = subplots(2)
+    titles = {"l2": "L2 (reg.l2) toward 0", "l1": "L1 (reg.l1) toward sparse"}
+    labels = {"small_weights": "small true weights (favourable)", "large_weights": "large true weights (unfavourable)",
+              "sparse": "sparse truth (favourable)", "dense": "dense truth (unfavourable)"}
+    for a, (pen, (fav, unfav)) in zip(ax, PAIRS.items(), strict=True):
+        for dist, color in ((fav, "C2"), (unfav, "C3")):
+            a.plot(lams, [curves[pen][dist][_key(lam)] for lam in lams], "o-", color=color, label=labels[dist])
+            a.plot([p.strength], [closed[pen][dist]], "x", color=color, ms=9, mew=2)
+        a.plot([], [], "kx", label="closed form at fixed λ (vs min-norm OLS)")
+        a.axhline(1.0, color="gray", ls="--", label="no effect (ratio 1)")
+        a.axvline(p.strength, color="k", ls=":", alpha=0.6, label=f"fixed λ = {p.strength:g}")
+        a.set_xscale("log")
+        a.set_yscale("log")
+        a.set_xlabel("penalty strength λ (seeds' λ/(2m) convention)")
+        a.set_ylabel("test MSE penalized / test MSE plain")
+        a.set_title(titles[pen])
+        a.legend(fontsize=7)
+    fig.suptitle(f"linear model, m={p.train_size} examples, d={p.d} inputs, "
+                 f"{p.teachers * p.seeds} draws per point")
+    ctx.savefig(fig, "no_free_lunch")

@@ -1,0 +1,50 @@
+"""The l1-collapse study (C3): quick preset holds; an L1 penalty too weak to switch units off breaks the claim."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from gaplab.store.db import Store
+from gaplab.studies.base import run_study
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread, as the CLI sets explicitly (OpenMP spinning on a shared 2-core box, see PERF-NOTES)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def test_l1_collapse_quick_holds(tmp_path):
+    v = run_study("l1-collapse", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+    assert v.held is True, v.summary
+    n = v.numbers
+    for key in ("active_units", "fraction_zero_weights", "distance_to_best_linear_fit", "test_error"):
+        assert set(n[key]) == {"none", "l1", "l2"}
+        assert set(n[key]["l1"]) == {"0.1", "0.3", "1", "3"}
+        assert set(n[key]["l2"]) == {"0.3", "1", "3", "10"}
+    units = n["hidden_units"]
+    assert units == 128
+    best = f"{n['l1_best']:g}"
+    cmp_ = f"{n['l2_comparable']:g}"
+    assert n["active_units"]["l1"][best] < units / 2 < n["active_units"]["l2"][cmp_]
+    assert n["fraction_zero_weights"]["l1"][best] > 0.5 > n["fraction_zero_weights"]["l2"][cmp_]
+    # L1 brings the net much closer to the least-squares linear fit than no penalty
+    assert n["distance_to_best_linear_fit"]["l1"][best] < 0.5 * n["distance_to_best_linear_fit"]["none"]["0"]
+    # stronger L1 switches off more units
+    act = [n["active_units"]["l1"][k] for k in ("0.1", "0.3", "1", "3")]
+    assert act == sorted(act, reverse=True)
+    for fig in ("l1_collapse_vs_strength", "l1_collapse_units"):
+        assert (tmp_path / "out" / "l1-collapse" / f"{fig}.png").exists()
+        assert (tmp_path / "out" / "l1-collapse" / f"{fig}.svg").exists()
+
+
+def test_l1_collapse_weak_l1_does_not_hold(tmp_path):
+    v = run_study("l1-collapse", "quick", 0, tmp_path / "out", None,
+                  overrides={"l1": [1e-4], "l2": [1.0], "width": 32, "epochs": 100})
+    assert v.numbers["l1_collapsed"] == {"0.0001": False}
+    assert v.numbers["active_units"]["l1"]["0.0001"] > 16
+    assert v.held is False
