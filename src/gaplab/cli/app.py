@@ -54,7 +54,7 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
 
 def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) -> Any:
     """A validated RunSpec from an optional file, then flags, then ``--set`` overrides."""
-    from gaplab.engine.validate import check_registries
+    from gaplab.engine.validate import check_data, check_registries
 
     data, lines = load_file(spec_file) if spec_file else ({}, {})
     for name, value in flags.items():
@@ -66,6 +66,7 @@ def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) ->
     try:
         spec = parse_run(data, lines)
         check_registries(spec, lines)
+        check_data(spec)
     except SpecError as e:
         raise SpecError(prefix + str(e)) from None
     return spec
@@ -157,7 +158,7 @@ def sweep(
 ) -> None:
     """Run every run of a sweep through the pack engine; completed runs are skipped (resumable)."""
     from gaplab.engine.executor import plan_packs, run_local, unique_pending
-    from gaplab.engine.validate import check_registries
+    from gaplab.engine.validate import check_data, check_registries
 
     sw = load_sweep(spec_file)
     specs = sw.expand()
@@ -165,6 +166,7 @@ def sweep(
         specs = [s.replace(device=device) for s in specs]
     for s in specs[:1]:
         check_registries(s, None)
+        check_data(s)
     set_threads(threads)
     db = Store(store)
     if dry_run:

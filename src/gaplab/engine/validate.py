@@ -37,3 +37,14 @@ def check_registries(spec: RunSpec, lines: dict[str, int] | None) -> None:
                 raise SpecError(format_error(e, "data.args", lines)) from None
 
 
+
+
+def check_data(spec: RunSpec) -> None:
+    """Load the run's data and draw its view once, so a bad file, column or size fails before anything runs."""
+    from gaplab.engine.datacache import prepared_for
+
+    try:
+        prepared_for(spec)
+    except (ValueError, KeyError, OSError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise SpecError(f"data: {first}") from None
