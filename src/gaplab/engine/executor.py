@@ -101,6 +101,43 @@ def save_result(store: Store, r: RunResult, groups: Iterable[str] = ()) -> None:
 ProgressFn = Callable[[str, int, int], None]
 
 
+class SweepBook:
+    """Bookkeeping every executor shares: what is pending, the packs, counts, and writing results."""
+
+    def __init__(self, specs: Iterable[RunSpec], store: Store | None, group: str | None, max_pack: int,
+                 keep_state: bool) -> None:
+        self.store = store
+        pending, self.ids = unique_pending(specs, store, keep_state)
+        self.groups = [group] if group else []
+        if store is not None and group:
+            store.tag(group, self.ids)
+        self.packs = plan_packs(pending, max_pack)
+        self.total_epochs = sum(p[0].optim.epochs for p in self.packs)
+        self.counts: dict[str, Any] = {"runs": len(self.ids), "skipped": len(self.ids) - len(pending),
+                                       "trained": 0, "failed": 0, "diverged": 0}
+        self.results: list[RunResult] = []
+
+    def record(self, out: list[RunResult]) -> None:
+        """Store a finished pack's runs (the driver is the only writer)."""
+        for r in out:
+            self.counts["trained"] += 1
+            self.counts["diverged"] += r.status == "diverged"
+            if self.store is not None:
+                save_result(self.store, r, self.groups)
+        self.results.extend(out)
+
+    def fail(self, pack: list[RunSpec], exc: BaseException) -> None:
+        """Record every run of a pack that raised as failed; the next sweep retries them."""
+        self.counts["failed"] += len(pack)
+        if self.store is not None:
+            msg = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            for s in pack:
+                self.store.save_failed(s.run_id, s.normalized(), msg + "\n" + traceback.format_exc(limit=3))
+
+    def summary(self) -> dict[str, Any]:
+        return {**self.counts, "ids": self.ids, "results": self.results}
+
+
 def run_local(
     specs: Iterable[RunSpec],
     store: Store | None,
@@ -115,41 +152,20 @@ def run_local(
     ``keep_state`` keeps each run's final weights (in the store and on the results).
     A pack that raises is recorded as failed run by run and the sweep goes on.
     """
-    pending, ids = unique_pending(specs, store, keep_state)
-    groups = [group] if group else []
-    if store is not None and groups:
-        store.tag(group, ids)
-    packs = plan_packs(pending, max_pack)
-    total = sum(p[0].optim.epochs for p in packs)
+    book = SweepBook(specs, store, group, max_pack, keep_state)
     done_epochs = 0
-    counts = {"runs": len(ids), "skipped": len(ids) - len(pending), "trained": 0, "failed": 0, "diverged": 0}
-    results: list[RunResult] = []
-    for n, pack in enumerate(packs):
-        label = f"pack {n + 1}/{len(packs)} ({len(pack)} × {pack[0].model.name})"
+    for n, pack in enumerate(book.packs):
+        label = f"pack {n + 1}/{len(book.packs)} ({len(pack)} × {pack[0].model.name})"
 
         def on_epoch(e: int, _total: int, _base: int = done_epochs, _label: str = label) -> None:
             if progress is not None:
-                progress(_label, _base + e, total)
+                progress(_label, _base + e, book.total_epochs)
 
         try:
-            out = train_pack(pack, on_epoch, keep_state=keep_state)
+            book.record(train_pack(pack, on_epoch, keep_state=keep_state))
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # a broken pack must not take the sweep down
-            msg = f"{type(exc).__name__}: {exc}"
-            counts["failed"] += len(pack)
-            if store is not None:
-                for s in pack:
-                    store.save_failed(s.run_id, s.normalized(), msg + "\n" + traceback.format_exc(limit=3))
-            done_epochs += pack[0].optim.epochs
-            continue
+            book.fail(pack, exc)
         done_epochs += pack[0].optim.epochs
-        for r in out:
-            counts["trained"] += 1
-            counts["diverged"] += r.status == "diverged"
-            if store is not None:
-                save_result(store, r, groups)
-        results.extend(out)
-    counts["ids"] = ids
-    counts["results"] = results
-    return counts
+    return book.summary()

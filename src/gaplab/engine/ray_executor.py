@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gaplab.engine.executor import DEFAULT_MAX_PACK, ProgressFn, plan_packs, save_result, unique_pending
+from gaplab.engine.executor import DEFAULT_MAX_PACK, ProgressFn, SweepBook
 from gaplab.spec import RunSpec, parse_run
 from gaplab.store.db import Store
 
@@ -50,17 +49,9 @@ def run_ray(
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    pending, ids = unique_pending(specs, store, keep_state)
-    groups = [group] if group else []
-    if store is not None and groups:
-        store.tag(group, ids)
-    packs = plan_packs(pending, max_pack)
-    counts: dict[str, Any] = {"runs": len(ids), "skipped": len(ids) - len(pending), "trained": 0, "failed": 0,
-                              "diverged": 0}
-    results: list[Any] = []
-    if not packs:
-        counts["ids"], counts["results"] = ids, results
-        return counts
+    book = SweepBook(specs, store, group, max_pack, keep_state)
+    if not book.packs:
+        return book.summary()
     started_here = not ray.is_initialized()
     if started_here:
         # a local cluster's workers inherit this process's environment (GAPLAB_* settings included)
@@ -68,34 +59,20 @@ def run_ray(
                  include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         remote = ray.remote(num_cpus=threads_per_task, max_retries=TASK_RETRIES)(_train_remote)
-        futures = {remote.remote([s.normalized() for s in p], keep_state, threads_per_task): p for p in packs}
-        total = sum(p[0].optim.epochs for p in packs)
+        futures = {remote.remote([s.normalized() for s in p], keep_state, threads_per_task): p for p in book.packs}
         done_epochs = 0
         waiting = list(futures)
         while waiting:
             ready, waiting = ray.wait(waiting, num_returns=1)
             pack = futures[ready[0]]
             try:
-                out = ray.get(ready[0])
+                book.record(ray.get(ready[0]))
             except Exception as exc:  # the task raised, or its worker died more than TASK_RETRIES times
-                counts["failed"] += len(pack)
-                if store is not None:
-                    msg = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-                    for s in pack:
-                        store.save_failed(s.run_id, s.normalized(), msg + "\n" + traceback.format_exc(limit=2))
-                out = []
-            for r in out:
-                counts["trained"] += 1
-                counts["diverged"] += r.status == "diverged"
-                if store is not None:
-                    save_result(store, r, groups)
-            results.extend(out)
+                book.fail(pack, exc)
             done_epochs += pack[0].optim.epochs
             if progress is not None:
-                progress(f"ray: {len(futures) - len(waiting)}/{len(futures)} packs", done_epochs, total)
+                progress(f"ray: {len(futures) - len(waiting)}/{len(futures)} packs", done_epochs, book.total_epochs)
     finally:
         if started_here:
             ray.shutdown()
-    counts["ids"] = ids
-    counts["results"] = results
-    return counts
+    return book.summary()

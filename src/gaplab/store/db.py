@@ -141,13 +141,7 @@ class Store:
 
     def with_state(self, run_ids: Iterable[str]) -> set[str]:
         """The ids among ``run_ids`` whose final weights are stored."""
-        ids = list(run_ids)
-        out: set[str] = set()
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            q = f"SELECT run_id FROM states WHERE run_id IN ({','.join('?' * len(chunk))})"
-            out.update(r[0] for r in self._con.execute(q, chunk))
-        return out
+        return self._ids_where("SELECT run_id FROM states WHERE run_id IN ({})", run_ids)
 
     def save_failed(self, run_id: str, spec: dict[str, Any], error: str) -> None:
         """Record a run that raised: kept for inspection, re-tried by the next sweep."""
@@ -165,15 +159,18 @@ class Store:
                           [(group, r) for r in run_ids])
 
     # ---- reading -----------------------------------------------------------------------------
-    def finished(self, run_ids: Iterable[str]) -> set[str]:
-        """The ids among ``run_ids`` that are stored as done or diverged."""
+    def _ids_where(self, query: str, run_ids: Iterable[str]) -> set[str]:
+        """Run ``query`` (ending in ``IN ({})``) over ``run_ids`` in chunks SQLite accepts."""
         ids = list(run_ids)
         out: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            q = f"SELECT id FROM runs WHERE status IN ('done','diverged') AND id IN ({','.join('?' * len(chunk))})"
-            out.update(r[0] for r in self._con.execute(q, chunk))
+            out.update(r[0] for r in self._con.execute(query.format(",".join("?" * len(chunk))), chunk))
         return out
+
+    def finished(self, run_ids: Iterable[str]) -> set[str]:
+        """The ids among ``run_ids`` that are stored as done or diverged."""
+        return self._ids_where("SELECT id FROM runs WHERE status IN ('done','diverged') AND id IN ({})", run_ids)
 
     def _row(self, r: sqlite3.Row | tuple) -> dict[str, Any]:
         keys = ("id", "spec", "status", "created", "started", "finished", "seconds", "error", "final")
