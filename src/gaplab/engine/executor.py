@@ -7,6 +7,7 @@ sends packs as tasks. Either way only the driver writes to the store.
 from __future__ import annotations
 
 import json
+import os
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -63,15 +64,52 @@ def _width_buckets(group: list[RunSpec]) -> list[list[RunSpec]]:
     return out
 
 
+def model_bytes(spec: RunSpec) -> int:
+    """Memory one model takes in a pack: parameters with gradient, optimizer state and best copy (6 × 4 bytes
+    each), plus float32 activations for the larger of a training batch and an evaluation chunk."""
+    import torch
+
+    from gaplab.engine.datacache import shared_pool
+    from gaplab.engine.pack import EVAL_CHUNK, _build_model
+
+    ds = shared_pool(spec.data)
+    model = _build_model(spec, ds.input_shape, ds.output_dim)
+    n_params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    acts = [0]
+
+    def count(_m: torch.nn.Module, _i: object, out: object) -> None:
+        if isinstance(out, torch.Tensor):
+            acts[0] += out[0].numel()
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
+    with torch.no_grad():
+        model.eval()(ds.x_train[:2])
+    for h in hooks:
+        h.remove()
+    return 24 * n_params + 4 * acts[0] * max(spec.optim.batch_size, EVAL_CHUNK) * 2
+
+
+def memory_budget() -> int:
+    """A quarter of this machine's physical memory: what one pack may use."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 2 << 30
+
+
 def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK) -> list[list[RunSpec]]:
-    """Group specs by ``pack_key`` (first-seen order), bucket widths, split groups larger than ``max_pack``."""
+    """Group specs by ``pack_key`` (first-seen order), bucket widths, split groups so a pack has at most
+    ``max_pack`` models and fits in ``memory_budget()``."""
     groups: dict[str, list[RunSpec]] = {}
     for s in specs:
         groups.setdefault(pack_key(s), []).append(s)
     packs = []
+    budget = memory_budget()
     for g in groups.values():
         for b in _width_buckets(g):
-            n = -(-len(b) // max_pack)
+            widest = max(b, key=lambda s: width_of(s) if pad_arg(s) else 0)
+            cap = max(1, min(max_pack, budget // max(1, model_bytes(widest))))
+            n = -(-len(b) // cap)
             size = -(-len(b) // n)  # balanced chunks
             packs.extend(b[i:i + size] for i in range(0, len(b), size))
     return packs
