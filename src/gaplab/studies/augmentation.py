@@ -1,0 +1,143 @@
+"""C11: data augmentation is cheap extra data, worth less than independent new data.
+
+Setup (seed documents 001 and 003; 000's comment "many rotated cats are not one regularized cat"): a small CNN
+(``cnn2d``, flatten head) on sklearn digits (1×8×8, raw pixels in [0, 1] so that zero fill is background) with a
+small training set n, trained with no augmentation, random horizontal flips, pad-and-crop, rotation, CutOut
+(DeVries & Taylor 2017), MixUp (Zhang et al. 2018) or CutMix (Yun et al. 2019), and without augmentation on
+``real_factor``·n real examples. A learning curve of the plain model (sizes n·2^(k/2)) converts every accuracy into
+"equivalent real examples": the n at which the plain curve reaches that accuracy (isotonic curve, interpolated in
+log-log on the error; power-law extrapolation outside the measured range), minus n.
+Horizontal flips change the meaning of some digits (2/5, 3, 7, ...), so flipping is expected to hurt here.
+
+Rule for ``held``: (1) at least one augmentation helps: mean test accuracy above no augmentation by more than
+1 point and, with ≥ 2 seeds, by more than 2 standard errors of the seed-paired difference; AND (2) no
+augmentation is worth as much as the extra real data: equivalent_extra_data < (real_factor − 1)·n for every method.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.data_hunger import _size_ticks, equivalent_n
+from gaplab.studies.plotting import subplots
+
+METHODS = ("flip", "crop", "rotate", "cutout", "mixup", "cutmix")
+
+
+@study(
+    "augmentation",
+    claim_id="C11",
+    claim="Data augmentation (flip, crop, rotation; MixUp, CutOut, CutMix) is cheap extra data, worth less than "
+          "independent new data.",
+    quick={"train_size": 200, "real_factor": 2.0, "curve_exponents": [-2, -1, 0, 1, 2], "seeds": 1, "epochs": 60,
+           "channels": 8, "crop": 1, "rotate": 15.0, "cutout": 3, "mixup": 0.4, "cutmix": 1.0},
+    full={"train_size": 200, "real_factor": 2.0, "curve_exponents": [-4, -3, -2, -1, 0, 1, 2, 3, 4], "seeds": 4,
+          "epochs": 100, "channels": 8, "crop": 1, "rotate": 15.0, "cutout": 3, "mixup": 0.4, "cutmix": 1.0},
+)
+def augmentation(ctx: StudyContext, p: Params) -> Outcome:
+    n = int(p.train_size)
+    n_real = int(round(p.real_factor * n))
+    curve = sorted({max(10, int(round(n * 2 ** (k / 2)))) for k in p.curve_exponents} | {n, n_real})
+    seeds = [ctx.seed + i for i in range(int(p.seeds))]
+    base = ctx.spec({"data": {"name": "digits", "train_size": n, "standardize": False},
+                     "model": {"name": "cnn2d", "args": {"channels": p.channels, "pool": "flatten"}},
+                     "optim": {"name": "adam", "lr": 1e-2, "epochs": p.epochs, "batch_size": 50},
+                     "eval_every": p.epochs})
+    change = {
+        "flip": {"reg.augment": [{"name": "flip"}]},
+        "crop": {"reg.augment": [{"name": "crop", "amount": p.crop}]},
+        "rotate": {"reg.augment": [{"name": "rotate", "amount": p.rotate}]},
+        "cutout": {"reg.augment": [{"name": "cutout", "amount": p.cutout}]},
+        "mixup": {"reg.mixup": p.mixup},
+        "cutmix": {"reg.cutmix": p.cutmix},
+    }
+    keys, specs = [], []
+    for size in curve:
+        for sd in seeds:
+            keys.append(("plain", size, sd))
+            specs.append(base.replace(**{"data.train_size": size, "seed": sd}))
+    for m, ch in change.items():
+        for sd in seeds:
+            keys.append((m, n, sd))
+            specs.append(base.replace(**{**ch, "seed": sd}))
+    runs = ctx.train(specs)
+    acc = {k: float(r.final["test_acc"]) for k, r in zip(keys, runs, strict=True)}
+
+    def seed_mean(m: str, size: int) -> float:
+        return float(np.mean([acc[(m, size, s)] for s in seeds]))
+
+    plain_curve = [seed_mean("plain", size) for size in curve]
+    none = seed_mean("plain", n)
+    test_acc = {"none": none, **{m: seed_mean(m, n) for m in METHODS}, "real_2x": seed_mean("plain", n_real)}
+    spread = {m: float(np.std([acc[(m if m in METHODS else "plain", n_real if m == "real_2x" else n, s)]
+                               for s in seeds])) for m in test_acc}
+    gain, se = {}, {}
+    for m in METHODS:
+        d = np.array([acc[(m, n, s)] - acc[("plain", n, s)] for s in seeds])
+        gain[m] = float(d.mean())
+        se[m] = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) >= 2 else math.nan
+    errs = [1.0 - a for a in plain_curve]
+    eq, extrap = {}, {}
+    for m in METHODS:
+        n_eq, ex = equivalent_n(curve, errs, 1.0 - test_acc[m])
+        eq[m], extrap[m] = n_eq - n, ex
+    helping = [m for m in METHODS if gain[m] > 0.01 and (len(seeds) < 2 or gain[m] > 2 * se[m])]
+    budget = n_real - n
+    worth_less = {m: bool(eq[m] < budget) for m in METHODS}
+    held = bool(helping and all(worth_less.values()))
+
+    fig, ax = subplots(2)
+    ax[0].plot(curve, plain_curve, "ko-", label="no augmentation, real examples")
+    for i, m in enumerate(METHODS):
+        ax[0].plot([n], [test_acc[m]], "o", color=f"C{i}", label=f"{m} at n={n}")
+        if math.isfinite(eq[m]) and eq[m] + n > 0:
+            ax[0].plot([n, n + eq[m]], [test_acc[m]] * 2, ":", color=f"C{i}", lw=1)
+    ax[0].axvline(n_real, color="gray", ls="--", lw=0.8, label=f"{p.real_factor:g}× real data")
+    _size_ticks(ax[0], curve)
+    ax[0].tick_params(axis="x", labelsize=7)
+    ax[0].set_xlabel("training-set size (real examples)")
+    ax[0].set_ylabel("test accuracy (fraction correct)")
+    ax[0].set_title(f"digits, cnn2d; dotted: equivalent real data ({len(seeds)} seed(s))")
+    ax[0].legend(fontsize=7)
+    names = list(test_acc)
+    ys = [test_acc[m] for m in names]
+    colors = ["k"] + [f"C{i}" for i in range(len(METHODS))] + ["gray"]
+    ax[1].bar(names, ys, yerr=[spread[m] for m in names], capsize=3, color=colors)
+    bottom = min(ys) - 0.08
+    for i, m in enumerate(names):
+        label = f"{ys[i]:.3f}" if m not in eq else f"{ys[i]:.3f}\n{eq[m]:+.0f}"
+        ax[1].text(i, bottom + 0.005, label, ha="center", fontsize=7, color="white")
+    ax[1].set_ylim(bottom, min(1.0, max(ys) + 0.03))
+    ax[1].set_ylabel("test accuracy (fraction correct)")
+    ax[1].set_title(f"n={n}: accuracy and equivalent extra real examples\n(real_2x: {n_real} real examples)",
+                    fontsize=9)
+    ax[1].tick_params(axis="x", labelrotation=30, labelsize=8)
+    ctx.savefig(fig, "augmentation")
+
+    best = max(METHODS, key=lambda m: test_acc[m])
+    summary = (
+        f"With n={n} digits the CNN reaches {none:.3f} without augmentation and {test_acc['real_2x']:.3f} with "
+        f"{n_real} real examples; the best augmentation, {best}, reaches {test_acc[best]:.3f} "
+        f"(worth {eq[best]:+.0f} real examples), flips {test_acc['flip']:.3f} ({eq['flip']:+.0f}). "
+        f"Augmentations that help (> 1 point{', > 2 SE' if len(seeds) >= 2 else ''}): {', '.join(helping) or 'none'}. "
+        f"Rule (some augmentation helps AND every one is worth < {budget} extra real examples): "
+        f"{'held' if held else 'did not hold'}"
+        + ("" if held else f" (worth at least as much: {[m for m, v in worth_less.items() if not v]})") + "."
+    )
+    numbers = {
+        "test_accuracy": test_acc,
+        "test_accuracy_std": spread,
+        "equivalent_extra_data": {m: (None if not math.isfinite(eq[m]) else eq[m]) for m in METHODS},
+        "equivalent_extra_data_extrapolated": extrap,
+        "gain_over_none": gain,
+        "gain_se": se,
+        "helping": helping,
+        "plain_curve": {str(s_): a for s_, a in zip(curve, plain_curve, strict=True)},
+        "train_size": n,
+        "real_size": n_real,
+        "seeds": len(seeds),
+    }
+    return Outcome(held=held, summary=summary, numbers=numbers)

@@ -1,0 +1,251 @@
+"""C2: does regularization substitute for data? Learning curves of an MLP on MNIST-1D with and without regularizers.
+
+Setup (seed document 000): test error vs training-set size n (log-spaced) for an MLP that is plain, L2-penalized,
+dropout, shift/noise-augmented, early-stopped, and all of these combined, beside logistic regression and 1-NN
+(gaplab.theory.knn, no training). Every curve is fitted with a pure power law err(n) = a·n^(−b) (no offset c:
+with 4–6 points an offset is not identifiable), by least squares in log-log. Early-stopped runs spend 20 % of
+their n examples on the validation split (train_size 0.8n, val 0.2n), so every method sees n examples in total.
+
+Rule for ``held`` ("regularization helps but does not replace data"): let gain(n) = plain error − best regularized
+error, the best taken at each n over the regularized MLPs listed in ``regularizers`` (default all five: L2, dropout,
+augmentation, early stopping, combined; chosen on test, which is optimistic for regularization). Held iff
+(1) gain(n_max) < gain(n_min) (the gain shrinks as data grow) AND (2) the plain MLP at n_max has lower test error
+than the best regularized MLP at the next smaller size (more data beats regularization on less data).
+The same rule restricted to the penalty-type regularizers (L2, dropout, early stopping) is reported beside it
+(``penalties_only_rule_holds``), because shift augmentation encodes translation invariance, i.e. part of the
+signal's shape, which is what the claim says a regularizer does not supply.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from gaplab.spec import RunSpec
+from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.plotting import subplots
+
+POOL = 4000  # MNIST-1D training pool (default args)
+REGULARIZED = ("l2", "dropout", "augment", "early_stopping", "combined")
+PENALTIES = ("l2", "dropout", "early_stopping")
+
+
+# ----------------------------------------------------------------------------- curve helpers (also used by C11)
+def fit_power_law(ns: list[float], errs: list[float]) -> tuple[float, float]:
+    """Least-squares fit of log err = log a − b log n; returns (a, b). Pure power law, no offset."""
+    x = np.log(np.asarray(ns, float))
+    y = np.log(np.clip(np.asarray(errs, float), 1e-6, None))
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(math.exp(intercept)), float(-slope)
+
+
+def isotonic_decreasing(y: list[float]) -> np.ndarray:
+    """Pool-adjacent-violators: the closest non-increasing sequence (least squares) to ``y``."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for v in map(float, y):
+        blocks.append([v, 1.0])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            m2, c2 = blocks.pop()
+            m1, c1 = blocks.pop()
+            blocks.append([(m1 * c1 + m2 * c2) / (c1 + c2), c1 + c2])
+    return np.concatenate([np.full(int(c), m) for m, c in blocks])
+
+
+def equivalent_n(ns: list[float], errs: list[float], target: float) -> tuple[float, bool]:
+    """n at which the reference curve (ns, errs) reaches error ``target``, interpolated in log-log.
+
+    The curve is first made non-increasing (isotonic); outside its range the power-law fit of the curve is
+    used instead (returned flag True = extrapolated).
+    """
+    ns_a = np.asarray(ns, float)
+    iso = np.clip(isotonic_decreasing(errs), 1e-6, None)
+    le, ln = np.log(iso), np.log(ns_a)
+    lt = math.log(max(target, 1e-6))
+    if le[-1] <= lt <= le[0] and le[0] > le[-1]:
+        # np.interp needs increasing x: walk the curve from the largest n (lowest error) backwards.
+        x, yv = le[::-1], ln[::-1]
+        keep = np.concatenate([[True], np.diff(x) > 0])  # drop flat stretches
+        return float(math.exp(np.interp(lt, x[keep], yv[keep]))), False
+    a, b = fit_power_law(ns, errs)
+    if b <= 0:
+        return (math.inf if target < iso[-1] else 0.0), True
+    return float((target / a) ** (-1.0 / b)), True
+
+
+# ----------------------------------------------------------------------------- the study
+@study(
+    "data-hunger",
+    claim_id="C2",
+    claim="Regularization keeps a model from fitting noise but does not tell it the shape of the signal: "
+          "a complex signal still needs data, so regularization does not substitute for data.",
+    quick={"sizes": [125, 350, 1000, 2000], "seeds": 1, "epochs": 15, "width": 64, "l2": 10.0, "dropout": 0.3,
+           "shift": 3, "noise": 0.1, "patience": 5, "knn_k": 1, "regularizers": list(REGULARIZED)},
+    full={"sizes": [125, 250, 500, 1000, 2000, 4000], "seeds": 3, "epochs": 30, "width": 128, "l2": 10.0,
+          "dropout": 0.3, "shift": 3, "noise": 0.1, "patience": 10, "knn_k": 1, "regularizers": list(REGULARIZED)},
+)
+def data_hunger(ctx: StudyContext, p: Params) -> Outcome:
+    sizes = sorted(int(n) for n in p.sizes)
+    seeds = [ctx.seed + i for i in range(int(p.seeds))]
+    base = ctx.spec({"data": {"name": "mnist1d"}, "model": {"name": "mlp", "args": {"width": p.width}},
+                     "optim": {"name": "adam", "lr": 1e-2, "epochs": p.epochs, "batch_size": 100},
+                     "eval_every": p.epochs})
+    augment = [{"name": "shift", "amount": p.shift}, {"name": "noise", "amount": p.noise}]
+    es = {"monitor": "val_acc", "patience": p.patience}
+
+    def es_split(s: RunSpec, n: int) -> RunSpec:
+        # n examples in total: 0.8n to train on, 0.2n held out for the stopping decision
+        n_val = max(10, round(0.2 * n))
+        return s.replace(**{"data.train_size": n - n_val, "data.val_fraction": n_val / POOL,
+                            "reg.early_stopping": es})
+
+    variants = {
+        "none": lambda s, n: s,
+        "l2": lambda s, n: s.replace(**{"reg.l2": p.l2}),
+        "dropout": lambda s, n: s.replace(**{"reg.dropout": p.dropout}),
+        "augment": lambda s, n: s.replace(**{"reg.augment": augment}),
+        "early_stopping": es_split,
+        "combined": lambda s, n: es_split(s.replace(**{"reg.l2": p.l2, "reg.dropout": p.dropout,
+                                                      "reg.augment": augment}), n),
+        "logistic": lambda s, n: s.replace(**{"model.name": "logistic", "model.args": {}}),
+    }
+    keys, specs = [], []
+    for m, make in variants.items():
+        for n in sizes:
+            for sd in seeds:
+                keys.append((m, n, sd))
+                specs.append(make(base.replace(**{"data.train_size": n, "seed": sd}), n))
+    runs = ctx.train(specs)
+    err: dict[str, dict[int, list[float]]] = {m: {n: [] for n in sizes} for m in [*variants, "knn"]}
+    for (m, n, _), r in zip(keys, runs, strict=True):
+        err[m][n].append(1.0 - float(r.final["test_acc"]))
+
+    # k-NN on the same training subsets as the plain MLP (same pool, standardized), no training
+    from gaplab.engine.datacache import prepared_for
+    from gaplab.theory import knn
+
+    for (m, n, _), s in zip(keys, specs, strict=True):
+        if m == "none":
+            prep = prepared_for(s)
+            ds = prep.dataset
+            err["knn"][n].append(knn.error(ds.x_train[prep.train_idx].numpy(), prep.y_train.numpy(),
+                                           ds.x_test.numpy(), ds.y_test.numpy(), k=int(p.knn_k)))
+
+    mean = {m: {n: float(np.mean(v[n])) for n in sizes} for m, v in err.items()}
+    sd_ = {m: {n: float(np.std(v[n])) for n in sizes} for m, v in err.items()}
+    fits = {m: fit_power_law(sizes, [mean[m][n] for n in sizes]) for m in mean}
+    plain = [mean["none"][n] for n in sizes]
+    regs = [m for m in p.regularizers if m in REGULARIZED]
+    if not regs:
+        raise ValueError(f"regularizers must name some of {REGULARIZED}")
+    n_lo, n_hi = sizes[0], sizes[-1]
+
+    def verdict(methods: list[str] | tuple[str, ...]) -> tuple[dict, dict, dict, bool, bool]:
+        best_m = {n: min(methods, key=lambda m: mean[m][n]) for n in sizes}
+        best_err = {n: mean[best_m[n]][n] for n in sizes}
+        gain = {n: mean["none"][n] - best_err[n] for n in sizes}
+        shrinks = gain[n_hi] < gain[n_lo]
+        wins = len(sizes) > 1 and mean["none"][n_hi] < best_err[sizes[-2]]
+        return best_m, best_err, gain, bool(shrinks), bool(wins)
+
+    best_m, best_err, gain, shrinks, more_data_wins = verdict(regs)
+    _, _, gain_pen, pen_shrinks, pen_wins = verdict(PENALTIES)
+    extra, extrap = {}, {}
+    for n in sizes:
+        n_eq, ex = equivalent_n(sizes, plain, best_err[n])
+        extra[n], extrap[n] = n_eq - n, ex
+    beats = {f"{a}->{b}": mean["none"][b] < best_err[a] for a, b in zip(sizes[:-1], sizes[1:], strict=True)}
+    held = bool(shrinks and more_data_wins)
+
+    _figures(ctx, sizes, mean, sd_, fits, gain, gain_pen, extra, extrap)
+
+    s = lambda v: f"{v:.3f}"  # noqa: E731
+    summary = (
+        f"Regularization gain (plain − best regularized MLP test error) is {s(gain[n_lo])} at n={n_lo} "
+        f"({best_m[n_lo]}) and {s(gain[n_hi])} at n={n_hi} ({best_m[n_hi]}); "
+        f"the plain MLP at n={n_hi} errs {s(mean['none'][n_hi])} vs {s(best_err[sizes[-2]])} for the best "
+        f"regularized MLP at n={sizes[-2]}; power-law exponents: plain {fits['none'][1]:.2f}, "
+        f"best-at-n_max {best_m[n_hi]} {fits[best_m[n_hi]][1]:.2f}. "
+        f"Rule (gain shrinks with n AND more data beats regularization on the next smaller n): "
+        f"{'held' if held else 'did not hold'}"
+        + ("" if held else f" (gain shrinks: {shrinks}; more data wins: {more_data_wins})") + ". "
+        f"Penalties alone (L2/dropout/early stopping): gain {s(gain_pen[n_lo])} → {s(gain_pen[n_hi])}, "
+        f"rule {'holds' if pen_shrinks and pen_wins else 'fails'}."
+    )
+    key = str
+    numbers: dict[str, Any] = {
+        "test_error": {m: {key(n): mean[m][n] for n in sizes} for m in mean},
+        "test_error_std": {m: {key(n): sd_[m][n] for n in sizes} for m in sd_},
+        "power_law_exponent": {m: fits[m][1] for m in fits},
+        "power_law_prefactor": {m: fits[m][0] for m in fits},
+        "regularization_gain": {key(n): gain[n] for n in sizes},
+        "regularization_gain_penalties_only": {key(n): gain_pen[n] for n in sizes},
+        "best_regularizer": {key(n): best_m[n] for n in sizes},
+        "extra_samples_worth": {key(n): (None if not math.isfinite(extra[n]) else extra[n]) for n in sizes},
+        "extra_samples_extrapolated": {key(n): extrap[n] for n in sizes},
+        "plain_more_data_beats_regularized": beats,
+        "gain_shrinks": shrinks,
+        "more_data_wins": more_data_wins,
+        "penalties_only_rule_holds": bool(pen_shrinks and pen_wins),
+        "regularizers": regs,
+        "seeds": len(seeds),
+    }
+    return Outcome(held=held, summary=summary, numbers=numbers)
+
+
+def _figures(ctx: StudyContext, sizes: list[int], mean: dict, sd: dict, fits: dict, gain: dict, gain_pen: dict,
+             extra: dict, extrap: dict) -> None:
+    style = {"none": ("k", "o-"), "l2": ("C0", "s-"), "dropout": ("C1", "^-"), "augment": ("C2", "D-"),
+             "early_stopping": ("C3", "v-"), "combined": ("C4", "P-"), "logistic": ("C7", "x--"),
+             "knn": ("C5", "*--")}
+    fig, ax = subplots(2)
+    grid = np.geomspace(sizes[0], sizes[-1], 50)
+    for m, (c, fmt) in style.items():
+        ys = [mean[m][n] for n in sizes]
+        ax[0].errorbar(sizes, ys, yerr=[sd[m][n] for n in sizes], fmt=fmt, color=c, ms=4, capsize=2, lw=1.2,
+                       label=f"{m} (b={fits[m][1]:.2f})")
+        a, b = fits[m]
+        ax[0].plot(grid, a * grid ** (-b), ":", color=c, lw=0.8)
+    ax[0].set_yscale("log")
+    from matplotlib.ticker import FormatStrFormatter
+
+    ax[0].yaxis.set_major_formatter(FormatStrFormatter("%.1f"))
+    ax[0].yaxis.set_minor_formatter(FormatStrFormatter("%.1f"))
+    _size_ticks(ax[0], sizes)
+    ax[0].set_xlabel("training-set size n (examples)")
+    ax[0].set_ylabel("test error (fraction misclassified)")
+    ax[0].set_title("MNIST-1D learning curves (dotted: fit a·n^(−b))")
+    ax[0].legend(fontsize=7, title="method (power-law exponent b)", title_fontsize=7)
+    ax[1].plot(sizes, [gain[n] for n in sizes], "o-", color="C2", label="best regularizer (of those in the rule)")
+    ax[1].plot(sizes, [gain_pen[n] for n in sizes], "s--", color="C0", label="best penalty (L2 / dropout / ES)")
+    ax[1].axhline(0, color="gray", lw=0.8)
+    _size_ticks(ax[1], sizes)
+    ax[1].set_xlabel("training-set size n (examples)")
+    ax[1].set_ylabel("error reduction vs plain MLP")
+    ax[1].set_title("gain over plain MLP; extra real samples it is worth")
+    tw = ax[1].twinx()
+    ok = [n for n in sizes if math.isfinite(extra[n])]
+    tw.plot(ok, [max(extra[n], 1.0) for n in ok], "k^:", label="extra samples worth (open: extrapolated)")
+    for n in ok:
+        if extrap[n]:
+            tw.plot([n], [max(extra[n], 1.0)], "w^", mec="k")
+    tw.set_yscale("log")
+    tw.set_ylabel("extra real samples the best regularizer is worth")
+    tw.grid(False)
+    h1, l1 = ax[1].get_legend_handles_labels()
+    h2, l2 = tw.get_legend_handles_labels()
+    ax[1].legend(h1 + h2, l1 + l2, fontsize=7, loc="upper left")
+    ax[1].set_ylim(min(0.0, *gain.values(), *gain_pen.values()) - 0.01,
+                   1.5 * max(0.01, *gain.values(), *gain_pen.values()))
+    ctx.savefig(fig, "data_hunger")
+
+
+def _size_ticks(ax: Any, sizes: list[int]) -> None:
+    """Log x axis labelled at the training-set sizes themselves."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log")
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())

@@ -1,0 +1,115 @@
+"""C6: in a residual network with batch norm, dropout looks redundant although each helps alone.
+
+Setup (seed document 000 answer 2; the "disharmony" of dropout and BN, Li et al. 2019): a small ResNet
+(``model.name: resnet``) on sklearn digits (1×8×8) with a small training set, in four variants: none, dropout
+(before the linear head, where the ResNet has it), batch norm, both. Batch norm here never keeps running
+statistics (vmap-stacked models cannot update buffers, see models/resnet.py), so evaluation also normalizes with
+the statistics of the evaluated batch (the whole test set at once) — transductive, but the same for every variant.
+
+Rule for ``held`` (seed-averaged, dropout runs paired with no-dropout runs of the same seed, hence the same
+training subset and initial weights): dropout_gain_without_bn > 0 and > 2 standard errors of the paired
+difference (needs ≥ 2 seeds), AND dropout_gain_with_bn < dropout_gain_without_bn.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.plotting import subplots
+
+
+@study(
+    "dropout-bn",
+    claim_id="C6",
+    claim="In residual networks with batch normalization, dropout looks redundant even though each helps alone.",
+    quick={"train_size": 300, "epochs": 60, "seeds": 4, "channels": 8, "blocks": 1, "dropout": 0.2,
+           "extra_dropouts": []},
+    full={"train_size": 300, "epochs": 100, "seeds": 6, "channels": 16, "blocks": 2, "dropout": 0.2,
+          "extra_dropouts": [0.5]},
+)
+def dropout_bn(ctx: StudyContext, p: Params) -> Outcome:
+    rates = [0.0, float(p.dropout), *[float(r) for r in p.extra_dropouts]]
+    seeds = [ctx.seed + i for i in range(int(p.seeds))]
+    base = ctx.spec({"data": {"name": "digits", "train_size": p.train_size},
+                     "model": {"name": "resnet", "args": {"channels": p.channels, "blocks": p.blocks}},
+                     "optim": {"name": "adam", "lr": 1e-2, "epochs": p.epochs, "batch_size": 50},
+                     "eval_every": p.epochs})
+    keys, specs = [], []
+    for bn in (False, True):
+        for r in rates:
+            for sd in seeds:
+                keys.append((bn, r, sd))
+                specs.append(base.replace(**{"model.args.batch_norm": bn, "reg.dropout": r, "seed": sd}))
+    runs = ctx.train(specs)
+    acc = {k: float(r.final["test_acc"]) for k, r in zip(keys, runs, strict=True)}
+    tr = {k: float(r.final["train_acc"]) for k, r in zip(keys, runs, strict=True)}
+
+    def stats(bn: bool, r: float) -> tuple[float, float]:
+        v = [acc[(bn, r, s)] for s in seeds]
+        return float(np.mean(v)), float(np.std(v))
+
+    def paired_gain(bn: bool, r: float) -> tuple[float, float]:
+        d = np.array([acc[(bn, r, s)] - acc[(bn, 0.0, s)] for s in seeds])
+        se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) >= 2 else math.nan
+        return float(d.mean()), se
+
+    variant = {"none": (False, 0.0), "dropout": (False, p.dropout), "batch_norm": (True, 0.0),
+               "both": (True, p.dropout)}
+    test_acc = {name: stats(*k)[0] for name, k in variant.items()}
+    test_std = {name: stats(*k)[1] for name, k in variant.items()}
+    g0, se0 = paired_gain(False, p.dropout)
+    g1, se1 = paired_gain(True, p.dropout)
+    helps_alone = g0 > 0 and math.isfinite(se0) and g0 > 2 * se0
+    less_with_bn = g1 < g0
+    held = bool(helps_alone and less_with_bn)
+    bn_gain = test_acc["batch_norm"] - test_acc["none"]
+
+    fig, ax = subplots(2)
+    names = list(variant)
+    ys = [test_acc[n] for n in names]
+    ax[0].bar(names, ys, yerr=[test_std[n] for n in names], capsize=3, color=["C7", "C0", "C1", "C2"])
+    lo = min(min(acc.values()), 0.9) - 0.05
+    for i, n in enumerate(names):
+        pts = [acc[(*variant[n], s)] for s in seeds]
+        ax[0].plot([i] * len(pts), pts, "k.", ms=4)
+        ax[0].text(i, lo + 0.01, f"mean\n{ys[i]:.3f}", ha="center", fontsize=8, color="white")
+    ax[0].set_ylim(lo, 1.0)
+    ax[0].set_ylabel("test accuracy (fraction correct)")
+    ax[0].set_title(f"ResNet on digits, n={p.train_size}; dots: {len(seeds)} seeds")
+    for bn, c in ((False, "C0"), (True, "C1")):
+        gs = [(0.0, 0.0)] + [paired_gain(bn, r) for r in rates[1:]]  # rate 0 is the reference: gain 0
+        ax[1].errorbar(rates, [g for g, _ in gs], yerr=[0 if not math.isfinite(s) else 2 * s for _, s in gs],
+                       fmt="o-", color=c, capsize=3, label="with batch norm" if bn else "without batch norm")
+    ax[1].axhline(0, color="gray", lw=0.8)
+    ax[1].set_xlabel("dropout rate (before the linear head)")
+    ax[1].set_ylabel("test-accuracy gain from dropout (± 2 SE)")
+    ax[1].set_title("paired by seed vs dropout 0")
+    ax[1].legend(fontsize=8)
+    ctx.savefig(fig, "dropout_bn")
+
+    others = "".join(f"; at rate {r:g}: {paired_gain(False, r)[0]:+.3f} without, {paired_gain(True, r)[0]:+.3f} with BN"
+                     for r in rates[2:])
+    summary = (
+        f"Dropout {p.dropout:g} changes test accuracy by {g0:+.3f} (SE {se0:.3f}) without batch norm and by "
+        f"{g1:+.3f} (SE {se1:.3f}) with it ({len(seeds)} seeds; none {test_acc['none']:.3f}, dropout "
+        f"{test_acc['dropout']:.3f}, BN {test_acc['batch_norm']:.3f}, both {test_acc['both']:.3f}{others}). "
+        f"Rule (dropout helps alone by > 2 SE, and helps less with BN): {'held' if held else 'did not hold'}"
+        + ("" if held else f" (helps alone: {helps_alone}; less with BN: {less_with_bn})") + "."
+    )
+    numbers = {
+        "test_accuracy": test_acc,
+        "test_accuracy_std": test_std,
+        "train_accuracy": {n: float(np.mean([tr[(*k, s)] for s in seeds])) for n, k in variant.items()},
+        "dropout_gain_without_bn": g0,
+        "dropout_gain_with_bn": g1,
+        "dropout_gain_se_without_bn": se0,
+        "dropout_gain_se_with_bn": se1,
+        "batch_norm_gain": bn_gain,
+        "dropout_gain_by_rate": {("bn" if bn else "no_bn"): {str(r): paired_gain(bn, r)[0] for r in rates[1:]}
+                                 for bn in (False, True)},
+        "seeds": len(seeds),
+    }
+    return Outcome(held=held, summary=summary, numbers=numbers)
