@@ -1,0 +1,155 @@
+"""C23: a structured (simulation) model of block-tower stability generalizes to taller towers; a network does not.
+
+Seed 000 (answer 4), after Battaglia, Hamrick & Tenenbaum 2013 ("Simulation as an engine of physical scene
+understanding") and Lerer, Gross & Fergus 2016 ("Learning physical intuition of block towers by example").
+Data: the ``block-towers`` data set (2-D towers, exact statics decides stable/unstable, classes balanced per
+height; features = per-block (centre, width) zero-padded to 8 blocks). An MLP is trained through the engine on
+towers of 2-4 blocks at several training-set sizes n (``data.train_size``) and evaluated with ``run.model()``
+on fresh towers of every height 2..8. The "simulator" applies the same physics rule to the block centres seen
+through perceptual noise (each centre jittered once by N(0, sigma^2)); it needs no training data. The network
+sees exact positions, so with enough data it can beat the noisy simulator on the heights it was trained on.
+
+``samples_for_net_to_match_simulator``: the smallest n whose net accuracy on 2-4-block towers is within 0.01
+of the simulator's (None if no n in the grid gets there).
+
+Rule for ``held`` (at the largest n): the simulator stays high on tall towers (mean accuracy on 5-8 blocks
+>= 0.85 and >= its 2-4-block accuracy - 0.05), while the network's 5-8-block accuracy is at least 0.1 below
+its own 2-4-block accuracy and below the simulator's 5-8-block accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from matplotlib.ticker import NullFormatter
+
+from gaplab.data.builtin_block_towers import is_stable, make_towers, tower_features
+from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.plotting import subplots
+
+MAX_BLOCKS = 8
+MATCH_TOL = 0.01
+
+
+@study(
+    "block-towers",
+    claim_id="C23",
+    claim=("A structured (simulation) model of block-tower stability generalizes to taller towers; a network "
+           "trained on examples needs much data and fails beyond the tower heights it saw."),
+    quick={"sizes": [300, 3000], "seeds": 1, "train_heights": [2, 4], "eval_heights": [2, 8], "n_eval": 500,
+           "sigma": 0.05, "width": 128, "steps": 600, "min_epochs": 10, "lr": 3e-3},
+    full={"sizes": [100, 300, 1000, 3000, 10000, 30000], "seeds": 3, "train_heights": [2, 4], "eval_heights": [2, 8],
+          "n_eval": 2000, "sigma": 0.05, "width": 256, "steps": 3000, "min_epochs": 20, "lr": 1e-3},
+)
+def block_towers(ctx: StudyContext, p: Params) -> Outcome:
+    lo, hi = p.train_heights
+    sizes = sorted(int(n) for n in p.sizes)
+    heights = list(range(p.eval_heights[0], p.eval_heights[1] + 1))
+    train_h = set(range(lo, hi + 1))
+    tall = [h for h in heights if h > hi]
+    seen = [h for h in heights if h in train_h]
+
+    base = ctx.spec({"data": {"name": "block-towers",
+                              "args": {"n_train": max(sizes), "n_test": 1000, "min_height": lo, "max_height": hi,
+                                       "max_blocks": MAX_BLOCKS, "seed": ctx.seed},
+                              "standardize": False},
+                     "model": {"name": "mlp", "args": {"width": p.width, "depth": 2}},
+                     "optim": {"name": "adam", "lr": p.lr, "batch_size": 100, "epochs": 1}})
+    specs, keys = [], []
+    for n in sizes:
+        # about p.steps optimizer steps per size (small sets get more epochs); one evaluation at the end
+        epochs = max(p.min_epochs, math.ceil(p.steps * 100 / n))
+        for s in range(p.seeds):
+            specs.append(base.replace(**{"data.train_size": n, "optim.epochs": epochs, "eval_every": epochs,
+                                         "seed": ctx.seed + s}))
+            keys.append(n)
+    runs = ctx.train(specs, keep_state=True)
+
+    rng = np.random.default_rng([ctx.seed, 23])
+    evals = {h: make_towers(p.n_eval, [h], MAX_BLOCKS, rng) for h in heights}
+    sim_acc = {}
+    for h, (x, w, hh, y) in evals.items():
+        seen_x = x + rng.normal(0.0, p.sigma, x.shape) * (w > 0)
+        sim_acc[h] = float((is_stable(seen_x, w, hh).astype(int) == y).mean())
+    feats = {h: torch.from_numpy(tower_features(x, w)) for h, (x, w, _, _) in evals.items()}
+    net_acc: dict[int, dict[int, float]] = {n: {} for n in sizes}
+    per_run: dict[int, list[dict[int, float]]] = {n: [] for n in sizes}
+    for n, r in zip(keys, runs, strict=True):
+        model = r.model()
+        with torch.no_grad():
+            per_run[n].append({h: float((model(feats[h]).argmax(1).numpy() == evals[h][3]).mean())
+                               for h in heights})
+    for n in sizes:
+        for h in heights:
+            net_acc[n][h] = float(np.mean([a[h] for a in per_run[n]]))
+
+    def mean_over(acc: dict[int, float], hs: list[int]) -> float:
+        return float(np.mean([acc[h] for h in hs])) if hs else math.nan
+
+    sim_seen, sim_tall = mean_over(sim_acc, seen), mean_over(sim_acc, tall)
+    big = sizes[-1]
+    net_seen, net_tall = mean_over(net_acc[big], seen), mean_over(net_acc[big], tall)
+    match = next((n for n in sizes if mean_over(net_acc[n], seen) >= sim_seen - MATCH_TOL), None)
+    sim_high = sim_tall >= 0.85 and sim_tall >= sim_seen - 0.05
+    net_drops = net_tall <= net_seen - 0.1 and net_tall < sim_tall
+    held = None if not tall else bool(sim_high and net_drops)
+
+    _figures(ctx, p, sizes, heights, net_acc, sim_acc, seen, tall, sim_seen)
+    numbers: dict[str, Any] = {
+        "net_accuracy": {str(n): {str(h): net_acc[n][h] for h in heights} for n in sizes},
+        "simulator_accuracy": {str(h): sim_acc[h] for h in heights},
+        "samples_for_net_to_match_simulator": match,
+        "net_accuracy_seen_heights": {str(n): mean_over(net_acc[n], seen) for n in sizes},
+        "net_accuracy_tall_heights": {str(n): mean_over(net_acc[n], tall) for n in sizes},
+        "simulator_accuracy_seen_heights": sim_seen,
+        "simulator_accuracy_tall_heights": sim_tall,
+        "simulator_stays_high": sim_high,
+        "net_drops_on_tall": net_drops,
+    }
+    summary = (f"Simulator (physics on positions seen with noise σ={p.sigma:g}): {sim_seen:.3f} on {lo}-{hi} blocks, "
+               f"{sim_tall:.3f} on taller towers. Network trained on {big} towers of {lo}-{hi} blocks: "
+               f"{net_seen:.3f} on {lo}-{hi}, {net_tall:.3f} on taller ones; it "
+               + (f"matched the simulator on seen heights from n={match}." if match is not None
+                  else "never matched the simulator on seen heights within the grid.")
+               + (" The claim held." if held else " The claim did not hold: "
+                  + ", ".join(t for t, ok in (("the simulator did not stay high", sim_high),
+                                              ("the network did not drop on taller towers", net_drops)) if not ok)
+                  + "."))
+    return Outcome(held=held, summary=summary, numbers=numbers)
+
+
+def _figures(ctx: StudyContext, p: Params, sizes: list[int], heights: list[int], net_acc: dict[int, dict[int, float]],
+             sim_acc: dict[int, float], seen: list[int], tall: list[int], sim_seen: float) -> None:
+    fig, ax = subplots(2)
+    seen_curve = [np.mean([net_acc[n][h] for h in seen]) for n in sizes]
+    tall_curve = [np.mean([net_acc[n][h] for h in tall]) if tall else math.nan for n in sizes]
+    ax[0].plot(sizes, seen_curve, "o-", label=f"network, {seen[0]}-{seen[-1]} blocks (seen)")
+    if tall:
+        ax[0].plot(sizes, tall_curve, "s-", label=f"network, {tall[0]}-{tall[-1]} blocks (taller)")
+    ax[0].axhline(sim_seen, color="green", ls="--", label=f"simulator, {seen[0]}-{seen[-1]} blocks")
+    ax[0].axhline(0.5, color="gray", ls=":", label="chance")
+    if tall:
+        ax[0].axhline(float(np.mean([sim_acc[h] for h in tall])), color="green", ls="-.",
+                      label=f"simulator, {tall[0]}-{tall[-1]} blocks")
+    ax[0].set_xscale("log")
+    ax[0].set_xticks(sizes, [str(n) for n in sizes])
+    ax[0].xaxis.set_minor_formatter(NullFormatter())
+    ax[0].set_xlabel("training towers n")
+    ax[0].set_ylabel("accuracy (stable vs unstable)")
+    ax[0].set_title("accuracy vs training-set size", fontsize=9)
+    ax[0].legend(fontsize=7)
+    for n in sizes:
+        ax[1].plot(heights, [net_acc[n][h] for h in heights], "o-", ms=3, alpha=0.5 + 0.5 * (n == sizes[-1]),
+                   label=f"network, n={n}")
+    ax[1].plot(heights, [sim_acc[h] for h in heights], "k*-", ms=8, label=f"simulator (σ={p.sigma:g})")
+    if tall:
+        ax[1].axvspan(tall[0] - 0.5, tall[-1] + 0.5, color="orange", alpha=0.1, label="heights never trained on")
+    ax[1].axhline(0.5, color="gray", ls=":")
+    ax[1].set_xlabel("tower height (blocks)")
+    ax[1].set_ylabel("accuracy")
+    ax[1].set_title("accuracy vs tower height", fontsize=9)
+    ax[1].legend(fontsize=7)
+    ctx.savefig(fig, "block_towers")

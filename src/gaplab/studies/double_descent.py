@@ -1,0 +1,281 @@
+"""C14: double descent — test error vs model size rises, peaks near the interpolation threshold, falls again.
+
+Three parts (Nakkiran et al. 2019, "Deep Double Descent"; Belkin et al. 2019, "Reconciling modern machine
+learning practice and the bias-variance trade-off"; the setup of the mnist1d project's deep-double-descent
+notebook, Greydanus 2020):
+
+(a) model-wise: MLP 40→w→w→10 (ReLU), widths ``np.unique(np.geomspace(2, 300, 20, dtype=int))``, SGD lr 0.01
+    momentum 0.9, batch 100, MNIST-1D with num_samples 16000 / train_split 0.25 (4000 train, 12000 test),
+    unstandardized inputs, label noise 0 and 0.15, trained through the pack engine. The notebook trains 500
+    epochs (``benchmarks/double_descent.py`` runs that, ~half an hour); the full preset here trains 150 epochs
+    with 2 seeds to fit the ~5 min budget, so widths near the threshold are not fully trained.
+(b) epoch-wise: the same runs' test error every ``eval_every`` epochs, for a few widths (evaluating every run
+    every 5 epochs costs a few seconds, less than training separate epoch-wise runs).
+(c) random features, in closed form: min-norm least squares (``gaplab.theory.ridge.min_norm_fit``) on N random
+    ReLU features of linear-teacher regression data with n training points, N/n from 0.1 to 10, with and
+    without a small ridge, median test MSE over draws of data and features.
+
+Interpolation threshold: the first width whose seed-mean training error (on the labels it was trained on,
+noisy ones included) is <= 0.01. Test-error peak: the largest seed-mean test error among widths within a
+factor 2 of that threshold.
+
+Rule for ``held`` (each part says what held):
+- model-wise (decided on the largest label-noise level): the peak exceeds both the smallest test error of
+  every narrower width (``min_test_error_before_peak``) and the widest net's error (``final_test_error``) by
+  more than ``peak_margin``; undecided (None) when no width reaches the interpolation threshold;
+- random features: the min-norm curve peaks at 0.5 <= N/n <= 2, with ``peak_mse`` more than twice both
+  ``mse_at_half_n`` and ``mse_at_2n``, and the ridge removes it: ``ridge_max_over_median`` (the ridge curve's
+  largest MSE for N/n in [0.5, 2] over its median over all N) < 2.
+``held`` is True when every decided part held, False when any decided part failed. ``peak_excess`` (peak minus
+the larger of the two comparison errors, per noise level) shows whether label noise makes the peak stronger;
+it is reported, not part of the rule.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from matplotlib.ticker import NullFormatter
+from threadpoolctl import threadpool_limits
+
+from gaplab.data.registry import load_dataset
+from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.plotting import subplots
+from gaplab.theory.ridge import min_norm_fit
+
+FULL_WIDTHS = [int(w) for w in np.unique(np.geomspace(2, 300, 20, dtype=int))]
+INTERP_TRAIN_ERROR = 0.01
+
+
+@study(
+    "double-descent",
+    claim_id="C14",
+    claim=("Double descent: test error vs model size (and vs epochs) rises, peaks near the interpolation "
+           "threshold, then falls again; label noise makes it stronger."),
+    quick={"widths": [8, 16, 32, 64, 128], "noise_levels": [0.0, 0.15], "epochs": 20, "eval_every": 5,
+           "seeds": 1, "train_size": 1000, "peak_margin": 0.01,
+           "rf_n": 100, "rf_d": 20, "rf_noise": 0.2, "rf_n_test": 1000, "rf_ratios": 13, "rf_draws": 3,
+           "rf_ridge": 0.01},
+    full={"widths": FULL_WIDTHS, "noise_levels": [0.0, 0.15], "epochs": 150, "eval_every": 5, "seeds": 2,
+          "train_size": None, "peak_margin": 0.01,
+          "rf_n": 200, "rf_d": 20, "rf_noise": 0.2, "rf_n_test": 2000, "rf_ratios": 25, "rf_draws": 10,
+          "rf_ridge": 0.01},
+)
+def double_descent(ctx: StudyContext, p: Params) -> Outcome:
+    widths = sorted(int(w) for w in p.widths)
+    noises = [float(x) for x in p.noise_levels]
+    mw = _modelwise(ctx, p, widths, noises)
+    rf = _random_features(ctx, p)
+
+    numbers: dict[str, Any] = {k: mw[k] for k in ("interpolation_width", "peak_width", "peak_test_error",
+                                                  "min_test_error_before_peak", "final_test_error",
+                                                  "peak_excess")}
+    numbers.update({k: rf[k] for k in ("peak_features_over_n", "peak_mse", "mse_at_half_n", "mse_at_2n",
+                                       "ridge_max_over_median", "minnorm_max_over_median")})
+    numbers["interpolation_rule"] = f"first width with training error <= {INTERP_TRAIN_ERROR}"
+    numbers["test_error"] = mw["test_error"]
+    numbers["train_error"] = mw["train_error"]
+    numbers["epochwise_test_error"] = mw["epochwise"]
+    numbers["epochwise_rise"] = mw["epochwise_rise"]  # final minus lowest test error over epochs, per width
+    numbers["rf_mse"] = rf["curve"]
+    numbers["rf_ridge_mse"] = rf["ridge_curve"]
+    numbers["modelwise_held"] = mw["held"]
+    numbers["random_features_held"] = rf["held"]
+    decided = [h for h in (mw["held"], rf["held"]) if h is not None]
+    held = (all(decided) if decided else None)
+
+    _figures(ctx, p, widths, noises, mw, rf)
+    top = str(max(noises))
+    if mw["held"] is None:
+        mw_txt = (f"model-wise (noise {top}): undecided, no width reached training error <= {INTERP_TRAIN_ERROR} "
+                  f"in {p.epochs} epochs")
+    else:
+        mw_txt = (f"model-wise (noise {top}): interpolation at width {numbers['interpolation_width'][top]}, "
+                  f"test-error peak {numbers['peak_test_error'][top]:.3f} at width {numbers['peak_width'][top]} "
+                  f"vs {numbers['min_test_error_before_peak'][top]:.3f} best narrower and "
+                  f"{numbers['final_test_error'][top]:.3f} widest ({'held' if mw['held'] else 'did not hold'})")
+    excess = ", ".join(f"{k}: {v:+.3f}" for k, v in numbers["peak_excess"].items() if v is not None)
+    if excess:
+        mw_txt += f"; peak excess over max(best narrower, widest) by label noise {excess}"
+    rf_txt = (f"random features: min-norm MSE peaks at N/n = {rf['peak_features_over_n']:.2f} "
+              f"(MSE {rf['peak_mse']:.3g} vs {rf['mse_at_half_n']:.3g} at n/2 and {rf['mse_at_2n']:.3g} at 2n), "
+              f"ridge {p.rf_ridge:g} leaves max/median {rf['ridge_max_over_median']:.2f} "
+              f"({'held' if rf['held'] else 'did not hold'})")
+    verdict = {True: "Double descent held", False: "Double descent did not hold", None: "Undecided"}[held]
+    summary = f"{verdict}: {mw_txt}; {rf_txt}."
+    return Outcome(held=held, summary=summary, numbers=numbers)
+
+
+def _modelwise(ctx: StudyContext, p: Params, widths: list[int], noises: list[float]) -> dict[str, Any]:
+    """Train every (noise, width, seed) in one call; seed-mean errors per width and per evaluated epoch."""
+    base = ctx.spec({
+        "data": {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, "standardize": False,
+                 "train_size": p.train_size},
+        "model": {"name": "mlp", "args": {"depth": 2, "width": widths[0]}},
+        "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": p.epochs},
+        "eval_every": p.eval_every,
+    })
+    keys, specs = [], []
+    for nz in noises:
+        for w in widths:
+            for s in range(p.seeds):
+                keys.append((nz, w))
+                specs.append(base.replace(**{"model.args.width": w, "data.label_noise": nz, "seed": ctx.seed + s}))
+    runs = ctx.train(specs)
+    by: dict[tuple[float, int], list] = {}
+    for k, r in zip(keys, runs, strict=True):
+        by.setdefault(k, []).append(r)
+
+    out: dict[str, Any] = {k: {} for k in ("interpolation_width", "peak_width", "peak_test_error",
+                                           "min_test_error_before_peak", "final_test_error", "test_error",
+                                           "train_error", "epochwise", "epochwise_rise")}
+    for nz in noises:
+        key = str(nz)
+        te = np.array([np.mean([1 - r.final["test_acc"] for r in by[(nz, w)]]) for w in widths])
+        tr = np.array([np.mean([1 - r.final["train_acc"] for r in by[(nz, w)]]) for w in widths])
+        out["test_error"][key] = {str(w): float(v) for w, v in zip(widths, te, strict=True)}
+        out["train_error"][key] = {str(w): float(v) for w, v in zip(widths, tr, strict=True)}
+        interp = next((w for w, t in zip(widths, tr, strict=True) if t <= INTERP_TRAIN_ERROR), None)
+        out["interpolation_width"][key] = interp
+        out["final_test_error"][key] = float(te[-1])
+        if interp is None:
+            out["peak_width"][key] = out["peak_test_error"][key] = out["min_test_error_before_peak"][key] = None
+        else:
+            window = [i for i, w in enumerate(widths) if interp / 2 <= w <= 2 * interp]
+            j = max(window, key=lambda i: te[i])
+            out["peak_width"][key] = widths[j]
+            out["peak_test_error"][key] = float(te[j])
+            out["min_test_error_before_peak"][key] = float(te[:j].min()) if j > 0 else None
+    out["peak_excess"] = {}
+    for nz in noises:
+        key = str(nz)
+        pk, lo = out["peak_test_error"][key], out["min_test_error_before_peak"][key]
+        out["peak_excess"][key] = (None if pk is None or lo is None
+                                   else float(pk - max(lo, out["final_test_error"][key])))
+    show = _epochwise_widths(widths, out["interpolation_width"][str(max(noises))])
+    for nz in noises:
+        ew = {}
+        for w in show:
+            hists = [r.history for r in by[(nz, w)]]
+            epochs = [h["epoch"] for h in hists[0]]
+            ew[str(w)] = {str(e): float(np.mean([1 - hh[i]["test_acc"] for hh in hists]))
+                          for i, e in enumerate(epochs)}
+        out["epochwise"][str(nz)] = ew
+        out["epochwise_rise"][str(nz)] = {w: float(list(c.values())[-1] - min(c.values())) for w, c in ew.items()}
+    top = str(max(noises))
+    if out["interpolation_width"][top] is None or out["min_test_error_before_peak"][top] is None:
+        out["held"] = None
+    else:
+        pk = out["peak_test_error"][top]
+        out["held"] = bool(pk > out["min_test_error_before_peak"][top] + p.peak_margin
+                           and pk > out["final_test_error"][top] + p.peak_margin)
+    return out
+
+
+def _random_features(ctx: StudyContext, p: Params) -> dict[str, Any]:
+    """Median test MSE of min-norm / ridge least squares on N random ReLU features (closed form, no training)."""
+    n = int(p.rf_n)
+    ratios = np.geomspace(0.1, 10, int(p.rf_ratios))
+    ns = sorted({max(1, int(round(r * n))) for r in ratios} | {n // 2, n, 2 * n})
+    lams = (0.0, float(p.rf_ridge))
+    mse = np.zeros((len(lams), p.rf_draws, len(ns)))
+    # small solves: one BLAS thread is faster, and avoids idle threads spinning on a shared machine
+    with threadpool_limits(limits=1):
+        _rf_draws(ctx, p, n, ns, lams, mse)
+    med = np.median(mse, axis=1)
+    over = np.array(ns) / n
+    i_pk = int(np.argmax(med[0]))
+    near = (over >= 0.5) & (over <= 2.0)
+    res = {
+        "ns": ns,
+        "over": over,
+        "med": med,
+        "peak_features_over_n": float(over[i_pk]),
+        "peak_mse": float(med[0, i_pk]),
+        "mse_at_half_n": float(med[0, ns.index(n // 2)]),
+        "mse_at_2n": float(med[0, ns.index(2 * n)]),
+        "ridge_max_over_median": float(med[1, near].max() / np.median(med[1])),
+        "minnorm_max_over_median": float(med[0, near].max() / np.median(med[0])),
+        "curve": {f"{o:.3g}": float(v) for o, v in zip(over, med[0], strict=True)},
+        "ridge_curve": {f"{o:.3g}": float(v) for o, v in zip(over, med[1], strict=True)},
+    }
+    res["held"] = bool(0.5 <= res["peak_features_over_n"] <= 2.0
+                       and res["peak_mse"] > 2 * max(res["mse_at_half_n"], res["mse_at_2n"])
+                       and res["ridge_max_over_median"] < 2.0)
+    return res
+
+
+def _rf_draws(ctx: StudyContext, p: Params, n: int, ns: list[int], lams: tuple[float, ...], mse: np.ndarray) -> None:
+    """Fill ``mse[lam, draw, N]``: each draw has its own teacher data and its own random features."""
+    for d in range(p.rf_draws):
+        ds = load_dataset("linear-teacher", {"d": p.rf_d, "n_train": n, "n_test": p.rf_n_test, "noise": p.rf_noise,
+                                             "seed": 1000 * ctx.seed + d})
+        x, y = ds.x_train.numpy().astype(np.float64), ds.y_train.numpy().astype(np.float64)
+        xt, yt = ds.x_test.numpy().astype(np.float64), ds.y_test.numpy().astype(np.float64)
+        g = np.random.default_rng([ctx.seed, d])
+        w_feat = g.standard_normal((p.rf_d, max(ns))) / math.sqrt(p.rf_d)
+        for j, N in enumerate(ns):
+            # ReLU features scaled by 1/sqrt(N) so the Gram matrix (and the ridge's scale) does not grow with N
+            f = np.maximum(x @ w_feat[:, :N], 0) / math.sqrt(N)
+            ft = np.maximum(xt @ w_feat[:, :N], 0) / math.sqrt(N)
+            for li, lam in enumerate(lams):
+                w = min_norm_fit(f, y, lam)
+                mse[li, d, j] = float(np.mean((ft @ w - yt) ** 2))
+
+
+def _figures(ctx: StudyContext, p: Params, widths: list[int], noises: list[float], mw: dict[str, Any],
+             rf: dict[str, Any]) -> None:
+    fig, ax = subplots(2)
+    colors = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
+    for c, nz in zip(colors, noises, strict=False):
+        key = str(nz)
+        te = [mw["test_error"][key][str(w)] for w in widths]
+        tr = [mw["train_error"][key][str(w)] for w in widths]
+        ax[0].plot(widths, te, "o-", color=c, ms=4, label=f"test, label noise {nz:g}")
+        ax[0].plot(widths, tr, "--", color=c, alpha=0.6, label=f"train, label noise {nz:g}")
+        if mw["interpolation_width"][key] is not None:
+            ax[0].axvline(mw["interpolation_width"][key], color=c, ls=":", alpha=0.7)
+        if mw["peak_width"][key] is not None and (mw["peak_excess"][key] or 0) > 0:
+            ax[0].plot([mw["peak_width"][key]], [mw["peak_test_error"][key]], "*", color=c, ms=14)
+    ax[0].set_xscale("log")
+    ticks = widths[:: max(1, len(widths) // 8)]
+    ax[0].set_xticks(ticks, [str(w) for w in ticks])
+    ax[0].xaxis.set_minor_formatter(NullFormatter())
+    ax[0].set_xlabel("hidden width w (MLP 40-w-w-10)")
+    ax[0].set_ylabel("0-1 error")
+    ax[0].set_title(f"model-wise, {p.epochs} epochs (dotted: interpolation, *: peak above both sides)",
+                    fontsize=9)
+    ax[0].legend(fontsize=7)
+    show = [int(w) for w in mw["epochwise"][str(noises[0])]]
+    for c, w in zip(colors, show, strict=False):
+        for nz, ls in zip(noises, ["--", "-"], strict=False):
+            curve = mw["epochwise"][str(nz)][str(w)]
+            ax[1].plot([int(e) for e in curve], list(curve.values()), ls, color=c,
+                       label=f"w={w}, noise {nz:g}")
+    ax[1].set_xlabel("epoch")
+    ax[1].set_ylabel("test 0-1 error")
+    ax[1].set_title("epoch-wise (solid: label noise, dashed: clean)", fontsize=9)
+    ax[1].legend(fontsize=7)
+    ctx.savefig(fig, "model_and_epoch_wise")
+
+    fig, ax = subplots(1)
+    ax.plot(rf["over"], rf["med"][0], "o-", ms=4, label="min-norm least squares")
+    ax.plot(rf["over"], rf["med"][1], "s-", ms=4, label=f"ridge λ={p.rf_ridge:g}")
+    ax.axvline(1.0, color="gray", ls=":", label="N = n (interpolation threshold)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("features / training points  (N / n)")
+    ax.set_ylabel("test MSE (median over draws)")
+    ax.set_title(f"random ReLU features, linear teacher d={p.rf_d}, n={p.rf_n}, noise {p.rf_noise:g}", fontsize=9)
+    ax.legend(fontsize=8)
+    ctx.savefig(fig, "random_features")
+
+
+def _epochwise_widths(widths: list[int], interp: int | None) -> list[int]:
+    """A narrow width, the one nearest the interpolation threshold, and the widest."""
+    mid = interp if interp is not None else widths[len(widths) // 2]
+    near = min(widths, key=lambda w: abs(math.log(w / mid)))
+    narrow = min(widths, key=lambda w: abs(math.log(w / max(mid / 8, widths[0]))))
+    return list(dict.fromkeys([narrow, near, widths[-1]]))

@@ -1,0 +1,190 @@
+"""C16: as an MLP's width grows it behaves like kernel regression with the neural tangent kernel (Jacot et al. 2018).
+
+Two measurements on ReLU MLPs in NTK parameterization (``gaplab.theory.ntk``):
+
+1. Kernel convergence: the empirical NTK ``J(x) J(x')^T`` of finite networks at init (``make_ntk_mlp`` +
+   ``empirical``) against the analytic infinite-width NTK (``analytic``) on inputs on the sphere of radius
+   sqrt(d): relative Frobenius error ``||K_w - K_inf||_F / ||K_inf||_F``, mean over initializations, and its
+   log-log slope vs width (fluctuations of a sum over ``width`` units: expected ≈ -0.5).
+2. Training: networks of each width trained by full-batch gradient descent on squared loss (learning rate
+   1/λ_max of the analytic kernel, until the linearized residual has shrunk by 1e4) vs kernel regression with
+   the analytic NTK (``kernel_regression``; Jacot et al. 2018, Lee et al. 2019 "Wide Neural Networks of Any
+   Depth Evolve as Linear Models"). The trained networks are *centred*, g(x) = f(x; θ) - f(x; θ0) with θ0 the
+   frozen initial weights, so the output at init is 0 as the kernel-regression formula assumes (otherwise the
+   random initial function, O(1) at every width, stays in the prediction; ``center=False`` shows that).
+   Prediction gap: RMS(g(x*) - kernel prediction) / RMS(kernel prediction) on test points, mean over seeds.
+
+The networks are trained with a short plain torch loop here, not through the pack engine: the engine's models
+are not in NTK parameterization, and this is a closed-form-style analysis of a few small networks, not a sweep.
+
+Rule for ``held``: rel_error at the widest net is below the narrowest's, its log-log slope is in [-0.8, -0.3],
+and the prediction gap shrinks with width (negative log-log slope and widest gap < half the narrowest's).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.plotting import subplots
+from gaplab.theory import ntk
+
+
+@study(
+    "ntk",
+    claim_id="C16",
+    claim="As an MLP's width grows, it behaves like a kernel method with the neural tangent kernel.",
+    quick={"widths": [64, 256, 1024, 4096], "depth": 1, "d": 5, "n_kernel": 20, "kernel_inits": 3,
+           "n_train": 20, "n_test": 100, "train_seeds": 2, "center": True, "uncentered_contrast": False},
+    full={"widths": [64, 128, 256, 512, 1024, 2048, 4096], "depth": 1, "d": 5, "n_kernel": 30, "kernel_inits": 10,
+          "n_train": 30, "n_test": 300, "train_seeds": 5, "center": True, "uncentered_contrast": True},
+)
+def ntk_study(ctx: StudyContext, p: Params) -> Outcome:
+    widths = sorted(int(w) for w in p.widths)
+    g = torch.Generator().manual_seed(1000 + ctx.seed)
+
+    def sphere(k: int) -> torch.Tensor:
+        x = torch.randn(k, p.d, generator=g, dtype=torch.float64)
+        return x / x.norm(dim=1, keepdim=True) * math.sqrt(p.d)
+
+    # 1. kernel convergence at init
+    xk = sphere(p.n_kernel)
+    k_inf = ntk.analytic(xk, xk, p.depth)
+    rel = {}
+    for w in widths:
+        errs = []
+        for s in range(p.kernel_inits):
+            net = ntk.make_ntk_mlp(p.d, w, p.depth, seed=10_000 * ctx.seed + s)
+            k_emp = ntk.empirical(net, xk.float(), xk.float()).double()
+            errs.append(float(torch.linalg.norm(k_emp - k_inf) / torch.linalg.norm(k_inf)))
+        rel[w] = float(np.mean(errs))
+    slope = _loglog_slope(widths, [rel[w] for w in widths])
+
+    # 2. trained networks vs kernel regression on a small regression problem
+    x, xt = sphere(p.n_train), sphere(p.n_test)
+    u = torch.randn(p.d, generator=g, dtype=torch.float64)
+    u = u / u.norm()
+
+    def target(z: torch.Tensor) -> torch.Tensor:
+        return torch.sin(2 * z @ u) + 0.5 * torch.cos(z[:, 0] * z[:, 1])
+
+    y, yt = target(x), target(xt)
+    K, Kt = ntk.analytic(x, x, p.depth), ntk.analytic(xt, x, p.depth)
+    pred_k = ntk.kernel_regression(K, y, Kt)
+    ev = torch.linalg.eigvalsh(K)
+    lr = 1.0 / float(ev[-1])
+    steps = int(math.ceil(math.log(1e4) * float(ev[-1]) / float(ev[0])))
+    kernel_mse = float(((pred_k - yt) ** 2).mean())
+    modes = [bool(p.center)] + ([not p.center] if p.uncentered_contrast else [])
+    gap: dict[bool, dict[int, float]] = {m: {} for m in modes}
+    net_mse: dict[int, float] = {}
+    examples: dict[int, np.ndarray] = {}
+    for m in modes:
+        for w in widths:
+            gaps, mses = [], []
+            for s in range(p.train_seeds):
+                pred = _train_gd(p.d, w, p.depth, 20_000 * ctx.seed + s, x, y, xt, lr, steps, m)
+                gaps.append(float(((pred - pred_k) ** 2).mean().sqrt() / (pred_k**2).mean().sqrt()))
+                mses.append(float(((pred - yt) ** 2).mean()))
+                if m == p.center and s == 0:
+                    examples[w] = pred.numpy()
+            gap[m][w] = float(np.mean(gaps))
+            if m == p.center:
+                net_mse[w] = float(np.mean(mses))
+    main = gap[bool(p.center)]
+    gap_slope = _loglog_slope(widths, [main[w] for w in widths])
+
+    decreasing = rel[widths[-1]] < rel[widths[0]]
+    slope_ok = -0.8 <= slope <= -0.3
+    gap_ok = gap_slope < 0 and main[widths[-1]] < 0.5 * main[widths[0]]
+    held = bool(decreasing and slope_ok and gap_ok)
+    monotone = all(rel[a] > rel[b] for a, b in zip(widths, widths[1:], strict=False))
+
+    _figures(ctx, p, widths, rel, slope, gap, gap_slope, examples, pred_k.numpy())
+
+    numbers: dict[str, Any] = {
+        "rel_error": {str(w): rel[w] for w in widths},
+        "slope": slope,
+        "rel_error_monotone": monotone,
+        "prediction_gap": {str(w): main[w] for w in widths},
+        "prediction_gap_slope": gap_slope,
+        "kernel_test_mse": kernel_mse,
+        "net_test_mse": {str(w): net_mse[w] for w in widths},
+        "gd_steps": steps,
+        "gd_lr": lr,
+        "centered": bool(p.center),
+    }
+    if p.uncentered_contrast:
+        numbers["prediction_gap_other_centering"] = {str(w): gap[not p.center][w] for w in widths}
+    summary = (f"Empirical vs analytic NTK: relative error {rel[widths[0]]:.3f} at width {widths[0]} → "
+               f"{rel[widths[-1]]:.3f} at {widths[-1]} (log-log slope {slope:.2f}; expected ≈ -0.5). "
+               f"{'Centred' if p.center else 'Uncentred'} networks trained by gradient descent differ from NTK "
+               f"kernel regression by {main[widths[0]]:.3f} → {main[widths[-1]]:.3f} (relative RMS, slope "
+               f"{gap_slope:.2f}). "
+               + ("The claim held: wider nets behave like the kernel method."
+                  if held else "The claim did not hold: " + ", ".join(
+                      t for t, ok in (("error not decreasing", decreasing), ("slope outside [-0.8, -0.3]", slope_ok),
+                                      ("prediction gap not shrinking", gap_ok)) if not ok) + "."))
+    return Outcome(held=held, summary=summary, numbers=numbers)
+
+
+def _loglog_slope(xs: list[int], ys: list[float]) -> float:
+    return float(np.polyfit(np.log(xs), np.log(ys), 1)[0])
+
+
+def _train_gd(d: int, width: int, depth: int, seed: int, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor,
+              lr: float, steps: int, center: bool) -> torch.Tensor:
+    """Full-batch GD on 0.5 * sum of squared errors; returns float64 test predictions (centred if asked)."""
+    net = ntk.make_ntk_mlp(d, width, depth, seed=seed)
+    xf, xtf, yf = x.float(), xt.float(), y.float()
+    with torch.no_grad():
+        init = copy.deepcopy(net)
+        b, bt = (init(xf)[:, 0], init(xtf)[:, 0]) if center else (torch.zeros(()), torch.zeros(()))
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = 0.5 * ((net(xf)[:, 0] - b - yf) ** 2).sum()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return (net(xtf)[:, 0] - bt).double()
+
+
+def _figures(ctx: StudyContext, p: Params, widths: list[int], rel: dict[int, float], slope: float,
+             gap: dict[bool, dict[int, float]], gap_slope: float, examples: dict[int, np.ndarray],
+             pred_k: np.ndarray) -> None:
+    fig, ax = subplots(3)
+    ws = np.array(widths, dtype=float)
+    r = np.array([rel[w] for w in widths])
+    ax[0].loglog(ws, r, "o-", label=f"mean over {p.kernel_inits} inits (slope {slope:.2f})")
+    ax[0].loglog(ws, r[0] * (ws / ws[0]) ** -0.5, "--", color="gray", label="∝ width^-0.5")
+    ax[0].set_xlabel("hidden width")
+    ax[0].set_ylabel("‖K_emp − K_∞‖_F / ‖K_∞‖_F")
+    ax[0].set_title(f"empirical vs analytic NTK (depth {p.depth})", fontsize=9)
+    ax[0].legend(fontsize=7)
+    for m, curve in gap.items():
+        gs = np.array([curve[w] for w in widths])
+        lab = "centred net" if m else "uncentred net"
+        if m == bool(p.center):
+            lab += f" (slope {gap_slope:.2f})"
+        ax[1].loglog(ws, gs, "o-" if m == bool(p.center) else "s--", label=lab)
+    g0 = gap[bool(p.center)][widths[0]]
+    ax[1].loglog(ws, g0 * (ws / ws[0]) ** -0.5, "--", color="gray", label="∝ width^-0.5")
+    ax[1].set_xlabel("hidden width")
+    ax[1].set_ylabel("RMS(net − kernel) / RMS(kernel)")
+    ax[1].set_title(f"GD-trained net vs NTK regression (mean of {p.train_seeds})", fontsize=9)
+    ax[1].legend(fontsize=7)
+    lo, hi = float(pred_k.min()), float(pred_k.max())
+    for w in (widths[0], widths[-1]):
+        ax[2].plot(pred_k, examples[w], ".", ms=4, label=f"width {w}")
+    ax[2].plot([lo, hi], [lo, hi], "k--", lw=1, label="y = x")
+    ax[2].set_xlabel("NTK kernel-regression prediction")
+    ax[2].set_ylabel("trained network prediction")
+    ax[2].set_title("test-point predictions (one seed)", fontsize=9)
+    ax[2].legend(fontsize=7)
+    ctx.savefig(fig, "ntk")
