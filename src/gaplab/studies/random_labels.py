@@ -1,0 +1,173 @@
+"""C13: deep nets fit random labels and shuffled or random inputs to 100 % training accuracy despite typical L2.
+
+Setup after Zhang et al. 2017 ("Understanding deep learning requires rethinking generalization"; seed 002): an
+over-parameterized MLP on a small MNIST-1D training set, trained long enough to interpolate, under
+  true labels; random labels (``data.random_labels: 1.0``); one fixed permutation of the input positions applied to
+  every example (``data.permute_inputs``, "shuffled pixels"); Gaussian inputs with the original labels
+  (``data.gaussian_inputs``); a label-corruption sweep (a fraction of labels replaced by uniform draws); and
+  random or true labels with a typical L2 penalty and with dropout.
+"Typical L2" is Zhang et al.'s weight decay 5e-4 (PyTorch ``SGD(weight_decay=5e-4)``), i.e. λ = 5e-4·m in the
+seeds' λ/(2m)·Σ‖W‖² convention (see gaplab.regularize.penalties); a 10× stronger one is shown for contrast.
+
+``epochs_to_fit``: first evaluated epoch with training accuracy ≥ ``fit_level`` (0.99) against the labels the run
+trained on (None: never), mean over seeds (None if any seed never fits).
+
+Rule for ``held``: every condition except dropout and the 10× L2 (true, random, shuffled pixels, Gaussian inputs,
+every corruption level, random labels + typical L2) reaches ≥ 0.99 training accuracy; the random-label test
+accuracy is within ``chance_tol`` of chance (1/10); fitting random labels takes longer than true ones
+(``fit_time_ratio_random_over_true`` > 1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
+from gaplab.studies.plotting import subplots
+
+RULED = ("true", "random", "shuffled_pixels", "gaussian_inputs", "random+l2")
+
+
+def _fit_epoch(r: StoredRun, level: float) -> int | None:
+    return next((int(h["epoch"]) for h in r.history if (h.get("train_acc") or 0.0) >= level), None)
+
+
+def _train(ctx: StudyContext, specs: list, threads: int) -> list[StoredRun]:
+    """``ctx.train`` with ``threads`` torch threads (default 1: at these per-step sizes a second OpenMP thread
+    mostly spins on a shared 2-core box — measured 5-8x the CPU time for the same runs)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        return ctx.train(specs)
+    finally:
+        torch.set_num_threads(before)
+
+
+@study(
+    "random-labels",
+    claim_id="C13",
+    claim=("Deep nets fit random labels and shuffled or random inputs to zero training error; typical L2 strength "
+           "does not stop interpolation."),
+    quick={"seeds": [0], "num_samples": 1250, "train_size": 500, "width": 256, "depth": 2, "epochs": 50,
+           "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1, "corruption": [0.0, 0.5, 1.0],
+           "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99, "chance_tol": 0.05, "threads": 1},
+    full={"seeds": [0, 1, 2], "num_samples": 2000, "train_size": 1000, "width": 256, "depth": 2, "epochs": 100,
+          "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
+          "corruption": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99,
+          "chance_tol": 0.05, "threads": 1},
+)
+def random_labels(ctx: StudyContext, p: Params) -> Outcome:
+    opt: dict[str, Any] = {"name": p.optimizer, "lr": p.lr, "batch_size": p.batch_size, "epochs": p.epochs}
+    if p.optimizer == "sgd":
+        opt["momentum"] = 0.9
+    base = ctx.spec({
+        "data": {"name": "mnist1d", "args": {"num_samples": p.num_samples}, "train_size": p.train_size},
+        "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth}},
+        "optim": opt,
+        "eval_every": p.eval_every,
+    })
+    lam = p.wd_equiv * p.train_size  # SGD weight_decay wd = λ/m  (gaplab.regularize.penalties)
+    conditions: dict[str, dict[str, Any]] = {
+        "true": {},
+        "random": {"data.random_labels": 1.0},
+        "shuffled_pixels": {"data.permute_inputs": True},
+        "gaussian_inputs": {"data.gaussian_inputs": True},
+        "true+l2": {"reg.l2": lam},
+        "random+l2": {"data.random_labels": 1.0, "reg.l2": lam},
+        "random+l2x10": {"data.random_labels": 1.0, "reg.l2": 10 * lam},
+        "true+dropout": {"reg.dropout": p.dropout},
+        "random+dropout": {"data.random_labels": 1.0, "reg.dropout": p.dropout},
+    }
+    for f in p.corruption:
+        conditions[f"corrupt_{f:g}"] = {"data.random_labels": f}
+    keys = [(c, s) for c in conditions for s in p.seeds]
+    specs = [base.replace(**conditions[c], seed=s) for c, s in keys]
+    runs = dict(zip(keys, _train(ctx, specs, p.threads), strict=True))
+
+    def mean_final(c: str, m: str) -> float:
+        return float(np.mean([runs[(c, s)].final[m] for s in p.seeds]))
+
+    train_acc = {c: mean_final(c, "train_acc") for c in conditions}
+    test_acc = {c: mean_final(c, "test_acc") for c in conditions}
+    epochs_to_fit: dict[str, float | None] = {}
+    for c in conditions:
+        eps = [_fit_epoch(runs[(c, s)], p.fit_level) for s in p.seeds]
+        epochs_to_fit[c] = None if any(e is None for e in eps) else float(np.mean(eps))  # type: ignore[arg-type]
+    t_true, t_rand = epochs_to_fit["true"], epochs_to_fit["random"]
+    ratio = t_rand / t_true if t_true and t_rand else None
+    sweep = {f"{f:g}": {"train_accuracy": train_acc[f"corrupt_{f:g}"], "test_accuracy": test_acc[f"corrupt_{f:g}"],
+                        "epochs_to_fit": epochs_to_fit[f"corrupt_{f:g}"]} for f in p.corruption}
+
+    ruled = [*RULED, *(f"corrupt_{f:g}" for f in p.corruption)]
+    not_fitted = [c for c in ruled if epochs_to_fit[c] is None]
+    chance = 0.1
+    chance_ok = abs(test_acc["random"] - chance) <= p.chance_tol
+    slower = ratio is not None and ratio > 1.0
+    l2_fits = epochs_to_fit["random+l2"] is not None
+    held = bool(not not_fitted and chance_ok and slower)
+
+    _figures(ctx, p, runs, conditions, epochs_to_fit, train_acc, test_acc)
+
+    def ep(c: str) -> str:
+        return "never" if epochs_to_fit[c] is None else f"{epochs_to_fit[c]:.0f}"
+
+    summary = (
+        f"Training accuracy ≥ {p.fit_level} was reached by {len(ruled) - len(not_fitted)} of {len(ruled)} ruled "
+        f"conditions{' (not: ' + ', '.join(not_fitted) + ')' if not_fitted else ''}: true labels at epoch "
+        f"{ep('true')}, random labels at {ep('random')} (ratio {ratio if ratio is None else round(ratio, 2)}), "
+        f"shuffled pixels {ep('shuffled_pixels')}, Gaussian inputs {ep('gaussian_inputs')}; random-label test "
+        f"accuracy {test_acc['random']:.3f} vs chance {chance}. Typical L2 (λ/m = {p.wd_equiv:g}) "
+        f"{'did not prevent' if l2_fits else 'prevented'} fitting random labels (epoch {ep('random+l2')}; 10× L2: "
+        f"{ep('random+l2x10')}, final train acc {train_acc['random+l2x10']:.2f}); dropout {p.dropout}: "
+        f"{ep('random+dropout')}. Claim {'held' if held else 'did not hold'}."
+    )
+    numbers = {
+        "train_accuracy": train_acc, "test_accuracy": test_acc, "epochs_to_fit": epochs_to_fit,
+        "fit_time_ratio_random_over_true": ratio, "corruption_sweep": sweep, "typical_l2_lambda": lam,
+        "typical_l2_prevents_fitting_random": not l2_fits, "random_test_minus_chance": test_acc["random"] - chance,
+        "not_fitted": ", ".join(not_fitted) if not_fitted else None,
+    }
+    return Outcome(held=held, summary=summary, numbers=numbers)
+
+
+def _mean_curve(runs: dict, c: str, seeds: list[int], m: str) -> tuple[np.ndarray, np.ndarray]:
+    ep = np.array([h["epoch"] for h in runs[(c, seeds[0])].history])
+    return ep, np.mean([runs[(c, s)].curve(m) for s in seeds], axis=0)
+
+
+def _figures(ctx: StudyContext, p: Params, runs: dict, conditions: dict, epochs_to_fit: dict, train_acc: dict,
+             test_acc: dict) -> None:
+    fig, ax = subplots(3)
+    styles = {"true": ("C0", "-"), "random": ("C3", "-"), "shuffled_pixels": ("C2", "-"),
+              "gaussian_inputs": ("C4", "-"), "random+l2": ("C3", "--"), "random+l2x10": ("C3", ":"),
+              "random+dropout": ("C1", "--")}
+    for c, (col, ls) in styles.items():
+        ep, y = _mean_curve(runs, c, p.seeds, "train_acc")
+        ax[0].plot(ep, y, color=col, ls=ls, lw=3 if c == "true" else 1.5, alpha=0.6 if c == "true" else 1.0,
+                   label=f"{c} (fit ep {epochs_to_fit[c]:.0f})" if epochs_to_fit[c] else f"{c} (not fitted)")
+    ax[0].axhline(p.fit_level, color="gray", lw=0.8)
+    ax[0].set_xlabel("epoch")
+    ax[0].set_ylabel("training accuracy (on the labels trained on)")
+    ax[0].set_title("fitting: true vs random labels and inputs", fontsize=10)
+    ax[0].legend(fontsize=7)
+
+    fr = list(p.corruption)
+    t = [epochs_to_fit[f"corrupt_{f:g}"] for f in fr]
+    ax[1].plot([f for f, v in zip(fr, t, strict=True) if v is not None], [v for v in t if v is not None], "o-")
+    ax[1].set_xlabel("fraction of labels randomized")
+    ax[1].set_ylabel(f"epochs to train acc ≥ {p.fit_level}")
+    ax[1].set_ylim(bottom=0)
+    ax[1].set_title("time to interpolate vs label corruption", fontsize=10)
+
+    ax[2].plot(fr, [1 - test_acc[f"corrupt_{f:g}"] for f in fr], "o-", color="C1", label="test error")
+    ax[2].plot(fr, [1 - train_acc[f"corrupt_{f:g}"] for f in fr], "s-", color="C0", label="training error")
+    ax[2].axhline(0.9, color="gray", ls="--", label="chance (0.9)")
+    ax[2].set_xlabel("fraction of labels randomized")
+    ax[2].set_ylabel("error (fraction misclassified)")
+    ax[2].set_ylim(-0.02, 1.0)
+    ax[2].set_title("final training and test error vs label corruption", fontsize=10)
+    ax[2].legend(fontsize=8)
+    ctx.savefig(fig, "random_labels")
