@@ -1,0 +1,140 @@
+"""C22: an MLP only approximates the inner product ⟨x, z⟩; a multiplicative (bilinear) layer represents it.
+
+Seed 003 ("limits of neural networks", K-MOOC lecture): f(x, z) = ⟨x, z⟩ cannot be represented exactly by an
+MLP, only approximated; multiplicative interactions can (Jayakumar et al. 2020, "Multiplicative Interactions
+and Where to Find Them"). ReLU MLPs of growing width and the ``bilinear`` model (xᵀW z + linear term) are
+trained on the ``inner-product`` data (x, z ~ U(-1, 1)^d, targets with small noise) and evaluated on fresh
+inputs from the training range and from U(-s, s) with s = ``ood_scale`` > 1. The targets' variance grows
+as Var⟨x, z⟩ = d·s⁴/9, so an exact model's error grows at most like the targets (×s⁴) while a ReLU net,
+piecewise linear and extrapolating linearly outside its data, falls behind the quadratic target.
+
+Rule for ``held``: (1) bilinear in-range MSE < 0.1 × the best MLP's and its relative MSE (MSE / Var y) < 0.01;
+(2) bilinear's relative MSE out of range ≤ 2 × in range (its raw OOD ratio ≤ 2 × the target-variance ratio);
+(3) the best MLP's relative MSE out of range ≥ 5 × in range (its error outgrows the targets).
+Sizes: each run gets ``steps`` optimizer steps (epochs = steps·batch/n), so small training sets are not
+under-trained.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from gaplab.data.builtin_inner_product import inner_product_inputs
+from gaplab.spec import RunSpec
+from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
+from gaplab.studies.plotting import subplots
+
+BIL_FACTOR = 0.1
+BIL_REL = 0.01
+BIL_OOD = 2.0
+MLP_OOD = 5.0
+BATCH = 100
+
+
+@torch.no_grad()
+def _mse(run: StoredRun, x: torch.Tensor, y: torch.Tensor) -> float:
+    return float(((run.model()(x) - y) ** 2).mean())
+
+
+@study(
+    "inner-product",
+    claim_id="C22",
+    claim="An MLP cannot represent the inner product <x,z> exactly, only approximate it; multiplicative "
+          "interaction layers can.",
+    quick={"d": 5, "widths": [8, 32, 128], "n_width": 128, "ns": [100, 300, 1000], "steps": 600, "noise": 0.05,
+           "ood_scale": 2.0, "lr": 0.003, "bilinear_lr": 0.01, "n_eval": 4000, "seeds": [0]},
+    full={"d": 8, "widths": [8, 32, 128, 256], "n_width": 128, "ns": [100, 300, 1000, 3000, 10000], "steps": 2000,
+          "noise": 0.05, "ood_scale": 2.0, "lr": 0.003, "bilinear_lr": 0.01, "n_eval": 20000, "seeds": [0, 1]},
+)
+def inner_product(ctx: StudyContext, p: Params) -> Outcome:
+    n_max, w_max = max(p.ns), max(p.widths)
+    data = {"name": "inner-product", "args": {"d": p.d, "n_train": n_max, "n_test": 1000, "noise": p.noise},
+            "standardize": False}
+    mlp = ctx.spec({"data": data, "model": {"name": "mlp", "args": {"width": w_max}},
+                    "optim": {"name": "adam", "lr": p.lr, "epochs": 1, "batch_size": BATCH, "schedule": "cosine"}})
+    bil = mlp.replace(**{"model": {"name": "bilinear", "args": {}}, "optim.lr": p.bilinear_lr})
+
+    def sized(spec: RunSpec, n: int, seed: int, **kw: object) -> RunSpec:
+        epochs = max(1, math.ceil(p.steps * BATCH / n))
+        return spec.replace(**{"seed": seed, "data.train_size": n, "optim.epochs": epochs, "eval_every": epochs, **kw})
+
+    keys = [(s, "mlp", w, n_max) for s in p.seeds for w in p.widths]
+    keys += [(s, "mlp", p.n_width, n) for s in p.seeds for n in p.ns if not (n == n_max and p.n_width in p.widths)]
+    keys += [(s, "bilinear", 0, n) for s in p.seeds for n in p.ns]
+    specs = [sized(bil, n, s) if kind == "bilinear" else sized(mlp, n, s, **{"model.args.width": w})
+             for s, kind, w, n in keys]
+    runs = dict(zip(keys, ctx.train(specs, keep_state=True), strict=True))
+
+    g = torch.Generator().manual_seed(10_000 + ctx.seed)
+    x_in, y_in = inner_product_inputs(p.n_eval, p.d, 1.0, g)
+    x_out, y_out = inner_product_inputs(p.n_eval, p.d, p.ood_scale, g)
+    var_in, var_out = float(y_in.var()), float(y_out.var())
+    mse = {k: (_mse(r, x_in, y_in), _mse(r, x_out, y_out)) for k, r in runs.items()}
+
+    def avg(kind: str, w: int, n: int, j: int) -> float:
+        return float(np.mean([mse[s, kind, w, n][j] for s in p.seeds]))
+
+    mlp_in = {w: avg("mlp", w, n_max, 0) for w in p.widths}
+    mlp_out = {w: avg("mlp", w, n_max, 1) for w in p.widths}
+    bil_in, bil_out = avg("bilinear", 0, n_max, 0), avg("bilinear", 0, n_max, 1)
+    best_w = min(p.widths, key=lambda w: mlp_in[w])
+    ood = {"mlp": mlp_out[best_w] / mlp_in[best_w], "bilinear": bil_out / bil_in,
+           "target_variance": var_out / var_in}
+    rel = {"mlp": {"in": mlp_in[best_w] / var_in, "out": mlp_out[best_w] / var_out},
+           "bilinear": {"in": bil_in / var_in, "out": bil_out / var_out}}
+    rel_ratio = {k: v["out"] / v["in"] for k, v in rel.items()}
+    mse_n = {"mlp": {n: avg("mlp", p.n_width, n, 0) for n in p.ns},
+             "bilinear": {n: avg("bilinear", 0, n, 0) for n in p.ns}}
+
+    ok1 = bil_in < BIL_FACTOR * mlp_in[best_w] and rel["bilinear"]["in"] < BIL_REL
+    ok2 = rel_ratio["bilinear"] <= BIL_OOD
+    ok3 = rel_ratio["mlp"] >= MLP_OOD
+    held = bool(ok1 and ok2 and ok3)
+
+    fig, ax = subplots(3)
+    ax[0].plot(p.widths, [mlp_in[w] for w in p.widths], "o-", label="MLP, in range [-1, 1]")
+    ax[0].plot(p.widths, [mlp_out[w] for w in p.widths], "o--", color="C0", alpha=0.6,
+               label=f"MLP, out of range [-{p.ood_scale:g}, {p.ood_scale:g}]")
+    ax[0].axhline(bil_in, color="C3", label="bilinear, in range")
+    ax[0].axhline(bil_out, color="C3", ls="--", alpha=0.6, label="bilinear, out of range")
+    ax[0].set_xscale("log", base=2)
+    ax[0].set_yscale("log")
+    ax[0].set_xlabel("MLP width (2 hidden layers)")
+    ax[0].set_ylabel("test MSE")
+    ax[0].set_title(f"MSE vs width (n = {n_max}, d = {p.d})", fontsize=9)
+    ax[0].legend(fontsize=7)
+    ax[1].plot(p.ns, [mse_n["mlp"][n] for n in p.ns], "o-", label=f"MLP width {p.n_width}")
+    ax[1].plot(p.ns, [mse_n["bilinear"][n] for n in p.ns], "s-", color="C3", label="bilinear")
+    ax[1].axhline(p.noise ** 2, color="gray", ls=":", label="training-label noise σ²")
+    ax[1].set_xscale("log")
+    ax[1].set_yscale("log")
+    ax[1].set_xlabel("training-set size n")
+    ax[1].set_ylabel("test MSE (in range)")
+    ax[1].set_title(f"MSE vs data ({p.steps} steps each)", fontsize=9)
+    ax[1].legend(fontsize=7)
+    xs = np.arange(2)
+    ax[2].bar(xs - 0.2, [rel["mlp"]["in"], rel["bilinear"]["in"]], 0.4, label="in range")
+    ax[2].bar(xs + 0.2, [rel["mlp"]["out"], rel["bilinear"]["out"]], 0.4, label=f"out of range (×{p.ood_scale:g})")
+    ax[2].set_xticks(xs, [f"MLP width {best_w}", "bilinear"])
+    ax[2].set_yscale("log")
+    ax[2].set_ylabel("relative MSE = MSE / Var(y) on that range")
+    ax[2].set_title("extrapolation", fontsize=9)
+    ax[2].legend(fontsize=7)
+    ctx.savefig(fig, "inner_product")
+
+    summary = (f"{'Held' if held else 'Did not hold'}: in range the bilinear model reached MSE {bil_in:.2e} "
+               f"(relative {rel['bilinear']['in']:.1e}) vs {mlp_in[best_w]:.2e} for the best MLP (width {best_w}); "
+               f"on inputs ×{p.ood_scale:g} the targets' variance grows ×{ood['target_variance']:.1f}, the bilinear "
+               f"MSE ×{ood['bilinear']:.1f} (relative ×{rel_ratio['bilinear']:.2f}, rule ≤ {BIL_OOD:g}) and the MLP's "
+               f"×{ood['mlp']:.0f} (relative ×{rel_ratio['mlp']:.1f}, rule ≥ {MLP_OOD:g}).")
+    return Outcome(held=held, summary=summary, numbers={
+        "mlp_test_mse": {str(w): mlp_in[w] for w in p.widths},
+        "mlp_ood_mse": {str(w): mlp_out[w] for w in p.widths},
+        "bilinear_test_mse": bil_in, "bilinear_ood_mse": bil_out,
+        "ood_ratio": ood, "relative_mse": rel, "relative_ood_ratio": rel_ratio,
+        "mse_vs_n": {k: {str(n): v for n, v in d.items()} for k, d in mse_n.items()},
+        "best_width": best_w, "target_variance": {"in": var_in, "out": var_out},
+    })

@@ -1,0 +1,28 @@
+"""weight-decay study (C8): SGD+L2 ≡ SGD+decay with wd = λ/m; Adam+L2 ≠ AdamW; a wrong mapping breaks it."""
+
+from __future__ import annotations
+
+from gaplab.store.db import Store
+from gaplab.studies.base import run_study
+
+
+def test_weight_decay_quick_holds(tmp_path) -> None:
+    v = run_study("weight-decay", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+    n = v.numbers
+    assert v.held is True, v.summary
+    assert n["sgd_max_param_diff"] < 1e-4
+    assert n["adam_max_param_diff"] > 1e-3 and n["adam_max_param_diff"] > 100 * n["sgd_max_param_diff"]
+    acc = n["test_accuracy"]
+    assert set(acc) >= {"sgd", "sgd+l2", "sgd+wd", "adam", "adam+l2", "adamw+wd"}
+    assert all(0.1 < a <= 1.0 for a in acc.values())
+    assert abs(acc["sgd+l2"] - acc["sgd+wd"]) < 0.01  # same algorithm, same accuracy
+    assert n["final_weight_norm"]["sgd+l2"] < n["final_weight_norm"]["sgd"]  # the decay matters
+    assert (tmp_path / "out" / "weight-decay" / "weight_decay.png").exists()
+    assert (tmp_path / "out" / "weight-decay" / "verdict.json").exists()
+
+
+def test_weight_decay_wrong_mapping_breaks(tmp_path) -> None:
+    v = run_study("weight-decay", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"),
+                  overrides={"wd_factor": 1.2, "epochs": 2, "curve_epochs": [1]})
+    assert v.held is False
+    assert v.numbers["sgd_max_param_diff"] > 1e-4
