@@ -2,20 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-import torch
-
 from gaplab.store.db import Store
 from gaplab.studies.base import run_study
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One torch thread, as the CLI sets explicitly (OpenMP spinning on a shared 2-core box, see PERF-NOTES)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_linearization_quick_holds(tmp_path):

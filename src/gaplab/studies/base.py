@@ -121,15 +121,24 @@ class StudyContext:
         """Validate a run spec given as plain data (seed defaults to the study's seed)."""
         return parse_run({"seed": self.seed, **data})
 
-    def train(self, specs: Iterable[RunSpec], keep_state: bool = False) -> list[StoredRun]:
+    def train(self, specs: Iterable[RunSpec], keep_state: bool = False, threads: int | None = None) -> list[StoredRun]:
         """Train (or reuse from the store) every spec through the pack engine; results in spec order.
 
-        ``keep_state`` keeps final weights so ``StoredRun.model()`` can predict on new inputs.
+        ``keep_state`` keeps final weights so ``StoredRun.model()`` can predict on new inputs. ``threads`` sets
+        torch's thread count for this call only (small models: one thread, extra OpenMP threads only spin).
         """
+        import torch
+
         specs = list(specs)
         group = f"study/{self.name}/{self.preset}"
-        out = run_local(specs, self.store, group=group, max_pack=self.max_pack,
-                        progress=self._progress, keep_state=keep_state)
+        before = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(max(1, int(threads)))
+        try:
+            out = run_local(specs, self.store, group=group, max_pack=self.max_pack,
+                            progress=self._progress, keep_state=keep_state)
+        finally:
+            torch.set_num_threads(before)
         if out["failed"]:
             raise RuntimeError(f"{out['failed']} runs of study {self.name} failed; "
                                "see `gaplab runs list --status failed`")

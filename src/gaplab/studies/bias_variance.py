@@ -92,12 +92,8 @@ def _mlp_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -> 
     })
     seeds = [1000 * ctx.seed + d for d in range(p.mlp_draws)]
     specs = [base.replace(**{"reg.l2": lam, "seed": s}) for lam in lams for s in seeds]
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models: intra-op threads only spin (10x the CPU time on a busy machine)
-    try:
-        runs = ctx.train(specs, keep_state=True)
-    finally:
-        torch.set_num_threads(threads)
+    # tiny models: intra-op threads only spin (10x the CPU time on a busy machine)
+    runs = ctx.train(specs, keep_state=True, threads=1)
     xg = torch.as_tensor(grid, dtype=torch.float32)[:, None]
     preds = np.zeros((len(lams), len(seeds), len(grid)))
     train_mse = np.zeros((len(lams), len(seeds)))

@@ -24,7 +24,6 @@ import math
 from typing import Any
 
 import numpy as np
-import torch
 
 from gaplab.regularize.early_stopping import GL, PQ, UP, Patience, first_stop
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
@@ -60,17 +59,6 @@ def _criterion(name: str, strip: int) -> Any:
     raise ValueError(f"unknown stopping criterion {name!r}: use GLα, PQα or UPs (e.g. GL5, PQ0.5, UP3)")
 
 
-def _train(ctx: StudyContext, specs: list, threads: int) -> list[StoredRun]:
-    """``ctx.train`` with ``threads`` torch threads (default 1: at these per-step sizes a second OpenMP thread
-    mostly spins on a shared 2-core box — measured 5-8x the CPU time for the same runs)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(threads)))
-    try:
-        return ctx.train(specs)
-    finally:
-        torch.set_num_threads(before)
-
-
 @study(
     "early-stopping",
     claim_id="C12/C18",
@@ -103,7 +91,7 @@ def early_stopping(ctx: StudyContext, p: Params) -> Outcome:
     # one call: the long runs and the L2 sweep share a pack; the early-stopped runs form a second one
     all_specs = [*long_specs.values(), *l2_specs.values(), *es_specs.values()]
     runs = dict(zip([*(("long",) + k for k in long_specs), *(("l2",) + k for k in l2_specs),
-                     *(("es",) + k for k in es_specs)], _train(ctx, all_specs, p.threads), strict=True))
+                     *(("es",) + k for k in es_specs)], ctx.train(all_specs, threads=p.threads), strict=True))
     long = {k[1:]: r for k, r in runs.items() if k[0] == "long"}
     l2 = {k[1:]: r for k, r in runs.items() if k[0] == "l2"}
     es = {k[1:]: r for k, r in runs.items() if k[0] == "es"}

@@ -16,26 +16,14 @@ epoch_noisy_fit_95, and the test accuracy peaks before the end: best − final >
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
+from gaplab.studies.base import Outcome, Params, StudyContext, study
 from gaplab.studies.plotting import subplots
 
 
 def _first_at_least(epochs: np.ndarray, curve: np.ndarray, level: float) -> int | None:
     hit = np.nonzero(curve >= level)[0]
     return int(epochs[hit[0]]) if len(hit) else None
-
-
-def _train(ctx: StudyContext, specs: list, threads: int) -> list[StoredRun]:
-    """``ctx.train`` with ``threads`` torch threads (default 1: at these per-step sizes a second OpenMP thread
-    mostly spins on a shared 2-core box — measured 5-8x the CPU time for the same runs)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(threads)))
-    try:
-        return ctx.train(specs)
-    finally:
-        torch.set_num_threads(before)
 
 
 @study(
@@ -56,8 +44,8 @@ def memorization(ctx: StudyContext, p: Params) -> Outcome:
         "eval_every": 1,
     })
     keys = [(n, s) for n in p.noises for s in p.seeds]
-    runs = dict(zip(keys, _train(ctx, [base.replace(**{"data.label_noise": n, "seed": s}) for n, s in keys], p.threads),
-                    strict=True))
+    specs = [base.replace(**{"data.label_noise": n, "seed": s}) for n, s in keys]
+    runs = dict(zip(keys, ctx.train(specs, threads=p.threads), strict=True))
     if any(r.status != "done" or len(r.history) != p.epochs for r in runs.values()):
         return Outcome(held=None, summary="Some runs diverged or were cut short; cannot decide.", numbers={})
 

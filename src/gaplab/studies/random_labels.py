@@ -23,7 +23,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
 from gaplab.studies.plotting import subplots
@@ -33,17 +32,6 @@ RULED = ("true", "random", "shuffled_pixels", "gaussian_inputs", "random+l2")
 
 def _fit_epoch(r: StoredRun, level: float) -> int | None:
     return next((int(h["epoch"]) for h in r.history if (h.get("train_acc") or 0.0) >= level), None)
-
-
-def _train(ctx: StudyContext, specs: list, threads: int) -> list[StoredRun]:
-    """``ctx.train`` with ``threads`` torch threads (default 1: at these per-step sizes a second OpenMP thread
-    mostly spins on a shared 2-core box — measured 5-8x the CPU time for the same runs)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(threads)))
-    try:
-        return ctx.train(specs)
-    finally:
-        torch.set_num_threads(before)
 
 
 @study(
@@ -85,7 +73,7 @@ def random_labels(ctx: StudyContext, p: Params) -> Outcome:
         conditions[f"corrupt_{f:g}"] = {"data.random_labels": f}
     keys = [(c, s) for c in conditions for s in p.seeds]
     specs = [base.replace(**conditions[c], seed=s) for c, s in keys]
-    runs = dict(zip(keys, _train(ctx, specs, p.threads), strict=True))
+    runs = dict(zip(keys, ctx.train(specs, threads=p.threads), strict=True))
 
     def mean_final(c: str, m: str) -> float:
         return float(np.mean([runs[(c, s)].final[m] for s in p.seeds]))
