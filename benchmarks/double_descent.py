@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--workers", type=int, default=2, help="gaplab worker processes for (b)")
     ap.add_argument("--noise", type=float, nargs="+", default=[0.0, 0.15])
     ap.add_argument("--widths", type=int, nargs="+", default=WIDTHS)
     ap.add_argument("--skip-plain", action="store_true", help="only (b); the ratio is then not printed")
@@ -94,7 +95,7 @@ def main() -> None:
     peak = gemm_peak()
     specs = gaplab_specs(args.epochs, args.noise, args.widths, args.seed)
     t = time.perf_counter()
-    out = run_local(specs, store=None)
+    out = run_local(specs, store=None, workers=args.workers)
     t_b = time.perf_counter() - t
     res = {(r.spec.data.label_noise, r.spec.model.args["width"]): r.final for r in out["results"]}
     n_train = 4000
@@ -108,7 +109,7 @@ def main() -> None:
             plain[nz] = notebook_loop(args.epochs, nz, args.widths, args.seed)
         t_a = time.perf_counter() - t
 
-    print(f"epochs {args.epochs}, {len(specs)} models, threads {args.threads}")
+    print(f"epochs {args.epochs}, {len(specs)} models, threads {args.threads}, gaplab workers {args.workers}")
     print(f"(a) notebook loop: {t_a:8.1f} s")
     print(f"(b) gaplab packs : {t_b:8.1f} s   ({len(out['results'])} runs)")
     print(f"speed-up (a)/(b) : {t_a / t_b:8.1f}x")

@@ -139,3 +139,15 @@ def test_plan_packs_buckets_widths() -> None:
     assert sum(len(p) for p in packs) == len(specs)
     assert 2 <= len(packs) <= 8
     assert all(len({s.model.args["width"] for s in p}) >= 1 for p in packs)
+
+
+def test_worker_processes_give_the_same_results() -> None:
+    from gaplab.engine.executor import run_local
+
+    specs = [_spec(**{"model.args.depth": d, "seed": s, "optim.epochs": 2}) for d in (1, 2) for s in (0, 1)]
+    one = {r.run_id: r.final for r in run_local(specs, None)["results"]}
+    two = run_local(specs, None, workers=2)
+    assert two["trained"] == 4 and two["failed"] == 0
+    for r in two["results"]:
+        assert r.final["test_acc"] == pytest.approx(one[r.run_id]["test_acc"], abs=1e-6)
+        assert r.final["train_loss"] == pytest.approx(one[r.run_id]["train_loss"], abs=1e-5)

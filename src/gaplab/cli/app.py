@@ -149,6 +149,7 @@ def sweep(
     spec_file: Annotated[Path, typer.Argument(help="Sweep spec: base + grid/zip axes with dotted keys.")],
     store: StoreOpt = DEFAULT_PATH,
     max_pack: Annotated[int, typer.Option(help="Most models trained at once in one pack.")] = 64,
+    workers: Annotated[int, typer.Option(help="Local executor: train packs concurrently in this many processes.")] = 1,
     executor: Annotated[str, typer.Option(help="local or ray.")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start a local one).")] = None,
     device: Annotated[str | None, typer.Option(help="Override every run's device (cpu, cuda).")] = None,
@@ -180,7 +181,7 @@ def sweep(
 
             out = run_ray(specs, db, group=sw.name, max_pack=max_pack, address=address, progress=update)
         elif executor == "local":
-            out = run_local(specs, db, group=sw.name, max_pack=max_pack, progress=update)
+            out = run_local(specs, db, group=sw.name, max_pack=max_pack, progress=update, workers=workers)
         else:
             fail(f"--executor must be 'local' or 'ray', got {executor!r}")
     summary = {k: v for k, v in out.items() if k not in ("results", "ids")}

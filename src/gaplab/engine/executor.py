@@ -183,14 +183,18 @@ def run_local(
     max_pack: int = DEFAULT_MAX_PACK,
     progress: ProgressFn | None = None,
     keep_state: bool = False,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """Train every pending spec in packs; returns counts and the ids of the runs asked for.
 
     ``progress(label, done_epochs, total_epochs)`` is called after every epoch of every pack.
     ``keep_state`` keeps each run's final weights (in the store and on the results).
+    ``workers`` > 1 trains packs concurrently in that many processes (see ``_run_workers``).
     A pack that raises is recorded as failed run by run and the sweep goes on.
     """
     book = SweepBook(specs, store, group, max_pack, keep_state)
+    if workers > 1 and len(book.packs) > 1:
+        return _run_workers(book, workers, progress, keep_state)
     done_epochs = 0
     for n, pack in enumerate(book.packs):
         label = f"pack {n + 1}/{len(book.packs)} ({len(pack)} × {pack[0].model.name})"
@@ -206,4 +210,52 @@ def run_local(
         except Exception as exc:  # a broken pack must not take the sweep down
             book.fail(pack, exc)
         done_epochs += pack[0].optim.epochs
+    return book.summary()
+
+
+def _train_in_worker(spec_data: list[dict[str, Any]], keep_state: bool, threads: int) -> list[RunResult]:
+    """Runs in a worker process: rebuild the specs and train the pack."""
+    import torch
+
+    from gaplab.spec import parse_run
+
+    torch.set_num_threads(threads)
+    return train_pack([parse_run(d) for d in spec_data], keep_state=keep_state)
+
+
+def _pack_cost(pack: list[RunSpec]) -> float:
+    """Relative cost of a pack (models × per-example work × epochs), for longest-first scheduling."""
+    s = max(pack, key=lambda x: width_of(x) if pad_arg(x) else 0)
+    per = flops_per_example(s, width_of(s)) if pad_arg(s) else 1.0
+    return len(pack) * per * s.optim.epochs * max(1, s.data.train_size or 1)
+
+
+def _run_workers(book: SweepBook, workers: int, progress: ProgressFn | None, keep_state: bool) -> dict[str, Any]:
+    """Train packs concurrently in ``workers`` spawned processes, one core's worth of threads each.
+
+    Small packs are bound by per-step overhead, not FLOPs, so two single-threaded processes beat one process
+    with two threads (whose second OpenMP thread mostly spins). Longest packs are started first; the driver
+    alone writes to the store.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    order = sorted(book.packs, key=_pack_cost, reverse=True)
+    done_epochs = 0
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(_train_in_worker, [s.normalized() for s in p], keep_state, threads): p for p in order}
+        try:
+            for n, fut in enumerate(as_completed(futures)):
+                pack = futures[fut]
+                try:
+                    book.record(fut.result())
+                except Exception as exc:  # a broken pack must not take the sweep down
+                    book.fail(pack, exc)
+                done_epochs += pack[0].optim.epochs
+                if progress is not None:
+                    progress(f"{n + 1}/{len(order)} packs ({workers} workers)", done_epochs, book.total_epochs)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return book.summary()
