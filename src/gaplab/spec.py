@@ -31,6 +31,8 @@ class DataSpec(_Frozen):
     name: str = "mnist1d"
     args: dict[str, Any] = Field(default_factory=dict)
     path: str | None = None
+    # content fingerprint of a user file (filled in by the CLI), so an edited file is a different run
+    fingerprint: str | None = None
     target: str | None = None
     train_size: int | None = Field(default=None, gt=0)
     val_fraction: float = Field(default=0.0, ge=0.0, lt=1.0)

@@ -90,3 +90,20 @@ def test_sweep_killed_with_sigkill_resumes(tmp_path: Path) -> None:
         # every run has all its epochs exactly once
         rows = con.execute("SELECT run_id, count(*) FROM epochs GROUP BY run_id").fetchall()
         assert len(rows) == 12 and all(n == 15 for _, n in rows)
+
+
+def test_user_file_runs_follow_its_content(tmp_path: Path) -> None:
+    import numpy as np
+
+    f = tmp_path / "d.npz"
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 5)).astype("float32")
+    np.savez(f, x=x, y=(x[:, 0] > 0).astype("int64"))
+    db = str(tmp_path / "f.db")
+    args = ["train", "--path", str(f), "--model", "logistic", "--epochs", "2", "--store", db, "--json"]
+    first = json.loads(runner.invoke(app, args).stdout.strip().splitlines()[-1])
+    again = json.loads(runner.invoke(app, args).stdout.strip().splitlines()[-1])
+    assert again["run_id"] == first["run_id"]
+    np.savez(f, x=x, y=(x[:, 1] > 0).astype("int64"))  # the file changes: a new run, not the stored one
+    changed = json.loads(runner.invoke(app, args).stdout.strip().splitlines()[-1])
+    assert changed["run_id"] != first["run_id"]

@@ -20,7 +20,7 @@ from gaplab.store.db import Store  # noqa: E402
 def _specs():
     base = parse_run({"data": {"name": "mnist1d", "args": {"num_samples": 1000}},
                       "model": {"name": "mlp", "args": {"width": 16}},
-                      "optim": {"name": "sgd", "lr": 0.05, "epochs": 12, "batch_size": 50}})
+                      "optim": {"name": "sgd", "lr": 0.05, "epochs": 30, "batch_size": 10}})
     # three architectures -> three packs
     return [base.replace(**{"model.args.depth": d, "seed": s}) for d in (1, 2, 3) for s in (0, 1)]
 
@@ -35,11 +35,14 @@ def test_ray_sweep_survives_a_killed_worker(tmp_path, monkeypatch) -> None:
     def killer() -> None:
         deadline = time.time() + 120
         while time.time() < deadline and not killed:
-            pids = [int(p.name) for p in markers.iterdir()]
-            if pids:
-                time.sleep(0.5)  # let it get into training
-                os.kill(pids[0], signal.SIGKILL)
-                killed.append(pids[0])
+            for marker in markers.iterdir():
+                time.sleep(0.2)  # let it get into training (a pack takes seconds)
+                try:
+                    os.kill(int(marker.name), signal.SIGKILL)
+                except ProcessLookupError:  # that worker already finished its pack
+                    marker.unlink()
+                    continue
+                killed.append(int(marker.name))
                 return
             time.sleep(0.05)
 

@@ -54,7 +54,7 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
 
 def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) -> Any:
     """A validated RunSpec from an optional file, then flags, then ``--set`` overrides."""
-    from gaplab.engine.validate import check_data, check_registries
+    from gaplab.engine.validate import check_data, check_registries, with_fingerprint
 
     data, lines = load_file(spec_file) if spec_file else ({}, {})
     for name, value in flags.items():
@@ -67,6 +67,7 @@ def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) ->
         spec = parse_run(data, lines)
         check_registries(spec, lines)
         check_data(spec)
+        spec = with_fingerprint(spec)
     except SpecError as e:
         raise SpecError(prefix + str(e)) from None
     return spec
@@ -159,10 +160,10 @@ def sweep(
 ) -> None:
     """Run every run of a sweep through the pack engine; completed runs are skipped (resumable)."""
     from gaplab.engine.executor import plan_packs, run_local, unique_pending
-    from gaplab.engine.validate import check_data, check_registries
+    from gaplab.engine.validate import check_data, check_registries, with_fingerprint
 
     sw = load_sweep(spec_file)
-    specs = sw.expand()
+    specs = [with_fingerprint(s) for s in sw.expand()]
     if device:
         specs = [s.replace(device=device) for s in specs]
     for s in specs[:1]:

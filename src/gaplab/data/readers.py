@@ -326,3 +326,22 @@ def read_file(path: str | Path, target: str | None = None, **args: Any) -> Datas
         return read_npz(p, test_fraction=opts.test_fraction, seed=opts.seed)
     raise ValueError(f"{p}: unsupported file type {ext or '(none)'}; use .csv, .parquet, .pq, .npz, "
                      "an image-class folder, an MNIST IDX folder or a CIFAR-10 batch folder")
+
+
+def fingerprint(path: str | Path) -> str:
+    """A short content hash of a data file (its bytes) or folder (relative paths, sizes, modification times)."""
+    import hashlib
+
+    p = Path(path)
+    h = hashlib.sha256()
+    if p.is_file():
+        with p.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    elif p.is_dir():
+        for f in sorted(q for q in p.rglob("*") if q.is_file()):
+            st = f.stat()
+            h.update(f"{f.relative_to(p)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    else:
+        raise FileNotFoundError(f"{p}: no such file or folder")
+    return h.hexdigest()[:16]

@@ -8,7 +8,7 @@ from gaplab.data import Dataset, Prepared, load_dataset, prepare, shared_view
 from gaplab.spec import DataSpec, RunSpec
 
 _SHARED: dict[str, Dataset] = {}
-_POOL_FIELDS = ("name", "args", "path", "target", "standardize", "permute_inputs", "gaussian_inputs")
+_POOL_FIELDS = ("name", "args", "path", "fingerprint", "target", "standardize", "permute_inputs", "gaussian_inputs")
 
 
 def pool_key(data: DataSpec) -> str:

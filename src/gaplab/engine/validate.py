@@ -48,3 +48,15 @@ def check_data(spec: RunSpec) -> None:
     except (ValueError, KeyError, OSError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SpecError(f"data: {first}") from None
+
+
+def with_fingerprint(spec: RunSpec) -> RunSpec:
+    """Record the content fingerprint of a user data file in the spec (so its run id follows the content)."""
+    from gaplab.data.readers import fingerprint
+
+    if spec.data.path is None:
+        return spec
+    try:
+        return spec.replace(**{"data.fingerprint": fingerprint(spec.data.path)})
+    except OSError as e:
+        raise SpecError(f"data.path: {e}") from None
