@@ -35,19 +35,13 @@ import torch
 from gaplab.engine.datacache import prepared_for
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
 from gaplab.studies.plotting import subplots
+from gaplab.theory.ridge import affine_fit
 
 PENALTIES = ("none", "l1", "l2")
 
 
 def _key(x: float) -> str:
     return f"{x:g}"
-
-
-def _affine_fit(x_tr: np.ndarray, y_tr: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """Least-squares affine fit (with intercept) on (x_tr, y_tr), evaluated at x."""
-    a = np.c_[x_tr, np.ones(len(x_tr))]
-    coef = np.linalg.lstsq(a, y_tr, rcond=None)[0]
-    return np.c_[x, np.ones(len(x))] @ coef
 
 
 def unit_scores(state: dict[str, torch.Tensor], depth: int) -> list[np.ndarray]:
@@ -72,7 +66,7 @@ def measure(run: StoredRun, depth: int, unit_threshold: float, zero_threshold: f
     x_tr = ds.x_train[prep.train_idx].double().numpy()
     y_tr = ds.y_train[prep.train_idx].double().numpy().reshape(len(x_tr), -1)
     x_te = ds.x_test.double().numpy()
-    lin = _affine_fit(x_tr, y_tr, x_te)
+    lin = affine_fit(x_tr, y_tr, x_te)
     with torch.no_grad():
         net = run.model()(ds.x_test.float()).double().numpy().reshape(len(x_te), -1)
     dist = float(np.sqrt(((net - lin) ** 2).mean()))

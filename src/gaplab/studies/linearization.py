@@ -33,18 +33,13 @@ from scipy.stats import spearmanr
 from gaplab.engine.datacache import prepared_for
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
 from gaplab.studies.plotting import subplots
+from gaplab.theory.ridge import affine_fit
 
 LINEAR_BAND = 0.5
 
 
 def _key(x: float) -> str:
     return f"{x:g}"
-
-
-def _affine_fit(x_tr: np.ndarray, y_tr: np.ndarray, x: np.ndarray) -> np.ndarray:
-    a = np.c_[x_tr, np.ones(len(x_tr))]
-    coef = np.linalg.lstsq(a, y_tr, rcond=None)[0]
-    return np.c_[x, np.ones(len(x))] @ coef
 
 
 def preactivations(model: torch.nn.Module, x: torch.Tensor) -> tuple[list[np.ndarray], np.ndarray]:
@@ -70,10 +65,10 @@ def measure(run: StoredRun) -> dict[str, Any]:
     x_tr = ds.x_train[prep.train_idx].double().numpy().reshape(len(prep.train_idx), -1)
     y_tr = ds.y_train[prep.train_idx].double().numpy().reshape(len(x_tr), -1)
     y_te = ds.y_test.double().numpy().reshape(len(f), -1)
-    own = _affine_fit(x_te, f, x_te)
+    own = affine_fit(x_te, f, x_te)
     dist = float(np.sqrt(((f - own) ** 2).mean()))
     spread = float(np.sqrt(((f - f.mean(0)) ** 2).mean()))
-    data_fit = _affine_fit(x_tr, y_tr, x_te)
+    data_fit = affine_fit(x_tr, y_tr, x_te)
     return {
         "fractions": [float((np.abs(z) < LINEAR_BAND).mean()) for z in zs],
         "distance": dist,

@@ -76,3 +76,8 @@ def predict(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     if w.shape[0] == d + 1:
         return X @ w[:-1] + w[-1]
     raise ValueError(f"w has {w.shape[0]} rows; expected {d} or {d + 1} for X with {d} columns")
+
+
+def affine_fit(x_train: np.ndarray, y_train: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The least-squares affine fit (unpenalized intercept) of (x_train, y_train), evaluated at ``x``."""
+    return predict(x, fit(x_train, y_train, 0.0, intercept=True))
