@@ -53,7 +53,7 @@ def _parse_sets(sets: list[str]) -> dict:
     return out
 
 
-@study_app.command("run", hidden=True)
+@study_app.command("run")
 @user_errors
 def study_run(
     name: Annotated[str, typer.Argument(help="Study name (see `gaplab study list`).")],
@@ -65,7 +65,10 @@ def study_run(
     as_json: JsonOpt = False,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Run one study: train (or reuse) its runs, draw its figures, decide its verdict."""
+    """Run one study: train (or reuse) its runs, draw its figures, decide its verdict.
+
+    `gaplab study NAME ...` is short for `gaplab study run NAME ...`.
+    """
     from gaplab.studies.base import run_study
     from gaplab.studies.registry import get
 
