@@ -10,7 +10,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from gaplab.cli.common import fail, print_json, progress_bar, set_threads, user_errors
+from gaplab.cli.common import fail, parse_assignments, print_json, progress_bar, set_threads, user_errors
 from gaplab.spec import SpecError, load_file, load_sweep, parse_run, set_dotted
 from gaplab.store.db import DEFAULT_PATH, Store
 
@@ -42,16 +42,6 @@ _TRAIN_FLAGS = {
 }
 
 
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set model.args.width=64")
-        k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
-    return out
-
-
 def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) -> Any:
     """A validated RunSpec from an optional file, then flags, then ``--set`` overrides."""
     from gaplab.engine.validate import check_data, check_registries, with_fingerprint
@@ -60,7 +50,7 @@ def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) ->
     for name, value in flags.items():
         if value is not None:
             set_dotted(data, _TRAIN_FLAGS[name], value)
-    for k, v in _parse_set(sets).items():
+    for k, v in parse_assignments(sets, "model.args.width=64").items():
         set_dotted(data, k, v)
     prefix = f"{spec_file}: " if spec_file else ""
     try:

@@ -87,3 +87,16 @@ def print_json(obj: Any) -> None:
     from gaplab.store.db import _clean
 
     sys.stdout.write(json.dumps(_clean(obj), sort_keys=True) + "\n")
+
+
+def parse_assignments(items: list[str], example: str) -> dict[str, Any]:
+    """``--set KEY=VALUE`` options as a dict, each value read as YAML (so 3, 0.1, true, [1, 2] keep their types)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set {example}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out

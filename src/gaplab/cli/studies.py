@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-import yaml
 from rich.table import Table
 
 from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, console
-from gaplab.cli.common import print_json, progress_bar, set_threads, user_errors
+from gaplab.cli.common import parse_assignments, print_json, progress_bar, set_threads, user_errors
 from gaplab.store.db import DEFAULT_PATH, Store
 
 study_app = typer.Typer(help="Run a study of one claim: `gaplab study list`, `gaplab study NAME`.",
@@ -43,16 +42,6 @@ def _print_verdict(v) -> None:
     console.print(f"[bold]{v.study}[/] ({v.claim_id}): {mark} — {v.summary}", highlight=False)
 
 
-def _parse_sets(sets: list[str]) -> dict:
-    out = {}
-    for item in sets:
-        if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected NAME=VALUE")
-        k, v = item.split("=", 1)
-        out[k] = yaml.safe_load(v)
-    return out
-
-
 @study_app.command("run")
 @user_errors
 def study_run(
@@ -75,7 +64,7 @@ def study_run(
     get(name)
     set_threads(threads)
     with progress_bar(not as_json) as update:
-        v = run_study(name, preset, seed, out, Store(store), _parse_sets(set_), progress=update)
+        v = run_study(name, preset, seed, out, Store(store), parse_assignments(set_, "epochs=5"), progress=update)
     if as_json:
         print_json(v.to_json())
     else:
