@@ -16,9 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-
-class SpecError(ValueError):
-    """A spec that cannot be used; the message names the key path (and file line where known)."""
+from gaplab.errors import SpecError
 
 
 class _Frozen(BaseModel):

@@ -80,3 +80,25 @@ def test_renders_in_headless_chromium(report: Path, tmp_path: Path) -> None:
     dom = subprocess.run([CHROMIUM, *flags, "--dump-dom", page.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
     assert dom.count("<img") >= 2 and "Verdict" in dom
+
+
+def test_artifact_pages_are_written_and_linked(tmp_path):
+    from gaplab.report.html import ARTIFACT_PAGES, artifact_page, write_report
+    from gaplab.store.db import Store
+
+    @artifact_page("testkind", "Test results")
+    def _render(row, folder):
+        (folder / "x.txt").write_text("x")
+        return f"<h1 id=t>{row['data']['value']}</h1>"
+
+    try:
+        db = Store(tmp_path / "s.db")
+        db.save_artifact("testkind", "a/b <c>", {"title": "<b>one</b>", "value": 7})
+        index = write_report(db, tmp_path / "rep")
+        text = index.read_text()
+        assert "Test results" in text and "&lt;b&gt;one&lt;/b&gt;" in text
+        page = tmp_path / "rep" / "testkind" / "a_b__c_" / "index.html"
+        assert "<h1 id=t>7</h1>" in page.read_text()
+        assert (page.parent / "x.txt").exists()
+    finally:
+        ARTIFACT_PAGES.pop("testkind", None)

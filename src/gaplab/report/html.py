@@ -8,10 +8,52 @@ from __future__ import annotations
 import html
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gaplab.store.db import Store
+
+# Pages for workflow results stored as artifacts (``Store.save_artifact``): kind → (section title, renderer).
+# A renderer gets one stored artifact row and the page's folder, writes what it needs there and returns the
+# page body (HTML); its link text is the artifact's ``data["title"]`` or its key.
+ARTIFACT_PAGES: dict[str, tuple[str, Callable[[dict[str, Any], Path], str]]] = {}
+
+
+def artifact_page(kind: str, title: str) -> Callable[[Callable[[dict[str, Any], Path], str]],
+                                                     Callable[[dict[str, Any], Path], str]]:
+    """Register the page renderer of an artifact kind (e.g. ``doctor``, ``advice``)."""
+
+    def deco(fn: Callable[[dict[str, Any], Path], str]) -> Callable[[dict[str, Any], Path], str]:
+        ARTIFACT_PAGES[kind] = (title, fn)
+        return fn
+
+    return deco
+
+
+def _artifact_sections(store: Store, out: Path) -> str:
+    """Write one page per stored artifact of every registered kind; return the index sections linking them."""
+    parts = []
+    for kind, (title, render) in ARTIFACT_PAGES.items():
+        rows = store.artifacts(kind)
+        if not rows:
+            continue
+        links = []
+        for row in rows:
+            folder = out / kind / _safe_name(row["key"])
+            folder.mkdir(parents=True, exist_ok=True)
+            body = render(row, folder)
+            label = str(row["data"].get("title") or row["key"])
+            (folder / "index.html").write_text(
+                _page(f"gaplab: {label}", "<nav><a href=\"../../index.html\">← report</a></nav>" + body))
+            links.append(f"<li><a href=\"{kind}/{_safe_name(row['key'])}/index.html\">{html.escape(label)}</a></li>")
+        parts.append(f"<h2>{html.escape(title)}</h2><ul id={kind}-pages>{''.join(links)}</ul>")
+    return "".join(parts)
+
+
+def _safe_name(key: str) -> str:
+    """A folder name from an artifact key: letters, digits, '-', '_' and '.' kept, the rest '_'."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)[:80] or "_"
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -105,6 +147,9 @@ def write_report(store: Store, out: str | Path) -> Path:
             f"figures, numbers and the command that reproduces it.</p>"
             f"<table id=verdicts><tr><th>claim</th><th>study</th><th>what it tests</th><th>verdict</th>"
             f"<th>preset</th><th>summary</th></tr>{''.join(rows)}</table>")
+    import gaplab.report.pages  # noqa: F401  (registers the artifact pages)
+
+    body += _artifact_sections(store, out)
     index = out / "index.html"
     index.write_text(_page("gaplab report", body))
     return index

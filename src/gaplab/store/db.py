@@ -52,6 +52,14 @@ CREATE TABLE IF NOT EXISTS studies (
     created REAL NOT NULL,
     PRIMARY KEY (name, preset, seed)
 );
+CREATE TABLE IF NOT EXISTS artifacts (
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL,
+    data TEXT NOT NULL,
+    folder TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (kind, key)
+);
 CREATE TABLE IF NOT EXISTS groups (
     name TEXT NOT NULL,
     run_id TEXT NOT NULL,
@@ -219,6 +227,18 @@ class Store:
             "SELECT name, preset, seed, verdict, folder, created FROM studies ORDER BY created DESC")
         return [{"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f, "created": c}
                 for n, p, s, v, f, c in rows]
+
+    def save_artifact(self, kind: str, key: str, data: dict[str, Any], folder: str | None = None) -> None:
+        """Record a workflow result (a doctor diagnosis, an advice) under ``kind``/``key``; the latest wins."""
+        with self._tx() as c:
+            c.execute("INSERT OR REPLACE INTO artifacts (kind, key, data, folder, created) VALUES (?, ?, ?, ?, ?)",
+                      (kind, key, _dumps(data), folder, time.time()))
+
+    def artifacts(self, kind: str) -> list[dict[str, Any]]:
+        """Every stored result of ``kind``, newest first: key, data (parsed), folder, created."""
+        rows = self._con.execute(
+            "SELECT key, data, folder, created FROM artifacts WHERE kind = ? ORDER BY created DESC", (kind,))
+        return [{"key": k, "data": json.loads(d), "folder": f, "created": c} for k, d, f, c in rows]
 
     def groups(self) -> list[str]:
         return [r[0] for r in self._con.execute("SELECT DISTINCT name FROM groups ORDER BY name")]

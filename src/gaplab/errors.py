@@ -1,0 +1,19 @@
+"""The exceptions gaplab raises for bad input; the CLI turns exactly these into one line and exit code 2.
+
+Anything else is a bug and keeps its traceback. Each subclasses ``ValueError`` so callers that catch
+``ValueError`` keep working.
+"""
+
+from __future__ import annotations
+
+
+class GaplabError(ValueError):
+    """Bad input to gaplab: the message names the field, file or line at fault."""
+
+
+class SpecError(GaplabError):
+    """A spec that cannot be used; the message names the key path (and file line where known)."""
+
+
+class DataError(GaplabError):
+    """Data that cannot be used (empty table, one class, too few rows, unreadable file); names the file/column."""
