@@ -17,3 +17,7 @@ class SpecError(GaplabError):
 
 class DataError(GaplabError):
     """Data that cannot be used (empty table, one class, too few rows, unreadable file); names the file/column."""
+
+
+class DataFileNotFoundError(DataError, FileNotFoundError):
+    """A data file or folder the user named does not exist (still a ``FileNotFoundError`` for old callers)."""

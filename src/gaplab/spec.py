@@ -268,16 +268,25 @@ def load_file(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
     p = Path(path)
     if not p.exists():
         raise SpecError(f"{p}: no such file")
-    text = p.read_text()
+    try:
+        text = p.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"{p}: cannot read it: {e}") from None
+    lines: dict[str, int] = {}
     try:
         if p.suffix == ".toml":
-            return tomllib.loads(text), {}
-        if p.suffix == ".json":
-            return json.loads(text), {}
-        data = yaml.safe_load(text)
+            data = tomllib.loads(text)
+        elif p.suffix == ".json":
+            data = json.loads(text)
+        else:
+            data, lines = yaml.safe_load(text), _yaml_lines(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
         raise SpecError(f"{p}: cannot parse: {e}".replace("\n", " ")) from None
-    return (data if data is not None else {}), _yaml_lines(text)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SpecError(f"{p}: a spec file holds a mapping of keys (data:, model:, ...), not a {type(data).__name__}")
+    return data, lines
 
 
 def load_run(path: str | Path) -> RunSpec:

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from gaplab.data import Dataset, dataset_args_model, list_datasets, load_dataset
 from gaplab.data.builtin import Mnist1dArgs, mnist1d_cache_key
+from gaplab.errors import SpecError
 
 
 def _check(d: Dataset, n_train: int, n_test: int, shape: tuple, task: str, out: int) -> None:
@@ -77,7 +78,7 @@ def test_bad_args_raise_validation_error_and_unknown_name():
         load_dataset("sine", {"n_trian": 5})
     with pytest.raises(ValidationError):
         dataset_args_model("moons").model_validate({"n_train": -1})
-    with pytest.raises(ValueError, match="choices: .*mnist1d"):
+    with pytest.raises(SpecError, match="data.name: unknown data set .nope.; choose from: .*mnist1d"):
         load_dataset("nope")
 
 

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from gaplab.data import load_dataset, read_file, read_idx
+from gaplab.errors import DataError
 
 
 def _table(n: int = 40) -> pd.DataFrame:
@@ -150,7 +151,7 @@ def test_cifar10(tmp_path):
     assert read_file(tmp_path).classes[:2] == ["c0", "c1"]
     with open(tmp_path / "data_batch_2", "wb") as f:
         pickle.dump(pickle.UnpicklingError("x"), f)  # an arbitrary object: refused, never executed
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(DataError, match="data_batch_2: not a readable CIFAR-10 batch.*refusing"):
         read_file(tmp_path)
     assert torch.allclose(d.x_test[1, 2].flatten() * 255, torch.as_tensor(raw[1, 2048:], dtype=torch.float32))
 

@@ -10,7 +10,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from gaplab.cli.common import fail, parse_assignments, print_json, progress_bar, set_threads, user_errors
+from gaplab.cli.common import err_console, fail, parse_assignments, print_json, progress_bar, set_threads, user_errors
 from gaplab.spec import SpecError, load_file, load_sweep, parse_run, set_dotted
 from gaplab.store.db import DEFAULT_PATH, Store
 
@@ -44,7 +44,7 @@ _TRAIN_FLAGS = {
 
 def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) -> Any:
     """A validated RunSpec from an optional file, then flags, then ``--set`` overrides."""
-    from gaplab.engine.validate import check_data, check_registries, with_fingerprint
+    from gaplab.engine.validate import check_runs, with_fingerprint
 
     data, lines = load_file(spec_file) if spec_file else ({}, {})
     for name, value in flags.items():
@@ -54,10 +54,8 @@ def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) ->
         set_dotted(data, k, v)
     prefix = f"{spec_file}: " if spec_file else ""
     try:
-        spec = parse_run(data, lines)
-        check_registries(spec, lines)
-        check_data(spec)
-        spec = with_fingerprint(spec)
+        spec = with_fingerprint(parse_run(data, lines))
+        check_runs([spec], lines)
     except SpecError as e:
         raise SpecError(prefix + str(e)) from None
     return spec
@@ -116,16 +114,16 @@ def train(
     db = None if no_store else Store(store)
     with progress_bar(not as_json) as update:
         out = run_local([spec], db, progress=update)
-    if db is not None:
-        row = db.run(spec.run_id)
+    error = out["errors"].get(spec.run_id)
+    if error is not None:  # the spec passed every check, so a run that raised is a bug: traceback, exit 1
+        err_console.print(f"run {spec.run_id} failed:\n{error}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    row = db.run(spec.run_id) if db is not None else None
+    if row is not None:
         final, status = row["final"], row["status"]
     else:
-        res = out["results"][0] if out["results"] else None
-        if res is None:
-            fail("the run failed")
+        res = out["results"][0]
         final, status = res.final, res.status
-    if status == "failed":
-        fail(f"run {spec.run_id} failed: {row['error'].splitlines()[0]}")
     result = {"run_id": spec.run_id, "status": status, **final}
     if as_json:
         print_json(result)
@@ -150,15 +148,22 @@ def sweep(
 ) -> None:
     """Run every run of a sweep through the pack engine; completed runs are skipped (resumable)."""
     from gaplab.engine.executor import plan_packs, run_local, unique_pending
-    from gaplab.engine.validate import check_data, check_registries, with_fingerprint
+    from gaplab.engine.validate import check_runs, with_fingerprint
 
+    if executor not in ("local", "ray"):
+        fail(f"--executor must be 'local' or 'ray', got {executor!r}")
+    if executor == "ray" and not dry_run:
+        from gaplab.engine.ray_executor import require_ray
+
+        require_ray()
     sw = load_sweep(spec_file)
     specs = [with_fingerprint(s) for s in sw.expand()]
     if device:
         specs = [s.replace(device=device) for s in specs]
-    for s in specs[:1]:
-        check_registries(s, None)
-        check_data(s)
+    try:
+        check_runs(specs)
+    except SpecError as e:
+        raise SpecError(f"{spec_file}: {e}") from None
     set_threads(threads)
     db = Store(store)
     if dry_run:
@@ -171,11 +176,9 @@ def sweep(
             from gaplab.engine.ray_executor import run_ray
 
             out = run_ray(specs, db, group=sw.name, max_pack=max_pack, address=address, progress=update)
-        elif executor == "local":
-            out = run_local(specs, db, group=sw.name, max_pack=max_pack, progress=update, workers=workers)
         else:
-            fail(f"--executor must be 'local' or 'ray', got {executor!r}")
-    summary = {k: v for k, v in out.items() if k not in ("results", "ids")}
+            out = run_local(specs, db, group=sw.name, max_pack=max_pack, progress=update, workers=workers)
+    summary = {k: v for k, v in out.items() if k not in ("results", "ids", "errors")}
     summary["sweep"] = sw.name
     summary["store"] = str(store)
     if as_json:
@@ -250,8 +253,6 @@ def runs_export(
     """Export runs or per-epoch metrics to CSV or Parquet."""
     from gaplab.store.export import export
 
-    if what not in ("runs", "metrics"):
-        fail(f"--what must be 'runs' or 'metrics', got {what!r}")
     path = export(Store(store), out, what, group)
     console.print(f"wrote {path}")
 

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,22 +23,22 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from gaplab.spec import SpecError
+from gaplab.errors import GaplabError, SpecError
 
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
-USER_ERRORS = (SpecError, ValueError, FileNotFoundError, KeyError, ValidationError, NotADirectoryError)
-
-
 def fail(msg: str) -> None:
     """Print one clear line on stderr and exit with code 2 (bad input), no traceback."""
-    err_console.print(f"[bold red]error:[/] {msg}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
 def user_errors(fn: F) -> F:
-    """Turn bad input (spec, file, value errors) into one line and exit code 2."""
+    """Turn bad input (``GaplabError``, pydantic ``ValidationError``) into one line and exit code 2.
+
+    Any other exception is a bug: it keeps its traceback and exits 1, so it cannot pass for bad input.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -51,7 +52,7 @@ def user_errors(fn: F) -> F:
         except ValidationError as e:
             first = e.errors()[0]
             fail(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
-        except USER_ERRORS as e:
+        except GaplabError as e:
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             fail(msg)
 

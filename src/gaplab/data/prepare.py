@@ -7,8 +7,11 @@ the subset size) but are applied only outside the validation hold-out: validatio
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import torch
+
+from gaplab.errors import DataError
 
 from ..rng import derive_key
 from . import transforms as T
@@ -56,30 +59,54 @@ def _check_fraction(name: str, value: float, upper_inclusive: bool) -> None:
     ok = 0.0 <= value <= 1.0 if upper_inclusive else 0.0 <= value < 1.0
     if not ok:
         interval = "[0, 1]" if upper_inclusive else "[0, 1)"
-        raise ValueError(f"data.{name} must be in {interval}, got {value}")
+        raise DataError(f"data.{name} must be in {interval}, got {value}")
+
+
+def _check_validation(dataset: Dataset, val_fraction: float, rest: torch.Tensor, val_idx: torch.Tensor) -> None:
+    """A validation split asked for must hold examples, leave some to train on, and not take a whole class."""
+    if val_fraction == 0:
+        return
+    n = dataset.n_train
+    where = f"data.val_fraction={val_fraction} of the {n}-example pool of {dataset.name!r}"
+    if len(val_idx) == 0:
+        raise DataError(f"{where} holds out no example; use at least {1 / n:.3g} or 0 for no validation")
+    if len(rest) == 0:
+        raise DataError(f"{where} holds out every example and leaves none to train on")
+    if dataset.task == "classification":
+        y = dataset.y_train
+        left = torch.bincount(y[rest], minlength=int(y.max()) + 1)
+        total = torch.bincount(y, minlength=int(y.max()) + 1)
+        lost = torch.nonzero((total > 0) & (left == 0), as_tuple=True)[0].tolist()
+        if lost:
+            c = lost[0]
+            name = repr(dataset.classes[c]) if dataset.classes and c < len(dataset.classes) else str(c)
+            raise DataError(f"{where} holds out every example of class {name} ({int(total[c])} in the pool), "
+                            "leaving none to train on; lower the fraction or add examples of that class")
 
 
 def prepare(dataset: Dataset, *, seed: int, train_size: int | None = None, val_fraction: float = 0.0,
-            label_noise: float = 0.0, noise_kind: str = "symmetric",
+            label_noise: float = 0.0, noise_kind: Literal["symmetric", "asymmetric"] = "symmetric",
             random_label_fraction: float = 0.0) -> Prepared:
     """Draw validation split, then training subset, then label corruption, from separate derived seeds."""
     _check_fraction("val_fraction", val_fraction, upper_inclusive=False)
     _check_fraction("label_noise", label_noise, upper_inclusive=True)
     _check_fraction("random_label_fraction", random_label_fraction, upper_inclusive=True)
     if noise_kind not in ("symmetric", "asymmetric"):
-        raise ValueError(f"data.noise_kind must be 'symmetric' or 'asymmetric', got {noise_kind!r}")
+        raise DataError(f"data.noise_kind must be 'symmetric' or 'asymmetric', got {noise_kind!r}")
     classification = dataset.task == "classification"
     if (label_noise > 0 or random_label_fraction > 0) and not classification:
-        raise ValueError("data.label_noise and data.random_label_fraction need a classification dataset")
+        raise DataError(f"data.label_noise and data.random_labels need a classification data set; "
+                        f"{dataset.name!r} is regression")
 
     y = dataset.y_train
     rest, val_idx = T.validation_split(y, val_fraction, generator_for(seed, _VAL))
+    _check_validation(dataset, val_fraction, rest, val_idx)
     if train_size is None:
         train_idx = rest
     else:
         if not 1 <= int(train_size) <= len(rest):
-            raise ValueError(f"data.train_size must be between 1 and {len(rest)} (pool {len(y)} minus "
-                             f"{len(val_idx)} validation examples), got {train_size}")
+            raise DataError(f"data.train_size must be between 1 and {len(rest)} for {dataset.name!r} (pool "
+                            f"{len(y)} minus {len(val_idx)} validation examples), got {train_size}")
         train_idx = rest[T.stratified_subset(y[rest], int(train_size), generator_for(seed, _SUBSET))]
 
     labels = y.clone()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,10 @@ import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-from .dataset import Dataset
+from gaplab.errors import DataError, DataFileNotFoundError, GaplabError
+
+from . import checks
+from .dataset import Dataset, Task
 from .transforms import validation_split
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp"}
@@ -35,17 +41,42 @@ class FileArgs(BaseModel):
     size: int | tuple[int, int] | None = None  # image (height, width); an int means square
 
 
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Turn a library's failure to read or parse a user's file into a DataError naming the file."""
+    try:
+        yield
+    except GaplabError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:  # pandas/pyarrow parse errors are ValueErrors
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"{path}: cannot read it: {msg}") from None
+
+
 def _split(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     gen = torch.Generator().manual_seed(int(seed))
     return validation_split(y, fraction, gen)
 
 
 def _dataset_from_pool(
-    name: str, x: torch.Tensor, y: torch.Tensor, task: str, num_classes: int | None,
-    classes: list | None, test_fraction: float, seed: int,
+    name: str, x: torch.Tensor, y: torch.Tensor, task: Task, num_classes: int | None,
+    classes: list | None, test_fraction: float, seed: int, source: str,
 ) -> Dataset:
+    """Split off the test set (stratified, seeded) and check both sides can train and test a model."""
     train_idx, test_idx = _split(y, test_fraction, seed)
+    checks.check_split(source, y[train_idx], y[test_idx], task == "classification", classes,
+                       how=f"test_fraction={test_fraction}")
     return Dataset(name, x[train_idx], y[train_idx], x[test_idx], y[test_idx], task, num_classes, classes)
+
+
+def _check_given_split(source: str, ds: Dataset) -> Dataset:
+    """Checks for a file that brings its own test set: two classes, each test class trained, neither side empty."""
+    checks.check_examples(source, ds.n_train + ds.n_test)
+    classification = ds.task == "classification"
+    if classification:
+        checks.check_labels(source, ds.y_train, ds.classes, "the training labels", pooled=False)
+    checks.check_split(source, ds.y_train, ds.y_test, classification, ds.classes, how="the file's own split")
+    return ds
 
 
 # ----------------------------------------------------------------------------- tabular
@@ -59,7 +90,7 @@ def _row_text(pos: int, csv: bool) -> str:
     return f"data row {row} (line {row + 1} of the CSV, counting the header)" if csv else f"row {row}"
 
 
-def _encode_target(y: pd.Series, max_categories: int) -> tuple[torch.Tensor, str, int | None, list | None]:
+def _encode_target(y: pd.Series, max_categories: int) -> tuple[torch.Tensor, Task, int | None, list | None]:
     kind = y.dtype.kind
     levels = pd.unique(y)
     if kind in "biu" and len(levels) > max_categories:
@@ -76,15 +107,23 @@ def _encode_target(y: pd.Series, max_categories: int) -> tuple[torch.Tensor, str
 
 
 def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, target: str = "target",
-                         test_fraction: float = 0.2, seed: int = 0, max_categories: int = 20) -> Dataset:
-    """Turn a table into a Dataset: numeric features as float32, small categoricals one-hot encoded."""
+                         test_fraction: float = 0.2, seed: int = 0, max_categories: int = 20,
+                         source: str | None = None) -> Dataset:
+    """Turn a table into a Dataset: numeric features as float32, small categoricals one-hot encoded.
+
+    ``source`` (default ``name``) is what error messages call the table, e.g. its file path.
+    """
+    src = source or name
     if target not in df.columns:
-        raise ValueError(f"{name}: target column {target!r} not found; available columns: "
-                         f"{', '.join(map(str, df.columns))}")
+        raise DataError(f"{src}: target column {target!r} not found; available columns: "
+                        f"{', '.join(map(str, df.columns))}")
+    if len(df) == 0:
+        raise DataError(f"{src}: no data rows, only a header ({', '.join(map(str, df.columns))})")
+    checks.check_examples(src, len(df), "data rows")
     for col in df.columns:
         pos = _first_missing(df[col])
         if pos is not None:
-            raise ValueError(f"{name}: column {col!r} has a missing value at {_row_text(pos, csv)}")
+            raise DataError(f"{src}: column {col!r} has a missing value at {_row_text(pos, csv)}")
     blocks: list[np.ndarray] = []
     for col in df.columns:
         if col == target:
@@ -95,31 +134,52 @@ def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, targ
             continue
         levels = sorted(pd.unique(s.astype(str)).tolist())
         if len(levels) > max_categories:
-            raise ValueError(f"{name}: non-numeric column {col!r} has {len(levels)} distinct values, "
+            raise DataError(f"{src}: non-numeric column {col!r} has {len(levels)} distinct values, "
                              f"more than max_categories={max_categories}; encode it numerically or drop it")
         codes = pd.Categorical(s.astype(str), categories=levels).codes
         blocks.append(np.eye(len(levels), dtype=np.float32)[codes])
     if not blocks:
-        raise ValueError(f"{name}: no feature columns besides the target {target!r}")
+        raise DataError(f"{src}: no feature columns besides the target {target!r}")
     x = torch.as_tensor(np.concatenate(blocks, axis=1))
+    checks.check_finite(src, x, lambda pos: _row_text(pos, csv))
     y, task, num_classes, classes = _encode_target(df[target], max_categories)
-    return _dataset_from_pool(name, x, y, task, num_classes, classes, test_fraction, seed)
+    where = f"target column {target!r}"
+    if task == "classification":
+        checks.check_labels(src, y, classes, where)
+    else:
+        checks.check_target_varies(src, y, where)
+    return _dataset_from_pool(name, x, y, task, num_classes, classes, test_fraction, seed, src)
 
 
 # ----------------------------------------------------------------------------- npz
-def read_npz(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``; integer y means classification."""
-    with np.load(path, allow_pickle=False) as z:
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The x, y (and x_test, y_test) arrays of an .npz file, checked for presence and matching lengths."""
+    with _reading(path), np.load(path, allow_pickle=False) as z:
         keys = set(z.files)
         for key in ("x", "y"):
             if key not in keys:
-                raise ValueError(f"{path}: missing array {key!r} (found: {', '.join(sorted(keys))})")
-        has_test = "x_test" in keys or "y_test" in keys
-        if has_test:
-            for key in ("x_test", "y_test"):
-                if key not in keys:
-                    raise ValueError(f"{path}: missing array {key!r} (x_test and y_test go together)")
+                raise DataError(f"{path}: missing array {key!r} (found: {', '.join(sorted(keys)) or 'none'})")
+        if ("x_test" in keys) != ("y_test" in keys):
+            missing = "y_test" if "x_test" in keys else "x_test"
+            raise DataError(f"{path}: missing array {missing!r} (x_test and y_test go together)")
         arrays = {k: z[k] for k in ("x", "y", "x_test", "y_test") if k in keys}
+    for sfx in ("", "_test"):
+        if "x" + sfx not in arrays:
+            continue
+        x, y = arrays["x" + sfx], arrays["y" + sfx]
+        if x.ndim < 2:
+            raise DataError(f"{path}: x{sfx} must have a sample axis and features, shape (N, ...), got {x.shape}")
+        if len(x) != len(y):
+            raise DataError(f"{path}: x{sfx} has {len(x)} examples but y{sfx} has {len(y)}")
+        if x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
+            raise DataError(f"{path}: x{sfx} and y{sfx} must be numeric arrays, got {x.dtype} and {y.dtype}")
+    return arrays
+
+
+def read_npz(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
+    """Arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``; integer y means classification."""
+    arrays = _npz_arrays(path)
+    has_test = "x_test" in arrays
     classification = arrays["y"].dtype.kind in "biu"
 
     def conv_y(a: np.ndarray) -> torch.Tensor:
@@ -130,17 +190,26 @@ def read_npz(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
 
     x = torch.as_tensor(arrays["x"].astype(np.float32))
     y = conv_y(arrays["y"])
+    if not has_test:  # a file with its own test set is checked as a whole below
+        checks.check_examples(str(path), len(x))
+    checks.check_finite(f"{path} (x)", x)
     num_classes = None
+    task: Task = "classification" if classification else "regression"
     if classification:
         all_y = [y] + ([conv_y(arrays["y_test"])] if has_test else [])
-        if min(int(t.min()) for t in all_y if len(t)) < 0:
-            raise ValueError(f"{path}: integer labels must be >= 0")
-        num_classes = max(int(t.max()) for t in all_y if len(t)) + 1
-    task = "classification" if classification else "regression"
+        if min((int(t.min()) for t in all_y if len(t)), default=0) < 0:
+            raise DataError(f"{path}: integer labels must be >= 0")
+        num_classes = max((int(t.max()) for t in all_y if len(t)), default=0) + 1
+        if not has_test:
+            checks.check_labels(str(path), y, where="array 'y'")
+    elif not has_test:
+        checks.check_target_varies(str(path), y, "array 'y'")
     if has_test:
-        return Dataset(path.stem, x, y, torch.as_tensor(arrays["x_test"].astype(np.float32)),
-                       conv_y(arrays["y_test"]), task, num_classes)
-    return _dataset_from_pool(path.stem, x, y, task, num_classes, None, test_fraction, seed)
+        x_test = torch.as_tensor(arrays["x_test"].astype(np.float32))
+        checks.check_finite(f"{path} (x_test)", x_test)
+        ds = Dataset(path.stem, x, y, x_test, conv_y(arrays["y_test"]), task, num_classes)
+        return _check_given_split(str(path), ds)
+    return _dataset_from_pool(path.stem, x, y, task, num_classes, None, test_fraction, seed, str(path))
 
 
 # ----------------------------------------------------------------------------- image folder
@@ -155,15 +224,23 @@ def read_image_folder(root: Path, *, mode: str | None = None, size: int | tuple[
 
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir())
     if not class_dirs:
-        raise ValueError(f"{root}: expected one subfolder per class")
+        raise DataError(f"{root}: expected one subfolder per class")
     files: list[tuple[Path, int]] = []
     for label, d in enumerate(class_dirs):
         found = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS)
         if not found:
-            raise ValueError(f"{root}: class folder {d.name!r} has no png/jpg/bmp images")
+            raise DataError(f"{root}: class folder {d.name!r} has no png/jpg/bmp images")
         files += [(p, label) for p in found]
-    images = [Image.open(p) for p, _ in files]
+    checks.check_examples(str(root), len(files), "images")
+    images = []
     try:
+        for p, _ in files:
+            try:
+                im = Image.open(p)
+                im.load()  # decode now (and close the file) so a broken image is named here
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                raise DataError(f"{p}: cannot read the image: {e}") from None
+            images.append(im)
         if mode is None:
             mode = "L" if all(_is_gray(im.mode) for im in images) else "RGB"
         if size is None:
@@ -185,7 +262,8 @@ def read_image_folder(root: Path, *, mode: str | None = None, size: int | tuple[
     x = torch.as_tensor(np.stack(arrays))
     y = torch.tensor([label for _, label in files], dtype=torch.int64)
     names = [d.name for d in class_dirs]
-    return _dataset_from_pool(root.name, x, y, "classification", len(names), names, test_fraction, seed)
+    checks.check_labels(str(root), y, names, "the class folders")
+    return _dataset_from_pool(root.name, x, y, "classification", len(names), names, test_fraction, seed, str(root))
 
 
 # ----------------------------------------------------------------------------- MNIST IDX
@@ -194,20 +272,20 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 def read_idx(path: Path, expected_ndim: int | None = None) -> np.ndarray:
     """Parse one IDX file (optionally gzipped): magic 0x0000<dtype><ndim>, big-endian int32 dims, data."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
+    with _reading(path):
+        with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as f:
+            raw = f.read()
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path}: bad IDX magic number {raw[:4].hex() or '(empty file)'}")
+        raise DataError(f"{path}: bad IDX magic number {raw[:4].hex() or '(empty file)'}")
     ndim = raw[3]
     if expected_ndim is not None and ndim != expected_ndim:
-        raise ValueError(f"{path}: bad IDX magic number {raw[:4].hex()} (expected {expected_ndim} dims)")
+        raise DataError(f"{path}: bad IDX magic number {raw[:4].hex()} (expected {expected_ndim} dims)")
     dims = np.frombuffer(raw, dtype=">i4", count=ndim, offset=4).astype(int).tolist()
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     offset = 4 + 4 * ndim
     need = int(np.prod(dims)) * dtype.itemsize
     if len(raw) - offset != need:
-        raise ValueError(f"{path}: IDX header promises {need} data bytes but file has {len(raw) - offset}")
+        raise DataError(f"{path}: IDX header promises {need} data bytes but file has {len(raw) - offset}")
     return np.frombuffer(raw, dtype=dtype, offset=offset).reshape(dims)
 
 
@@ -215,7 +293,7 @@ def _find_idx(root: Path, stem: str) -> Path:
     for cand in (root / stem, root / f"{stem}.gz"):
         if cand.exists():
             return cand
-    raise FileNotFoundError(f"{root}: missing MNIST file {stem} (or {stem}.gz)")
+    raise DataFileNotFoundError(f"{root}: missing MNIST file {stem} (or {stem}.gz)")
 
 
 def read_mnist_idx(root: Path) -> Dataset:
@@ -225,11 +303,11 @@ def read_mnist_idx(root: Path) -> Dataset:
         images = read_idx(_find_idx(root, f"{split}-images-idx3-ubyte"), 3)
         labels = read_idx(_find_idx(root, f"{split}-labels-idx1-ubyte"), 1)
         if len(images) != len(labels):
-            raise ValueError(f"{root}: {split} has {len(images)} images but {len(labels)} labels")
+            raise DataError(f"{root}: {split} has {len(images)} images but {len(labels)} labels")
         xs.append(torch.as_tensor(images.astype(np.float32)[:, None] / 255.0))
         ys.append(torch.as_tensor(labels.astype(np.int64)))
-    num_classes = max(10, int(max(int(y.max()) for y in ys if len(y))) + 1)
-    return Dataset(root.name, xs[0], ys[0], xs[1], ys[1], "classification", num_classes)
+    num_classes = max(10, max((int(y.max()) for y in ys if len(y)), default=0) + 1)
+    return _check_given_split(str(root), Dataset(root.name, xs[0], ys[0], xs[1], ys[1], "classification", num_classes))
 
 
 # ----------------------------------------------------------------------------- CIFAR-10
@@ -250,10 +328,13 @@ class _SafeUnpickler(pickle.Unpickler):
 
 
 def _load_batch(path: Path) -> dict:
-    with open(path, "rb") as f:
-        d = _SafeUnpickler(f, encoding="bytes").load()
+    try:
+        with open(path, "rb") as f:
+            d = _SafeUnpickler(f, encoding="bytes").load()
+    except Exception as e:  # a user file that does not unpickle (refused class, truncated, garbage): bad input
+        raise DataError(f"{path}: not a readable CIFAR-10 batch: {type(e).__name__}: {e}") from None
     if not isinstance(d, dict):
-        raise ValueError(f"{path}: not a CIFAR-10 batch (expected a dict)")
+        raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict)")
     return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
 
 
@@ -261,21 +342,26 @@ def _cifar_arrays(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
     d = _load_batch(path)
     for key in ("data", "labels"):
         if key not in d:
-            raise ValueError(f"{path}: CIFAR-10 batch lacks key {key!r}")
+            raise DataError(f"{path}: CIFAR-10 batch lacks key {key!r}")
     data = np.asarray(d["data"], dtype=np.uint8)
     if data.ndim != 2 or data.shape[1] != 3072:
-        raise ValueError(f"{path}: CIFAR-10 data must be (N, 3072) uint8, got {data.shape}")
+        raise DataError(f"{path}: CIFAR-10 data must be (N, 3072) uint8, got {data.shape}")
+    labels = np.asarray(d["labels"], dtype=np.int64).reshape(-1)
+    if len(labels) != len(data):
+        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels")
+    if len(labels) and labels.min() < 0:
+        raise DataError(f"{path}: labels must be >= 0")
     x = torch.as_tensor(data.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0)
-    return x, torch.as_tensor(np.asarray(d["labels"], dtype=np.int64))
+    return x, torch.as_tensor(labels)
 
 
 def read_cifar10(root: Path) -> Dataset:
     """``data_batch_*`` (any subset) and ``test_batch`` python pickles -> (3, 32, 32) float32 in [0, 1]."""
     train_files = sorted(root.glob("data_batch_*"))
     if not train_files:
-        raise FileNotFoundError(f"{root}: no CIFAR-10 data_batch_* files")
+        raise DataFileNotFoundError(f"{root}: no CIFAR-10 data_batch_* files")
     if not (root / "test_batch").exists():
-        raise FileNotFoundError(f"{root}: missing CIFAR-10 test_batch")
+        raise DataFileNotFoundError(f"{root}: missing CIFAR-10 test_batch")
     parts = [_cifar_arrays(p) for p in train_files]
     x_test, y_test = _cifar_arrays(root / "test_batch")
     classes = None
@@ -283,8 +369,9 @@ def read_cifar10(root: Path) -> Dataset:
         names = _load_batch(root / "batches.meta").get("label_names")
         if names is not None:
             classes = [n.decode() if isinstance(n, bytes) else str(n) for n in names]
-    return Dataset(root.name, torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
-                   x_test, y_test, "classification", len(classes) if classes else 10, classes)
+    ds = Dataset(root.name, torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]),
+                 x_test, y_test, "classification", len(classes) if classes else 10, classes)
+    return _check_given_split(str(root), ds)
 
 
 # ----------------------------------------------------------------------------- dispatch
@@ -296,14 +383,14 @@ def _dir_kind(root: Path) -> str:
         return "cifar10"
     if any(p.is_dir() for p in root.iterdir()):
         return "images"
-    raise ValueError(f"{root}: directory is neither MNIST IDX files, CIFAR-10 batches nor class subfolders")
+    raise DataError(f"{root}: directory is neither MNIST IDX files, CIFAR-10 batches nor class subfolders")
 
 
 def read_file(path: str | Path, target: str | None = None, **args: Any) -> Dataset:
     """Read a local file or directory into a Dataset, choosing the reader by extension / content."""
     p = Path(path).expanduser()
     if not p.exists():
-        raise FileNotFoundError(f"data file not found: {p}")
+        raise DataFileNotFoundError(f"data file not found: {p}")
     if target is not None:
         args["target"] = target
     opts = FileArgs.model_validate(args)
@@ -316,15 +403,15 @@ def read_file(path: str | Path, target: str | None = None, **args: Any) -> Datas
         return read_image_folder(p, mode=opts.mode, size=opts.size, test_fraction=opts.test_fraction,
                                  seed=opts.seed)
     ext = p.suffix.lower()
-    tab = dict(target=opts.target, test_fraction=opts.test_fraction, seed=opts.seed,
-               max_categories=opts.max_categories)
-    if ext == ".csv":
-        return dataframe_to_dataset(pd.read_csv(p), p.stem, csv=True, **tab)
-    if ext in (".parquet", ".pq"):
-        return dataframe_to_dataset(pd.read_parquet(p), p.stem, **tab)
+    if ext in (".csv", ".parquet", ".pq"):
+        csv = ext == ".csv"
+        with _reading(p):
+            df = pd.read_csv(p) if csv else pd.read_parquet(p)
+        return dataframe_to_dataset(df, p.stem, csv=csv, target=opts.target, test_fraction=opts.test_fraction,
+                                    seed=opts.seed, max_categories=opts.max_categories, source=str(p))
     if ext == ".npz":
         return read_npz(p, test_fraction=opts.test_fraction, seed=opts.seed)
-    raise ValueError(f"{p}: unsupported file type {ext or '(none)'}; use .csv, .parquet, .pq, .npz, "
+    raise DataError(f"{p}: unsupported file type {ext or '(none)'}; use .csv, .parquet, .pq, .npz, "
                      "an image-class folder, an MNIST IDX folder or a CIFAR-10 batch folder")
 
 
@@ -339,9 +426,9 @@ def fingerprint(path: str | Path) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     elif p.is_dir():
-        for f in sorted(q for q in p.rglob("*") if q.is_file()):
-            st = f.stat()
-            h.update(f"{f.relative_to(p)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        for q in sorted(q for q in p.rglob("*") if q.is_file()):
+            st = q.stat()
+            h.update(f"{q.relative_to(p)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     else:
-        raise FileNotFoundError(f"{p}: no such file or folder")
+        raise DataFileNotFoundError(f"{p}: no such file or folder")
     return h.hexdigest()[:16]

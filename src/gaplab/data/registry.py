@@ -9,6 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from gaplab.errors import SpecError
+
 from .dataset import Dataset
 from .readers import FileArgs, read_file
 
@@ -60,8 +62,8 @@ def list_datasets() -> dict[str, str]:
     return out
 
 
-def _unknown(name: str) -> ValueError:
-    return ValueError(f"unknown dataset {name!r}; choices: {', '.join(list_datasets())}")
+def _unknown(name: str) -> SpecError:
+    return SpecError(f"data.name: unknown data set {name!r}; choose from: {', '.join(list_datasets())}")
 
 
 def dataset_args_model(name: str) -> type[BaseModel]:
@@ -83,7 +85,7 @@ def load_dataset(name: str, args: dict[str, Any] | None = None, path: str | None
     _ensure_builtins()
     if name == FILE or path is not None:
         if path is None:
-            raise ValueError("data.path is required when data.name is 'file'")
+            raise SpecError("data.path is required when data.name is 'file'")
         opts = FileArgs.model_validate(args or {})
         return read_file(path, **opts.model_dump(exclude_unset=True))
     if name not in _REGISTRY:

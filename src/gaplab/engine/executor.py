@@ -154,6 +154,7 @@ class SweepBook:
         self.counts: dict[str, Any] = {"runs": len(self.ids), "skipped": len(self.ids) - len(pending),
                                        "trained": 0, "failed": 0, "diverged": 0}
         self.results: list[RunResult] = []
+        self.errors: dict[str, str] = {}  # run id -> error and traceback of a pack that raised
 
     def record(self, out: list[RunResult]) -> None:
         """Store a finished pack's runs (the driver is the only writer)."""
@@ -167,13 +168,15 @@ class SweepBook:
     def fail(self, pack: list[RunSpec], exc: BaseException) -> None:
         """Record every run of a pack that raised as failed; the next sweep retries them."""
         self.counts["failed"] += len(pack)
-        if self.store is not None:
-            msg = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            for s in pack:
-                self.store.save_failed(s.run_id, s.normalized(), msg + "\n" + traceback.format_exc(limit=3))
+        msg = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        text = msg + "\n" + "".join(traceback.format_exception(exc, limit=-3))
+        for s in pack:
+            self.errors[s.run_id] = text
+            if self.store is not None:
+                self.store.save_failed(s.run_id, s.normalized(), text)
 
     def summary(self) -> dict[str, Any]:
-        return {**self.counts, "ids": self.ids, "results": self.results}
+        return {**self.counts, "ids": self.ids, "results": self.results, "errors": self.errors}
 
 
 def run_local(

@@ -14,10 +14,20 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.engine.executor import DEFAULT_MAX_PACK, ProgressFn, SweepBook
+from gaplab.errors import SpecError
 from gaplab.spec import RunSpec, parse_run
 from gaplab.store.db import Store
 
 TASK_RETRIES = 3
+
+
+def require_ray() -> None:
+    """Ray is an optional extra: without it, say how to install it instead of failing on the import."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise SpecError("--executor ray needs Ray, which is not installed: pip install 'gaplab[ray]' "
+                        "(or pip install 'ray>=2.9'), or use --executor local") from None
 
 
 def _train_remote(spec_data: list[dict[str, Any]], keep_state: bool, threads: int) -> list[Any]:
@@ -46,6 +56,7 @@ def run_ray(
     threads_per_task: int = 1,
 ) -> dict[str, Any]:
     """Train every pending spec as Ray tasks (one per pack); same return value as ``run_local``."""
+    require_ray()
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

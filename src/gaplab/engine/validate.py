@@ -1,10 +1,16 @@
-"""Checks of a run spec against the model and data-set registries (names and their arguments)."""
+"""Checks of run specs before anything trains: registry names and arguments, device, data and model.
+
+Each raises a ``SpecError``/``DataError`` naming the field or file, which the CLI prints as one line (exit 2).
+"""
 
 from __future__ import annotations
+
+import json
 
 from pydantic import ValidationError
 
 from gaplab.data import registry as data_registry
+from gaplab.errors import GaplabError
 from gaplab.models import registry as model_registry
 from gaplab.spec import RunSpec, SpecError, format_error
 
@@ -15,7 +21,9 @@ def check_registries(spec: RunSpec, lines: dict[str, int] | None) -> None:
         where = f" (line {lines[path]})" if lines and path in lines else ""
         raise SpecError(f"{path}{where}: {msg}")
 
-    if ":" not in spec.model.name:
+    if ":" in spec.model.name:
+        model_registry.get_factory(spec.model.name)  # the import path resolves to a callable
+    else:
         known = model_registry.list_models()
         if spec.model.name not in known:
             fail("model.name", f"unknown model '{spec.model.name}'; choose from: {', '.join(sorted(known))}")
@@ -29,25 +37,56 @@ def check_registries(spec: RunSpec, lines: dict[str, int] | None) -> None:
         known = data_registry.list_datasets()
         if spec.data.name not in known:
             fail("data.name", f"unknown data set '{spec.data.name}'; choose from: {', '.join(sorted(known))}")
-        model = data_registry.dataset_args_model(spec.data.name)
-        if model is not None:
-            try:
-                model(**spec.data.args)
-            except ValidationError as e:
-                raise SpecError(format_error(e, "data.args", lines)) from None
+    try:
+        data_registry.dataset_args_model(spec.data.name if spec.data.path is None else data_registry.FILE)(
+            **spec.data.args)
+    except ValidationError as e:
+        raise SpecError(format_error(e, "data.args", lines)) from None
 
 
+def check_device(device: str) -> None:
+    """A CUDA or MPS device needs a torch build (and a machine) that has it; say which build to install."""
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        if torch.version.cuda is None:
+            raise SpecError(f"device '{device}': this torch build ({torch.__version__}) has no CUDA support; "
+                            "install a CUDA build of torch (https://pytorch.org/get-started/locally/) or use "
+                            "--device cpu")
+        raise SpecError(f"device '{device}': torch {torch.__version__} has CUDA {torch.version.cuda} but sees no "
+                        "CUDA device on this machine; use --device cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise SpecError("device 'mps': not available (it needs Apple silicon and a torch build with MPS); "
+                        "use --device cpu")
 
 
 def check_data(spec: RunSpec) -> None:
-    """Load the run's data and draw its view once, so a bad file, column or size fails before anything runs."""
+    """Load the run's data, draw its view and build its model once, so a bad file, column, size or model
+    argument fails with a message before anything trains."""
     from gaplab.engine.datacache import prepared_for
+    from gaplab.models import create_model
 
+    ds = prepared_for(spec).dataset  # DataError / SpecError naming the file, column or field
     try:
-        prepared_for(spec)
-    except (ValueError, KeyError, OSError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SpecError(f"data: {first}") from None
+        create_model(spec.model.name, ds.input_shape, ds.output_dim, **spec.model.args)
+    except GaplabError:
+        raise
+    except (ValueError, TypeError) as e:  # a factory rejecting a user's argument value (e.g. activation='foo')
+        raise SpecError(f"model.args: model '{spec.model.name}' rejects {dict(spec.model.args)}: {e}") from None
+
+
+def check_runs(specs: list[RunSpec], lines: dict[str, int] | None = None) -> None:
+    """Every check above for each distinct (data, model, device) of ``specs``: a sweep fails up front, not per pack."""
+    seen: set[str] = set()
+    for s in specs:
+        key = json.dumps([s.data.model_dump(mode="json"), s.model.model_dump(mode="json"), s.device],
+                         sort_keys=True)
+        if key in seen:
+            continue
+        seen.add(key)
+        check_registries(s, lines)
+        check_device(s.device)
+        check_data(s)
 
 
 def with_fingerprint(spec: RunSpec) -> RunSpec:

@@ -13,6 +13,8 @@ from typing import Any
 
 from torch import nn
 
+from gaplab.errors import SpecError
+
 Factory = Callable[..., nn.Module]
 
 _REGISTRY: dict[str, tuple[Factory, str]] = {}
@@ -41,10 +43,10 @@ def _import_factory(path: str) -> Factory:
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ValueError(f"cannot import model module '{module_name}' (from '{path}'): {e}") from e
+        raise SpecError(f"model.name: cannot import model module '{module_name}' (from '{path}'): {e}") from e
     fn = getattr(module, attr, None)
     if fn is None or not callable(fn):
-        raise ValueError(f"model '{path}': module '{module_name}' has no callable '{attr}'")
+        raise SpecError(f"model.name: '{path}': module '{module_name}' has no callable '{attr}'")
     return fn
 
 
@@ -53,7 +55,7 @@ def get_factory(name: str) -> Factory:
     if ":" in name:
         return _import_factory(name)
     if name not in _REGISTRY:
-        raise ValueError(f"unknown model '{name}'; choose from: {', '.join(sorted(_REGISTRY))}")
+        raise SpecError(f"model.name: unknown model '{name}'; choose from: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name][0]
 
 
@@ -75,8 +77,8 @@ def create_model(name: str, input_shape: tuple[int, ...], output_dim: int, **kwa
         allowed = model_kwargs(name)
         unknown = sorted(set(kwargs) - set(allowed))
         if unknown:
-            raise ValueError(
-                f"model '{name}' got unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
+            raise SpecError(
+                f"model.args: model '{name}' got unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
                 f"accepted: {', '.join(allowed) or '(none)'}"
             )
     model = fn(tuple(int(s) for s in input_shape), int(output_dim), **kwargs)

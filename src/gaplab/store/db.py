@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from gaplab.errors import DataError
+
 DEFAULT_PATH = Path("gaplab-results") / "gaplab.db"
 FINISHED = ("done", "diverged")
 
@@ -88,12 +90,15 @@ class Store:
 
     def __init__(self, path: str | Path = DEFAULT_PATH) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
-        self._con.execute("PRAGMA journal_mode=WAL")
-        self._con.execute("PRAGMA synchronous=NORMAL")
-        self._con.execute("PRAGMA foreign_keys=ON")
-        self._con.executescript(_SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._con = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+            self._con.execute("PRAGMA journal_mode=WAL")
+            self._con.execute("PRAGMA synchronous=NORMAL")
+            self._con.execute("PRAGMA foreign_keys=ON")
+            self._con.executescript(_SCHEMA)
+        except (OSError, sqlite3.DatabaseError) as e:  # a folder, an unwritable place, not an SQLite file
+            raise DataError(f"--store {self.path}: cannot open it as a results database: {e}") from None
 
     def close(self) -> None:
         self._con.close()

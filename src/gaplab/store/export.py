@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from gaplab.errors import DataError, SpecError
 from gaplab.store.db import Store
 
 
@@ -36,7 +37,7 @@ def runs_frame(store: Store, group: str | None = None) -> pd.DataFrame:
 
 def metrics_frame(store: Store, group: str | None = None) -> pd.DataFrame:
     """Long format: one row per (run, epoch, metric)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for r in store.runs(group=group):
         for h in store.history(r["id"]):
             ep = h.pop("epoch")
@@ -47,12 +48,17 @@ def metrics_frame(store: Store, group: str | None = None) -> pd.DataFrame:
 def export(store: Store, out: str | Path, what: str = "runs", group: str | None = None) -> Path:
     """Write ``runs`` or ``metrics`` to ``out``; the format follows its suffix (.csv or .parquet)."""
     path = Path(out)
+    if path.suffix not in (".parquet", ".pq", ".csv"):
+        raise SpecError(f"{path}: export format must be .csv or .parquet (by the file's suffix)")
+    if what not in ("runs", "metrics"):
+        raise SpecError(f"--what must be 'runs' or 'metrics', got {what!r}")
     frame = runs_frame(store, group) if what == "runs" else metrics_frame(store, group)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    elif path.suffix == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        raise ValueError(f"{path}: export format must be .csv or .parquet")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+    except OSError as e:
+        raise DataError(f"{path}: cannot write it: {e}") from None
     return path

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.engine.executor import run_local
-from gaplab.spec import RunSpec, parse_run
+from gaplab.spec import RunSpec, SpecError, parse_run
 from gaplab.store.db import Store
 
 
@@ -185,11 +185,11 @@ class Study:
 
     def params(self, preset: str, overrides: dict[str, Any] | None = None) -> Params:
         if preset not in self.presets:
-            raise ValueError(f"study {self.name}: unknown preset {preset!r}; choose from {', '.join(self.presets)}")
+            raise SpecError(f"study {self.name}: unknown preset {preset!r}; choose from {', '.join(self.presets)}")
         p = dict(self.presets[preset])
         for k in overrides or {}:
             if k not in p:
-                raise ValueError(f"study {self.name}: unknown parameter {k!r}; choose from {', '.join(sorted(p))}")
+                raise SpecError(f"study {self.name}: unknown parameter {k!r}; choose from {', '.join(sorted(p))}")
         p.update(overrides or {})
         return Params(p)
 

@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 
 import gaplab.studies as pkg
+from gaplab.errors import SpecError
 from gaplab.studies.base import STUDIES, Study
 
 _FRAMEWORK = {"base", "registry", "plotting"}
@@ -26,5 +27,5 @@ def all_studies() -> dict[str, Study]:
 def get(name: str) -> Study:
     studies = all_studies()
     if name not in studies:
-        raise ValueError(f"unknown study {name!r}; choose from: {', '.join(studies)}")
+        raise SpecError(f"unknown study {name!r}; choose from: {', '.join(studies)}")
     return studies[name]

@@ -1,0 +1,94 @@
+"""Only bad input exits 2 with one line; anything else is a bug and shows its traceback (exit 1)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from gaplab.cli.app import app
+
+runner = CliRunner()
+
+
+def _csv(path: Path, labels: list[int]) -> str:
+    path.write_text("a,b,target\n" + "".join(f"{i * 0.1},{(i * 7) % 5},{y}\n" for i, y in enumerate(labels)))
+    return str(path)
+
+
+def _sweep(path: Path, extra: str = "") -> str:
+    path.write_text("name: s\nbase:\n  data: {name: mnist1d, args: {num_samples: 600}}\n"
+                    "  optim: {epochs: 1}\n" + extra)
+    return str(path)
+
+
+def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = str(tmp_path / "x.db")
+    train = ["train", "--epochs", "1", "--store", db, "--path"]
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: `import ray` fails
+    cases = {
+        "header only": ([*train, _csv(tmp_path / "h.csv", [])], "h.csv: no data rows, only a header (a, b, target)"),
+        "one class": ([*train, _csv(tmp_path / "o.csv", [1] * 50)],
+                      "o.csv: only one class (1) in target column 'target', over all 50 examples"),
+        "3 rows": ([*train, _csv(tmp_path / "t.csv", [0, 1, 0])], "t.csv: only 3 data rows; gaplab needs at least 10"),
+        "unknown data set": (["train", "--data", "nope", "--store", db], "data.name: unknown data set 'nope'"),
+        "bad model value": (["train", "--set", "model.args.activation=foo", "--store", db],
+                            "model.args: model 'mlp' rejects {'activation': 'foo'}: unknown activation 'foo'"),
+        "spec file is a list": (["train", _text(tmp_path / "l.yaml", "- 1\n- 2\n"), "--store", db],
+                                "l.yaml: a spec file holds a mapping of keys"),
+        "cuda on a cpu build": (["train", "--device", "cuda", "--store", db],
+                                "device 'cuda': this torch build"),
+        "ray not installed": (["sweep", _sweep(tmp_path / "s.yaml"), "--executor", "ray", "--store", db],
+                              "--executor ray needs Ray, which is not installed: pip install 'gaplab[ray]'"),
+        "bad executor": (["sweep", _sweep(tmp_path / "s.yaml"), "--executor", "dask", "--store", db],
+                         "--executor must be 'local' or 'ray', got 'dask'"),
+        "sweep run with a bad value": (["sweep", _sweep(tmp_path / "b.yaml", "grid: {data.train_size: [100, 900]}\n"),
+                                        "--store", db], "data.train_size must be between 1 and 480"),
+        "store is a folder": (["runs", "list", "--store", str(tmp_path)], "cannot open it as a results database"),
+        "export format": (["runs", "export", str(tmp_path / "x.txt"), "--store", db],
+                          "x.txt: export format must be .csv or .parquet"),
+        "export what": (["runs", "export", str(tmp_path / "x.csv"), "--what", "epochs", "--store", db],
+                        "--what must be 'runs' or 'metrics', got 'epochs'"),
+        "unknown study": (["study", "nope", "--store", db], "unknown study 'nope'; choose from:"),
+        "unknown preset": (["study", "polyfit", "--preset", "huge", "--store", db],
+                           "study polyfit: unknown preset 'huge'"),
+        "unknown study parameter": (["study", "polyfit", "--set", "nope=1", "--store", db],
+                                    "study polyfit: unknown parameter 'nope'"),
+        "bad --set": (["train", "--set", "width", "--store", db], "--set 'width': expected KEY=VALUE"),
+    }
+    for name, (args, message) in cases.items():
+        r = runner.invoke(app, args)
+        err = " ".join(r.stderr.split())
+        assert r.exit_code == 2, (name, r.exit_code, r.stderr, r.exception)
+        assert err.startswith("error:") and message in err, (name, err)
+
+
+def _text(path: Path, text: str) -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_a_bug_is_not_reported_as_bad_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gaplab.engine.validate as validate
+
+    def boom(*_a: object, **_k: object) -> None:
+        raise KeyError("injected bug")
+
+    monkeypatch.setattr(validate, "check_runs", boom)
+    r = runner.invoke(app, ["train", "--epochs", "1", "--no-store"])
+    assert r.exit_code == 1 and isinstance(r.exception, KeyError) and "error:" not in r.stderr
+
+
+def test_a_bug_shows_its_traceback_in_a_real_process(tmp_path: Path) -> None:
+    code = ("import sys, gaplab.engine.validate as v\n"
+            "def boom(*a, **k): raise KeyError('injected bug')\n"
+            "v.check_runs = boom\n"
+            "from gaplab.cli.app import main\n"
+            "sys.argv = ['gaplab', 'train', '--epochs', '1', '--no-store']\n"
+            "main()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert r.returncode == 1, r.stderr
+    assert "Traceback" in r.stderr and "KeyError: 'injected bug'" in r.stderr and "error:" not in r.stderr
