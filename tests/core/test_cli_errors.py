@@ -39,6 +39,8 @@ def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch:
                             "model.args: model 'mlp' rejects {'activation': 'foo'}: unknown activation 'foo'"),
         "spec file is a list": (["train", _text(tmp_path / "l.yaml", "- 1\n- 2\n"), "--store", db],
                                 "l.yaml: a spec file holds a mapping of keys"),
+        "image augment on signals": (["train", "--set", "reg.augment=[{name: rotate, amount: 10}]", "--store", db],
+                                     "reg.augment.0: 'rotate' needs image inputs (C, H, W) but data set 'mnist1d'"),
         "cuda on a cpu build": (["train", "--device", "cuda", "--store", db],
                                 "device 'cuda': this torch build"),
         "ray not installed": (["sweep", _sweep(tmp_path / "s.yaml"), "--executor", "ray", "--store", db],

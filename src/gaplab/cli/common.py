@@ -63,7 +63,10 @@ def set_threads(threads: int | None) -> None:
     """Set torch's thread count explicitly (PERF-NOTES: implicit OpenMP spinning hurts on shared boxes)."""
     import torch
 
-    n = threads or int(os.environ.get("GAPLAB_THREADS", "0")) or (os.cpu_count() or 1)
+    env = os.environ.get("GAPLAB_THREADS", "0").strip() or "0"
+    if not env.isdigit():
+        raise SpecError(f"GAPLAB_THREADS must be a whole number of threads, got {env!r}")
+    n = threads or int(env) or (os.cpu_count() or 1)
     torch.set_num_threads(max(1, n))
 
 

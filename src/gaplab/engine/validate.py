@@ -60,6 +60,19 @@ def check_device(device: str) -> None:
                         "use --device cpu")
 
 
+_IMAGE_AUGMENTS = ("flip", "crop", "rotate", "cutout")
+
+
+def check_augment(spec: RunSpec, input_shape: tuple[int, ...]) -> None:
+    """Image augmentations need (C, H, W) inputs; CutMix needs signals (L,) or images (C, H, W)."""
+    for i, a in enumerate(spec.reg.augment):
+        if a.name in _IMAGE_AUGMENTS and len(input_shape) != 3:
+            raise SpecError(f"reg.augment.{i}: '{a.name}' needs image inputs (C, H, W) but data set "
+                            f"'{spec.data.name}' has inputs of shape {input_shape}; use shift or noise")
+    if spec.reg.cutmix > 0 and len(input_shape) not in (1, 3):
+        raise SpecError(f"reg.cutmix: needs signals (L,) or images (C, H, W), got inputs of shape {input_shape}")
+
+
 def check_data(spec: RunSpec) -> None:
     """Load the run's data, draw its view and build its model once, so a bad file, column, size or model
     argument fails with a message before anything trains."""
@@ -67,6 +80,7 @@ def check_data(spec: RunSpec) -> None:
     from gaplab.models import create_model
 
     ds = prepared_for(spec).dataset  # DataError / SpecError naming the file, column or field
+    check_augment(spec, ds.input_shape)
     try:
         create_model(spec.model.name, ds.input_shape, ds.output_dim, **spec.model.args)
     except GaplabError:
