@@ -16,7 +16,42 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gaplab.errors import SpecError
+from gaplab.errors import GaplabError, SpecError
+
+
+def _data_args_with_defaults(name: str, path: str | None, args: dict[str, Any]) -> dict[str, Any]:
+    """``data.args`` with every default of the data set's registered args model filled in (so ``{}`` and the
+    defaults spelled out are one spec and one run id). Unknown names or bad args stay as given: the registry
+    check reports them with their key path."""
+    from gaplab.data import registry
+
+    try:
+        model = registry.dataset_args_model(registry.FILE if path is not None else name)
+        return model.model_validate(args).model_dump(mode="json")
+    except (GaplabError, ValidationError):
+        return dict(args)
+
+
+def _model_args_with_defaults(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """``model.args`` with the factory's keyword defaults filled in (``dropout`` lives in ``reg``); defaults that
+    are not plain JSON data are left out. Unknown models stay as given for the registry check."""
+    import inspect
+
+    from gaplab.models import registry
+
+    try:
+        params = registry.model_kwargs(name)
+    except GaplabError:
+        return dict(args)
+    filled: dict[str, Any] = {}
+    for k, prm in params.items():
+        if k == "dropout" or prm.default is inspect.Parameter.empty:
+            continue
+        try:
+            filled[k] = json.loads(json.dumps(prm.default))
+        except (TypeError, ValueError):
+            continue
+    return {**filled, **args}
 
 
 class _Frozen(BaseModel):
@@ -41,12 +76,22 @@ class DataSpec(_Frozen):
     permute_inputs: bool = False
     gaussian_inputs: bool = False
 
+    @model_validator(mode="after")
+    def _fill_arg_defaults(self) -> DataSpec:
+        object.__setattr__(self, "args", _data_args_with_defaults(self.name, self.path, self.args))
+        return self
+
 
 class ModelSpec(_Frozen):
     """A registered model (or ``package.module:factory``) and its keyword arguments."""
 
     name: str = "mlp"
     args: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _fill_arg_defaults(self) -> ModelSpec:
+        object.__setattr__(self, "args", _model_args_with_defaults(self.name, self.args))
+        return self
 
 
 class OptimSpec(_Frozen):
@@ -144,7 +189,8 @@ class RunSpec(_Frozen):
         return v
 
     def normalized(self) -> dict[str, Any]:
-        """The spec as plain JSON data, every default filled in; what the run id hashes."""
+        """The spec as plain JSON data, every default filled in (``data.args`` and ``model.args`` too, from the
+        data set's and the model's registered defaults); what the run id hashes."""
         return self.model_dump(mode="json")
 
     @property

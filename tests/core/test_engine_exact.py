@@ -136,9 +136,33 @@ def test_plan_packs_buckets_widths() -> None:
     widths = [2, 3, 4, 5, 7, 9, 13, 17, 23, 31, 41, 55, 73, 97, 130, 174, 233, 300]
     specs = [_spec(**{"model.args.width": w, "data.label_noise": nz}) for w in widths for nz in (0.0, 0.15)]
     packs = plan_packs(specs)
-    assert sum(len(p) for p in packs) == len(specs)
+    assert sorted(s.run_id for p in packs for s in p) == sorted(s.run_id for s in specs)
     assert 2 <= len(packs) <= 8
-    assert all(len({s.model.args["width"] for s in p}) >= 1 for p in packs)
+    # buckets are disjoint, contiguous width ranges; a width's runs (both noise levels) share one pack
+    ranges = sorted((min(w), max(w)) for w in ({s.model.args["width"] for s in p} for p in packs))
+    assert all(hi < next_lo for (_, hi), (next_lo, _) in zip(ranges, ranges[1:], strict=False))
+    assert ranges[0][0] == 2 and ranges[-1][1] == 300 and ranges[0][1] < 300  # 2 is never padded to 300
+
+
+def test_bucket_widths_is_the_cheapest_contiguous_split() -> None:
+    from itertools import combinations
+
+    from gaplab.engine.executor import PACK_OVERHEAD
+    from gaplab.engine.padding import bucket_widths, flops_per_example
+
+    spec = _spec()
+    widths = [2, 2, 5, 9, 17, 31, 64, 64, 64, 130, 300]
+    distinct = sorted(set(widths))
+
+    def cost(buckets: list[list[int]]) -> float:
+        return sum(sum(widths.count(w) for w in b) * flops_per_example(spec, max(b)) + PACK_OVERHEAD for b in buckets)
+
+    every = [[distinct[i:j] for i, j in zip((0, *cuts), (*cuts, len(distinct)), strict=True)]
+             for k in range(len(distinct)) for cuts in combinations(range(1, len(distinct)), k)]
+    chosen = bucket_widths(widths, lambda w: flops_per_example(spec, w), PACK_OVERHEAD)
+    assert [w for b in chosen for w in b] == distinct
+    assert cost(chosen) == pytest.approx(min(cost(b) for b in every))
+    assert 1 < len(chosen) < len(distinct)  # neither one pack nor one pack per width is best here
 
 
 def test_worker_processes_give_the_same_results() -> None:

@@ -17,6 +17,27 @@ def test_defaults_and_stable_id() -> None:
     assert parse_run({"device": "cuda"}).run_id == a.run_id
 
 
+def test_model_and_data_arg_defaults_are_part_of_the_normalized_spec() -> None:
+    bare = parse_run({"model": {"name": "mlp"}, "data": {"name": "mnist1d"}})
+    spelled = parse_run({"model": {"name": "mlp", "args": {"width": 256, "activation": "relu"}},
+                         "data": {"name": "mnist1d", "args": {"num_samples": 5000, "seed": 42}}})
+    assert spelled.run_id == bare.run_id
+    norm = bare.normalized()
+    assert norm["model"]["args"]["width"] == 256 and norm["model"]["args"]["depth"] == 2
+    assert "dropout" not in norm["model"]["args"]  # set in reg.dropout, never in model.args
+    assert norm["data"]["args"]["num_samples"] == 5000 and norm["data"]["args"]["padding"] == [36, 60]
+    # a non-default value is a different run; so is another model's default
+    assert parse_run({"model": {"name": "mlp", "args": {"width": 100}}}).run_id != bare.run_id
+    assert parse_run({"data": {"name": "mnist1d", "args": {"num_samples": 4000}}}).run_id != bare.run_id
+    assert parse_run({"model": {"name": "cnn1d"}}).normalized()["model"]["args"] == {"channels": 25}
+    # user files get the file reader's defaults; an unknown name keeps its args as given for the registry check
+    assert parse_run({"data": {"path": "x.csv"}}).data.args["test_fraction"] == 0.2
+    unknown = parse_run({"model": {"name": "nope", "args": {"w": 1}}, "data": {"name": "nope", "args": {"a": 1}}})
+    assert unknown.model.args == {"w": 1} and unknown.data.args == {"a": 1}
+    with pytest.raises(SpecError, match=r"data\.args\.num_samples"):
+        check_registries(parse_run({"data": {"name": "mnist1d", "args": {"num_samples": 3}}}), None)
+
+
 def test_keep_prob_is_dropout() -> None:
     assert parse_run({"reg": {"keep_prob": 0.8}}).run_id == parse_run({"reg": {"dropout": 0.2}}).run_id
 
