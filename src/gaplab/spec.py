@@ -125,7 +125,7 @@ class EarlyStopSpec(_Frozen):
     min_delta: float = Field(default=0.0, ge=0.0)
 
     @property
-    def direction(self) -> str:
+    def direction(self) -> Literal["min", "max"]:
         return self.mode or ("max" if self.monitor.endswith("acc") else "min")
 
 

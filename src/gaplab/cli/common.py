@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -28,7 +28,7 @@ from gaplab.errors import GaplabError, SpecError
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
-def fail(msg: str) -> None:
+def fail(msg: str) -> NoReturn:
     """Print one clear line on stderr and exit with code 2 (bad input), no traceback."""
     err_console.print(f"[bold red]error:[/] {escape(msg)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)

@@ -36,7 +36,7 @@ class Prepared:
     labels: torch.Tensor  # the run's label table for the whole pool, noise/random labels applied
     corrupted: torch.Tensor  # bool (N,), which pool labels differ from the truth
     # bool (N,), labels that were redrawn at random (changed or not): the random set of RATT (Garg et al.)
-    randomized: torch.Tensor | None = None
+    randomized: torch.Tensor
 
     @property
     def x_train(self) -> torch.Tensor:

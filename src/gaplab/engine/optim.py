@@ -67,6 +67,7 @@ class BatchedOptimizer:
             bias1 = (1 - b1.double() ** self.steps).float()
             bias2_sqrt = (1 - b2.double() ** self.steps).sqrt().float()
             step_size = lr / bias1.clamp_min(1e-30)
+        coef: tuple[torch.Tensor, ...]
         if self.kind == "adam":
             coef = (b1, b2, bias2_sqrt, step_size)
         else:

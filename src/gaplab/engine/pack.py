@@ -30,7 +30,7 @@ from gaplab.regularize import augment as aug
 from gaplab.regularize.early_stopping import EarlyStopping
 from gaplab.regularize.penalties import l1_penalty, l2_penalty, penalized
 from gaplab.regularize.smoothing import one_hot, smooth, soft_cross_entropy
-from gaplab.spec import RunSpec
+from gaplab.spec import EarlyStopSpec, RunSpec
 
 # Purposes folded into every random key, so streams never overlap.
 INIT, SHUFFLE, AUGMENT, DROPOUT = 1, 2, 3, 4
@@ -69,6 +69,12 @@ def _build_model(s: RunSpec, input_shape: tuple[int, ...], output_dim: int, **ov
     return m
 
 
+def _early_stop(s: RunSpec) -> EarlyStopSpec:
+    """A pack's early-stopping settings; its pack key guarantees every model of the pack has them."""
+    assert s.reg.early_stopping is not None
+    return s.reg.early_stopping
+
+
 def _stacked(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int):
     """(base module, stacked params, stacked buffers, per-model narrow shapes) for a pack.
 
@@ -80,6 +86,7 @@ def _stacked(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int
     if len(widths) <= 1:
         params, buffers = stack_module_state(models)
         return models[0], params, buffers, None
+    assert arg is not None  # several widths only arise for a paddable model
     base = _build_model(specs[0], input_shape, output_dim, **{arg: max(widths)})
     wide_p, wide_b = dict(base.named_parameters()), dict(base.named_buffers())
     narrow = []
@@ -167,12 +174,12 @@ class Pack:
             self.es = EarlyStopping(
                 self.k,
                 mode=es.direction,
-                patience=torch.tensor([s.reg.early_stopping.patience for s in specs], device=dev),
-                min_delta=pm(lambda s: s.reg.early_stopping.min_delta),
+                patience=torch.tensor([_early_stop(s).patience for s in specs], device=dev),
+                min_delta=pm(lambda s: _early_stop(s).min_delta),
             )
             self.best = {n: p.detach().clone() for n, p in self.params.items()}
         self.diverged = torch.zeros(self.k, dtype=torch.bool, device=dev)
-        self.diverged_epoch = [None] * self.k
+        self.diverged_epoch: list[int | None] = [None] * self.k
         self.stopped_epoch: list[int | None] = [None] * self.k
         self.step_count = 0
 
@@ -305,7 +312,7 @@ class Pack:
         tl, tc = self._per_example(out_t, self.y_test)
         rows["test_loss"] = tl.mean(1)
         rows["gap_loss"] = rows["test_loss"] - rows["train_loss"]
-        if corr is not None:
+        if corr is not None and tc is not None:  # classification
             rows["train_acc"] = self._masked_mean(corr, self.train_mask)
             rows["test_acc"] = tc.mean(1)
             rows["gap_acc"] = rows["train_acc"] - rows["test_acc"]
@@ -315,6 +322,7 @@ class Pack:
                 rows["clean_acc"] = self._masked_mean(corr, clean)
                 rows["noisy_acc"] = self._masked_mean(corr, noisy)
                 _, true_corr = self._per_example(out, self.true_labels)
+                assert true_corr is not None  # classification
                 rows["noisy_true_acc"] = self._masked_mean(true_corr, noisy)
             if bool(self.randomized.any()):
                 rows["random_set_acc"] = self._masked_mean(corr, self.train_mask & self.randomized)

@@ -10,7 +10,7 @@ such models are never padded.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from itertools import accumulate
 
 import torch
@@ -39,7 +39,7 @@ def width_of(spec: RunSpec) -> int:
     return int(model_kwargs(spec.model.name)[arg].default)
 
 
-def pad_into(narrow: dict[str, torch.Tensor], wide: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def pad_into(narrow: Mapping[str, torch.Tensor], wide: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Embed each narrow tensor in the leading corner of a zero tensor shaped like its wide twin."""
     out = {}
     for name, w in wide.items():

@@ -18,15 +18,15 @@ class BilinearModel(nn.Module):
         super().__init__()
         if d_in % 2:
             raise ValueError(f"bilinear needs an even number of input features (2d,), got {d_in}")
-        self.half = d_in // 2
+        self.d_half = d_in // 2  # (not `half`: that would shadow nn.Module.half())
         self.flatten = nn.Flatten(1)
         self.drop = Dropout(dropout)
-        self.bilinear = Bilinear(self.half, output_dim)
+        self.bilinear = Bilinear(self.d_half, output_dim)
         self.linear = nn.Linear(d_in, output_dim, bias=False) if linear_term else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.drop(self.flatten(x))
-        out = self.bilinear(x[:, : self.half], x[:, self.half :])
+        out = self.bilinear(x[:, : self.d_half], x[:, self.d_half :])
         return out if self.linear is None else out + self.linear(x)
 
 

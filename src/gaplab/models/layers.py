@@ -30,6 +30,8 @@ class Dropout(nn.Module):
 
     counter: int
     active: bool
+    p: torch.Tensor  # buffers, registered in __init__
+    key: torch.Tensor
 
     def __init__(self, p: float = 0.0, key: int = 0) -> None:
         super().__init__()

@@ -11,7 +11,9 @@ as used by Arora et al. 2019 ("On Exact Computation with an Infinitely Wide Neur
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 
 import numpy as np
 import torch
@@ -149,7 +151,7 @@ def empirical(model: nn.Module, x1, x2) -> torch.Tensor:
     j1 = _jacobians(model, params, a)
     j2 = j1 if x2 is x1 else _jacobians(model, params, torch.as_tensor(x2).to(dtype))
     out_dim = j1[0].shape[1]
-    theta = sum(torch.einsum("aop,bop->ab", u, v) for u, v in zip(j1, j2, strict=True))
+    theta = functools.reduce(operator.add, (torch.einsum("aop,bop->ab", u, v) for u, v in zip(j1, j2, strict=True)))
     return theta / out_dim
 
 
