@@ -43,12 +43,12 @@ def test_bad_input_is_one_line_exit_2(tmp_path: Path) -> None:
         ["train", "--data", "file", "--path", str(tmp_path / "nope.csv")],
         ["sweep", str(bad)],
     ]
-    for args in cases:
-        r = subprocess.run([sys.executable, "-m", "gaplab.cli.app", *args, "--store", str(tmp_path / "x.db")],
-                           capture_output=True, text=True)
-        assert r.returncode == 2, (args, r.stderr)
-        assert "Traceback" not in r.stderr and r.stderr.strip().startswith("error:"), r.stderr
+    for args in cases:  # in this process (fast); test_cli_errors runs a real one
+        r = runner.invoke(app, [*args, "--store", str(tmp_path / "x.db")])
+        assert r.exit_code == 2, (args, r.stderr, r.exception)
+        assert r.stderr.strip().startswith("error:") and len(r.stderr.strip().splitlines()) == 1, r.stderr
     r = subprocess.run([sys.executable, "-m", "gaplab.cli.app", "train", str(bad)], capture_output=True, text=True)
+    assert r.returncode == 2 and "Traceback" not in r.stderr and r.stderr.strip().startswith("error:"), r.stderr
     assert "optim.lrr (line 5): unknown key" in " ".join(r.stderr.split())
 
 

@@ -36,7 +36,7 @@ def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch:
         "3 rows": ([*train, _csv(tmp_path / "t.csv", [0, 1, 0])], "t.csv: only 3 data rows; gaplab needs at least 10"),
         "unknown data set": (["train", "--data", "nope", "--store", db], "data.name: unknown data set 'nope'"),
         "bad model value": (["train", "--set", "model.args.activation=foo", "--store", db],
-                            "model.args: model 'mlp' rejects {'activation': 'foo'}: unknown activation 'foo'"),
+                            "model.args: model 'mlp' rejects its arguments: unknown activation 'foo'"),
         "spec file is a list": (["train", _text(tmp_path / "l.yaml", "- 1\n- 2\n"), "--store", db],
                                 "l.yaml: a spec file holds a mapping of keys"),
         "image augment on signals": (["train", "--set", "reg.augment=[{name: rotate, amount: 10}]", "--store", db],

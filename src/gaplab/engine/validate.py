@@ -86,7 +86,7 @@ def check_data(spec: RunSpec) -> None:
     except GaplabError:
         raise
     except (ValueError, TypeError) as e:  # a factory rejecting a user's argument value (e.g. activation='foo')
-        raise SpecError(f"model.args: model '{spec.model.name}' rejects {dict(spec.model.args)}: {e}") from None
+        raise SpecError(f"model.args: model '{spec.model.name}' rejects its arguments: {e}") from None
 
 
 def check_runs(specs: list[RunSpec], lines: dict[str, int] | None = None) -> None:
