@@ -14,6 +14,7 @@ Bad input raises ``gaplab.SpecError`` or ``gaplab.DataError`` (both ``ValueError
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from gaplab.errors import DataError, GaplabError, SpecError
@@ -48,9 +49,12 @@ if TYPE_CHECKING:
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'gaplab' has no attribute {name!r}")
+    elif not name.startswith("_") and importlib.util.find_spec(f"gaplab.{name}") is not None:
+        value = importlib.import_module(f"gaplab.{name}")  # subpackages on first use: gaplab.theory.ridge, ...
+    else:
+        raise AttributeError(f"module 'gaplab' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:

@@ -33,3 +33,15 @@ def test_public_names_are_documented() -> None:
         assert "Examples\n--------" in doc, n
         if inspect.isfunction(obj):
             assert "Parameters\n----------" in doc and "Returns\n-------" in doc, n
+
+
+def test_import_gaplab_stays_light() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, gaplab; assert 'torch' not in sys.modules and 'pandas' not in sys.modules; "
+            "gaplab.theory; assert 'gaplab.theory' in sys.modules; print(sorted(gaplab.__all__))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "'train'" in out
+    with pytest.raises(AttributeError):
+        gaplab.no_such_name  # noqa: B018

@@ -33,11 +33,13 @@ class Verdict:
     Examples
     --------
     >>> import gaplab
-    >>> v = gaplab.study("learning-rate", progress=False, epochs=3)
-    >>> v.study, v.claim_id, v.held in (True, False, None)
-    ('learning-rate', 'C20', True)
-    >>> sorted(p.suffix for p in v.figures)
-    ['.png']
+    >>> v = gaplab.study("learning-rate", progress=False)
+    >>> v.study, v.claim_id, v.preset
+    ('learning-rate', 'C20', 'quick')
+    >>> v.held  # the quick preset's learning rates span crawling, training and diverging
+    True
+    >>> all(f.exists() for f in v.figures) and len(v.results()) == len(v.run_ids)
+    True
     """
 
     def __init__(self, data: dict[str, Any], folder: str | Path | None = None, store: RawStore | None = None) -> None:
