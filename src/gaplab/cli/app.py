@@ -10,8 +10,10 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from gaplab.api import specs as api_specs
+from gaplab.api.specs import KEYWORDS
 from gaplab.cli.common import err_console, fail, parse_assignments, print_json, progress_bar, set_threads, user_errors
-from gaplab.spec import SpecError, load_file, load_sweep, parse_run, set_dotted
+from gaplab.spec import RunSpec
 from gaplab.store.db import DEFAULT_PATH, Store
 
 app = typer.Typer(
@@ -30,35 +32,15 @@ StoreOpt = Annotated[Path, typer.Option("--store", help="Results database (SQLit
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
 ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="Torch threads (default: all cores).")]
 
-# Flags of `gaplab train` and the spec keys they set.
-_TRAIN_FLAGS = {
-    "data": "data.name", "path": "data.path", "target": "data.target", "train_size": "data.train_size",
-    "val_fraction": "data.val_fraction", "label_noise": "data.label_noise",
-    "model": "model.name", "width": "model.args.width", "depth": "model.args.depth",
-    "optimizer": "optim.name", "lr": "optim.lr", "momentum": "optim.momentum",
-    "batch_size": "optim.batch_size", "epochs": "optim.epochs", "schedule": "optim.schedule",
-    "l1": "reg.l1", "l2": "reg.l2", "weight_decay": "reg.weight_decay", "dropout": "reg.dropout",
-    "label_smoothing": "reg.label_smoothing", "mixup": "reg.mixup", "seed": "seed", "device": "device",
-}
+# Flags of `gaplab train` and the spec keys they set (the same short names gaplab.train takes).
+_TRAIN_FLAGS = KEYWORDS
 
 
-def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) -> Any:
+def build_run(spec_file: Path | None, flags: dict[str, Any], sets: list[str]) -> RunSpec:
     """A validated RunSpec from an optional file, then flags, then ``--set`` overrides."""
-    from gaplab.engine.validate import check_runs, with_fingerprint
-
-    data, lines = load_file(spec_file) if spec_file else ({}, {})
-    for name, value in flags.items():
-        if value is not None:
-            set_dotted(data, _TRAIN_FLAGS[name], value)
-    for k, v in parse_assignments(sets, "model.args.width=64").items():
-        set_dotted(data, k, v)
-    prefix = f"{spec_file}: " if spec_file else ""
-    try:
-        spec = with_fingerprint(parse_run(data, lines))
-        check_runs([spec], lines)
-    except SpecError as e:
-        raise SpecError(prefix + str(e)) from None
-    return spec
+    overrides = {_TRAIN_FLAGS[name]: value for name, value in flags.items() if value is not None}
+    overrides.update(parse_assignments(sets, "model.args.width=64"))
+    return api_specs.build_run(spec_file, overrides)
 
 
 def _summary_table(final: dict[str, Any], title: str) -> Table:
@@ -106,30 +88,24 @@ def train(
     threads: ThreadsOpt = None,
 ) -> None:
     """Train one model and print its final metrics (stored; a stored run is not trained again)."""
-    from gaplab.engine.executor import run_local
+    from gaplab.api.train import run_one
 
     flags = {k: v for k, v in locals().items() if k in _TRAIN_FLAGS}
     spec = build_run(spec_file, flags, set_)
     set_threads(threads)
     db = None if no_store else Store(store)
     with progress_bar(not as_json) as update:
-        out = run_local([spec], db, progress=update)
-    error = out["errors"].get(spec.run_id)
-    if error is not None:  # the spec passed every check, so a run that raised is a bug: traceback, exit 1
-        err_console.print(f"run {spec.run_id} failed:\n{error}", highlight=False, markup=False)
+        run = run_one(spec, db, progress=update)
+    if run.status == "failed":  # the spec passed every check, so a run that raised is a bug: traceback, exit 1
+        err_console.print(f"run {spec.run_id} failed:\n{run.error or '(no error recorded)'}", highlight=False,
+                          markup=False)
         raise typer.Exit(1)
-    row = db.run(spec.run_id) if db is not None else None
-    if row is not None:
-        final, status = row["final"], row["status"]
-    else:
-        res = out["results"][0]
-        final, status = res.final, res.status
-    result = {"run_id": spec.run_id, "status": status, **final}
+    result = {"run_id": spec.run_id, "status": run.status, **run.final}
     if as_json:
         print_json(result)
     else:
-        note = " (already stored: not retrained)" if out["skipped"] else ""
-        console.print(_summary_table(final, f"run {spec.run_id}: {status}{note}"))
+        note = " (already stored: not retrained)" if run.skipped else ""
+        console.print(_summary_table(run.final, f"run {spec.run_id}: {run.status}{note}"))
 
 
 @app.command()
@@ -147,37 +123,19 @@ def sweep(
     threads: ThreadsOpt = None,
 ) -> None:
     """Run every run of a sweep through the pack engine; completed runs are skipped (resumable)."""
-    from gaplab.engine.executor import plan_packs, run_local, unique_pending
-    from gaplab.engine.validate import check_runs, with_fingerprint
+    from gaplab.api.sweep import execute, plan
 
-    if executor not in ("local", "ray"):
-        fail(f"--executor must be 'local' or 'ray', got {executor!r}")
-    if executor == "ray" and not dry_run:
-        from gaplab.engine.ray_executor import require_ray
-
-        require_ray()
-    sw = load_sweep(spec_file)
-    specs = [with_fingerprint(s) for s in sw.expand()]
-    if device:
-        specs = [s.replace(device=device) for s in specs]
-    try:
-        check_runs(specs)
-    except SpecError as e:
-        raise SpecError(f"{spec_file}: {e}") from None
+    sw, specs = api_specs.build_sweep(spec_file, device=device)
     set_threads(threads)
     db = Store(store)
     if dry_run:
-        pending, ids = unique_pending(specs, db)
-        packs = plan_packs(pending, max_pack)
-        print_json({"runs": len(ids), "pending": len(pending), "packs": [len(p) for p in packs]})
+        print_json(plan(specs, db, max_pack))
         return
+    if executor not in ("local", "ray"):
+        fail(f"--executor must be 'local' or 'ray', got {executor!r}")
     with progress_bar(not as_json) as update:
-        if executor == "ray":
-            from gaplab.engine.ray_executor import run_ray
-
-            out = run_ray(specs, db, group=sw.name, max_pack=max_pack, address=address, progress=update)
-        else:
-            out = run_local(specs, db, group=sw.name, max_pack=max_pack, progress=update, workers=workers)
+        out = execute(specs, db, sw.name, executor=executor, workers=workers, max_pack=max_pack, address=address,
+                      progress=update)
     summary = {k: v for k, v in out.items() if k not in ("results", "ids", "errors")}
     summary["sweep"] = sw.name
     summary["store"] = str(store)
@@ -253,6 +211,8 @@ def runs_export(
     """Export runs or per-epoch metrics to CSV or Parquet."""
     from gaplab.store.export import export
 
+    if what not in ("runs", "metrics"):
+        fail(f"--what must be 'runs' or 'metrics', got {what!r}")
     path = export(Store(store), out, what, group)
     console.print(f"wrote {path}")
 

@@ -1,0 +1,131 @@
+"""Validated run and sweep specs from what a notebook or the CLI holds: a dict, YAML text, a file or a spec.
+
+Both doors (``gaplab.train``/``gaplab.sweep`` and ``gaplab train``/``gaplab sweep``) build their specs here, so
+a spec means the same thing and fails with the same message whichever door it came through.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from gaplab.errors import SpecError
+from gaplab.spec import RunSpec, SweepSpec, _yaml_lines, format_error, load_file, parse_run, set_dotted
+
+# What a spec can be given as: a validated spec, plain data, YAML text, or a YAML/TOML/JSON file.
+SpecSource = BaseModel | Mapping[str, Any] | str | Path | None
+
+# Short names for the spec keys people change most (the flags of `gaplab train`), so that
+# ``gaplab.train(spec, width=64, l2=1.0)`` means ``{"model.args.width": 64, "reg.l2": 1.0}``.
+KEYWORDS = {
+    "data": "data.name", "path": "data.path", "target": "data.target", "train_size": "data.train_size",
+    "val_fraction": "data.val_fraction", "label_noise": "data.label_noise",
+    "model": "model.name", "width": "model.args.width", "depth": "model.args.depth",
+    "optimizer": "optim.name", "lr": "optim.lr", "momentum": "optim.momentum",
+    "batch_size": "optim.batch_size", "epochs": "optim.epochs", "schedule": "optim.schedule",
+    "l1": "reg.l1", "l2": "reg.l2", "weight_decay": "reg.weight_decay", "dropout": "reg.dropout",
+    "label_smoothing": "reg.label_smoothing", "mixup": "reg.mixup", "seed": "seed", "device": "device",
+}
+
+
+def _is_text(source: str) -> bool:
+    """YAML text rather than a file name: it spans lines, maps a key (``a: b``) or is a flow mapping."""
+    s = source.strip()
+    return not s or "\n" in s or ": " in s or s.startswith("{")
+
+
+def read_source(source: SpecSource) -> tuple[Any, dict[str, int], str]:
+    """Plain data of a spec, its key-path → line map (YAML only), and the prefix its errors get (``FILE: ``)."""
+    if source is None:
+        return {}, {}, ""
+    if isinstance(source, BaseModel):
+        return source.model_dump(mode="json"), {}, ""
+    if isinstance(source, Mapping):
+        return copy.deepcopy(dict(source)), {}, ""
+    if isinstance(source, Path) or (isinstance(source, str) and not _is_text(source)):
+        data, lines = load_file(source)
+        return data, lines, f"{source}: "
+    if isinstance(source, str):
+        try:
+            data = yaml.safe_load(source)
+        except yaml.YAMLError as e:
+            raise SpecError(f"spec text: cannot parse: {e}".replace("\n", " ")) from None
+        return ({} if data is None else data), _yaml_lines(source), ""
+    raise SpecError(f"a spec must be a dict, YAML text or a file path, got {type(source).__name__}")
+
+
+def dotted_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Overrides as dotted spec keys: ``width=64`` → ``model.args.width``; dotted keys pass through.
+
+    A mapping given for a section name (``data={...}``) replaces that section.
+    """
+    out: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if "." in key:
+            out[key] = value
+        elif isinstance(value, Mapping) and key in RunSpec.model_fields:
+            out[key] = dict(value)
+        elif key in KEYWORDS:
+            out[KEYWORDS[key]] = value
+        elif key in RunSpec.model_fields:
+            out[key] = value
+        else:
+            raise SpecError(f"{key}: unknown override; give a dotted spec key (e.g. 'reg.early_stopping.patience') "
+                            f"or one of: {', '.join(sorted(KEYWORDS))}")
+    return out
+
+
+def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None) -> RunSpec:
+    """A validated RunSpec: ``source`` with ``overrides`` (dotted keys or keywords) applied in order.
+
+    Model and data-set names and arguments are checked against their registries, the data is loaded once
+    (so a bad file or column fails here), and a user data file's content fingerprint enters the run id.
+    Errors are ``SpecError``s naming the key path (and ``FILE: `` and the line when read from a file).
+    """
+    data, lines, prefix = read_source(source)
+    if isinstance(data, dict):
+        for key, value in dotted_overrides(overrides).items():
+            set_dotted(data, key, value)
+    from gaplab.engine.validate import check_runs, with_fingerprint
+
+    try:
+        spec = with_fingerprint(parse_run(data, lines))
+        check_runs([spec], lines)
+    except SpecError as e:
+        raise SpecError(prefix + str(e)) from None
+    return spec
+
+
+def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
+                device: str | None = None) -> tuple[SweepSpec, list[RunSpec]]:
+    """A validated sweep and its runs: ``overrides`` change the base run, ``device`` every run's device.
+
+    Every distinct data/model/device is checked against the registries and its data loaded, so a bad sweep
+    fails before training.
+    """
+    data, lines, prefix = read_source(source)
+    if isinstance(data, dict) and overrides:
+        base = data.get("base") or {}
+        if isinstance(base, dict):
+            for key, value in dotted_overrides(overrides).items():
+                set_dotted(base, key, value)
+            data["base"] = base
+    try:
+        sw = SweepSpec.model_validate(data)
+    except ValidationError as e:
+        raise SpecError(f"{prefix}{format_error(e, '', lines)}") from None
+    from gaplab.engine.validate import check_runs, with_fingerprint
+
+    specs = [with_fingerprint(s) for s in sw.expand()]
+    if device:
+        specs = [s.replace(device=device) for s in specs]
+    try:
+        check_runs(specs)
+    except SpecError as e:
+        raise SpecError(f"{prefix}{e}") from None
+    return sw, specs
