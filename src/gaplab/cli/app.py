@@ -145,10 +145,18 @@ def sweep(
     address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start a local one).")] = None,
     device: Annotated[str | None, typer.Option(help="Override every run's device (cpu, cuda).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would run.")] = False,
+    checkpoint_every: Annotated[float, typer.Option(
+        "--checkpoint-every", min=0, metavar="SECONDS",
+        help="Seconds of training between pack checkpoints beside the store (0 = none); a killed sweep "
+             "resumes each pack from its last checkpoint.")] = 60.0,
     as_json: JsonOpt = False,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Run every run of a sweep through the pack engine; completed runs are skipped (resumable)."""
+    """Run every run of a sweep through the pack engine; completed runs are skipped (resumable).
+
+    Safe to kill at any moment and to run twice at once on one store: runs are claimed in the store before
+    training (a dead sweep's claims are taken over), packs resume from checkpoints, workers die with the sweep.
+    """
     from gaplab.engine.executor import plan_packs, run_local, unique_pending
     from gaplab.engine.validate import check_data, check_registries, with_fingerprint
 
@@ -170,9 +178,11 @@ def sweep(
         if executor == "ray":
             from gaplab.engine.ray_executor import run_ray
 
-            out = run_ray(specs, db, group=sw.name, max_pack=max_pack, address=address, progress=update)
+            out = run_ray(specs, db, group=sw.name, max_pack=max_pack, address=address, progress=update,
+                          checkpoint_every=checkpoint_every)
         elif executor == "local":
-            out = run_local(specs, db, group=sw.name, max_pack=max_pack, progress=update, workers=workers)
+            out = run_local(specs, db, group=sw.name, max_pack=max_pack, progress=update, workers=workers,
+                            checkpoint_every=checkpoint_every)
         else:
             fail(f"--executor must be 'local' or 'ray', got {executor!r}")
     summary = {k: v for k, v in out.items() if k not in ("results", "ids")}

@@ -12,6 +12,8 @@ import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
+from gaplab.errors import DataError
+
 from .dataset import Dataset
 from .transforms import validation_split
 
@@ -81,6 +83,8 @@ def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, targ
     if target not in df.columns:
         raise ValueError(f"{name}: target column {target!r} not found; available columns: "
                          f"{', '.join(map(str, df.columns))}")
+    if len(df) == 0:
+        raise DataError(f"{name}: no data rows, only a header ({', '.join(map(str, df.columns))})")
     for col in df.columns:
         pos = _first_missing(df[col])
         if pos is not None:

@@ -257,8 +257,9 @@ class SweepBook:
                     mine, theirs = self._claim(queue.pop(0))
                     elsewhere.extend(theirs)
                     if mine:
-                        tag = f"pack {n_done + len(inflight) + 1}/{len(self.packs)} ({len(mine)} × {mine[0].model.name})"
-                        inflight[submit(mine, self.checkpoints, tag + label)] = mine
+                        n = n_done + len(inflight) + 1
+                        tag = f"pack {n}/{len(self.packs)} ({len(mine)} × {mine[0].model.name}){label}"
+                        inflight[submit(mine, self.checkpoints, tag)] = mine
                 if not inflight:
                     if elsewhere:  # only runs other sweeps train: look again in a moment
                         time.sleep(WAIT_POLL)
