@@ -59,6 +59,14 @@ def _stat(pid: int) -> list[str] | None:
         return None
 
 
+def _fresh(folder: Path, since: float) -> bool:
+    """Whether ``folder`` holds a checkpoint written after ``since`` (wall clock)."""
+    try:
+        return any(p.suffix == ".pt" and p.stat().st_mtime >= since for p in folder.iterdir())
+    except OSError:  # the folder is not there yet, or a file went away while we looked
+        return False
+
+
 def tree(root: int) -> dict[str, float]:
     """'pid:starttime' → CPU seconds (user + system) of ``root`` and every process below it."""
     parent, cpu = {}, {}
@@ -97,6 +105,7 @@ class Attempt:
                                      start_new_session=True)
         self.cpu: dict[str, float] = {}
         self.t0 = time.monotonic()
+        self.wall0 = time.time()
         self.first_file: float | None = None
 
     def sample(self) -> None:
@@ -104,12 +113,14 @@ class Attempt:
             self.cpu[k] = max(c, self.cpu.get(k, 0.0))
 
     def run_for(self, seconds: float | None, watch: Path | None = None) -> bool:
-        """Sample until the sweep exits (True) or ``seconds`` pass (False); note when ``watch`` first has a file."""
+        """Sample until the sweep exits (True) or ``seconds`` pass (False), counted from when ``watch`` first
+        holds a checkpoint written by this attempt (training is under way) if ``watch`` is given."""
         while self.proc.poll() is None:
             self.sample()
-            if watch is not None and self.first_file is None and watch.exists() and any(watch.iterdir()):
+            if watch is not None and self.first_file is None and _fresh(watch, self.wall0):
                 self.first_file = time.monotonic() - self.t0
-            if seconds is not None and time.monotonic() - self.t0 >= seconds:
+            since = self.first_file if watch is not None else 0.0
+            if seconds is not None and since is not None and time.monotonic() - self.t0 - since >= seconds:
                 return False
             time.sleep(0.1)
         return True
@@ -177,16 +188,18 @@ def soak(executor: str, workers: int, kills: int, runs: int, epochs: int, every:
     train_wall = base_wall - startup
     rnd = random.Random(seed)
     attempts, orphans, killed_at = [], [], []
+    ckdir = folder / "soak.db.checkpoints"
     while True:
         a = Attempt(cmd(soak_db), env, folder / f"attempt{len(attempts)}.err")
         attempts.append(a)
         if len(killed_at) < kills:
-            # a random moment after start-up: on average 0.8/(kills+1) of the training time, so the sweep is
-            # still unfinished when the last kill comes (≈ 12/16 done on average, > 16/16 in ~1 % of soaks)
-            delay = startup + rnd.uniform(0.0, 1.6) * train_wall / (kills + 1)
-            if not a.run_for(delay):
+            # a random moment once this attempt has written a checkpoint (so mid-pack, never only during
+            # start-up): up to 1/(kills+1) of the training time later, so the sweep is still unfinished at the
+            # last kill as long as the training time exceeds ≈ 2·kills·every
+            delay = rnd.uniform(0.0, 1.0) * train_wall / (kills + 1)
+            if not a.run_for(delay, watch=ckdir):
                 orphans += a.kill()
-                killed_at.append(round(delay, 2))
+                killed_at.append(round((a.first_file or 0.0) + delay, 2))
                 continue
         else:
             a.run_for(None)
@@ -195,7 +208,6 @@ def soak(executor: str, workers: int, kills: int, runs: int, epochs: int, every:
     errs = "".join((folder / f"attempt{i}.err").read_text() for i in range(len(attempts)))
     b_runs, b_hist, _ = store_rows(base_db)
     s_runs, s_hist, claims = store_rows(soak_db)
-    ckdir = folder / "soak.db.checkpoints"
     mismatched = [r for r in b_runs if s_runs.get(r) != b_runs[r] or s_hist.get(r) != b_hist[r]]
     total_cpu = sum(a.seconds for a in attempts)
     return {
@@ -238,7 +250,7 @@ def main() -> None:
     ap.add_argument("--kills", type=int, default=15)
     ap.add_argument("--runs", type=int, default=36, help="runs in the sweep (rounded up to a multiple of 6)")
     ap.add_argument("--epochs", type=int, default=30)
-    ap.add_argument("--checkpoint-every", type=float, default=2.0, help="seconds between pack checkpoints")
+    ap.add_argument("--checkpoint-every", type=float, default=1.0, help="seconds between pack checkpoints")
     ap.add_argument("--max-pack", type=int, default=9, help="models per pack (several packs in flight)")
     ap.add_argument("--seed", type=int, default=0, help="seed of the kill moments")
     ap.add_argument("--dir", type=Path, default=None, help="work folder (default: a temporary one)")

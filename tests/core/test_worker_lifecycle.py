@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -11,12 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("kill_soak", ROOT / "benchmarks" / "kill_soak.py")
-assert _spec is not None and _spec.loader is not None
-kill_soak = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(kill_soak)
+from soak_tools import kill_soak
 
 SWEEP = """name: life
 base:

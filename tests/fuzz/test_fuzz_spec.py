@@ -54,7 +54,8 @@ sweep_data = st.fixed_dictionaries(
                   "zip": st.dictionaries(dotted, st.lists(scalars, max_size=3), max_size=2) | values,
                   "extra": values})
 
-NAMES_A_FIELD = re.compile(r"^[^\s:]*[^:]*: ")  # "<key path or file>: what is wrong"
+# "<key path or file>: what is wrong", after "sweep run (<its axes>): " for a run of a sweep
+NAMES_A_FIELD = re.compile(r"^(sweep run \(.*?\): )?\S[^:]*: ")
 
 
 def _check_error(e: GaplabError) -> None:
