@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -228,7 +229,10 @@ class SweepBook:
             hb = Store(self.store.path)  # type: ignore[union-attr]
             try:
                 while not stop.wait(HEARTBEAT_EVERY):
-                    hb.heartbeat(self.owner)
+                    try:
+                        hb.heartbeat(self.owner)
+                    except sqlite3.OperationalError:  # store busy for a whole timeout: beat again next time
+                        pass
             finally:
                 hb.close()
 
