@@ -21,7 +21,7 @@ from gaplab.errors import GaplabError
 from gaplab.spec import RunSpec, SpecError, load_sweep, parse_run
 
 # examples per test: together these fuzz tests stay under ~20 s on an idle 2-core machine
-EXAMPLES = int(os.environ.get("GAPLAB_FUZZ_EXAMPLES", "150"))
+EXAMPLES = int(os.environ.get("GAPLAB_FUZZ_EXAMPLES", "100"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 scalars = (st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.integers(-3, 300)
@@ -54,8 +54,8 @@ sweep_data = st.fixed_dictionaries(
                   "zip": st.dictionaries(dotted, st.lists(scalars, max_size=3), max_size=2) | values,
                   "extra": values})
 
-# "<key path or file>: what is wrong", after "sweep run (<its axes>): " for a run of a sweep
-NAMES_A_FIELD = re.compile(r"^(sweep run \(.*?\): )?\S[^:]*: ")
+# "<key path or file>: what is wrong" (after "sweep run (<its axes>): " for a run of a sweep; a key may hold ':')
+NAMES_A_FIELD = re.compile(r"^\S.*?\S: \S")
 
 
 def _check_error(e: GaplabError) -> None:
