@@ -9,7 +9,8 @@ from soak_tools import kill_soak
 
 def test_short_kill_soak(tmp_path: Path) -> None:
     # each kill comes once the attempt has checkpointed, then up to 1/4 of the training time later: the sweep is
-    # still unfinished at the third kill while its training takes more than ≈ 2 s (here ≈ 5 s, estimated for an idle machine, 1 thread)
+    # still unfinished at the third kill while its training takes more than ≈ 2 s (here ≈ 5 s, estimated for an
+    # idle machine, 1 thread)
     r = kill_soak.soak("local", workers=1, kills=3, runs=12, epochs=40, every=0.3, seed=0, folder=tmp_path,
                        max_pack=6)
     assert r["kills"] == 3 and r["attempts"] == 4
