@@ -77,3 +77,41 @@ def test_two_sweeps_at_once_on_one_store(tmp_path: Path) -> None:
     assert groups == {"a": 6, "b": 6}
     ck = tmp_path / "shared.db.checkpoints"
     assert not ck.exists() or not any(ck.iterdir())
+
+
+def _tiny(n: int) -> list:
+    from gaplab.spec import parse_run
+
+    base = parse_run({"data": {"name": "moons"}, "model": {"name": "mlp", "args": {"width": 4}},
+                      "optim": {"epochs": 2, "batch_size": 50}})
+    return [base.replace(seed=i) for i in range(n)]
+
+
+def test_a_sweep_waits_for_runs_another_trains_and_takes_over_stale_claims(tmp_path: Path) -> None:
+    import threading
+
+    from gaplab.engine.executor import run_local
+
+    db = Store(tmp_path / "w.db")
+    specs = _tiny(4)
+    ids = [s.run_id for s in specs]
+    other = "elsewhere:1:live"
+    assert db.claim(ids[:2], other) == set(ids[:2])
+    out: dict = {}
+    t = threading.Thread(target=lambda: out.update(run_local(specs, Store(tmp_path / "w.db"), max_pack=2)))
+    t.start()
+    deadline = time.monotonic() + 120
+    while db.finished(ids) != set(ids[2:]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)  # more than WAIT_POLL: it has looked again at the held runs and still waits
+    assert db.finished(ids) == set(ids[2:]) and t.is_alive()  # own pack stored, the other's waited for
+    for s in specs[:2]:  # the other sweep stores its runs
+        db.save_run(s.run_id, s.normalized(), "done", [{"epoch": 1, "loss": 0.5}], {}, 1.0)
+    t.join(timeout=60)
+    assert out["trained"] == 2 and out["skipped"] == 2
+    # a claim nobody beats any more is taken over and its runs trained
+    more = _tiny(6)[4:]
+    db.claim([s.run_id for s in more], "elsewhere:2:dead")
+    db._con.execute("UPDATE claims SET heartbeat = 0")
+    again = run_local(more, db)
+    assert again["trained"] == 2 and db.finished([s.run_id for s in more]) == {s.run_id for s in more}

@@ -253,13 +253,14 @@ class SweepBook:
         """
         queue = list(self.packs)
         inflight: dict[Future[list[RunResult]], list[RunSpec]] = {}
-        elsewhere: list[RunSpec] = []
+        elsewhere: list[list[RunSpec]] = []  # parts of packs that other sweeps hold
         n_done = 0
         with self._heartbeat():
             while queue or inflight or elsewhere:
                 while queue and len(inflight) < slots:
                     mine, theirs = self._claim(queue.pop(0))
-                    elsewhere.extend(theirs)
+                    if theirs:
+                        elsewhere.append(theirs)
                     if mine:
                         n = n_done + len(inflight) + 1
                         tag = f"pack {n}/{len(self.packs)} ({len(mine)} × {mine[0].model.name}){label}"
@@ -267,7 +268,7 @@ class SweepBook:
                 if not inflight:
                     if elsewhere:  # only runs other sweeps train: look again in a moment
                         time.sleep(WAIT_POLL)
-                        queue, elsewhere = _regroup(elsewhere), []
+                        queue, elsewhere = elsewhere, []
                     continue
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -283,14 +284,6 @@ class SweepBook:
                     if progress is not None:
                         progress(f"{n_done}/{len(self.packs)} packs{label}", self.done_epochs, self.total_epochs)
         return self.summary()
-
-
-def _regroup(specs: list[RunSpec]) -> list[list[RunSpec]]:
-    """Runs left over from several packs, back into packs by their pack key (order kept)."""
-    groups: dict[str, list[RunSpec]] = {}
-    for s in specs:
-        groups.setdefault(pack_key(s), []).append(s)
-    return list(groups.values())
 
 
 def _done(value: list[RunResult] | None = None, exc: BaseException | None = None) -> Future[list[RunResult]]:
