@@ -55,7 +55,7 @@ sweep_data = st.fixed_dictionaries(
                   "extra": values})
 
 # "<key path or file>: what is wrong" (after "sweep run (<its axes>): " for a run of a sweep; a key may hold ':')
-NAMES_A_FIELD = re.compile(r"^\S.*?\S: \S")
+NAMES_A_FIELD = re.compile(r"^.+?: \S", re.S)  # the key may be odd: ':', '\r', ...
 
 
 def _check_error(e: GaplabError) -> None:
