@@ -326,13 +326,30 @@ def load_file(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
             data = json.loads(text)
         else:
             data, lines = yaml.safe_load(text), _yaml_lines(text)
-    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError, RecursionError) as e:
+        # ValueError: a YAML timestamp that is no date (0000-00-00)
         raise SpecError(f"{p}: cannot parse: {e}".replace("\n", " ")) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise SpecError(f"{p}: a spec file holds a mapping of keys (data:, model:, ...), not a {type(data).__name__}")
+    try:
+        _check_plain(data, "", p)
+    except RecursionError:
+        raise SpecError(f"{p}: nested too deeply (or a YAML alias refers to itself)") from None
     return data, lines
+
+
+def _check_plain(v: Any, path: str, file: Path) -> None:
+    """Spec values are JSON data: a YAML date, binary or set (or a TOML date) is named with its key path."""
+    if isinstance(v, dict):
+        for k, x in v.items():
+            _check_plain(x, f"{path}.{k}" if path else str(k), file)
+    elif isinstance(v, list):
+        for i, x in enumerate(v):
+            _check_plain(x, f"{path}[{i}]", file)
+    elif not (v is None or isinstance(v, bool | int | float | str)):
+        raise SpecError(f"{file}: {path or '<spec>'}: a {type(v).__name__} is not a spec value (quote it)")
 
 
 def load_run(path: str | Path) -> RunSpec:

@@ -28,19 +28,25 @@ def plan(specs: Sequence[RunSpec], store: RawStore | None, max_pack: int = 64) -
 
 def execute(specs: Sequence[RunSpec], store: RawStore | None, group: str, *, executor: str = "local",
             workers: int = 1, max_pack: int = 64, address: str | None = None, progress: ProgressFn | None = None,
-            keep_state: bool = False) -> dict[str, Any]:
-    """Train every pending spec with the chosen executor; the executor's summary (counts, ids, fresh results)."""
+            keep_state: bool = False, checkpoint_every: float | None = None) -> dict[str, Any]:
+    """Train every pending spec with the chosen executor; the executor's summary (counts, ids, fresh results).
+
+    ``checkpoint_every``: seconds of training between pack checkpoints beside the store (0 = none; default ≈1 min).
+    """
+    from gaplab.engine.checkpoint import DEFAULT_EVERY
+
+    every = DEFAULT_EVERY if checkpoint_every is None else checkpoint_every
     if executor == "ray":
         from gaplab.engine.ray_executor import require_ray, run_ray
 
         require_ray()
         return run_ray(specs, store, group=group, max_pack=max_pack, address=address, progress=progress,
-                       keep_state=keep_state)
+                       keep_state=keep_state, checkpoint_every=every)
     if executor == "local":
         from gaplab.engine.executor import run_local
 
         return run_local(specs, store, group=group, max_pack=max_pack, progress=progress, workers=workers,
-                         keep_state=keep_state)
+                         keep_state=keep_state, checkpoint_every=every)
     raise SpecError(f"executor: must be 'local' or 'ray', got {executor!r}")
 
 

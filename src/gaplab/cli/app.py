@@ -119,10 +119,18 @@ def sweep(
     address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start a local one).")] = None,
     device: Annotated[str | None, typer.Option(help="Override every run's device (cpu, cuda).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would run.")] = False,
+    checkpoint_every: Annotated[float, typer.Option(
+        "--checkpoint-every", min=0, metavar="SECONDS",
+        help="Seconds of training between pack checkpoints beside the store (0 = none); a killed sweep "
+             "resumes each pack from its last checkpoint.")] = 60.0,
     as_json: JsonOpt = False,
     threads: ThreadsOpt = None,
 ) -> None:
-    """Run every run of a sweep through the pack engine; completed runs are skipped (resumable)."""
+    """Run every run of a sweep through the pack engine; completed runs are skipped (resumable).
+
+    Safe to kill at any moment and to run twice at once on one store: runs are claimed in the store before
+    training (a dead sweep's claims are taken over), packs resume from checkpoints, workers die with the sweep.
+    """
     from gaplab.api.sweep import execute, plan
 
     sw, specs = api_specs.build_sweep(spec_file, device=device)
@@ -135,7 +143,7 @@ def sweep(
         fail(f"--executor must be 'local' or 'ray', got {executor!r}")
     with progress_bar(not as_json) as update:
         out = execute(specs, db, sw.name, executor=executor, workers=workers, max_pack=max_pack, address=address,
-                      progress=update)
+                      progress=update, checkpoint_every=checkpoint_every)
     summary = {k: v for k, v in out.items() if k not in ("results", "ids", "errors")}
     summary["sweep"] = sw.name
     summary["store"] = str(store)

@@ -10,6 +10,7 @@ the one-model trainer: there is a single training loop in gaplab.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from torch.func import functional_call, stack_module_state
 
 from gaplab import rng
 from gaplab.engine.batches import epoch_batches
+from gaplab.engine.checkpoint import Checkpointer
 from gaplab.engine.datacache import prepared_for
 from gaplab.engine.optim import BatchedOptimizer, schedule_factor
 from gaplab.engine.padding import pad_arg, pad_into, unpad, width_of
@@ -181,7 +183,11 @@ class Pack:
         self.diverged = torch.zeros(self.k, dtype=torch.bool, device=dev)
         self.diverged_epoch: list[int | None] = [None] * self.k
         self.stopped_epoch: list[int | None] = [None] * self.k
+        self.stopped = torch.zeros(self.k, dtype=torch.bool, device=dev)
+        self.results = [RunResult(spec=s) for s in specs]
         self.step_count = 0
+        self.epoch = 0  # epochs completed
+        self.seconds = 0.0  # training time before this process (a resumed pack)
 
         def f(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
             return functional_call(self.base, (p, b), (x,))
@@ -345,22 +351,100 @@ class Pack:
         work = self.k * self.specs[0].optim.batch_size * n_params
         return 1 if work < SMALL_STEP_WORK else torch.get_num_threads()
 
-    def fit(self, on_epoch: Callable[[int, int], None] | None = None) -> list[RunResult]:
+    def fit(self, on_epoch: Callable[[int, int], None] | None = None,
+            checkpoint: Checkpointer | None = None) -> list[RunResult]:
+        """Train to the end (or until every model stopped); resume from ``checkpoint`` if it holds a state."""
         before = torch.get_num_threads()
         torch.set_num_threads(self.threads())
         try:
-            return self._fit(on_epoch)
+            return self._fit(on_epoch, checkpoint)
         finally:
             torch.set_num_threads(before)
 
-    def _fit(self, on_epoch: Callable[[int, int], None] | None = None) -> list[RunResult]:
+    # ---- checkpoints -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything the loop carries from one epoch to the next, as tensors and plain data (CPU).
+
+        Parameters, buffers, optimizer state and step counts, early-stopping state and best weights,
+        divergence and stop records, the dropout step counter, per-epoch metrics so far and the epoch reached:
+        with the random draws keyed by (seed, purpose, epoch, step), that is all a resumed run needs to give
+        exactly the numbers of an uninterrupted one.
+        """
+        cpu = lambda d: {n: t.detach().cpu().clone() for n, t in d.items()}  # noqa: E731
+        state: dict[str, Any] = {
+            "epoch": self.epoch,
+            "step_count": self.step_count,
+            "seconds": self.seconds,
+            "params": cpu(self.params),
+            "buffers": cpu(self.buffers),
+            "opt_state": {n: cpu(st) for n, st in self.opt.state.items()},
+            "opt_steps": self.opt.steps.clone(),
+            "stopped": self.stopped.cpu().clone(),
+            "diverged": self.diverged.cpu().clone(),
+            "diverged_epoch": list(self.diverged_epoch),
+            "stopped_epoch": list(self.stopped_epoch),
+            "history": [list(r.history) for r in self.results],
+        }
+        if self.es is not None:
+            state["early_stopping"] = self.es.state_dict()
+            state["best"] = cpu(self.best)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()``; raises ValueError (nothing changed) if it does not fit this pack."""
+        def same(saved: dict[str, torch.Tensor], live: dict[str, torch.Tensor], what: str) -> None:
+            if set(saved) != set(live) or any(saved[n].shape != live[n].shape for n in live):
+                raise ValueError(f"{what} do not match this pack's shapes")
+
+        same(state["params"], self.params, "parameters")
+        same(state["buffers"], self.buffers, "buffers")
+        for n, st in self.opt.state.items():
+            same(state["opt_state"].get(n, {}), st, "optimizer state")
+        if (self.es is None) != ("early_stopping" not in state) or len(state["history"]) != self.k:
+            raise ValueError("early stopping or pack size differs")
+        dev = self.device
+        with torch.no_grad():
+            for src, dst in ((state["params"], self.params), (state["buffers"], self.buffers)):
+                for n, t in dst.items():
+                    t.copy_(src[n].to(dev))
+            for n, st in self.opt.state.items():
+                for k, t in st.items():
+                    t.copy_(state["opt_state"][n][k].to(dev))
+            self.opt.steps.copy_(state["opt_steps"])
+            if self.es is not None:
+                self.es.load_state_dict(state["early_stopping"])
+                self.best = {n: state["best"][n].to(dev).clone() for n in self.best}
+        self.stopped = state["stopped"].to(dev).clone()
+        self.diverged = state["diverged"].to(dev).clone()
+        self.diverged_epoch = list(state["diverged_epoch"])
+        self.stopped_epoch = list(state["stopped_epoch"])
+        for r, h in zip(self.results, state["history"], strict=True):
+            r.history = [dict(row) for row in h]
+        self.epoch = int(state["epoch"])
+        self.step_count = int(state["step_count"])
+        self.seconds = float(state["seconds"])
+
+    def _resume(self, checkpoint: Checkpointer) -> None:
+        state = checkpoint.load()
+        if state is None:
+            return
+        try:
+            self.load_state_dict(state)
+        except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+            sys.stderr.write(f"gaplab: discarded checkpoint {checkpoint.path}: {exc}\n")
+            checkpoint.delete()
+
+    def _fit(self, on_epoch: Callable[[int, int], None] | None = None,
+             checkpoint: Checkpointer | None = None) -> list[RunResult]:
         s0 = self.specs[0]
         o = s0.optim
-        t0 = time.perf_counter()
-        results = [RunResult(spec=s) for s in self.specs]
-        stopped = torch.zeros(self.k, dtype=torch.bool, device=self.device)
+        if checkpoint is not None:
+            self._resume(checkpoint)
+        t0 = time.perf_counter() - self.seconds
+        results = self.results
+        stopped = self.stopped
         train_idx = [p.train_idx for p in self.prepared]
-        for epoch in range(o.epochs):
+        for epoch in range(self.epoch, o.epochs):
             idx, w, steps = epoch_batches(train_idx, o.batch_size,
                                           [rng.derive_key(s.seed, SHUFFLE, epoch) for s in self.specs])
             idx, w, steps = idx.to(self.device), w.to(self.device), steps.to(self.device)
@@ -389,6 +473,10 @@ class Pack:
                         self.stopped_epoch[i] = epoch + 1
                     stopped |= stop_now
             stopped |= self.diverged
+            self.epoch = epoch + 1
+            if checkpoint is not None and checkpoint.due() and self.epoch < o.epochs and not bool(stopped.all()):
+                self.seconds = time.perf_counter() - t0
+                checkpoint.save(self.state_dict())
             if on_epoch is not None:
                 on_epoch(epoch + 1, o.epochs)
             if bool(stopped.all()):
@@ -427,10 +515,13 @@ def build_trained(spec: RunSpec, state: dict[str, torch.Tensor]) -> torch.nn.Mod
 
 
 def train_pack(specs: list[RunSpec], on_epoch: Callable[[int, int], None] | None = None,
-               keep_state: bool = False) -> list[RunResult]:
-    """Train runs that share data and architecture as one pack; see ``group`` for who may share."""
+               keep_state: bool = False, checkpoint: Checkpointer | None = None) -> list[RunResult]:
+    """Train runs that share data and architecture as one pack (see executor.pack_key for who may share).
+
+    With ``checkpoint`` the pack resumes from a matching saved state and saves its state as it goes.
+    """
     pack = Pack(specs)
-    results = pack.fit(on_epoch)
+    results = pack.fit(on_epoch, checkpoint)
     if keep_state:
         for i, r in enumerate(results):
             r.state = pack.state_of(i)

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,7 +70,41 @@ CREATE TABLE IF NOT EXISTS groups (
     run_id TEXT NOT NULL,
     PRIMARY KEY (name, run_id)
 );
+CREATE TABLE IF NOT EXISTS claims (
+    run_id TEXT PRIMARY KEY,
+    owner TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
 """
+
+# A claim whose owner has not beaten its heartbeat for this long is taken over (its process is presumed dead).
+STALE_AFTER = 60.0
+
+
+def new_owner() -> str:
+    """A claim owner token for this process: host, pid and a random part (pids get reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _owner_is_dead(owner: str) -> bool:
+    """True when ``owner`` names a process on this host that no longer runs (or is a zombie)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:  # a killed process not yet reaped by its parent still answers kill(pid, 0)
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
 
 
 def _clean(v: Any) -> Any:
@@ -146,6 +183,7 @@ class Store:
                           [(g, run_id) for g in groups])
             if blob is not None:
                 c.execute("INSERT OR REPLACE INTO states (run_id, blob) VALUES (?, ?)", (run_id, blob))
+            c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
 
     def load_state(self, run_id: str) -> dict[str, Any] | None:
         """A run's final weights (a state dict), if they were kept."""
@@ -164,6 +202,61 @@ class Store:
                 "INSERT OR REPLACE INTO runs (id, spec, status, created, finished, error) VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, _dumps(spec), "failed", now, now, error),
             )
+            c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
+
+    # ---- claims: which process trains which run (concurrent sweeps on one store) -------------
+    def claim(self, run_ids: Iterable[str], owner: str, stale_after: float = STALE_AFTER) -> set[str]:
+        """Atomically claim the runs among ``run_ids`` that are neither finished nor claimed by a live owner.
+
+        A claim is live while its owner beats its heartbeat (``heartbeat``) and, on this host, its process
+        runs; other claims are taken over. Returns the ids now claimed by ``owner`` (its earlier claims too).
+        """
+        ids = list(run_ids)
+        now = time.time()
+        with self._tx() as c:
+            held = {}
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                marks = ",".join("?" * len(chunk))
+                held.update({r: (o, h) for r, o, h in c.execute(
+                    f"SELECT run_id, owner, heartbeat FROM claims WHERE run_id IN ({marks})", chunk)})
+            done = self.finished(ids)
+            dead: dict[str, bool] = {}
+            mine = []
+            for r in ids:
+                if r in done:
+                    continue
+                if r in held and held[r][0] != owner:
+                    o, beat = held[r]
+                    if now - beat < stale_after and not dead.setdefault(o, _owner_is_dead(o)):
+                        continue
+                mine.append(r)
+            c.executemany("INSERT OR REPLACE INTO claims (run_id, owner, heartbeat) VALUES (?, ?, ?)",
+                          [(r, owner, now) for r in mine])
+        return set(mine)
+
+    def heartbeat(self, owner: str) -> None:
+        """Mark every claim of ``owner`` as alive now."""
+        with self._tx() as c:
+            c.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?", (time.time(), owner))
+
+    def release(self, owner: str, run_ids: Iterable[str] | None = None) -> None:
+        """Drop ``owner``'s claims (all of them, or those on ``run_ids``)."""
+        with self._tx() as c:
+            if run_ids is None:
+                c.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+            else:
+                c.executemany("DELETE FROM claims WHERE owner = ? AND run_id = ?", [(owner, r) for r in run_ids])
+
+    def claimed(self, run_ids: Iterable[str]) -> dict[str, str]:
+        """Who holds a claim on each of ``run_ids`` that is claimed: run id → owner."""
+        ids = list(run_ids)
+        out: dict[str, str] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out.update(self._con.execute(
+                f"SELECT run_id, owner FROM claims WHERE run_id IN ({','.join('?' * len(chunk))})", chunk))
+        return out
 
     def tag(self, group: str, run_ids: Iterable[str]) -> None:
         """Add runs to a named group (a sweep or a study), so reports can find them."""
