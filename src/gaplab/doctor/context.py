@@ -30,19 +30,19 @@ class Budget:
     main_steps: int = 800  # optimizer steps of the main run (the user's epochs, capped)
     lr_rates_per_decade: int = 3
     lr_seeds: int = 3
-    lr_steps: int = 200
+    lr_steps: int = 150
     tiny_per_class: int = 5
     tiny_steps: int = 300
     folds: int = 4
-    fold_steps: int = 600
+    fold_steps: int = 250  # short: longer training memorizes the noisy labels and hides them
     baseline_examples: int = 4000
     probe_examples: int = 512
 
 
 BUDGETS = {
     "default": Budget(),
-    "quick": Budget(seeds=1, main_steps=250, lr_rates_per_decade=2, lr_seeds=2, lr_steps=80, tiny_steps=150,
-                    folds=3, fold_steps=250, baseline_examples=1500, probe_examples=256),
+    "quick": Budget(seeds=1, main_steps=200, lr_rates_per_decade=1, lr_seeds=2, lr_steps=60, tiny_steps=200,
+                    folds=3, fold_steps=200, baseline_examples=1500, probe_examples=256),
 }
 
 

@@ -108,9 +108,9 @@ def dead_after_check(ctx: Context, m: MainRun) -> tuple[Check, float | None]:
     frac, per = dead_relu_fraction(model, ctx.pool.x_train[ctx.prepared.train_idx])
     if frac is None:
         return Check(FAMILY, "dead ReLU after training", None, "no nn.ReLU modules", "—", PASS), None
-    verdict = verdict_of(frac, 0.25, 0.5)
+    verdict = verdict_of(frac, 0.35, 0.6)  # healthy MNIST-1D MLPs end with ≈25 % silent units
     return Check(FAMILY, "dead ReLU after training", frac, f"{100 * frac:.1f} % of units",
-                 "< 25 % silent on the whole training set", verdict,
+                 "< 35 % silent on the whole training set", verdict,
                  "" if verdict == PASS else "units died during training (a too-high rate or negative biases)",
                  "" if verdict == PASS else "lower the learning rate; initialize biases at 0; try LeakyReLU",
                  {"per_layer": per}), frac

@@ -17,6 +17,7 @@ from gaplab.spec import RegSpec
 
 FAMILY = "overfit"
 FIT_FRACTION = 0.05  # "fitted": loss ≤ 5 % of the untrained level (ln K, or the target variance)
+SLOW_FRACTION = 0.25  # between 5 % and 25 %: still fitting when the budget ran out (WARN, not FAIL)
 
 
 def tiny_indices(ctx: Context) -> torch.Tensor:
@@ -62,6 +63,11 @@ def run(ctx: Context) -> list[Check]:
         return [Check(FAMILY, "overfit a tiny set", final[0], shown, band, PASS, details=details)]
     ok = [r for r, f in zip(rates, fitted, strict=True) if f]
     best = min(final)
+    if final[0] <= SLOW_FRACTION * scale:
+        return [Check(FAMILY, "overfit a tiny set", final[0], shown, band, WARN,
+                      f"slow: still fitting after {steps} steps at your rate (loss {final[0]:.3g})" +
+                      (f"; fitted at lr {', '.join(f'{r:g}' for r in ok)}" if ok else ""),
+                      "a larger rate, or more steps (default mode)", details)]
     if ok:
         cause = (f"learning rate: the tiny set is fitted at lr {', '.join(f'{r:g}' for r in ok)} but not at yours "
                  f"({user.optim.lr:g}, loss {final[0]:.3g})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -93,7 +93,8 @@ def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classific
     model.train()
     model.zero_grad(set_to_none=True)
     loss_of(model(x), y, classification).backward()
-    out = {n: float(m.weight.grad.norm()) if m.weight.grad is not None else 0.0 for n, m in weighted_layers(model)}
+    grads = {n: cast(torch.Tensor, m.weight).grad for n, m in weighted_layers(model)}
+    out = {n: float(g.norm()) if g is not None else 0.0 for n, g in grads.items()}
     model.zero_grad(set_to_none=True)
     return out
 
