@@ -28,12 +28,13 @@ def main_run(ctx: Context) -> MainRun:
     if "main" in ctx.cache:
         return ctx.cache["main"]
     specs = [ctx.main_spec(i) for i in range(ctx.budget.seeds)]
-    rec = MainRun(pack=None, results=[])  # type: ignore[arg-type]
+    pack = Pack(specs)
+    rec = MainRun(pack=pack, results=[])
     n_steps = specs[0].optim.epochs * ctx.steps_per_epoch(len(ctx.prepared.train_idx), specs[0].optim.batch_size)
     every = max(1, n_steps // RATIO_STEPS)
     state: dict[str, dict[str, torch.Tensor]] = {}
 
-    def on_step(pack: Pack, epoch: int, step: int, losses: torch.Tensor) -> None:
+    def on_step(epoch: int, step: int, losses: torch.Tensor) -> None:
         t = len(rec.losses)
         rec.losses.append(losses.tolist())
         if "before" in state:
@@ -43,12 +44,9 @@ def main_run(ctx: Context) -> MainRun:
         if (t + 1) % every == 0 or t + 1 < 5:
             state["before"] = {n: p[:1].detach().clone() for n, p in pack.params.items()}
 
-    pack = Pack(specs)
     state["before"] = {n: p[:1].detach().clone() for n, p in pack.params.items()}
     label = f"main run ({len(specs)} × your settings)"
     ctx.progress(label, 0, specs[0].optim.epochs)
-    rec.results = pack.fit(lambda e, total: ctx.progress(label, e, total),
-                           lambda e, st, losses: on_step(pack, e, st, losses))
-    rec.pack = pack
+    rec.results = pack.fit(lambda e, total: ctx.progress(label, e, total), on_step)
     ctx.cache["main"] = rec
     return rec

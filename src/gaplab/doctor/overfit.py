@@ -12,7 +12,7 @@ import math
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.result import FAIL, PASS, Check
+from gaplab.doctor.result import FAIL, PASS, WARN, Check
 from gaplab.spec import RegSpec
 
 FAMILY = "overfit"
