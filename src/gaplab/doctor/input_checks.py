@@ -57,6 +57,7 @@ def zero_input(ctx: Context, own_grad: float) -> Check:
         cause = (f"the model does not use its inputs, although a {base['best']} baseline does (val error "
                  f"{base['best_error']:.3f}): training is broken (learning rate, init or architecture)")
         fix = "see the learning-rate, initialization and dynamics checks"
+        details["symptom"] = True  # of a training problem another family names
     return Check(FAMILY, "beats zeroed inputs", gain, f"val error {real:.3f} vs {zero:.3f} zeroed",
                  f"real inputs better by ≥ {margin:.3f}", FAIL, cause, fix, details)
 

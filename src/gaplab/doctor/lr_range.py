@@ -84,9 +84,10 @@ def suggest(c: LrCurve) -> Suggestion:
         return Suggestion(None, "inconclusive: the seeds disagree on the best rate (" +
                           ", ".join(f"{r:.2g}" for r in per_seed) + ")", per_seed, i)
     y0, y1, y2 = mean[i - 1], mean[i], mean[i + 1]
-    denom = y0 - 2 * y1 + y2
     h = logr[i + 1] - logr[i]
-    shift = 0.5 * (y0 - y2) / denom if denom > 0 and np.isfinite(denom) else 0.0
+    shift = 0.0
+    if np.isfinite([y0, y1, y2]).all() and y0 - 2 * y1 + y2 > 0:  # a parabola through the three, opening upward
+        shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
     lr = float(10 ** (logr[i] + h * float(np.clip(shift, -0.5, 0.5))))
     return Suggestion(lr, "the seeds agree", per_seed, i)
 

@@ -72,6 +72,7 @@ def run(ctx: Context) -> list[Check]:
         cause = (f"learning rate: the tiny set is fitted at lr {', '.join(f'{r:g}' for r in ok)} but not at yours "
                  f"({user.optim.lr:g}, loss {final[0]:.3g})")
         fix = f"train at a rate near {ok[0]:g} (see the learning-rate check)"
+        details["symptom"] = True  # of the learning rate, which the lr family measures directly
     elif best >= 0.8 * blind:
         cause = (f"label/input mismatch: the best loss {best:.3g} is what a model blind to its inputs gets "
                  f"({blind:.3g}) — the model cannot tell the examples apart")

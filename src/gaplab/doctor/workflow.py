@@ -54,19 +54,22 @@ def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | No
         from gaplab.doctor.plots import figures
 
         plots = save_figures(figures(ctx), Path(folder))
-    return Diagnosis(spec=spec.normalized(), task=ctx.task(), checks=found, summary=summarize(found, ctx),
+    lr = ctx.cache.get("suggested_lr")
+    return Diagnosis(spec=spec.normalized(), task=ctx.task(), checks=found, summary=summarize(found, lr, spec.optim.lr),
                      mode=mode, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
-                     plots=plots, suggested_lr=ctx.cache.get("suggested_lr"))
+                     plots=plots, suggested_lr=lr)
 
 
-# Which failure explains the others: data problems first, then the model's inputs, init, rate, dynamics.
+# Which failure explains the others: data problems first, then the model's inputs, init, rate, dynamics; a check
+# marked a symptom (details["symptom"]) of a problem another family names comes after every root cause.
 _PRIORITY = {f: i for i, f in enumerate(("data", "input", "init", "lr", "overfit", "dynamics", "bias_variance",
                                          "label_noise"))}
 
 
-def summarize(checks: list[Check], ctx: Context) -> str:
+def summarize(checks: list[Check], suggested_lr: float | None = None, user_lr: float | None = None) -> str:
     """One paragraph: the most fundamental failure and what to try, then the rest, then the advisory findings."""
-    fails = sorted((c for c in checks if c.verdict == FAIL), key=lambda c: _PRIORITY[c.family])
+    fails = sorted((c for c in checks if c.verdict == FAIL),
+                   key=lambda c: (bool(c.details.get("symptom")), _PRIORITY[c.family]))
     warns = sorted((c for c in checks if c.verdict == WARN), key=lambda c: _PRIORITY[c.family])
     parts = []
     if fails:
@@ -76,11 +79,13 @@ def summarize(checks: list[Check], ctx: Context) -> str:
         others = [c for c in fails[1:] if c.cause and c.cause != first.cause]
         if others:
             parts.append("Also failing: " + "; ".join(f"{c.name} ({c.cause})" for c in others[:4]) + ".")
+    elif warns:
+        parts.append(f"No check failed ({len(checks)} checks, {len(warns)} worth a look): nothing here blocks "
+                     "training.")
     else:
-        parts.append(f"No check failed: this set-up trains ({sum(c.verdict != FAIL for c in checks)} checks).")
+        parts.append(f"All {len(checks)} checks passed: nothing here blocks training.")
     if warns:
         parts.append("Worth a look: " + "; ".join(f"{c.name} — {c.cause}" for c in warns[:4]) + ".")
-    lr = ctx.cache.get("suggested_lr")
-    if lr:
-        parts.append(f"The learning-rate range suggests {lr:.2g} (yours: {ctx.val_spec.optim.lr:g}).")
+    if suggested_lr:
+        parts.append(f"The learning-rate range suggests {suggested_lr:.2g} (yours: {user_lr:g}).")
     return " ".join(parts)
