@@ -17,6 +17,7 @@ from gaplab.doctor.result import FAIL, PASS, WARN, Check
 from gaplab.spec import RunSpec
 
 FAMILY = "lr"
+FLOOR = 1e-4
 GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 
 
@@ -67,8 +68,8 @@ def suggest(c: LrCurve) -> Suggestion:
     """The rate at the minimum of the seed-mean log loss (refined by a parabola through its neighbours),
     suggested only if every seed's own minimum lies within one grid step of it and it is not on the grid edge."""
     logr = np.log10(c.rates)
-    with np.errstate(divide="ignore"):
-        logl = np.log(np.minimum(c.losses, 1e30))
+    # losses below 10⁻⁴ of the untrained loss all count as "fitted" (and an exact 0 would give log −inf)
+    logl = np.log(np.minimum(c.losses, 1e30) + FLOOR * c.init_loss)
     per_seed = [float(c.rates[int(np.argmin(row))]) for row in logl]
     if not np.isfinite(c.losses).any():
         return Suggestion(None, "inconclusive: every rate diverged", per_seed, None)
