@@ -151,3 +151,22 @@ def test_unknown_family_is_a_spec_error():
 
     with pytest.raises(SpecError, match="checks"):
         diagnose(_spec(), checks=["nope"])
+
+
+def test_regression_leak_is_caught_and_a_single_feature_is_not_a_leak(files):
+    import numpy as np
+    import pandas as pd
+
+    g = np.random.default_rng(0)
+    x = g.normal(size=(400, 3))
+    df = pd.DataFrame(x, columns=["a", "b", "c"])
+    df["target"] = x[:, 0] + 0.5 * x[:, 1] + 0.3 * g.normal(size=400)
+    df.to_csv(files / "reg.csv", index=False)
+    df.insert(1, "copy", df["target"])
+    df.to_csv(files / "reg_leak.csv", index=False)
+    ok = _run(_spec(data={"name": "file", "path": str(files / "reg.csv")}), checks=["data"])
+    assert not ok.failed() and ok.task["kind"] == "regression"
+    leak = _run(_spec(data={"name": "file", "path": str(files / "reg_leak.csv")}), checks=["data"])
+    _flagged(leak, "one-feature leakage", words=("'copy'",))
+    sine = _run(_spec(data={"name": "sine"}), checks=["data"])  # y = sin(x): its one feature must predict it
+    assert sine.check("one-feature leakage").verdict == "PASS"

@@ -12,7 +12,8 @@ from gaplab.doctor.context import Context
 from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
 
 FAMILY = "data"
-BINS = 20  # quantile bins of the one-feature predictor
+BINS = 20  # quantile bins of the one-feature predictor (classification)
+BINS_REGRESSION = 50  # finer for a continuous target: a copied target then scores R² ≈ 1 − 1/BINS²
 
 
 def class_balance(ctx: Context) -> Check:
@@ -84,9 +85,9 @@ def duplicates(ctx: Context) -> Check:
         {"test_indices": shared[:50]})
 
 
-def _bin_edges(x: torch.Tensor) -> torch.Tensor:
-    """(F, BINS-1) quantile edges of each feature of ``x`` (N, F)."""
-    q = torch.linspace(0, 1, BINS + 1, dtype=x.dtype)[1:-1]
+def _bin_edges(x: torch.Tensor, bins: int) -> torch.Tensor:
+    """(F, bins-1) quantile edges of each feature of ``x`` (N, F)."""
+    q = torch.linspace(0, 1, bins + 1, dtype=x.dtype)[1:-1]
     return torch.quantile(x, q, dim=0).T.contiguous()
 
 
@@ -108,13 +109,14 @@ def single_feature_skill(ctx: Context, max_features: int = 4096, max_rows: int =
     n_feat = xtr.shape[1]
     cols = torch.arange(n_feat) if n_feat <= max_features else torch.randperm(n_feat, generator=g)[:max_features]
     skills = []
+    bins = BINS if ctx.classification else BINS_REGRESSION
     for c in cols.split(256):
-        edges = _bin_edges(xtr[:, c])
+        edges = _bin_edges(xtr[:, c], bins)
         btr, bte = _bins(xtr[:, c], edges), _bins(xte[:, c], edges)
         f = len(c)
         if ctx.classification:
-            counts = torch.zeros(f, BINS, ctx.k, dtype=torch.float64)
-            flat = (torch.arange(f) * BINS * ctx.k).unsqueeze(0) + btr * ctx.k + ytr.unsqueeze(1)
+            counts = torch.zeros(f, bins, ctx.k, dtype=torch.float64)
+            flat = (torch.arange(f) * bins * ctx.k).unsqueeze(0) + btr * ctx.k + ytr.unsqueeze(1)
             counts.view(-1).index_add_(0, flat.flatten(), torch.ones(flat.numel(), dtype=torch.float64))
             vote = counts.argmax(-1)  # (F, BINS)
             pred = torch.gather(vote, 1, bte.T).T  # (Nt, F)
@@ -124,8 +126,8 @@ def single_feature_skill(ctx: Context, max_features: int = 4096, max_rows: int =
         else:
             t_tr = ytr.double().reshape(len(ytr), -1).mean(1)
             t_te = yte.double().reshape(len(yte), -1).mean(1)
-            sums = torch.zeros(f, BINS, dtype=torch.float64).scatter_add_(1, btr.T, t_tr.expand(f, -1))
-            cnt = torch.zeros(f, BINS, dtype=torch.float64).scatter_add_(1, btr.T, torch.ones(f, len(t_tr),
+            sums = torch.zeros(f, bins, dtype=torch.float64).scatter_add_(1, btr.T, t_tr.expand(f, -1))
+            cnt = torch.zeros(f, bins, dtype=torch.float64).scatter_add_(1, btr.T, torch.ones(f, len(t_tr),
                                                                                          dtype=torch.float64))
             means = torch.where(cnt > 0, sums / cnt.clamp_min(1), t_tr.mean())
             pred = torch.gather(means, 1, bte.T).T
@@ -139,6 +141,8 @@ def single_feature_skill(ctx: Context, max_features: int = 4096, max_rows: int =
 def leaky_feature(ctx: Context) -> Check:
     if len(ctx.raw.x_test) == 0:
         return Check(FAMILY, "one-feature leakage", None, "no test set", "—", PASS)
+    if _flat(ctx.raw.x_train[:1]).shape[1] == 1:
+        return Check(FAMILY, "one-feature leakage", None, "one input feature", "—", PASS)
     skill, what = single_feature_skill(ctx)
     best = int(torch.nan_to_num(skill, nan=-1.0).argmax())
     v = float(skill[best])
