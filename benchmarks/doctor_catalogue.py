@@ -28,12 +28,18 @@ def main() -> None:
     ap.add_argument("--mode", default="default")
     ap.add_argument("--seeds", type=int, default=1)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--cases", default="", help="Comma-separated case numbers (0-based) to run; default all.")
+    ap.add_argument("--no-header", action="store_true")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="doctor_catalogue_"))
-    print("| case | seed | must flag | flagged | verdicts | other FAILs (false alarms) | CPU s |")
-    print("|---|---|---|---|---|---|---|")
-    for name, over, expected, word in doctor_faults.catalogue(folder):
+    if not args.no_header:
+        print("| case | seed | must flag | flagged | verdicts | other FAILs (false alarms) | CPU s |")
+        print("|---|---|---|---|---|---|---|")
+    only = {int(c) for c in args.cases.split(",") if c}
+    for i, (name, over, expected, word) in enumerate(doctor_faults.catalogue(folder)):
+        if only and i not in only:
+            continue
         for seed in range(args.seeds):
             spec = with_fingerprint(parse_run({**over, "seed": seed}))
             c0 = time.process_time()

@@ -18,6 +18,7 @@ from gaplab.spec import RunSpec
 
 FAMILY = "lr"
 FLOOR = 1e-4
+NEAR = 1.5
 GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 
 
@@ -65,8 +66,8 @@ class Suggestion:
 
 
 def suggest(c: LrCurve) -> Suggestion:
-    """The rate at the minimum of the seed-mean log loss (refined by a parabola through its neighbours),
-    suggested only if every seed's own minimum lies within one grid step of it and it is not on the grid edge."""
+    """The rate at the minimum of the seed-mean log loss (refined by a parabola through its neighbours), suggested
+    only if the seeds agree (see below) and it is not on the grid edge."""
     logr = np.log10(c.rates)
     # losses below 10⁻⁴ of the untrained loss all count as "fitted" (and an exact 0 would give log −inf)
     logl = np.log(np.minimum(c.losses, 1e30) + FLOOR * c.init_loss)
@@ -80,8 +81,11 @@ def suggest(c: LrCurve) -> Suggestion:
     if i == 0 or i == len(c.rates) - 1:
         side = "lowest" if i == 0 else "highest"
         return Suggestion(None, f"inconclusive: the best rate is the {side} of the grid", per_seed, i)
+    # the seeds agree when each one's own best rate is a neighbour of the consensus, or when the consensus rate is
+    # within a factor NEAR of each seed's own best loss (a flat basin, where the argmin itself is noise)
     spread = [abs(int(np.argmin(row)) - i) for row in logl]
-    if max(spread) > 1:
+    near = all(row[i] <= row.min() + np.log(NEAR) for row in logl)
+    if max(spread) > 1 and not near:
         return Suggestion(None, "inconclusive: the seeds disagree on the best rate (" +
                           ", ".join(f"{r:.2g}" for r in per_seed) + ")", per_seed, i)
     y0, y1, y2 = mean[i - 1], mean[i], mean[i + 1]
