@@ -108,6 +108,18 @@ def train(
         console.print(_summary_table(run.final, f"run {spec.run_id}: {run.status}{note}"))
 
 
+def with_train_flags(fn: Any) -> Any:
+    """Give command ``fn`` (which takes ``**flags``) every flag of `gaplab train` that sets a spec key, plus its
+    spec file argument and ``--set``: one definition of those flags for every command that builds a run."""
+    import inspect
+
+    own = [p for p in inspect.signature(fn, eval_str=True).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    shared = [p for n, p in inspect.signature(train, eval_str=True).parameters.items()
+              if n in _TRAIN_FLAGS or n in ("spec_file", "set_")]
+    fn.__signature__ = inspect.Signature(shared + own)
+    return fn
+
+
 @app.command()
 @user_errors
 def sweep(
@@ -261,6 +273,7 @@ def list_regularizers_cmd(as_json: JsonOpt = False) -> None:
     _print_catalog(list_regularizers(), "regularizers", as_json)
 
 
+from gaplab.cli import doctor as _doctor  # noqa: E402,F401  (registers doctor)
 from gaplab.cli import studies as _studies  # noqa: E402,F401  (registers study, report, tour)
 
 

@@ -30,8 +30,9 @@ def shared_pool(data: DataSpec) -> Dataset:
     return _SHARED[key]
 
 
-def prepared_for(spec: RunSpec) -> Prepared:
-    """This run's view of its pool: training subset, validation split and label table."""
+def prepared_for(spec: RunSpec, pool: Dataset | None = None) -> Prepared:
+    """This run's view of its pool (or of ``pool`` when given): training subset, validation split, label table."""
     d = spec.data
-    return prepare(shared_pool(d), seed=spec.seed, train_size=d.train_size, val_fraction=d.val_fraction,
-                   label_noise=d.label_noise, noise_kind=d.noise_kind, random_label_fraction=d.random_labels)
+    return prepare(pool if pool is not None else shared_pool(d), seed=spec.seed, train_size=d.train_size,
+                   val_fraction=d.val_fraction, label_noise=d.label_noise, noise_kind=d.noise_kind,
+                   random_label_fraction=d.random_labels)

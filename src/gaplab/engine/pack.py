@@ -13,7 +13,7 @@ import math
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, stack_module_state
 
 from gaplab import rng
+from gaplab.data import Dataset
 from gaplab.engine.batches import epoch_batches
 from gaplab.engine.checkpoint import Checkpointer
 from gaplab.engine.datacache import prepared_for
@@ -107,12 +108,20 @@ def _stacked(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int
 class Pack:
     """K models of one architecture trained together on one shared data pool."""
 
-    def __init__(self, specs: list[RunSpec]) -> None:
+    def __init__(self, specs: list[RunSpec], dataset: Dataset | None = None,
+                 train_idx: list[torch.Tensor] | None = None) -> None:
+        """``dataset`` replaces the specs' shared pool (e.g. a zeroed-input copy); ``train_idx`` gives each
+        model its own training indices into the pool (e.g. k folds), replacing the drawn subset."""
         self.specs = specs
         s0 = specs[0]
         self.k = len(specs)
         self.device = torch.device(s0.device)
-        self.prepared = [prepared_for(s) for s in specs]
+        self.prepared = [prepared_for(s, dataset) for s in specs]
+        if train_idx is not None:
+            if len(train_idx) != self.k:
+                raise ValueError(f"train_idx has {len(train_idx)} index sets for a pack of {self.k} models")
+            self.prepared = [replace(p, train_idx=t.to(torch.int64)) for p, t in zip(self.prepared, train_idx,
+                                                                                       strict=True)]
         ds = self.prepared[0].dataset
         self.ds = ds
         self.classification = ds.task == "classification"
@@ -279,6 +288,10 @@ class Pack:
         return loss.detach()
 
     # ---- evaluation --------------------------------------------------------------------------
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Every model's outputs (K, N, ...) on inputs ``x`` with the current weights, in eval mode."""
+        return self._logits(x.to(self.device))
+
     @torch.no_grad()
     def _logits(self, x: torch.Tensor, params: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
         self.base.eval()
@@ -352,12 +365,16 @@ class Pack:
         return 1 if work < SMALL_STEP_WORK else torch.get_num_threads()
 
     def fit(self, on_epoch: Callable[[int, int], None] | None = None,
-            checkpoint: Checkpointer | None = None) -> list[RunResult]:
-        """Train to the end (or until every model stopped); resume from ``checkpoint`` if it holds a state."""
+            checkpoint: Checkpointer | None = None,
+            on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> list[RunResult]:
+        """Train to the end (or until every model stopped); resume from ``checkpoint`` if it holds a state.
+
+        ``on_epoch(epoch, epochs)`` after each epoch, ``on_step(epoch, step, losses)`` after each optimizer step
+        (losses: the K models' mini-batch data losses)."""
         before = torch.get_num_threads()
         torch.set_num_threads(self.threads())
         try:
-            return self._fit(on_epoch, checkpoint)
+            return self._fit(on_epoch, checkpoint, on_step)
         finally:
             torch.set_num_threads(before)
 
@@ -435,7 +452,8 @@ class Pack:
             checkpoint.delete()
 
     def _fit(self, on_epoch: Callable[[int, int], None] | None = None,
-             checkpoint: Checkpointer | None = None) -> list[RunResult]:
+             checkpoint: Checkpointer | None = None,
+             on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> list[RunResult]:
         s0 = self.specs[0]
         o = s0.optim
         if checkpoint is not None:
@@ -453,7 +471,9 @@ class Pack:
                 active = (steps > st) & ~stopped
                 if not bool(active.any()):
                     break
-                self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale)
+                losses = self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale)
+                if on_step is not None:
+                    on_step(epoch, st, losses)
             last = epoch + 1 == o.epochs
             if (epoch + 1) % s0.eval_every == 0 or last or self.es is not None:
                 metrics = self.evaluate()
@@ -504,6 +524,12 @@ class Pack:
         if self.narrow:
             state = unpad(self.narrow[i], state)
         return state
+
+
+def build_initial(spec: RunSpec) -> torch.nn.Module:
+    """The run's model exactly as a pack initializes it (same seed, dropout rate and keys), in train mode."""
+    ds = prepared_for(spec).dataset
+    return _build_model(spec, ds.input_shape, ds.output_dim)
 
 
 def build_trained(spec: RunSpec, state: dict[str, torch.Tensor]) -> torch.nn.Module:

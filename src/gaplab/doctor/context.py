@@ -1,0 +1,165 @@
+"""What every check family shares: the user's spec, its data, the task's scales, budgets and trained packs.
+
+Training goes through the engine's ``Pack`` (many models at once); results a later family reuses (the main
+run with the user's settings, the baselines) are computed once and cached here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from gaplab.data import Dataset, load_dataset
+from gaplab.engine.datacache import prepared_for, shared_pool
+from gaplab.engine.pack import Pack, RunResult
+from gaplab.spec import RunSpec
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much each family may train; ``quick`` is a few seconds, ``default`` under a minute (MNIST-1D MLP)."""
+
+    seeds: int = 2  # seeds of the main run and of the zero-input baseline
+    main_steps: int = 800  # optimizer steps of the main run (the user's epochs, capped)
+    lr_rates_per_decade: int = 3
+    lr_seeds: int = 3
+    lr_steps: int = 150
+    tiny_per_class: int = 5
+    tiny_steps: int = 300
+    folds: int = 4
+    fold_steps: int = 250  # short: longer training memorizes the noisy labels and hides them
+    baseline_examples: int = 4000
+    probe_examples: int = 512
+
+
+BUDGETS = {
+    "default": Budget(),
+    "quick": Budget(seeds=1, main_steps=200, lr_rates_per_decade=1, lr_seeds=2, lr_steps=60, tiny_steps=200,
+                    folds=3, fold_steps=200, baseline_examples=1500, probe_examples=256),
+}
+
+
+class Context:
+    """The user's run and its data, seen by every check family."""
+
+    def __init__(self, spec: RunSpec, mode: str = "default", progress: Progress | None = None,
+                 target_error: float | None = None) -> None:
+        if mode not in BUDGETS:
+            raise ValueError(f"doctor mode must be one of {', '.join(BUDGETS)}, got {mode!r}")
+        self.spec = spec
+        self.mode = mode
+        self.budget = BUDGETS[mode]
+        self.target_error = target_error
+        self._progress = progress
+        d = spec.data
+        args = dict(d.args)
+        if d.path is not None and d.target is not None:
+            args["target"] = d.target
+        self.raw: Dataset = load_dataset(d.name, args, path=d.path)  # before gaplab's standardization
+        self.pool: Dataset = shared_pool(d)  # what training sees
+        # the main run holds out a validation split when the user's spec has none (bias/variance needs one)
+        self.val_spec = spec if d.val_fraction > 0 else spec.replace(**{"data.val_fraction": 0.2})
+        self.prepared = prepared_for(self.val_spec)
+        self.classification = self.pool.task == "classification"
+        self.k = int(self.pool.num_classes or 0)
+        y = self.pool.y_train[self.prepared.train_idx]
+        if self.classification:
+            self.ln_k = math.log(max(self.k, 2))
+            self.chance_error = 1.0 - 1.0 / max(self.k, 1)
+        else:
+            self.target_var = float(y.float().var(0).mean().clamp_min(1e-12))
+        self.cache: dict[str, Any] = {}
+        self.plots: dict[str, Any] = {}  # name -> matplotlib figure, saved by diagnose()
+
+    # ---- task scales ---------------------------------------------------------------------------
+    def task(self) -> dict[str, Any]:
+        """The task as the bands see it: kind, classes, chance level or target variance, sizes."""
+        t: dict[str, Any] = {"kind": self.pool.task, "n_train": len(self.prepared.train_idx),
+                             "n_val": len(self.prepared.val_idx), "n_test": self.pool.n_test,
+                             "input_shape": list(self.pool.input_shape)}
+        if self.classification:
+            t.update(classes=self.k, ln_k=self.ln_k, chance_error=self.chance_error)
+        else:
+            t.update(target_variance=self.target_var)
+        return t
+
+    def error_of(self, metrics: dict[str, float], split: str) -> float:
+        """Error on ``split`` (train/val/test) on the task's scale: 1 − accuracy, or MSE / target variance."""
+        if self.classification:
+            return 1.0 - float(metrics[f"{split}_acc"])
+        return float(metrics[f"{split}_loss"]) / self.target_var
+
+    # ---- training ------------------------------------------------------------------------------
+    def progress(self, label: str, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress(label, done, total)
+
+    def steps_per_epoch(self, n: int, batch_size: int) -> int:
+        return max(1, -(-n // batch_size))
+
+    def epochs_for(self, steps: int, spec: RunSpec | None = None) -> int:
+        """Epochs of ``spec`` (the user's run) that fit in ``steps`` optimizer steps, at most the user's epochs."""
+        s = spec or self.val_spec
+        per = self.steps_per_epoch(len(self.prepared.train_idx), s.optim.batch_size)
+        return max(1, min(s.optim.epochs, -(-steps // per)))
+
+    def train(self, label: str, specs: list[RunSpec], dataset: Dataset | None = None,
+              train_idx: list[torch.Tensor] | None = None,
+              on_step: Callable[[Pack, int, int, torch.Tensor], None] | None = None) -> tuple[Pack, list[RunResult]]:
+        """Train ``specs`` as one pack (optionally on another pool or per-model index sets); show progress."""
+        pack = Pack(specs, dataset=dataset, train_idx=train_idx)
+        epochs = specs[0].optim.epochs
+        step_fn = None if on_step is None else (lambda e, s, losses: on_step(pack, e, s, losses))
+        self.progress(label, 0, epochs)
+        results = pack.fit(lambda e, total: self.progress(label, e, total), on_step=step_fn)
+        return pack, results
+
+    def zeroed_pool(self) -> Dataset:
+        """The pool with every input set to zero: the input-independent baseline's data."""
+        return replace(self.pool, x_train=torch.zeros_like(self.pool.x_train),
+                       x_test=torch.zeros_like(self.pool.x_test))
+
+    def main_spec(self, seed_offset: int = 0) -> RunSpec:
+        """The user's run (with a validation split), its epochs capped by the budget."""
+        s = self.val_spec
+        return s.replace(**{"optim.epochs": self.epochs_for(self.budget.main_steps), "seed": s.seed + seed_offset})
+
+    def init_loss(self) -> float:
+        """The untrained model's loss on the probe batch (eval mode); cached."""
+        if "init_loss" not in self.cache:
+            from gaplab.doctor.probes import loss_of
+            from gaplab.engine.pack import build_initial
+
+            x, y = self.probe_batch()
+            with torch.no_grad():
+                self.cache["init_loss"] = float(loss_of(build_initial(self.val_spec).eval()(x), y,
+                                                        self.classification))
+        return float(self.cache["init_loss"])
+
+    def probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """A fixed batch of training examples (inputs as the model sees them, run labels) for init probes."""
+        idx = self.prepared.train_idx
+        g = torch.Generator().manual_seed(self.spec.seed)
+        pick = idx[torch.randperm(len(idx), generator=g)[: self.budget.probe_examples]]
+        y = self.prepared.labels[pick] if self.classification else self.pool.y_train[pick]
+        return self.pool.x_train[pick], y
+
+
+def save_figures(figs: dict[str, Any], folder: Path) -> list[str]:
+    """Write each figure as ``<name>.png`` in ``folder``; return the file names."""
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for name, fig in figs.items():
+        fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
+        names.append(f"{name}.png")
+    return names

@@ -1,0 +1,95 @@
+"""Initialization checks on the untrained model: initial loss against ln K (or the target variance), logit
+scale, activation scale through the layers (vanishing or exploding) and dead ReLU units at init."""
+
+from __future__ import annotations
+
+import math
+
+from gaplab.doctor.context import Context
+from gaplab.doctor.probes import activation_scales, dead_relu_fraction, loss_of
+from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
+from gaplab.engine.pack import build_initial
+
+FAMILY = "init"
+INIT_FIX = "scale the initial weights down (default PyTorch / He / Glorot init), or zero-init the last layer"
+
+
+def initial_loss(ctx: Context, loss: float) -> Check:
+    if not math.isfinite(loss):
+        return Check(FAMILY, "initial loss", loss, "non-finite", "finite", FAIL, "the untrained model's loss is "
+                     "not finite: overflow in the forward pass", INIT_FIX)
+    if ctx.classification:
+        ratio = loss / ctx.ln_k
+        # a model that knows nothing predicts ≈ uniformly: loss ≈ ln K; far above means confident wrong guesses
+        verdict = verdict_of(ratio, 1.5, 3.0)
+        if ratio < 0.5:
+            verdict = WARN
+        return Check(FAMILY, "initial loss", loss, f"{loss:.3f} ({ratio:.2f} × ln K)",
+                     f"≈ ln {ctx.k} = {ctx.ln_k:.3f} (0.5–1.5 ×)", verdict,
+                     "" if verdict == PASS else ("initial predictions already fit the labels: check for leakage"
+                                                 if ratio < 0.5 else "initialization too large: confident wrong "
+                                                 "predictions before training"),
+                     "" if verdict == PASS else ("see the data checks" if ratio < 0.5 else INIT_FIX))
+    ratio = loss / ctx.target_var
+    mean_sq = float(ctx.pool.y_train.float().mean(0).pow(2).mean()) / ctx.target_var
+    verdict = verdict_of(ratio / (1.0 + mean_sq), 3.0, 30.0)
+    return Check(FAMILY, "initial loss", loss, f"{loss:.3g} ({ratio:.2f} × target variance)",
+                 f"≈ target variance (+ squared mean {mean_sq:.2f}×)", verdict,
+                 "" if verdict == PASS else "initial outputs far larger than the targets: initialization too large",
+                 "" if verdict == PASS else INIT_FIX)
+
+
+def logit_scale(ctx: Context, out_std: float) -> Check:
+    if ctx.classification:
+        # logits with std ≫ 1 saturate the softmax: gradients vanish for the examples it gets wrong
+        verdict = verdict_of(out_std, 3.0, 10.0)
+        band, unit = "std ≤ 3 (softmax not saturated)", ""
+    else:
+        out_std = out_std / math.sqrt(ctx.target_var)
+        verdict = verdict_of(out_std, 3.0, 30.0)
+        band, unit = "std ≤ 3 × target std", " × target std"
+    return Check(FAMILY, "output scale at init", out_std, f"std {out_std:.3g}{unit}", band, verdict,
+                 "" if verdict == PASS else "initialization too large: outputs saturate at init",
+                 "" if verdict == PASS else INIT_FIX)
+
+
+def activation_growth(names: list[str], scales: list[float]) -> Check:
+    if len(scales) < 2:
+        return Check(FAMILY, "activation scale", None, "one layer", "—", PASS,
+                     details={"layers": names, "rms": scales})
+    first, last = scales[0], scales[-1]
+    ratio = last / first if first > 0 else (math.inf if last > 0 else 0.0)
+    lg = abs(math.log10(ratio)) if 0 < ratio < math.inf else math.inf
+    # each layer should roughly keep the scale: 100× over the network is a sign, 1000× is broken
+    verdict = verdict_of(lg, 2.0, 3.0)
+    kind = "exploding" if ratio > 1 else "vanishing"
+    return Check(FAMILY, "activation scale", ratio, f"last/first layer RMS {ratio:.3g}", "10⁻² – 10²", verdict,
+                 "" if verdict == PASS else f"{kind} activations through the layers at init",
+                 "" if verdict == PASS else ("scale weights down (He/Glorot init)" if kind == "exploding" else
+                                             "check for dead units or too-small weights; use He init for ReLU"),
+                 {"layers": names, "rms": scales})
+
+
+def dead_at_init(frac: float | None, per: dict[str, float]) -> Check:
+    if frac is None:
+        return Check(FAMILY, "dead ReLU at init", None, "no nn.ReLU modules", "—", PASS)
+    verdict = verdict_of(frac, 0.2, 0.5)
+    return Check(FAMILY, "dead ReLU at init", frac, f"{100 * frac:.1f} % of units", "< 20 % never active on a batch",
+                 verdict, "" if verdict == PASS else "dead ReLU units at init: biases too negative (or inputs "
+                 "all of one sign with a bad init)",
+                 "" if verdict == PASS else "initialize biases at 0 (or small positive); check the input scaling",
+                 {"per_layer": per})
+
+
+def run(ctx: Context) -> list[Check]:
+    ctx.progress("initialization", 0, 1)
+    model = build_initial(ctx.val_spec)
+    x, y = ctx.probe_batch()
+    names, scales, out = activation_scales(model, x)
+    loss = float(loss_of(out, y, ctx.classification))
+    frac, per = dead_relu_fraction(model, x)
+    checks = [initial_loss(ctx, loss), logit_scale(ctx, float(out.float().std())), activation_growth(names, scales),
+              dead_at_init(frac, per)]
+    ctx.cache["init_loss"] = loss
+    ctx.progress("initialization", 1, 1)
+    return checks

@@ -1,0 +1,137 @@
+"""Learning-rate range: many copies in one pack, each at its own fixed rate on a log grid, over several seeds.
+
+Unlike an LR finder whose rate grows every step (which confounds rate with training time), every copy trains
+the same number of steps at one rate; the training loss after that budget is the curve. A rate is suggested
+only where the seeds agree on where the minimum lies; otherwise the check says why it is inconclusive.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from gaplab.doctor.context import Context
+from gaplab.doctor.result import FAIL, PASS, WARN, Check
+from gaplab.spec import RunSpec
+
+FAMILY = "lr"
+FLOOR = 1e-4
+NEAR = 1.5
+GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
+
+
+@dataclass
+class LrCurve:
+    rates: list[float]
+    losses: np.ndarray  # (seeds, rates) final training loss; inf where a copy diverged
+    init_loss: float
+    user_loss: np.ndarray  # (seeds,) at the user's own rate
+
+
+def grid(optimizer: str, per_decade: int) -> list[float]:
+    lo, hi = GRID[optimizer]
+    n = int(round(math.log10(hi / lo) * per_decade)) + 1
+    return [float(r) for r in np.logspace(math.log10(lo), math.log10(hi), n)]
+
+
+def measure(ctx: Context) -> LrCurve:
+    """Train the grid × seeds (plus the user's rate × seeds) as one pack; cached per context."""
+    if "lr_curve" in ctx.cache:
+        return ctx.cache["lr_curve"]
+    b = ctx.budget
+    user: RunSpec = ctx.val_spec
+    rates = grid(user.optim.name, b.lr_rates_per_decade)
+    epochs = ctx.epochs_for(b.lr_steps)
+    base = user.replace(**{"optim.epochs": epochs, "optim.schedule": "constant", "eval_every": epochs,
+                           "reg.early_stopping": None})
+    specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s})
+             for s in range(b.lr_seeds) for r in [*rates, user.optim.lr]]
+    _, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs)
+    loss = np.array([r.final.get("train_loss", math.inf) if r.status == "done" else math.inf for r in res])
+    loss = np.where(np.isfinite(loss), loss, math.inf).reshape(b.lr_seeds, len(rates) + 1)
+    init = ctx.init_loss()
+    curve = LrCurve(rates, loss[:, :-1], init, loss[:, -1])
+    ctx.cache["lr_curve"] = curve
+    return curve
+
+
+@dataclass
+class Suggestion:
+    lr: float | None
+    reason: str
+    per_seed: list[float]
+    best_index: int | None
+
+
+def suggest(c: LrCurve) -> Suggestion:
+    """The rate at the minimum of the seed-mean log loss (refined by a parabola through its neighbours), suggested
+    only if the seeds agree (see below) and it is not on the grid edge."""
+    logr = np.log10(c.rates)
+    # losses below 10⁻⁴ of the untrained loss all count as "fitted" (and an exact 0 would give log −inf)
+    logl = np.log(np.minimum(c.losses, 1e30) + FLOOR * c.init_loss)
+    per_seed = [float(c.rates[int(np.argmin(row))]) for row in logl]
+    if not np.isfinite(c.losses).any():
+        return Suggestion(None, "inconclusive: every rate diverged", per_seed, None)
+    mean = logl.mean(0)
+    i = int(np.argmin(mean))
+    if c.losses[:, i].mean() >= 0.9 * c.init_loss:
+        return Suggestion(None, "inconclusive: no rate lowered the loss within the budget", per_seed, i)
+    if i == 0 or i == len(c.rates) - 1:
+        side = "lowest" if i == 0 else "highest"
+        return Suggestion(None, f"inconclusive: the best rate is the {side} of the grid", per_seed, i)
+    # the seeds agree when each one's own best rate is a neighbour of the consensus, or when the consensus rate is
+    # within a factor NEAR of each seed's own best loss (a flat basin, where the argmin itself is noise)
+    spread = [abs(int(np.argmin(row)) - i) for row in logl]
+    near = all(row[i] <= row.min() + np.log(NEAR) for row in logl)
+    if max(spread) > 1 and not near:
+        return Suggestion(None, "inconclusive: the seeds disagree on the best rate (" +
+                          ", ".join(f"{r:.2g}" for r in per_seed) + ")", per_seed, i)
+    y0, y1, y2 = mean[i - 1], mean[i], mean[i + 1]
+    h = logr[i + 1] - logr[i]
+    shift = 0.0
+    if np.isfinite([y0, y1, y2]).all() and y0 - 2 * y1 + y2 > 0:  # a parabola through the three, opening upward
+        shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
+    lr = float(10 ** (logr[i] + h * float(np.clip(shift, -0.5, 0.5))))
+    return Suggestion(lr, "the seeds agree", per_seed, i)
+
+
+def run(ctx: Context) -> list[Check]:
+    c = measure(ctx)
+    s = suggest(c)
+    user = ctx.val_spec.optim.lr
+    u = float(np.mean(c.user_loss)) if np.isfinite(c.user_loss).all() else math.inf
+    best = float(np.min(c.losses.mean(0)))
+    # how much of the possible improvement (from the untrained loss to the best rate's) the user's rate misses
+    excess = (u - best) / max(c.init_loss - best, 1e-12) if math.isfinite(u) else math.inf
+    details = {"rates": c.rates, "loss_mean": _mean(c.losses), "loss_per_seed": c.losses.tolist(),
+               "per_seed_best": s.per_seed, "user_loss": u, "best_loss": best, "excess": excess,
+               "init_loss": c.init_loss, "steps": ctx.budget.lr_steps}
+    ctx.cache["suggested_lr"] = s.lr
+    band = "suggested rate where the seeds agree; yours within 10× and ≤ 20 % of the possible gain lost"
+    if s.lr is None:
+        ref = c.rates[s.best_index] if s.best_index is not None else None
+        too = _direction(user, ref) if ref and excess >= 0.5 else ""
+        verdict = FAIL if too else WARN
+        cause = s.reason + (f"; your rate {user:g} loses {excess:.0%} of the possible gain ({too})" if too else "")
+        return [Check(FAMILY, "learning rate", None, "inconclusive", band, verdict, cause,
+                      "widen the grid or the budget (default mode), or check the other failures first", details)]
+    ratio = user / s.lr
+    shown = f"suggest {s.lr:.3g} (yours {user:g}, {ratio:.2g}×)"
+    if excess < 0.2 or (0.1 <= ratio <= 10 and excess < 0.5):
+        return [Check(FAMILY, "learning rate", s.lr, shown, band, PASS, details=details)]
+    too = _direction(user, s.lr)
+    verdict = FAIL if excess >= 0.5 and not 0.1 <= ratio <= 10 else WARN
+    cause = (f"learning rate {too}: yours ({user:g}) ends at loss {u:.3g} against {best:.3g} at the best rate "
+             f"({excess:.0%} of the possible gain lost)")
+    return [Check(FAMILY, "learning rate", s.lr, shown, band, verdict, cause, f"train at about {s.lr:.2g}", details)]
+
+
+def _direction(user: float, ref: float) -> str:
+    return "too high" if user > ref else "too low"
+
+
+def _mean(losses: np.ndarray) -> list[float]:
+    """Seed-mean loss per rate (inf where any seed diverged)."""
+    return [float(v) for v in losses.mean(0)]

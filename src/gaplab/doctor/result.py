@@ -1,0 +1,78 @@
+"""What a diagnosis holds: one ``Check`` per measured symptom and the ``Diagnosis`` that collects them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
+_RANK = {PASS: 0, WARN: 1, FAIL: 2}
+
+# Check families in the order they run and are printed; ``diagnose(checks=[...])`` takes these names.
+FAMILIES = ("data", "init", "input", "overfit", "lr", "dynamics", "bias_variance", "label_noise")
+
+
+@dataclass
+class Check:
+    """One measured symptom: its value against a band scaled to the task, a verdict, a cause and a remedy."""
+
+    family: str
+    name: str
+    value: float | None  # the measured number (None when the check could not measure)
+    shown: str  # the value as printed (with units)
+    band: str  # the expected band, in words and numbers
+    verdict: str  # PASS, WARN or FAIL
+    cause: str = ""
+    fix: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in _RANK:
+            raise ValueError(f"verdict must be PASS, WARN or FAIL, got {self.verdict!r}")
+
+
+def verdict_of(value: float, warn: float, fail: float, higher_is_worse: bool = True) -> str:
+    """PASS/WARN/FAIL for ``value`` against a warn and a fail threshold."""
+    if not higher_is_worse:
+        value, warn, fail = -value, -warn, -fail
+    if value >= fail:
+        return FAIL
+    return WARN if value >= warn else PASS
+
+
+@dataclass
+class Diagnosis:
+    """Every check of one doctor run, the paragraph derived from them, and what was measured on."""
+
+    spec: dict[str, Any]
+    task: dict[str, Any]
+    checks: list[Check]
+    summary: str = ""
+    mode: str = "default"
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    plots: list[str] = field(default_factory=list)
+    suggested_lr: float | None = None
+
+    @property
+    def worst(self) -> str:
+        """The worst verdict of any check (PASS when there are none)."""
+        return max((c.verdict for c in self.checks), key=_RANK.__getitem__, default=PASS)
+
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.verdict == FAIL]
+
+    def warned(self) -> list[Check]:
+        return [c for c in self.checks if c.verdict == WARN]
+
+    def check(self, name: str) -> Check:
+        """The check called ``name`` (KeyError when it did not run)."""
+        for c in self.checks:
+            if c.name == name:
+                return c
+        raise KeyError(f"no check named {name!r}; ran: {', '.join(c.name for c in self.checks)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON data: what ``--json`` prints and the store keeps."""
+        return {**asdict(self), "worst": self.worst,
+                "counts": {v: sum(c.verdict == v for c in self.checks) for v in (PASS, WARN, FAIL)}}

@@ -1,0 +1,91 @@
+"""``diagnose(spec)``: run the check families on the user's run and derive a one-paragraph diagnosis."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from gaplab.doctor import (
+    bias_variance,
+    data_checks,
+    dynamics,
+    init_checks,
+    input_checks,
+    label_noise,
+    lr_range,
+    overfit,
+)
+from gaplab.doctor.context import Context, Progress, save_figures
+from gaplab.doctor.result import FAIL, FAMILIES, WARN, Check, Diagnosis
+from gaplab.errors import SpecError
+from gaplab.spec import RunSpec
+
+_RUNNERS = {"data": data_checks.run, "init": init_checks.run, "input": input_checks.run, "overfit": overfit.run,
+            "lr": lr_range.run, "dynamics": dynamics.run, "bias_variance": bias_variance.run,
+            "label_noise": label_noise.run}
+
+
+def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | None = None,
+             target_error: float | None = None, folder: str | Path | None = None,
+             progress: Progress | None = None) -> Diagnosis:
+    """Diagnose training ``spec`` (the user's model, data and settings) and return every check's verdict.
+
+    Parameters
+    ----------
+    mode : "default" (under a minute for MNIST-1D-sized problems) or "quick" (a few seconds).
+    checks : families to run (see ``gaplab.doctor.result.FAMILIES``); all by default.
+    target_error : the error level you aim for (bias/variance reference); default: the best simple baseline.
+    folder : where to write the figures (PNG); none are drawn without it.
+    """
+    fams = list(FAMILIES) if checks is None else list(checks)
+    unknown = [f for f in fams if f not in _RUNNERS]
+    if unknown:
+        raise SpecError(f"checks: unknown famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
+                        f"choose from {', '.join(FAMILIES)}")
+    t0, c0 = time.perf_counter(), time.process_time()
+    ctx = Context(spec, mode, progress, target_error)
+    found: list[Check] = []
+    for fam in FAMILIES:
+        if fam in fams:
+            found.extend(_RUNNERS[fam](ctx))
+    plots: list[str] = []
+    if folder is not None:
+        from gaplab.doctor.plots import figures
+
+        plots = save_figures(figures(ctx), Path(folder))
+    lr = ctx.cache.get("suggested_lr")
+    return Diagnosis(spec=spec.normalized(), task=ctx.task(), checks=found, summary=summarize(found, lr, spec.optim.lr),
+                     mode=mode, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
+                     plots=plots, suggested_lr=lr)
+
+
+# Which failure explains the others: data problems first, then the model's inputs, init, rate, dynamics; a check
+# marked a symptom (details["symptom"]) of a problem another family names comes after every root cause.
+_PRIORITY = {f: i for i, f in enumerate(("data", "input", "init", "lr", "overfit", "dynamics", "bias_variance",
+                                         "label_noise"))}
+
+
+def summarize(checks: list[Check], suggested_lr: float | None = None, user_lr: float | None = None) -> str:
+    """One paragraph: the most fundamental failure and what to try, then the rest, then the advisory findings."""
+    fails = sorted((c for c in checks if c.verdict == FAIL),
+                   key=lambda c: (bool(c.details.get("symptom")), _PRIORITY[c.family]))
+    warns = sorted((c for c in checks if c.verdict == WARN), key=lambda c: _PRIORITY[c.family])
+    parts = []
+    if fails:
+        first = fails[0]
+        parts.append(f"{len(fails)} check{'s' if len(fails) > 1 else ''} failed. Fix this first — {first.name}: "
+                     f"{first.cause}; try: {first.fix}.")
+        others = [c for c in fails[1:] if c.cause and c.cause != first.cause]
+        if others:
+            parts.append("Also failing: " + "; ".join(f"{c.name} ({c.cause})" for c in others[:4]) + ".")
+    elif warns:
+        parts.append(f"No check failed ({len(checks)} checks, {len(warns)} worth a look): nothing here blocks "
+                     "training.")
+    else:
+        parts.append(f"All {len(checks)} checks passed: nothing here blocks training.")
+    if warns:
+        parts.append("Worth a look: " + "; ".join(f"{c.name} — {c.cause}" for c in warns[:4]) + ".")
+    if suggested_lr:
+        parts.append(f"The learning-rate range suggests {suggested_lr:.2g} (yours: {user_lr:g}).")
+    return " ".join(parts)

@@ -1,0 +1,125 @@
+"""Injected faults for the doctor's catalogue: broken user model factories and broken data files.
+
+Model factories are named by path (``doctor_faults:ignores_input``) like any user model; the data writers
+build files from MNIST-1D and scikit-learn's breast-cancer table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gaplab.models.mlp import mlp
+
+
+class _Constant(nn.Module):
+    """Predicts from a zero vector: the forward ignores its input (a classic wiring bug)."""
+
+    def __init__(self, d_in: int, output_dim: int) -> None:
+        super().__init__()
+        self.d_in = d_in
+        self.body = nn.Sequential(nn.Linear(d_in, 64), nn.ReLU(), nn.Linear(64, output_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.zeros(x.shape[0], self.d_in, dtype=x.dtype, device=x.device)  # bug: x is never used
+        return self.body(h)
+
+
+def ignores_input(input_shape: tuple[int, ...], output_dim: int, *, dropout: float = 0.0) -> nn.Module:
+    return _Constant(int(np.prod(input_shape)), output_dim)
+
+
+def big_init(input_shape: tuple[int, ...], output_dim: int, *, dropout: float = 0.0, scale: float = 100.0) -> nn.Module:
+    """The default MLP with every weight multiplied by ``scale`` (100× too large)."""
+    m = mlp(input_shape, output_dim, dropout=dropout)
+    with torch.no_grad():
+        for p in m.parameters():
+            if p.dim() >= 2:
+                p.mul_(scale)
+    return m
+
+
+def dead_relu(input_shape: tuple[int, ...], output_dim: int, *, dropout: float = 0.0, bias: float = -10.0) -> nn.Module:
+    """The default MLP with large negative hidden biases: every ReLU unit is dead at init."""
+    m = mlp(input_shape, output_dim, dropout=dropout)
+    with torch.no_grad():
+        for block in m.hidden:
+            block.linear.bias.fill_(bias)
+    return m
+
+
+def _mnist1d() -> Any:
+    from gaplab.data import load_dataset
+
+    return load_dataset("mnist1d")
+
+
+def write_npz(path: Path, x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor) -> str:
+    np.savez(path, x=x.numpy(), y=y.numpy(), x_test=x_test.numpy(), y_test=y_test.numpy())
+    return str(path)
+
+
+def mnist1d_npz(folder: Path, fault: str | None = None) -> str:
+    """MNIST-1D as an .npz, optionally broken: 'leak_test' (test set copied into training), 'scaled' (×1e4),
+    'shuffled' (training labels permuted relative to the inputs)."""
+    d = _mnist1d()
+    x, y, xt, yt = d.x_train, d.y_train, d.x_test, d.y_test
+    if fault == "leak_test":
+        x, y = torch.cat([x, xt]), torch.cat([y, yt])
+    elif fault == "scaled":
+        x, xt = x * 1e4, xt * 1e4
+    elif fault == "shuffled":
+        y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(0))]
+    elif fault is not None:
+        raise ValueError(fault)
+    return write_npz(folder / f"mnist1d_{fault or 'ok'}.npz", x, y, xt, yt)
+
+
+def tabular_csv(folder: Path, leak: bool = False) -> str:
+    """scikit-learn's breast-cancer table as a CSV with a 'target' column; ``leak`` adds a copy of the target."""
+    import pandas as pd
+    from sklearn.datasets import load_breast_cancer
+
+    b = load_breast_cancer()
+    df = pd.DataFrame(b.data, columns=[c.replace(" ", "_") for c in b.feature_names])
+    if leak:
+        df.insert(3, "diagnosis_code", b.target)
+    df["target"] = b.target
+    path = folder / f"cancer{'_leak' if leak else ''}.csv"
+    df.to_csv(path, index=False)
+    return str(path)
+
+
+def catalogue(folder: Path) -> list[tuple[str, dict[str, Any], set[str], str]]:
+    """(case, run spec, checks that must flag it, a word of the cause) for every fault; healthy cases expect
+    nothing. What ``benchmarks/doctor_catalogue.py`` runs in the default mode."""
+    return [
+        ("learning rate 100× too high", {"optim": {"lr": 1.0}}, {"learning rate"}, "too high"),
+        ("learning rate 1000× too low", {"optim": {"lr": 1e-5}}, {"learning rate"}, "too low"),
+        ("weights initialized 100× too large", {"model": {"name": "doctor_faults:big_init"}},
+         {"initial loss", "output scale at init"}, "initialization too large"),
+        ("ReLUs dead at init (bias −10)", {"model": {"name": "doctor_faults:dead_relu"}}, {"dead ReLU at init"},
+         "dead ReLU"),
+        ("features ×1e4, standardization off",
+         {"data": {"name": "file", "path": mnist1d_npz(folder, "scaled"), "standardize": False}}, {"feature scale"},
+         "unscaled"),
+        ("test set copied into training", {"data": {"name": "file", "path": mnist1d_npz(folder, "leak_test")}},
+         {"train/test duplicates"}, "leakage"),
+        ("target copied into a feature", {"data": {"name": "file", "path": tabular_csv(folder, leak=True)}},
+         {"one-feature leakage"}, "leakage"),
+        ("labels shuffled vs inputs", {"data": {"name": "file", "path": mnist1d_npz(folder, "shuffled")}},
+         {"beats zeroed inputs"}, "labels do not depend"),
+        ("model ignores its input", {"model": {"name": "doctor_faults:ignores_input"}}, {"beats zeroed inputs"},
+         "does not depend on its input"),
+        ("30 % label noise", {"data": {"name": "mnist1d", "label_noise": 0.3}}, {"label noise (heuristic)"},
+         "labels look wrong"),
+        ("healthy: MNIST-1D MLP", {}, set(), ""),
+        ("healthy: MNIST-1D CNN", {"model": {"name": "cnn1d"}}, set(), ""),
+        ("healthy: digits CNN", {"data": {"name": "digits"}, "model": {"name": "cnn2d"}}, set(), ""),
+        ("healthy: tabular CSV", {"data": {"name": "file", "path": tabular_csv(folder)},
+                                  "model": {"name": "mlp", "args": {"width": 64}}}, set(), ""),
+    ]
