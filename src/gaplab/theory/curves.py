@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import brentq, least_squares
 
 Array = np.ndarray
+Numbers = Sequence[float] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class Fit:
     n0: float
     rmse: float
 
-    def predict(self, n: float | Sequence[float] | Array) -> Array:
+    def predict(self, n: float | Numbers) -> Array:
         x = np.asarray(n, float) / self.n0
         return np.asarray(MODELS[self.model].f(x, *self.params), float)
 
@@ -115,8 +116,8 @@ class Fit:
         return p
 
 
-def fit(model: str, ns: Sequence[float], errs: Sequence[float], n0: float | None = None,
-        start: Sequence[float] | None = None) -> Fit | None:
+def fit(model: str, ns: Numbers, errs: Numbers, n0: float | None = None,
+        start: Numbers | None = None) -> Fit | None:
     """Least-squares fit of one model to (n, error) points from several starts (or from ``start`` alone, in
     the scaled parameters of a ``Fit``); None if every start fails."""
     m = MODELS[model]
@@ -153,7 +154,7 @@ class Choice:
     fits_without_holdout: dict[str, Fit] = field(default_factory=dict)
 
 
-def choose(ns: Sequence[float], errs: Sequence[float], models: Sequence[str] = tuple(MODELS),
+def choose(ns: Numbers, errs: Numbers, models: Sequence[str] = tuple(MODELS),
            holdout: int | None = None) -> Choice:
     """Fit each model without the ``holdout`` largest sizes, score it by the mean absolute error of its
     predictions there, and pick the best (ties within 1e-9 go to fewer parameters). Default holdout: 1 for
@@ -180,7 +181,7 @@ def choose(ns: Sequence[float], errs: Sequence[float], models: Sequence[str] = t
     return Choice(winner, scores, h, full, partial)
 
 
-def bootstrap(ns: Sequence[float], errs_by_size: Sequence[Sequence[float]], model: str, targets: Sequence[float],
+def bootstrap(ns: Numbers, errs_by_size: Sequence[Numbers], model: str, targets: Numbers,
               n_boot: int = 200, level: float = 0.9, seed: int = 0) -> tuple[Array, Array, Array]:
     """Prediction at ``targets`` with a percentile interval from resampling seeds at every size.
 
@@ -236,7 +237,7 @@ class Shape:
     reason: str
 
 
-def check_shape(ns: Sequence[float], errs_by_size: Sequence[Sequence[float]]) -> Shape:
+def check_shape(ns: Numbers, errs_by_size: Sequence[Numbers]) -> Shape:
     """A curve fit for extrapolation falls and flattens. Ill-behaved (not extrapolated):
 
     - it rises between neighbouring sizes by more than 2 standard errors of the difference (+0.005);
