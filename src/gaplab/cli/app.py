@@ -292,6 +292,7 @@ def list_regularizers_cmd(as_json: JsonOpt = False) -> None:
     _print_catalog(list_regularizers(), "regularizers", as_json)
 
 
+from gaplab.cli import advise as _advise  # noqa: E402,F401  (registers advise)
 from gaplab.cli import studies as _studies  # noqa: E402,F401  (registers study, report, tour)
 
 
