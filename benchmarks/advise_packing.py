@@ -6,7 +6,7 @@ step (the smaller ones masked). The "before" arm restores that by packing with t
 epoch). Both arms train the same plan without a store; CPU time of this process is quoted beside wall time,
 since wall time on a shared machine is inflated by other work. Run from the repo root:
 
-    python benchmarks/advise_packing.py [--data mnist1d] [--n 4000] [--epochs 40]
+    python benchmarks/advise_packing.py [--data mnist1d] [--n 4000] [--epochs 40] [--min-steps 400]
 """
 
 from __future__ import annotations
@@ -48,9 +48,10 @@ def main() -> None:
     ap.add_argument("--data", default="mnist1d")
     ap.add_argument("--n", type=int, default=None)
     ap.add_argument("--epochs", type=int, default=40)
+    ap.add_argument("--min-steps", type=int, default=400)
     a = ap.parse_args()
     torch.set_num_threads(1)
-    plan = base_plan(data_spec(a.data), None, None, a.n, epochs=a.epochs)
+    plan = base_plan(data_spec(a.data), None, None, a.n, epochs=a.epochs, min_steps=a.min_steps)
     print(plan.describe(), flush=True)
     executor.pack_key = old_pack_key
     before = timed(plan, "before: sizes mixed in a pack")

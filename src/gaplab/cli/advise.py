@@ -53,7 +53,7 @@ def advise(
     set_threads(threads)
 
     def show(plan: Plan) -> None:
-        (err_console if as_json else console).print(plan.describe(), highlight=False, soft_wrap=True)
+        (err_console if as_json else console).print(plan.describe(), highlight=False, soft_wrap=True, markup=False)
 
     with progress_bar(not as_json) as update:
         adv = run_advise(raw, model, budget, target=target, width=width, n=n, seeds=seeds, epochs=epochs, flip=flip,
@@ -63,7 +63,7 @@ def advise(
         print_json(adv.to_json())
         return
     for line in adv.words:
-        console.print(line, highlight=False, soft_wrap=True)
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
     console.print(f"figures in {adv.folder}; `gaplab report` adds an advice page. {adv.numbers['estimate_vs_actual']}; "
                   f"runs: {adv.counts.get('trained', 0)} trained, {adv.counts.get('skipped', 0)} already stored.",
-                  highlight=False, soft_wrap=True)
+                  highlight=False, soft_wrap=True, markup=False)

@@ -116,7 +116,7 @@ def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK) -> li
     groups: dict[str, list[RunSpec]] = {}
     for s in specs:
         groups.setdefault(pack_key(s), []).append(s)
-    packs = []
+    packs: list[list[RunSpec]] = []
     budget = memory_budget()
     for g in groups.values():
         for b in _width_buckets(g):
