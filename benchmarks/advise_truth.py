@@ -46,6 +46,7 @@ def check(store: Store, data: dict, n: int, factors: tuple[float, ...], budget: 
                 errs.append(1.0 - final["test_acc"])
             p = preds.get(m)
             rows.append((data["name"], n, name, m, p, float(np.mean(errs)), float(np.std(errs, ddof=1))))
+            print(_row(*rows[-1]), flush=True)
     print(f"{data['name']}: total {time.perf_counter() - t0:.0f} s", flush=True)
     return rows
 
@@ -71,14 +72,18 @@ def main() -> None:
     print("\n| data | user n | configuration | n | predicted (90 % interval) | measured (mean ± sd, 3 seeds) "
           "| inside |")
     print("|---|---|---|---|---|---|---|")
-    for d, n, name, m, p, mean, sd in rows:
-        if p is None:
-            print(f"| {d} | {n} | {name} | {m} | not extrapolated (ill-behaved curve) | {mean:.3f} ± {sd:.3f} | — |")
-            continue
-        inside = "yes" if p["low"] <= mean <= p["high"] else "no"
-        flag = " ⚑" if p["flagged"] else ""
-        print(f"| {d} | {n} | {name} | {m} | {p['error']:.3f} ({p['low']:.3f}–{p['high']:.3f}){flag} | "
-              f"{mean:.3f} ± {sd:.3f} | {inside} |")
+    for r in rows:
+        print(_row(*r))
+
+
+def _row(d: str, n: int, name: str, m: int, p: dict | None, mean: float, sd: float) -> str:
+    """One markdown row: predicted error with its interval (⚑: beyond 4× the largest measured size) vs measured."""
+    if p is None:
+        return f"| {d} | {n} | {name} | {m} | not extrapolated (ill-behaved curve) | {mean:.3f} ± {sd:.3f} | — |"
+    inside = "yes" if p["low"] <= mean <= p["high"] else "no"
+    flag = " ⚑" if p["flagged"] else ""
+    return (f"| {d} | {n} | {name} | {m} | {p['error']:.3f} ({p['low']:.3f}–{p['high']:.3f}){flag} | "
+            f"{mean:.3f} ± {sd:.3f} | {inside} |")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,7 @@ def advise(
     augmentation to tabular data; ``goal`` asks whether more data can reach that error; ``on_plan`` is called
     with the final plan before any training; ``factors`` are the multiples of n predicted (default 2, 4, 10).
     """
-    from gaplab.advise import analysis, estimate, figures, sweep
+    from gaplab.advise import analysis, figures, sweep
 
     t0 = time.perf_counter()
     budget_s = parse_budget(budget)
@@ -125,8 +125,8 @@ def advise(
         plan = replace(plan, seeds=seeds)
     if seeds is not None and seeds < 3:
         plan.notes.append(f"only {seeds} seeds: intervals are rough")
-    cost = estimate.measure(plan)
-    plan = fit_budget(plan, budget_s, estimate.estimator(cost, store, workers), more_seeds=seeds is None)
+    plan = _budgeted(plan, store, budget_s, workers, {"budget": budget_s, "seeds": seeds, "epochs": epochs,
+                                                     "flip": flip, "noise": noise})
     if on_plan is not None:
         on_plan(plan)
     rows, counts = sweep.run_plan(plan, store, progress, workers)
@@ -143,6 +143,31 @@ def advise(
     if store is not None:
         store.save_artifact("advice", plan.group, result.to_json(), str(folder))
     return result
+
+
+def _budgeted(plan: Plan, store: Store | None, budget_s: float, workers: int, asked: dict[str, Any]) -> Plan:
+    """The plan shrunk to the budget. The choice is stored (artifact kind ``advice-plan``) and reused when the
+    same request runs again, so a re-run resumes the same runs whatever the timing probe measures this time."""
+    from gaplab.advise import estimate
+
+    prior = {r["key"]: r["data"] for r in store.artifacts("advice-plan")} if store is not None else {}
+    p = prior.get(plan.group)
+    if p is not None and p.get("asked") == asked:
+        keep = set(p["configs"])
+        plan = replace(plan, seeds=p["seeds"], epochs=p["epochs"], min_steps=p["min_steps"],
+                       configs=[c for c in plan.configs if c.name in keep], notes=list(p["notes"]),
+                       estimate_seconds=p["estimate_seconds"], budget_seconds=budget_s)
+        specs = [s for *_, s in plan.runs()]
+        done = len(store.finished([s.run_id for s in specs])) if store is not None else 0
+        plan.notes.append(f"resuming the stored plan of this request: {done} of {len(specs)} runs already stored")
+        return plan
+    cost = estimate.measure(plan)
+    plan = fit_budget(plan, budget_s, estimate.estimator(cost, None, workers), more_seeds=asked["seeds"] is None)
+    if store is not None:
+        store.save_artifact("advice-plan", plan.group, {
+            "asked": asked, "seeds": plan.seeds, "epochs": plan.epochs, "min_steps": plan.min_steps,
+            "configs": [c.name for c in plan.configs], "notes": plan.notes, "estimate_seconds": plan.estimate_seconds})
+    return plan
 
 
 def _safe(key: str) -> str:
