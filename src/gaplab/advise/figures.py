@@ -24,6 +24,8 @@ def draw(numbers: dict[str, Any], folder: Path) -> list[str]:
 
     folder.mkdir(parents=True, exist_ok=True)
     cv, n, best = numbers["curves"], numbers["n"], numbers["best"]
+    if best == "plain" and numbers.get("best_other"):
+        best = numbers["best_other"]  # nothing beat plain: show the closest configuration beside it
     grid = np.geomspace(min(cv["plain"]["sizes"]), 10 * n, 80)
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for name, color in (("plain", "k"), (best, "C3")):
@@ -47,7 +49,8 @@ def draw(numbers: dict[str, Any], folder: Path) -> list[str]:
     ax.set_xscale("log")
     ax.set_xlabel("training-set size n (examples)")
     ax.set_ylabel(numbers["metric"])
-    ax.set_title(f"learning curves: plain vs best ({best}); dashed: your n = {n}")
+    vs = "best" if best == numbers["best"] else "closest"
+    ax.set_title(f"learning curves: plain vs {vs} ({best}); dashed: your n = {n}")
     ax.legend(fontsize=6.5)
     ax.grid(alpha=0.3)
     fig.tight_layout()
