@@ -60,3 +60,13 @@ def test_bad_input_is_one_line(tmp_path) -> None:
     r = CliRunner().invoke(app, ["advise", "--data", "moons", "--set", "data.args.n_train=40",
                                  "--store", str(tmp_path / "s.db")])
     assert r.exit_code == 2 and "too few" in r.output
+
+
+def test_plan_only_prints_the_plan_and_trains_nothing(tmp_path) -> None:
+    db = tmp_path / "s.db"
+    r = CliRunner().invoke(app, ["advise", "--data", "moons", "--width", "8", "--epochs", "1", "--plan-only",
+                                 "--json", "--store", str(db)])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(r.stdout.strip().splitlines()[-1])
+    assert plan["models"] == len(plan["configs"]) * len(plan["sizes"]) * plan["seeds"] and plan["estimate_seconds"] > 0
+    assert Store(db).runs() == []

@@ -13,6 +13,10 @@ from gaplab.spec import SpecError, set_dotted
 from gaplab.store.db import DEFAULT_PATH, Store
 
 
+class _PlanShown(Exception):
+    """Raised by the plan callback of ``--plan-only`` to stop before training."""
+
+
 @app.command()
 @user_errors
 def advise(
@@ -33,6 +37,7 @@ def advise(
     goal: Annotated[float | None, typer.Option(help="An error you want to reach: can more data get there?")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Data keys: --set data.args.num_samples=12000")] = [],
     workers: Annotated[int, typer.Option(help="Train packs in this many processes (2 suits a 2-core CPU).")] = 1,
+    plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan (and its time) and stop.")] = False,
     out: Annotated[Path | None, typer.Option(help="Folder for the figures (default: next to the store).")] = None,
     store: StoreOpt = DEFAULT_PATH,
     as_json: JsonOpt = False,
@@ -53,12 +58,21 @@ def advise(
     set_threads(threads)
 
     def show(plan: Plan) -> None:
-        (err_console if as_json else console).print(plan.describe(), highlight=False, soft_wrap=True, markup=False)
+        if plan_only and as_json:
+            print_json(plan.to_json())
+        else:
+            (err_console if as_json else console).print(plan.describe(), highlight=False, soft_wrap=True,
+                                                        markup=False)
+        if plan_only:
+            raise _PlanShown
 
-    with progress_bar(not as_json) as update:
-        adv = run_advise(raw, model, budget, target=target, width=width, n=n, seeds=seeds, epochs=epochs, flip=flip,
-                         noise=noise, goal=goal, store=Store(store), out=out, workers=workers, progress=update,
-                         on_plan=show)
+    with progress_bar(not as_json and not plan_only) as update:
+        try:
+            adv = run_advise(raw, model, budget, target=target, width=width, n=n, seeds=seeds, epochs=epochs,
+                             flip=flip, noise=noise, goal=goal, store=Store(store), out=out, workers=workers,
+                             progress=update, on_plan=show)
+        except _PlanShown:
+            return
     if as_json:
         print_json(adv.to_json())
         return
