@@ -36,7 +36,9 @@ def pack_key(spec: RunSpec) -> str:
     """Runs with equal keys can be trained as one pack (same data pool, architecture and loop shape).
 
     Everything left out (seed, learning rate, momentum, penalties, decay, dropout rate, smoothing,
-    noise strength, mixing α, training-set size, label noise, patience) varies per model in a pack.
+    noise strength, mixing α, label noise, patience) varies per model in a pack. Training-set sizes may differ
+    only within one count of steps per epoch: a pack steps as often as its largest run, so mixing sizes would
+    make the smaller runs pay for masked steps they do not take.
     """
     s = spec
     arg = pad_arg(s)
@@ -53,8 +55,19 @@ def pack_key(spec: RunSpec) -> str:
                 s.reg.early_stopping.direction if s.reg.early_stopping else None],
         "device": s.device,
         "eval_every": s.eval_every,
+        "steps_per_epoch": steps_per_epoch(s),
     }
     return json.dumps(key, sort_keys=True, default=str)
+
+
+def steps_per_epoch(spec: RunSpec) -> int:
+    """Optimizer steps in one epoch of this run: ⌈training examples / batch size⌉."""
+    n = spec.data.train_size
+    if n is None:
+        from gaplab.engine.datacache import prepared_for
+
+        n = len(prepared_for(spec).train_idx)
+    return -(-int(n) // spec.optim.batch_size)
 
 
 # Fixed per-step cost of one more pack, in multiply-adds per example (≈1 ms of Python and kernel launches

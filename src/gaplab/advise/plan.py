@@ -1,0 +1,282 @@
+"""The advise plan: training-set sizes, configurations (plain, regularizers, widths), seeds, epochs and its time.
+
+Every size trains with the same recipe (optimizer, batch, epochs — at least ``min_steps`` optimizer steps so the
+small sizes are not simply under-trained) and is evaluated on the data set's one fixed test set. The plan is
+shrunk (fewer epochs, then fewer configurations) until its estimated time fits the budget; the estimate comes
+from two tiny timed packs (see ``estimate.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from gaplab.errors import DataError, SpecError
+from gaplab.spec import DataSpec, RunSpec, parse_run
+
+# L2 strengths λ (penalty λ/(2m)·Σ‖W‖², m = training-set size), dropout rate, early-stopping hold-out and patience
+L2_STRENGTHS = (1.0, 10.0, 100.0)
+DROPOUT = 0.3
+ES_FRACTION = 0.2
+ES_PATIENCE = 10
+# configurations given up first when the budget is short (the plain model is never dropped)
+DROP_ORDER = ("width-x2", "l2-1", "l2-100", "width-x0.5", "combined", "dropout")
+MIN_SIZES = 5
+MIN_SEEDS = 3
+
+
+@dataclass(frozen=True)
+class Config:
+    """One configuration of the sweep: a name, what it is in words, and the spec keys it changes."""
+
+    name: str
+    label: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    early_stopping: bool = False  # carves a validation split out of the n examples
+
+
+@dataclass
+class Plan:
+    """What advise will train: every (configuration, size, seed) run and the recipe they share."""
+
+    data: dict[str, Any]  # DataSpec fields without train_size / val_fraction
+    kind: str  # tabular, signal or image
+    model: str
+    model_args: dict[str, Any]
+    n_user: int
+    pool: int
+    sizes: list[int]
+    configs: list[Config]
+    seeds: int
+    epochs: int
+    min_steps: int
+    batch_size: int
+    lr: float
+    notes: list[str] = field(default_factory=list)
+    estimate_seconds: float | None = None
+    budget_seconds: float | None = None
+
+    @property
+    def group(self) -> str:
+        """Store group of this plan's runs: data + model (+ a hash of everything else the runs depend on)."""
+        d = self.data
+        label = d.get("path") or d.get("name", "data")
+        label = str(label).rstrip("/").split("/")[-1]
+        h = hashlib.sha256(json.dumps([d, self.model, self.model_args, self.n_user], sort_keys=True,
+                                      default=str).encode()).hexdigest()[:8]
+        return f"advise/{label}-n{self.n_user}-{self.model}-{h}"
+
+    def epochs_for(self, train_size: int) -> int:
+        """Epochs at one size: the plan's epochs, or more so the run takes at least ``min_steps`` steps."""
+        steps = -(-train_size // self.batch_size)
+        return max(self.epochs, -(-self.min_steps // steps))
+
+    def spec(self, config: Config, size: int, seed: int) -> RunSpec:
+        """The run of ``config`` with ``size`` examples in total (early stopping: 80 % train, 20 % validation)."""
+        train, val_fraction = size, 0.0
+        if config.early_stopping:
+            n_val = max(2, round(ES_FRACTION * size))
+            train, val_fraction = size - n_val, n_val / self.pool
+        epochs = self.epochs_for(train)
+        raw: dict[str, Any] = {
+            "data": {**self.data, "train_size": train, "val_fraction": val_fraction},
+            "model": {"name": self.model, "args": dict(self.model_args)},
+            "optim": {"name": "adam", "lr": self.lr, "batch_size": self.batch_size, "epochs": epochs},
+            "seed": seed,
+            "eval_every": max(1, epochs // 10),
+        }
+        if config.early_stopping:
+            raw["reg"] = {"early_stopping": {"monitor": "val_loss", "patience": ES_PATIENCE}}
+        spec = parse_run(raw)
+        return spec.replace(**config.overrides) if config.overrides else spec
+
+    def runs(self) -> list[tuple[Config, int, int, RunSpec]]:
+        """Every run: (configuration, size, seed, spec)."""
+        return [(c, n, s, self.spec(c, n, s)) for c in self.configs for n in self.sizes for s in range(self.seeds)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"group": self.group, "data": self.data, "kind": self.kind, "model": self.model,
+                "model_args": self.model_args, "n_user": self.n_user, "pool": self.pool, "sizes": self.sizes,
+                "configs": [{"name": c.name, "label": c.label} for c in self.configs], "seeds": self.seeds,
+                "epochs": self.epochs, "min_steps": self.min_steps, "batch_size": self.batch_size, "lr": self.lr,
+                "models": len(self.configs) * len(self.sizes) * self.seeds, "notes": self.notes,
+                "estimate_seconds": self.estimate_seconds, "budget_seconds": self.budget_seconds}
+
+    def describe(self) -> str:
+        """The plan in a few lines, printed before training."""
+        est = "" if self.estimate_seconds is None else f", estimated {format_seconds(self.estimate_seconds)}"
+        bud = "" if self.budget_seconds is None else f" (budget {format_seconds(self.budget_seconds)})"
+        args = ", ".join(f"{k}={v}" for k, v in self.model_args.items())
+        lines = [
+            f"plan: {len(self.configs) * len(self.sizes) * self.seeds} models = {len(self.configs)} configurations × "
+            f"{len(self.sizes)} sizes × {self.seeds} seeds{est}{bud}",
+            f"  data: {self.group.split('/', 1)[1].rsplit('-', 2)[0]} ({self.kind}), your n = {self.n_user}; "
+            f"sizes {', '.join(map(str, self.sizes))}; one fixed test set for all",
+            f"  model: {self.model}({args}); adam lr {self.lr}, batch {self.batch_size}, {self.epochs} epochs "
+            f"(at least {self.min_steps} steps at small sizes)",
+            "  configurations: " + "; ".join(f"{c.name} ({c.label})" for c in self.configs),
+        ]
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def format_seconds(s: float) -> str:
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def parse_budget(text: str | float | int | None) -> float:
+    """A time budget: '90s', '5m', '1.5h' or a number of seconds."""
+    if text is None:
+        return 300.0
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        t = text.strip().lower()
+        unit = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(t[-1:], None)
+        try:
+            value = float(t[:-1]) * unit if unit else float(t)
+        except ValueError:
+            raise SpecError(f"budget: cannot read {text!r}; use e.g. 90s, 5m or 1h") from None
+    if not value > 0:
+        raise SpecError(f"budget must be positive, got {text!r}")
+    return value
+
+
+def data_kind(input_shape: tuple[int, ...], name: str, path: str | None) -> str:
+    """image for (C, H, W) inputs, signal for MNIST-1D and (C, L) inputs, else tabular."""
+    if len(input_shape) == 3:
+        return "image"
+    if (path is None and name == "mnist1d") or len(input_shape) == 2:
+        return "signal"
+    return "tabular"
+
+
+DEFAULT_MODELS: dict[str, tuple[str, dict[str, Any]]] = {
+    "image": ("cnn2d", {"channels": 16, "pool": "flatten"}), "signal": ("mlp", {"width": 128}),
+                  "tabular": ("mlp", {"width": 128})}
+WIDTH_ARG = {"mlp": "width", "cnn2d": "channels", "cnn1d": "channels", "random-features": "width"}
+
+
+def augmentations(kind: str, input_shape: tuple[int, ...], flip: bool, tabular_noise: float | None) -> list[dict]:
+    """The augmentation that fits the data: shift + noise for 1-D signals, crop (+ flip when asked) for images,
+    input noise for tabular data only when asked."""
+    if kind == "signal":
+        return [{"name": "shift", "amount": 3}, {"name": "noise", "amount": 0.1}]
+    if kind == "image":
+        aug = [{"name": "crop", "amount": max(1, min(input_shape[1:]) // 8)}]
+        return aug + ([{"name": "flip"}] if flip else [])
+    if tabular_noise:
+        return [{"name": "noise", "amount": float(tabular_noise)}]
+    return []
+
+
+def configurations(model: str, model_args: dict[str, Any], aug: list[dict]) -> list[Config]:
+    """Plain; L2 at three strengths; dropout; early stopping; augmentation; a combination; two more widths."""
+    cs = [Config("plain", "no regularization")]
+    cs += [Config(f"l2-{lam:g}", f"L2 λ={lam:g}", {"reg.l2": lam}) for lam in L2_STRENGTHS]
+    cs.append(Config("dropout", f"dropout {DROPOUT}", {"reg.dropout": DROPOUT}))
+    cs.append(Config("early-stop", f"early stopping on a {ES_FRACTION:.0%} validation split", early_stopping=True))
+    aug_text = " + ".join(a["name"] for a in aug)
+    if aug:
+        cs.append(Config("augment", f"augmentation: {aug_text}", {"reg.augment": aug}))
+    combo = {"reg.l2": L2_STRENGTHS[1], "reg.dropout": DROPOUT, **({"reg.augment": aug} if aug else {})}
+    cs.append(Config("combined", f"L2 λ={L2_STRENGTHS[1]:g} + dropout {DROPOUT}" + (f" + {aug_text}" if aug else "")
+                     + " + early stopping", combo, early_stopping=True))
+    arg = WIDTH_ARG.get(model)
+    if arg is not None:
+        from gaplab.models import model_kwargs
+
+        w = int(model_args.get(arg, model_kwargs(model)[arg].default))
+        for f, name in ((0.5, "width-x0.5"), (2.0, "width-x2")):
+            cs.append(Config(name, f"{arg} {max(1, int(w * f))} (plain)", {f"model.args.{arg}": max(1, int(w * f))}))
+    return cs
+
+
+def training_sizes(n_user: int, n_classes: int) -> list[int]:
+    """At least five sizes spaced by a constant factor up to ``n_user``: factor 2 when n/16 leaves enough
+    examples per class, else a smaller factor down to max(50, 5 per class)."""
+    n_min = max(50, 5 * n_classes)
+    if n_user < 2 * n_min:
+        raise DataError(f"data: {n_user} training examples are too few for a learning curve "
+                        f"(advise needs at least {2 * n_min})")
+    low = max(n_user / 16, n_min)
+    sizes = [int(round(low * (n_user / low) ** (i / (MIN_SIZES - 1)))) for i in range(MIN_SIZES)]
+    return sorted(set(sizes))
+
+
+def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | None, n_user: int | None,
+              flip: bool = False, tabular_noise: float | None = None, epochs: int = 40, seeds: int = MIN_SEEDS,
+              min_steps: int = 400, width: int | None = None) -> Plan:
+    """The full plan before budgeting: loads the data once to learn its shape, pool size and classes."""
+    from gaplab.engine.datacache import prepared_for
+
+    d = data.model_dump(mode="json", exclude_none=True)
+    d.pop("train_size", None)
+    d.pop("val_fraction", None)
+    probe = parse_run({"data": d})
+    try:
+        prep = prepared_for(probe)
+    except (ValueError, KeyError, OSError) as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise DataError(f"data: {msg}") from None
+    ds = prep.dataset
+    pool = len(prep.train_idx)
+    if n_user is None:
+        n_user = pool
+    if not 1 <= n_user <= pool:
+        raise SpecError(f"n: must be between 1 and the {pool} training examples of the data, got {n_user}")
+    kind = data_kind(ds.input_shape, data.name, data.path)
+    if model is None:
+        model, default_args = DEFAULT_MODELS[kind]
+        model_args = {**default_args, **(model_args or {})}
+    model_args = dict(model_args or {})
+    if width is not None:
+        if model not in WIDTH_ARG:
+            raise SpecError(f"width: model {model!r} has no width to set")
+        model_args[WIDTH_ARG[model]] = int(width)
+    sizes = training_sizes(n_user, ds.num_classes or 1)
+    aug = augmentations(kind, ds.input_shape, flip, tabular_noise)
+    notes = []
+    if kind == "image" and not flip:
+        notes.append("no flip augmentation (mirroring can change an image's meaning); add --flip if it does not")
+    if kind == "tabular" and not aug:
+        notes.append("no augmentation for tabular data (add --noise STD for input-noise augmentation)")
+    batch = int(min(100, max(32, sizes[0] // 2)))
+    return Plan(d, kind, model, model_args, n_user, pool, sizes, configurations(model, model_args, aug),
+                seeds, epochs, min_steps, batch, 5e-3, notes)
+
+
+def shrink_steps(plan: Plan, more_seeds: bool = True) -> list[Plan]:
+    """Candidate plans, most complete first: more seeds (if ``more_seeds``), then the full plan, then fewer
+    epochs, then fewer configurations (in ``DROP_ORDER``)."""
+    out = [replace(plan, seeds=s) for s in (5, 4) if more_seeds and s > plan.seeds] + [plan]
+    for f in (0.75, 0.5):
+        out.append(replace(plan, epochs=max(5, int(plan.epochs * f)), min_steps=int(plan.min_steps * f)))
+    small = out[-1]
+    kept = list(small.configs)
+    for name in DROP_ORDER:
+        kept = [c for c in kept if c.name != name]
+        out.append(replace(small, configs=list(kept)))
+    out.append(replace(out[-1], epochs=max(5, plan.epochs // 4), min_steps=plan.min_steps // 4))
+    return out
+
+
+def fit_budget(plan: Plan, budget: float, estimate: Any, more_seeds: bool = True) -> Plan:
+    """The first candidate of ``shrink_steps`` whose ``estimate(plan)`` (seconds) fits the budget, or the
+    smallest one with a note that it does not fit."""
+    last = plan
+    for cand in shrink_steps(plan, more_seeds):
+        secs = float(estimate(cand))
+        last = replace(cand, estimate_seconds=secs, budget_seconds=budget, notes=list(cand.notes))
+        if secs <= budget:
+            if cand is not plan and (cand.epochs < plan.epochs or len(cand.configs) < len(plan.configs)):
+                dropped = [c.name for c in plan.configs if c not in cand.configs]
+                last.notes.append(f"shrunk to fit the budget: {cand.epochs} epochs"
+                                  + (f", dropped {', '.join(dropped)}" if dropped else ""))
+            return last
+    last.notes.append(f"even the smallest plan is estimated at {format_seconds(last.estimate_seconds or 0)}, "
+                      f"over the budget of {format_seconds(budget)}")
+    return last
+

@@ -1,0 +1,83 @@
+"""``gaplab advise``: should I collect more data, or regularize — with what, and by how much?"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, console
+from gaplab.cli.common import err_console, parse_assignments, print_json, progress_bar, set_threads, user_errors
+from gaplab.spec import SpecError, set_dotted
+from gaplab.store.db import DEFAULT_PATH, Store
+
+
+class _PlanShown(Exception):
+    """Raised by the plan callback of ``--plan-only`` to stop before training."""
+
+
+@app.command()
+@user_errors
+def advise(
+    path: Annotated[str | None, typer.Argument(help="Your data: a CSV/Parquet/.npz file or an image folder.")] = None,
+    data: Annotated[str, typer.Option(help="Built-in data set when no PATH is given (see `gaplab list datasets`).")]
+    = "mnist1d",
+    target: Annotated[str | None, typer.Option(help="Target column of a CSV/Parquet file.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model (default: mlp for vectors, cnn2d for images).")] = None,
+    width: Annotated[int | None, typer.Option(help="Width (mlp) or channels (cnn) of the model.")] = None,
+    n: Annotated[int | None, typer.Option(help="Treat only n examples as yours (default: the whole training pool; "
+                                                "the rest of a large pool can then check the predictions).")] = None,
+    budget: Annotated[str, typer.Option(help="Time budget, e.g. 90s, 5m, 1h: the plan shrinks to fit it.")] = "5m",
+    seeds: Annotated[int | None, typer.Option(help="Seeds per size (default 3, more if the budget allows).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs per run (default 40; at least 400 steps).")] = None,
+    flip: Annotated[bool, typer.Option(help="Images: add horizontal flips (only where mirroring keeps meaning).")]
+    = False,
+    noise: Annotated[float | None, typer.Option(help="Tabular data: input-noise augmentation with this std.")] = None,
+    goal: Annotated[float | None, typer.Option(help="An error you want to reach: can more data get there?")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="Data keys: --set data.args.num_samples=12000")] = [],
+    workers: Annotated[int, typer.Option(help="Train packs in this many processes (2 suits a 2-core CPU).")] = 1,
+    plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan (and its time) and stop.")] = False,
+    out: Annotated[Path | None, typer.Option(help="Folder for the figures (default: next to the store).")] = None,
+    store: StoreOpt = DEFAULT_PATH,
+    as_json: JsonOpt = False,
+    threads: ThreadsOpt = None,
+) -> None:
+    """Learning curves on your data with and without each regularizer, extrapolated honestly: the best
+    configuration at your n, the error to expect with 2×, 4× and 10× the data, what the best regularizer is
+    worth in real examples, and what to do next. Prints its plan before training; re-running resumes."""
+    from gaplab.advise import advise as run_advise
+    from gaplab.advise.plan import Plan
+
+    wrapper: dict[str, Any] = {"data": {"name": "file", "path": path} if path else {"name": data}}
+    for k, v in parse_assignments(set_, "data.args.num_samples=12000").items():
+        if not k.startswith("data."):
+            raise SpecError(f"--set {k}: advise takes only data keys (data.args..., data.label_noise, ...)")
+        set_dotted(wrapper, k, v)
+    raw = wrapper["data"]
+    set_threads(threads)
+
+    def show(plan: Plan) -> None:
+        if plan_only and as_json:
+            print_json(plan.to_json())
+        else:
+            (err_console if as_json else console).print(plan.describe(), highlight=False, soft_wrap=True,
+                                                        markup=False)
+        if plan_only:
+            raise _PlanShown
+
+    with progress_bar(not as_json and not plan_only) as update:
+        try:
+            adv = run_advise(raw, model, budget, target=target, width=width, n=n, seeds=seeds, epochs=epochs,
+                             flip=flip, noise=noise, goal=goal, store=Store(store), out=out, workers=workers,
+                             progress=update, on_plan=show)
+        except _PlanShown:
+            return
+    if as_json:
+        print_json(adv.to_json())
+        return
+    for line in adv.words:
+        console.print(line, highlight=False, soft_wrap=True, markup=False)
+    console.print(f"figures in {adv.folder}; `gaplab report` adds an advice page. {adv.numbers['estimate_vs_actual']}; "
+                  f"runs: {adv.counts.get('trained', 0)} trained, {adv.counts.get('skipped', 0)} already stored.",
+                  highlight=False, soft_wrap=True, markup=False)
