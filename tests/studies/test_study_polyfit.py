@@ -9,6 +9,8 @@ from gaplab.studies.base import run_study
 def test_polyfit_quick_holds(tmp_path):
     v = run_study("polyfit", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
     assert v.held is True, v.summary
+    assert v.summary.startswith("Claim held") and "Rule: held iff all of" in v.summary
+    assert all(c["passed"] and c["margin"] > 0 for c in v.checks)
     n = v.numbers
     assert set(n["test_mse"]) == {"n7_noisy", "n7_clean", "n100", "n100_very_noisy"}
     assert set(n["test_mse"]["n7_noisy"]) == {str(d) for d in range(13)}
@@ -27,5 +29,7 @@ def test_polyfit_without_noise_does_not_hold(tmp_path):
     v = run_study("polyfit", "quick", 0, tmp_path / "out", None,
                   overrides={"draws": 10, "noise": 0.0, "very_noisy": 0.0})
     assert v.held is False
-    assert v.numbers["checks"]["n7_noisy_explodes"] is False
-    assert v.numbers["checks"]["ridge_moderate_helps"] is False
+    checks = {c["name"]: c for c in v.checks}
+    assert checks["noise_explodes"]["passed"] is False and checks["noise_explodes"]["margin"] < 0
+    assert checks["ridge_helps"]["passed"] is False
+    assert v.summary.startswith("Claim did not hold")
