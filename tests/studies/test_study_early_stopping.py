@@ -32,4 +32,5 @@ def test_early_stopping_too_short_breaks(tmp_path) -> None:
     # Six epochs: nothing is memorized yet, so stopping early gains nothing at any noise level.
     v = run_study("early-stopping", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"), overrides={"epochs": 6})
     assert v.held is False
-    assert v.numbers["gain_ok"] is False
+    checks = {c["name"]: c for c in v.checks}
+    assert checks["noise_raises_gain"]["passed"] is False
