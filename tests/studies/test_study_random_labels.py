@@ -26,3 +26,4 @@ def test_random_labels_too_short_breaks(tmp_path) -> None:
     v = run_study("random-labels", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"), overrides={"epochs": 5})
     assert v.held is False
     assert v.numbers["fit_time_ratio_random_over_true"] is None
+    assert {c["name"]: c["passed"] for c in v.checks}["all_fit"] is False
