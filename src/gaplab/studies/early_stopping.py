@@ -68,12 +68,12 @@ def _criterion(name: str, strip: int) -> Any:
     claim=("Early stopping (stop at the best dev error, with patience) barely helps with clean labels and matters "
            "a lot with noisy ones; weights grow with training, so stopping early ≈ small weights; one early-"
            "stopped run costs less than an L2 sweep."),
-    quick={"noises": [0.0, 0.2, 0.4], "seeds": 1, "num_samples": 2000, "val_fraction": 0.25, "width": 128,
+    quick={"noises": [0.0, 0.2, 0.4], "seeds": 1, "data": {"name": "digits", "args": {}}, "val_fraction": 0.25, "width": 128,
            "depth": 2, "epochs": 50, "lr": 0.02, "batch_size": 100, "l2_grid": [3.0, 10.0, 30.0],
            "l2_noise": 0.4, "patience": 8, "criteria": ["GL2", "GL5", "PQ0.5", "PQ3", "UP2", "UP3"], "strip": 5,
            "gain_margin": 0.02, "gain_resolution": 0.02, "min_norm_rho": 0.9, "match_tol": 0.01,
            "cost_resolution": 0.2, "threads": 1},
-    full={"noises": [0.0, 0.2, 0.4], "seeds": 3, "num_samples": 5000, "val_fraction": 0.2, "width": 256,
+    full={"noises": [0.0, 0.2, 0.4], "seeds": 3, "data": {"name": "digits", "args": {}}, "val_fraction": 0.2, "width": 256,
           "depth": 2, "epochs": 120, "lr": 0.01, "batch_size": 100, "l2_grid": [1.0, 3.0, 10.0, 30.0, 100.0],
           "l2_noise": 0.4, "patience": 10, "criteria": ["GL2", "GL5", "PQ0.5", "PQ3", "UP2", "UP3"], "strip": 5,
           "gain_margin": 0.02, "gain_resolution": 0.02, "min_norm_rho": 0.9, "match_tol": 0.01,
@@ -83,7 +83,7 @@ def _criterion(name: str, strip: int) -> Any:
 def early_stopping(ctx: StudyContext, p: Params) -> Outcome:
     seeds = ctx.seeds(p.seeds)
     base = ctx.spec({
-        "data": {"name": "mnist1d", "args": {"num_samples": p.num_samples}, "val_fraction": p.val_fraction},
+        "data": {"name": p.data["name"], "args": dict(p.data["args"]), "val_fraction": p.val_fraction},
         "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth}},
         "optim": {"name": "sgd", "lr": p.lr, "momentum": 0.9, "batch_size": p.batch_size, "epochs": p.epochs},
         "eval_every": 1,

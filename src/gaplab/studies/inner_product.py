@@ -55,7 +55,8 @@ def _mse(run: StoredRun, x: torch.Tensor, y: torch.Tensor) -> float:
 def inner_product(ctx: StudyContext, p: Params) -> Outcome:
     seeds = ctx.seeds(p.seeds)
     n_max, w_max = max(p.ns), max(p.widths)
-    data = {"name": "inner-product", "args": {"d": p.d, "n_train": n_max, "n_test": 1000, "noise": p.noise},
+    data = {"name": "inner-product", "args": {"d": p.d, "n_train": n_max, "n_test": 1000, "noise": p.noise,
+                                              "seed": ctx.seed},
             "standardize": False}
     mlp = ctx.spec({"data": data, "model": {"name": "mlp", "args": {"width": w_max}},
                     "optim": {"name": "adam", "lr": p.lr, "epochs": 1, "batch_size": BATCH, "schedule": "cosine"}})

@@ -42,10 +42,10 @@ def _fit_epoch(r: StoredRun, level: float) -> int | None:
     claim_id="C13",
     claim=("Deep nets fit random labels and shuffled or random inputs to zero training error; typical L2 strength "
            "does not stop interpolation."),
-    quick={"seeds": 1, "num_samples": 1250, "train_size": 500, "width": 256, "depth": 2, "epochs": 50,
+    quick={"seeds": 1, "data": {"name": "digits", "args": {}}, "train_size": 500, "width": 256, "depth": 2, "epochs": 50,
            "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1, "corruption": [0.0, 0.5, 1.0],
            "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99, "chance_tol": 0.05, "threads": 1},
-    full={"seeds": 3, "num_samples": 2000, "train_size": 1000, "width": 256, "depth": 2, "epochs": 100,
+    full={"seeds": 3, "data": {"name": "digits", "args": {}}, "train_size": 1000, "width": 256, "depth": 2, "epochs": 100,
           "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
           "corruption": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99,
           "chance_tol": 0.05, "threads": 1},
@@ -57,7 +57,7 @@ def random_labels(ctx: StudyContext, p: Params) -> Outcome:
     if p.optimizer == "sgd":
         opt["momentum"] = 0.9
     base = ctx.spec({
-        "data": {"name": "mnist1d", "args": {"num_samples": p.num_samples}, "train_size": p.train_size},
+        "data": {"name": p.data["name"], "args": dict(p.data["args"]), "train_size": p.train_size},
         "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth}},
         "optim": opt,
         "eval_every": p.eval_every,
