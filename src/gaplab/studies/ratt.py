@@ -22,6 +22,7 @@ from matplotlib.ticker import MaxNLocator
 
 from gaplab.engine.datacache import prepared_for
 from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.checks import Check
 from gaplab.studies.plotting import subplots
 from gaplab.theory import ratt
 
@@ -35,10 +36,12 @@ TASKS = {"binary": ("mnist1d-binary", 2), "multiclass": ("mnist1d", 10)}
            "(a bound computed from its error on the random labels)."),
     quick={"epochs": 4, "seeds": 1, "width": 128, "num_samples": 20000, "random_fraction": 0.2,
            "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
-           "track_tol": 0.05},
+           "track_tol": 0.05, "track_resolution": 0.02, "vacuous_resolution": 0.02},
     full={"epochs": 30, "seeds": 3, "width": 256, "num_samples": 20000, "random_fraction": 0.2,
           "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
-          "track_tol": 0.05},
+          "track_tol": 0.05, "track_resolution": 0.02, "vacuous_resolution": 0.02},
+    # a random set of a few examples: the finite-sample term makes the bound vacuous (nothing is certified)
+    breaking={"random_fraction": 0.002, "epochs": 1, "multiclass_train_size": 2000, "binary_train_size": 1000},
 )
 def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
     specs, keys = [], []
@@ -48,22 +51,23 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
                                   "random_labels": p.random_fraction, "train_size": size},
                          "model": {"name": "mlp", "args": {"width": p.width}},
                          "optim": {"name": "adam", "lr": p.lr, "epochs": p.epochs, "batch_size": 100}})
-        for s in range(p.seeds):
-            specs.append(base.replace(seed=ctx.seed + s))
+        for s in ctx.seeds(p.seeds):
+            specs.append(base.replace(seed=s))
             keys.append(task)
     runs = ctx.train(specs)
 
     numbers: dict = {k: {} for k in ("estimate", "test_error", "bound", "min_estimate", "test_error_at_min_estimate",
                                      "epoch_of_min_estimate", "bound_at_min_estimate", "bound_holds_every_epoch",
                                      "abs_gap_at_min_estimate", "n_clean", "m_random")}
-    checks: dict[str, dict[str, bool]] = {}
+    checks: list[Check] = []
     curves: dict[str, dict[str, np.ndarray]] = {}
     for task, (_name, k) in TASKS.items():
         trs = [r for r, t in zip(runs, keys, strict=True) if t == task]
-        est, bnd, test, holds = [], [], [], True
+        est, bnd, test, excess = [], [], [], -math.inf
         ns, ms = [], []
         for r in trs:
             prep = prepared_for(r.spec)
+            assert prep.randomized is not None  # data.random_labels > 0 marks the randomly labelled examples
             m = int(prep.randomized[prep.train_idx].sum())
             n = len(prep.train_idx) - m
             ns.append(n)
@@ -74,7 +78,7 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
                 e_row.append(ratt.estimate(ce, re, k))
                 b_row.append(ratt.bound(ce, re, k, n, m, p.delta))
                 t_row.append(1.0 - h["test_acc"])
-            holds &= all(t <= b for t, b in zip(t_row, b_row, strict=True))
+            excess = max(excess, *(t - b for t, b in zip(t_row, b_row, strict=True)))
             est.append(e_row)
             bnd.append(b_row)
             test.append(t_row)
@@ -85,8 +89,14 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
                         "i": np.array(i)}
         gap = abs(float(e_mean[i] - t_mean[i]))
         chance = (k - 1) / k
-        checks[task] = {"bound_holds": bool(holds), "non_vacuous": bool(b_mean[i] < chance),
-                        "tracks": bool(gap <= p.track_tol)}
+        checks += [
+            Check(f"bound_holds_{task}", f"{task}: largest test error − bound over epochs and seeds", excess, "<=",
+                  0.0),
+            Check(f"non_vacuous_{task}", f"{task}: bound at the min-estimate epoch (chance error {chance:g})",
+                  float(b_mean[i]), "<", chance, resolution=p.vacuous_resolution),
+            Check(f"tracks_{task}", f"{task}: |estimate − test error| at the min-estimate epoch", gap, "<=",
+                  p.track_tol, resolution=p.track_resolution),
+        ]
         numbers["estimate"][task] = {str(e): float(v) for e, v in zip(epochs, e_mean, strict=True)}
         numbers["test_error"][task] = {str(e): float(v) for e, v in zip(epochs, t_mean, strict=True)}
         numbers["bound"][task] = {str(e): float(v) for e, v in zip(epochs, b_mean, strict=True)}
@@ -94,12 +104,10 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
         numbers["test_error_at_min_estimate"][task] = float(t_mean[i])
         numbers["epoch_of_min_estimate"][task] = int(epochs[i])
         numbers["bound_at_min_estimate"][task] = float(b_mean[i])
-        numbers["bound_holds_every_epoch"][task] = bool(holds)
+        numbers["bound_holds_every_epoch"][task] = bool(excess <= 0)
         numbers["abs_gap_at_min_estimate"][task] = gap
         numbers["n_clean"][task] = int(np.mean(ns))
         numbers["m_random"][task] = int(np.mean(ms))
-    numbers["checks"] = checks
-    held = all(all(c.values()) for c in checks.values())
 
     fig, ax = subplots(2)
     for a, (task, (_name, k)) in zip(ax, TASKS.items(), strict=True):
@@ -120,16 +128,10 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
     ctx.savefig(fig, "ratt")
 
     def part(task: str) -> str:
-        c = checks[task]
         return (f"{task}: min estimate {numbers['min_estimate'][task]:.3f} at epoch "
                 f"{numbers['epoch_of_min_estimate'][task]} vs test error "
                 f"{numbers['test_error_at_min_estimate'][task]:.3f}, bound {numbers['bound_at_min_estimate'][task]:.3f}"
-                f" (bound holds every epoch: {c['bound_holds']}, non-vacuous: {c['non_vacuous']}, "
-                f"|est-test| <= {p.track_tol:g}: {c['tracks']})")
+                f" (n={numbers['n_clean'][task]} clean, m={numbers['m_random'][task]} randomly labelled)")
 
-    summary = ("; ".join(part(t) for t in TASKS) + ". "
-               + ("The claim held: at RATT's early-stopping epoch the random-label error certifies the test error."
-                  if held else "The claim did not hold on this run (see the failed checks)."))
-    if any(math.isnan(v) for v in numbers["min_estimate"].values()):
-        held = None
-    return Outcome(held=held, summary=summary, numbers=numbers)
+    summary = "; ".join(part(t) for t in TASKS)
+    return Outcome(summary=summary, numbers=numbers, checks=checks)
