@@ -3,8 +3,9 @@
 Setup (seed 002, d2l §5.5.3; seed 001, Ng's course): an MLP that overfits, trained long (SGD with momentum, no
 early stopping) on the preset's ``data`` set (scikit-learn's 8x8 digits: there an MLP generalizes well, so
 memorized noisy labels cost test accuracy clearly; on MNIST-1D an MLP memorizes even its clean examples and the
-gain at 40 % noise was only 0.01-0.05 over seeds 0-4, too close to the margin to decide robustly) at 0 / 20 / 40 % symmetric label noise with a validation split (the engine keeps
-validation labels clean, so validation loss is measured against the true classes). Everything
+gain at 40 % noise was only 0.01-0.05 over seeds 0-4, too close to the margin to decide robustly) at 0 / 20 /
+40 % symmetric label noise with a validation split (the engine keeps validation labels clean, so validation loss
+is measured against the true classes). Everything
 is read from the per-epoch history: the test accuracy at the epoch of lowest validation loss vs at the end
 (``gain_from_early_stopping``), the weight norm vs epoch (seed 001: "w grows with training"), and the stop
 epochs of Prechelt's (1998) GL_α, PQ_α, UP_s and a patience criterion applied to the recorded loss curves
@@ -70,14 +71,15 @@ def _criterion(name: str, strip: int) -> Any:
     claim=("Early stopping (stop at the best dev error, with patience) barely helps with clean labels and matters "
            "a lot with noisy ones; weights grow with training, so stopping early ≈ small weights; one early-"
            "stopped run costs less than an L2 sweep."),
-    quick={"noises": [0.0, 0.2, 0.4], "seeds": 1, "data": {"name": "digits", "args": {}}, "val_fraction": 0.25, "width": 128,
-           "depth": 2, "epochs": 50, "lr": 0.02, "batch_size": 100, "l2_grid": [3.0, 10.0, 30.0],
+    quick={"noises": [0.0, 0.2, 0.4], "seeds": 1, "data": {"name": "digits", "args": {}}, "val_fraction": 0.25,
+           "width": 128, "depth": 2, "epochs": 50, "lr": 0.02, "batch_size": 100, "l2_grid": [3.0, 10.0, 30.0],
            "l2_noise": 0.4, "patience": 8, "criteria": ["GL2", "GL5", "PQ0.5", "PQ3", "UP2", "UP3"], "strip": 5,
            "gain_margin": 0.02, "gain_resolution": 0.02, "min_norm_rho": 0.9, "match_tol": 0.01,
            "cost_resolution": 0.2, "threads": 1},
-    full={"noises": [0.0, 0.2, 0.4], "seeds": 3, "data": {"name": "digits", "args": {}}, "val_fraction": 0.2, "width": 256,
-          "depth": 2, "epochs": 120, "lr": 0.01, "batch_size": 100, "l2_grid": [1.0, 3.0, 10.0, 30.0, 100.0],
-          "l2_noise": 0.4, "patience": 10, "criteria": ["GL2", "GL5", "PQ0.5", "PQ3", "UP2", "UP3"], "strip": 5,
+    full={"noises": [0.0, 0.2, 0.4], "seeds": 3, "data": {"name": "digits", "args": {}}, "val_fraction": 0.2,
+          "width": 256, "depth": 2, "epochs": 120, "lr": 0.01, "batch_size": 100,
+          "l2_grid": [1.0, 3.0, 10.0, 30.0, 100.0], "l2_noise": 0.4, "patience": 10,
+          "criteria": ["GL2", "GL5", "PQ0.5", "PQ3", "UP2", "UP3"], "strip": 5,
           "gain_margin": 0.02, "gain_resolution": 0.02, "min_norm_rho": 0.9, "match_tol": 0.01,
           "cost_resolution": 0.2, "threads": 1},
     breaking={"epochs": 6},  # six epochs: nothing is memorized yet, so stopping early gains nothing at any noise

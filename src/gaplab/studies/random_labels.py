@@ -45,11 +45,12 @@ def _fit_epoch(r: StoredRun, level: float) -> int | None:
     claim_id="C13",
     claim=("Deep nets fit random labels and shuffled or random inputs to zero training error; typical L2 strength "
            "does not stop interpolation."),
-    quick={"seeds": 1, "data": {"name": "digits", "args": {}}, "train_size": 500, "width": 256, "depth": 2, "epochs": 50,
-           "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1, "corruption": [0.0, 0.5, 1.0],
-           "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99, "chance_tol": 0.05, "threads": 1},
-    full={"seeds": 3, "data": {"name": "digits", "args": {}}, "train_size": 1000, "width": 256, "depth": 2, "epochs": 100,
-          "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
+    quick={"seeds": 1, "data": {"name": "digits", "args": {}}, "train_size": 500, "width": 256, "depth": 2,
+           "epochs": 50, "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
+           "corruption": [0.0, 0.5, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99, "chance_tol": 0.05,
+           "threads": 1},
+    full={"seeds": 3, "data": {"name": "digits", "args": {}}, "train_size": 1000, "width": 256, "depth": 2,
+          "epochs": 100, "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
           "corruption": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99,
           "chance_tol": 0.05, "threads": 1},
     breaking={"epochs": 5},  # five epochs are not enough to interpolate anything
