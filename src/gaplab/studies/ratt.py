@@ -6,11 +6,25 @@ randomly labelled part against its random labels (``random_set_acc``). Each epoc
 ``E_S + (k-1)(1 - k/(k-1) E_S~)`` and the bound (estimate + finite-sample slack, delta = 0.1) from
 ``gaplab.theory.ratt``, next to the true test error; binary (``mnist1d-binary``, digits 0 vs 1) and 10-class.
 
-Rule for ``held``, per task (binary and multiclass), all must hold:
-(i) the bound holds at every evaluated epoch of every seed (test error <= bound);
+Rule (declared as checks per task, binary and multiclass; thresholds in the presets):
+(i) the bound holds at every evaluated epoch of every seed (largest test error − bound ≤ 0);
 (ii) at e*, the epoch of the smallest seed-mean estimate (RATT's early-stopping point), the seed-mean bound is
     non-vacuous (below the error of chance, (k-1)/k), i.e. the model has provably generalized;
 (iii) the estimate tracks the test error there: |estimate(e*) - test_error(e*)| <= ``track_tol``.
+Run seeds come from ``ctx.seeds(seeds)``.
+
+Compared with the paper's multiclass experiments (their code, acmi-lab/RATT_generalization_bound: MNIST and
+CIFAR-10, 40000 clean + 10000 randomly labelled examples, SGD lr 0.1, momentum 0.9, weight decay 5e-4, batch 200,
+lr ×0.1 every 100 epochs, errors logged every 100 steps): the fraction of randomly labelled training data is the
+same here (``random_fraction`` 0.2 = m / (n + m)), the data set, sizes and optimizer are not (MNIST-1D, n ≈ 12800,
+m ≈ 3200, Adam 1e-3, evaluated once per epoch). The multiclass estimate is E_S + k·(a~ − 1/k), with a~ the
+accuracy on the randomly labelled set against its random labels: any fit of the random labels above chance is
+multiplied by k = 10, so memorizing 1 % of the random set above chance adds 0.1 to the estimate. On MNIST the
+clean labels are learned long before any random label is memorized (a~ stays at 1/k while the test error falls);
+on MNIST-1D an MLP's test error stays ≈ 0.3-0.45 and it begins to fit the random labels while it is still
+learning the clean ones, so the minimum of the estimate sits above the test error by k·(a~ − 1/k) − (test error −
+E_S) — the ``random_set_excess_at_min_estimate`` and ``clean_error_at_min_estimate`` numbers show both terms. The
+estimate stays an upper estimate (the bound holds), it is just less tight than on MNIST.
 """
 
 from __future__ import annotations
@@ -58,12 +72,13 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
 
     numbers: dict = {k: {} for k in ("estimate", "test_error", "bound", "min_estimate", "test_error_at_min_estimate",
                                      "epoch_of_min_estimate", "bound_at_min_estimate", "bound_holds_every_epoch",
-                                     "abs_gap_at_min_estimate", "n_clean", "m_random")}
+                                     "abs_gap_at_min_estimate", "n_clean", "m_random", "clean_error_at_min_estimate",
+                                     "random_set_excess_at_min_estimate")}
     checks: list[Check] = []
     curves: dict[str, dict[str, np.ndarray]] = {}
     for task, (_name, k) in TASKS.items():
         trs = [r for r, t in zip(runs, keys, strict=True) if t == task]
-        est, bnd, test, excess = [], [], [], -math.inf
+        est, bnd, test, clean, rand_acc, excess = [], [], [], [], [], -math.inf
         ns, ms = [], []
         for r in trs:
             prep = prepared_for(r.spec)
@@ -73,6 +88,8 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
             ns.append(n)
             ms.append(m)
             e_row, b_row, t_row = [], [], []
+            clean.append([1.0 - h["labelled_set_acc"] for h in r.history])
+            rand_acc.append([h["random_set_acc"] for h in r.history])
             for h in r.history:
                 ce, re = 1.0 - h["labelled_set_acc"], 1.0 - h["random_set_acc"]
                 e_row.append(ratt.estimate(ce, re, k))
@@ -106,6 +123,9 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
         numbers["bound_at_min_estimate"][task] = float(b_mean[i])
         numbers["bound_holds_every_epoch"][task] = bool(excess <= 0)
         numbers["abs_gap_at_min_estimate"][task] = gap
+        # the estimate's two terms at e*: clean error E_S, and k·(a~ − 1/k), the random labels' fit above chance
+        numbers["clean_error_at_min_estimate"][task] = float(np.mean(np.array(clean), axis=0)[i])
+        numbers["random_set_excess_at_min_estimate"][task] = float(k * (np.mean(np.array(rand_acc), axis=0)[i] - 1 / k))
         numbers["n_clean"][task] = int(np.mean(ns))
         numbers["m_random"][task] = int(np.mean(ms))
 
@@ -131,7 +151,9 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
         return (f"{task}: min estimate {numbers['min_estimate'][task]:.3f} at epoch "
                 f"{numbers['epoch_of_min_estimate'][task]} vs test error "
                 f"{numbers['test_error_at_min_estimate'][task]:.3f}, bound {numbers['bound_at_min_estimate'][task]:.3f}"
-                f" (n={numbers['n_clean'][task]} clean, m={numbers['m_random'][task]} randomly labelled)")
+                f" (n={numbers['n_clean'][task]} clean, m={numbers['m_random'][task]} randomly labelled; estimate = "
+                f"clean error {numbers['clean_error_at_min_estimate'][task]:.3f} + random-label fit above chance × k "
+                f"{numbers['random_set_excess_at_min_estimate'][task]:+.3f})")
 
     summary = "; ".join(part(t) for t in TASKS)
     return Outcome(summary=summary, numbers=numbers, checks=checks)
