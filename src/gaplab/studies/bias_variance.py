@@ -25,6 +25,8 @@ reported the same way (``numbers['trend']['mlp']``) but does not decide the verd
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from scipy.stats import spearmanr
@@ -61,7 +63,7 @@ def _trend(lams: list[float], bias2: list[float], var: list[float], mse: list[fl
             "interior_best": bool(0 < j < len(lams) - 1)}
 
 
-def _ridge_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -> dict[str, list[float]]:
+def _ridge_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -> dict[str, Any]:
     rng = np.random.default_rng(2_000 + ctx.seed)
     lams = [float(v) for v in p.ridge_lambdas]
     G = poly.features(grid, p.degree, 3.0)
@@ -72,7 +74,7 @@ def _ridge_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -
         X = poly.features(x, p.degree, 3.0)
         for j, lam in enumerate(lams):
             preds[j, d] = G @ ridge.fit(X, y, lam)
-    out = {"bias2": [], "variance": [], "test_mse": []}
+    out: dict[str, Any] = {"bias2": [], "variance": [], "test_mse": []}
     for j in range(len(lams)):
         b, v, m = _decompose(preds[j], f)
         out["bias2"].append(b)
@@ -82,7 +84,7 @@ def _ridge_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -
     return out
 
 
-def _mlp_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -> dict[str, list[float]]:
+def _mlp_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -> dict[str, Any]:
     lams = [float(v) for v in p.mlp_lambdas]
     base = ctx.spec({
         "data": {"name": "sine", "standardize": False, "train_size": p.n_train,
@@ -102,7 +104,7 @@ def _mlp_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -> 
         with torch.no_grad():
             preds[i // len(seeds), i % len(seeds)] = r.model()(xg)[:, 0].double().numpy()
         train_mse[i // len(seeds), i % len(seeds)] = r.final.get("train_loss", np.nan)
-    out = {"bias2": [], "variance": [], "test_mse": [], "train_mse": []}
+    out: dict[str, Any] = {"bias2": [], "variance": [], "test_mse": [], "train_mse": []}
     for j in range(len(lams)):
         b, v, m = _decompose(preds[j], f)
         out["bias2"].append(b)

@@ -20,6 +20,7 @@ a penalty does not supply (``--set regularizers='["augment"]'`` makes the claim 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ PENALTIES = ("l2", "dropout", "early_stopping")
 
 
 # ----------------------------------------------------------------------------- curve helpers (also used by C11)
-def fit_power_law(ns: list[float], errs: list[float]) -> tuple[float, float]:
+def fit_power_law(ns: Sequence[float], errs: Sequence[float]) -> tuple[float, float]:
     """Least-squares fit of log err = log a − b log n; returns (a, b). Pure power law, no offset."""
     x = np.log(np.asarray(ns, float))
     y = np.log(np.clip(np.asarray(errs, float), 1e-6, None))
@@ -43,7 +44,7 @@ def fit_power_law(ns: list[float], errs: list[float]) -> tuple[float, float]:
     return float(math.exp(intercept)), float(-slope)
 
 
-def isotonic_decreasing(y: list[float]) -> np.ndarray:
+def isotonic_decreasing(y: Sequence[float]) -> np.ndarray:
     """Pool-adjacent-violators: the closest non-increasing sequence (least squares) to ``y``."""
     blocks: list[list[float]] = []  # [mean, count]
     for v in map(float, y):
@@ -55,7 +56,7 @@ def isotonic_decreasing(y: list[float]) -> np.ndarray:
     return np.concatenate([np.full(int(c), m) for m, c in blocks])
 
 
-def equivalent_n(ns: list[float], errs: list[float], target: float) -> tuple[float, bool]:
+def equivalent_n(ns: Sequence[float], errs: Sequence[float], target: float) -> tuple[float, bool]:
     """n at which the reference curve (ns, errs) reaches error ``target``, interpolated in log-log.
 
     The curve is first made non-increasing (isotonic); outside its range the power-law fit of the curve is

@@ -119,7 +119,7 @@ def no_free_lunch(ctx: StudyContext, p: Params) -> Outcome:
               for pen in PAIRS}
     tuned: dict[str, dict[str, Any]] = {}
     for pen, (fav, unfav) in PAIRS.items():
-        best = min(lams, key=lambda lam, pen=pen, fav=fav: mean[(fav, pen, lam)])
+        best = lams[int(np.argmin([mean[(fav, pen, lam)] for lam in lams]))]
         tuned[pen] = {"strength": best, fav: ratio(fav, pen, best), unfav: ratio(unfav, pen, best)}
     closed: dict[str, dict[str, float]] = {}
     for pen, dists in PAIRS.items():
