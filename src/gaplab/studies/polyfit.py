@@ -10,10 +10,10 @@ the inputs (x ~ U(-3, 3)) and noise, so one unlucky draw does not decide anythin
 
 Rule (declared as checks; thresholds in the presets): with 7 noisy points every degree ≥ 6 is many times
 (``explode_factor``) worse than the best degree; the same 7 points without noise fit well at degree 6 (test MSE
-below ``clean_mse_max``; sin has mean square 0.52); with 100 points the worst degree ≥ 6 is no worse than degree 3;
-with 100 very noisy points the best degree is below 9 and the top degree is ``rise_factor`` times worse than the
-best; ridge on degree 9 is best at a penalty inside the grid (moderate) and beats the unregularized fit by the
-factor ``ridge_gain``.
+below ``clean_mse_max``, 0.02: under 4 % of sin's mean square 0.52); with 100 points the worst degree ≥ 6 is no
+worse than degree 3; with 100 very noisy points the best degree is below 9 and the top degree is ``rise_factor``
+times worse than the best; ridge on degree 9 is best at a penalty inside the grid (moderate) and beats the
+unregularized fit by the factor ``ridge_gain``.
 """
 
 from __future__ import annotations
@@ -63,10 +63,10 @@ def _case_data(rng: np.random.Generator, p: Params) -> dict[str, tuple[np.ndarra
           "again; ridge on degree 9 with a moderate penalty fits the noisy data.",
     quick={"draws": 50, "noise": 0.1, "very_noisy": 1.0, "max_degree": 12, "ridge_degree": 9,
            "lambdas": [float(x) for x in np.logspace(-4, 3, 8)], "grid_points": 301,
-           "explode_factor": 10.0, "clean_mse_max": 0.01, "rise_factor": 2.0, "ridge_gain": 0.8},
+           "explode_factor": 10.0, "clean_mse_max": 0.02, "rise_factor": 2.0, "ridge_gain": 0.8},
     full={"draws": 500, "noise": 0.1, "very_noisy": 1.0, "max_degree": 12, "ridge_degree": 9,
           "lambdas": [float(x) for x in np.logspace(-4, 3, 15)], "grid_points": 601,
-          "explode_factor": 10.0, "clean_mse_max": 0.01, "rise_factor": 2.0, "ridge_gain": 0.8},
+          "explode_factor": 10.0, "clean_mse_max": 0.02, "rise_factor": 2.0, "ridge_gain": 0.8},
     breaking={"draws": 10, "noise": 0.0, "very_noisy": 0.0},  # noiseless: nothing explodes, no penalty helps
 )
 def polyfit(ctx: StudyContext, p: Params) -> Outcome:
