@@ -5,8 +5,8 @@ Each study: its quick and full presets have the same keys; its module docstring 
 the seed, is plain JSON, and its ``held`` and summary agree with its declared checks; it declares a breaking case
 (preset overrides under which the claim must come out false) and that case comes out false.
 
-``PENDING`` lists, per check, the studies of issue 8 that another helper ("studies2") is converting to declared
-checks and ``ctx.seeds``; those checks are strict xfails, so each entry must be removed as its study converts.
+``PENDING`` lists, per check, studies still being converted to declared checks and ``ctx.seeds`` (none now);
+those checks are strict xfails, so each entry must be removed as its study converts.
 """
 
 from __future__ import annotations
@@ -25,10 +25,7 @@ from gaplab.studies.registry import all_studies
 
 STUDIES = all_studies()
 NAMES = list(STUDIES)
-STUDIES2 = {"early-stopping", "random-labels", "double-descent", "knn", "ntk", "memorization", "ratt", "learning-rate",
-            "inner-product", "block-towers"}
-PENDING = {"docstring": {"learning-rate"}, "seed": {"early-stopping", "random-labels", "memorization", "inner-product"},
-           "checks": STUDIES2, "breaking": STUDIES2}
+PENDING: dict[str, set[str]] = {"docstring": set(), "seed": set(), "checks": set(), "breaking": set()}
 
 
 def _names(check: str) -> list[object]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_memorization_quick_holds(tmp_path) -> None:
-    # digits, seeds 0-4 × 1-2 threads: clean ≥ 0.95 at epochs 3-4, noisy at ≈30 (ratio ≈ 8 vs the rule's 3) and
-    # best − final test accuracy ≥ 0.08 (rule 0.03): margins far above the seed-to-seed spread
-    v = run_study("memorization", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_memorization_quick_holds(quick_verdict) -> None:
+    # digits, seeds 0-4 × 1-2 threads: see the margins in the study's preset comment (clean ≥ 0.95 at epochs 3-4,
+    # noisy at ≈30: ratio ≈ 8 vs the rule's 3; best − final test accuracy ≥ 0.08 vs 0.03)
+    v = quick_verdict("memorization")
     n = v.numbers
     assert v.held is True, v.summary
     assert {c["name"] for c in v.checks} >= {"clean_first_0.2", "clean_first_0.4", "test_peaks_early_0.4"}
@@ -19,14 +18,12 @@ def test_memorization_quick_holds(tmp_path) -> None:
         assert n["final_train_accuracy"][k] > 0.95
         assert n["clean_acc_at_best_test"][k] > 0.9 > n["noisy_acc_at_best_test"][k]
     assert n["best_test_accuracy"]["0.2"] > 0.9  # clean examples are learnable: the net generalizes
-    assert (tmp_path / "out" / "memorization" / "memorization.png").exists()
+    assert v.figures == ["memorization.png"]
 
 
-def test_memorization_too_short_breaks(tmp_path) -> None:
-    # Four epochs: the clean examples are fitted, the noisy ones not at all, and test accuracy has not fallen.
-    v = run_study("memorization", "quick", 0, tmp_path / "out", None,
-                  overrides={"datasets": {"digits": {"epochs": 4, "lr": 0.05}}})
+def test_memorization_too_short_breaks(quick_verdict) -> None:
+    # Four epochs (the declared breaking case): the clean examples are fitted, the noisy ones not at all.
+    v = quick_verdict("memorization", **get("memorization").breaking)
     assert v.held is False
     assert v.numbers["epoch_noisy_fit_95"]["0.4"] is None
-    checks = {c["name"]: c for c in v.checks}
-    assert checks["noisy_memorized_0.4"]["passed"] is False
+    assert {c["name"]: c["passed"] for c in v.checks}["noisy_memorized_0.4"] is False
