@@ -11,18 +11,19 @@ Rule (declared as checks per task, binary and multiclass; thresholds in the pres
 (ii) at e*, the epoch of the smallest seed-mean estimate (RATT's early-stopping point), the seed-mean bound is
     non-vacuous (below the error of chance, (k-1)/k), i.e. the model has provably generalized;
 (iii) where ``rule_tracking`` is set (the full preset), the estimate tracks the test error there:
-    |estimate(e*) - test_error(e*)| <= ``track_tol``, resolved only beyond ``track_se`` standard errors of the
-    estimate. The multiclass estimate is E_S + k·(a~ − 1/k): its sampling standard error is
-    k·sqrt(a~(1 − a~)/m) per seed, ≈ 0.05 at the quick preset's m ≈ 3200 and one seed — as large as the
-    tolerance, so the quick preset reports the gap and its standard error but does not rule on it (over seeds
-    0-4 the quick multiclass gap ranged over 0.02-0.09).
+    |estimate(e*) - test_error(e*)| <= ``track_tol``.
+Checks (ii) and (iii) are resolved only beyond ``se_resolution`` standard errors of the estimate: the multiclass
+estimate is E_S + k·(a~ − 1/k), with sampling standard error k·sqrt(a~(1 − a~)/m) per seed (≈ 0.04 at the quick
+preset's m ≈ 6400 and one seed). That is as large as any useful tracking tolerance, so the quick preset reports
+the gap and its standard error but does not rule on it (with m ≈ 3200 the quick multiclass gap ranged over
+0.00-0.09 for seeds 0-2, and its bound came within 0.05 of chance at seed 2: hence 40000 samples).
 Run seeds come from ``ctx.seeds(seeds)``.
 
 Compared with the paper's multiclass experiments (their code, acmi-lab/RATT_generalization_bound: MNIST and
 CIFAR-10, 40000 clean + 10000 randomly labelled examples, SGD lr 0.1, momentum 0.9, weight decay 5e-4, batch 200, lr
 ×0.1 every 100 epochs, errors logged every 100 steps): the fraction of randomly labelled training data is the same
-here (``random_fraction`` 0.2 = m / (n + m)), the data set, sizes and optimizer are not (MNIST-1D, n ≈ 12800, m ≈
-3200, Adam 1e-3, evaluated once per epoch). The multiclass estimate is E_S + k·(a~ − 1/k), with a~ the accuracy on
+here (``random_fraction`` 0.2 = m / (n + m)), the data set, sizes and optimizer are not (MNIST-1D, n ≈ 25600, m ≈
+6400, Adam 1e-3, evaluated once per epoch). The multiclass estimate is E_S + k·(a~ − 1/k), with a~ the accuracy on
 the randomly labelled set against its random labels: any fit of the random labels above chance is multiplied by k =
 10, so memorizing 1 % of the random set above chance adds 0.1 to the estimate. On MNIST the clean labels are learned
 long before random ones (the paper's early-learning assumption: a~ stays near 1/k while the test error falls); on
@@ -53,12 +54,12 @@ TASKS = {"binary": ("mnist1d-binary", 2), "multiclass": ("mnist1d", 10)}
     claim_id="C19",
     claim=("A model that fits the clean data but not a randomly-labelled extra set has provably generalized "
            "(a bound computed from its error on the random labels)."),
-    quick={"epochs": 4, "seeds": 1, "width": 128, "num_samples": 20000, "random_fraction": 0.2,
+    quick={"epochs": 4, "seeds": 1, "width": 128, "num_samples": 40000, "random_fraction": 0.2,
            "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
-           "track_tol": 0.05, "rule_tracking": False, "track_se": 2.0, "vacuous_resolution": 0.02},
-    full={"epochs": 30, "seeds": 3, "width": 256, "num_samples": 20000, "random_fraction": 0.2,
+           "track_tol": 0.05, "rule_tracking": False, "se_resolution": 2.0},
+    full={"epochs": 30, "seeds": 3, "width": 256, "num_samples": 40000, "random_fraction": 0.2,
           "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
-          "track_tol": 0.05, "rule_tracking": True, "track_se": 2.0, "vacuous_resolution": 0.02},
+          "track_tol": 0.05, "rule_tracking": True, "se_resolution": 2.0},
     # a random set of a few examples: the finite-sample term makes the bound vacuous (nothing is certified)
     breaking={"random_fraction": 0.002, "epochs": 1, "multiclass_train_size": 2000, "binary_train_size": 1000},
 )
@@ -111,18 +112,19 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
                         "i": np.array(i)}
         gap = abs(float(e_mean[i] - t_mean[i]))
         chance = (k - 1) / k
+        # sampling standard error of the estimate (and of the bound: its slack is a constant) at e*:
+        # k·sqrt(a~(1 − a~)/m), over the seeds' mean; the checks near chance or the tolerance resolve beyond it
+        a_rand = float(np.mean(np.array(rand_acc), axis=0)[i])
+        se = k * math.sqrt(a_rand * (1 - a_rand) / np.mean(ms)) / math.sqrt(len(trs))
         checks += [
             Check(f"bound_holds_{task}", f"{task}: largest test error − bound over epochs and seeds", excess, "<=",
                   0.0),
             Check(f"non_vacuous_{task}", f"{task}: bound at the min-estimate epoch (chance error {chance:g})",
-                  float(b_mean[i]), "<", chance, resolution=p.vacuous_resolution),
+                  float(b_mean[i]), "<", chance, resolution=p.se_resolution * se),
         ]
-        # sampling standard error of the estimate at e*: k·sqrt(a~(1 − a~)/m), over the seeds' mean
-        a_rand = float(np.mean(np.array(rand_acc), axis=0)[i])
-        se = k * math.sqrt(a_rand * (1 - a_rand) / np.mean(ms)) / math.sqrt(len(trs))
         if p.rule_tracking:
             checks.append(Check(f"tracks_{task}", f"{task}: |estimate − test error| at the min-estimate epoch", gap,
-                                "<=", p.track_tol, resolution=p.track_se * se))
+                                "<=", p.track_tol, resolution=p.se_resolution * se))
         numbers.setdefault("estimate_standard_error", {})[task] = se
         numbers["estimate"][task] = {str(e): float(v) for e, v in zip(epochs, e_mean, strict=True)}
         numbers["test_error"][task] = {str(e): float(v) for e, v in zip(epochs, t_mean, strict=True)}
