@@ -22,8 +22,11 @@ factor 2 of that threshold.
 
 Rule (declared as checks; thresholds in the presets):
 - random features: the min-norm curve peaks at 0.5 <= N/n <= 2, with ``peak_mse`` more than ``rf_peak_factor``
-  times both ``mse_at_half_n`` and ``mse_at_2n``, and the ridge removes it: ``ridge_max_over_median`` (the ridge
-  curve's largest MSE for N/n in [0.5, 2] over its median over all N) < ``rf_ridge_max``;
+  times both ``mse_at_half_n`` and ``mse_at_2n``, and the ridge removes it: ``ridge_peak_factor`` (the ridge
+  curve's largest MSE for N/n in [0.5, 2] over the larger of its MSEs at n/2 and 2n; 1 for a falling curve) <
+  ``rf_ridge_max``. (An earlier version divided by the ridge curve's median over all N, which also grows when the
+  curve simply falls with N: it came out 1.3-2.0 over seeds, against a threshold of 2; the peak factor is 1.00-1.09
+  for the ridge and 12-2500 for min-norm over seeds 0-9.)
 - model-wise, where ``modelwise_rule`` is set (decided on the largest label-noise level): the peak exceeds both
   the smallest test error of every narrower width (``min_test_error_before_peak``) and the widest net's error
   (``final_test_error``) by more than ``peak_margin``; undecided when no width reaches the interpolation
@@ -59,12 +62,12 @@ INTERP_TRAIN_ERROR = 0.01
     quick={"widths": [8, 16, 32, 64, 128], "noise_levels": [0.0, 0.15], "epochs": 20, "eval_every": 5,
            "seeds": 1, "train_size": 1000, "modelwise_rule": False, "peak_margin": 0.01, "peak_resolution": 0.01,
            "rf_n": 100, "rf_d": 20, "rf_noise": 0.2, "rf_n_test": 1000, "rf_ratios": 13, "rf_draws": 3,
-           "rf_ridge": 0.01, "rf_peak_factor": 2.0, "rf_ridge_max": 2.0},
+           "rf_ridge": 0.01, "rf_peak_factor": 2.0, "rf_ridge_max": 1.5},
     # the mnist1d notebook's schedule: 500 epochs of SGD 0.01 (momentum 0.9), batch 100, its 19 widths, one run each
     full={"widths": FULL_WIDTHS, "noise_levels": [0.0, 0.15], "epochs": 500, "eval_every": 10, "seeds": 1,
           "train_size": None, "modelwise_rule": True, "peak_margin": 0.01, "peak_resolution": 0.01,
           "rf_n": 200, "rf_d": 20, "rf_noise": 0.2, "rf_n_test": 2000, "rf_ratios": 25, "rf_draws": 10,
-          "rf_ridge": 0.01, "rf_peak_factor": 2.0, "rf_ridge_max": 2.0},
+          "rf_ridge": 0.01, "rf_peak_factor": 2.0, "rf_ridge_max": 1.5},
     # "ridge" 0 is min-norm again: the peak at N = n stays, so the ridge part (and the study) fails
     breaking={"rf_ridge": 0.0, "widths": [8, 16], "epochs": 2, "train_size": 500},
 )
@@ -78,7 +81,7 @@ def double_descent(ctx: StudyContext, p: Params) -> Outcome:
                                                   "min_test_error_before_peak", "final_test_error",
                                                   "peak_excess")}
     numbers.update({k: rf[k] for k in ("peak_features_over_n", "peak_mse", "mse_at_half_n", "mse_at_2n",
-                                       "ridge_max_over_median", "minnorm_max_over_median")})
+                                       "ridge_max_over_median", "minnorm_max_over_median", "ridge_peak_factor")})
     numbers["interpolation_rule"] = f"first width with training error <= {INTERP_TRAIN_ERROR}"
     numbers["test_error"] = mw["test_error"]
     numbers["train_error"] = mw["train_error"]
@@ -94,8 +97,8 @@ def double_descent(ctx: StudyContext, p: Params) -> Outcome:
               "<=", 2.0),
         Check("rf_peak_high", "random features: peak MSE / max(MSE at N = n/2, at N = 2n)",
               rf["peak_mse"] / max(rf["mse_at_half_n"], rf["mse_at_2n"]), ">", p.rf_peak_factor),
-        Check("rf_ridge_removes_peak", "random features: ridge curve's max MSE near N = n / its median",
-              rf["ridge_max_over_median"], "<", p.rf_ridge_max),
+        Check("rf_ridge_removes_peak", "random features, ridge: max MSE for N/n in [0.5, 2] / max(MSE at n/2, at 2n)",
+              rf["ridge_peak_factor"], "<", p.rf_ridge_max),
     ]
     if p.modelwise_rule:
         pk, lo = mw["peak_test_error"][top], mw["min_test_error_before_peak"][top]
@@ -124,7 +127,8 @@ def double_descent(ctx: StudyContext, p: Params) -> Outcome:
         mw_txt += f"; peak excess over max(best narrower, widest) by label noise {excess}"
     rf_txt = (f"random features: min-norm MSE peaks at N/n = {rf['peak_features_over_n']:.2f} "
               f"(MSE {rf['peak_mse']:.3g} vs {rf['mse_at_half_n']:.3g} at n/2 and {rf['mse_at_2n']:.3g} at 2n), "
-              f"ridge {p.rf_ridge:g} leaves max/median {rf['ridge_max_over_median']:.2f}")
+              f"ridge {p.rf_ridge:g} leaves a peak factor of {rf['ridge_peak_factor']:.2f} (min-norm: "
+              f"{rf['peak_mse'] / max(rf['mse_at_half_n'], rf['mse_at_2n']):.3g})")
     return Outcome(summary=f"{mw_txt}; {rf_txt}", numbers=numbers, checks=checks)
 
 
@@ -214,6 +218,8 @@ def _random_features(ctx: StudyContext, p: Params) -> dict[str, Any]:
         "mse_at_half_n": float(med[0, ns.index(n // 2)]),
         "mse_at_2n": float(med[0, ns.index(2 * n)]),
         "ridge_max_over_median": float(med[1, near].max() / np.median(med[1])),
+        # a peak is a maximum near N = n above both ends of [n/2, 2n]; a falling curve gives exactly 1
+        "ridge_peak_factor": float(med[1, near].max() / max(med[1, ns.index(n // 2)], med[1, ns.index(2 * n)])),
         "minnorm_max_over_median": float(med[0, near].max() / np.median(med[0])),
         "curve": {f"{o:.3g}": float(v) for o, v in zip(over, med[0], strict=True)},
         "ridge_curve": {f"{o:.3g}": float(v) for o, v in zip(over, med[1], strict=True)},
