@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-
-from gaplab.store.db import Store
 from gaplab.studies.augmentation import METHODS
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("augmentation")
-    return tmp, Store(tmp / "s.db")
-
-
-def test_augmentation_quick_holds(env) -> None:
-    tmp, store = env
-    v = run_study("augmentation", "quick", 0, tmp / "out", store)
+def test_augmentation_quick_holds(quick_verdict) -> None:
+    v = quick_verdict("augmentation")
     n = v.numbers
     assert v.held is True, v.summary
     acc = n["test_accuracy"]
@@ -27,11 +17,11 @@ def test_augmentation_quick_holds(env) -> None:
     assert acc["real_2x"] > max(acc[m] for m in METHODS)
     assert n["helping"]
     assert n["equivalent_extra_data"]["flip"] < 0  # flipped digits are not the same digits
-    assert (tmp / "out" / "augmentation" / "augmentation.png").exists()
+    assert v.figures == ["augmentation.png"]
 
 
-def test_augmentation_vs_ten_percent_more_data_breaks(env) -> None:
+def test_augmentation_vs_ten_percent_more_data_breaks(quick_verdict) -> None:
     # Against only 10 % more real data (20 examples) the best augmentation is worth more: the rule fails.
-    tmp, store = env
-    v = run_study("augmentation", "quick", 0, tmp / "out2", store, overrides={"real_factor": 1.1})
+    v = quick_verdict("augmentation", **get("augmentation").breaking)
     assert v.held is False, v.summary
+    assert {c["name"]: c["passed"] for c in v.checks}["worth_less_than_real"] is False

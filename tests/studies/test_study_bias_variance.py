@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_bias_variance_quick_holds(tmp_path):
-    v = run_study("bias-variance", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_bias_variance_quick_holds(quick_verdict):
+    v = quick_verdict("bias-variance")
     assert v.held is True, v.summary
     n = v.numbers
     for key in ("bias2", "variance", "test_mse"):
@@ -22,14 +21,13 @@ def test_bias_variance_quick_holds(tmp_path):
     assert 1e-4 < n["best_lambda"]["ridge"] < 1e3
     assert n["trend"]["ridge"]["rho_bias2"] >= 0.8 and n["trend"]["ridge"]["rho_variance"] <= -0.8
     assert len(v.runs) == 60
-    for fig in ("bias_variance", "fits"):
-        assert (tmp_path / "out" / "bias-variance" / f"{fig}.png").exists()
+    assert v.figures == ["bias_variance.png", "fits.png"]
 
 
-def test_bias_variance_noiseless_does_not_hold(tmp_path):
+def test_bias_variance_noiseless_does_not_hold(quick_verdict):
     # Noiseless targets: the smallest penalty is best, so no interior optimum (ridge only, no training).
-    v = run_study("bias-variance", "quick", 0, tmp_path / "out", None,
-                  overrides={"noise": 0.0, "ridge_draws": 100, "mlp_draws": 0})
+    v = quick_verdict("bias-variance", **get("bias-variance").breaking)
     assert v.held is False
     assert v.numbers["trend"]["ridge"]["interior_best"] is False
+    assert {c["name"]: c["passed"] for c in v.checks}["best_lambda_interior"] is False
     assert "mlp" not in v.numbers["bias2"]

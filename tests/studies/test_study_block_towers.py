@@ -6,8 +6,7 @@ import numpy as np
 
 from gaplab.data.builtin_block_towers import is_stable, make_towers
 from gaplab.data.registry import load_dataset
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
 def test_statics_by_hand():
@@ -31,8 +30,8 @@ def test_dataset_balanced_and_heights():
     assert (is_stable(x, w, h).astype(int) == y).all()
 
 
-def test_block_towers_quick_holds(tmp_path):
-    v = run_study("block-towers", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_block_towers_quick_holds(quick_verdict):
+    v = quick_verdict("block-towers")
     assert v.held is True, v.summary
     n = v.numbers
     assert set(n["simulator_accuracy"]) == {str(h) for h in range(2, 9)}
@@ -40,12 +39,11 @@ def test_block_towers_quick_holds(tmp_path):
     assert n["simulator_accuracy_tall_heights"] > 0.85
     assert n["net_accuracy_tall_heights"]["3000"] < n["net_accuracy_seen_heights"]["3000"] - 0.1
     assert "samples_for_net_to_match_simulator" in n
-    assert (tmp_path / "out" / "block-towers" / "block_towers.png").exists()
+    assert v.figures == ["block_towers.png"]
 
 
-def test_block_towers_blurry_simulator_breaks(tmp_path):
-    # with perceptual noise of half a block width the simulator no longer stays high on tall towers
-    v = run_study("block-towers", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"),
-                  overrides={"sigma": 0.5, "sizes": [300], "n_eval": 200, "steps": 100})
+def test_block_towers_blurry_simulator_breaks(quick_verdict):
+    # with perceptual noise of half a block width (the declared breaking case) the simulator drops on tall towers
+    v = quick_verdict("block-towers", **get("block-towers").breaking)
     assert v.held is False
-    assert v.numbers["simulator_stays_high"] is False
+    assert {c["name"]: c["passed"] for c in v.checks}["simulator_high_on_tall"] is False

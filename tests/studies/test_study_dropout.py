@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
 from gaplab.studies.dropout import mc_expectation
+from gaplab.studies.registry import get
 
 
 def test_mc_expectation_inverted_vs_plain() -> None:
@@ -13,8 +12,8 @@ def test_mc_expectation_inverted_vs_plain() -> None:
     assert abs(plain - 0.8) < 0.02
 
 
-def test_dropout_quick_holds(tmp_path) -> None:
-    v = run_study("dropout", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_dropout_quick_holds(quick_verdict) -> None:
+    v = quick_verdict("dropout")
     n = v.numbers
     assert v.held is True, v.summary
     assert all(abs(r - 1) <= 0.02 for r in n["expectation_ratio"].values())
@@ -26,10 +25,11 @@ def test_dropout_quick_holds(tmp_path) -> None:
     wn = n["weight_norm"]
     assert wn["0.5"]["total"] < wn["0.0"]["total"]
     assert {"first_layer", "first_layer_cv", "head_cv"} <= set(wn["0.0"])
-    assert (tmp_path / "out" / "dropout" / "dropout.png").exists()
+    assert v.figures == ["dropout.png"]
 
 
-def test_dropout_underfit_breaks(tmp_path) -> None:
+def test_dropout_underfit_breaks(quick_verdict) -> None:
     # Five epochs: nothing overfits yet, so dropout cannot improve test accuracy.
-    v = run_study("dropout", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"), overrides={"epochs": 5})
+    v = quick_verdict("dropout", **get("dropout").breaking)
     assert v.held is False
+    assert {c["name"]: c["passed"] for c in v.checks}["dropout_helps"] is False

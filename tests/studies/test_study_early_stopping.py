@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_early_stopping_quick_holds(tmp_path) -> None:
-    v = run_study("early-stopping", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_early_stopping_quick_holds(quick_verdict) -> None:
+    v = quick_verdict("early-stopping")
     n = v.numbers
     assert v.held is True, v.summary
     assert set(n["gain_from_early_stopping"]) == {"0", "0.2", "0.4"} == set(n["epochs_saved"])
@@ -24,12 +23,12 @@ def test_early_stopping_quick_holds(tmp_path) -> None:
     assert all(1 <= c["epoch"] <= 50 and 0 <= c["test_acc"] <= 1 for c in crit.values())
     # the patience criterion on the recorded curve stops where the engine stopped
     assert abs(crit["patience8"]["epoch"] - n["es_stopped_epoch"]["0.4"]) <= 3
-    for f in ("early_stopping_curves.png", "early_stopping_norm_l2.png"):
-        assert (tmp_path / "out" / "early-stopping" / f).exists()
+    assert v.figures == ["early_stopping_curves.png", "early_stopping_norm_l2.png"]
 
 
-def test_early_stopping_too_short_breaks(tmp_path) -> None:
-    # Six epochs: nothing is memorized yet, so stopping early gains nothing at any noise level.
-    v = run_study("early-stopping", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"), overrides={"epochs": 6})
+def test_early_stopping_too_short_breaks(quick_verdict) -> None:
+    # Six epochs (the declared breaking case): nothing is memorized yet, so stopping early gains nothing.
+    v = quick_verdict("early-stopping", **get("early-stopping").breaking)
     assert v.held is False
-    assert v.numbers["gain_ok"] is False
+    checks = {c["name"]: c for c in v.checks}
+    assert checks["noise_raises_gain"]["passed"] is False

@@ -5,8 +5,7 @@ from __future__ import annotations
 import torch
 
 from gaplab.data import load_dataset
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
 def test_inner_product_dataset() -> None:
@@ -18,8 +17,8 @@ def test_inner_product_dataset() -> None:
     assert a.x_test.abs().max() <= 1 and b.x_test.abs().max() > 1 and b.x_test.abs().max() <= 2
 
 
-def test_inner_product_quick_holds(tmp_path) -> None:
-    v = run_study("inner-product", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_inner_product_quick_holds(quick_verdict) -> None:
+    v = quick_verdict("inner-product")
     n = v.numbers
     assert v.held is True, v.summary
     assert set(n["mlp_test_mse"]) == {"8", "32", "128"}
@@ -27,12 +26,11 @@ def test_inner_product_quick_holds(tmp_path) -> None:
     assert set(n["ood_ratio"]) >= {"mlp", "bilinear"}
     assert n["ood_ratio"]["mlp"] > n["ood_ratio"]["bilinear"]
     assert set(n["mse_vs_n"]["bilinear"]) == {"100", "300", "1000"}
-    assert (tmp_path / "out" / "inner-product" / "inner_product.png").exists()
+    assert v.figures == ["inner_product.png"]
 
 
-def test_inner_product_in_range_test_breaks(tmp_path) -> None:
-    # With ood_scale 1 the "out-of-range" inputs are in range: the MLP's error does not blow up.
-    v = run_study("inner-product", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"),
-                  overrides={"ood_scale": 1.0, "widths": [32], "ns": [300]})
+def test_inner_product_in_range_test_breaks(quick_verdict) -> None:
+    # With ood_scale 1 (the declared breaking case) the "out-of-range" inputs are in range: no blow-up.
+    v = quick_verdict("inner-product", **get("inner-product").breaking)
     assert v.held is False
     assert v.numbers["relative_ood_ratio"]["mlp"] < 5

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_knn_quick_holds(tmp_path):
-    v = run_study("knn", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_knn_quick_holds(quick_verdict):
+    v = quick_verdict("knn")
     assert v.held is True, v.summary
     n = v.numbers
     for ds in ("mnist1d", "digits"):
@@ -19,14 +18,11 @@ def test_knn_quick_holds(tmp_path):
             assert set(n["test_error"][ds][metric]) == {"1", "3", "5", "9", "15"}
     assert n["test_error"]["digits"]["euclidean"]["1"]["1347"] < 0.05
     assert max(n["metric_spread_1nn"].values()) >= 0.02
-    for fig in ("knn_vs_n", "knn_vs_k"):
-        assert (tmp_path / "out" / "knn" / f"{fig}.png").exists()
+    assert v.figures == ["knn_vs_n.png", "knn_vs_k.png"]
 
 
-def test_knn_random_labels_does_not_hold(tmp_path):
-    v = run_study("knn", "quick", 0, tmp_path / "out", None,
-                  overrides={"datasets": ["digits"], "random_labels": 1.0, "ks": [1, 3],
-                             "sizes": {"digits": [50, 200, 600, 1347]}})
+def test_knn_random_labels_does_not_hold(quick_verdict):
+    v = quick_verdict("knn", **get("knn").breaking)  # random training labels
     assert v.numbers["train_error_1nn"]["digits"]["euclidean"] == 0.0  # still memorizes
-    assert v.numbers["checks"]["consistent"] is False
+    assert {c["name"]: c["passed"] for c in v.checks}["consistent"] is False
     assert v.held is False

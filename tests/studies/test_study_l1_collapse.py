@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_l1_collapse_quick_holds(tmp_path):
-    v = run_study("l1-collapse", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_l1_collapse_quick_holds(quick_verdict):
+    v = quick_verdict("l1-collapse")
     assert v.held is True, v.summary
     n = v.numbers
     for key in ("active_units", "fraction_zero_weights", "distance_to_best_linear_fit", "test_error"):
@@ -25,14 +24,13 @@ def test_l1_collapse_quick_holds(tmp_path):
     # stronger L1 switches off more units
     act = [n["active_units"]["l1"][k] for k in ("0.1", "0.3", "1", "3")]
     assert act == sorted(act, reverse=True)
-    for fig in ("l1_collapse_vs_strength", "l1_collapse_units"):
-        assert (tmp_path / "out" / "l1-collapse" / f"{fig}.png").exists()
-        assert (tmp_path / "out" / "l1-collapse" / f"{fig}.svg").exists()
+    assert v.figures == ["l1_collapse_vs_strength.png", "l1_collapse_units.png"]
 
 
-def test_l1_collapse_weak_l1_does_not_hold(tmp_path):
-    v = run_study("l1-collapse", "quick", 0, tmp_path / "out", None,
-                  overrides={"l1": [1e-4], "l2": [1.0], "width": 32, "epochs": 100})
+def test_l1_collapse_weak_l1_does_not_hold(quick_verdict):
+    v = quick_verdict("l1-collapse", **get("l1-collapse").breaking)
     assert v.numbers["l1_collapsed"] == {"0.0001": False}
     assert v.numbers["active_units"]["l1"]["0.0001"] > 16
     assert v.held is False
+    failed = {c["name"] for c in v.checks if not c["passed"]}
+    assert {"l1_units_off", "l1_weights_zero"} <= failed

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_linearization_quick_holds(tmp_path):
-    v = run_study("linearization", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_linearization_quick_holds(quick_verdict):
+    v = quick_verdict("linearization")
     assert v.held is True, v.summary
     n = v.numbers
     lams = ["0", "0.1", "1", "3", "10", "30"]
@@ -21,12 +20,10 @@ def test_linearization_quick_holds(tmp_path):
     assert set(n["linear_regime_fraction_by_layer"]["0"]) == {"layer1", "layer2"}
     # at λ=0 the net beats the least-squares linear fit of the data clearly (the data are non-linear)
     assert n["test_error"]["0"] < 0.5 * n["linear_fit_test_error"]
-    for fig in ("linearization_vs_lambda", "linearization_preactivations"):
-        assert (tmp_path / "out" / "linearization" / f"{fig}.png").exists()
+    assert v.figures == ["linearization_vs_lambda.png", "linearization_preactivations.png"]
 
 
-def test_linearization_tiny_lambdas_do_not_hold(tmp_path):
-    v = run_study("linearization", "quick", 0, tmp_path / "out", None,
-                  overrides={"lambdas": [0.0, 1e-4, 1e-3], "epochs": 60, "width": 32})
+def test_linearization_tiny_lambdas_do_not_hold(quick_verdict):
+    v = quick_verdict("linearization", **get("linearization").breaking)
     assert v.held is False
-    assert v.numbers["checks"]["distance_falls"] is False
+    assert {c["name"]: c["passed"] for c in v.checks}["distance_shrinks"] is False

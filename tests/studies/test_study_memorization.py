@@ -1,27 +1,29 @@
-"""memorization study (C17): clean examples are fitted before the corrupted ones; test accuracy peaks early."""
+"""memorization study (C17): clean examples are fitted long before the corrupted ones; test accuracy peaks early."""
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_memorization_quick_holds(tmp_path) -> None:
-    v = run_study("memorization", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_memorization_quick_holds(quick_verdict) -> None:
+    # digits, seeds 0-4 × 1-2 threads: see the margins in the study's preset comment (clean ≥ 0.95 at epochs 3-4,
+    # noisy at ≈30: ratio ≈ 8 vs the rule's 3; best − final test accuracy ≥ 0.08 vs 0.03)
+    v = quick_verdict("memorization")
     n = v.numbers
     assert v.held is True, v.summary
+    assert {c["name"] for c in v.checks} >= {"clean_first_0.2", "clean_first_0.4", "test_peaks_early_0.4"}
     for k in ("0.2", "0.4"):
-        assert n["epoch_clean_fit_95"][k] < n["epoch_noisy_fit_95"][k]
-        assert n["best_test_accuracy"][k] > n["final_test_accuracy"][k]
+        assert 3 * n["epoch_clean_fit_95"][k] <= n["epoch_noisy_fit_95"][k]
+        assert n["best_test_accuracy"][k] > n["final_test_accuracy"][k] + 0.03
         assert n["final_train_accuracy"][k] > 0.95
-        assert n["clean_acc_at_best_test"][k] > n["noisy_acc_at_best_test"][k]
-        assert 0 < n["noisy_true_acc_max"][k] <= 1
-    assert n["best_test_accuracy"]["0.2"] > n["best_test_accuracy"]["0.4"]
-    assert (tmp_path / "out" / "memorization" / "memorization.png").exists()
+        assert n["clean_acc_at_best_test"][k] > 0.9 > n["noisy_acc_at_best_test"][k]
+    assert n["best_test_accuracy"]["0.2"] > 0.9  # clean examples are learnable: the net generalizes
+    assert v.figures == ["memorization.png"]
 
 
-def test_memorization_too_short_breaks(tmp_path) -> None:
-    # Four epochs: the net has memorized nothing, so the noisy examples are never fitted.
-    v = run_study("memorization", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"), overrides={"epochs": 4})
+def test_memorization_too_short_breaks(quick_verdict) -> None:
+    # Four epochs (the declared breaking case): the clean examples are fitted, the noisy ones not at all.
+    v = quick_verdict("memorization", **get("memorization").breaking)
     assert v.held is False
     assert v.numbers["epoch_noisy_fit_95"]["0.4"] is None
+    assert {c["name"]: c["passed"] for c in v.checks}["noisy_memorized_0.4"] is False

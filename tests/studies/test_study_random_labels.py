@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_random_labels_quick_holds(tmp_path) -> None:
-    v = run_study("random-labels", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_random_labels_quick_holds(quick_verdict) -> None:
+    v = quick_verdict("random-labels")
     n = v.numbers
     assert v.held is True, v.summary
     for c in ("true", "random", "shuffled_pixels", "gaussian_inputs", "random+l2"):
@@ -18,11 +17,12 @@ def test_random_labels_quick_holds(tmp_path) -> None:
     assert n["typical_l2_prevents_fitting_random"] is False
     assert set(n["corruption_sweep"]) == {"0", "0.5", "1"}
     assert n["corruption_sweep"]["1"]["test_accuracy"] < n["corruption_sweep"]["0"]["test_accuracy"]
-    assert (tmp_path / "out" / "random-labels" / "random_labels.png").exists()
+    assert v.figures == ["random_labels.png"]
 
 
-def test_random_labels_too_short_breaks(tmp_path) -> None:
-    # Five epochs are not enough to interpolate anything.
-    v = run_study("random-labels", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"), overrides={"epochs": 5})
+def test_random_labels_too_short_breaks(quick_verdict) -> None:
+    # Five epochs (the declared breaking case) are not enough to interpolate anything.
+    v = quick_verdict("random-labels", **get("random-labels").breaking)
     assert v.held is False
     assert v.numbers["fit_time_ratio_random_over_true"] is None
+    assert {c["name"]: c["passed"] for c in v.checks}["all_fit"] is False

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies.registry import get
 
 
-def test_weight_decay_quick_holds(tmp_path) -> None:
-    v = run_study("weight-decay", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"))
+def test_weight_decay_quick_holds(quick_verdict) -> None:
+    v = quick_verdict("weight-decay")
     n = v.numbers
     assert v.held is True, v.summary
     assert n["sgd_max_param_diff"] < 1e-4
@@ -17,12 +16,10 @@ def test_weight_decay_quick_holds(tmp_path) -> None:
     assert all(0.1 < a <= 1.0 for a in acc.values())
     assert abs(acc["sgd+l2"] - acc["sgd+wd"]) < 0.01  # same algorithm, same accuracy
     assert n["final_weight_norm"]["sgd+l2"] < n["final_weight_norm"]["sgd"]  # the decay matters
-    assert (tmp_path / "out" / "weight-decay" / "weight_decay.png").exists()
-    assert (tmp_path / "out" / "weight-decay" / "verdict.json").exists()
+    assert v.figures == ["weight_decay.png"]
 
 
-def test_weight_decay_wrong_mapping_breaks(tmp_path) -> None:
-    v = run_study("weight-decay", "quick", 0, tmp_path / "out", Store(tmp_path / "s.db"),
-                  overrides={"wd_factor": 1.2, "epochs": 2, "curve_epochs": [1]})
+def test_weight_decay_wrong_mapping_breaks(quick_verdict) -> None:
+    v = quick_verdict("weight-decay", **get("weight-decay").breaking)
     assert v.held is False
     assert v.numbers["sgd_max_param_diff"] > 1e-4

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -12,6 +12,9 @@ from rich.table import Table
 from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, console
 from gaplab.cli.common import parse_assignments, print_json, progress_bar, set_threads, user_errors
 from gaplab.store.db import DEFAULT_PATH, Store
+
+if TYPE_CHECKING:
+    from gaplab.studies.base import Verdict
 
 study_app = typer.Typer(help="Run a study of one claim: `gaplab study list`, `gaplab study NAME`.",
                         no_args_is_help=True)
@@ -37,9 +40,10 @@ def study_list(as_json: JsonOpt = False) -> None:
     console.print(t)
 
 
-def _print_verdict(v) -> None:
-    mark = {True: "[green]held[/]", False: "[red]did not hold[/]", None: "[yellow]undecided[/]"}[v.held]
-    console.print(f"[bold]{v.study}[/] ({v.claim_id}): {mark} — {v.summary}", highlight=False)
+def _print_verdict(v: Verdict) -> None:
+    mark = {True: "[green]held[/]", False: "[red]did not hold[/]", None: "[yellow]undecided at this size[/]"}[v.held]
+    reason = f" [yellow]({v.undecided_reason})[/]" if v.held is None and v.undecided_reason else ""
+    console.print(f"[bold]{v.study}[/] ({v.claim_id}): {mark}{reason} — {v.summary}", highlight=False)
 
 
 @study_app.command("run")
@@ -127,10 +131,15 @@ def tour(
                 _print_verdict(v)
     index = write_report(db, out)
     summary = {"studies": len(verdicts), "held": sum(v.held is True for v in verdicts),
-               "did_not_hold": sum(v.held is False for v in verdicts), "report": str(index),
+               "did_not_hold": sum(v.held is False for v in verdicts),
+               "undecided": sum(v.held is None for v in verdicts), "report": str(index),
                "seconds": round(time.perf_counter() - t0, 1)}
     if as_json:
-        print_json({**summary, "verdicts": {v.study: v.held for v in verdicts}})
+        print_json({**summary, "verdicts": {v.study: v.held for v in verdicts},
+                    "undecided_reasons": {v.study: v.undecided_reason for v in verdicts if v.held is None}})
     else:
-        console.print(f"{summary['held']} of {summary['studies']} claims held, {summary['did_not_hold']} did not "
-                      f"({summary['seconds']} s). Report: {index}")
+        undecided = [v.study for v in verdicts if v.held is None]
+        console.print(f"{summary['held']} of {summary['studies']} claims held, {summary['did_not_hold']} did not, "
+                      f"{summary['undecided']} undecided at this size"
+                      + (f" ({', '.join(undecided)}: the full preset decides)" if undecided else "")
+                      + f" ({summary['seconds']} s). Report: {index}")

@@ -117,6 +117,33 @@ def _numbers_tables(numbers: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _checks_table(checks: list[dict[str, Any]]) -> str:
+    """The verdict's declared checks: value, comparison, threshold, margin, resolution, outcome."""
+    if not checks:
+        return ""
+    rows = []
+    for c in checks:
+        state = ("passed" if c["passed"] else "failed") if c.get("resolved", True) else "within resolution"
+        cls = {"passed": "held", "failed": "failed"}.get(state, "undecided")
+        rel = c.get("relative_margin")
+        rows.append(
+            f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(c['what'])}</td><td class=num>{_fmt(c['value'])}"
+            f"</td><td>{html.escape(c['op'])}</td><td class=num>{_fmt(c['threshold'])}</td>"
+            f"<td class=num>{_fmt(c['margin'])}</td><td class=num>{'—' if rel is None else f'{rel:+.0%}'}</td>"
+            f"<td class=num>{_fmt(c.get('resolution'))}</td><td class={cls}>{state}</td></tr>")
+    return ("<table id=checks><tr><th>check</th><th>measured</th><th>value</th><th></th><th>threshold</th>"
+            "<th>margin</th><th>relative</th><th>resolution</th><th>outcome</th></tr>" + "".join(rows) + "</table>")
+
+
+def _verdict_cell(v: dict[str, Any]) -> str:
+    """The index's verdict cell: undecided shows its reason (the part of the summary after 'Undecided because')."""
+    text, cls = _MARK[v.get("held")]
+    if v.get("held") is None:
+        reason = v.get("undecided_reason") or "the study could not decide"
+        return f"<td class={cls}>undecided at this size<br><small>{html.escape(reason)}</small></td>"
+    return f"<td class={cls}>{text}</td>"
+
+
 def _latest(store: Store) -> dict[str, dict[str, Any]]:
     """The newest stored verdict of each study (newest first in the store)."""
     latest: dict[str, dict[str, Any]] = {}
@@ -134,15 +161,16 @@ def write_report(store: Store, out: str | Path) -> Path:
     rows = []
     for r in order:
         v = r["verdict"]
-        text, cls = _MARK[v.get("held")]
         rows.append(
             f"<tr><td>{html.escape(v.get('claim_id', ''))}</td><td><a href=\"{r['name']}/index.html\">"
             f"{html.escape(r['name'])}</a></td><td>{html.escape(v['claim'])}</td>"
-            f"<td class={cls}>{text}</td><td>{html.escape(v['preset'])}</td>"
+            f"{_verdict_cell(v)}<td>{html.escape(v['preset'])}</td>"
             f"<td>{html.escape(v['summary'])}</td></tr>")
         _write_study_page(r, out / r["name"])
     held = sum(r["verdict"].get("held") is True for r in order)
-    body = (f"<h1>gaplab report</h1><p class=sub>{held} of {len(order)} claims held on these runs. "
+    undecided = sum(r["verdict"].get("held") is None for r in order)
+    body = (f"<h1>gaplab report</h1><p class=sub>{held} of {len(order)} claims held on these runs"
+            f"{f', {undecided} undecided at this size' if undecided else ''}. "
             f"Each verdict is decided from measured numbers by a rule in its study; open a study for its "
             f"figures, numbers and the command that reproduces it.</p>"
             f"<table id=verdicts><tr><th>claim</th><th>study</th><th>what it tests</th><th>verdict</th>"
@@ -183,6 +211,7 @@ def _write_study_page(row: dict[str, Any], folder: Path) -> None:
         f"<h1>{html.escape(v['study'])} <small>({html.escape(v.get('claim_id', ''))})</small></h1>"
         f"<p class=sub>{html.escape(v['claim'])}</p>"
         f"<h2>Verdict: <span class={cls} id=verdict>{text}</span></h2><p>{html.escape(v['summary'])}</p>"
+        f"{_checks_table(v.get('checks', []))}"
         f"<h2>Figures</h2>{''.join(figs) or '<p>(no figures)</p>'}"
         f"<h2>Numbers</h2>{_numbers_tables(v.get('numbers', {}))}"
         f"<h2>Reproduce</h2><pre>{html.escape(v.get('command', ''))}</pre>"

@@ -9,9 +9,10 @@ small training set n, trained with no augmentation, random horizontal flips, pad
 log-log on the error; power-law extrapolation outside the measured range), minus n.
 Horizontal flips change the meaning of some digits (2/5, 3, 7, ...), so flipping is expected to hurt here.
 
-Rule for ``held``: (1) at least one augmentation helps: mean test accuracy above no augmentation by more than
-1 point and, with ≥ 2 seeds, by more than 2 standard errors of the seed-paired difference; AND (2) no
-augmentation is worth as much as the extra real data: equivalent_extra_data < (real_factor − 1)·n for every method.
+Rule (declared as checks; thresholds in the presets): at least one augmentation helps (the best gain in mean test
+accuracy over no augmentation above ``min_gain``; resolution ``resolution_se`` standard errors of its seed-paired
+difference, with ≥ 2 seeds), and no augmentation is worth as much as the extra real data (the largest
+equivalent_extra_data divided by the (real_factor − 1)·n extra real examples below 1).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import math
 import numpy as np
 
 from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.checks import Check
 from gaplab.studies.data_hunger import _size_ticks, equivalent_n
 from gaplab.studies.plotting import subplots
 
@@ -33,15 +35,19 @@ METHODS = ("flip", "crop", "rotate", "cutout", "mixup", "cutmix")
     claim="Data augmentation (flip, crop, rotation; MixUp, CutOut, CutMix) is cheap extra data, worth less than "
           "independent new data.",
     quick={"train_size": 200, "real_factor": 2.0, "curve_exponents": [-2, -1, 0, 1, 2], "seeds": 1, "epochs": 60,
-           "channels": 8, "crop": 1, "rotate": 15.0, "cutout": 3, "mixup": 0.4, "cutmix": 1.0},
+           "channels": 8, "crop": 1, "rotate": 15.0, "cutout": 3, "mixup": 0.4, "cutmix": 1.0,
+           "min_gain": 0.01, "resolution_se": 2.0},
     full={"train_size": 200, "real_factor": 2.0, "curve_exponents": [-4, -3, -2, -1, 0, 1, 2, 3, 4], "seeds": 4,
-          "epochs": 100, "channels": 8, "crop": 1, "rotate": 15.0, "cutout": 3, "mixup": 0.4, "cutmix": 1.0},
+          "epochs": 100, "channels": 8, "crop": 1, "rotate": 15.0, "cutout": 3, "mixup": 0.4, "cutmix": 1.0,
+          "min_gain": 0.01, "resolution_se": 2.0},
+    # against only 10 % more real data the best augmentation is worth more
+    breaking={"real_factor": 1.1},
 )
 def augmentation(ctx: StudyContext, p: Params) -> Outcome:
     n = int(p.train_size)
     n_real = int(round(p.real_factor * n))
     curve = sorted({max(10, int(round(n * 2 ** (k / 2)))) for k in p.curve_exponents} | {n, n_real})
-    seeds = [ctx.seed + i for i in range(int(p.seeds))]
+    seeds = ctx.seeds(p.seeds)
     base = ctx.spec({"data": {"name": "digits", "train_size": n, "standardize": False},
                      "model": {"name": "cnn2d", "args": {"channels": p.channels, "pool": "flatten"}},
                      "optim": {"name": "adam", "lr": 1e-2, "epochs": p.epochs, "batch_size": 50},
@@ -84,10 +90,16 @@ def augmentation(ctx: StudyContext, p: Params) -> Outcome:
     for m in METHODS:
         n_eq, ex = equivalent_n(curve, errs, 1.0 - test_acc[m])
         eq[m], extrap[m] = n_eq - n, ex
-    helping = [m for m in METHODS if gain[m] > 0.01 and (len(seeds) < 2 or gain[m] > 2 * se[m])]
+    helping = [m for m in METHODS if gain[m] > p.min_gain and (len(seeds) < 2 or gain[m] > p.resolution_se * se[m])]
     budget = n_real - n
-    worth_less = {m: bool(eq[m] < budget) for m in METHODS}
-    held = bool(helping and all(worth_less.values()))
+    top = max(METHODS, key=lambda m: gain[m])
+    worth_most = max(METHODS, key=lambda m: eq[m])
+    checks = [
+        Check("augmentation_helps", f"best augmentation's ({top}) test-accuracy gain over none", gain[top], ">",
+              p.min_gain, resolution=p.resolution_se * se[top]),
+        Check("worth_less_than_real", f"largest equivalent extra real data ({worth_most}) / {budget} extra real "
+              "examples", eq[worth_most] / budget, "<", 1.0),
+    ]
 
     fig, ax = subplots(2)
     ax[0].plot(curve, plain_curve, "ko-", label="no augmentation, real examples")
@@ -122,10 +134,8 @@ def augmentation(ctx: StudyContext, p: Params) -> Outcome:
         f"With n={n} digits the CNN reaches {none:.3f} without augmentation and {test_acc['real_2x']:.3f} with "
         f"{n_real} real examples; the best augmentation, {best}, reaches {test_acc[best]:.3f} "
         f"(worth {eq[best]:+.0f} real examples), flips {test_acc['flip']:.3f} ({eq['flip']:+.0f}). "
-        f"Augmentations that help (> 1 point{', > 2 SE' if len(seeds) >= 2 else ''}): {', '.join(helping) or 'none'}. "
-        f"Rule (some augmentation helps AND every one is worth < {budget} extra real examples): "
-        f"{'held' if held else 'did not hold'}"
-        + ("" if held else f" (worth at least as much: {[m for m, v in worth_less.items() if not v]})") + "."
+        f"Augmentations that help (> {p.min_gain:g}{f', > {p.resolution_se:g} SE' if len(seeds) >= 2 else ''}): "
+        f"{', '.join(helping) or 'none'}."
     )
     numbers = {
         "test_accuracy": test_acc,
@@ -140,4 +150,4 @@ def augmentation(ctx: StudyContext, p: Params) -> Outcome:
         "real_size": n_real,
         "seeds": len(seeds),
     }
-    return Outcome(held=held, summary=summary, numbers=numbers)
+    return Outcome(summary=summary, numbers=numbers, checks=checks)

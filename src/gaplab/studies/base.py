@@ -1,9 +1,10 @@
 """The study framework: a study is preset → runs (engine + store) → analysis → figures → verdict.
 
 A study module registers one function with ``@study(...)``. The function receives a ``StudyContext``
-(to train runs through the pack engine and the store, and to save figures) and its preset's parameters,
-and returns an ``Outcome``: whether the claim held (decided from measured numbers by a rule written in
-the study), a one-paragraph summary, and the numbers.
+(to train runs through the pack engine and the store, to get its seeds with ``ctx.seeds(n)``, and to save
+figures) and its preset's parameters, and returns an ``Outcome``: the checks it declares (``gaplab.studies.checks``;
+``held``, the verdict words and the rule sentence are derived from them), a summary of what it measured, and
+the numbers. A study may also declare ``breaking``: preset overrides under which its claim must come out false.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from gaplab.engine.executor import run_local
 from gaplab.spec import RunSpec, SpecError, parse_run
 from gaplab.store.db import Store
+from gaplab.studies.checks import Check, compose_summary, tightest
 
 
 class Params(dict):
@@ -33,11 +35,23 @@ class Params(dict):
 
 @dataclass
 class Outcome:
-    """What a study concludes: ``held`` from its rule (True/False, None if it cannot tell)."""
+    """What a study concludes: its declared ``checks`` (from which ``held`` and the summary's verdict are derived),
+    a summary of the findings without verdict words, and the numbers.
 
-    held: bool | None
-    summary: str
-    numbers: dict[str, Any]
+    The old form ``Outcome(held, summary, numbers)`` (no checks; summary written by the study) still works.
+    """
+
+    held: bool | None = None
+    summary: str = ""
+    numbers: dict[str, Any] = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+    undecided_reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.checks:
+            if self.held is not None:
+                raise ValueError("Outcome: give checks or held, not both (held is derived from the checks)")
+            self.held, self.summary, self.undecided_reason = compose_summary(self.checks, self.summary)
 
 
 @dataclass
@@ -53,6 +67,9 @@ class Verdict:
     seed: int
     runs: list[str]
     claim_id: str = ""
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    tightest: str = ""
+    undecided_reason: str = ""
     figures: list[str] = field(default_factory=list)
     command: str = ""
     params: dict[str, Any] = field(default_factory=dict)
@@ -103,19 +120,43 @@ class StoredRun:
         return [h.get(metric, math.nan) if h.get(metric) is not None else math.nan for h in self.history]
 
 
+class DryRun(Exception):  # noqa: N818 (a control-flow signal, not an error)
+    """Raised by ``StudyContext.train`` in dry mode: the specs of the study's first training call are known."""
+
+    def __init__(self, specs: list[RunSpec]) -> None:
+        super().__init__(f"dry run: {len(specs)} specs")
+        self.specs = specs
+
+
 class StudyContext:
-    """Gives a study training through the engine and store, figure saving, and progress."""
+    """Gives a study training through the engine and store, its seeds, figure saving, and progress.
+
+    ``dry=True`` trains nothing: the first ``train`` call raises ``DryRun`` with its specs (see ``study_specs``).
+    """
 
     def __init__(self, name: str, preset: str, seed: int, out: Path, store: Store | None,
-                 progress: Callable[[str, int, int], None] | None = None, max_pack: int = 64) -> None:
+                 progress: Callable[[str, int, int], None] | None = None, max_pack: int = 64,
+                 dry: bool = False) -> None:
         self.name, self.preset, self.seed = name, preset, seed
         self.out = out
         self.store = store
         self.progress = progress
         self.max_pack = max_pack
+        self.dry = dry
         self.run_ids: list[str] = []
         self.figures: list[str] = []
         out.mkdir(parents=True, exist_ok=True)
+
+    def seeds(self, n: int) -> list[int]:
+        """The study's ``n`` run seeds, derived from ``--seed``: seed s gives s·n, …, s·n + n − 1.
+
+        Different study seeds give disjoint seed sets (so seed-to-seed spread of a verdict is measured on
+        independent runs), and seed 0 gives 0, …, n − 1.
+        """
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"study {self.name}: seeds must be at least 1, not {n}")
+        return [self.seed * n + i for i in range(n)]
 
     def spec(self, data: dict[str, Any]) -> RunSpec:
         """Validate a run spec given as plain data (seed defaults to the study's seed)."""
@@ -130,6 +171,8 @@ class StudyContext:
         import torch
 
         specs = list(specs)
+        if self.dry:
+            raise DryRun(specs)
         group = f"study/{self.name}/{self.preset}"
         before = torch.get_num_threads()
         if threads:
@@ -152,6 +195,8 @@ class StudyContext:
             else:
                 assert self.store is not None
                 row = self.store.run(rid)
+                if row is None:
+                    raise RuntimeError(f"run {rid} of study {self.name} is neither fresh nor stored")
                 state = self.store.load_state(rid) if keep_state else None
                 runs.append(StoredRun(s, row["status"], row["final"], self.store.history(rid), state))
             self.run_ids.append(rid)
@@ -182,6 +227,7 @@ class Study:
     claim: str
     fn: StudyFn
     presets: dict[str, dict[str, Any]]
+    breaking: dict[str, Any] = field(default_factory=dict)
 
     def params(self, preset: str, overrides: dict[str, Any] | None = None) -> Params:
         if preset not in self.presets:
@@ -198,11 +244,13 @@ STUDIES: dict[str, Study] = {}
 
 
 def study(name: str, claim_id: str, claim: str, quick: dict[str, Any],
-          full: dict[str, Any]) -> Callable[[StudyFn], StudyFn]:
-    """Register a study function under ``name`` with its claim and its quick and full presets."""
+          full: dict[str, Any], breaking: dict[str, Any] | None = None) -> Callable[[StudyFn], StudyFn]:
+    """Register a study function under ``name`` with its claim, its quick and full presets, and ``breaking``:
+    overrides of the quick preset under which the claim must come out false (the common study checks run it).
+    """
 
     def deco(fn: StudyFn) -> StudyFn:
-        STUDIES[name] = Study(name, claim_id, claim, fn, {"quick": quick, "full": full})
+        STUDIES[name] = Study(name, claim_id, claim, fn, {"quick": quick, "full": full}, dict(breaking or {}))
         return fn
 
     return deco
@@ -227,9 +275,32 @@ def run_study(name: str, preset: str = "quick", seed: int = 0, out: Path | str =
         study=name, claim=st.claim, held=res.held, summary=res.summary, numbers=res.numbers, preset=preset,
         seed=seed, runs=list(dict.fromkeys(ctx.run_ids)), claim_id=st.claim_id, figures=ctx.figures,
         command=cmd, params=dict(params), seconds=round(time.perf_counter() - t0, 2),
+        checks=[c.row() for c in res.checks], tightest=tightest(res.checks).name if res.checks else "",
+        undecided_reason=res.undecided_reason,
     )
     data = verdict.to_json()
     (folder / "verdict.json").write_text(json.dumps(data, indent=2, sort_keys=False))
     if store is not None:
         store.save_study(name, preset, seed, data, str(folder.resolve()))
     return verdict
+
+
+def study_specs(name: str, preset: str = "quick", seed: int = 0, out: Path | str | None = None,
+                overrides: dict[str, Any] | None = None) -> list[RunSpec]:
+    """The specs of a study's first training call, without training anything (dry mode); [] if it trains nothing.
+
+    Studies that train nothing run to the end here (cheaply, with no store); ``out`` receives their figures.
+    """
+    import tempfile
+
+    from gaplab.studies import registry
+
+    st = registry.get(name)
+    params = st.params(preset, overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = StudyContext(name, preset, seed, Path(out or tmp) / name, None, dry=True)
+        try:
+            st.fn(ctx, params)
+        except DryRun as stop:
+            return stop.specs
+    return []

@@ -17,11 +17,13 @@ Measured per (penalty, strength) on each run's trained weights (``keep_state=Tru
 - ``distance_to_best_linear_fit``: RMS over the test inputs of (net − least-squares affine fit on the same
   training set), i.e. a function-space distance, also divided by the RMS of the linear fit's predictions.
 
-Rule for ``held``: a "collapsed" L1 strength is one with active_units < half the units, fraction_zero_weights >
-0.5 and relative distance to the linear fit ≤ 0.10 and below the unregularized net's. Take the collapsed L1 strength
-with the lowest test error (L1*). Among L2 strengths with test error ≤ 2 × L1*'s ("comparable"), take the sparsest
-(fewest active units). Held iff a collapsed L1* exists and that L2 net keeps ≥ 2 × as many active units (and at least
-half of them) and has ≤ half L1*'s fraction of zero weights. No comparable L2 strength → held None.
+Rule (declared as checks; thresholds in the presets): a "collapsed" L1 strength has an active fraction below
+``max_l1_active``, a fraction of zero weights above ``min_l1_zero``, a relative distance to the linear fit at most
+``max_relative_distance`` and a distance below the unregularized net's. L1* is the collapsed strength with the lowest
+test error (without one: the L1 strength with the fewest active units, whose checks then fail). Among L2 strengths
+with test error ≤ ``comparable_factor`` × L1*'s, take the sparsest (fewest active units): it must keep at least
+``min_unit_ratio`` × L1*'s active units and at least ``min_l2_active`` of all units, with at most ``max_zero_ratio`` ×
+L1*'s fraction of zero weights. No comparable L2 strength: the L2 checks cannot be measured (undecided).
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ import torch
 
 from gaplab.engine.datacache import prepared_for
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
+from gaplab.studies.checks import Check
 from gaplab.studies.plotting import subplots
 from gaplab.theory.ridge import affine_fit
 
 PENALTIES = ("none", "l1", "l2")
+RULE = {"max_l1_active": 0.5, "min_l1_zero": 0.5, "max_relative_distance": 0.10, "comparable_factor": 2.0,
+        "min_unit_ratio": 2.0, "min_l2_active": 0.5, "max_zero_ratio": 0.5}  # thresholds, the same in both presets
 
 
 def _key(x: float) -> str:
@@ -86,15 +91,17 @@ def measure(run: StoredRun, depth: int, unit_threshold: float, zero_threshold: f
           "behaves like one linear neuron; L2 keeps every weight small but non-zero (not sparse).",
     quick={"d": 10, "pool": 100, "train_size": 100, "noise": 0.1, "width": 128, "depth": 1, "epochs": 300,
            "lr": 0.05, "batch_size": 100, "l1": [0.1, 0.3, 1.0, 3.0], "l2": [0.3, 1.0, 3.0, 10.0], "seeds": 1,
-           "optimizer": "sgd", "momentum": 0.9, "unit_threshold": 1e-2, "zero_threshold": 1e-3},
+           "optimizer": "sgd", "momentum": 0.9, "unit_threshold": 1e-2, "zero_threshold": 1e-3, **RULE},
     full={"d": 10, "pool": 1000, "train_size": 200, "noise": 0.1, "width": 256, "depth": 1, "epochs": 600,
           "lr": 0.05, "batch_size": 100, "l1": [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
           "l2": [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0], "seeds": 3, "optimizer": "sgd", "momentum": 0.9,
-          "unit_threshold": 1e-2, "zero_threshold": 1e-3},
+          "unit_threshold": 1e-2, "zero_threshold": 1e-3, **RULE},
+    # an L1 penalty too weak to switch units off
+    breaking={"l1": [1e-4], "l2": [1.0], "width": 32, "epochs": 100},
 )
 def l1_collapse(ctx: StudyContext, p: Params) -> Outcome:
     base = ctx.spec({
-        "data": {"name": "linear-teacher", "args": {"d": p.d, "n_train": p.pool, "noise": p.noise},
+        "data": {"name": "linear-teacher", "args": {"d": p.d, "n_train": p.pool, "noise": p.noise, "seed": ctx.seed},
                  "train_size": p.train_size if p.train_size < p.pool else None},
         "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth, "activation": "tanh"}},
         "optim": {"name": p.optimizer, "lr": p.lr, "momentum": p.momentum if p.optimizer == "sgd" else 0.0,
@@ -102,8 +109,8 @@ def l1_collapse(ctx: StudyContext, p: Params) -> Outcome:
         "eval_every": p.epochs,
     })
     grid: dict[str, list[float]] = {"none": [0.0], "l1": list(p.l1), "l2": list(p.l2)}
-    cells = [(pen, lam, s) for pen in PENALTIES for lam in grid[pen] for s in range(p.seeds)]
-    specs = [base.replace(seed=ctx.seed + s, **({f"reg.{pen}": lam} if pen != "none" else {}))
+    cells = [(pen, lam, s) for pen in PENALTIES for lam in grid[pen] for s in ctx.seeds(p.seeds)]
+    specs = [base.replace(seed=s, **({f"reg.{pen}": lam} if pen != "none" else {}))
              for pen, lam, s in cells]
     runs = ctx.train(specs, keep_state=True)
 
@@ -122,44 +129,53 @@ def l1_collapse(ctx: StudyContext, p: Params) -> Outcome:
         s["active_fraction"] = s["active_units"] / units
     none = stats[("none", 0.0)]
 
+    def l1_stat(lam: float, k: str) -> float:
+        return stats[("l1", lam)][k]
+
     collapsed = [lam for lam in grid["l1"]
-                 if stats[("l1", lam)]["active_fraction"] < 0.5 and stats[("l1", lam)]["fraction_zero_weights"] > 0.5
-                 and stats[("l1", lam)]["relative_distance"] <= 0.10
-                 and stats[("l1", lam)]["distance"] < none["distance"]]
-    l1_best = min(collapsed, key=lambda lam: stats[("l1", lam)]["test_error"]) if collapsed else None
-    l2_cmp: float | None = None
-    held: bool | None
-    if l1_best is None:
-        held = False
-        l1s = min(grid["l1"], key=lambda lam: stats[("l1", lam)]["test_error"])  # for the summary only
-        why = (f"no L1 strength collapsed the net (best-test L1 λ={_key(l1s)}: "
-               f"{stats[('l1', l1s)]['active_units']:.1f}/{units} units active, "
-               f"{stats[('l1', l1s)]['fraction_zero_weights']:.0%} weights ≈ 0, "
-               f"relative distance to the linear fit {stats[('l1', l1s)]['relative_distance']:.3f})")
+                 if l1_stat(lam, "active_fraction") < p.max_l1_active and l1_stat(lam, "fraction_zero_weights")
+                 > p.min_l1_zero and l1_stat(lam, "relative_distance") <= p.max_relative_distance
+                 and l1_stat(lam, "distance") < none["distance"]]
+    l1_best = min(collapsed, key=lambda lam: l1_stat(lam, "test_error")) if collapsed else None
+    l1_star = l1_best if l1_best is not None else min(grid["l1"], key=lambda lam: l1_stat(lam, "active_units"))
+    a = stats[("l1", l1_star)]
+    comparable = [lam for lam in grid["l2"]
+                  if stats[("l2", lam)]["test_error"] <= p.comparable_factor * a["test_error"]]
+    l2_cmp = min(comparable, key=lambda lam: stats[("l2", lam)]["active_units"]) if comparable else None
+    nan = math.nan
+    b = stats[("l2", l2_cmp)] if l2_cmp is not None else {k: nan for k in a}
+    checks = [
+        Check("l1_units_off", f"L1 λ={_key(l1_star)}: fraction of hidden units active", a["active_fraction"], "<",
+              p.max_l1_active),
+        Check("l1_weights_zero", f"L1 λ={_key(l1_star)}: fraction of weights ≈ 0", a["fraction_zero_weights"], ">",
+              p.min_l1_zero),
+        Check("l1_linear", f"L1 λ={_key(l1_star)}: RMS distance to the linear fit / its RMS",
+              a["relative_distance"], "<=", p.max_relative_distance),
+        Check("l1_closer_than_none", f"L1 λ={_key(l1_star)}: distance to the linear fit / unregularized net's",
+              a["distance"] / none["distance"], "<", 1.0),
+        Check("l2_keeps_units", "sparsest comparable L2: active units / L1*'s", b["active_units"] / a["active_units"]
+              if a["active_units"] > 0 else math.inf, ">=", p.min_unit_ratio),
+        Check("l2_majority_on", "sparsest comparable L2: fraction of hidden units active", b["active_fraction"], ">=",
+              p.min_l2_active),
+        Check("l2_not_sparse", "sparsest comparable L2: fraction of weights ≈ 0 / L1*'s",
+              b["fraction_zero_weights"] / a["fraction_zero_weights"] if a["fraction_zero_weights"] > 0 else nan,
+              "<=", p.max_zero_ratio),
+    ]
+    which = "the best collapsed L1" if l1_best is not None else "no L1 strength collapsed; the sparsest L1"
+    why = (f"L1 λ={_key(l1_star)} ({which}): {a['active_units']:.1f}/{units} hidden units active, "
+           f"{a['fraction_zero_weights']:.0%} of weights ≈ 0, RMS distance to the least-squares linear fit "
+           f"{a['distance']:.3f} ({a['relative_distance']:.1%} of its RMS; unregularized {none['distance']:.3f}), "
+           f"test MSE {a['test_error']:.4f}; ")
+    if l2_cmp is None:
+        why += (f"no L2 strength reached a comparable test error (≤ {p.comparable_factor * a['test_error']:.4f}), "
+                "so L2's sparsity cannot be compared")
     else:
-        a = stats[("l1", l1_best)]
-        comparable = [lam for lam in grid["l2"] if stats[("l2", lam)]["test_error"] <= 2 * a["test_error"]]
-        if not comparable:
-            held = None
-            why = (f"L1 λ={_key(l1_best)} collapsed the net but no L2 strength reached a comparable test error "
-                   f"(≤ {2 * a['test_error']:.4f}), so L2's sparsity cannot be compared")
-        else:
-            l2_cmp = min(comparable, key=lambda lam: stats[("l2", lam)]["active_units"])
-            b = stats[("l2", l2_cmp)]
-            held = bool(b["active_units"] >= 2 * a["active_units"] and b["active_fraction"] >= 0.5
-                        and b["fraction_zero_weights"] <= 0.5 * a["fraction_zero_weights"])
-            why = (f"L1 λ={_key(l1_best)}: {a['active_units']:.1f}/{units} hidden units active, "
-                   f"{a['fraction_zero_weights']:.0%} of weights ≈ 0, RMS distance to the least-squares linear fit "
-                   f"{a['distance']:.3f} ({a['relative_distance']:.1%} of its RMS; unregularized "
-                   f"{none['distance']:.3f}), test MSE {a['test_error']:.4f}; the sparsest L2 at comparable test "
-                   f"error (λ={_key(l2_cmp)}, test MSE {b['test_error']:.4f}) keeps {b['active_units']:.1f}/{units} "
-                   f"units active with {b['fraction_zero_weights']:.0%} of weights ≈ 0")
+        why += (f"the sparsest L2 at comparable test error (λ={_key(l2_cmp)}, test MSE {b['test_error']:.4f}) keeps "
+                f"{b['active_units']:.1f}/{units} units active with {b['fraction_zero_weights']:.0%} of weights ≈ 0")
 
     _figures(ctx, p, grid, stats, per, units, l1_best, l2_cmp)
 
-    verdict = {True: "Claim held", False: "Claim did not hold", None: "Undecided"}[held]
-    summary = (f"{verdict}: {why}. Rule: L1 collapses (<½ units active, >½ weights ≈ 0, ≤10% from the linear fit) "
-               f"and L2 at ≤2× that test error keeps ≥2× the active units (≥½) and ≤½ the zero fraction.")
+    summary = why + "."
 
     def table(k: str) -> dict[str, dict[str, float]]:
         return {pen: {_key(lam): stats[(pen, lam)][k] for lam in grid[pen]} for pen in PENALTIES}
@@ -181,7 +197,7 @@ def l1_collapse(ctx: StudyContext, p: Params) -> Outcome:
         "zero_threshold": p.zero_threshold,
         "seeds": p.seeds,
     }
-    return Outcome(held=held, summary=summary, numbers=numbers)
+    return Outcome(summary=summary, numbers=numbers, checks=checks)
 
 
 def _figures(ctx: StudyContext, p: Params, grid: dict[str, list[float]], stats: dict[tuple[str, float], dict],

@@ -1,24 +1,41 @@
 """C17: with label noise, a network fits the clean examples first and memorizes the noisy ones later.
 
 Setup (seed 002, d2l §5.5.3, after Arpit et al. 2017 "A closer look at memorization in deep networks" and Rolnick
-et al. 2017): an MLP wide enough to memorize MNIST-1D, trained with SGD + momentum at 20 % and 40 % symmetric
-label noise. Per epoch the engine records accuracy on the clean training examples (``clean_acc``), on the
-corrupted ones against their noisy labels (``noisy_acc``), the fraction of corrupted ones predicted as their
-TRUE class (``noisy_true_acc``) and the test accuracy. Curves are averaged over seeds.
+et al. 2017 "Deep learning is robust to massive label noise"): an MLP wide enough to memorize, trained with SGD +
+momentum at 20 % and 40 % symmetric label noise. Per epoch the engine records accuracy on the clean training
+examples (``clean_acc``), on the corrupted ones against their noisy labels (``noisy_acc``), the fraction of
+corrupted ones predicted as their TRUE class (``noisy_true_acc``) and the test accuracy. Curves are averaged over
+the study's seeds (``ctx.seeds``).
+
+The first data set decides (scikit-learn's 8x8 digits: an MLP generalizes well there, ≈97 % test accuracy, as on
+the MNIST/CIFAR of the papers, so its clean examples are *learnable* and are fitted within a few epochs, long
+before the corrupted ones). Further data sets are measured and reported, not ruled on: on MNIST-1D an MLP reaches
+only ≈55-65 % test accuracy, so it fits even its clean training examples largely by memorizing them, and
+"clean first" is blurred (clean and noisy reach 0.95 within ≈15 epochs of each other).
 
 "Fitted" means an ABSOLUTE accuracy of at least ``fit_level`` (0.95): ``epoch_clean_fit_95`` is the first epoch
-with mean clean_acc ≥ 0.95, ``epoch_noisy_fit_95`` the first with mean noisy_acc ≥ 0.95 (None: never).
+with seed-mean clean_acc ≥ 0.95, ``epoch_noisy_fit_95`` the first with seed-mean noisy_acc ≥ 0.95 (None: never).
 
-Rule for ``held``: at every noise level both epochs exist (the net does memorize), epoch_clean_fit_95 <
-epoch_noisy_fit_95, and the test accuracy peaks before the end: best − final > ``min_test_drop``.
+Rule (declared as checks on the first data set, at every noise level; thresholds in the presets): the corrupted
+examples are memorized by the end (final noisy_acc ≥ ``fit_level``); they are fitted at least
+``min_fit_ratio`` times later than the clean ones (epoch_noisy_fit_95 / epoch_clean_fit_95); and the test accuracy
+peaks while the clean examples are fitted and the noisy ones not yet, then falls as they are memorized
+(best − final test accuracy ≥ ``min_test_drop``).
 """
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.checks import Check
 from gaplab.studies.plotting import subplots
+
+NAMES = {"digits": "digits (8x8)", "mnist1d": "MNIST-1D"}
+METRICS = ("train_acc", "clean_acc", "noisy_acc", "noisy_true_acc", "test_acc")
 
 
 def _first_at_least(epochs: np.ndarray, curve: np.ndarray, level: float) -> int | None:
@@ -30,81 +47,122 @@ def _first_at_least(epochs: np.ndarray, curve: np.ndarray, level: float) -> int 
     "memorization",
     claim_id="C17",
     claim="With label noise, networks fit the clean examples first and memorize the noisy ones later.",
-    quick={"noises": [0.2, 0.4], "seeds": [0], "num_samples": 5000, "width": 256, "depth": 2, "epochs": 35,
-           "lr": 0.05, "batch_size": 100, "fit_level": 0.95, "min_test_drop": 0.01, "threads": 1},
-    full={"noises": [0.2, 0.4], "seeds": [0, 1, 2], "num_samples": 5000, "width": 256, "depth": 2, "epochs": 120,
-          "lr": 0.01, "batch_size": 100, "fit_level": 0.95, "min_test_drop": 0.01, "threads": 1},
+    # digits, SGD 0.05: clean ≥ 0.95 at epochs 3-4, noisy at ≈30; at 40 epochs the final noisy accuracy was only
+    # 0.97-1.0 (margin 0.02 over 0.95 at seed 1), hence 50 epochs
+    quick={"noises": [0.2, 0.4], "seeds": 1, "width": 256, "depth": 2, "batch_size": 100,
+           "datasets": {"digits": {"epochs": 50, "lr": 0.05}},
+           "fit_level": 0.95, "min_fit_ratio": 3.0, "fit_ratio_resolution": 1.0,
+           "min_test_drop": 0.03, "test_drop_resolution": 0.01, "threads": 1},
+    # the papers' SGD lr 0.01 (Arpit et al.), and MNIST-1D as the second, harder data set
+    full={"noises": [0.2, 0.4], "seeds": 3, "width": 256, "depth": 2, "batch_size": 100,
+          "datasets": {"digits": {"epochs": 150, "lr": 0.01},
+                       "mnist1d": {"epochs": 120, "lr": 0.01, "args": {"num_samples": 5000}}},
+          "fit_level": 0.95, "min_fit_ratio": 3.0, "fit_ratio_resolution": 1.0,
+          "min_test_drop": 0.03, "test_drop_resolution": 0.01, "threads": 1},
+    breaking={"datasets": {"digits": {"epochs": 4, "lr": 0.05}}},  # four epochs: nothing noisy is memorized yet
 )
 def memorization(ctx: StudyContext, p: Params) -> Outcome:
-    data_args = {} if p.num_samples == 5000 else {"num_samples": p.num_samples}
-    base = ctx.spec({
-        "data": {"name": "mnist1d", "args": data_args},
-        "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth}},
-        "optim": {"name": "sgd", "lr": p.lr, "momentum": 0.9, "batch_size": p.batch_size, "epochs": p.epochs},
-        "eval_every": 1,
-    })
-    keys = [(n, s) for n in p.noises for s in p.seeds]
-    specs = [base.replace(**{"data.label_noise": n, "seed": s}) for n, s in keys]
+    seeds = ctx.seeds(p.seeds)
+    datasets: dict[str, dict[str, Any]] = dict(p.datasets)
+    keys, specs = [], []
+    for name, d in datasets.items():
+        base = ctx.spec({
+            "data": {"name": name, "args": dict(d.get("args", {}))},
+            "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth}},
+            "optim": {"name": "sgd", "lr": d["lr"], "momentum": 0.9, "batch_size": p.batch_size,
+                      "epochs": d["epochs"]},
+            "eval_every": 1,
+        })
+        for n in p.noises:
+            for s in seeds:
+                keys.append((name, n, s))
+                specs.append(base.replace(**{"data.label_noise": n, "seed": s}))
     runs = dict(zip(keys, ctx.train(specs, threads=p.threads), strict=True))
-    if any(r.status != "done" or len(r.history) != p.epochs for r in runs.values()):
-        return Outcome(held=None, summary="Some runs diverged or were cut short; cannot decide.", numbers={})
+    bad = [k for k, r in runs.items() if r.status != "done" or len(r.history) != datasets[k[0]]["epochs"]]
 
-    metrics = ("train_acc", "clean_acc", "noisy_acc", "noisy_true_acc", "test_acc")
-    curves: dict[float, dict[str, np.ndarray]] = {}
+    res: dict[str, dict[str, dict[str, Any]]] = {}
+    curves: dict[tuple[str, float], dict[str, np.ndarray]] = {}
+    for name in datasets:
+        res[name] = {}
+        for n in p.noises:
+            c = {m: np.mean([runs[(name, n, s)].curve(m) for s in seeds], axis=0) for m in METRICS}
+            c["epoch"] = np.array([h["epoch"] for h in runs[(name, n, seeds[0])].history])
+            curves[(name, n)] = c
+            b = int(np.argmax(c["test_acc"]))
+            res[name][f"{n:g}"] = {
+                "epoch_clean_fit": _first_at_least(c["epoch"], c["clean_acc"], p.fit_level),
+                "epoch_noisy_fit": _first_at_least(c["epoch"], c["noisy_acc"], p.fit_level),
+                "best_test": float(c["test_acc"][b]), "best_epoch": int(c["epoch"][b]),
+                "final_test": float(c["test_acc"][-1]), "clean_at_best": float(c["clean_acc"][b]),
+                "noisy_at_best": float(c["noisy_acc"][b]), "final_noisy": float(c["noisy_acc"][-1]),
+                "noisy_true_max": float(np.max(c["noisy_true_acc"])), "final_train": float(c["train_acc"][-1]),
+            }
+
+    ruled = next(iter(datasets))
+    checks = []
     for n in p.noises:
-        curves[n] = {m: np.mean([runs[(n, s)].curve(m) for s in p.seeds], axis=0) for m in metrics}
-    epochs = np.array([h["epoch"] for h in runs[keys[0]].history])
+        r = res[ruled][f"{n:g}"]
+        ec, en = r["epoch_clean_fit"], r["epoch_noisy_fit"]
+        # never fitted: noisy "later than the end" (the memorized check fails); clean never fitted: unmeasurable
+        ratio = math.nan if ec is None else (math.inf if en is None else en / ec)
+        tag = f"{NAMES.get(ruled, ruled)}, {n:.0%} noise"
+        checks += [
+            Check(f"noisy_memorized_{n:g}", f"{tag}: final accuracy on the corrupted labels", r["final_noisy"], ">=",
+                  p.fit_level),
+            Check(f"clean_first_{n:g}", f"{tag}: epoch the corrupted examples reach {p.fit_level:g} / epoch the "
+                  "clean ones do", ratio, ">=", p.min_fit_ratio, resolution=p.fit_ratio_resolution),
+            Check(f"test_peaks_early_{n:g}", f"{tag}: best − final test accuracy", r["best_test"] - r["final_test"],
+                  ">=", p.min_test_drop, resolution=p.test_drop_resolution),
+        ]
+    if bad:
+        checks.append(Check("runs_complete", "runs diverged or cut short", len(bad), "<=", 0))
 
-    clean_fit, noisy_fit, best_test, best_epoch, final_test = {}, {}, {}, {}, {}
-    clean_at_best, noisy_at_best, noisy_true_max, final_train = {}, {}, {}, {}
-    ok: dict[str, bool] = {}
-    for n in p.noises:
-        k, c = f"{n:g}", curves[n]
-        clean_fit[k] = _first_at_least(epochs, c["clean_acc"], p.fit_level)
-        noisy_fit[k] = _first_at_least(epochs, c["noisy_acc"], p.fit_level)
-        b = int(np.argmax(c["test_acc"]))
-        best_test[k], best_epoch[k], final_test[k] = float(c["test_acc"][b]), int(epochs[b]), float(c["test_acc"][-1])
-        clean_at_best[k], noisy_at_best[k] = float(c["clean_acc"][b]), float(c["noisy_acc"][b])
-        noisy_true_max[k] = float(np.max(c["noisy_true_acc"]))
-        final_train[k] = float(c["train_acc"][-1])
-        ok[k] = bool(clean_fit[k] is not None and noisy_fit[k] is not None and clean_fit[k] < noisy_fit[k]
-                     and best_test[k] - final_test[k] > p.min_test_drop)
-    held = all(ok.values())
+    _figure(ctx, p, datasets, curves, res)
+    parts = []
+    for name in datasets:
+        for k, r in res[name].items():
+            parts.append(f"{NAMES.get(name, name)}, {float(k):.0%} noise: clean ≥{p.fit_level:g} at epoch "
+                         f"{r['epoch_clean_fit']}, noisy at {r['epoch_noisy_fit']}; test {r['best_test']:.3f} at "
+                         f"epoch {r['best_epoch']} (when {r['clean_at_best']:.0%} of clean vs {r['noisy_at_best']:.0%}"
+                         f" of corrupted examples were fitted) → {r['final_test']:.3f} at the end")
+    summary = "; ".join(parts) + f" (seed means over {len(seeds)} seeds; ruled on {NAMES.get(ruled, ruled)})"
+    numbers: dict[str, Any] = {
+        "fit_definition": f"first epoch with seed-mean accuracy >= {p.fit_level:g} (absolute)",
+        "ruled_dataset": ruled, "seeds": seeds, "per_dataset": res,
+        # the ruled data set's numbers at the top level, by noise level
+        "epoch_clean_fit_95": {k: r["epoch_clean_fit"] for k, r in res[ruled].items()},
+        "epoch_noisy_fit_95": {k: r["epoch_noisy_fit"] for k, r in res[ruled].items()},
+        "best_test_accuracy": {k: r["best_test"] for k, r in res[ruled].items()},
+        "final_test_accuracy": {k: r["final_test"] for k, r in res[ruled].items()},
+        "clean_acc_at_best_test": {k: r["clean_at_best"] for k, r in res[ruled].items()},
+        "noisy_acc_at_best_test": {k: r["noisy_at_best"] for k, r in res[ruled].items()},
+        "final_train_accuracy": {k: r["final_train"] for k, r in res[ruled].items()},
+    }
+    return Outcome(summary=summary, numbers=numbers, checks=checks)
 
-    fig, ax = subplots(len(p.noises))
-    fig.set_size_inches(fig.get_size_inches()[0], 5.2)
-    ax = np.atleast_1d(ax)
-    for a, n in zip(ax, p.noises, strict=True):
-        k, c = f"{n:g}", curves[n]
-        a.plot(epochs, c["clean_acc"], color="C0", label="clean examples (acc)")
-        a.plot(epochs, c["noisy_acc"], color="C3", label="corrupted examples vs noisy label")
-        a.plot(epochs, c["noisy_true_acc"], color="C3", ls="--", label="corrupted examples vs TRUE label")
-        a.plot(epochs, c["test_acc"], color="C1", lw=2, label="test acc")
-        for e, col in ((clean_fit[k], "C0"), (noisy_fit[k], "C3")):
+
+def _figure(ctx: StudyContext, p: Params, datasets: dict[str, Any], curves: dict[tuple[str, float], Any],
+            res: dict[str, dict[str, dict[str, Any]]]) -> None:
+    panels = [(name, n) for name in datasets for n in p.noises]
+    fig, ax = subplots(len(p.noises), len(datasets))
+    fig.set_size_inches(fig.get_size_inches()[0], 5.2 * len(datasets))
+    ax = np.atleast_1d(ax).ravel()
+    for a, (name, n) in zip(ax, panels, strict=False):
+        c, r = curves[(name, n)], res[name][f"{n:g}"]
+        ep = c["epoch"]
+        a.plot(ep, c["clean_acc"], color="C0", label="clean examples (acc)")
+        a.plot(ep, c["noisy_acc"], color="C3", label="corrupted examples vs noisy label")
+        a.plot(ep, c["noisy_true_acc"], color="C3", ls="--", label="corrupted examples vs TRUE label")
+        a.plot(ep, c["test_acc"], color="C1", lw=2, label="test acc")
+        for e, col in ((r["epoch_clean_fit"], "C0"), (r["epoch_noisy_fit"], "C3")):
             if e is not None:
                 a.axvline(e, color=col, ls=":", lw=1.2)
-        a.plot([best_epoch[k]], [best_test[k]], "*", color="C1", ms=11, label=f"best test (ep {best_epoch[k]})")
+        a.plot([r["best_epoch"]], [r["best_test"]], "*", color="C1", ms=11, label=f"best test (ep {r['best_epoch']})")
         a.axhline(p.fit_level, color="gray", lw=0.8, ls="-.", label=f"fit level {p.fit_level:g} (dotted: first epoch)")
         a.set_xlabel("epoch")
         a.set_ylabel("accuracy (fraction of examples)")
         a.set_ylim(0, 1.02)
-        a.set_title(f"{n:.0%} label noise: clean fit ≥{p.fit_level:g} ep {clean_fit[k]}, noisy ep {noisy_fit[k]}",
-                    fontsize=9)
+        a.set_title(f"{NAMES.get(name, name)}, {n:.0%} noise: clean ≥{p.fit_level:g} ep {r['epoch_clean_fit']}, "
+                    f"noisy ep {r['epoch_noisy_fit']}", fontsize=9)
         a.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2)
     ctx.savefig(fig, "memorization")
-
-    parts = [f"{float(k):.0%} noise: clean ≥{p.fit_level:g} at epoch {clean_fit[k]}, noisy at {noisy_fit[k]}, test "
-             f"{best_test[k]:.3f} at ep {best_epoch[k]} (when {clean_at_best[k]:.0%} of clean vs "
-             f"{noisy_at_best[k]:.0%} of corrupted examples were fitted) → {final_test[k]:.3f} at the end"
-             for k in clean_fit]
-    summary = ("; ".join(parts) + f". Rule (per noise level: clean fitted strictly before noisy, and best − final "
-               f"test accuracy > {p.min_test_drop}): claim {'held' if held else 'did not hold'}"
-               + ("" if held else f" (failing at noise {', '.join(k for k, v in ok.items() if not v)})") + ".")
-    numbers = {
-        "fit_definition": f"first epoch with seed-mean accuracy >= {p.fit_level:g} (absolute)",
-        "epoch_clean_fit_95": clean_fit, "epoch_noisy_fit_95": noisy_fit, "best_test_accuracy": best_test,
-        "final_test_accuracy": final_test, "best_test_epoch": best_epoch, "clean_acc_at_best_test": clean_at_best,
-        "noisy_acc_at_best_test": noisy_at_best, "noisy_true_acc_max": noisy_true_max,
-        "final_train_accuracy": final_train, "holds_per_noise": ok,
-    }
-    return Outcome(held=held, summary=summary, numbers=numbers)

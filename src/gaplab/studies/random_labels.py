@@ -1,7 +1,10 @@
 """C13: deep nets fit random labels and shuffled or random inputs to 100 % training accuracy despite typical L2.
 
 Setup after Zhang et al. 2017 ("Understanding deep learning requires rethinking generalization"; seed 002): an
-over-parameterized MLP on a small MNIST-1D training set, trained long enough to interpolate, under
+over-parameterized MLP on a small training set of the preset's ``data`` (scikit-learn's 8x8 digits, where true
+labels are learnable and fitted within a few epochs, as on Zhang et al.'s CIFAR; on MNIST-1D an MLP memorizes
+even the true labels, so random labels took only 1.03-1.19× as long over seeds 0-4), trained long enough to
+interpolate, under
   true labels; random labels (``data.random_labels: 1.0``); one fixed permutation of the input positions applied to
   every example (``data.permute_inputs``, "shuffled pixels"); Gaussian inputs with the original labels
   (``data.gaussian_inputs``); a label-corruption sweep (a fraction of labels replaced by uniform draws); and
@@ -12,19 +15,22 @@ seeds' λ/(2m)·Σ‖W‖² convention (see gaplab.regularize.penalties); a 10×
 ``epochs_to_fit``: first evaluated epoch with training accuracy ≥ ``fit_level`` (0.99) against the labels the run
 trained on (None: never), mean over seeds (None if any seed never fits).
 
-Rule for ``held``: every condition except dropout and the 10× L2 (true, random, shuffled pixels, Gaussian inputs,
-every corruption level, random labels + typical L2) reaches ≥ 0.99 training accuracy; the random-label test
-accuracy is within ``chance_tol`` of chance (1/10); fitting random labels takes longer than true ones
-(``fit_time_ratio_random_over_true`` > 1).
+Rule (declared as checks; thresholds in the presets): every condition except dropout and the 10× L2 (true,
+random, shuffled pixels, Gaussian inputs, every corruption level, random labels + typical L2) reaches
+``fit_level`` training accuracy within the epochs; the random-label test accuracy is within ``chance_tol`` of
+chance (1/10); fitting random labels takes longer than fitting true ones (``fit_time_ratio_random_over_true`` >
+1). Run seeds come from ``ctx.seeds(seeds)``.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
+from gaplab.studies.checks import Check
 from gaplab.studies.plotting import subplots
 
 RULED = ("true", "random", "shuffled_pixels", "gaussian_inputs", "random+l2")
@@ -39,20 +45,23 @@ def _fit_epoch(r: StoredRun, level: float) -> int | None:
     claim_id="C13",
     claim=("Deep nets fit random labels and shuffled or random inputs to zero training error; typical L2 strength "
            "does not stop interpolation."),
-    quick={"seeds": [0], "num_samples": 1250, "train_size": 500, "width": 256, "depth": 2, "epochs": 50,
-           "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1, "corruption": [0.0, 0.5, 1.0],
-           "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99, "chance_tol": 0.05, "threads": 1},
-    full={"seeds": [0, 1, 2], "num_samples": 2000, "train_size": 1000, "width": 256, "depth": 2, "epochs": 100,
-          "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
+    quick={"seeds": 1, "data": {"name": "digits", "args": {}}, "train_size": 500, "width": 256, "depth": 2,
+           "epochs": 50, "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
+           "corruption": [0.0, 0.5, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99, "chance_tol": 0.05,
+           "threads": 1},
+    full={"seeds": 3, "data": {"name": "digits", "args": {}}, "train_size": 1000, "width": 256, "depth": 2,
+          "epochs": 100, "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
           "corruption": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99,
           "chance_tol": 0.05, "threads": 1},
+    breaking={"epochs": 5},  # five epochs are not enough to interpolate anything
 )
 def random_labels(ctx: StudyContext, p: Params) -> Outcome:
+    seeds = ctx.seeds(p.seeds)
     opt: dict[str, Any] = {"name": p.optimizer, "lr": p.lr, "batch_size": p.batch_size, "epochs": p.epochs}
     if p.optimizer == "sgd":
         opt["momentum"] = 0.9
     base = ctx.spec({
-        "data": {"name": "mnist1d", "args": {"num_samples": p.num_samples}, "train_size": p.train_size},
+        "data": {"name": p.data["name"], "args": dict(p.data["args"]), "train_size": p.train_size},
         "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth}},
         "optim": opt,
         "eval_every": p.eval_every,
@@ -71,18 +80,18 @@ def random_labels(ctx: StudyContext, p: Params) -> Outcome:
     }
     for f in p.corruption:
         conditions[f"corrupt_{f:g}"] = {"data.random_labels": f}
-    keys = [(c, s) for c in conditions for s in p.seeds]
+    keys = [(c, s) for c in conditions for s in seeds]
     specs = [base.replace(**conditions[c], seed=s) for c, s in keys]
     runs = dict(zip(keys, ctx.train(specs, threads=p.threads), strict=True))
 
     def mean_final(c: str, m: str) -> float:
-        return float(np.mean([runs[(c, s)].final[m] for s in p.seeds]))
+        return float(np.mean([runs[(c, s)].final[m] for s in seeds]))
 
     train_acc = {c: mean_final(c, "train_acc") for c in conditions}
     test_acc = {c: mean_final(c, "test_acc") for c in conditions}
     epochs_to_fit: dict[str, float | None] = {}
     for c in conditions:
-        eps = [_fit_epoch(runs[(c, s)], p.fit_level) for s in p.seeds]
+        eps = [_fit_epoch(runs[(c, s)], p.fit_level) for s in seeds]
         epochs_to_fit[c] = None if any(e is None for e in eps) else float(np.mean(eps))  # type: ignore[arg-type]
     t_true, t_rand = epochs_to_fit["true"], epochs_to_fit["random"]
     ratio = t_rand / t_true if t_true and t_rand else None
@@ -92,12 +101,17 @@ def random_labels(ctx: StudyContext, p: Params) -> Outcome:
     ruled = [*RULED, *(f"corrupt_{f:g}" for f in p.corruption)]
     not_fitted = [c for c in ruled if epochs_to_fit[c] is None]
     chance = 0.1
-    chance_ok = abs(test_acc["random"] - chance) <= p.chance_tol
-    slower = ratio is not None and ratio > 1.0
     l2_fits = epochs_to_fit["random+l2"] is not None
-    held = bool(not not_fitted and chance_ok and slower)
+    checks = [
+        Check("all_fit", f"ruled conditions (of {len(ruled)}) that never reach training accuracy {p.fit_level}",
+              len(not_fitted), "<=", 0),
+        Check("random_test_at_chance", "|random-label test accuracy − chance (0.1)|", abs(test_acc["random"] - chance),
+              "<=", p.chance_tol),
+        Check("random_slower", "epochs to fit random labels / epochs to fit true labels",
+              math.nan if ratio is None else ratio, ">", 1.0),
+    ]
 
-    _figures(ctx, p, runs, conditions, epochs_to_fit, train_acc, test_acc)
+    _figures(ctx, p, seeds, runs, conditions, epochs_to_fit, train_acc, test_acc)
 
     def ep(c: str) -> str:
         return "never" if epochs_to_fit[c] is None else f"{epochs_to_fit[c]:.0f}"
@@ -110,7 +124,7 @@ def random_labels(ctx: StudyContext, p: Params) -> Outcome:
         f"accuracy {test_acc['random']:.3f} vs chance {chance}. Typical L2 (λ/m = {p.wd_equiv:g}) "
         f"{'did not prevent' if l2_fits else 'prevented'} fitting random labels (epoch {ep('random+l2')}; 10× L2: "
         f"{ep('random+l2x10')}, final train acc {train_acc['random+l2x10']:.2f}); dropout {p.dropout}: "
-        f"{ep('random+dropout')}. Claim {'held' if held else 'did not hold'}."
+        f"{ep('random+dropout')}; seed means over {len(seeds)} seeds"
     )
     numbers = {
         "train_accuracy": train_acc, "test_accuracy": test_acc, "epochs_to_fit": epochs_to_fit,
@@ -118,7 +132,7 @@ def random_labels(ctx: StudyContext, p: Params) -> Outcome:
         "typical_l2_prevents_fitting_random": not l2_fits, "random_test_minus_chance": test_acc["random"] - chance,
         "not_fitted": ", ".join(not_fitted) if not_fitted else None,
     }
-    return Outcome(held=held, summary=summary, numbers=numbers)
+    return Outcome(summary=summary, numbers=numbers, checks=checks)
 
 
 def _mean_curve(runs: dict, c: str, seeds: list[int], m: str) -> tuple[np.ndarray, np.ndarray]:
@@ -126,14 +140,14 @@ def _mean_curve(runs: dict, c: str, seeds: list[int], m: str) -> tuple[np.ndarra
     return ep, np.mean([runs[(c, s)].curve(m) for s in seeds], axis=0)
 
 
-def _figures(ctx: StudyContext, p: Params, runs: dict, conditions: dict, epochs_to_fit: dict, train_acc: dict,
-             test_acc: dict) -> None:
+def _figures(ctx: StudyContext, p: Params, seeds: list[int], runs: dict, conditions: dict, epochs_to_fit: dict,
+             train_acc: dict, test_acc: dict) -> None:
     fig, ax = subplots(3)
     styles = {"true": ("C0", "-"), "random": ("C3", "-"), "shuffled_pixels": ("C2", "-"),
               "gaussian_inputs": ("C4", "-"), "random+l2": ("C3", "--"), "random+l2x10": ("C3", ":"),
               "random+dropout": ("C1", "--")}
     for c, (col, ls) in styles.items():
-        ep, y = _mean_curve(runs, c, p.seeds, "train_acc")
+        ep, y = _mean_curve(runs, c, seeds, "train_acc")
         ax[0].plot(ep, y, color=col, ls=ls, lw=3 if c == "true" else 1.5, alpha=0.6 if c == "true" else 1.0,
                    label=f"{c} (fit ep {epochs_to_fit[c]:.0f})" if epochs_to_fit[c] else f"{c} (not fitted)")
     ax[0].axhline(p.fit_level, color="gray", lw=0.8)

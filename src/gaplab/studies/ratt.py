@@ -6,11 +6,31 @@ randomly labelled part against its random labels (``random_set_acc``). Each epoc
 ``E_S + (k-1)(1 - k/(k-1) E_S~)`` and the bound (estimate + finite-sample slack, delta = 0.1) from
 ``gaplab.theory.ratt``, next to the true test error; binary (``mnist1d-binary``, digits 0 vs 1) and 10-class.
 
-Rule for ``held``, per task (binary and multiclass), all must hold:
-(i) the bound holds at every evaluated epoch of every seed (test error <= bound);
+Rule (declared as checks per task, binary and multiclass; thresholds in the presets):
+(i) the bound holds at every evaluated epoch of every seed (largest test error − bound ≤ 0);
 (ii) at e*, the epoch of the smallest seed-mean estimate (RATT's early-stopping point), the seed-mean bound is
     non-vacuous (below the error of chance, (k-1)/k), i.e. the model has provably generalized;
-(iii) the estimate tracks the test error there: |estimate(e*) - test_error(e*)| <= ``track_tol``.
+(iii) where ``rule_tracking`` is set (the full preset), the estimate tracks the test error there:
+    |estimate(e*) - test_error(e*)| <= ``track_tol``.
+Checks (ii) and (iii) are resolved only beyond ``se_resolution`` standard errors of the estimate: the multiclass
+estimate is E_S + k·(a~ − 1/k), with sampling standard error k·sqrt(a~(1 − a~)/m) per seed (≈ 0.04 at the quick
+preset's m ≈ 6400 and one seed). That is as large as any useful tracking tolerance, so the quick preset reports
+the gap and its standard error but does not rule on it (with m ≈ 3200 the quick multiclass gap ranged over
+0.00-0.09 for seeds 0-2, and its bound came within 0.05 of chance at seed 2: hence 40000 samples).
+Run seeds come from ``ctx.seeds(seeds)``.
+
+Compared with the paper's multiclass experiments (their code, acmi-lab/RATT_generalization_bound: MNIST and
+CIFAR-10, 40000 clean + 10000 randomly labelled examples, SGD lr 0.1, momentum 0.9, weight decay 5e-4, batch 200, lr
+×0.1 every 100 epochs, errors logged every 100 steps): the fraction of randomly labelled training data is the same
+here (``random_fraction`` 0.2 = m / (n + m)), the data set, sizes and optimizer are not (MNIST-1D, n ≈ 25600, m ≈
+6400, Adam 1e-3, evaluated once per epoch). The multiclass estimate is E_S + k·(a~ − 1/k), with a~ the accuracy on
+the randomly labelled set against its random labels: any fit of the random labels above chance is multiplied by k =
+10, so memorizing 1 % of the random set above chance adds 0.1 to the estimate. On MNIST the clean labels are learned
+long before random ones (the paper's early-learning assumption: a~ stays near 1/k while the test error falls); on
+MNIST-1D an MLP's test error stays ≈ 0.3-0.45 and it begins to fit the random labels while it is still learning the
+clean ones, so the minimum of the estimate sits above the test error by k·(a~ − 1/k) − (test error − E_S) — the
+``random_set_excess_at_min_estimate`` and ``clean_error_at_min_estimate`` numbers show both terms. The estimate
+stays an upper estimate (the bound holds), it is just less tight than on MNIST.
 """
 
 from __future__ import annotations
@@ -22,6 +42,7 @@ from matplotlib.ticker import MaxNLocator
 
 from gaplab.engine.datacache import prepared_for
 from gaplab.studies.base import Outcome, Params, StudyContext, study
+from gaplab.studies.checks import Check
 from gaplab.studies.plotting import subplots
 from gaplab.theory import ratt
 
@@ -33,12 +54,14 @@ TASKS = {"binary": ("mnist1d-binary", 2), "multiclass": ("mnist1d", 10)}
     claim_id="C19",
     claim=("A model that fits the clean data but not a randomly-labelled extra set has provably generalized "
            "(a bound computed from its error on the random labels)."),
-    quick={"epochs": 4, "seeds": 1, "width": 128, "num_samples": 20000, "random_fraction": 0.2,
+    quick={"epochs": 4, "seeds": 1, "width": 128, "num_samples": 40000, "random_fraction": 0.2,
            "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
-           "track_tol": 0.05},
-    full={"epochs": 30, "seeds": 3, "width": 256, "num_samples": 20000, "random_fraction": 0.2,
+           "track_tol": 0.05, "rule_tracking": False, "se_resolution": 2.0},
+    full={"epochs": 30, "seeds": 3, "width": 256, "num_samples": 40000, "random_fraction": 0.2,
           "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
-          "track_tol": 0.05},
+          "track_tol": 0.05, "rule_tracking": True, "se_resolution": 2.0},
+    # a random set of a few examples: the finite-sample term makes the bound vacuous (nothing is certified)
+    breaking={"random_fraction": 0.002, "epochs": 1, "multiclass_train_size": 2000, "binary_train_size": 1000},
 )
 def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
     specs, keys = [], []
@@ -48,33 +71,37 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
                                   "random_labels": p.random_fraction, "train_size": size},
                          "model": {"name": "mlp", "args": {"width": p.width}},
                          "optim": {"name": "adam", "lr": p.lr, "epochs": p.epochs, "batch_size": 100}})
-        for s in range(p.seeds):
-            specs.append(base.replace(seed=ctx.seed + s))
+        for s in ctx.seeds(p.seeds):
+            specs.append(base.replace(seed=s))
             keys.append(task)
     runs = ctx.train(specs)
 
     numbers: dict = {k: {} for k in ("estimate", "test_error", "bound", "min_estimate", "test_error_at_min_estimate",
                                      "epoch_of_min_estimate", "bound_at_min_estimate", "bound_holds_every_epoch",
-                                     "abs_gap_at_min_estimate", "n_clean", "m_random")}
-    checks: dict[str, dict[str, bool]] = {}
+                                     "abs_gap_at_min_estimate", "n_clean", "m_random", "clean_error_at_min_estimate",
+                                     "random_set_excess_at_min_estimate")}
+    checks: list[Check] = []
     curves: dict[str, dict[str, np.ndarray]] = {}
     for task, (_name, k) in TASKS.items():
         trs = [r for r, t in zip(runs, keys, strict=True) if t == task]
-        est, bnd, test, holds = [], [], [], True
+        est, bnd, test, clean, rand_acc, excess = [], [], [], [], [], -math.inf
         ns, ms = [], []
         for r in trs:
             prep = prepared_for(r.spec)
+            assert prep.randomized is not None  # data.random_labels > 0 marks the randomly labelled examples
             m = int(prep.randomized[prep.train_idx].sum())
             n = len(prep.train_idx) - m
             ns.append(n)
             ms.append(m)
             e_row, b_row, t_row = [], [], []
+            clean.append([1.0 - h["labelled_set_acc"] for h in r.history])
+            rand_acc.append([h["random_set_acc"] for h in r.history])
             for h in r.history:
                 ce, re = 1.0 - h["labelled_set_acc"], 1.0 - h["random_set_acc"]
                 e_row.append(ratt.estimate(ce, re, k))
                 b_row.append(ratt.bound(ce, re, k, n, m, p.delta))
                 t_row.append(1.0 - h["test_acc"])
-            holds &= all(t <= b for t, b in zip(t_row, b_row, strict=True))
+            excess = max(excess, *(t - b for t, b in zip(t_row, b_row, strict=True)))
             est.append(e_row)
             bnd.append(b_row)
             test.append(t_row)
@@ -85,8 +112,20 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
                         "i": np.array(i)}
         gap = abs(float(e_mean[i] - t_mean[i]))
         chance = (k - 1) / k
-        checks[task] = {"bound_holds": bool(holds), "non_vacuous": bool(b_mean[i] < chance),
-                        "tracks": bool(gap <= p.track_tol)}
+        # sampling standard error of the estimate (and of the bound: its slack is a constant) at e*:
+        # k·sqrt(a~(1 − a~)/m), over the seeds' mean; the checks near chance or the tolerance resolve beyond it
+        a_rand = float(np.mean(np.array(rand_acc), axis=0)[i])
+        se = k * math.sqrt(a_rand * (1 - a_rand) / np.mean(ms)) / math.sqrt(len(trs))
+        checks += [
+            Check(f"bound_holds_{task}", f"{task}: largest test error − bound over epochs and seeds", excess, "<=",
+                  0.0),
+            Check(f"non_vacuous_{task}", f"{task}: bound at the min-estimate epoch (chance error {chance:g})",
+                  float(b_mean[i]), "<", chance, resolution=p.se_resolution * se),
+        ]
+        if p.rule_tracking:
+            checks.append(Check(f"tracks_{task}", f"{task}: |estimate − test error| at the min-estimate epoch", gap,
+                                "<=", p.track_tol, resolution=p.se_resolution * se))
+        numbers.setdefault("estimate_standard_error", {})[task] = se
         numbers["estimate"][task] = {str(e): float(v) for e, v in zip(epochs, e_mean, strict=True)}
         numbers["test_error"][task] = {str(e): float(v) for e, v in zip(epochs, t_mean, strict=True)}
         numbers["bound"][task] = {str(e): float(v) for e, v in zip(epochs, b_mean, strict=True)}
@@ -94,12 +133,13 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
         numbers["test_error_at_min_estimate"][task] = float(t_mean[i])
         numbers["epoch_of_min_estimate"][task] = int(epochs[i])
         numbers["bound_at_min_estimate"][task] = float(b_mean[i])
-        numbers["bound_holds_every_epoch"][task] = bool(holds)
+        numbers["bound_holds_every_epoch"][task] = bool(excess <= 0)
         numbers["abs_gap_at_min_estimate"][task] = gap
+        # the estimate's two terms at e*: clean error E_S, and k·(a~ − 1/k), the random labels' fit above chance
+        numbers["clean_error_at_min_estimate"][task] = float(np.mean(np.array(clean), axis=0)[i])
+        numbers["random_set_excess_at_min_estimate"][task] = float(k * (np.mean(np.array(rand_acc), axis=0)[i] - 1 / k))
         numbers["n_clean"][task] = int(np.mean(ns))
         numbers["m_random"][task] = int(np.mean(ms))
-    numbers["checks"] = checks
-    held = all(all(c.values()) for c in checks.values())
 
     fig, ax = subplots(2)
     for a, (task, (_name, k)) in zip(ax, TASKS.items(), strict=True):
@@ -120,16 +160,14 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
     ctx.savefig(fig, "ratt")
 
     def part(task: str) -> str:
-        c = checks[task]
         return (f"{task}: min estimate {numbers['min_estimate'][task]:.3f} at epoch "
                 f"{numbers['epoch_of_min_estimate'][task]} vs test error "
                 f"{numbers['test_error_at_min_estimate'][task]:.3f}, bound {numbers['bound_at_min_estimate'][task]:.3f}"
-                f" (bound holds every epoch: {c['bound_holds']}, non-vacuous: {c['non_vacuous']}, "
-                f"|est-test| <= {p.track_tol:g}: {c['tracks']})")
+                f" (n={numbers['n_clean'][task]} clean, m={numbers['m_random'][task]} randomly labelled; estimate = "
+                f"clean error {numbers['clean_error_at_min_estimate'][task]:.3f} + random-label fit above chance × k "
+                f"{numbers['random_set_excess_at_min_estimate'][task]:+.3f}; estimate − test error "
+                f"{numbers['min_estimate'][task] - numbers['test_error_at_min_estimate'][task]:+.3f} ± "
+                f"{numbers['estimate_standard_error'][task]:.3f} (1 standard error))")
 
-    summary = ("; ".join(part(t) for t in TASKS) + ". "
-               + ("The claim held: at RATT's early-stopping epoch the random-label error certifies the test error."
-                  if held else "The claim did not hold on this run (see the failed checks)."))
-    if any(math.isnan(v) for v in numbers["min_estimate"].values()):
-        held = None
-    return Outcome(held=held, summary=summary, numbers=numbers)
+    summary = "; ".join(part(t) for t in TASKS)
+    return Outcome(summary=summary, numbers=numbers, checks=checks)

@@ -14,9 +14,10 @@ rule is therefore checked after ``check_epochs`` epochs (before that amplificati
 picture is drawn and reported: |ΔW| per epoch for the SGD pair, the Adam pair and a rounding control
 (SGD+L2 with λ vs λ(1−δ), the λ the decoupled run effectively uses in float32).
 
-Rule for ``held`` (after ``check_epochs``, worst case over seeds): ``sgd_max_param_diff`` < 1e-4 (float
-rounding) AND ``adam_max_param_diff`` > 1e-3 AND > 100 × ``sgd_max_param_diff``. Biases are penalized too
-(``reg.penalize_bias``) because decoupled decay shrinks every parameter.
+Rule (declared as checks; thresholds in the presets; after ``check_epochs``, worst case over seeds): the SGD pair's
+largest parameter difference is below ``sgd_tol`` (float rounding), the Adam pair's is above ``adam_min`` and above
+``min_ratio`` × the SGD pair's. Biases are penalized too (``reg.penalize_bias``) because decoupled decay shrinks
+every parameter.
 """
 
 from __future__ import annotations
@@ -28,11 +29,9 @@ import numpy as np
 import torch
 
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
+from gaplab.studies.checks import Check
 from gaplab.studies.plotting import subplots
 
-SGD_TOL = 1e-4
-ADAM_MIN = 1e-3
-RATIO = 100.0
 MIN_ROUNDING = 1e-6  # smallest relative change of λ in the rounding control
 
 
@@ -63,14 +62,18 @@ def _total_norm(row: dict[str, Any]) -> float:
     claim="The L2 penalty λ/(2m)·Σ‖W‖² multiplies W by (1−αλ/m) each SGD step (weight decay); "
           "with Adam the L2 penalty and decoupled weight decay differ.",
     quick={"train_size": 1000, "width": 64, "epochs": 12, "check_epochs": 2, "curve_epochs": [1, 4],
-           "batch_size": 100, "lam": 20.0, "wd_factor": 1.0, "sgd_lr": 0.1, "adam_lr": 0.003, "seeds": [0],
-           "long_seeds": [0]},
+           "batch_size": 100, "lam": 20.0, "wd_factor": 1.0, "sgd_lr": 0.1, "adam_lr": 0.003, "seeds": 1,
+           "long_seeds": 1, "sgd_tol": 1e-4, "adam_min": 1e-3, "min_ratio": 100.0},
     full={"train_size": 4000, "width": 128, "epochs": 20, "check_epochs": 2, "curve_epochs": [1, 5, 10],
-          "batch_size": 100, "lam": 40.0, "wd_factor": 1.0, "sgd_lr": 0.1, "adam_lr": 0.003, "seeds": [0, 1, 2],
-          "long_seeds": [0, 1]},
+          "batch_size": 100, "lam": 40.0, "wd_factor": 1.0, "sgd_lr": 0.1, "adam_lr": 0.003, "seeds": 3,
+          "long_seeds": 2, "sgd_tol": 1e-4, "adam_min": 1e-3, "min_ratio": 100.0},
+    # a wrong mapping wd = 1.2·λ/m: the SGD pair is no longer the same algorithm
+    breaking={"wd_factor": 1.2, "epochs": 2, "curve_epochs": [1]},
 )
 def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
     m = p.train_size
+    seeds = ctx.seeds(max(p.seeds, p.long_seeds))
+    check_seeds, lseeds = seeds[:p.seeds], seeds[:p.long_seeds]
     wd = p.wd_factor * p.lam / m  # the seeds' mapping is wd = λ/m; wd_factor ≠ 1 is a deliberately wrong mapping
     base = ctx.spec({"data": {"name": "mnist1d", "train_size": m},
                      "model": {"name": "mlp", "args": {"width": p.width}},
@@ -92,9 +95,9 @@ def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
     # (seed, epochs, label): full-length runs of every variant (long_seeds); short runs of the pairs for the
     # rule (all seeds) and for the |ΔW|-per-epoch curve (first long seed). Batches are keyed by (seed, epoch), so a
     # k-epoch run is exactly the first k epochs of the long one.
-    keys = [(s, p.epochs, v) for s in p.long_seeds for v in variants]
-    keys += [(s, p.check_epochs, v) for s in p.seeds for v in pairs]
-    keys += [(p.long_seeds[0], e, v) for e in p.curve_epochs if e not in (p.epochs, p.check_epochs) for v in pairs]
+    keys = [(s, p.epochs, v) for s in lseeds for v in variants]
+    keys += [(s, p.check_epochs, v) for s in check_seeds for v in pairs]
+    keys += [(lseeds[0], e, v) for e in p.curve_epochs if e not in (p.epochs, p.check_epochs) for v in pairs]
     specs = [base.replace(**{"seed": s, "optim.epochs": e, "eval_every": 1 if e == p.epochs else e, **variants[v]})
              for s, e, v in keys]
     runs = dict(zip(keys, ctx.train(specs, keep_state=True), strict=True))
@@ -103,16 +106,21 @@ def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
         return _max_param_diff(runs[s, e, a], runs[s, e, b])
 
     ce = p.check_epochs
-    sgd_diffs = [diff(s, ce, "sgd+l2", "sgd+wd") for s in p.seeds]
-    adam_diffs = [diff(s, ce, "adam+l2", "adamw+wd") for s in p.seeds]
+    sgd_diffs = [diff(s, ce, "sgd+l2", "sgd+wd") for s in check_seeds]
+    adam_diffs = [diff(s, ce, "adam+l2", "adamw+wd") for s in check_seeds]
     sgd_diff, adam_diff = max(sgd_diffs), min(adam_diffs)
-    lseeds = p.long_seeds
     final_sgd = max(diff(s, p.epochs, "sgd+l2", "sgd+wd") for s in lseeds)
     final_adam = min(diff(s, p.epochs, "adam+l2", "adamw+wd") for s in lseeds)
     final_ctl = max(diff(s, p.epochs, "sgd+l2", "sgd+l2'") for s in lseeds)
     test_acc = {v: float(np.mean([runs[s, p.epochs, v].final["test_acc"] for s in lseeds])) for v in variants}
     final_norm = {v: float(np.mean([_total_norm(runs[s, p.epochs, v].final) for s in lseeds])) for v in variants}
-    held = bool(sgd_diff < SGD_TOL and adam_diff > ADAM_MIN and adam_diff > RATIO * sgd_diff)
+    checks = [
+        Check("sgd_same", f"SGD+L2 vs SGD+decay after {p.check_epochs} epochs: max |ΔW|", sgd_diff, "<", p.sgd_tol),
+        Check("adam_differs", f"Adam+L2 vs AdamW after {p.check_epochs} epochs: max |ΔW|", adam_diff, ">",
+              p.adam_min),
+        Check("adam_gap_dwarfs_sgd", "Adam pair's max |ΔW| / SGD pair's",
+              adam_diff / sgd_diff if sgd_diff > 0 else math.inf, ">", p.min_ratio),
+    ]
 
     s0 = lseeds[0]
     epochs_axis = sorted({e for (s, e, _) in runs if s == s0})
@@ -137,7 +145,7 @@ def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
     ax[2].plot(epochs_axis, curve["sgd"], "o-", label="SGD+L2 vs SGD+decay")
     ax[2].plot(epochs_axis, curve["ctl"], "s:", label=f"rounding control: λ vs λ(1−δ), δ={delta:.1e}")
     ax[2].plot(epochs_axis, curve["adam"], "^-", label="Adam+L2 vs AdamW")
-    ax[2].axhline(SGD_TOL, color="red", ls="--", lw=1, label="1e-4 (rule)")
+    ax[2].axhline(p.sgd_tol, color="red", ls="--", lw=1, label=f"{p.sgd_tol:g} (rule)")
     ax[2].axvline(ce, color="gray", ls=":", lw=1)
     ax[2].set_yscale("log")
     ax[2].set_xlabel("epochs trained")
@@ -146,22 +154,22 @@ def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
     ax[2].legend(fontsize=7)
     ctx.savefig(fig, "weight_decay")
 
-    amplified = " (rounding noise amplified by SGD's chaotic dynamics)" if final_ctl > SGD_TOL else ""
+    amplified = " (rounding noise amplified by SGD's chaotic dynamics)" if final_ctl > p.sgd_tol else ""
     mapping = "= λ/m" if p.wd_factor == 1 else f"= {p.wd_factor:g}·λ/m, a wrong mapping"
-    summary = (f"{'Held' if held else 'Did not hold'}: after {ce} epochs SGD+L2 (λ={p.lam:g}, m={m}) and SGD with "
-               f"decay wd={wd:.3g} ({mapping}) were {sgd_diff:.1e} apart at most (rule < {SGD_TOL:g}) while Adam+L2 "
-               f"and AdamW were {adam_diff:.3g} apart (rule > {ADAM_MIN:g} and > {RATIO:g}× the SGD gap). "
+    summary = (f"After {ce} epochs SGD+L2 (λ={p.lam:g}, m={m}) and SGD with "
+               f"decay wd={wd:.3g} ({mapping}) were {sgd_diff:.1e} apart at most while Adam+L2 "
+               f"and AdamW were {adam_diff:.3g} apart. "
                f"After {p.epochs} epochs: SGD pair {final_sgd:.1e}, rounding control {final_ctl:.1e}{amplified}, "
                f"Adam pair {final_adam:.2f}; test accuracy SGD+L2 {test_acc['sgd+l2']:.3f} "
                f"vs SGD+decay {test_acc['sgd+wd']:.3f}, Adam+L2 {test_acc['adam+l2']:.3f} vs AdamW "
                f"{test_acc['adamw+wd']:.3f}.")
-    return Outcome(held=held, summary=summary, numbers={
+    return Outcome(summary=summary, checks=checks, numbers={
         "sgd_max_param_diff": sgd_diff, "adam_max_param_diff": adam_diff, "test_accuracy": test_acc,
         "check_epochs": ce, "final_sgd_max_param_diff": final_sgd, "final_adam_max_param_diff": final_adam,
         "final_rounding_control_diff": final_ctl, "rounding_delta": delta, "final_weight_norm": final_norm,
         "wd": wd, "lam": p.lam, "m": m,
         "param_diff_per_epoch": {name: {str(e): d for e, d in zip(epochs_axis, c, strict=True)}
                                  for name, c in curve.items()},
-        "sgd_max_param_diff_per_seed": {str(s): d for s, d in zip(p.seeds, sgd_diffs, strict=True)},
-        "adam_max_param_diff_per_seed": {str(s): d for s, d in zip(p.seeds, adam_diffs, strict=True)},
+        "sgd_max_param_diff_per_seed": {str(s): d for s, d in zip(check_seeds, sgd_diffs, strict=True)},
+        "adam_max_param_diff_per_seed": {str(s): d for s, d in zip(check_seeds, adam_diffs, strict=True)},
     })

@@ -1,0 +1,105 @@
+"""How robust is each study's verdict? Run studies × seeds × thread counts and print a markdown table.
+
+Every (study, seed, threads) runs in its own temporary store (thread count is not part of a run's id, so a shared
+store would reuse the first thread count's runs). Each cell shows the verdict and the tightest check's margin
+(``Check.score``: margin in units of its resolution, or relative to the threshold when it has none), e.g.
+``held +0.42 (ridge_helps)``; a cell that differs between 1 and 2 threads shows both.
+
+    python benchmarks/verdict_table.py --studies polyfit,dropout --seeds 0-4 --threads 1,2 --preset quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+WORD = {True: "held", False: "FAILED", None: "undecided"}
+
+
+def _ints(text: str) -> list[int]:
+    """'0-4' or '0,2,3' → list of ints."""
+    out: list[int] = []
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.extend(range(int(a), int(b) + 1))
+        elif part:
+            out.append(int(part))
+    return out
+
+
+def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str, Any]) -> dict[str, Any]:
+    """One study run in a fresh store; its verdict, tightest check and seconds."""
+    import torch
+
+    from gaplab.store.db import Store
+    from gaplab.studies.base import run_study
+    from gaplab.studies.checks import Check, tightest
+
+    torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.process_time()
+        v = run_study(name, preset, seed, Path(tmp) / "out", Store(Path(tmp) / "s.db"), overrides=overrides)
+        cpu = time.process_time() - t0
+    checks = [Check(c["name"], c["what"], c["value"] if c["value"] is not None else float("nan"), c["op"],
+                    c["threshold"], c["resolution"]) for c in v.checks]
+    tight = tightest(checks) if checks else None
+    return {"held": v.held, "check": tight.name if tight else "", "score": tight.score if tight else None,
+            "margin": tight.margin if tight else None, "cpu": cpu, "wall": v.seconds,
+            "scores": {c.name: c.score for c in checks}}
+
+
+def cell(res: list[dict[str, Any]]) -> str:
+    """One table cell from the results of the thread counts."""
+    parts = []
+    for r in res:
+        s = f"{WORD[r['held']]}"
+        if r["score"] is not None:
+            s += f" {r['score']:+.2f} ({r['check']})"
+        parts.append(s)
+    return parts[0] if len(set(parts)) == 1 else " / ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--studies", default="", help="comma-separated study names (default: every study)")
+    ap.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3")
+    ap.add_argument("--threads", default="1,2", help="torch thread counts, e.g. 1,2")
+    ap.add_argument("--preset", default="quick")
+    ap.add_argument("--set", action="append", default=[], help="preset override KEY=JSON (applies to every study)")
+    ap.add_argument("--json", help="also write every result to this JSON file")
+    args = ap.parse_args(argv)
+
+    from gaplab.studies.registry import all_studies
+
+    names = [s for s in args.studies.split(",") if s] or list(all_studies())
+    seeds, threads = _ints(args.seeds), _ints(args.threads)
+    overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
+    table: dict[str, dict[int, list[dict[str, Any]]]] = {}
+    for name in names:
+        for seed in seeds:
+            for t in threads:
+                r = run_one(name, args.preset, seed, t, overrides)
+                table.setdefault(name, {}).setdefault(seed, []).append(r)
+                print(f"{name} seed {seed} threads {t}: {cell([r])}  cpu {r['cpu']:.1f} s", file=sys.stderr,
+                      flush=True)
+    print(f"\npreset {args.preset}, threads {args.threads}; cell: verdict, tightest check's margin "
+          "(in resolutions, or relative to the threshold)\n")
+    print("| study | " + " | ".join(f"seed {s}" for s in seeds) + " | CPU s/run |")
+    print("|---|" + "---|" * (len(seeds) + 1))
+    for name, by_seed in table.items():
+        cpu = [r["cpu"] for rs in by_seed.values() for r in rs]
+        print(f"| {name} | " + " | ".join(cell(by_seed[s]) for s in seeds) + f" | {sum(cpu) / len(cpu):.1f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps({n: {str(s): rs for s, rs in b.items()} for n, b in table.items()},
+                                              indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The verdict framework: checks → held, margins, undecided at this size, derived summary words, seeds, dry mode."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from gaplab.studies.base import Outcome, StudyContext
+from gaplab.studies.checks import Check, compose_summary, decide, rule_sentence, tightest
+
+
+def test_margins_follow_the_comparison() -> None:
+    above = Check("a", "ratio", 1.3, ">", 1.0)
+    below = Check("b", "error", 0.3, "<", 0.5)
+    assert above.passed and above.margin == pytest.approx(0.3) and above.relative_margin == pytest.approx(0.3)
+    assert below.passed and below.margin == pytest.approx(0.2) and below.relative_margin == pytest.approx(0.4)
+    failed = Check("c", "error", 0.7, "<=", 0.5)
+    assert not failed.passed and failed.margin == pytest.approx(-0.2)
+    assert Check("d", "x", 1.0, ">=", 1.0).passed and not Check("e", "x", 1.0, ">", 1.0).passed
+    with pytest.raises(ValueError, match="comparison"):
+        Check("f", "x", 1.0, "==", 1.0)
+
+
+def test_held_false_true_and_undecided() -> None:
+    ok = Check("ok", "x", 2.0, ">", 1.0)
+    assert decide([ok]) == (True, "")
+    assert decide([ok, Check("bad", "y", 0.0, ">", 1.0)])[0] is False
+    # a passed check within its resolution: undecided, with the reason naming it
+    held, reason = decide([ok, Check("close", "gain", 0.01, ">", 0.0, resolution=0.02)])
+    assert held is None and "close" in reason and "resolution" in reason
+    # a failed check within its resolution does not decide either ...
+    assert decide([ok, Check("close", "gain", -0.01, ">", 0.0, resolution=0.02)])[0] is None
+    # ... but any decisive failure does
+    assert decide([Check("bad", "y", 0.0, ">", 1.0), Check("close", "g", 0.01, ">", 0.0, resolution=0.02)])[0] is False
+    # a value that could not be measured decides nothing; a NaN resolution (one seed) means no resolution
+    assert decide([ok, Check("nan", "z", math.nan, "<", 1.0)]) == (None, "nan could not be measured")
+    assert Check("r", "z", 0.5, "<", 1.0, resolution=math.nan).resolution is None
+    with pytest.raises(ValueError):
+        decide([])
+
+
+def test_summary_words_are_derived_and_rule_is_listed() -> None:
+    checks = [Check("a", "plain error at n=2000", 0.2, "<", 0.3), Check("b", "gain", 0.01, ">", 0.0, resolution=0.1)]
+    held, text, reason = compose_summary(checks, "We measured things")
+    assert held is None and text.startswith("Undecided at this size: We measured things.")
+    assert reason in text and "the full preset decides" in text
+    assert text.endswith(f"Rule: {rule_sentence(checks)}.")
+    assert rule_sentence(checks) == "held iff all of: plain error at n=2000 < 0.3; gain > 0"
+    assert tightest(checks).name == "b"
+
+
+def test_outcome_derives_held_and_keeps_the_old_form() -> None:
+    o = Outcome(summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])
+    assert o.held is False and o.summary.startswith("Claim did not hold: x.") and "Failed: v 1 < 0.5" in o.summary
+    with pytest.raises(ValueError, match="not both"):
+        Outcome(held=True, summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])
+    legacy = Outcome(True, "written by the study", {"n": 1})
+    assert legacy.held is True and legacy.summary == "written by the study" and legacy.checks == []
+
+
+def test_seeds_are_derived_from_the_study_seed(tmp_path) -> None:
+    ctx0 = StudyContext("s", "quick", 0, tmp_path / "a", None)
+    ctx1 = StudyContext("s", "quick", 1, tmp_path / "b", None)
+    assert ctx0.seeds(3) == [0, 1, 2] and ctx1.seeds(3) == [3, 4, 5]
+    assert not set(ctx0.seeds(4)) & set(ctx1.seeds(4))
+    with pytest.raises(ValueError):
+        ctx0.seeds(0)
+
+
+def test_report_shows_checks_and_undecided_reason(tmp_path) -> None:
+    from gaplab.report.html import write_report
+    from gaplab.store.db import Store
+    from gaplab.studies.base import Verdict
+
+    checks = [Check("gain", "dropout gain", 0.01, ">", 0.0, resolution=0.03)]
+    held, summary, reason = compose_summary(checks, "Measured a small gain")
+    v = Verdict(study="toy", claim="A toy claim.", held=held, summary=summary, numbers={"gain": 0.01}, preset="quick",
+                seed=0, runs=[], claim_id="C99", checks=[c.row() for c in checks], undecided_reason=reason)
+    store = Store(tmp_path / "s.db")
+    (tmp_path / "toy").mkdir()
+    store.save_study("toy", "quick", 0, v.to_json(), str(tmp_path / "toy"))
+    index = write_report(store, tmp_path / "report").read_text()
+    assert "undecided at this size" in index and "below the resolution" in index and "1 undecided" in index
+    page = (tmp_path / "report" / "toy" / "index.html").read_text()
+    assert "<table id=checks>" in page and "within resolution" in page and "dropout gain" in page
