@@ -65,6 +65,8 @@ def test_seed_changes_every_run_id(name: str) -> None:
 
 @pytest.mark.parametrize("name", _names("checks"))
 def test_quick_verdict_is_consistent(name: str, quick_verdict: Callable[..., Verdict]) -> None:
+    src = inspect.getsource(sys.modules[STUDIES[name].fn.__module__])
+    assert "Check(" in src, "the study declares its checks (gaplab.studies.checks.Check)"  # before the costly run
     v = quick_verdict(name)
     data = json.loads(json.dumps(v.to_json(), allow_nan=False))  # plain JSON, no NaN
     assert data["seed"] == 0 and "--seed 0" in data["command"]
