@@ -293,6 +293,7 @@ def list_regularizers_cmd(as_json: JsonOpt = False) -> None:
 
 
 from gaplab.cli import studies as _studies  # noqa: E402,F401  (registers study, report, tour)
+from gaplab.cli import serve as _serve  # noqa: E402,F401  (registers serve)
 
 
 def main() -> None:
