@@ -295,7 +295,7 @@ class Dashboard:
 
     def api_plot(self, con: sqlite3.Connection, p: Params) -> Response:
         ov = self.overview(con, p.get("group"))
-        by = p.get("by") or None
+        by = p.get("by", ov["by"]) or None
         fig = sweeps.plot_figure(con, ov, p.get("metric", ov["metric"]), p.get("x", ov["x"]), by,
                                  p.getbool("logx"), p.getbool("logy"))
         return self._json(fig)
