@@ -81,6 +81,8 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         save(db, "odd", **{"model.args.width": 32, "optim.lr": 1e-3})
         save(db, SCRIPT, final_extra={SCRIPT: 1.5}, **{"model.args.width": 48, "model.args.activation": SCRIPT,
                                                          "data.target": SCRIPT})
+        save(db, SCRIPT, final_extra={SCRIPT: 2.5}, **{"model.args.width": 48, "model.args.activation": "relu",
+                                                         "data.target": SCRIPT})
         rid, sp = spec(**{"model.args.width": 64})
         db.save_failed(rid, sp, "RuntimeError: " + SCRIPT)
         db.tag("odd", [rid])

@@ -135,7 +135,7 @@ def test_user_strings_are_escaped(stores: dict[str, Path]) -> None:
     assert SCRIPT not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     _, fig = get(dash, f"/api/sweep/plot?group=%3Cscript%3Ealert(1)%3C/script%3E&metric=final.{SCRIPT}"
                        "&x=model.args.activation")
-    assert fig["data"][0]["x"] == ["&lt;script&gt;alert(1)&lt;/script&gt;"]
+    assert fig["data"][0]["x"] == ["&lt;script&gt;alert(1)&lt;/script&gt;", "relu"]
     assert SCRIPT not in json.dumps(fig)
 
 

@@ -118,7 +118,8 @@ def run(runs: list[dict[str, Any]], spec_rows: list[tuple[str, list[Any]]], fina
                      f"</td>" for r in runs)
     groups = cells([", ".join(r["groups"]) or "—" for r in runs])
     spec = "".join(f"<tr><th>{html.escape(k)}</th>{cells(v)}</tr>" for k, v in spec_rows)
-    final = "".join(f"<tr><th>{html.escape(k)}</th>{cells([r['final'].get(k) for r in runs])}</tr>" for k in finals)
+    final = "".join(f"<tr><th>{html.escape(k)}</th>{cells([r['final'].get(k) for r in runs])}</tr>" for k in finals) \
+        or "<tr><td>none stored (a failed run keeps only its error)</td></tr>"
     title = f"run {ids[0]}" if len(ids) == 1 else f"{len(ids)} runs compared"
     spec_title = "Spec" if len(ids) == 1 else "Spec keys that differ"
     body = (f"<h1>{html.escape(title)}</h1><table id=run-head><tr><th>run</th>{heads}</tr>"

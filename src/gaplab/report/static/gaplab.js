@@ -43,7 +43,11 @@
 
   function fmt(v) {
     if (v === null || v === undefined) return "—";
-    if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toPrecision(4).replace(/\.?0+$/, "");
+    if (typeof v === "number") {
+      if (Number.isInteger(v)) return String(v);
+      const t = v.toPrecision(4);
+      return t.includes("e") ? t : t.replace(/\.?0+$/, "");
+    }
     return typeof v === "object" ? JSON.stringify(v) : String(v);
   }
 
