@@ -73,6 +73,16 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     with Store(out["one"]) as db:
         save(db, "single", **{"model.args.width": 32})
     out["sweep"] = sweep_store(tmp / "sweep.db")["path"]
+    with Store(out["sweep"]) as db:  # a stored study, as the static report shows it
+        folder = tmp / "studies" / "polyfit"
+        folder.mkdir(parents=True)
+        from PIL import Image
+
+        Image.new("RGB", (320, 200), (40, 90, 160)).save(folder / "fit.png")
+        db.save_study("polyfit", "quick", 0, {
+            "study": "polyfit", "claim_id": "C1", "claim": "a claim", "held": True, "summary": "it held " + SCRIPT,
+            "figures": ["fit.png"], "numbers": {"gap": 0.5}, "command": "gaplab study polyfit", "preset": "quick",
+            "seed": 0, "runs": [], "seconds": 1.0, "params": {}}, str(folder))
     out["odd"] = tmp / "odd.db"
     with Store(out["odd"]) as db:  # NaN and inf losses, diverged and failed runs, a script-named everything
         save(db, "odd", bad=math.nan, status="diverged", **{"model.args.width": 8})

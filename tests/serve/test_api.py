@@ -187,3 +187,37 @@ def test_static_report_draws_the_same_figures(stores: dict[str, Path], tmp_path:
     dash = Dashboard(stores["odd"], {"127.0.0.1"})
     _, fig = get(dash, "/api/sweep/plot?group=odd")
     assert json.loads(blob) == fig  # one renderer: the report and the dashboard draw the same figure
+
+
+def test_study_and_artifact_pages_reuse_the_report(stores: dict[str, Path], tmp_path: Path) -> None:
+    from gaplab.report.html import ARTIFACT_PAGES, artifact_page
+
+    dash = Dashboard(stores["sweep"], {"127.0.0.1"})
+    home = get(dash, "/")[1]
+    assert "/study/polyfit/" in home and SCRIPT not in home
+    status, page = get(dash, "/study/polyfit/")
+    assert status == 200 and 'id=verdict>held' in page and '<img src="fit.png"' in page and SCRIPT not in page
+    img = dash.handle("GET", "/study/polyfit/fit.png", HOST)
+    assert img.status == 200 and img.content_type == "image/png" and img.body[:4] == b"\x89PNG"
+    assert dash.handle("GET", "/study/polyfit/..%2F..%2Fsweep.db", HOST).status == 404
+    assert get(dash, "/study/polyfit/verdict.json")[1]["claim_id"] == "C1"
+
+    @artifact_page("testkind", "Test results")
+    def _render(row, folder):  # type: ignore[no-untyped-def]
+        (folder / "x.txt").write_text("x")
+        return f"<h1 id=t>{row['data']['value']}</h1><a href=x.txt>x</a>"
+
+    try:
+        path = tmp_path / "a.db"
+        with Store(path) as db:
+            db.save_artifact("testkind", "a/b <c>", {"title": SCRIPT, "value": 7})
+        dash = Dashboard(path, {"127.0.0.1"})
+        home = get(dash, "/")[1]
+        assert "Test results" in home and SCRIPT not in home and "/artifact/testkind/a%2Fb%20%3Cc%3E/" in home
+        status, page = get(dash, "/artifact/testkind/a%2Fb%20%3Cc%3E/")
+        assert status == 200 and "<h1 id=t>7</h1>" in page
+        assert dash.handle("GET", "/artifact/testkind/a%2Fb%20%3Cc%3E/x.txt", HOST).body == b"x"
+        assert dash.handle("GET", "/artifact/testkind/a%2Fb%20%3Cc%3E/..%2Fy", HOST).status == 404
+        assert dash.handle("GET", "/artifact/testkind/nope/", HOST).status == 404
+    finally:
+        ARTIFACT_PAGES.pop("testkind", None)

@@ -115,6 +115,15 @@ def test_script_named_run_stays_text(stores: dict[str, Path], serve_store, tab: 
     tab.errors.clear()
 
 
+def test_study_page(stores: dict[str, Path], serve_store, tab: Tab) -> None:  # type: ignore[no-untyped-def]
+    s = serve_store(stores["sweep"])
+    home = tab.open(s.url + "/", "#studies")
+    home.locator("#studies a").first.click()
+    page = tab.open(home.url, "#verdict", "figure img")
+    assert page.evaluate("document.querySelector('figure img').naturalWidth") == 320
+    assert SCRIPT in page.locator("body").inner_text()
+
+
 def test_sort_filter_compare_and_log_axes(stores: dict[str, Path], serve_store, tab: Tab) -> None:  # type: ignore[no-untyped-def]
     s = serve_store(stores["sweep"])
     page = tab.open(f"{s.url}/sweep?group=widths", *SWEEP, "#runs tbody tr")

@@ -158,17 +158,20 @@ class Dashboard:
     def overview(self, con: sqlite3.Connection, group: str | None) -> dict[str, Any]:
         """A sweep's columns, counts and default axes; recomputed only when a run of it was written."""
         queries.check_group(con, group)
-        key = ("overview", group, tuple(queries.version(con, group)))
+        return self._memo(("overview", group), queries.version(con, group),
+                          lambda: sweeps.sweep_overview(con, group))
+
+    def _memo(self, key: tuple[Any, ...], version: list[Any], compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per ``key`` and store ``version``: a new run in the sweep makes it stale."""
+        full = (*key, tuple(version))
         with self._lock:
-            hit = self._cache.get(key)
+            hit = self._cache.get(full)
         if hit is None:
-            hit = sweeps.sweep_overview(con, group)
+            hit = compute()
             with self._lock:
-                for k in [k for k in self._cache if k[:2] == key[:2]]:
-                    del self._cache[k]
-                if len(self._cache) > 64:
+                if len(self._cache) > 256:
                     self._cache.clear()
-                self._cache[key] = hit
+                self._cache[full] = hit
         return hit
 
     # ---- pages ------------------------------------------------------------------------------------
@@ -289,25 +292,29 @@ class Dashboard:
         group = p.get("group")
         ov = self.overview(con, group)
         show = [c for v in p.getall("col") for c in v.split(",") if c] or ov["table_columns"]
-        tbl = queries.table(con, group, ov["cols"], show, sort=p.get("sort") or "id", desc=p.getbool("desc"),
-                            filters=p.filters(), page=p.getint("page", 0), size=p.getint("size", 50))
+        args = dict(sort=p.get("sort") or "id", desc=p.getbool("desc"), filters=p.filters(),
+                    page=p.getint("page", 0), size=p.getint("size", 50))
+        tbl = self._memo(("table", group, tuple(show), json.dumps(args, sort_keys=True)), ov["version"],
+                         lambda: queries.table(con, group, ov["cols"], show, **args))  # type: ignore[arg-type]
         return self._json(tbl)
 
     def api_plot(self, con: sqlite3.Connection, p: Params) -> Response:
         ov = self.overview(con, p.get("group"))
         by = p.get("by", ov["by"]) or None
-        fig = sweeps.plot_figure(con, ov, p.get("metric", ov["metric"]), p.get("x", ov["x"]), by,
-                                 p.getbool("logx"), p.getbool("logy"))
+        metric, x, logx, logy = p.get("metric", ov["metric"]), p.get("x", ov["x"]), p.getbool("logx"), p.getbool("logy")
+        fig = self._memo(("plot", ov["group"], metric, x, by, logx, logy), ov["version"],
+                         lambda: sweeps.plot_figure(con, ov, metric, x, by, logx, logy))
         return self._json(fig)
 
     def api_latest(self, con: sqlite3.Connection, p: Params) -> Response:
         group = p.get("group")
-        self.overview(con, group)
+        ov = self.overview(con, group)
         n = p.getint("n", 8)
         if not 1 <= n <= 50:
             raise BadRequest("n must be between 1 and 50")
-        metric = p.get("metric") or "test_loss"
-        return self._json(sweeps.latest_figure(con, group, metric, n, p.getbool("logy")))
+        metric, logy = p.get("metric") or "test_loss", p.getbool("logy")
+        return self._json(self._memo(("latest", group, metric, n, logy), ov["version"],
+                                     lambda: sweeps.latest_figure(con, group, metric, n, logy)))
 
     def api_run(self, con: sqlite3.Connection, p: Params) -> Response:
         runs = self._runs(con, p)
