@@ -199,3 +199,13 @@ def test_big_store_pages(stores: dict[str, Path], serve_store, tab: Tab) -> None
     page.wait_for_selector("#page-info:has-text('page 2 of 200')")
     rid = page.locator("#runs tbody tr td a").first.inner_text()
     tab.open(f"{s.url}/run?id={rid}", "#run-figures .main-svg")
+
+
+def test_static_report_sweep_page_draws_offline(stores: dict[str, Path], tab: Tab, tmp_path: Path) -> None:
+    from gaplab.report.html import write_report
+    from gaplab.store.db import Store
+
+    index = write_report(Store(stores["odd"]), tmp_path / "rep")
+    page = tab.open((index.parent / "sweeps" / "odd" / "index.html").as_uri(), "#sweep-plot .main-svg",
+                    "#latest-plot .main-svg", "table.runs tbody tr")
+    assert page.locator("table.runs tbody tr").count() == 5

@@ -292,8 +292,8 @@ def list_regularizers_cmd(as_json: JsonOpt = False) -> None:
     _print_catalog(list_regularizers(), "regularizers", as_json)
 
 
-from gaplab.cli import studies as _studies  # noqa: E402,F401  (registers study, report, tour)
 from gaplab.cli import serve as _serve  # noqa: E402,F401  (registers serve)
+from gaplab.cli import studies as _studies  # noqa: E402,F401  (registers study, report, tour)
 
 
 def main() -> None:

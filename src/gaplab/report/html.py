@@ -1,6 +1,7 @@
 """A static HTML report from the results store: an index of study verdicts and one page per study.
 
-Plain HTML and CSS, no scripts, so it opens from disk anywhere; figures are copied next to the pages.
+Plain HTML and CSS, so it opens from disk anywhere; figures are copied next to the pages. The user-sweep pages
+(``report.sweeps``) add plotly.js, copied next to them from the installed ``plotly`` package (no CDN).
 """
 
 from __future__ import annotations
