@@ -25,18 +25,20 @@ SCRIPT_Q = "%3Cscript%3Ealert(1)%3C%2Fscript%3E"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One browser context for the module, so plotly.js is fetched and compiled once per server."""
     with sync_api.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        yield b
+        context = b.new_context(viewport={"width": 1280, "height": 900})
+        yield context
+        context.close()
         b.close()
 
 
 class Tab:
     """A page that records console errors, uncaught exceptions and dialogs (an executed alert would show)."""
 
-    def __init__(self, browser: Any) -> None:
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.page = self.context.new_page()
+    def __init__(self, context: Any) -> None:
+        self.page = context.new_page()
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
@@ -63,7 +65,7 @@ class Tab:
         assert not self.dialogs, self.dialogs
 
     def close(self) -> None:
-        self.context.close()
+        self.page.close()
 
 
 @pytest.fixture
@@ -154,11 +156,11 @@ from gaplab.spec import RunSpec
 from gaplab.store.db import Store
 db = Store(sys.argv[1])
 for i in range(2):
+    sys.stdin.readline()
     s = RunSpec().replace(**{"model.args.width": 1000 + i})
     h = [{"epoch": e, "train_loss": 1.0 / e, "test_loss": 1.2 / e} for e in range(1, 6)]
     db.save_run(s.run_id, s.normalized(), "done", h, {"test_acc": 0.5, "test_loss": 0.3}, 1.0, groups=["widths"])
     print("saved", flush=True)
-    sys.stdin.readline()
 """
 
 
@@ -167,20 +169,21 @@ def test_live_sweep_written_by_another_process(stores: dict[str, Path], serve_st
     path = tmp_path / "live.db"
     path.write_bytes(stores["sweep"].read_bytes())
     s = serve_store(path)
-    page = tab.open(f"{s.url}/sweep?group=widths", *SWEEP, "#runs tbody tr")
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True)
+                              text=True)  # it imports while the page loads, then writes a run per line of input
     try:
+        page = tab.open(f"{s.url}/sweep?group=widths", *SWEEP, "#runs tbody tr")
+        assert page.locator("#runs-total").inner_text() == "(18 matching)"
         for done in (19, 20):
+            assert writer.stdin is not None
+            writer.stdin.write("\n")
+            writer.stdin.flush()
             assert writer.stdout is not None and writer.stdout.readline().strip() == "saved"
             t0 = time.monotonic()
             # the page polls every 2 s: a new run shows within a few seconds, without a reload
             page.wait_for_selector(f"#counts li[data-status=done] b:text-is('{done}')", timeout=8_000)
             page.wait_for_selector(f"#runs-total:has-text('({done} matching)')", timeout=8_000)
             assert time.monotonic() - t0 < 8
-            assert writer.stdin is not None
-            writer.stdin.write("\n")
-            writer.stdin.flush()
         assert page.evaluate("document.getElementById('latest-plot').data.length") == 8
         assert writer.wait(timeout=30) == 0
     finally:
