@@ -181,8 +181,8 @@ class Dashboard:
 
         arts = {kind: (title, rows) for kind, (title, _) in ARTIFACT_PAGES.items()
                 if (rows := queries.artifacts(con, kind))}
-        total = queries.version(con)[0]
-        return self._html(pages.home(str(self.path), queries.groups(con), total, queries.studies(con), arts))
+        return self._html(pages.home(str(self.path), queries.groups(con), queries.version(con), queries.studies(con),
+                                     arts))
 
     def sweep(self, con: sqlite3.Connection, p: Params) -> Response:
         group = p.get("group")
@@ -279,8 +279,8 @@ class Dashboard:
     # ---- JSON API ---------------------------------------------------------------------------------
     def api_groups(self, con: sqlite3.Connection, p: Params) -> Response:
         """Every group with counts, plus the store's total and version (the home page polls this)."""
-        return self._json({"groups": queries.groups(con), "total": queries.version(con)[0],
-                           "version": queries.version(con)})
+        version = queries.version(con)
+        return self._json({"groups": queries.groups(con), "total": version[0], "version": version})
 
     def api_sweep(self, con: sqlite3.Connection, p: Params) -> Response:
         """Counts, version, columns and metrics of a sweep (the sweep page polls this every ~2 s)."""

@@ -57,7 +57,7 @@ def groups_table(groups: list[dict[str, Any]]) -> str:
             f"</thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-def home(store: str, groups: list[dict[str, Any]], total: int, studies: dict[str, dict[str, Any]],
+def home(store: str, groups: list[dict[str, Any]], version: list[Any], studies: dict[str, dict[str, Any]],
          artifacts: dict[str, tuple[str, list[dict[str, Any]]]]) -> str:
     from gaplab.report.html import _MARK
 
@@ -77,9 +77,9 @@ def home(store: str, groups: list[dict[str, Any]], total: int, studies: dict[str
             f"{html.escape(str(r['data'].get('title') or r['key']))}</a></li>" for r in rows)
         arts.append(f"<h2>{html.escape(title)}</h2><ul id=\"{html.escape(kind)}-pages\">{links}</ul>")
     body = (f"<h1>gaplab dashboard</h1><p class=sub>Store <code>{html.escape(store)}</code>, read-only: "
-            f"<span id=total-runs>{total}</span> runs. New runs appear here as a sweep stores them.</p>"
+            f"<span id=total-runs>{version[0]}</span> runs. New runs appear here as a sweep stores them.</p>"
             f"<h2>Sweeps</h2><div id=groups-box>{groups_table(groups)}</div>{studies_html}{''.join(arts)}")
-    return page("gaplab dashboard", body, "home", {"total": total}, plotly=False)
+    return page("gaplab dashboard", body, "home", {"version": version}, plotly=False)
 
 
 def sweep(ov: dict[str, Any], title: str) -> str:

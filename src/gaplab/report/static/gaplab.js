@@ -235,12 +235,13 @@
 
   // ---- home page ---------------------------------------------------------------------------------
   function homePage(cfg) {
-    let total = cfg.total;
+    let version = JSON.stringify(cfg.version);
     async function poll() {
       try {
         const res = await getJSON("/api/groups");
-        if (res.total !== total) {
-          total = res.total;
+        if (JSON.stringify(res.version) !== version) {
+          version = JSON.stringify(res.version);
+          const total = res.total;
           document.getElementById("total-runs").textContent = String(total);
           const boxEl = document.getElementById("groups-box");
           const table = el("table", {id: "groups"});
