@@ -221,3 +221,22 @@ def test_study_and_artifact_pages_reuse_the_report(stores: dict[str, Path], tmp_
         assert dash.handle("GET", "/artifact/testkind/nope/", HOST).status == 404
     finally:
         ARTIFACT_PAGES.pop("testkind", None)
+
+
+def test_running_counts_live_claims(stores: dict[str, Path], tmp_path: Path) -> None:
+    """Stores with a claims table (run id, owner, heartbeat): fresh claims on unfinished runs count as running."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "claims.db"
+    path.write_bytes(stores["sweep"].read_bytes())
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE IF NOT EXISTS claims (run_id TEXT PRIMARY KEY, owner TEXT, heartbeat REAL)")
+    done = con.execute("SELECT id FROM runs LIMIT 1").fetchone()[0]
+    now = time.time()
+    con.executemany("INSERT INTO claims VALUES (?, 'me', ?)", [("a" * 16, now), ("b" * 16, now - 3600), (done, now)])
+    con.commit()
+    con.close()
+    dash = Dashboard(path, {"127.0.0.1"})
+    assert get(dash, "/api/sweep")[1]["counts"]["running"] == 1  # the stale claim and the finished run do not count
+    assert get(dash, "/api/sweep?group=widths")[1]["counts"]["running"] == 0

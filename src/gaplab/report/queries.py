@@ -11,6 +11,7 @@ import json
 import math
 import re
 import sqlite3
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,12 +87,32 @@ def groups(con: sqlite3.Connection) -> list[dict[str, Any]]:
 
 
 def status_counts(con: sqlite3.Connection, group: str | None = None) -> dict[str, int]:
-    """Runs by status: the four usual ones always present, any other status stored as it is."""
+    """Runs by status: the four usual ones always present, any other status stored as it is.
+
+    Runs are stored whole when they finish, so "running" counts live claims (a sweep process training the run,
+    heartbeat fresh) where the store keeps claims: all of them for the whole store; for a group only runs
+    already tagged with it (a claim does not name its sweep).
+    """
     src, args = _scope(group)
     counts = dict.fromkeys(STATUSES, 0)
     for status, n in con.execute(f"SELECT r.status, count(*) FROM {src} GROUP BY r.status", args):
         counts[status] = n
+    counts["running"] += running(con, group)
     return counts
+
+
+def running(con: sqlite3.Connection, group: str | None = None) -> int:
+    """Unfinished runs claimed by a live sweep process (0 on stores without a claims table)."""
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'").fetchone() is None:
+        return 0
+    from gaplab.store import db
+
+    fresh = time.time() - float(getattr(db, "STALE_AFTER", 60.0))
+    join = "" if group is None else " JOIN groups g ON g.run_id = c.run_id AND g.name = ?"
+    return con.execute(
+        f"SELECT count(*) FROM claims c{join} WHERE c.heartbeat > ? AND c.run_id NOT IN"
+        f" (SELECT id FROM runs WHERE {FINISHED_SQL.replace('r.', '')})",
+        (*(() if group is None else (group,)), fresh)).fetchone()[0]
 
 
 @dataclass(frozen=True)

@@ -284,9 +284,11 @@ class Dashboard:
 
     def api_sweep(self, con: sqlite3.Connection, p: Params) -> Response:
         """Counts, version, columns and metrics of a sweep (the sweep page polls this every ~2 s)."""
-        ov = self.overview(con, p.get("group"))
+        group = p.get("group")
+        ov = self.overview(con, group)
         return self._json({k: v for k, v in ov.items() if k != "cols"} |
-                          {"columns": [c.public() for c in ov["cols"].values()]})
+                          {"columns": [c.public() for c in ov["cols"].values()],
+                           "counts": queries.status_counts(con, group)})  # fresh: claims change without new runs
 
     def api_table(self, con: sqlite3.Connection, p: Params) -> Response:
         group = p.get("group")
