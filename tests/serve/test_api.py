@@ -79,6 +79,7 @@ def test_run_api_overlay_and_downsampling(stores: dict[str, Path]) -> None:
     assert "Spec keys that differ" in page
     con = queries.connect(stores["sweep"])
     assert [h["epoch"] for h in queries.history(con, a, max_points=2)] == [1, 3, 4]  # every 2nd, and the last
+    assert [e for e, _ in queries.metric_curves(con, [a], "test_loss", max_points=2)[a]] == [1, 3, 4]
 
 
 def test_edge_stores_never_500(stores: dict[str, Path]) -> None:

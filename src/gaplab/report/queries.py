@@ -333,15 +333,19 @@ def history(con: sqlite3.Connection, run_id: str, max_points: int = 500) -> list
     return [{"epoch": e, **json.loads(m)} for e, m in rows]
 
 
-def metric_curves(con: sqlite3.Connection, run_ids: list[str], metric: str) -> dict[str, list[tuple[int, Any]]]:
-    """One metric's per-epoch values for several runs, read with ``json_extract`` (no full rows parsed)."""
+def metric_curves(con: sqlite3.Connection, run_ids: list[str], metric: str,
+                  max_points: int = 500) -> dict[str, list[tuple[int, Any]]]:
+    """One metric's per-epoch values for several runs, read with ``json_extract`` (no full rows parsed) and
+    thinned like ``history`` to about ``max_points`` epochs per run (each run's last epoch kept)."""
     out: dict[str, list[tuple[int, Any]]] = {r: [] for r in run_ids}
     if not run_ids:
         return out
     marks = ",".join("?" * len(run_ids))
     for rid, epoch, v in con.execute(
-            f"SELECT run_id, epoch, json_extract(metrics, ?) FROM epochs WHERE run_id IN ({marks})"
-            " ORDER BY run_id, epoch", (json_path(metric), *run_ids)):
+            "SELECT run_id, epoch, v FROM (SELECT run_id, epoch, json_extract(metrics, ?) AS v,"
+            " row_number() OVER (PARTITION BY run_id ORDER BY epoch) - 1 AS i, count(*) OVER (PARTITION BY run_id)"
+            f" AS n FROM epochs WHERE run_id IN ({marks})) WHERE i % max(1, (n + ? - 1) / ?) = 0 OR i = n - 1"
+            " ORDER BY run_id, epoch", (json_path(metric), *run_ids, max_points, max_points)):
         out[rid].append((epoch, v))
     return out
 
