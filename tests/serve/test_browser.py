@@ -48,7 +48,7 @@ class Tab:
     def open(self, url: str, *selectors: str) -> Any:
         self.page.goto(url)
         for sel in selectors:
-            self.page.wait_for_selector(sel, timeout=20_000)
+            self.page.wait_for_selector(sel, timeout=30_000)
         assert self.page.evaluate("document.body.innerText.trim().length") > 40  # not blank
         return self.page
 
@@ -195,7 +195,7 @@ def test_big_store_pages(stores: dict[str, Path], serve_store, tab: Tab) -> None
     t0 = time.monotonic()
     page = tab.open(f"{s.url}/sweep?group=big", *SWEEP, "#runs tbody tr")
     # a smoke bound only (the benchmark measures it: benchmarks/serve_big_store.py); shared CI machines are slow
-    assert time.monotonic() - t0 < 20
+    assert time.monotonic() - t0 < 60
     assert page.locator("#runs tbody tr").count() == 50
     assert "(10000 matching)" in page.locator("#runs-total").inner_text()
     page.locator("#next").click()
