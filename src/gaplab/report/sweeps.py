@@ -128,8 +128,8 @@ def write_sweep_pages(con: sqlite3.Connection, out: Path) -> str:
                 f"{figures.figure_div(plot_figure(con, ov, ov['metric'], ov['x'], ov['by']), 'sweep-plot')}"
                 f"<h2>Latest runs</h2>{figures.figure_div(latest_figure(con, g['name']), 'latest-plot')}"
                 f"<h2>Runs ({tbl['total']}, best {ov['metric'] or ''} first)</h2>{table_html(tbl)}{more}")
-        head = ("<link rel=stylesheet href=\"../../gaplab.css\"><script src=\"../../plotly.min.js\"></script>"
-                "<script src=\"../../gaplab.js\"></script>")
+        head = ("<link rel=stylesheet href=\"../../gaplab.css\"><script src=\"../../gaplab.js\"></script>"
+                "<script async src=\"../../plotly.min.js\"></script>")
         text = _page(f"gaplab: sweep {g['name']}", body).replace("</head>", head + "</head>", 1)
         (folder / "index.html").write_text(text)
         counts = ", ".join(f"{n} {s}" for s, n in g["counts"].items() if n)

@@ -20,8 +20,8 @@ _NAV = "<nav><a href=\"/\">gaplab dashboard</a><a href=\"/sweep\">all runs</a></
 
 def page(title: str, body: str, kind: str, data: dict[str, Any] | None = None, plotly: bool = True) -> str:
     """A whole dashboard page: ``kind`` tells the script what to do, ``data`` is its JSON configuration."""
-    scripts = ("<script src=\"/static/plotly.min.js\"></script>" if plotly else "") + \
-        "<script src=\"/static/gaplab.js\"></script>"
+    scripts = "<script src=\"/static/gaplab.js\"></script>" + \
+        ("<script async src=\"/static/plotly.min.js\"></script>" if plotly else "")
     cfg = f"<script type=\"application/json\" id=page-data>{script_json(data or {})}</script>"
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=icon href=\"data:,\">"

@@ -14,10 +14,19 @@
     return e;
   }
 
+  // plotly.js loads async (4.8 MB to compile on a first visit), so tables fill without waiting for it; figures
+  // that arrive before it are drawn when the window's load event says every script is in.
+  const pending = new Map();
   function draw(div, fig) {
-    if (!div || !window.Plotly) return;
-    window.Plotly.react(div, fig.data, fig.layout, PLOT_CONFIG);
+    if (!div) return;
+    if (window.Plotly) window.Plotly.react(div, fig.data, fig.layout, PLOT_CONFIG);
+    else pending.set(div, fig);
   }
+  window.addEventListener("load", () => {
+    if (!window.Plotly) return;
+    for (const [div, fig] of pending) window.Plotly.react(div, fig.data, fig.layout, PLOT_CONFIG);
+    pending.clear();
+  });
 
   function drawEmbedded() {
     for (const s of document.querySelectorAll("script[data-figure-for]")) {
