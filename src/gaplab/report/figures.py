@@ -43,8 +43,13 @@ def _layout(title: str, x_title: str, y_title: str, log_x: bool = False, log_y: 
             "hovermode": "closest", "template": None, "plot_bgcolor": "#fff", "paper_bgcolor": "#fff"}
 
 
-def _label(v: Any) -> str:
-    return "—" if v is None else (f"{v:.4g}" if isinstance(v, float) else str(v))
+def label_text(v: Any) -> str:
+    """A value as short text: 4 significant digits, JSON for lists, mappings and booleans, '—' for none."""
+    if v is None:
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return json.dumps(v) if isinstance(v, bool | list | dict) else str(v)
 
 
 def sweep_figure(points: Sequence[dict[str, Any]], metric: str, x: str, by: str | None = None,
@@ -57,10 +62,10 @@ def sweep_figure(points: Sequence[dict[str, Any]], metric: str, x: str, by: str 
     data = []
     for i, (b, pts) in enumerate(series.items()):
         pts = sorted(pts, key=lambda p: (p["x"] is None, p["x"])) if numeric_x else pts
-        name = f"{by} = {_label(b)}" if by else metric
+        name = f"{by} = {label_text(b)}" if by else metric
         data.append({
             "type": "scatter", "mode": "lines+markers", "name": esc(name),
-            "x": [p["x"] if numeric_x else esc(_label(p["x"])) for p in pts],
+            "x": [p["x"] if numeric_x else esc(label_text(p["x"])) for p in pts],
             "y": [p["mean"] for p in pts],
             "error_y": {"type": "data", "array": [p["std"] or 0 for p in pts], "visible": True},
             "text": [f"n={p['n']}" + (f", {p['missing']} non-finite" if p["missing"] else "") for p in pts],

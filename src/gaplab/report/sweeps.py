@@ -28,7 +28,7 @@ def fixed_html(fixed: dict[str, Any]) -> str:
     """The spec keys every run of the sweep shares, as a collapsed table."""
     if not fixed:
         return ""
-    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(figures._label(v))}</td></tr>"
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(figures.label_text(v))}</td></tr>"
                    for k, v in sorted(fixed.items()))
     return f"<details id=fixed><summary>settings shared by every run ({len(fixed)})</summary><table>{rows}</table>" \
            f"</details>"
@@ -48,7 +48,7 @@ def table_html(tbl: dict[str, Any], run_href: str | None = None) -> str:
     for rid, row in zip(tbl["ids"], tbl["rows"], strict=True):
         cells = []
         for c, v in zip(tbl["columns"], row, strict=True):
-            text = html.escape(figures._label(v))
+            text = html.escape(figures.label_text(v))
             if c["id"] == "id" and run_href is not None:
                 text = f"<a href=\"{html.escape(run_href + rid)}\">{text}</a>"
             cells.append(f"<td class=num>{text}</td>" if c["numeric"] else f"<td>{text}</td>")

@@ -25,6 +25,7 @@ from gaplab.errors import DataError
 from gaplab.report import figures, queries, sweeps
 from gaplab.report.queries import BadRequest, NotFound
 from gaplab.serve import pages
+from gaplab.store.db import _clean
 
 # Same-origin only: no wildcard CORS; scripts and data from this server alone (plotly.js is served here).
 SECURITY_HEADERS = {
@@ -147,7 +148,7 @@ class Dashboard:
 
     @staticmethod
     def _json(obj: Any, status: int = 200) -> Response:
-        body = json.dumps(queries_clean(obj), allow_nan=False, sort_keys=True).encode()
+        body = json.dumps(_clean(obj), allow_nan=False, sort_keys=True).encode()
         return Response(status, body, "application/json", {"Cache-Control": "no-store"})
 
     @staticmethod
@@ -191,7 +192,7 @@ class Dashboard:
 
     def run(self, con: sqlite3.Connection, p: Params) -> Response:
         runs = self._runs(con, p)
-        flat = [dict(figures_flat(r["spec"])) for r in runs]
+        flat = [dict(flat_spec(r["spec"])) for r in runs]
         keys = sorted(set().union(*flat))
         if len(runs) > 1:
             keys = [k for k in keys if len({json.dumps(f.get(k), sort_keys=True) for f in flat}) > 1]
@@ -335,12 +336,6 @@ class Dashboard:
         return self._json({"figures": figures.run_figures(hist, p.getbool("logy"))})
 
 
-def figures_flat(spec: dict[str, Any]) -> list[tuple[str, Any]]:
+def flat_spec(spec: dict[str, Any]) -> list[tuple[str, Any]]:
     """A spec as dotted key → value pairs (lists kept whole)."""
     return [(".".join(parts), v) for parts, v in queries._leaves(spec, ())]
-
-
-def queries_clean(obj: Any) -> Any:
-    from gaplab.store.db import _clean
-
-    return _clean(obj)
