@@ -114,12 +114,15 @@ def test_bad_input_gives_404_or_400_never_a_traceback(stores: dict[str, Path]) -
         "/api/sweep/plot?group=widths&metric=final.nope": 400, "/api/sweep/plot?group=widths&logx=maybe": 400,
         "/api/sweep/latest?group=widths&n=1000": 400, "/api/run/figures?id=" + ",".join(["a"] * 13): 400,
         "/study/none/": 404, "/artifact/doctor/x/": 404, "/artifact/x": 404, "/static/../../etc/passwd": 404,
-        "/api/run?id=" + "1" * 100: 400,
+        "/api/run?id=" + "1" * 100: 400, "/api/sweep/table?group=widths&page=99999999999999999999999": 400,
+        "/api/run/figures?id=ffff&max_points=0": 400,
     }
     for target, want in cases.items():
         r = dash.handle("GET", target, HOST)
         assert r.status == want, (target, r.status, r.body[:200])
         assert b"Traceback" not in r.body and b"File \"" not in r.body
+    big = Dashboard(stores["big"], {"127.0.0.1"})
+    assert big.handle("GET", "/api/sweep/plot?group=big&by=id", HOST).status == 400  # 10,000 lines: refused
     assert dash.handle("POST", "/", HOST).status == 405
     assert dash.handle("GET", "/", {"Host": "evil.example:8765"}).status == 400  # DNS rebinding
 

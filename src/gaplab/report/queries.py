@@ -255,8 +255,8 @@ def table(con: sqlite3.Connection, group: str | None, cols: dict[str, Column], s
     """One page of the runs table: ``show`` columns, sorted, filtered, with the total that matched."""
     if not 1 <= size <= 500:
         raise BadRequest("size must be between 1 and 500")
-    if page < 0:
-        raise BadRequest("page must be 0 or more")
+    if not 0 <= page <= 10**9:
+        raise BadRequest("page must be between 0 and 10^9")
     src, args = _scope(group)
     shown = [_get(cols, c, "column") for c in show]
     where, wargs = [], []

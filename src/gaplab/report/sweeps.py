@@ -15,6 +15,7 @@ from typing import Any
 from gaplab.report import figures, queries
 
 STATIC_ROWS = 500  # rows of the runs table a static page lists (the dashboard pages through all)
+MAX_LINES = 50  # lines one sweep plot draws at most (one per value of its group-by key)
 
 
 def counts_html(counts: dict[str, int]) -> str:
@@ -73,6 +74,9 @@ def plot_figure(con: sqlite3.Connection, ov: dict[str, Any], metric: str | None,
     if metric is None or x is None:
         return empty_figure("no finished runs with metrics yet")
     pts = queries.aggregate(con, ov["group"], ov["cols"], metric, x, by)
+    lines = len({p["by"] for p in pts})
+    if lines > MAX_LINES:
+        raise queries.BadRequest(f"group by {by!r} would draw {lines} lines; pick a key with at most {MAX_LINES}")
     if not pts:
         return empty_figure("no finished runs yet")
     return figures.sweep_figure(pts, metric, x, by, log_x, log_y)

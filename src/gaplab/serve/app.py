@@ -320,17 +320,23 @@ class Dashboard:
                                      lambda: sweeps.latest_figure(con, group, metric, n, logy)))
 
     def api_run(self, con: sqlite3.Connection, p: Params) -> Response:
+        max_points = self._max_points(p)
         runs = self._runs(con, p)
         for r in runs:
-            r["history"] = queries.history(con, r["id"], p.getint("max_points", 500))
+            r["history"] = queries.history(con, r["id"], max_points)
         return self._json({"runs": runs})
 
-    def api_run_figures(self, con: sqlite3.Connection, p: Params) -> Response:
-        """The run page's panels for one run or several overlaid, downsampled to ``max_points`` epochs."""
-        runs = self._runs(con, p)
+    @staticmethod
+    def _max_points(p: Params) -> int:
         max_points = p.getint("max_points", 500)
         if not 10 <= max_points <= 5000:
             raise BadRequest("max_points must be between 10 and 5000")
+        return max_points
+
+    def api_run_figures(self, con: sqlite3.Connection, p: Params) -> Response:
+        """The run page's panels for one run or several overlaid, downsampled to ``max_points`` epochs."""
+        max_points = self._max_points(p)
+        runs = self._runs(con, p)
         hist = {(r["id"] if len(runs) == 1 else r["id"][:10]): queries.history(con, r["id"], max_points)
                 for r in runs}
         return self._json({"figures": figures.run_figures(hist, p.getbool("logy"))})
