@@ -273,8 +273,9 @@ def list_regularizers_cmd(as_json: JsonOpt = False) -> None:
     _print_catalog(list_regularizers(), "regularizers", as_json)
 
 
-from gaplab.cli import doctor as _doctor  # noqa: E402,F401  (registers doctor)
 from gaplab.cli import advise as _advise  # noqa: E402,F401  (registers advise)
+from gaplab.cli import doctor as _doctor  # noqa: E402,F401  (registers doctor)
+from gaplab.cli import serve as _serve  # noqa: E402,F401  (registers serve)
 from gaplab.cli import studies as _studies  # noqa: E402,F401  (registers study, report, tour)
 
 

@@ -1,6 +1,7 @@
 """A static HTML report from the results store: an index of study verdicts and one page per study.
 
-Plain HTML and CSS, no scripts, so it opens from disk anywhere; figures are copied next to the pages.
+Plain HTML and CSS, so it opens from disk anywhere; figures are copied next to the pages. The user-sweep pages
+(``report.sweeps``) add plotly.js, copied next to them from the installed ``plotly`` package (no CDN).
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def write_report(store: Store, out: str | Path) -> Path:
     for r in order:
         v = r["verdict"]
         rows.append(
-            f"<tr><td>{html.escape(v.get('claim_id', ''))}</td><td><a href=\"{r['name']}/index.html\">"
+            f"<tr><td>{html.escape(v.get('claim_id', ''))}</td><td><a href=\"{html.escape(r['name'])}/index.html\">"
             f"{html.escape(r['name'])}</a></td><td>{html.escape(v['claim'])}</td>"
             f"{_verdict_cell(v)}<td>{html.escape(v['preset'])}</td>"
             f"<td>{html.escape(v['summary'])}</td></tr>")
@@ -178,9 +179,22 @@ def write_report(store: Store, out: str | Path) -> Path:
     import gaplab.report.pages  # noqa: F401  (registers the artifact pages)
 
     body += _artifact_sections(store, out)
+    body += _sweep_sections(store, out)
     index = out / "index.html"
     index.write_text(_page("gaplab report", body))
     return index
+
+
+def _sweep_sections(store: Store, out: Path) -> str:
+    """Pages for the user's own sweeps (``gaplab sweep``), drawn with the dashboard's figures."""
+    from gaplab.report.queries import connect
+    from gaplab.report.sweeps import write_sweep_pages
+
+    con = connect(store.path)
+    try:
+        return write_sweep_pages(con, out)
+    finally:
+        con.close()
 
 
 def _claim_key(cid: str) -> int:
@@ -199,15 +213,21 @@ def _write_study_page(row: dict[str, Any], folder: Path) -> None:
             if f.exists() and f.resolve() != (folder / f.name).resolve():
                 shutil.copy2(f, folder / f.name)
         if (folder / name).exists():
-            figs.append(f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(Path(name).stem)}\">"
-                        f"<figcaption>{html.escape(Path(name).stem.replace('_', ' '))} "
-                        f"(<a href=\"{html.escape(Path(name).stem)}.svg\">SVG</a>)</figcaption></figure>")
+            figs.append(name)
     (folder / "verdict.json").write_text(json.dumps(v, indent=2))
+    body = "<nav><a href=\"../index.html\">← all studies</a></nav>" + study_body(v, figs)
+    (folder / "index.html").write_text(_page(f"gaplab: {v['study']}", body))
+
+
+def study_body(v: dict[str, Any], figures: list[str]) -> str:
+    """A study page's body: verdict, figures (``figures``: names beside the page), numbers, command, parameters."""
+    figs = [f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(Path(name).stem)}\">"
+            f"<figcaption>{html.escape(Path(name).stem.replace('_', ' '))} "
+            f"(<a href=\"{html.escape(Path(name).stem)}.svg\">SVG</a>)</figcaption></figure>" for name in figures]
     text, cls = _MARK[v.get("held")]
     params = html.escape(json.dumps(v.get("params", {}), indent=2))
     runs = v.get("runs", [])
-    body = (
-        f"<nav><a href=\"../index.html\">← all studies</a></nav>"
+    return (
         f"<h1>{html.escape(v['study'])} <small>({html.escape(v.get('claim_id', ''))})</small></h1>"
         f"<p class=sub>{html.escape(v['claim'])}</p>"
         f"<h2>Verdict: <span class={cls} id=verdict>{text}</span></h2><p>{html.escape(v['summary'])}</p>"
@@ -215,9 +235,8 @@ def _write_study_page(row: dict[str, Any], folder: Path) -> None:
         f"<h2>Figures</h2>{''.join(figs) or '<p>(no figures)</p>'}"
         f"<h2>Numbers</h2>{_numbers_tables(v.get('numbers', {}))}"
         f"<h2>Reproduce</h2><pre>{html.escape(v.get('command', ''))}</pre>"
-        f"<p>Preset <b>{html.escape(v['preset'])}</b>, seed {v['seed']}, {len(runs)} stored runs "
+        f"<p>Preset <b>{html.escape(v['preset'])}</b>, seed {html.escape(str(v['seed']))}, {len(runs)} stored runs "
         f"(<code>gaplab runs list --group study/{html.escape(v['study'])}/{html.escape(v['preset'])}</code>); "
-        f"took {v.get('seconds', 0)} s. Parameters:</p><pre>{params}</pre>"
+        f"took {html.escape(str(v.get('seconds', 0)))} s. Parameters:</p><pre>{params}</pre>"
         f"<p><a href=\"verdict.json\">verdict.json</a></p>"
     )
-    (folder / "index.html").write_text(_page(f"gaplab: {v['study']}", body))
