@@ -44,7 +44,7 @@ def test_summary_words_are_derived_and_rule_is_listed() -> None:
     checks = [Check("a", "plain error at n=2000", 0.2, "<", 0.3), Check("b", "gain", 0.01, ">", 0.0, resolution=0.1)]
     held, text, reason = compose_summary(checks, "We measured things")
     assert held is None and text.startswith("Undecided at this size: We measured things.")
-    assert reason in text and "the full preset decides" in text
+    assert reason in text and "a larger preset" in text
     assert text.endswith(f"Rule: {rule_sentence(checks)}.")
     assert rule_sentence(checks) == "held iff all of: plain error at n=2000 < 0.3; gain > 0"
     assert tightest(checks).name == "b"

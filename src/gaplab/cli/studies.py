@@ -141,5 +141,5 @@ def tour(
         undecided = [v.study for v in verdicts if v.held is None]
         console.print(f"{summary['held']} of {summary['studies']} claims held, {summary['did_not_hold']} did not, "
                       f"{summary['undecided']} undecided at this size"
-                      + (f" ({', '.join(undecided)}: the full preset decides)" if undecided else "")
+                      + (f" ({', '.join(undecided)}: a larger preset can decide)" if undecided else "")
                       + f" ({summary['seconds']} s). Report: {index}")

@@ -149,7 +149,7 @@ def compose_summary(checks: Sequence[Check], findings: str) -> tuple[bool | None
         findings += "."
     text = f"{WORDS[held]}: {findings}"
     if held is None:
-        text += f" Undecided because {reason}; the full preset decides."
+        text += f" Undecided because {reason}; a larger preset (more seeds or data) can decide."
     failed = [c.sentence() for c in checks if not c.passed and c.resolved]
     if failed:
         text += " Failed: " + "; ".join(failed) + "."

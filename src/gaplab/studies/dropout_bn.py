@@ -10,7 +10,8 @@ Rule (declared as checks; thresholds in the presets; seed-averaged, dropout runs
 the same seed, hence the same training subset and initial weights): dropout helps alone (gain without BN above
 ``min_gain``) and helps less with BN (gain without BN − gain with BN above ``min_gain_drop``). Each check's
 resolution is ``resolution_se`` standard errors of its paired difference over seeds: at the quick preset's size the
-effect is about one standard error, so the quick verdict is "undecided at this size" and the full preset decides.
+effect is about one standard error, so the quick verdict is "undecided at this size". The full preset (6 seeds)
+measured: held at seed 0 by 1.03 resolutions, undecided at seed 1 (gain +0.009 ± 0.013 SE): it needs more seeds.
 """
 
 from __future__ import annotations
