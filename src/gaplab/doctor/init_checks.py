@@ -90,6 +90,13 @@ def run(ctx: Context) -> list[Check]:
     frac, per = dead_relu_fraction(model, x)
     checks = [initial_loss(ctx, loss), logit_scale(ctx, float(out.float().std())), activation_growth(names, scales),
               dead_at_init(frac, per)]
+    x_rms = float(x.float().pow(2).mean().sqrt())
+    if x_rms > 10:  # the data check's "unscaled" band: large outputs come from the inputs, not the weights
+        for c in checks[:3]:
+            if c.verdict != PASS:
+                c.cause = f"inputs unscaled (RMS {x_rms:.3g}): outputs blow up at init whatever the weights"
+                c.fix = "standardize the inputs (data.standardize: true)"
+                c.details["symptom"] = True
     ctx.cache["init_loss"] = loss
     ctx.progress("initialization", 1, 1)
     return checks

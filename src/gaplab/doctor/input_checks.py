@@ -8,7 +8,7 @@ import math
 from gaplab.doctor.baselines import baselines
 from gaplab.doctor.context import Context
 from gaplab.doctor.main_run import main_run
-from gaplab.doctor.probes import batch_coupling, has_norm_layers
+from gaplab.doctor.probes import batch_coupling, dead_relu_fraction, has_norm_layers
 from gaplab.doctor.result import FAIL, PASS, WARN, Check
 from gaplab.engine.pack import build_initial
 
@@ -19,14 +19,16 @@ def _val_error(ctx: Context, finals: list[dict[str, float]]) -> float:
     return sum(ctx.error_of(f, "val") for f in finals) / len(finals)
 
 
-def input_gradient(ctx: Context) -> tuple[float, float, bool]:
+def input_gradient(ctx: Context) -> tuple[float, float, bool, float]:
+    """Own-input and cross-example gradient norms at init, whether the model normalizes, its dead-ReLU fraction."""
     model = build_initial(ctx.val_spec)
     x, _ = ctx.probe_batch()
     own, other = batch_coupling(model, x[:64])
-    return own, other, has_norm_layers(model)
+    dead, _ = dead_relu_fraction(model, x)
+    return own, other, has_norm_layers(model), dead or 0.0
 
 
-def zero_input(ctx: Context, own_grad: float) -> Check:
+def zero_input(ctx: Context, own_grad: float, dead: float = 0.0) -> Check:
     main = main_run(ctx)
     real = _val_error(ctx, [r.final for r in main.results])
     specs = [r.spec for r in main.results]
@@ -46,7 +48,11 @@ def zero_input(ctx: Context, own_grad: float) -> Check:
     base = baselines(ctx)
     details["baselines"] = base["errors"]
     signal = zero - base["best_error"] >= margin
-    if own_grad == 0.0:
+    if own_grad == 0.0 and dead >= 0.9:  # (almost) every unit dead; a model ignoring x can have ~half dead
+        cause = f"no gradient reaches the input: {dead:.0%} of the ReLU units are dead at init"
+        fix = "see the dead-ReLU check: initialize biases at 0"
+        details["symptom"] = True  # of the initialization, which the init family names
+    elif own_grad == 0.0:
         cause = "the model's output does not depend on its input (its forward ignores x): zero input gradient"
         fix = "check the model's forward: does it use x (not a constant, a detached or overwritten tensor)?"
     elif not signal:
@@ -80,6 +86,6 @@ def coupling(own: float, other: float, norm_layers: bool) -> Check:
 
 
 def run(ctx: Context) -> list[Check]:
-    own, other, norm_layers = input_gradient(ctx)
-    return [zero_input(ctx, own), coupling(own, other, norm_layers)]
+    own, other, norm_layers, dead = input_gradient(ctx)
+    return [zero_input(ctx, own, dead), coupling(own, other, norm_layers)]
 

@@ -111,11 +111,8 @@ def run(ctx: Context) -> list[Check]:
     ctx.cache["suggested_lr"] = s.lr
     band = "suggested rate where the seeds agree; yours within 10× and ≤ 20 % of the possible gain lost"
     if s.lr is None:
-        ref = c.rates[s.best_index] if s.best_index is not None else None
-        too = _direction(user, ref) if ref and excess >= 0.5 else ""
-        verdict = FAIL if too else WARN
-        cause = s.reason + (f"; your rate {user:g} loses {excess:.0%} of the possible gain ({too})" if too else "")
-        return [Check(FAMILY, "learning rate", None, "inconclusive", band, verdict, cause,
+        # no suggestion, so no verdict on the user's rate either: an inconclusive range is a warning, never a failure
+        return [Check(FAMILY, "learning rate", None, "inconclusive", band, WARN, s.reason,
                       "widen the grid or the budget (default mode), or check the other failures first", details)]
     ratio = user / s.lr
     shown = f"suggest {s.lr:.3g} (yours {user:g}, {ratio:.2g}×)"
