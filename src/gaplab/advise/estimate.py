@@ -47,6 +47,8 @@ def measure(plan: Plan) -> StepCost:
                                                  default=0))
     spec = plan.spec(widest, plan.sizes[-1], 0).replace(**{"optim.epochs": PROBE_EPOCHS, "eval_every": 1})
     steps = steps_per_epoch(spec) * (PROBE_EPOCHS - 1)
+    # warm-up: one-time costs (first vmap/functional_call, data view) are not a cost of every pack
+    train_pack([spec.replace(**{"optim.epochs": 1, "data.train_size": min(spec.optim.batch_size, plan.sizes[0])})])
     per_step, setup = {}, {}
     for k in (1, PROBE_MODELS):
         specs = [spec.replace(seed=1000 + i) for i in range(k)]
