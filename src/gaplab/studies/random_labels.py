@@ -20,7 +20,8 @@ random, shuffled pixels, Gaussian inputs, every corruption level, random labels 
 ``fit_level`` training accuracy within the epochs; the random-label test accuracy is within ``chance_tol`` of
 chance (1/10) — ``chance_tol`` 0.08 because digits' 450 test examples give the accuracy of a chance-level
 classifier a standard deviation of 0.014, and seeds 1-4 measured |accuracy − 0.1| up to 0.042; fitting random
-labels takes longer than fitting true ones (``fit_time_ratio_random_over_true`` > 1). Run seeds come from ``ctx.seeds(seeds)``.
+labels takes longer than fitting true ones (``fit_time_ratio_random_over_true`` > 1).
+Run seeds come from ``ctx.seeds(seeds)``.
 """
 
 from __future__ import annotations
