@@ -91,7 +91,8 @@ def _figure(ctx: StudyContext, p: Params, runs: list[StoredRun], diverged: dict[
     ax[0].set_ylim(top=20 * initial)
     ax[0].set_xlabel("epoch")
     ax[0].set_ylabel("training loss (cross-entropy)")
-    ax[0].legend(fontsize=7)
+    if ax[0].get_legend_handles_labels()[0]:  # no curve at all when every run diverged at once
+        ax[0].legend(fontsize=7)
     ax[0].set_title("loss curves")
     xs = [lr for lr in p.lrs if final_loss[lr] is not None]
     ax[1].plot(xs, [final_loss[lr] for lr in xs], "o-", label="final training loss")

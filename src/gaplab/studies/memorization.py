@@ -48,17 +48,17 @@ def _first_at_least(epochs: np.ndarray, curve: np.ndarray, level: float) -> int 
     claim_id="C17",
     claim="With label noise, networks fit the clean examples first and memorize the noisy ones later.",
     # digits, SGD 0.05: clean ≥ 0.95 at epochs 3-4, noisy at ≈30; at 40 epochs the final noisy accuracy was only
-    # 0.97-1.0 (margin 0.02 over 0.95 at seed 1), hence 50 epochs
+    # 0.97-1.0 (margin 0.02 over 0.95 at seed 1), hence 50 epochs; best − final test accuracy 0.056-0.24 (seeds 0-4)
     quick={"noises": [0.2, 0.4], "seeds": 1, "width": 256, "depth": 2, "batch_size": 100,
            "datasets": {"digits": {"epochs": 50, "lr": 0.05}},
            "fit_level": 0.95, "min_fit_ratio": 3.0, "fit_ratio_resolution": 1.0,
-           "min_test_drop": 0.03, "test_drop_resolution": 0.01, "threads": 1},
+           "min_test_drop": 0.02, "test_drop_resolution": 0.01, "threads": 1},
     # the papers' SGD lr 0.01 (Arpit et al.), and MNIST-1D as the second, harder data set
     full={"noises": [0.2, 0.4], "seeds": 3, "width": 256, "depth": 2, "batch_size": 100,
           "datasets": {"digits": {"epochs": 150, "lr": 0.01},
                        "mnist1d": {"epochs": 120, "lr": 0.01, "args": {"num_samples": 5000}}},
           "fit_level": 0.95, "min_fit_ratio": 3.0, "fit_ratio_resolution": 1.0,
-          "min_test_drop": 0.03, "test_drop_resolution": 0.01, "threads": 1},
+          "min_test_drop": 0.02, "test_drop_resolution": 0.01, "threads": 1},
     breaking={"datasets": {"digits": {"epochs": 4, "lr": 0.05}}},  # four epochs: nothing noisy is memorized yet
 )
 def memorization(ctx: StudyContext, p: Params) -> Outcome:

@@ -18,8 +18,10 @@ trained on (None: never), mean over seeds (None if any seed never fits).
 Rule (declared as checks; thresholds in the presets): every condition except dropout and the 10× L2 (true,
 random, shuffled pixels, Gaussian inputs, every corruption level, random labels + typical L2) reaches
 ``fit_level`` training accuracy within the epochs; the random-label test accuracy is within ``chance_tol`` of
-chance (1/10); fitting random labels takes longer than fitting true ones (``fit_time_ratio_random_over_true`` >
-1). Run seeds come from ``ctx.seeds(seeds)``.
+chance (1/10) — ``chance_tol`` 0.08 because digits' 450 test examples give the accuracy of a chance-level
+classifier a standard deviation of 0.014, and seeds 1-4 measured |accuracy − 0.1| up to 0.042; fitting random
+labels takes longer than fitting true ones (``fit_time_ratio_random_over_true`` > 1).
+Run seeds come from ``ctx.seeds(seeds)``.
 """
 
 from __future__ import annotations
@@ -47,12 +49,12 @@ def _fit_epoch(r: StoredRun, level: float) -> int | None:
            "does not stop interpolation."),
     quick={"seeds": 1, "data": {"name": "digits", "args": {}}, "train_size": 500, "width": 256, "depth": 2,
            "epochs": 50, "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
-           "corruption": [0.0, 0.5, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99, "chance_tol": 0.05,
+           "corruption": [0.0, 0.5, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99, "chance_tol": 0.08,
            "threads": 1},
     full={"seeds": 3, "data": {"name": "digits", "args": {}}, "train_size": 1000, "width": 256, "depth": 2,
           "epochs": 100, "optimizer": "sgd", "lr": 0.05, "batch_size": 100, "eval_every": 1,
           "corruption": [0.0, 0.2, 0.4, 0.6, 0.8, 1.0], "wd_equiv": 5e-4, "dropout": 0.2, "fit_level": 0.99,
-          "chance_tol": 0.05, "threads": 1},
+          "chance_tol": 0.08, "threads": 1},
     breaking={"epochs": 5},  # five epochs are not enough to interpolate anything
 )
 def random_labels(ctx: StudyContext, p: Params) -> Outcome:
