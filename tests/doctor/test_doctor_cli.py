@@ -24,7 +24,7 @@ def test_doctor_json_store_and_report_page(tmp_path):
     assert out["counts"]["FAIL"] >= 1 and out["worst"] == "FAIL"
     leak = next(c for c in out["checks"] if c["name"] == "one-feature leakage")
     assert leak["verdict"] == "FAIL" and "diagnosis_code" in leak["cause"]
-    assert out["spec"]["model"]["args"] == {"width": 32}
+    assert out["spec"]["model"]["args"]["width"] == 32
     bv = next(c for c in out["checks"] if c["name"] == "bias / variance")
     assert bv["details"]["reference"] == 0.01 and bv["details"]["reference_from"] == "your target"
     rows = Store(db).artifacts("doctor")

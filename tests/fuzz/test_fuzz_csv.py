@@ -64,7 +64,8 @@ def _through_the_cli_path(path: Path, target: str) -> None:
         check_data(spec)
     except GaplabError as e:
         msg = str(e)
-        assert msg.startswith(("data", "data.path:")) and len(msg) > 12, msg
+        # the message names the field (data..., data.path: ...) or the file it is about
+        assert msg.startswith(("data", "data.path:", str(path))) and len(msg) > 12, msg
         return
     ds = prepared_for(spec).dataset
     assert len(ds.x_train) > 0 and torch.isfinite(ds.x_train).all()
