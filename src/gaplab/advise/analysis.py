@@ -90,7 +90,7 @@ def _worth(plain_curve: dict[str, Any], plain: dict[int, list[Row]], best_err: l
     at_n = float(np.mean([r.test_error for r in plain[n]]))
     if target >= at_n:
         return {"extra": 0.0, "low": 0.0, "high": 0.0, "flagged": False, "reason": "it does not beat plain at n"}
-    point = curves.size_for(f, target) - n
+    point = curves.size_for(f, target, n_from=n) - n
     rng = np.random.default_rng(1)
     ns = plain_curve["sizes"]
     per = [np.array([r.test_error for r in plain[m]]) for m in ns]
@@ -99,7 +99,7 @@ def _worth(plain_curve: dict[str, Any], plain: dict[int, list[Row]], best_err: l
         means = [rng.choice(e, len(e)).mean() for e in per]
         g = curves.fit(f.model, ns, means, start=f.params)
         if g is not None:
-            draws.append(curves.size_for(g, float(rng.choice(best_err, len(best_err)).mean())) - n)
+            draws.append(curves.size_for(g, float(rng.choice(best_err, len(best_err)).mean()), n_from=n) - n)
     # "nearest": draws may be inf (the best error lies below a resampled plain floor)
     lo, hi = (np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2], method="nearest") if draws
               else (math.nan, math.nan))

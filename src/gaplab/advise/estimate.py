@@ -3,8 +3,9 @@
 A step of a pack of K models costs about c0 + K·c1 seconds (PERF-NOTES: packs of small models are bound by a
 fixed per-step dispatch cost c0). Both are measured on one epoch of the largest size with 1 and 6 plain models;
 the plan's packs come from the executor's own ``plan_packs``, so the estimate counts the packs that will run.
-Times are this process's CPU time, so a plan does not shrink because other programs share the machine (on a busy
-machine the sweep then takes longer than estimated; the advice reports both).
+Times are the CPU time of the calling thread, so a plan does not shrink because other programs share the machine
+(on a busy machine the sweep then takes longer than estimated; the advice reports both), and a pack on two OpenMP
+threads is not charged for the second thread's spinning.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from gaplab.advise.plan import Plan
 from gaplab.engine.executor import plan_packs, steps_per_epoch, unique_pending
 from gaplab.engine.pack import train_pack
+from gaplab.engine.padding import flops_per_example, pad_arg, width_of
+from gaplab.spec import RunSpec
 from gaplab.store.db import Store
 
 PROBE_MODELS = 6
@@ -32,9 +35,13 @@ class StepCost:
     fixed: float
     per_model: float
     setup: float
+    probe: RunSpec | None = None  # the probed run: a pack of wider or narrower models scales per_model by FLOPs
 
-    def pack_seconds(self, k: int, steps: int) -> float:
-        return self.setup + steps * (self.fixed + k * self.per_model)
+    def pack_seconds(self, k: int, steps: int, like: RunSpec | None = None) -> float:
+        scale = 1.0
+        if like is not None and self.probe is not None and pad_arg(like) and pad_arg(self.probe):
+            scale = flops_per_example(like, width_of(like)) / flops_per_example(self.probe, width_of(self.probe))
+        return self.setup + steps * (self.fixed + k * self.per_model * scale)
 
 
 PROBE_EPOCHS = 3
@@ -53,13 +60,13 @@ def measure(plan: Plan) -> StepCost:
     for k in (1, PROBE_MODELS):
         specs = [spec.replace(seed=1000 + i) for i in range(k)]
         marks: list[float] = []
-        t0 = time.process_time()
-        train_pack(specs, lambda e, _t, m=marks: m.append(time.process_time()))  # type: ignore[misc]
-        total = time.process_time() - t0
+        t0 = time.thread_time()
+        train_pack(specs, lambda e, _t, m=marks: m.append(time.thread_time()))  # type: ignore[misc]
+        total = time.thread_time() - t0
         per_step[k] = (marks[-1] - marks[0]) / steps
         setup[k] = max(0.0, total - per_step[k] * steps_per_epoch(spec) * PROBE_EPOCHS)
     per_model = max(0.0, (per_step[PROBE_MODELS] - per_step[1]) / (PROBE_MODELS - 1))
-    return StepCost(max(1e-4, per_step[1] - per_model), per_model, setup[1])
+    return StepCost(max(1e-4, per_step[1] - per_model), per_model, setup[1], spec)
 
 
 def estimator(cost: StepCost, store: Store | None, workers: int = 1) -> Callable[[Plan], float]:
@@ -69,7 +76,8 @@ def estimator(cost: StepCost, store: Store | None, workers: int = 1) -> Callable
         specs = [s for *_, s in plan.runs()]
         pending, _ = unique_pending(specs, store)
         packs = plan_packs(pending)
-        secs = [cost.pack_seconds(len(p), p[0].optim.epochs * steps_per_epoch(p[0])) * MARGIN for p in packs]
+        secs = [cost.pack_seconds(len(p), p[0].optim.epochs * steps_per_epoch(p[0]),
+                                  max(p, key=lambda s: width_of(s) if pad_arg(s) else 0)) * MARGIN for p in packs]
         if not secs:
             return 0.0
         return max(sum(secs) / max(1, min(workers, len(secs))), max(secs))

@@ -216,10 +216,10 @@ def bootstrap(ns: Numbers, errs_by_size: Sequence[Numbers], model: str, targets:
     return point, np.minimum(lo, point), np.maximum(hi, point)
 
 
-def size_for(f: Fit, target: float, n_max: float = 1e9) -> float:
+def size_for(f: Fit, target: float, n_max: float = 1e9, n_from: float | None = None) -> float:
     """The n at which the fitted curve reaches error ``target``: inf if it never does (below its floor, or
     only beyond ``n_max``), and the smallest fitted scale if the curve is already below it there."""
-    lo, hi = f.n0 * 1e-4, n_max
+    lo, hi = (n_from if n_from is not None else f.n0 * 1e-4), n_max  # n_from: search above it (vap3 can turn)
     g = lambda ln: float(f.predict(math.exp(ln))) - target  # noqa: E731
     if g(math.log(hi)) > 0:
         return math.inf
