@@ -121,7 +121,8 @@ def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
         raise SpecError(f"{prefix}{format_error(e, '', lines)}") from None
     from gaplab.engine.validate import check_runs, with_fingerprint
 
-    specs = [with_fingerprint(s) for s in sw.expand()]
+    seen: dict[str, str] = {}
+    specs = [with_fingerprint(s, seen) for s in sw.expand()]
     if device:
         specs = [s.replace(device=device) for s in specs]
     try:

@@ -103,13 +103,20 @@ def check_runs(specs: list[RunSpec], lines: dict[str, int] | None = None) -> Non
         check_data(s)
 
 
-def with_fingerprint(spec: RunSpec) -> RunSpec:
-    """Record the content fingerprint of a user data file in the spec (so its run id follows the content)."""
+def with_fingerprint(spec: RunSpec, seen: dict[str, str] | None = None) -> RunSpec:
+    """Record the content fingerprint of a user data file in the spec (so its run id follows the content).
+
+    ``seen`` (path → fingerprint) lets the runs of one sweep hash each file once instead of once per run.
+    """
     from gaplab.data.readers import fingerprint
 
-    if spec.data.path is None:
+    path = spec.data.path
+    if path is None:
         return spec
+    seen = {} if seen is None else seen
     try:
-        return spec.replace(**{"data.fingerprint": fingerprint(spec.data.path)})
+        if path not in seen:
+            seen[path] = fingerprint(path)
     except OSError as e:
         raise SpecError(f"data.path: {e}") from None
+    return spec.replace(**{"data.fingerprint": seen[path]})
