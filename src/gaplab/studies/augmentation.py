@@ -22,7 +22,7 @@ import math
 import numpy as np
 
 from gaplab.studies.base import Outcome, Params, StudyContext, study
-from gaplab.studies.checks import Check
+from gaplab.studies.checks import Check, standard_error
 from gaplab.studies.data_hunger import _size_ticks, equivalent_n
 from gaplab.studies.plotting import subplots
 
@@ -84,7 +84,7 @@ def augmentation(ctx: StudyContext, p: Params) -> Outcome:
     for m in METHODS:
         d = np.array([acc[(m, n, s)] - acc[("plain", n, s)] for s in seeds])
         gain[m] = float(d.mean())
-        se[m] = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) >= 2 else math.nan
+        se[m] = standard_error(d)
     errs = [1.0 - a for a in plain_curve]
     eq, extrap = {}, {}
     for m in METHODS:

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
 WORDS = {True: "Claim held", False: "Claim did not hold", None: "Undecided at this size"}
 
@@ -45,6 +47,13 @@ def _num(v: float) -> str:
     if isinstance(v, int) or (isinstance(v, float) and math.isfinite(v) and v == int(v) and abs(v) < 1e6):
         return str(int(v))
     return f"{v:.3g}"
+
+
+def standard_error(values: Sequence[float] | np.ndarray) -> float:
+    """Standard error of the mean over seeds (ddof=1); NaN with fewer than two values (a Check then has no
+    resolution, so one seed cannot make a verdict undecided)."""
+    v = np.asarray(values, dtype=float)
+    return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) >= 2 else math.nan
 
 
 @dataclass(frozen=True)

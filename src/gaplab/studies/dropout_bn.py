@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from gaplab.studies.base import Outcome, Params, StudyContext, study
-from gaplab.studies.checks import Check
+from gaplab.studies.checks import Check, standard_error
 from gaplab.studies.plotting import subplots
 
 
@@ -59,8 +59,7 @@ def dropout_bn(ctx: StudyContext, p: Params) -> Outcome:
 
     def paired_gain(bn: bool, r: float) -> tuple[float, float]:
         d = np.array([acc[(bn, r, s)] - acc[(bn, 0.0, s)] for s in seeds])
-        se = float(np.std(d, ddof=1) / math.sqrt(len(d))) if len(d) >= 2 else math.nan
-        return float(d.mean()), se
+        return float(d.mean()), standard_error(d)
 
     variant = {"none": (False, 0.0), "dropout": (False, p.dropout), "batch_norm": (True, 0.0),
                "both": (True, p.dropout)}
@@ -70,7 +69,7 @@ def dropout_bn(ctx: StudyContext, p: Params) -> Outcome:
     g1, se1 = paired_gain(True, p.dropout)
     d_gain = np.array([(acc[(False, p.dropout, s)] - acc[(False, 0.0, s)]) - (acc[(True, p.dropout, s)]
                        - acc[(True, 0.0, s)]) for s in seeds])
-    se_drop = float(np.std(d_gain, ddof=1) / math.sqrt(len(seeds))) if len(seeds) >= 2 else math.nan
+    se_drop = standard_error(d_gain)
     checks = [
         Check("dropout_helps_alone", f"test-accuracy gain from dropout {p.dropout:g} without BN", g0, ">", p.min_gain,
               resolution=p.resolution_se * se0),

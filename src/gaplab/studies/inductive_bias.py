@@ -15,12 +15,10 @@ paired seed spread with ≥ 2 seeds), so a drop within noise of the tolerance is
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gaplab.studies.base import Outcome, Params, StudyContext, study
-from gaplab.studies.checks import Check
+from gaplab.studies.checks import Check, standard_error
 from gaplab.studies.plotting import subplots
 
 
@@ -72,10 +70,8 @@ def inductive_bias(ctx: StudyContext, p: Params) -> Outcome:
     drop = {m: mean[(m, False)] - mean[(m, True)] for m in models}
     adv_ordered = mean[("cnn1d", False)] - mean[("mlp", False)]
     adv_shuffled = mean[("cnn1d", True)] - mean[("mlp", True)]
-    se = math.nan  # paired seed spread of the MLP's drop; one seed cannot measure it
-    if len(seeds) >= 2:
-        pairs = np.asarray(acc[("mlp", False)]) - np.asarray(acc[("mlp", True)])
-        se = float(np.std(pairs, ddof=1) / math.sqrt(len(seeds)))
+    # paired seed spread of the MLP's drop; NaN with one seed, which cannot measure it
+    se = standard_error(np.asarray(acc[("mlp", False)]) - np.asarray(acc[("mlp", True)]))
     lost = (drop["cnn1d"] - drop["mlp"]) / adv_ordered if adv_ordered > 0 else 0.0
     checks = [
         Check("cnn_ahead", "CNN − MLP test accuracy, ordered inputs", adv_ordered, ">", p.min_advantage),
