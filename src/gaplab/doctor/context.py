@@ -14,8 +14,8 @@ from typing import Any
 
 import torch
 
-from gaplab.data import Dataset, load_dataset
-from gaplab.engine.datacache import prepared_for, shared_pool
+from gaplab.data import Dataset
+from gaplab.engine.datacache import prepared_for, raw_dataset, shared_pool
 from gaplab.engine.pack import Pack, RunResult
 from gaplab.spec import RunSpec
 
@@ -59,10 +59,7 @@ class Context:
         self.target_error = target_error
         self._progress = progress
         d = spec.data
-        args = dict(d.args)
-        if d.path is not None and d.target is not None:
-            args["target"] = d.target
-        self.raw: Dataset = load_dataset(d.name, args, path=d.path)  # before gaplab's standardization
+        self.raw: Dataset = raw_dataset(d)  # before gaplab's standardization
         self.pool: Dataset = shared_pool(d)  # what training sees
         # the main run holds out a validation split when the user's spec has none (bias/variance needs one)
         self.val_spec = spec if d.val_fraction > 0 else spec.replace(**{"data.val_fraction": 0.2})

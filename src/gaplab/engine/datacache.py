@@ -8,6 +8,7 @@ from gaplab.data import Dataset, Prepared, load_dataset, prepare, shared_view
 from gaplab.spec import DataSpec, RunSpec
 
 _SHARED: dict[str, Dataset] = {}
+_RAW: dict[str, Dataset] = {}
 _POOL_FIELDS = ("name", "args", "path", "fingerprint", "target", "standardize", "permute_inputs", "gaussian_inputs")
 
 
@@ -17,16 +18,24 @@ def pool_key(data: DataSpec) -> str:
     return json.dumps({k: d[k] for k in _POOL_FIELDS}, sort_keys=True)
 
 
+def raw_dataset(data: DataSpec) -> Dataset:
+    """The data set as loaded, before any shared transform (standardization, ...); loaded once per process."""
+    d = data.model_dump(mode="json")
+    key = json.dumps({k: d[k] for k in ("name", "args", "path", "fingerprint", "target")}, sort_keys=True)
+    if key not in _RAW:
+        args = dict(data.args)
+        if data.path is not None and data.target is not None:
+            args["target"] = data.target
+        _RAW[key] = load_dataset(data.name, args, path=data.path)
+    return _RAW[key]
+
+
 def shared_pool(data: DataSpec) -> Dataset:
     """The data set after the transforms every run on it shares; loaded once per process."""
     key = pool_key(data)
     if key not in _SHARED:
-        args = dict(data.args)
-        if data.path is not None and data.target is not None:
-            args["target"] = data.target
-        ds = load_dataset(data.name, args, path=data.path)
-        _SHARED[key] = shared_view(ds, standardize=data.standardize, permute_inputs=data.permute_inputs,
-                                   gaussian_inputs=data.gaussian_inputs, seed=0)
+        _SHARED[key] = shared_view(raw_dataset(data), standardize=data.standardize,
+                                   permute_inputs=data.permute_inputs, gaussian_inputs=data.gaussian_inputs, seed=0)
     return _SHARED[key]
 
 
