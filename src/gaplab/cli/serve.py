@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,8 +29,6 @@ def serve(
     """
     from gaplab.serve.server import is_loopback, make_server
 
-    if not Path(store).is_file():
-        fail(f"{store}: no results store there (run `gaplab sweep` or `gaplab train` first, or pass --store)")
     try:
         server, dash = make_server(store, host, port, quiet=not log)
     except OSError as e:

@@ -105,9 +105,9 @@ def running(con: sqlite3.Connection, group: str | None = None) -> int:
     """Unfinished runs claimed by a live sweep process (0 on stores without a claims table)."""
     if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'").fetchone() is None:
         return 0
-    from gaplab.store import db
+    from gaplab.store.db import STALE_AFTER
 
-    fresh = time.time() - float(getattr(db, "STALE_AFTER", 60.0))
+    fresh = time.time() - STALE_AFTER
     join = "" if group is None else " JOIN groups g ON g.run_id = c.run_id AND g.name = ?"
     return con.execute(
         f"SELECT count(*) FROM claims c{join} WHERE c.heartbeat > ? AND c.run_id NOT IN"
@@ -358,6 +358,21 @@ def studies(con: sqlite3.Connection) -> dict[str, dict[str, Any]]:
         latest_rows.setdefault(n, {"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f,
                                    "created": c})
     return latest_rows
+
+
+def study(con: sqlite3.Connection, name: str) -> dict[str, Any] | None:
+    """The newest stored verdict of one study (the row ``studies`` gives for it), or None."""
+    r = con.execute("SELECT name, preset, seed, verdict, folder, created FROM studies WHERE name = ?"
+                    " ORDER BY created DESC LIMIT 1", (name,)).fetchone()
+    return None if r is None else {"name": r[0], "preset": r[1], "seed": r[2], "verdict": json.loads(r[3]),
+                                   "folder": r[4], "created": r[5]}
+
+
+def artifact(con: sqlite3.Connection, kind: str, key: str) -> dict[str, Any] | None:
+    """One stored workflow result (the row ``artifacts`` gives for it), or None."""
+    r = con.execute("SELECT key, data, folder, created FROM artifacts WHERE kind = ? AND key = ?",
+                    (kind, key)).fetchone()
+    return None if r is None else {"key": r[0], "data": json.loads(r[1]), "folder": r[2], "created": r[3]}
 
 
 def artifacts(con: sqlite3.Connection, kind: str) -> list[dict[str, Any]]:

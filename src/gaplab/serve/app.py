@@ -214,7 +214,7 @@ class Dashboard:
 
         name, _, file = rest.partition("/")
         name = urllib.parse.unquote(name)
-        row = queries.studies(con).get(name)
+        row = queries.study(con, name)
         if row is None:
             raise NotFound(f"no study named {name!r} in this store")
         v = row["verdict"]
@@ -241,7 +241,7 @@ class Dashboard:
         kind, key, file = (urllib.parse.unquote(x) for x in parts)
         if kind not in ARTIFACT_PAGES:
             raise NotFound(f"no page kind {kind!r}")
-        row = next((r for r in queries.artifacts(con, kind) if r["key"] == key), None)
+        row = queries.artifact(con, kind, key)
         if row is None:
             raise NotFound(f"no {kind} result {key!r} in this store")
         title, render = ARTIFACT_PAGES[kind]
