@@ -37,9 +37,8 @@ def execute(specs: Sequence[RunSpec], store: RawStore | None, group: str, *, exe
 
     every = DEFAULT_EVERY if checkpoint_every is None else checkpoint_every
     if executor == "ray":
-        from gaplab.engine.ray_executor import require_ray, run_ray
+        from gaplab.engine.ray_executor import run_ray  # says which extra to install when Ray is missing
 
-        require_ray()
         return run_ray(specs, store, group=group, max_pack=max_pack, address=address, progress=progress,
                        keep_state=keep_state, checkpoint_every=every)
     if executor == "local":

@@ -55,7 +55,7 @@ def doctor(
     folder = out or Path(store).parent / "doctor" / key
     with progress_bar(not as_json) as update:
         diag = diagnose(spec, mode=mode, checks=checks or None, target_error=target_error, folder=folder,
-                        progress=lambda label, done, total: update(label, done, total))
+                        progress=update)
     data = diag.to_dict()
     data["title"] = f"{spec.data.name if not spec.data.path else Path(spec.data.path).name} · {spec.model.name} · " \
                     f"{mode} · {diag.worst}"
