@@ -46,21 +46,33 @@ def generator(*parts: int) -> torch.Generator:
 
 
 def uniform(key: torch.Tensor | int, counter: int | torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Float32 uniforms in [0, 1) of ``shape`` from a 32-bit ``key`` and a step ``counter`` (see ``_uniform``)."""
+    return _uniform(torch.as_tensor(key, dtype=torch.int64), counter, tuple(shape))
+
+
+def uniform_stacked(keys: torch.Tensor, counter: int, shape: tuple[int, ...]) -> torch.Tensor:
+    """(K, *shape): row k is ``uniform(keys[k], counter, shape)`` exactly (K models' dropout masks at once)."""
+    k = keys.shape[0]
+    return _uniform(keys.to(torch.int64).view(k, *([1] * len(shape))), counter, tuple(shape), batched=True)
+
+
+def _uniform(key_t: torch.Tensor, counter: int | torch.Tensor, shape: tuple[int, ...],
+             batched: bool = False) -> torch.Tensor:
     """Float32 uniforms in [0, 1) of ``shape`` from a 32-bit ``key`` and a step ``counter``.
 
     Element (i, j, ...) is hashed from its coordinates, not its flat index, so the draw at a coordinate
     does not depend on the tensor's size: a model padded to a wider layer sees the same mask on its own
     units. ``key`` may be a 0-d int64 tensor (e.g. one model's slice inside ``vmap``).
     """
-    key_t = torch.as_tensor(key, dtype=torch.int64)
     ctr = torch.as_tensor(counter, dtype=torch.int64)
     h = _mix32(key_t ^ _mix32(ctr * 0x9E3779B9 + 0x7F4A7C15))
     nd = len(shape)
+    lead = [key_t.shape[0]] if batched else []
     for d, n in enumerate(shape):
-        view = [1] * nd
-        view[d] = int(n)
+        view = [1] * (nd + len(lead))
+        view[d + len(lead)] = int(n)
         coord = torch.arange(int(n), dtype=torch.int64, device=key_t.device).view(view)
         h = _mix32((h * 0x632BE5AB) + coord + 0x2545F491)
     h = _mix32(h ^ 0x5BD1E995) if nd else _mix32(h)
     # top 24 bits -> exactly representable float32 in [0, 1)
-    return (h >> 8).to(torch.float32).expand(shape) * (1.0 / 16777216.0)
+    return (h >> 8).to(torch.float32).expand(*lead, *shape) * (1.0 / 16777216.0)

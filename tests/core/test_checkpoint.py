@@ -92,7 +92,7 @@ def test_bad_checkpoints_are_discarded(tmp_path, capfd) -> None:
     # right fingerprint, wrong shapes: rejected by the pack, not trusted
     ck.path.write_bytes(good)
     state = ck.load()
-    state["params"] = {n: t[:, :1] for n, t in state["params"].items()}
+    state["flat"] = state["flat"][:, :1]
     ck.save(state)
     seen.clear()
     _assert_same(whole, train_pack(specs, lambda e, _t: seen.append(e), keep_state=True, checkpoint=ck))

@@ -21,7 +21,7 @@ def test_per_model_train_indices_match_training_alone():
     res = together.fit()
     alone = Pack([SPEC], train_idx=[b])
     res_alone = alone.fit()
-    assert together.train_mask[0].sum() == len(a) and together.train_mask[1].sum() == len(b)
+    assert together.data.train_mask[0].sum() == len(a) and together.data.train_mask[1].sum() == len(b)
     assert abs(res[1].final["train_loss"] - res_alone[0].final["train_loss"]) < 1e-5
     assert abs(res[0].final["train_loss"] - res[1].final["train_loss"]) > 1e-6  # different subsets, different runs
 

@@ -1,0 +1,185 @@
+"""The fused fast path for the MLP family (linear, logistic, mlp without batch norm, random-features).
+
+K stacked models as batched matmuls (``baddbmm``/``bmm`` over weights (K, out, in)) with the backward pass
+written by hand, straight into the pack's flat gradient table: no ``vmap``, ``functional_call`` or autograd
+graph, so a step costs its matmuls plus a few elementwise ops. The numbers equal the general path's
+(engine.vmapnet) to float rounding: same layers, same dropout masks (``rng.uniform_stacked``), same padding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gaplab import rng
+from gaplab.engine.flat import FlatLayout
+from gaplab.engine.losses import data_loss_and_grad
+from gaplab.models.layers import Dropout
+from gaplab.models.mlp import MLP, HiddenBlock
+from gaplab.models.random_features import RandomFeatures
+
+_ACT = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.GELU: "gelu"}
+
+
+@dataclass
+class Dense:
+    """One dense layer: z = drop(h) @ Wᵀ + b, then (hidden layers) a = act(z), h' = [h +] drop(a)."""
+
+    weight: str
+    bias: str
+    act: str | None = None  # None: the head (no activation)
+    drop: str | None = None  # dropout after the activation (hidden) — buffer prefix of its Dropout
+    residual: bool = False
+
+
+@dataclass
+class Plan:
+    """The layers of a fused model, read from its module tree."""
+
+    layers: list[Dense]
+    in_drop: str | None = None  # dropout on the head's input (linear, random features)
+    features: tuple[str, str, str] | None = None  # frozen random features: (weight, bias buffers, activation)
+
+
+def _act(m: nn.Module) -> str | None:
+    if isinstance(m, nn.GELU) and m.approximate != "none":
+        return None
+    return _ACT.get(type(m))
+
+
+def plan_of(base: nn.Module) -> Plan | None:
+    """The fused plan of a model of the MLP family, or None when it is not one (e.g. batch norm)."""
+    if isinstance(base, MLP):
+        layers = []
+        for i, blk in enumerate(base.hidden):
+            assert isinstance(blk, HiddenBlock)
+            act = _act(blk.act)
+            if not isinstance(blk.norm, nn.Identity) or act is None:
+                return None
+            layers.append(Dense(f"hidden.{i}.linear.weight", f"hidden.{i}.linear.bias", act,
+                                f"hidden.{i}.drop", blk.residual))
+        return Plan([*layers, Dense("head.weight", "head.bias")])
+    if isinstance(base, nn.Sequential) and [type(m) for m in base] == [nn.Flatten, Dropout, nn.Linear]:
+        return Plan([Dense("2.weight", "2.bias")], in_drop="1")
+    if isinstance(base, RandomFeatures):
+        act = _act(base.act)
+        if act is None:
+            return None
+        return Plan([Dense("head.weight", "head.bias")], in_drop="drop",
+                    features=("feature_weight", "feature_bias", act))
+    return None
+
+
+def _activate(z: torch.Tensor, act: str) -> torch.Tensor:
+    return torch.relu(z) if act == "relu" else torch.tanh(z) if act == "tanh" else F.gelu(z)
+
+
+def _act_backward(g: torch.Tensor, z: torch.Tensor, a: torch.Tensor, act: str) -> torch.Tensor:
+    # the same kernels autograd calls for these activations
+    if act == "relu":
+        return torch.ops.aten.threshold_backward(g, a, 0)
+    if act == "tanh":
+        return torch.ops.aten.tanh_backward(g, a)
+    return torch.ops.aten.gelu_backward(g, z)
+
+
+def _linear(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """h (K, B, in) @ w (K, out, in)ᵀ + b (K, out)."""
+    return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2))
+
+
+class FusedNet:
+    """Forward and hand-written backward of a Plan over a flat (K, P) parameter table."""
+
+    def __init__(self, plan: Plan, layout: FlatLayout, buffers: dict[str, torch.Tensor], dropout_on: bool) -> None:
+        self.plan, self.layout, self.buffers = plan, layout, buffers
+        self.dropout_on = dropout_on
+
+    def _mask(self, prefix: str | None, shape: tuple[int, ...], counter: int) -> torch.Tensor | None:
+        """Model k's inverted-dropout keep mask (0/1) for a site, or None when no model drops out."""
+        if prefix is None or not self.dropout_on:
+            return None
+        keep = rng.uniform_stacked(self.buffers[f"{prefix}.key"], counter, shape[1:])
+        return keep >= self.buffers[f"{prefix}.p"].view(-1, *([1] * (len(shape) - 1)))
+
+    def _dropped(self, h: torch.Tensor, keep: torch.Tensor | None, prefix: str | None) -> torch.Tensor:
+        if keep is None:
+            return h
+        assert prefix is not None
+        p = self.buffers[f"{prefix}.p"].view(-1, *([1] * (h.dim() - 1)))
+        # as models.layers.Dropout: x · keep / (1 − p)
+        return h * keep.to(h.dtype) / (1.0 - p).clamp_min(1e-12)
+
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
+        assert self.plan.features is not None
+        wn, bn, act = self.plan.features
+        wf, bf = self.buffers[wn], self.buffers[bn]
+        if x.dim() == 2:  # shared inputs (evaluation)
+            return _activate(torch.matmul(x, wf.transpose(1, 2)) + bf.unsqueeze(1), act)
+        return _activate(_linear(x, wf, bf), act)
+
+    @torch.no_grad()
+    def forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Outputs (K, N, C) in evaluation mode (no dropout); ``x`` (N, ...) is shared by every model."""
+        p = self.layout.views(flat)
+        h = x.flatten(1)
+        if self.plan.features is not None:
+            h = self._features(h)
+        for layer in self.plan.layers:
+            w, b = p[layer.weight], p[layer.bias]
+            z = (torch.matmul(h, w.transpose(1, 2)) + b.unsqueeze(1)) if h.dim() == 2 else _linear(h, w, b)
+            if layer.act is None:
+                return z
+            a = _activate(z, layer.act)
+            h = h + a if layer.residual else a  # (N, d) + (K, N, d) broadcasts
+        raise AssertionError("a plan ends with its head")
+
+    @torch.no_grad()
+    def loss_and_grad(self, flat: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, target: torch.Tensor,
+                      w: torch.Tensor, kind: str, counter: int) -> torch.Tensor:
+        """One training forward + backward on inputs ``x`` (K, B, ...); writes d loss / d params into ``grad``
+        (K, P) and returns the per-model data losses (K,)."""
+        p, g = self.layout.views(flat), self.layout.views(grad)
+        plan = self.plan
+        h = x.flatten(2)
+        if plan.features is not None:
+            h = self._features(h)
+        keep_in = self._mask(plan.in_drop, tuple(h.shape), counter)
+        h = self._dropped(h, keep_in, plan.in_drop)
+        saved = []  # per hidden layer: (its input, z, a, keep mask)
+        for layer in plan.layers[:-1]:
+            assert layer.act is not None
+            z = _linear(h, p[layer.weight], p[layer.bias])
+            a = _activate(z, layer.act)
+            keep = self._mask(layer.drop, tuple(a.shape), counter)
+            d = self._dropped(a, keep, layer.drop)
+            saved.append((h, z, a, keep))
+            h = h + d if layer.residual else d
+        head = plan.layers[-1]
+        # the head class-first, (K, C, B) = W (K, C, in) @ hᵀ, for the loss kernels (engine.losses)
+        out_t = torch.baddbmm(p[head.bias].unsqueeze(2), p[head.weight], h.transpose(1, 2))
+        loss, dz_t = data_loss_and_grad(out_t, target, w, kind)
+        g[head.weight].copy_(torch.bmm(dz_t, h))
+        g[head.bias].copy_(dz_t.sum(2))
+        if not saved:
+            return loss
+        dh = torch.bmm(dz_t.transpose(1, 2), p[head.weight])
+        for i in range(len(saved) - 1, -1, -1):
+            layer = plan.layers[i]
+            h_in, z, a, keep = saved[i]
+            assert layer.act is not None
+            da = dh
+            if keep is not None:
+                assert layer.drop is not None
+                pd = self.buffers[f"{layer.drop}.p"].view(-1, 1, 1)
+                da = dh / (1.0 - pd).clamp_min(1e-12) * keep.to(dh.dtype)
+            dz = _act_backward(da, z, a, layer.act)
+            g[layer.weight].copy_(torch.bmm(dz.transpose(1, 2), h_in))
+            g[layer.bias].copy_(dz.sum(1))
+            if i > 0:
+                dh_in = torch.bmm(dz, p[layer.weight])
+                dh = dh_in + dh if layer.residual else dh_in
+        return loss

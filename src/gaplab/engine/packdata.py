@@ -1,0 +1,55 @@
+"""The data side of a pack: one shared pool on the device, and each model's subset, splits and label table."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import torch
+
+from gaplab.data import Dataset, Prepared
+from gaplab.engine.datacache import prepared_for
+from gaplab.spec import RunSpec
+
+
+class PackData:
+    """The pool's tensors and per-model (K, N) tables: labels (noisy/random ones included), train/val masks,
+    which examples were corrupted or randomized, and each model's training set size ``m`` (K,)."""
+
+    def __init__(self, specs: list[RunSpec], device: torch.device, dataset: Dataset | None = None,
+                 train_idx: list[torch.Tensor] | None = None) -> None:
+        prepared: list[Prepared] = [prepared_for(s, dataset) for s in specs]
+        if train_idx is not None:
+            if len(train_idx) != len(specs):
+                raise ValueError(f"train_idx has {len(train_idx)} index sets for a pack of {len(specs)} models")
+            prepared = [replace(p, train_idx=t.to(torch.int64)) for p, t in zip(prepared, train_idx, strict=True)]
+        ds = prepared[0].dataset
+        self.ds = ds
+        self.classification = ds.task == "classification"
+        self.num_classes = ds.num_classes or 0
+        self.train_idx = [p.train_idx for p in prepared]
+        self.x_pool = ds.x_train.to(device)
+        self.x_test = ds.x_test.to(device)
+        self.y_test = ds.y_test.to(device)
+        self.true_labels = ds.y_train.to(device)
+        self.labels = torch.stack([p.labels for p in prepared]).to(device)
+        self.corrupted = torch.stack([p.corrupted for p in prepared]).to(device)
+        self.randomized = torch.stack([p.randomized for p in prepared]).to(device)
+        self.train_mask = torch.zeros(len(specs), self.x_pool.shape[0], dtype=torch.bool, device=device)
+        self.val_mask = torch.zeros_like(self.train_mask)
+        for i, p in enumerate(prepared):
+            self.train_mask[i, p.train_idx] = True
+            self.val_mask[i, p.val_idx] = True
+        self.has_val = bool(self.val_mask.any())
+        self.m = torch.tensor([float(len(t)) for t in self.train_idx], device=device)
+
+    def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs (K, B, ...) and each model's own labels (K, B) for batch indices ``idx`` (K, B)."""
+        y = torch.gather(self.labels, 1, idx) if self.classification else self.true_labels[idx]
+        k, b = idx.shape
+        return self.x_pool.index_select(0, idx.reshape(-1)).view(k, b, *self.x_pool.shape[1:]), y
+
+    def select(self, keep: torch.Tensor) -> None:
+        """Keep only the models at indices ``keep`` (compaction)."""
+        self.train_idx = [self.train_idx[i] for i in keep.tolist()]
+        for name in ("labels", "corrupted", "randomized", "train_mask", "val_mask", "m"):
+            setattr(self, name, getattr(self, name)[keep.to(self.labels.device)])
