@@ -20,7 +20,7 @@ import torch
 from gaplab.advise import data_spec
 from gaplab.advise.plan import base_plan
 from gaplab.advise.sweep import run_plan
-from gaplab.engine import executor
+from gaplab.engine import planning
 
 
 def old_pack_key(spec):  # noqa: ANN001, ANN201  (the key as it was: sizes of any step count share a pack)
@@ -29,12 +29,12 @@ def old_pack_key(spec):  # noqa: ANN001, ANN201  (the key as it was: sizes of an
     return json.dumps(key, sort_keys=True, default=str)
 
 
-_new_key = executor.pack_key
+_new_key = planning.pack_key
 
 
 def timed(plan, label: str) -> dict:  # noqa: ANN001
     c0, w0 = time.process_time(), time.perf_counter()
-    packs = executor.plan_packs([s for *_, s in plan.runs()])
+    packs = planning.plan_packs([s for *_, s in plan.runs()])
     rows, counts = run_plan(plan, None)
     out = {"arm": label, "packs": len(packs), "models": len(rows), "cpu_s": round(time.process_time() - c0, 1),
            "wall_s": round(time.perf_counter() - w0, 1), "mean_test_error": round(
@@ -53,9 +53,9 @@ def main() -> None:
     torch.set_num_threads(1)
     plan = base_plan(data_spec(a.data), None, None, a.n, epochs=a.epochs, min_steps=a.min_steps)
     print(plan.describe(), flush=True)
-    executor.pack_key = old_pack_key
+    planning.pack_key = old_pack_key
     before = timed(plan, "before: sizes mixed in a pack")
-    executor.pack_key = _new_key
+    planning.pack_key = _new_key
     after = timed(plan, "after: one step count per pack")
     print(f"after/before: CPU {after['cpu_s'] / before['cpu_s']:.2f}×, wall {after['wall_s'] / before['wall_s']:.2f}×"
           f" (same results: mean test error {before['mean_test_error']} vs {after['mean_test_error']})")

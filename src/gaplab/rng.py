@@ -22,6 +22,19 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _mix32_(x: torch.Tensor) -> torch.Tensor:
+    """``_mix32`` in place on a tensor the caller owns (no temporaries beyond the shifts): the same numbers."""
+    x &= _M32
+    x ^= x >> 16
+    x *= 0x7FEB352D
+    x &= _M32
+    x ^= x >> 15
+    x *= 0x846CA68B
+    x &= _M32
+    x ^= x >> 16
+    return x
+
+
 def _mix32_int(x: int) -> int:
     """``_mix32`` on a Python int (same numbers, no tensor overhead)."""
     x &= _M32
@@ -72,7 +85,7 @@ def _uniform(key_t: torch.Tensor, counter: int | torch.Tensor, shape: tuple[int,
         view = [1] * (nd + len(lead))
         view[d + len(lead)] = int(n)
         coord = torch.arange(int(n), dtype=torch.int64, device=key_t.device).view(view)
-        h = _mix32((h * 0x632BE5AB) + coord + 0x2545F491)
-    h = _mix32(h ^ 0x5BD1E995) if nd else _mix32(h)
+        h = _mix32_((h * 0x632BE5AB) + coord + 0x2545F491)
+    h = _mix32_(h ^ 0x5BD1E995) if nd else _mix32(h)
     # top 24 bits -> exactly representable float32 in [0, 1)
     return (h >> 8).to(torch.float32).expand(*lead, *shape) * (1.0 / 16777216.0)

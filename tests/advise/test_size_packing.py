@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from gaplab.engine import pack as pack_mod
-from gaplab.engine.executor import plan_packs, run_local, steps_per_epoch
+from gaplab.engine.executor import run_local
+from gaplab.engine.planning import plan_packs, steps_per_epoch
 from gaplab.spec import parse_run
 
 

@@ -131,7 +131,7 @@ def test_narrow_model_padded_into_wide_pack_is_exact(model: dict) -> None:
 
 
 def test_plan_packs_buckets_widths() -> None:
-    from gaplab.engine.executor import plan_packs
+    from gaplab.engine.planning import plan_packs
 
     widths = [2, 3, 4, 5, 7, 9, 13, 17, 23, 31, 41, 55, 73, 97, 130, 174, 233, 300]
     specs = [_spec(**{"model.args.width": w, "data.label_noise": nz}) for w in widths for nz in (0.0, 0.15)]
@@ -147,19 +147,21 @@ def test_plan_packs_buckets_widths() -> None:
 def test_bucket_widths_is_the_cheapest_contiguous_split() -> None:
     from itertools import combinations
 
-    from gaplab.engine.executor import PACK_OVERHEAD
     from gaplab.engine.padding import bucket_widths, flops_per_example
+    from gaplab.engine.planning import PACK_OVERHEAD
+
+    overhead = PACK_OVERHEAD["fused"]  # an MLP: planned for the fused path
 
     spec = _spec()
     widths = [2, 2, 5, 9, 17, 31, 64, 64, 64, 130, 300]
     distinct = sorted(set(widths))
 
     def cost(buckets: list[list[int]]) -> float:
-        return sum(sum(widths.count(w) for w in b) * flops_per_example(spec, max(b)) + PACK_OVERHEAD for b in buckets)
+        return sum(sum(widths.count(w) for w in b) * flops_per_example(spec, max(b)) + overhead for b in buckets)
 
     every = [[distinct[i:j] for i, j in zip((0, *cuts), (*cuts, len(distinct)), strict=True)]
              for k in range(len(distinct)) for cuts in combinations(range(1, len(distinct)), k)]
-    chosen = bucket_widths(widths, lambda w: flops_per_example(spec, w), PACK_OVERHEAD)
+    chosen = bucket_widths(widths, lambda w: flops_per_example(spec, w), overhead)
     assert [w for b in chosen for w in b] == distinct
     assert cost(chosen) == pytest.approx(min(cost(b) for b in every))
     assert 1 < len(chosen) < len(distinct)  # neither one pack nor one pack per width is best here

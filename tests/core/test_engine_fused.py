@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from gaplab.engine.fused import fuses
 from gaplab.engine.pack import Pack, train_pack
 from gaplab.spec import RunSpec, parse_run
 
@@ -95,5 +96,8 @@ def test_models_outside_the_family_take_the_vmap_path() -> None:
     bn = _base(**{"model.args": {"width": 8, "batch_norm": True}})
     cnn = _base(**{"model": {"name": "cnn1d", "args": {"channels": 4}}})
     assert Pack([bn]).path == "vmap" and Pack([cnn]).path == "vmap"
+    # planning's cheap guess (no model built) agrees with the pack's choice
+    for specs in [[bn], [cnn], *CASES.values()]:
+        assert fuses(specs[0]) == (Pack(specs[:1]).path == "fused")
     with pytest.raises(ValueError, match="no fused path"):
         Pack([cnn], path="fused")

@@ -20,7 +20,8 @@ from gaplab.store.db import Store as RawStore
 
 def plan(specs: Sequence[RunSpec], store: RawStore | None, max_pack: int = 64) -> dict[str, Any]:
     """What a sweep would do: how many runs, how many not stored yet, and the sizes of the packs they form."""
-    from gaplab.engine.executor import plan_packs, unique_pending
+    from gaplab.engine.executor import unique_pending
+    from gaplab.engine.planning import plan_packs
 
     pending, ids = unique_pending(specs, store)
     return {"runs": len(ids), "pending": len(pending), "packs": [len(p) for p in plan_packs(pending, max_pack)]}

@@ -8,7 +8,6 @@ twice), and resumes a pack killed mid-training from its checkpoint (engine.check
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -23,120 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.engine.checkpoint import DEFAULT_EVERY, Checkpointer, checkpoint_dir
-from gaplab.engine.datacache import pool_key
 from gaplab.engine.pack import RunResult, train_pack
-from gaplab.engine.padding import bucket_widths, flops_per_example, pad_arg, width_of
+from gaplab.engine.planning import DEFAULT_MAX_PACK, pack_cost, pack_keys, plan_packs
 from gaplab.spec import RunSpec
 from gaplab.store.db import STALE_AFTER, Store, new_owner
-
-DEFAULT_MAX_PACK = 64
-
-
-def pack_key(spec: RunSpec) -> str:
-    """Runs with equal keys can be trained as one pack (same data pool, architecture and loop shape).
-
-    Everything left out (seed, learning rate, momentum, penalties, decay, dropout rate, smoothing,
-    noise strength, mixing α, label noise, patience) varies per model in a pack. Training-set sizes may differ
-    only within one count of steps per epoch: a pack steps as often as its largest run, so mixing sizes would
-    make the smaller runs pay for masked steps they do not take.
-    """
-    s = spec
-    arg = pad_arg(s)
-    margs = {k: v for k, v in s.model.args.items() if k != arg}
-    key: dict[str, Any] = {
-        "pool": pool_key(s.data),
-        "val": s.data.val_fraction > 0,
-        "model": [s.model.name, margs],
-        "optim": [s.optim.name, s.optim.nesterov, s.optim.batch_size, s.optim.epochs, s.optim.schedule,
-                  s.optim.step_size, s.optim.gamma],
-        "reg": [s.reg.penalize_bias, s.reg.penalize_norm, [a.model_dump() for a in s.reg.augment],
-                s.reg.mixup > 0, s.reg.cutmix > 0,
-                s.reg.early_stopping.monitor if s.reg.early_stopping else None,
-                s.reg.early_stopping.direction if s.reg.early_stopping else None],
-        "device": s.device,
-        "eval_every": s.eval_every,
-        "steps_per_epoch": steps_per_epoch(s),
-    }
-    return json.dumps(key, sort_keys=True, default=str)
-
-
-def steps_per_epoch(spec: RunSpec) -> int:
-    """Optimizer steps in one epoch of this run: ⌈training examples / batch size⌉."""
-    n = spec.data.train_size
-    if n is None:
-        from gaplab.engine.datacache import prepared_for
-
-        n = len(prepared_for(spec).train_idx)
-    return -(-int(n) // spec.optim.batch_size)
-
-
-# Fixed per-step cost of one more pack, in multiply-adds per example (≈1 ms of Python and kernel launches
-# at ≈60 GFLOP/s for a batch of 100, forward + backward): what bucketing weighs padding waste against.
-PACK_OVERHEAD = 1.0e5
-
-
-def _width_buckets(group: list[RunSpec]) -> list[list[RunSpec]]:
-    """Split runs of one pack key by width so padding wastes less than extra packs would cost."""
-    if pad_arg(group[0]) is None:
-        return [group]
-    widths = [width_of(s) for s in group]
-    buckets = bucket_widths(widths, lambda w: flops_per_example(group[0], w), PACK_OVERHEAD)
-    where = {w: i for i, b in enumerate(buckets) for w in b}
-    out: list[list[RunSpec]] = [[] for _ in buckets]
-    for s, w in zip(group, widths, strict=True):
-        out[where[w]].append(s)
-    return out
-
-
-def model_bytes(spec: RunSpec) -> int:
-    """Memory one model takes in a pack: parameters with gradient, optimizer state and best copy (6 × 4 bytes
-    each), plus float32 activations for the larger of a training batch and an evaluation chunk."""
-    import torch
-
-    from gaplab.engine.datacache import shared_pool
-    from gaplab.engine.pack import EVAL_CHUNK, _build_model
-
-    ds = shared_pool(spec.data)
-    model = _build_model(spec, ds.input_shape, ds.output_dim)
-    n_params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
-    acts = [0]
-
-    def count(_m: torch.nn.Module, _i: object, out: object) -> None:
-        if isinstance(out, torch.Tensor):
-            acts[0] += out[0].numel()
-
-    hooks = [m.register_forward_hook(count) for m in model.modules() if not list(m.children())]
-    with torch.no_grad():
-        model.eval()(ds.x_train[:2])
-    for h in hooks:
-        h.remove()
-    return 24 * n_params + 4 * acts[0] * max(spec.optim.batch_size, EVAL_CHUNK) * 2
-
-
-def memory_budget() -> int:
-    """A quarter of this machine's physical memory: what one pack may use."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
-    except (ValueError, OSError, AttributeError):
-        return 2 << 30
-
-
-def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK) -> list[list[RunSpec]]:
-    """Group specs by ``pack_key`` (first-seen order), bucket widths, split groups so a pack has at most
-    ``max_pack`` models and fits in ``memory_budget()``."""
-    groups: dict[str, list[RunSpec]] = {}
-    for s in specs:
-        groups.setdefault(pack_key(s), []).append(s)
-    packs: list[list[RunSpec]] = []
-    budget = memory_budget()
-    for g in groups.values():
-        for b in _width_buckets(g):
-            widest = max(b, key=lambda s: width_of(s) if pad_arg(s) else 0)
-            cap = max(1, min(max_pack, budget // max(1, model_bytes(widest))))
-            n = -(-len(b) // cap)
-            size = -(-len(b) // n)  # balanced chunks
-            packs.extend(b[i:i + size] for i in range(0, len(b), size))
-    return packs
 
 
 def unique_pending(specs: Iterable[RunSpec], store: Store | None,
@@ -187,8 +76,9 @@ class SweepBook:
         if store is not None and group:
             store.tag(group, self.ids)
         todo = {s.run_id for s in pending}
-        live_keys = {pack_key(s) for s in pending}
-        planned = plan_packs([s for s in uniq.values() if pack_key(s) in live_keys], max_pack)
+        keys = pack_keys(uniq.values())
+        live_keys = {keys[i] for i in todo}
+        planned = plan_packs([s for i, s in uniq.items() if keys[i] in live_keys], max_pack, keys)
         self.packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in planned) if p]
         self.total_epochs = sum(p[0].optim.epochs for p in self.packs)
         self.done_epochs = 0
@@ -396,13 +286,6 @@ def _train_in_worker(spec_data: list[dict[str, Any]], keep_state: bool, threads:
     return train_pack(specs, keep_state=keep_state, checkpoint=ck)
 
 
-def _pack_cost(pack: list[RunSpec]) -> float:
-    """Relative cost of a pack (models × per-example work × epochs), for longest-first scheduling."""
-    s = max(pack, key=lambda x: width_of(x) if pad_arg(x) else 0)
-    per = flops_per_example(s, width_of(s)) if pad_arg(s) else 1.0
-    return len(pack) * per * s.optim.epochs * max(1, s.data.train_size or 1)
-
-
 def _run_workers(book: SweepBook, workers: int, progress: ProgressFn | None, keep_state: bool,
                  checkpoint_every: float) -> dict[str, Any]:
     """Train packs concurrently in ``workers`` spawned processes, one core's worth of threads each.
@@ -415,7 +298,7 @@ def _run_workers(book: SweepBook, workers: int, progress: ProgressFn | None, kee
     from concurrent.futures import ProcessPoolExecutor
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    book.packs = sorted(book.packs, key=_pack_cost, reverse=True)
+    book.packs = sorted(book.packs, key=pack_cost, reverse=True)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
 

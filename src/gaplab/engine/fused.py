@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import record_function
 
 from gaplab import rng
 from gaplab.engine.flat import FlatLayout
@@ -20,6 +21,7 @@ from gaplab.engine.losses import data_loss_and_grad
 from gaplab.models.layers import Dropout
 from gaplab.models.mlp import MLP, HiddenBlock
 from gaplab.models.random_features import RandomFeatures
+from gaplab.spec import RunSpec
 
 _ACT = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.GELU: "gelu"}
 
@@ -42,6 +44,16 @@ class Plan:
     layers: list[Dense]
     in_drop: str | None = None  # dropout on the head's input (linear, random features)
     features: tuple[str, str, str] | None = None  # frozen random features: (weight, bias buffers, activation)
+
+
+FUSED_MODELS = ("linear", "logistic", "mlp", "random-features")
+
+
+def fuses(spec: RunSpec) -> bool:
+    """Whether a run's model takes the fused path (the same answer ``plan_of`` gives for its built module)."""
+    a = spec.model.args
+    return (spec.model.name in FUSED_MODELS and not a.get("batch_norm")
+            and a.get("activation", "relu") in ("relu", "tanh", "gelu"))
 
 
 def _act(m: nn.Module) -> str | None:
@@ -102,8 +114,9 @@ class FusedNet:
         """Model k's inverted-dropout keep mask (0/1) for a site, or None when no model drops out."""
         if prefix is None or not self.dropout_on:
             return None
-        keep = rng.uniform_stacked(self.buffers[f"{prefix}.key"], counter, shape[1:])
-        return keep >= self.buffers[f"{prefix}.p"].view(-1, *([1] * (len(shape) - 1)))
+        with record_function("randomness"):
+            u = rng.uniform_stacked(self.buffers[f"{prefix}.key"], counter, shape[1:])
+            return u >= self.buffers[f"{prefix}.p"].view(-1, *([1] * (len(shape) - 1)))
 
     def _dropped(self, h: torch.Tensor, keep: torch.Tensor | None, prefix: str | None) -> torch.Tensor:
         if keep is None:
@@ -144,6 +157,8 @@ class FusedNet:
         (K, P) and returns the per-model data losses (K,)."""
         p, g = self.layout.views(flat), self.layout.views(grad)
         plan = self.plan
+        fwd = record_function("forward")
+        fwd.__enter__()
         h = x.flatten(2)
         if plan.features is not None:
             h = self._features(h)
@@ -162,10 +177,19 @@ class FusedNet:
         # the head class-first, (K, C, B) = W (K, C, in) @ hᵀ, for the loss kernels (engine.losses)
         out_t = torch.baddbmm(p[head.bias].unsqueeze(2), p[head.weight], h.transpose(1, 2))
         loss, dz_t = data_loss_and_grad(out_t, target, w, kind)
+        fwd.__exit__(None, None, None)
+        with record_function("backward"):
+            self._backward(p, g, h, dz_t, saved)
+        return loss
+
+    def _backward(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor], h: torch.Tensor,
+                  dz_t: torch.Tensor, saved: list) -> None:
+        plan = self.plan
+        head = plan.layers[-1]
         g[head.weight].copy_(torch.bmm(dz_t, h))
         g[head.bias].copy_(dz_t.sum(2))
         if not saved:
-            return loss
+            return
         dh = torch.bmm(dz_t.transpose(1, 2), p[head.weight])
         for i in range(len(saved) - 1, -1, -1):
             layer = plan.layers[i]
@@ -182,4 +206,3 @@ class FusedNet:
             if i > 0:
                 dh_in = torch.bmm(dz, p[layer.weight])
                 dh = dh_in + dh if layer.residual else dh_in
-        return loss

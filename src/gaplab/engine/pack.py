@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 from torch.func import stack_module_state
+from torch.profiler import record_function
 
 from gaplab import rng
 from gaplab.data import Dataset
@@ -199,13 +200,15 @@ class Pack:
     def step(self, idx: torch.Tensor, w: torch.Tensor, active: torch.Tensor, epoch: int, step: int,
              lr_scale: float) -> torch.Tensor:
         """One optimizer step on batch indices ``idx`` (K, B) with sample weights ``w``; returns the data losses."""
-        xb, yb = self.data.batch(idx)
-        yt = self._targets(yb)
+        with record_function("data gather"):
+            xb, yb = self.data.batch(idx)
+            yt = self._targets(yb)
         if self.use_aug:
-            xb, yt = self._augment(xb, yt, epoch, step)
+            with record_function("randomness"):
+                xb, yt = self._augment(xb, yt, epoch, step)
         g = self.grad
         loss = self.net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, self.step_count)
-        with torch.no_grad():
+        with record_function("optimizer"), torch.no_grad():
             if self.c_l2 is not None:
                 g.addcmul_(self.flat, self.c_l2)
             if self.c_l1 is not None:
@@ -214,9 +217,9 @@ class Pack:
                 # torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6), capped at 1
                 norm = g.pow(2).sum(1).sqrt()
                 g.mul_((self.hyper.clip / (norm + 1e-6)).clamp(max=1.0).unsqueeze(1))
-        self.stop.mark_diverged(~torch.isfinite(loss), epoch)
-        act = active & ~self.stop.diverged
-        self.opt.step(g, lr_scale, None if bool(act.all()) else act)
+            self.stop.mark_diverged(~torch.isfinite(loss), epoch)
+            act = active & ~self.stop.diverged
+            self.opt.step(g, lr_scale, None if bool(act.all()) else act)
         self.step_count += 1
         return loss
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.engine.checkpoint import DEFAULT_EVERY, Checkpointer
-from gaplab.engine.executor import DEFAULT_MAX_PACK, ProgressFn, SweepBook
+from gaplab.engine.executor import ProgressFn, SweepBook
+from gaplab.engine.planning import DEFAULT_MAX_PACK
 from gaplab.errors import SpecError
 from gaplab.spec import RunSpec, parse_run
 from gaplab.store.db import Store
