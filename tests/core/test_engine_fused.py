@@ -101,3 +101,22 @@ def test_models_outside_the_family_take_the_vmap_path() -> None:
         assert fuses(specs[0]) == (Pack(specs[:1]).path == "fused")
     with pytest.raises(ValueError, match="no fused path"):
         Pack([cnn], path="fused")
+
+
+def test_compacted_pack_gives_the_numbers_of_a_whole_one() -> None:
+    """Stopped models leave a compacting pack (train_pack) with the metrics and weights they would have had."""
+    base = _base(**{"data.val_fraction": 0.2, "optim.epochs": 8, "optim.lr": 0.3,
+                    "reg.early_stopping": {"patience": 1, "min_delta": 0.0}})
+    specs = [base.replace(**{"seed": i, "reg.early_stopping.patience": 1 + i % 4,
+                             "reg.early_stopping.min_delta": 10.0 if i < 3 else 0.0}) for i in range(8)]
+    specs.append(base.replace(**{"seed": 9, "optim.lr": 1e6}))  # diverges in epoch 1
+    whole = Pack(specs)  # compact off
+    whole.fit()
+    compacting = Pack(specs, compact=True)
+    seen_k = []
+    compacting.fit(on_epoch=lambda e, _t: seen_k.append(compacting.k))
+    assert len(set(seen_k) - {len(specs)}) >= 2, seen_k  # it did shrink, more than once
+    for i, (a, b) in enumerate(zip(whole.results, compacting.results, strict=True)):
+        assert a.status == b.status and a.history == b.history and a.final == b.final
+        sa, sb = whole.state_of(i), compacting.state_of(i)
+        assert all(torch.equal(sa[n], sb[n]) for n in sa)

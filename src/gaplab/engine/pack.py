@@ -49,6 +49,8 @@ from gaplab.spec import RunSpec
 INIT, SHUFFLE, AUGMENT, DROPOUT = 1, 2, 3, 4
 EVAL_CHUNK = 4096
 SMALL_STEP_WORK = 3e7
+# a pack drops its stopped models (early-stopped or diverged) once they are this share of it (PERF-NOTES)
+COMPACT_SHARE = 0.25
 PATHS = ("auto", "fused", "vmap")
 
 
@@ -108,9 +110,13 @@ class Pack:
     """K models of one architecture trained together on one shared data pool."""
 
     def __init__(self, specs: list[RunSpec], dataset: Dataset | None = None,
-                 train_idx: list[torch.Tensor] | None = None, path: str = "auto") -> None:
+                 train_idx: list[torch.Tensor] | None = None, path: str = "auto", compact: bool = False) -> None:
         """``dataset`` replaces the specs' shared pool (e.g. a zeroed-input copy); ``train_idx`` gives each model
-        its own training indices into the pool (e.g. k folds); ``path`` forces the fused or the vmap path."""
+        its own training indices into the pool (e.g. k folds); ``path`` forces the fused or the vmap path.
+
+        With ``compact``, models that stopped are retired from the pack (final metrics and weights kept) once they
+        are ``COMPACT_SHARE`` of it, so they cost no more compute; the pack's rows then no longer match ``specs``
+        (``rows`` maps them), which is why callers that read rows during training leave it off."""
         if path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {path!r}")
         self.specs = list(specs)
@@ -119,7 +125,7 @@ class Pack:
         self.device = dev = torch.device(s0.device)
         self.data = PackData(self.specs, dev, dataset, train_idx)
         ds = self.data.ds
-        base, params, buffers, self.narrow = _stacked(self.specs, ds.input_shape, ds.output_dim)
+        base, params, buffers, self.narrow_all = _stacked(self.specs, ds.input_shape, ds.output_dim)
         self.base = base.to(dev)
         self.layout = FlatLayout({n: tuple(p.shape[1:]) for n, p in params.items()})
         self.flat = self.layout.flatten(params).detach().to(dev)
@@ -140,6 +146,10 @@ class Pack:
         self.use_aug = bool(s0.reg.augment) or h.uses("input_noise") or h.uses("mix_alpha")
         self.loss_kind = MSE if not cls else SOFT if (h.uses("smoothing") or h.uses("mix_alpha")) else HARD
         self.results = [RunResult(spec=s) for s in self.specs]
+        self.compact = compact
+        self.rows = list(range(self.k))  # original index (into results) of each row
+        self.retired: dict[int, torch.Tensor] = {}  # original index -> final weights (flat row) of a retired model
+        self.run_seconds = [0.0] * self.k
         self.step_count = 0
         self.epoch = 0  # epochs completed
         self.seconds = 0.0  # training time before this process (a resumed pack)
@@ -288,15 +298,26 @@ class Pack:
             "opt_steps": self.opt.steps.clone(),
             "stop": self.stop.state_dict(),
             "history": [list(r.history) for r in self.results],
+            "rows": list(self.rows),
+            "retired": {i: t.cpu().clone() for i, t in self.retired.items()},
+            "finished": {i: (dict(self.results[i].final), self.results[i].status, self.results[i].error)
+                         for i in self.retired},
+            "run_seconds": list(self.run_seconds),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore ``state_dict()``; raises ValueError (nothing changed) if it does not fit this pack."""
-        if state["flat"].shape != self.flat.shape or len(state["history"]) != self.k:
+        rows = list(state["rows"])
+        shape = (len(rows), self.layout.size)
+        if (len(state["history"]) != len(self.results) or state["flat"].shape != shape
+                or not set(rows) <= set(self.rows)):
             raise ValueError("parameters or pack size do not match this pack")
         if set(state["buffers"]) != set(self.buffers) or set(state["opt_state"]) != set(self.opt.state) or any(
-                state["opt_state"][n].shape != t.shape for n, t in self.opt.state.items()):
+                t.shape != shape for t in state["opt_state"].values()):
             raise ValueError("buffers or optimizer state do not match this pack")
+        self.stop.check_state(state["stop"], len(rows), shape)
+        if rows != self.rows:  # the saved pack had retired models: retire the same ones here first
+            self._select(torch.tensor([self.rows.index(i) for i in rows], dtype=torch.int64))
         self.stop.load_state_dict(state["stop"])
         dev = self.device
         with torch.no_grad():
@@ -308,6 +329,11 @@ class Pack:
             self.opt.steps.copy_(state["opt_steps"])
         for r, hist in zip(self.results, state["history"], strict=True):
             r.history = [dict(row) for row in hist]
+        self.retired = {int(i): t.to(dev) for i, t in state["retired"].items()}
+        for i, (final, status, error) in state["finished"].items():
+            r = self.results[int(i)]
+            r.final, r.status, r.error = dict(final), status, error
+        self.run_seconds = list(state["run_seconds"])
         self.epoch = int(state["epoch"])
         self.step_count = int(state["step_count"])
         self.seconds = float(state["seconds"])
@@ -330,26 +356,29 @@ class Pack:
         if checkpoint is not None:
             self._resume(checkpoint)
         t0 = time.perf_counter() - self.seconds
-        stop = self.stop
         for epoch in range(self.epoch, o.epochs):
+            t_epoch = time.perf_counter()
             keys = [rng.derive_key(s.seed, SHUFFLE, epoch) for s in self.specs]
             idx, w, steps = (t.to(self.device) for t in epoch_batches(self.data.train_idx, o.batch_size, keys))
             lr_scale = schedule_factor(o.schedule, epoch, o.epochs, o.step_size, o.gamma)
             for st in range(idx.shape[1]):
-                active = (steps > st) & ~stop.stopped
+                active = (steps > st) & ~self.stop.stopped
                 if not bool(active.any()):
                     break
                 losses = self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale)
                 if on_step is not None:
                     on_step(epoch, st, losses)
-            if (epoch + 1) % s0.eval_every == 0 or epoch + 1 == o.epochs or stop.es is not None:
+            if (epoch + 1) % s0.eval_every == 0 or epoch + 1 == o.epochs or self.stop.es is not None:
                 metrics = self.evaluate()
-                for r, rec, m in zip(self.results, stop.records().tolist(), metrics, strict=True):
+                for row, rec, m in zip(self.rows, self.stop.records().tolist(), metrics, strict=True):
                     if rec:
-                        r.history.append({"epoch": epoch + 1, **m})
-                stop.after_eval(metrics, epoch + 1, self.flat)
-            all_stopped = stop.end_epoch()
+                        self.results[row].history.append({"epoch": epoch + 1, **m})
+                self.stop.after_eval(metrics, epoch + 1, self.flat)
+            all_stopped = self.stop.end_epoch()
             self.epoch = epoch + 1
+            self._charge(time.perf_counter() - t_epoch)
+            if self.compact and not all_stopped:
+                self._retire_stopped()
             if checkpoint is not None and checkpoint.due() and self.epoch < o.epochs and not all_stopped:
                 self.seconds = time.perf_counter() - t0
                 checkpoint.save(self.state_dict())
@@ -357,24 +386,71 @@ class Pack:
                 on_epoch(epoch + 1, o.epochs)
             if all_stopped:
                 break
-        finals = self.evaluate(stop.final(self.flat))
-        seconds = time.perf_counter() - t0
-        for i, r in enumerate(self.results):
-            r.seconds = seconds / self.k
-            r.final = dict(finals[i])
-            r.final["epochs_run"] = len(r.history) and r.history[-1]["epoch"]
-            r.final.update(stop.finals_of(i))
-            if bool(stop.diverged[i]):
-                r.status = "diverged"
-                r.error = f"loss became non-finite in epoch {stop.diverged_epoch[i]}"
+        t_end = time.perf_counter()
+        self._finish(range(self.k))
+        self._charge(time.perf_counter() - t_end)
+        for r, sec in zip(self.results, self.run_seconds, strict=True):
+            r.seconds = sec
         return self.results
 
+    def _charge(self, seconds: float) -> None:
+        """Share ``seconds`` of pack time equally among the models still in the pack."""
+        for row in self.rows:
+            self.run_seconds[row] += seconds / self.k
+
+    def _finish(self, which: range | list[int]) -> None:
+        """Final metrics (on best weights under early stopping) and status of the rows ``which``."""
+        final_flat = self.stop.final(self.flat)
+        finals = self.evaluate(final_flat)
+        for i in which:
+            r = self.results[self.rows[i]]
+            r.final = dict(finals[i])
+            r.final["epochs_run"] = len(r.history) and r.history[-1]["epoch"]
+            r.final.update(self.stop.finals_of(i))
+            if bool(self.stop.diverged[i]):
+                r.status = "diverged"
+                r.error = f"loss became non-finite in epoch {self.stop.diverged_epoch[i]}"
+            if self.compact:
+                self.retired[self.rows[i]] = final_flat[i].detach().clone()
+
+    def _retire_stopped(self) -> None:
+        """Compaction: once stopped models are ``COMPACT_SHARE`` of the pack, finish them and drop their rows."""
+        stopped = self.stop.stopped
+        n = int(stopped.sum())
+        if n == 0 or n < COMPACT_SHARE * self.k:
+            return
+        self._finish(torch.nonzero(stopped).flatten().tolist())
+        self._select(torch.nonzero(~stopped).flatten())
+
+    def _select(self, keep: torch.Tensor) -> None:
+        """Keep only rows ``keep`` in every per-model table (parameters, optimizer, data, stops, buffers)."""
+        idx = keep.tolist()
+        keep = keep.to(self.device)
+        self.rows = [self.rows[i] for i in idx]
+        self.specs = [self.specs[i] for i in idx]
+        self.k = len(idx)
+        self.flat = self.flat[keep]
+        self.grad = torch.zeros_like(self.flat)
+        for n, b in self.buffers.items():  # in place: the net holds this dict
+            self.buffers[n] = b[keep]
+        self.hyper.select(keep)
+        self.data.select(keep)
+        self.opt.select(keep.cpu(), self.flat)
+        self.stop.select(keep)
+        self._penalty_coefs()
+
     def state_of(self, i: int) -> dict[str, torch.Tensor]:
-        """Model ``i``'s final parameters (best weights when early stopping), as an unstacked state dict."""
-        views = self.layout.views(self.stop.final(self.flat))
-        state = {n: p[i].detach().cpu().clone() for n, p in views.items()}
-        if self.narrow:
-            state = unpad(self.narrow[i], state)
+        """Model ``i``'s final parameters (best weights when early stopping), as an unstacked state dict.
+
+        ``i`` indexes ``specs`` as given (a retired model's weights were kept when it left the pack)."""
+        if i in self.retired:
+            flat_row = self.retired[i].unsqueeze(0)
+        else:
+            row = self.rows.index(i)
+            flat_row = self.stop.final(self.flat)[row:row + 1]
+        state = {n: p[0].detach().cpu().clone() for n, p in self.layout.views(flat_row).items()}
+        if self.narrow_all:
+            state = unpad(self.narrow_all[i], state)
         return state
 
 
@@ -398,7 +474,7 @@ def train_pack(specs: list[RunSpec], on_epoch: Callable[[int, int], None] | None
 
     With ``checkpoint`` the pack resumes from a matching saved state and saves its state as it goes.
     """
-    pack = Pack(specs, path=path)
+    pack = Pack(specs, path=path, compact=True)
     results = pack.fit(on_epoch, checkpoint)
     if keep_state:
         for i, r in enumerate(results):

@@ -68,6 +68,10 @@ class StopState:
         self.stopped |= self.diverged
         return bool(self.stopped.all())
 
+    def flat_shape(self) -> torch.Size:
+        """Shape of the best-weights table (or of an empty one without early stopping)."""
+        return self.best.shape if self.es is not None else torch.Size((self.stopped.shape[0], 0))
+
     def final(self, flat: torch.Tensor) -> torch.Tensor:
         """The weights a run ends with: its best weights under early stopping, else its last."""
         return self.best if self.es is not None else flat
@@ -82,6 +86,19 @@ class StopState:
             out["diverged_epoch"] = self.diverged_epoch[i]
         return out
 
+    def select(self, keep: torch.Tensor) -> None:
+        """Keep only the models at indices ``keep`` (compaction of a pack)."""
+        idx = keep.tolist()
+        self.diverged, self.stopped = self.diverged[keep], self.stopped[keep]
+        self.diverged_epoch = [self.diverged_epoch[i] for i in idx]
+        self.stopped_epoch = [self.stopped_epoch[i] for i in idx]
+        if self.es is not None:
+            cpu = keep.cpu()
+            for name in ("patience", "min_delta", "best", "best_epoch", "wait", "stopped"):
+                setattr(self.es, name, getattr(self.es, name)[cpu])
+            self.es.k = len(idx)
+            self.best = self.best[keep]
+
     def state_dict(self) -> dict[str, Any]:
         """Everything above, on the CPU, for checkpoints."""
         state: dict[str, Any] = {"stopped": self.stopped.cpu().clone(), "diverged": self.diverged.cpu().clone(),
@@ -92,13 +109,17 @@ class StopState:
             state["best"] = self.best.cpu().clone()
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore ``state_dict()``; raises ValueError when it does not fit (early stopping or size differs)."""
-        if (self.es is None) != ("early_stopping" not in state) or state["stopped"].shape != self.stopped.shape:
+    def check_state(self, state: dict[str, Any], k: int, flat_shape: tuple[int, ...]) -> None:
+        """Raise ValueError unless ``state`` fits a pack of ``k`` models with parameters of ``flat_shape``."""
+        if (self.es is None) != ("early_stopping" not in state) or tuple(state["stopped"].shape) != (k,):
             raise ValueError("early stopping or pack size differs")
+        if self.es is not None and tuple(state["best"].shape) != flat_shape:
+            raise ValueError("best weights do not match this pack's shapes")
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore ``state_dict()`` (checked with ``check_state`` first)."""
+        self.check_state(state, self.stopped.shape[0], tuple(self.flat_shape()))
         if self.es is not None:
-            if state["best"].shape != self.best.shape:
-                raise ValueError("best weights do not match this pack's shapes")
             self.es.load_state_dict(state["early_stopping"])
             self.best = state["best"].to(self.best.device).clone()
         dev = self.stopped.device
