@@ -43,6 +43,7 @@ class Hyper:
         self.tensors = {name: torch.tensor(v, dtype=torch.float32, device=device) for name, v in self.values.items()}
         # no clipping is an infinite max norm
         self.tensors["clip"] = torch.tensor([v or math.inf for v in self.values["clip"]], device=device)
+        self._used = {name: any(v != 0 for v in vals) for name, vals in self.values.items()}
 
     def __getattr__(self, name: str) -> torch.Tensor:
         try:
@@ -52,7 +53,7 @@ class Hyper:
 
     def uses(self, name: str) -> bool:
         """True when at least one model of the pack sets ``name`` to a non-zero value."""
-        return any(v != 0 for v in self.values[name])
+        return self._used[name]
 
     def select(self, keep: torch.Tensor) -> None:
         """Keep only the models at indices ``keep`` (compaction of a pack)."""
@@ -60,3 +61,4 @@ class Hyper:
         self.values = {n: [v[i] for i in idx] for n, v in self.values.items()}
         self.tensors = {n: t[keep.to(t.device)] for n, t in self.tensors.items()}
         self.k = len(idx)
+        self._used = {name: any(v != 0 for v in vals) for name, vals in self.values.items()}
