@@ -90,23 +90,26 @@ def make_pack(specs: list[RunSpec], path: str) -> Pack | None:
     return Pack(specs) if path == "vmap" else None
 
 
-def time_pack(width: int, k: int, steps: int, path: str) -> float | None:
-    """Seconds for ``steps`` optimizer steps of a pack of ``k`` models (seeds 0..k-1), warm-up excluded."""
+def time_pack(width: int, k: int, steps: int, path: str) -> tuple[float | None, int | None]:
+    """Seconds for ``steps`` optimizer steps of a pack of ``k`` models (seeds 0..k-1), warm-up excluded, and
+    the threads the pack trained with (it picks its own: Pack.threads); (None, None) where ``path`` is n/a."""
     base = base_spec(width, epochs_for(steps))
     pack = make_pack([base.replace(seed=i) for i in range(k)], path)
     if pack is None:
-        return None
+        return None, None
     marks: list[float] = []
+    threads = 0
     done = 0
 
     def on_step(epoch: int, step: int, losses: torch.Tensor) -> None:
-        nonlocal done
+        nonlocal done, threads
         done += 1
         if done in (WARMUP, WARMUP + steps):
             marks.append(time.perf_counter())
+            threads = torch.get_num_threads()
 
     pack.fit(on_step=on_step)
-    return marks[1] - marks[0]
+    return marks[1] - marks[0], threads
 
 
 def bmm_rate(k: int, width: int, reps: int = 5) -> float:
@@ -124,11 +127,10 @@ def bmm_rate(k: int, width: int, reps: int = 5) -> float:
     return calls * flops / best / 1e9
 
 
-def cell(width: int, k: int, approach: str, steps: int, seconds: float | None) -> dict[str, Any]:
-    """One table cell; ``seconds`` is the time of ``steps`` steps of the whole pack (None: not available)."""
-    ok = seconds is not None and seconds > 0
-    rate = k * steps / seconds if ok else None  # type: ignore[operator]
-    return {"width": width, "k": k, "approach": approach, "seconds": seconds,
+def cell(width: int, k: int, approach: str, steps: int, seconds: float | None, threads: int | None) -> dict[str, Any]:
+    """One table cell; ``seconds`` is the time of ``steps`` steps of all K models (None: not available)."""
+    rate = k * steps / seconds if seconds else None
+    return {"width": width, "k": k, "approach": approach, "seconds": seconds, "threads": threads,
             "steps_per_s": rate, "gflops": rate * flops_per_model_step(width) / 1e9 if rate else None}
 
 
@@ -143,8 +145,8 @@ def run(widths: list[int], ks: list[int], steps: int, threads: int, plain_models
         out["bmm_gflops"][str(w)] = bmm_rate(max(ks), w)
         plain = time_plain(w, plain_models, steps)  # one model's time; K models take K times as long
         for k in ks:
-            row = [cell(w, k, "plain", steps, k * plain)]
-            row += [cell(w, k, p, steps, time_pack(w, k, steps, p)) for p in ("vmap", "fused")]
+            row = [cell(w, k, "plain", steps, k * plain, threads)]
+            row += [cell(w, k, p, steps, *time_pack(w, k, steps, p)) for p in ("vmap", "fused")]
             out["cells"] += row
             sys.stderr.write(f"width {w:4d} K {k:4d}: " + "  ".join(
                 f"{c['approach']} {_num(c['gflops'])} GFLOP/s" for c in row) + "\n")
@@ -152,7 +154,8 @@ def run(widths: list[int], ks: list[int], steps: int, threads: int, plain_models
 
 
 def _num(v: float | None) -> str:
-    return "n/a" if v is None else f"{v:.1f}"
+    """Three significant digits (small widths run at a fraction of a GFLOP/s), or "n/a"."""
+    return "n/a" if v is None else f"{v:.3g}" if v < 100 else f"{v:.0f}"
 
 
 def markdown(res: dict[str, Any]) -> str:
@@ -165,13 +168,14 @@ def markdown(res: dict[str, Any]) -> str:
              f"plain loop: {res['plain_models']} model(s) per width timed and scaled by K (models run one after "
              "another, so its throughput does not depend on K)", "",
              "| width | K | " + " | ".join(f"{a} GFLOP/s" for a in APPROACHES) + " | "
-             + " | ".join(f"{a} steps/s" for a in APPROACHES) + " |",
-             "|---:|---:|" + "---:|" * 2 * len(APPROACHES)]
+             + " | ".join(f"{a} steps/s" for a in APPROACHES) + " | threads " + "/".join(APPROACHES) + " |",
+             "|---:|---:|" + "---:|" * (2 * len(APPROACHES) + 1)]
     by = {(c["width"], c["k"], c["approach"]): c for c in res["cells"]}
     for w, k in dict.fromkeys((c["width"], c["k"]) for c in res["cells"]):
         cs = [by[(w, k, a)] for a in APPROACHES]
         lines.append(f"| {w} | {k} | " + " | ".join(_num(c["gflops"]) for c in cs) + " | "
-                     + " | ".join(_num(c["steps_per_s"]) for c in cs) + " |")
+                     + " | ".join(_num(c["steps_per_s"]) for c in cs) + " | "
+                     + "/".join("-" if c["threads"] is None else str(c["threads"]) for c in cs) + " |")
     return "\n".join(lines)
 
 
@@ -215,6 +219,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     ap.add_argument("--plot", help="also draw the figure to this PNG file")
     args = ap.parse_args(argv)
+    given = [v for v in (args.steps, args.plain_models) if v is not None] + (args.widths or []) + (args.ks or [])
+    if any(v < 1 for v in given):
+        ap.error("--steps, --plain-models, --widths and --ks take positive integers")
     grid = {**(QUICK if args.quick else FULL),
             **{k: v for k, v in vars(args).items() if k in FULL and v is not None}}
     res = run(grid["widths"], grid["ks"], grid["steps"], args.threads, grid["plain_models"], grid["peak_n"])

@@ -35,7 +35,7 @@ def test_quick_grid_writes_every_cell(tmp_path: Path, capsys: pytest.CaptureFixt
         if a == "fused" and not fused:
             assert c["gflops"] is None and c["steps_per_s"] is None
             continue
-        assert c["gflops"] > 0 and c["steps_per_s"] > 0 and c["seconds"] > 0
+        assert c["gflops"] > 0 and c["steps_per_s"] > 0 and c["seconds"] > 0 and c["threads"] >= 1
         # both rates come from the same time: GFLOP/s = model-steps/s × 6 × batch × multiply-adds
         assert c["gflops"] == pytest.approx(c["steps_per_s"] * 6 * 100 * (40 * w + w * w + 10 * w) / 1e9)
     # the plain loop is timed once per width and scaled by K: the same throughput at every K
