@@ -20,6 +20,7 @@ The float32 GEMM peak and ``torch.bmm`` at the pack shape (K, 100, w) @ (K, w, w
 from __future__ import annotations
 
 import argparse
+import gc
 import inspect
 import json
 import math
@@ -62,25 +63,44 @@ def epochs_for(steps: int) -> int:
     return math.ceil((WARMUP + steps) / STEPS_PER_EPOCH)
 
 
+class Timer:
+    """Timed windows, summed, with garbage collection paused inside them (as timeit does): one full collection
+    over the objects torch's imports made takes ≈ 0.3 s, more than a whole small cell."""
+
+    def __init__(self) -> None:
+        self.seconds, self._t = 0.0, 0.0
+
+    def start(self) -> None:
+        gc.disable()
+        self._t = time.perf_counter()
+
+    def stop(self) -> None:
+        self.seconds += time.perf_counter() - self._t
+        gc.enable()
+
+
 def time_plain(width: int, models: int, steps: int) -> float:
     """Seconds for ``steps`` optimizer steps of one notebook model (mean over ``models`` seeds), warm-up excluded."""
     ds = shared_pool(parse_run({"data": DATA}).data)
-    total = 0.0
+    timer = Timer()
     for seed in range(models):
         model, opt, loader = notebook_setup(width, ds.x_train, ds.y_train, seed)
-        done, start = 0, 0.0
-        while done < WARMUP + steps:
-            for xb, yb in loader:
-                opt.zero_grad()
-                F.cross_entropy(model(xb), yb).backward()
-                opt.step()
-                done += 1
-                if done == WARMUP:
-                    start = time.perf_counter()
-                if done == WARMUP + steps:
-                    break
-        total += time.perf_counter() - start
-    return total / models
+        done = 0
+        try:
+            while done < WARMUP + steps:
+                for xb, yb in loader:
+                    opt.zero_grad()
+                    F.cross_entropy(model(xb), yb).backward()
+                    opt.step()
+                    done += 1
+                    if done == WARMUP:
+                        timer.start()
+                    if done == WARMUP + steps:
+                        timer.stop()
+                        break
+        finally:
+            gc.enable()
+    return timer.seconds / models
 
 
 def make_pack(specs: list[RunSpec], path: str) -> Pack | None:
@@ -97,19 +117,24 @@ def time_pack(width: int, k: int, steps: int, path: str) -> tuple[float | None, 
     pack = make_pack([base.replace(seed=i) for i in range(k)], path)
     if pack is None:
         return None, None
-    marks: list[float] = []
+    timer = Timer()
     threads = 0
     done = 0
 
     def on_step(epoch: int, step: int, losses: torch.Tensor) -> None:
         nonlocal done, threads
         done += 1
-        if done in (WARMUP, WARMUP + steps):
-            marks.append(time.perf_counter())
+        if done == WARMUP:
             threads = torch.get_num_threads()
+            timer.start()
+        elif done == WARMUP + steps:
+            timer.stop()
 
-    pack.fit(on_step=on_step)
-    return marks[1] - marks[0], threads
+    try:
+        pack.fit(on_step=on_step)
+    finally:
+        gc.enable()
+    return timer.seconds, threads
 
 
 def bmm_rate(k: int, width: int, reps: int = 5) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import inspect
 import json
@@ -24,6 +25,7 @@ def test_quick_grid_writes_every_cell(tmp_path: Path, capsys: pytest.CaptureFixt
                            "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png")])
     finally:
         torch.set_num_threads(threads)
+    assert gc.isenabled()  # collection is paused only inside the timed windows
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["peak_gflops"] > 0 and set(res["bmm_gflops"]) == {"8", "16"}
     assert all(v > 0 for v in res["bmm_gflops"].values())
