@@ -12,6 +12,7 @@ Approaches:
   - vmap / fused: ``gaplab.engine.pack.Pack(specs, path=...)`` over seeds 0..K-1 ("n/a" where the installed
     Pack has no such path; without a ``path`` keyword the default Pack is the vmap path).
 The float32 GEMM peak and ``torch.bmm`` at the pack shape (K, 100, w) @ (K, w, w) are measured in the same run.
+On a loaded machine two OpenMP threads can make small steps 10-20x slower (PERF-NOTES): compare with --threads 1.
 
     python benchmarks/pack_scaling.py --json pack.json --plot pack.png     # full grid (a few minutes, idle machine)
     python benchmarks/pack_scaling.py --quick                              # smoke test, < 30 s
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gc
 import inspect
+import itertools
 import json
 import math
 import sys
@@ -53,54 +55,52 @@ def flops_per_model_step(width: int) -> float:
     return 6.0 * BATCH * macs(width)
 
 
-def base_spec(width: int, epochs: int) -> RunSpec:
+def base_spec(width: int, steps: int) -> RunSpec:
+    """One run of a pack: enough whole epochs for the warm-up and ``steps`` timed steps; evaluated only at the end."""
+    epochs = math.ceil((WARMUP + steps) / STEPS_PER_EPOCH)
     return parse_run({"data": DATA, "model": {"name": "mlp", "args": {"depth": 2, "width": width}},
                       "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": BATCH, "epochs": epochs},
                       "eval_every": epochs, "seed": 0})
 
 
-def epochs_for(steps: int) -> int:
-    return math.ceil((WARMUP + steps) / STEPS_PER_EPOCH)
+class StepTimer:
+    """Times optimizer steps WARMUP+1 .. WARMUP+steps (``tick()`` after each step) and notes the threads in use.
+
+    Garbage collection is paused inside the window (as timeit does): one full collection over the objects torch's
+    imports made takes ≈ 0.3 s, more than a whole small cell."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps, self.done, self.seconds, self.threads, self._t = steps, 0, 0.0, 0, 0.0
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.done == WARMUP:
+            self.threads = torch.get_num_threads()
+            gc.disable()
+            self._t = time.perf_counter()
+        elif self.done == WARMUP + self.steps:
+            self.seconds = time.perf_counter() - self._t
+            gc.enable()
 
 
-class Timer:
-    """Timed windows, summed, with garbage collection paused inside them (as timeit does): one full collection
-    over the objects torch's imports made takes ≈ 0.3 s, more than a whole small cell."""
-
-    def __init__(self) -> None:
-        self.seconds, self._t = 0.0, 0.0
-
-    def start(self) -> None:
-        gc.disable()
-        self._t = time.perf_counter()
-
-    def stop(self) -> None:
-        self.seconds += time.perf_counter() - self._t
-        gc.enable()
-
-
-def time_plain(width: int, models: int, steps: int) -> float:
+def time_plain(width: int, models: int, steps: int) -> tuple[float, int]:
     """Seconds for ``steps`` optimizer steps of one notebook model (mean over ``models`` seeds), warm-up excluded."""
     ds = shared_pool(parse_run({"data": DATA}).data)
-    timer = Timer()
+    total = 0.0
     for seed in range(models):
         model, opt, loader = notebook_setup(width, ds.x_train, ds.y_train, seed)
-        done = 0
+        timer = StepTimer(steps)
+        epochs = itertools.chain.from_iterable(itertools.repeat(loader))  # a new shuffled pass each epoch
         try:
-            while done < WARMUP + steps:
-                for xb, yb in loader:
-                    opt.zero_grad()
-                    F.cross_entropy(model(xb), yb).backward()
-                    opt.step()
-                    done += 1
-                    if done == WARMUP:
-                        timer.start()
-                    if done == WARMUP + steps:
-                        timer.stop()
-                        break
+            for xb, yb in itertools.islice(epochs, WARMUP + steps):
+                opt.zero_grad()
+                F.cross_entropy(model(xb), yb).backward()
+                opt.step()
+                timer.tick()
         finally:
             gc.enable()
-    return timer.seconds / models
+        total += timer.seconds
+    return total / models, timer.threads
 
 
 def make_pack(specs: list[RunSpec], path: str) -> Pack | None:
@@ -113,28 +113,15 @@ def make_pack(specs: list[RunSpec], path: str) -> Pack | None:
 def time_pack(width: int, k: int, steps: int, path: str) -> tuple[float | None, int | None]:
     """Seconds for ``steps`` optimizer steps of a pack of ``k`` models (seeds 0..k-1), warm-up excluded, and
     the threads the pack trained with (it picks its own: Pack.threads); (None, None) where ``path`` is n/a."""
-    base = base_spec(width, epochs_for(steps))
-    pack = make_pack([base.replace(seed=i) for i in range(k)], path)
+    pack = make_pack([base_spec(width, steps).replace(seed=i) for i in range(k)], path)
     if pack is None:
         return None, None
-    timer = Timer()
-    threads = 0
-    done = 0
-
-    def on_step(epoch: int, step: int, losses: torch.Tensor) -> None:
-        nonlocal done, threads
-        done += 1
-        if done == WARMUP:
-            threads = torch.get_num_threads()
-            timer.start()
-        elif done == WARMUP + steps:
-            timer.stop()
-
+    timer = StepTimer(steps)
     try:
-        pack.fit(on_step=on_step)
+        pack.fit(on_step=lambda epoch, step, losses: timer.tick())
     finally:
         gc.enable()
-    return timer.seconds, threads
+    return timer.seconds, timer.threads
 
 
 def bmm_rate(k: int, width: int, reps: int = 5) -> float:
@@ -168,9 +155,9 @@ def run(widths: list[int], ks: list[int], steps: int, threads: int, plain_models
                            "bmm_k": max(ks), "bmm_gflops": {}, "cells": []}
     for w in widths:
         out["bmm_gflops"][str(w)] = bmm_rate(max(ks), w)
-        plain = time_plain(w, plain_models, steps)  # one model's time; K models take K times as long
+        plain, plain_threads = time_plain(w, plain_models, steps)  # one model's; K models take K times as long
         for k in ks:
-            row = [cell(w, k, "plain", steps, k * plain, threads)]
+            row = [cell(w, k, "plain", steps, k * plain, plain_threads)]
             row += [cell(w, k, p, steps, *time_pack(w, k, steps, p)) for p in ("vmap", "fused")]
             out["cells"] += row
             sys.stderr.write(f"width {w:4d} K {k:4d}: " + "  ".join(
@@ -226,8 +213,9 @@ def plot(res: dict[str, Any], path: str) -> None:
         ax.set_title(f"MLP 40→{w}→{w}→10")
         ax.set_xlabel("pack size K")
     axes[0][0].set_ylabel("useful GFLOP/s")
-    axes[0][-1].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
