@@ -46,6 +46,14 @@ def macs(width: int) -> int:
     return 40 * width + width * width + width * 10
 
 
+def notebook_setup(width: int, x: torch.Tensor, y: torch.Tensor, seed: int):
+    """The notebook's model 40→w→w→10 (seeded), its SGD(lr 0.01, momentum 0.9) and its shuffled batch-100 loader."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(40, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 10))
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    return model, opt, DataLoader(TensorDataset(x, y), batch_size=100, shuffle=True)
+
+
 def notebook_loop(epochs: int, noise: float, widths: list[int], seed: int) -> tuple[list[float], list[float]]:
     """The notebook's loop: one model per width, DataLoader, torch.optim.SGD; returns train/test error."""
     ds = shared_pool(parse_run({"data": DATA}).data)
@@ -55,10 +63,7 @@ def notebook_loop(epochs: int, noise: float, widths: list[int], seed: int) -> tu
     y[torch.from_numpy(flip)] = torch.from_numpy(gen.integers(0, 10, int(flip.sum())))
     train_err, test_err = [], []
     for w in widths:
-        torch.manual_seed(seed)
-        model = nn.Sequential(nn.Linear(40, w), nn.ReLU(), nn.Linear(w, w), nn.ReLU(), nn.Linear(w, 10))
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        loader = DataLoader(TensorDataset(ds.x_train, y), batch_size=100, shuffle=True)
+        model, opt, loader = notebook_setup(w, ds.x_train, y, seed)
         for _ in range(epochs):
             for xb, yb in loader:
                 opt.zero_grad()

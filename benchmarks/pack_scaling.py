@@ -1,0 +1,250 @@
+"""Pack scaling: training throughput against pack size K, for the plain loop, the vmap pack and the fused pack.
+
+The double-descent model and optimizer (MLP 40→w→w→10, SGD lr 0.01 momentum 0.9, batch 100; see
+benchmarks/double_descent.py) on MNIST-1D, generated at 1000 samples (500 train = 5 steps an epoch) so that a
+pack's final evaluation, which is not timed, stays cheap. Per cell (width w, pack size K, approach), after
+5 warm-up steps, ``--steps`` optimizer steps are timed and reported as
+  - useful GFLOP/s: 6 × batch × forward multiply-adds per model-step, summed over the K models (no padding here);
+  - steps/s: model-steps per second (K × steps / time).
+Approaches:
+  - plain: K models one after another, nn.Sequential + torch.optim.SGD + a shuffled DataLoader (the notebook).
+    Its throughput does not depend on K, so a few models per width are timed and scaled by K;
+  - vmap / fused: ``gaplab.engine.pack.Pack(specs, path=...)`` over seeds 0..K-1 ("n/a" where the installed
+    Pack has no such path; without a ``path`` keyword the default Pack is the vmap path).
+The float32 GEMM peak and ``torch.bmm`` at the pack shape (K, 100, w) @ (K, w, w) are measured in the same run.
+On a loaded machine two OpenMP threads can make small steps 10-20x slower (PERF-NOTES): compare with --threads 1.
+
+    python benchmarks/pack_scaling.py --json pack.json --plot pack.png     # full grid (a few minutes, idle machine)
+    python benchmarks/pack_scaling.py --quick                              # smoke test, < 30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import inspect
+import itertools
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from double_descent import gemm_peak, macs, notebook_setup  # noqa: E402
+
+from gaplab.engine.datacache import shared_pool  # noqa: E402
+from gaplab.engine.pack import Pack  # noqa: E402
+from gaplab.spec import RunSpec, parse_run  # noqa: E402
+
+DATA = {"name": "mnist1d", "args": {"num_samples": 1000, "train_split": 0.5}, "standardize": False}
+BATCH, STEPS_PER_EPOCH, WARMUP = 100, 5, 5
+APPROACHES = ("plain", "vmap", "fused")
+COLORS = {"plain": "C0", "vmap": "C1", "fused": "C2"}
+FULL = {"widths": [32, 128, 512], "ks": [2**i for i in range(9)], "steps": 20, "plain_models": 3, "peak_n": 2048}
+QUICK = {"widths": [32, 128], "ks": [1, 8], "steps": 10, "plain_models": 1, "peak_n": 1024}
+
+
+def flops_per_model_step(width: int) -> float:
+    """Useful training FLOPs of one model's optimizer step: forward + backward ≈ 3 × 2 × multiply-adds."""
+    return 6.0 * BATCH * macs(width)
+
+
+def base_spec(width: int, steps: int) -> RunSpec:
+    """One run of a pack: enough whole epochs for the warm-up and ``steps`` timed steps; evaluated only at the end."""
+    epochs = math.ceil((WARMUP + steps) / STEPS_PER_EPOCH)
+    return parse_run({"data": DATA, "model": {"name": "mlp", "args": {"depth": 2, "width": width}},
+                      "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": BATCH, "epochs": epochs},
+                      "eval_every": epochs, "seed": 0})
+
+
+class StepTimer:
+    """Times optimizer steps WARMUP+1 .. WARMUP+steps (``tick()`` after each step) and notes the threads in use.
+
+    Garbage collection is paused inside the window (as timeit does): one full collection over the objects torch's
+    imports made takes ≈ 0.3 s, more than a whole small cell."""
+
+    def __init__(self, steps: int) -> None:
+        self.steps, self.done, self.seconds, self.threads, self._t = steps, 0, 0.0, 0, 0.0
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.done == WARMUP:
+            self.threads = torch.get_num_threads()
+            gc.disable()
+            self._t = time.perf_counter()
+        elif self.done == WARMUP + self.steps:
+            self.seconds = time.perf_counter() - self._t
+            gc.enable()
+
+
+def time_plain(width: int, models: int, steps: int) -> tuple[float, int]:
+    """Seconds for ``steps`` optimizer steps of one notebook model (mean over ``models`` seeds), warm-up excluded."""
+    ds = shared_pool(parse_run({"data": DATA}).data)
+    total = 0.0
+    for seed in range(models):
+        model, opt, loader = notebook_setup(width, ds.x_train, ds.y_train, seed)
+        timer = StepTimer(steps)
+        epochs = itertools.chain.from_iterable(itertools.repeat(loader))  # a new shuffled pass each epoch
+        try:
+            for xb, yb in itertools.islice(epochs, WARMUP + steps):
+                opt.zero_grad()
+                F.cross_entropy(model(xb), yb).backward()
+                opt.step()
+                timer.tick()
+        finally:
+            gc.enable()
+        total += timer.seconds
+    return total / models, timer.threads
+
+
+def make_pack(specs: list[RunSpec], path: str) -> Pack | None:
+    """A Pack on ``path``; None when this Pack cannot choose it (before the ``path`` keyword, only "vmap" exists)."""
+    if "path" in inspect.signature(Pack).parameters:
+        return Pack(specs, path=path)  # type: ignore[call-arg]
+    return Pack(specs) if path == "vmap" else None
+
+
+def time_pack(width: int, k: int, steps: int, path: str) -> tuple[float | None, int | None]:
+    """Seconds for ``steps`` optimizer steps of a pack of ``k`` models (seeds 0..k-1), warm-up excluded, and
+    the threads the pack trained with (it picks its own: Pack.threads); (None, None) where ``path`` is n/a."""
+    pack = make_pack([base_spec(width, steps).replace(seed=i) for i in range(k)], path)
+    if pack is None:
+        return None, None
+    timer = StepTimer(steps)
+    try:
+        pack.fit(on_step=lambda epoch, step, losses: timer.tick())
+    finally:
+        gc.enable()
+    return timer.seconds, timer.threads
+
+
+def bmm_rate(k: int, width: int, reps: int = 5) -> float:
+    """GFLOP/s of torch.bmm at a pack's hidden-layer shape (k, batch, w) @ (k, w, w), best of ``reps``."""
+    a, b = torch.randn(k, BATCH, width), torch.randn(k, width, width)
+    flops = 2.0 * k * BATCH * width * width
+    calls = max(1, int(2e8 // flops))  # enough calls per timing that a tiny shape is not all timer noise
+    torch.bmm(a, b)
+    best = math.inf
+    for _ in range(reps):
+        t = time.perf_counter()
+        for _ in range(calls):
+            torch.bmm(a, b)
+        best = min(best, time.perf_counter() - t)
+    return calls * flops / best / 1e9
+
+
+def cell(width: int, k: int, approach: str, steps: int, seconds: float | None, threads: int | None) -> dict[str, Any]:
+    """One table cell; ``seconds`` is the time of ``steps`` steps of all K models (None: not available)."""
+    rate = k * steps / seconds if seconds else None
+    return {"width": width, "k": k, "approach": approach, "seconds": seconds, "threads": threads,
+            "steps_per_s": rate, "gflops": rate * flops_per_model_step(width) / 1e9 if rate else None}
+
+
+def run(widths: list[int], ks: list[int], steps: int, threads: int, plain_models: int, peak_n: int) -> dict[str, Any]:
+    """Every cell of the grid, the GEMM peak and the bmm ceiling per width, as one JSON-able dict."""
+    torch.set_num_threads(threads)
+    shared_pool(parse_run({"data": DATA}).data)  # generate (or load) the data before timing anything
+    out: dict[str, Any] = {"threads": threads, "steps": steps, "warmup": WARMUP, "batch": BATCH,
+                           "plain_models": plain_models, "peak_gflops": gemm_peak(peak_n), "peak_n": peak_n,
+                           "bmm_k": max(ks), "bmm_gflops": {}, "cells": []}
+    for w in widths:
+        out["bmm_gflops"][str(w)] = bmm_rate(max(ks), w)
+        plain, plain_threads = time_plain(w, plain_models, steps)  # one model's; K models take K times as long
+        for k in ks:
+            row = [cell(w, k, "plain", steps, k * plain, plain_threads)]
+            row += [cell(w, k, p, steps, *time_pack(w, k, steps, p)) for p in ("vmap", "fused")]
+            out["cells"] += row
+            sys.stderr.write(f"width {w:4d} K {k:4d}: " + "  ".join(
+                f"{c['approach']} {_num(c['gflops'])} GFLOP/s" for c in row) + "\n")
+    return out
+
+
+def _num(v: float | None) -> str:
+    """Three significant digits (small widths run at a fraction of a GFLOP/s), or "n/a"."""
+    return "n/a" if v is None else f"{v:.3g}" if v < 100 else f"{v:.0f}"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    """The result as a markdown table with a header saying how it was measured."""
+    bmm = ", ".join(f"w={w}: {v:.1f}" for w, v in res["bmm_gflops"].items())
+    lines = [f"float32 GEMM peak ({res['peak_n']}³, {res['threads']} threads): {res['peak_gflops']:.1f} GFLOP/s; "
+             f"torch.bmm at (K={res['bmm_k']}, {res['batch']}, w) @ (K, w, w): {bmm} GFLOP/s",
+             f"{res['steps']} optimizer steps timed per cell after {res['warmup']} warm-up steps, batch {res['batch']};"
+             " useful GFLOP/s = 6 × batch × forward multiply-adds, summed over the K models",
+             f"plain loop: {res['plain_models']} model(s) per width timed and scaled by K (models run one after "
+             "another, so its throughput does not depend on K)", "",
+             "| width | K | " + " | ".join(f"{a} GFLOP/s" for a in APPROACHES) + " | "
+             + " | ".join(f"{a} steps/s" for a in APPROACHES) + " | threads " + "/".join(APPROACHES) + " |",
+             "|---:|---:|" + "---:|" * (2 * len(APPROACHES) + 1)]
+    by = {(c["width"], c["k"], c["approach"]): c for c in res["cells"]}
+    for w, k in dict.fromkeys((c["width"], c["k"]) for c in res["cells"]):
+        cs = [by[(w, k, a)] for a in APPROACHES]
+        lines.append(f"| {w} | {k} | " + " | ".join(_num(c["gflops"]) for c in cs) + " | "
+                     + " | ".join(_num(c["steps_per_s"]) for c in cs) + " | "
+                     + "/".join("-" if c["threads"] is None else str(c["threads"]) for c in cs) + " |")
+    return "\n".join(lines)
+
+
+def plot(res: dict[str, Any], path: str) -> None:
+    """One panel per width: useful GFLOP/s against K (log2), a line per approach, GEMM peak dashed, bmm dotted."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    widths = list(res["bmm_gflops"])
+    fig, axes = plt.subplots(1, len(widths), figsize=(4.5 * len(widths), 3.8), squeeze=False, sharey=True)
+    for ax, w in zip(axes[0], widths, strict=True):
+        for a in APPROACHES:
+            pts = [(c["k"], c["gflops"]) for c in res["cells"]
+                   if str(c["width"]) == w and c["approach"] == a and c["gflops"] is not None]
+            if pts:
+                ax.plot(*zip(*pts, strict=True), marker="o", color=COLORS[a], label=a)
+        ax.axhline(res["peak_gflops"], ls="--", color="k", label="float32 GEMM peak")
+        ax.axhline(res["bmm_gflops"][w], ls=":", color="gray", label=f"torch.bmm, K={res['bmm_k']}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_title(f"MLP 40→{w}→{w}→10")
+        ax.set_xlabel("pack size K")
+    axes[0][0].set_ylabel("useful GFLOP/s")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--widths", type=int, nargs="+", help=f"hidden widths (default {FULL['widths']})")
+    ap.add_argument("--ks", type=int, nargs="+", help=f"pack sizes (default {FULL['ks']})")
+    ap.add_argument("--steps", type=int, help=f"timed optimizer steps per cell (default {FULL['steps']})")
+    ap.add_argument("--plain-models", type=int,
+                    help=f"plain-loop models timed per width, scaled by K (default {FULL['plain_models']})")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads (a pack may use fewer: Pack.threads)")
+    ap.add_argument("--quick", action="store_true", help=f"a small grid {QUICK} (< 30 s), for a smoke test")
+    ap.add_argument("--json", help="also write the numbers to this JSON file")
+    ap.add_argument("--plot", help="also draw the figure to this PNG file")
+    args = ap.parse_args(argv)
+    given = [v for v in (args.steps, args.plain_models) if v is not None] + (args.widths or []) + (args.ks or [])
+    if any(v < 1 for v in given):
+        ap.error("--steps, --plain-models, --widths and --ks take positive integers")
+    grid = {**(QUICK if args.quick else FULL),
+            **{k: v for k, v in vars(args).items() if k in FULL and v is not None}}
+    res = run(grid["widths"], grid["ks"], grid["steps"], args.threads, grid["plain_models"], grid["peak_n"])
+    print(markdown(res))
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    if args.plot:
+        plot(res, args.plot)
+    return res
+
+
+if __name__ == "__main__":
+    main()

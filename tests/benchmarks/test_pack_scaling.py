@@ -1,0 +1,47 @@
+"""Smoke test of benchmarks/pack_scaling.py: a tiny grid writes every cell, the table and the figure."""
+
+from __future__ import annotations
+
+import gc
+import importlib.util
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+_path = Path(__file__).resolve().parents[2] / "benchmarks" / "pack_scaling.py"
+_spec = importlib.util.spec_from_file_location("pack_scaling", _path)
+assert _spec is not None and _spec.loader is not None
+pack_scaling = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pack_scaling)
+
+
+def test_quick_grid_writes_every_cell(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    threads = torch.get_num_threads()
+    try:
+        pack_scaling.main(["--quick", "--widths", "8", "16", "--ks", "1", "2", "--steps", "2", "--threads", "1",
+                           "--json", str(tmp_path / "r.json"), "--plot", str(tmp_path / "r.png")])
+    finally:
+        torch.set_num_threads(threads)
+    assert gc.isenabled()  # collection is paused only inside the timed windows
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["peak_gflops"] > 0 and set(res["bmm_gflops"]) == {"8", "16"}
+    assert all(v > 0 for v in res["bmm_gflops"].values())
+    cells = {(c["width"], c["k"], c["approach"]): c for c in res["cells"]}
+    assert set(cells) == {(w, k, a) for w in (8, 16) for k in (1, 2) for a in ("plain", "vmap", "fused")}
+    # the fused path is "n/a" (null) until Pack takes a ``path`` keyword
+    fused = "path" in inspect.signature(pack_scaling.Pack).parameters
+    for (w, _k, a), c in cells.items():
+        if a == "fused" and not fused:
+            assert c["gflops"] is None and c["steps_per_s"] is None
+            continue
+        assert c["gflops"] > 0 and c["steps_per_s"] > 0 and c["seconds"] > 0 and c["threads"] >= 1
+        # both rates come from the same time: GFLOP/s = model-steps/s × 6 × batch × multiply-adds
+        assert c["gflops"] == pytest.approx(c["steps_per_s"] * 6 * 100 * (40 * w + w * w + 10 * w) / 1e9)
+    # the plain loop is timed once per width and scaled by K: the same throughput at every K
+    assert cells[(8, 1, "plain")]["steps_per_s"] == pytest.approx(cells[(8, 2, "plain")]["steps_per_s"])
+    table = capsys.readouterr().out
+    assert "| 16 | 2 |" in table and ("n/a" in table) != fused
+    assert (tmp_path / "r.png").stat().st_size > 10_000
