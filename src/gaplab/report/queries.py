@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.errors import DataError
+from gaplab.store.db import STALE_AFTER, artifact_rows, study_rows
 
 STATUSES = ("done", "running", "diverged", "failed")
 FINISHED_SQL = "r.status IN ('done','diverged')"
@@ -105,8 +106,6 @@ def running(con: sqlite3.Connection, group: str | None = None) -> int:
     """Unfinished runs claimed by a live sweep process (0 on stores without a claims table)."""
     if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'").fetchone() is None:
         return 0
-    from gaplab.store.db import STALE_AFTER
-
     fresh = time.time() - STALE_AFTER
     join = "" if group is None else " JOIN groups g ON g.run_id = c.run_id AND g.name = ?"
     return con.execute(
@@ -353,30 +352,23 @@ def metric_curves(con: sqlite3.Connection, run_ids: list[str], metric: str,
 def studies(con: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     """The newest stored verdict of each study, by name (what the static report shows)."""
     latest_rows: dict[str, dict[str, Any]] = {}
-    for n, p, s, v, f, c in con.execute(
-            "SELECT name, preset, seed, verdict, folder, created FROM studies ORDER BY created DESC"):
-        latest_rows.setdefault(n, {"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f,
-                                   "created": c})
+    for row in study_rows(con):
+        latest_rows.setdefault(row["name"], row)
     return latest_rows
 
 
 def study(con: sqlite3.Connection, name: str) -> dict[str, Any] | None:
     """The newest stored verdict of one study (the row ``studies`` gives for it), or None."""
-    r = con.execute("SELECT name, preset, seed, verdict, folder, created FROM studies WHERE name = ?"
-                    " ORDER BY created DESC LIMIT 1", (name,)).fetchone()
-    return None if r is None else {"name": r[0], "preset": r[1], "seed": r[2], "verdict": json.loads(r[3]),
-                                   "folder": r[4], "created": r[5]}
+    rows = study_rows(con, name, limit=1)
+    return rows[0] if rows else None
 
 
 def artifact(con: sqlite3.Connection, kind: str, key: str) -> dict[str, Any] | None:
     """One stored workflow result (the row ``artifacts`` gives for it), or None."""
-    r = con.execute("SELECT key, data, folder, created FROM artifacts WHERE kind = ? AND key = ?",
-                    (kind, key)).fetchone()
-    return None if r is None else {"key": r[0], "data": json.loads(r[1]), "folder": r[2], "created": r[3]}
+    rows = artifact_rows(con, kind, key)
+    return rows[0] if rows else None
 
 
 def artifacts(con: sqlite3.Connection, kind: str) -> list[dict[str, Any]]:
     """Stored workflow results of ``kind``, newest first (the rows ``Store.artifacts`` gives)."""
-    rows = con.execute("SELECT key, data, folder, created FROM artifacts WHERE kind = ? ORDER BY created DESC",
-                       (kind,))
-    return [{"key": k, "data": json.loads(d), "folder": f, "created": c} for k, d, f, c in rows]
+    return artifact_rows(con, kind)

@@ -122,6 +122,25 @@ def _dumps(v: Any) -> str:
     return json.dumps(_clean(v), sort_keys=True)
 
 
+def study_rows(con: sqlite3.Connection, name: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Stored study verdicts (of study ``name``, or all), newest first, at most ``limit``: name, preset, seed,
+    verdict (parsed), folder, created. ``Store.studies`` and the read-only report queries both read with it."""
+    where, args = ("WHERE name = ?", (name,)) if name is not None else ("", ())
+    cut = f" LIMIT {int(limit)}" if limit is not None else ""
+    rows = con.execute(f"SELECT name, preset, seed, verdict, folder, created FROM studies {where}"
+                       f" ORDER BY created DESC{cut}", args)
+    return [{"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f, "created": c}
+            for n, p, s, v, f, c in rows]
+
+
+def artifact_rows(con: sqlite3.Connection, kind: str, key: str | None = None) -> list[dict[str, Any]]:
+    """Stored workflow results of ``kind`` (only ``key``'s when given), newest first: key, data (parsed), folder,
+    created. ``Store.artifacts`` and the read-only report queries both read with it."""
+    where, args = ("kind = ? AND key = ?", (kind, key)) if key is not None else ("kind = ?", (kind,))
+    rows = con.execute(f"SELECT key, data, folder, created FROM artifacts WHERE {where} ORDER BY created DESC", args)
+    return [{"key": k, "data": json.loads(d), "folder": f, "created": c} for k, d, f, c in rows]
+
+
 class Store:
     """A results database at ``path`` (created with its folder on first use)."""
 
@@ -321,10 +340,7 @@ class Store:
 
     def studies(self) -> list[dict[str, Any]]:
         """Every stored study verdict, newest first, with its folder."""
-        rows = self._con.execute(
-            "SELECT name, preset, seed, verdict, folder, created FROM studies ORDER BY created DESC")
-        return [{"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f, "created": c}
-                for n, p, s, v, f, c in rows]
+        return study_rows(self._con)
 
     def save_artifact(self, kind: str, key: str, data: dict[str, Any], folder: str | None = None) -> None:
         """Record a workflow result (a doctor diagnosis, an advice) under ``kind``/``key``; the latest wins."""
@@ -334,9 +350,7 @@ class Store:
 
     def artifacts(self, kind: str) -> list[dict[str, Any]]:
         """Every stored result of ``kind``, newest first: key, data (parsed), folder, created."""
-        rows = self._con.execute(
-            "SELECT key, data, folder, created FROM artifacts WHERE kind = ? ORDER BY created DESC", (kind,))
-        return [{"key": k, "data": json.loads(d), "folder": f, "created": c} for k, d, f, c in rows]
+        return artifact_rows(self._con, kind)
 
     def groups(self) -> list[str]:
         return [r[0] for r in self._con.execute("SELECT DISTINCT name FROM groups ORDER BY name")]
