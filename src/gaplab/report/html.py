@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.store.db import Store
+from gaplab.store.names import safe_name
 
 # Pages for workflow results stored as artifacts (``Store.save_artifact``): kind → (section title, renderer).
 # A renderer gets one stored artifact row and the page's folder, writes what it needs there and returns the
@@ -41,20 +42,16 @@ def _artifact_sections(store: Store, out: Path) -> str:
             continue
         links = []
         for row in rows:
-            folder = out / kind / _safe_name(row["key"])
+            folder = out / kind / safe_name(row["key"])
             folder.mkdir(parents=True, exist_ok=True)
             body = render(row, folder)
             label = str(row["data"].get("title") or row["key"])
             (folder / "index.html").write_text(
                 _page(f"gaplab: {label}", "<nav><a href=\"../../index.html\">← report</a></nav>" + body))
-            links.append(f"<li><a href=\"{kind}/{_safe_name(row['key'])}/index.html\">{html.escape(label)}</a></li>")
+            links.append(f"<li><a href=\"{kind}/{safe_name(row['key'])}/index.html\">{html.escape(label)}</a></li>")
         parts.append(f"<h2>{html.escape(title)}</h2><ul id={kind}-pages>{''.join(links)}</ul>")
     return "".join(parts)
 
-
-def _safe_name(key: str) -> str:
-    """A folder name from an artifact key: letters, digits, '-', '_' and '.' kept, the rest '_'."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)[:80] or "_"
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.report import figures, queries
+from gaplab.store.names import safe_name
 
 STATIC_ROWS = 500  # rows of the runs table a static page lists (the dashboard pages through all)
 MAX_LINES = 50  # lines one sweep plot draws at most (one per value of its group-by key)
@@ -101,9 +102,7 @@ def empty_figure(message: str) -> dict[str, Any]:
 
 def folder_name(group: str) -> str:
     """A folder name for a sweep: its name made safe, plus a short hash when that changed it (no collisions)."""
-    from gaplab.report.html import _safe_name
-
-    safe = _safe_name(group)
+    safe = safe_name(group)
     return safe if safe == group else f"{safe}-{hashlib.sha1(group.encode()).hexdigest()[:8]}"
 
 
