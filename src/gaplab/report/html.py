@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,20 @@ def _artifact_sections(store: Store, out: Path) -> str:
             links.append(f"<li><a href=\"{kind}/{safe_name(row['key'])}/index.html\">{html.escape(label)}</a></li>")
         parts.append(f"<h2>{html.escape(title)}</h2><ul id={kind}-pages>{''.join(links)}</ul>")
     return "".join(parts)
+
+
+def copy_figures(src: str | Path | None, folder: Path, names: Iterable[str], also: tuple[str, ...] = ()) -> list[str]:
+    """Copy the figure files ``names`` from ``src`` beside a page in ``folder``, with their ``also`` variants
+    (other suffixes of the same stem, e.g. ``(".svg",)``); return the names now beside the page, in order."""
+    shown = []
+    for name in names:
+        if src is not None:
+            for f in dict.fromkeys([Path(src) / name, *(Path(src) / (Path(name).stem + ext) for ext in also)]):
+                if f.exists() and f.resolve() != (folder / f.name).resolve():
+                    shutil.copy2(f, folder / f.name)
+        if (folder / name).exists():
+            shown.append(name)
+    return shown
 
 
 CSS = """
@@ -202,15 +216,7 @@ def _claim_key(cid: str) -> int:
 def _write_study_page(row: dict[str, Any], folder: Path) -> None:
     v = row["verdict"]
     folder.mkdir(parents=True, exist_ok=True)
-    src = Path(row["folder"])
-    figs = []
-    for name in v.get("figures", []):
-        for ext in ("png", "svg"):
-            f = src / (Path(name).stem + "." + ext)
-            if f.exists() and f.resolve() != (folder / f.name).resolve():
-                shutil.copy2(f, folder / f.name)
-        if (folder / name).exists():
-            figs.append(name)
+    figs = copy_figures(row["folder"], folder, v.get("figures", []), also=(".png", ".svg"))
     (folder / "verdict.json").write_text(json.dumps(v, indent=2))
     body = "<nav><a href=\"../index.html\">← all studies</a></nav>" + study_body(v, figs)
     (folder / "index.html").write_text(_page(f"gaplab: {v['study']}", body))
