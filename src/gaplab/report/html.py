@@ -47,7 +47,7 @@ def _artifact_sections(store: Store, out: Path) -> str:
             body = render(row, folder)
             label = str(row["data"].get("title") or row["key"])
             (folder / "index.html").write_text(
-                _page(f"gaplab: {label}", "<nav><a href=\"../../index.html\">← report</a></nav>" + body))
+                page(f"gaplab: {label}", "<nav><a href=\"../../index.html\">← report</a></nav>" + body))
             links.append(f"<li><a href=\"{kind}/{safe_name(row['key'])}/index.html\">{html.escape(label)}</a></li>")
         parts.append(f"<h2>{html.escape(title)}</h2><ul id={kind}-pages>{''.join(links)}</ul>")
     return "".join(parts)
@@ -83,10 +83,13 @@ nav a{margin-right:1em}
 _MARK = {True: ("held", "held"), False: ("did not hold", "failed"), None: ("undecided", "undecided")}
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str, head: str = "", body_attrs: str = "") -> str:
+    """A whole HTML page in the report's style; ``head`` goes at the end of <head> (stylesheets, scripts) and
+    ``body_attrs`` into the <body> tag (both already escaped by the caller). The dashboard's pages use it too."""
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
+            f"<title>{html.escape(title)}</title><style>{CSS}</style>{head}</head>"
+            f"<body{' ' + body_attrs if body_attrs else ''}>\n{body}\n</body></html>\n")
 
 
 def _fmt(v: Any) -> str:
@@ -192,7 +195,7 @@ def write_report(store: Store, out: str | Path) -> Path:
     body += _artifact_sections(store, out)
     body += _sweep_sections(store, out)
     index = out / "index.html"
-    index.write_text(_page("gaplab report", body))
+    index.write_text(page("gaplab report", body))
     return index
 
 
@@ -219,7 +222,7 @@ def _write_study_page(row: dict[str, Any], folder: Path) -> None:
     figs = copy_figures(row["folder"], folder, v.get("figures", []), also=(".png", ".svg"))
     (folder / "verdict.json").write_text(json.dumps(v, indent=2))
     body = "<nav><a href=\"../index.html\">← all studies</a></nav>" + study_body(v, figs)
-    (folder / "index.html").write_text(_page(f"gaplab: {v['study']}", body))
+    (folder / "index.html").write_text(page(f"gaplab: {v['study']}", body))
 
 
 def study_body(v: dict[str, Any], figures: list[str]) -> str:
