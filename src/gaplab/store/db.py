@@ -233,12 +233,8 @@ class Store:
         ids = list(run_ids)
         now = time.time()
         with self._tx() as c:
-            held = {}
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                held.update({r: (o, h) for r, o, h in c.execute(
-                    f"SELECT run_id, owner, heartbeat FROM claims WHERE run_id IN ({marks})", chunk)})
+            held = {r: (o, h) for r, o, h in self._rows_in(
+                "SELECT run_id, owner, heartbeat FROM claims WHERE run_id IN ({})", ids)}
             done = self.finished(ids)
             dead: dict[str, bool] = {}
             mine = []
@@ -259,23 +255,14 @@ class Store:
         with self._tx() as c:
             c.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?", (time.time(), owner))
 
-    def release(self, owner: str, run_ids: Iterable[str] | None = None) -> None:
-        """Drop ``owner``'s claims (all of them, or those on ``run_ids``)."""
+    def release(self, owner: str) -> None:
+        """Drop every claim of ``owner`` (a sweep ending; storing a run drops its claim already)."""
         with self._tx() as c:
-            if run_ids is None:
-                c.execute("DELETE FROM claims WHERE owner = ?", (owner,))
-            else:
-                c.executemany("DELETE FROM claims WHERE owner = ? AND run_id = ?", [(owner, r) for r in run_ids])
+            c.execute("DELETE FROM claims WHERE owner = ?", (owner,))
 
     def claimed(self, run_ids: Iterable[str]) -> dict[str, str]:
         """Who holds a claim on each of ``run_ids`` that is claimed: run id → owner."""
-        ids = list(run_ids)
-        out: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            out.update(self._con.execute(
-                f"SELECT run_id, owner FROM claims WHERE run_id IN ({','.join('?' * len(chunk))})", chunk))
-        return out
+        return dict(self._rows_in("SELECT run_id, owner FROM claims WHERE run_id IN ({})", run_ids))
 
     def tag(self, group: str, run_ids: Iterable[str]) -> None:
         """Add runs to a named group (a sweep or a study), so reports can find them."""
@@ -284,14 +271,16 @@ class Store:
                           [(group, r) for r in run_ids])
 
     # ---- reading -----------------------------------------------------------------------------
-    def _ids_where(self, query: str, run_ids: Iterable[str]) -> set[str]:
-        """Run ``query`` (ending in ``IN ({})``) over ``run_ids`` in chunks SQLite accepts."""
+    def _rows_in(self, query: str, run_ids: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``query`` (its ``IN ({})`` filled with ``run_ids``), asked in chunks SQLite accepts."""
         ids = list(run_ids)
-        out: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            out.update(r[0] for r in self._con.execute(query.format(",".join("?" * len(chunk))), chunk))
-        return out
+            yield from self._con.execute(query.format(",".join("?" * len(chunk))), chunk)
+
+    def _ids_where(self, query: str, run_ids: Iterable[str]) -> set[str]:
+        """The first column of ``query`` (ending in ``IN ({})``) over ``run_ids``, as a set."""
+        return {r[0] for r in self._rows_in(query, run_ids)}
 
     def finished(self, run_ids: Iterable[str]) -> set[str]:
         """The ids among ``run_ids`` that are stored as done or diverged."""
