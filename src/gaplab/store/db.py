@@ -141,6 +141,20 @@ def artifact_rows(con: sqlite3.Connection, kind: str, key: str | None = None) ->
     return [{"key": k, "data": json.loads(d), "folder": f, "created": c} for k, d, f, c in rows]
 
 
+def group_rows(con: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every group (a sweep or a study) by name: its stored runs by status (``counts``) and the newest finish time
+    (``last``), in one query. Runs tagged but not stored yet (a sweep under way) count under no status."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, status, n, last in con.execute(
+            "SELECT g.name, r.status, count(r.id), max(r.finished) FROM groups g LEFT JOIN runs r ON r.id = g.run_id"
+            " GROUP BY g.name, r.status ORDER BY g.name"):
+        g = out.setdefault(name, {"name": name, "counts": {}, "last": None})
+        if status is not None:
+            g["counts"][status] = n
+            g["last"] = max(g["last"] or 0, last or 0) or None
+    return list(out.values())
+
+
 class Store:
     """A results database at ``path`` (created with its folder on first use)."""
 
@@ -343,3 +357,7 @@ class Store:
 
     def groups(self) -> list[str]:
         return [r[0] for r in self._con.execute("SELECT DISTINCT name FROM groups ORDER BY name")]
+
+    def group_counts(self) -> dict[str, dict[str, int]]:
+        """Every group by name with its stored runs counted by status (groups ordered by name)."""
+        return {g["name"]: g["counts"] for g in group_rows(self._con)}
