@@ -60,6 +60,10 @@ def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch:
         "unknown study parameter": (["study", "polyfit", "--set", "nope=1", "--store", db],
                                     "study polyfit: unknown parameter 'nope'"),
         "bad --set": (["train", "--set", "width", "--store", db], "--set 'width': expected KEY=VALUE"),
+        "study parameter of the wrong type": (["study", "polyfit", "--set", "draws=abc", "--store", db],
+                                              "study polyfit: parameter draws = 'abc': expected an integer"),
+        "study list item of the wrong type": (["study", "polyfit", "--set", "lambdas=[0.1, x]", "--store", db],
+                                              "study polyfit: parameter lambdas[1] = 'x': expected a number"),
     }
     for name, (args, message) in cases.items():
         r = runner.invoke(app, args)
@@ -94,3 +98,27 @@ def test_a_bug_shows_its_traceback_in_a_real_process(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     assert "Traceback" in r.stderr and "KeyError: 'injected bug'" in r.stderr and "error:" not in r.stderr
+
+
+def test_study_parameters_are_checked_against_the_preset_types() -> None:
+    """A --set value must read as the preset value's type; text that does is converted (no study is run here)."""
+    from gaplab.errors import SpecError
+    from gaplab.studies.registry import get
+
+    st = get("polyfit")  # draws: int, noise: float, lambdas: list of floats
+    p = st.params("quick", {"draws": "3", "noise": "0.5", "very_noisy": 2, "lambdas": [1, "0.5"]})
+    assert (p.draws, p.noise, p.very_noisy, p.lambdas) == (3, 0.5, 2, [1, 0.5])
+    for bad, message in [({"draws": 2.5}, "draws = 2.5: expected an integer"),
+                         ({"draws": True}, "draws = True: expected an integer"),
+                         ({"noise": "abc"}, "noise = 'abc': expected a number"),
+                         ({"lambdas": 0.1}, "lambdas = 0.1: expected a list")]:
+        with pytest.raises(SpecError, match=message):
+            st.params("quick", bad)
+    from gaplab.studies.base import Study
+
+    other = Study("t", "C0", "a claim", lambda ctx, p: None, {"quick": {"flag": True, "act": "relu"}})  # type: ignore
+    assert other.params("quick", {"flag": "false", "act": "tanh"}) == {"flag": False, "act": "tanh"}
+    with pytest.raises(SpecError, match="flag = 1: expected true or false"):
+        other.params("quick", {"flag": 1})
+    with pytest.raises(SpecError, match="act = 3: expected text"):
+        other.params("quick", {"act": 3})
