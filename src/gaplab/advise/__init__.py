@@ -164,7 +164,7 @@ def _budgeted(plan: Plan, store: Store | None, budget_s: float, workers: int, as
         plan.notes.append(f"resuming the stored plan of this request: {done} of {len(specs)} runs already stored")
         return plan
     cost = estimate.measure(plan)
-    plan = fit_budget(plan, budget_s, estimate.estimator(cost, None, workers), more_seeds=asked["seeds"] is None)
+    plan = fit_budget(plan, budget_s, estimate.estimator(cost, workers), more_seeds=asked["seeds"] is None)
     if store is not None:
         store.save_artifact("advice-plan", plan.group, {
             "asked": asked, "seeds": plan.seeds, "epochs": plan.epochs, "min_steps": plan.min_steps,
