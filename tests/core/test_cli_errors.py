@@ -122,3 +122,12 @@ def test_study_parameters_are_checked_against_the_preset_types() -> None:
         other.params("quick", {"flag": 1})
     with pytest.raises(SpecError, match="act = 3: expected text"):
         other.params("quick", {"act": 3})
+
+
+def test_tour_checks_its_study_names_before_running_any(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    r = runner.invoke(app, ["tour", "--only", "polyfit", "--only", "nope", "--store", str(db), "--out",
+                            str(tmp_path / "rep"), "--studies-out", str(tmp_path / "st")])
+    err = " ".join(r.stderr.split())
+    assert r.exit_code == 2 and "--only: unknown study 'nope'; choose from: " in err and "polyfit" in err, err
+    assert not db.exists() and not (tmp_path / "st").exists()  # polyfit, named first, did not run
