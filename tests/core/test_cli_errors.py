@@ -29,6 +29,9 @@ def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch:
     db = str(tmp_path / "x.db")
     train = ["train", "--epochs", "1", "--store", db, "--path"]
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: `import ray` fails
+    big_grid = (f"grid: {{seed: {list(range(100))}, reg.l2: {[i / 100 for i in range(100)]}, "
+                f"optim.lr: {[(i + 1) / 1000 for i in range(100)]}}}\n")
+    small_grid = "grid: {seed: [0, 1]}\nzip: {reg.l2: [0, 1]}\n"
     cases = {
         "header only": ([*train, _csv(tmp_path / "h.csv", [])], "h.csv: no data rows, only a header (a, b, target)"),
         "one class": ([*train, _csv(tmp_path / "o.csv", [1] * 50)],
@@ -49,6 +52,11 @@ def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch:
                          "--executor must be 'local' or 'ray', got 'dask'"),
         "sweep run with a bad value": (["sweep", _sweep(tmp_path / "b.yaml", "grid: {data.train_size: [100, 900]}\n"),
                                         "--store", db], "data.train_size must be between 1 and 480"),
+        "sweep of a million runs": (["sweep", _sweep(tmp_path / "big.yaml", big_grid), "--store", db],
+                                    "sweep 's': its axes seed (100) × reg.l2 (100) × optim.lr (100) make 1,000,000 "
+                                    "runs, more than the limit of 100,000"),
+        "sweep over --max-runs": (["sweep", _sweep(tmp_path / "m.yaml", small_grid), "--max-runs", "3", "--store", db],
+                                  "its axes seed (2) × zip reg.l2 (2) make 4 runs, more than the limit of 3"),
         "store is a folder": (["runs", "list", "--store", str(tmp_path)], "cannot open it as a results database"),
         "export format": (["runs", "export", str(tmp_path / "x.txt"), "--store", db],
                           "x.txt: export format must be .csv or .parquet"),
@@ -131,3 +139,17 @@ def test_tour_checks_its_study_names_before_running_any(tmp_path: Path) -> None:
     err = " ".join(r.stderr.split())
     assert r.exit_code == 2 and "--only: unknown study 'nope'; choose from: " in err and "polyfit" in err, err
     assert not db.exists() and not (tmp_path / "st").exists()  # polyfit, named first, did not run
+
+
+def test_a_sweep_counts_its_runs_before_expanding() -> None:
+    from gaplab.errors import SpecError
+    from gaplab.spec import SweepSpec
+
+    sw = SweepSpec(grid={"seed": [0, 1, 2], "reg.l2": [0.0, 0.1]}, zip={"reg.dropout": [0.0, 0.5]})
+    assert sw.size() == 12 and len(sw.expand(max_runs=12)) == 12
+    with pytest.raises(SpecError, match="make 12 runs, more than the limit of 11"):
+        sw.expand(max_runs=11)
+    huge = SweepSpec(grid={f"k{i}": list(range(10)) for i in range(12)})  # 10^12 runs: refused at once
+    assert huge.size() == 10 ** 12
+    with pytest.raises(SpecError, match="make 1,000,000,000,000 runs"):
+        huge.expand()
