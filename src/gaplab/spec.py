@@ -253,6 +253,11 @@ def parse_run(data: dict[str, Any], lines: dict[str, int] | None = None) -> RunS
     return spec
 
 
+# Most runs a sweep may expand to unless asked for more (``expand(max_runs=...)``, ``gaplab sweep --max-runs``):
+# a grid's product grows fast, and expanding one with millions of runs would stall before any check could say so.
+MAX_RUNS = 100_000
+
+
 class SweepSpec(_Frozen):
     """A base run plus axes: ``grid`` axes form a product, ``zip`` axes advance together."""
 
@@ -271,8 +276,24 @@ class SweepSpec(_Frozen):
                 raise ValueError(f"axis '{k}' is empty")
         return self
 
-    def expand(self) -> list[RunSpec]:
-        """All runs of the sweep, in a stable order (grid product outer, zip inner)."""
+    def size(self) -> int:
+        """How many runs the sweep expands to: the product of the grid axes' lengths times the zip axes' length."""
+        n = len(next(iter(self.zip.values()))) if self.zip else 1
+        for values in self.grid.values():
+            n *= len(values)
+        return n
+
+    def expand(self, max_runs: int | None = MAX_RUNS) -> list[RunSpec]:
+        """All runs of the sweep, in a stable order (grid product outer, zip inner); a SpecError naming the axes
+        when there would be more than ``max_runs`` (None: no limit), counted before any run is built."""
+        n = self.size()
+        if max_runs is not None and n > max_runs:
+            lengths = [f"{k} ({len(v)})" for k, v in self.grid.items()]
+            if self.zip:
+                lengths.append(f"zip {', '.join(self.zip)} ({len(next(iter(self.zip.values())))})")
+            raise SpecError(f"sweep {self.name!r}: its axes {' × '.join(lengths)} make {n:,} runs, more than the limit "
+                            f"of {max_runs:,}; shorten an axis, or raise the limit (gaplab sweep --max-runs N, "
+                            f"gaplab.sweep(..., max_runs=N))")
         grid_keys = list(self.grid)
         zip_keys = list(self.zip)
         zip_rows = list(zip(*self.zip.values())) if zip_keys else [()]

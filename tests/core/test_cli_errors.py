@@ -29,6 +29,9 @@ def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch:
     db = str(tmp_path / "x.db")
     train = ["train", "--epochs", "1", "--store", db, "--path"]
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed: `import ray` fails
+    big_grid = (f"grid: {{seed: {list(range(100))}, reg.l2: {[i / 100 for i in range(100)]}, "
+                f"optim.lr: {[(i + 1) / 1000 for i in range(100)]}}}\n")
+    small_grid = "grid: {seed: [0, 1]}\nzip: {reg.l2: [0, 1]}\n"
     cases = {
         "header only": ([*train, _csv(tmp_path / "h.csv", [])], "h.csv: no data rows, only a header (a, b, target)"),
         "one class": ([*train, _csv(tmp_path / "o.csv", [1] * 50)],
@@ -49,6 +52,11 @@ def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch:
                          "--executor must be 'local' or 'ray', got 'dask'"),
         "sweep run with a bad value": (["sweep", _sweep(tmp_path / "b.yaml", "grid: {data.train_size: [100, 900]}\n"),
                                         "--store", db], "data.train_size must be between 1 and 480"),
+        "sweep of a million runs": (["sweep", _sweep(tmp_path / "big.yaml", big_grid), "--store", db],
+                                    "sweep 's': its axes seed (100) × reg.l2 (100) × optim.lr (100) make 1,000,000 "
+                                    "runs, more than the limit of 100,000"),
+        "sweep over --max-runs": (["sweep", _sweep(tmp_path / "m.yaml", small_grid), "--max-runs", "3", "--store", db],
+                                  "its axes seed (2) × zip reg.l2 (2) make 4 runs, more than the limit of 3"),
         "store is a folder": (["runs", "list", "--store", str(tmp_path)], "cannot open it as a results database"),
         "export format": (["runs", "export", str(tmp_path / "x.txt"), "--store", db],
                           "x.txt: export format must be .csv or .parquet"),
@@ -60,6 +68,10 @@ def test_bad_input_exits_2_with_a_message_naming_it(tmp_path: Path, monkeypatch:
         "unknown study parameter": (["study", "polyfit", "--set", "nope=1", "--store", db],
                                     "study polyfit: unknown parameter 'nope'"),
         "bad --set": (["train", "--set", "width", "--store", db], "--set 'width': expected KEY=VALUE"),
+        "study parameter of the wrong type": (["study", "polyfit", "--set", "draws=abc", "--store", db],
+                                              "study polyfit: parameter draws = 'abc': expected an integer"),
+        "study list item of the wrong type": (["study", "polyfit", "--set", "lambdas=[0.1, x]", "--store", db],
+                                              "study polyfit: parameter lambdas[1] = 'x': expected a number"),
     }
     for name, (args, message) in cases.items():
         r = runner.invoke(app, args)
@@ -94,3 +106,50 @@ def test_a_bug_shows_its_traceback_in_a_real_process(tmp_path: Path) -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert r.returncode == 1, r.stderr
     assert "Traceback" in r.stderr and "KeyError: 'injected bug'" in r.stderr and "error:" not in r.stderr
+
+
+def test_study_parameters_are_checked_against_the_preset_types() -> None:
+    """A --set value must read as the preset value's type; text that does is converted (no study is run here)."""
+    from gaplab.errors import SpecError
+    from gaplab.studies.registry import get
+
+    st = get("polyfit")  # draws: int, noise: float, lambdas: list of floats
+    p = st.params("quick", {"draws": "3", "noise": "0.5", "very_noisy": 2, "lambdas": [1, "0.5"]})
+    assert (p.draws, p.noise, p.very_noisy, p.lambdas) == (3, 0.5, 2, [1, 0.5])
+    for bad, message in [({"draws": 2.5}, "draws = 2.5: expected an integer"),
+                         ({"draws": True}, "draws = True: expected an integer"),
+                         ({"noise": "abc"}, "noise = 'abc': expected a number"),
+                         ({"lambdas": 0.1}, "lambdas = 0.1: expected a list")]:
+        with pytest.raises(SpecError, match=message):
+            st.params("quick", bad)
+    from gaplab.studies.base import Study
+
+    other = Study("t", "C0", "a claim", lambda ctx, p: None, {"quick": {"flag": True, "act": "relu"}})  # type: ignore
+    assert other.params("quick", {"flag": "false", "act": "tanh"}) == {"flag": False, "act": "tanh"}
+    with pytest.raises(SpecError, match="flag = 1: expected true or false"):
+        other.params("quick", {"flag": 1})
+    with pytest.raises(SpecError, match="act = 3: expected text"):
+        other.params("quick", {"act": 3})
+
+
+def test_tour_checks_its_study_names_before_running_any(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    r = runner.invoke(app, ["tour", "--only", "polyfit", "--only", "nope", "--store", str(db), "--out",
+                            str(tmp_path / "rep"), "--studies-out", str(tmp_path / "st")])
+    err = " ".join(r.stderr.split())
+    assert r.exit_code == 2 and "--only: unknown study 'nope'; choose from: " in err and "polyfit" in err, err
+    assert not db.exists() and not (tmp_path / "st").exists()  # polyfit, named first, did not run
+
+
+def test_a_sweep_counts_its_runs_before_expanding() -> None:
+    from gaplab.errors import SpecError
+    from gaplab.spec import SweepSpec
+
+    sw = SweepSpec(grid={"seed": [0, 1, 2], "reg.l2": [0.0, 0.1]}, zip={"reg.dropout": [0.0, 0.5]})
+    assert sw.size() == 12 and len(sw.expand(max_runs=12)) == 12
+    with pytest.raises(SpecError, match="make 12 runs, more than the limit of 11"):
+        sw.expand(max_runs=11)
+    huge = SweepSpec(grid={f"k{i}": list(range(10)) for i in range(12)})  # 10^12 runs: refused at once
+    assert huge.size() == 10 ** 12
+    with pytest.raises(SpecError, match="make 1,000,000,000,000 runs"):
+        huge.expand()

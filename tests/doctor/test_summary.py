@@ -38,3 +38,21 @@ def test_verdicts_and_worst():
         _c("data", "c", "MAYBE")
     with pytest.raises(KeyError, match="no check named"):
         d.check("zzz")
+
+
+def test_feature_names_come_from_the_header_or_parquet_schema(tmp_path):
+    """The leakage check names a table's column: from a CSV header or a Parquet schema (a stored index is no column)."""
+    from types import SimpleNamespace
+
+    import pandas as pd
+    import torch
+
+    from gaplab.doctor.data_checks import _feature_name
+
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 4.0], "label": [0, 1]}, index=[7, 9])
+    df.to_parquet(tmp_path / "t.parquet")
+    df.to_csv(tmp_path / "t.csv", index=False)
+    for name in ("t.parquet", "t.csv"):
+        data = SimpleNamespace(path=str(tmp_path / name), target="label")
+        ctx = SimpleNamespace(spec=SimpleNamespace(data=data), raw=SimpleNamespace(x_train=torch.zeros(2, 2)))
+        assert [_feature_name(ctx, i) for i in (0, 1)] == ["'a'", "'b'"]  # type: ignore[arg-type]

@@ -102,3 +102,17 @@ def test_artifact_pages_are_written_and_linked(tmp_path):
         assert (page.parent / "x.txt").exists()
     finally:
         ARTIFACT_PAGES.pop("testkind", None)
+
+
+def test_copy_figures_copies_named_files_and_their_variants(tmp_path: Path) -> None:
+    from gaplab.report.html import copy_figures
+
+    src, page = tmp_path / "src", tmp_path / "page"
+    src.mkdir()
+    page.mkdir()
+    for name in ("a.png", "a.svg", "b.png"):
+        (src / name).write_text(name)
+    assert copy_figures(src, page, ["a.png", "gone.png"], also=(".svg",)) == ["a.png"]
+    assert sorted(p.name for p in page.iterdir()) == ["a.png", "a.svg"]  # b.png was not asked for
+    assert copy_figures(None, page, ["a.png", "b.png"]) == ["a.png"]  # no source: what is already there
+    assert copy_figures(page, page, ["a.png"], also=(".svg",)) == ["a.png"]  # the page's own folder: no copy

@@ -244,3 +244,26 @@ def test_running_counts_live_claims(stores: dict[str, Path], tmp_path: Path) -> 
     dash = Dashboard(path, {"127.0.0.1"})
     assert get(dash, "/api/sweep")[1]["counts"]["running"] == 1  # the stale claim and the finished run do not count
     assert get(dash, "/api/sweep?group=widths")[1]["counts"]["running"] == 0
+
+
+def test_a_sweep_under_way_shows_its_running_runs(stores: dict[str, Path], tmp_path: Path) -> None:
+    """A sweep tags its runs with its group, then claims them (``SweepBook``): the home page's groups table and the
+    sweep page count those claims as running, also before the sweep has stored any run."""
+    from gaplab.store.db import new_owner
+
+    path = tmp_path / "live.db"
+    path.write_bytes(stores["sweep"].read_bytes())
+    with Store(path) as db:
+        db.tag("live", ["x" * 16, "y" * 16])  # nothing stored yet
+        db.tag("widths", ["z" * 16])  # one more run of a sweep that has stored runs
+        assert db.claim(["x" * 16, "y" * 16, "z" * 16], new_owner()) == {"x" * 16, "y" * 16, "z" * 16}
+    dash = Dashboard(path, {"127.0.0.1"})
+    groups = {g["name"]: g for g in get(dash, "/api/groups")[1]["groups"]}  # type: ignore[index]
+    assert groups["live"]["runs"] == 0 and groups["live"]["counts"]["running"] == 2
+    assert groups["widths"]["runs"] == 18 and groups["widths"]["counts"]["running"] == 1
+    assert get(dash, "/api/sweep?group=live")[1]["counts"]["running"] == 2  # type: ignore[index]
+    assert get(dash, "/sweep?group=live")[0] == 200
+    assert "status-running\">2<" in str(get(dash, "/")[1])
+    with Store(path) as db:  # the static report draws the live sweep's page too (no stored runs yet)
+        index = write_report(db, tmp_path / "report")
+    assert "sweeps/live/index.html" in index.read_text()

@@ -24,6 +24,7 @@ from gaplab.advise.plan import Plan, base_plan, fit_budget, format_seconds, pars
 from gaplab.errors import SpecError
 from gaplab.spec import DataSpec
 from gaplab.store.db import Store
+from gaplab.store.names import safe_name
 
 __all__ = ["Advice", "advise", "data_spec"]
 
@@ -131,8 +132,9 @@ def advise(
         on_plan(plan)
     rows, counts = sweep.run_plan(plan, store, progress, workers)
     numbers = analysis.analyse(plan, rows, n_boot=n_boot, goal=goal, factors=factors)
-    folder = Path(out) if out is not None else (
-        (store.path.parent if store is not None else Path("gaplab-results")) / "advice" / _safe(plan.group))
+    # the whole group name (no cut): its hash at the end keeps folders of different requests apart
+    root = store.path.parent if store is not None else Path("gaplab-results")
+    folder = Path(out) if out is not None else root / "advice" / safe_name(plan.group, limit=None)
     figs = figures.draw(numbers, folder)
     seconds = round(time.perf_counter() - t0, 1)
     numbers["seconds"] = seconds
@@ -162,13 +164,9 @@ def _budgeted(plan: Plan, store: Store | None, budget_s: float, workers: int, as
         plan.notes.append(f"resuming the stored plan of this request: {done} of {len(specs)} runs already stored")
         return plan
     cost = estimate.measure(plan)
-    plan = fit_budget(plan, budget_s, estimate.estimator(cost, None, workers), more_seeds=asked["seeds"] is None)
+    plan = fit_budget(plan, budget_s, estimate.estimator(cost, workers), more_seeds=asked["seeds"] is None)
     if store is not None:
         store.save_artifact("advice-plan", plan.group, {
             "asked": asked, "seeds": plan.seeds, "epochs": plan.epochs, "min_steps": plan.min_steps,
             "configs": [c.name for c in plan.configs], "notes": plan.notes, "estimate_seconds": plan.estimate_seconds})
     return plan
-
-
-def _safe(key: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)

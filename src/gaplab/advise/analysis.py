@@ -65,7 +65,8 @@ def _curve(name: str, label: str, by_size: dict[int, list[Row]], n_user: int, n_
     return out
 
 
-def _fit_of(curve: dict[str, Any]) -> curves.Fit | None:
+def fit_of(curve: dict[str, Any]) -> curves.Fit | None:
+    """The learning-curve fit a curve (an entry of ``analyse(...)["curves"]``) stores, or None when not fitted."""
     f = curve.get("fit")
     return None if f is None else curves.Fit(f["model"], tuple(f["params"]), f["n0"], curve.get("fit_rmse", 0.0))
 
@@ -83,7 +84,7 @@ def _paired(plain: list[Row], other: list[Row]) -> dict[str, Any]:
 def _worth(plain_curve: dict[str, Any], plain: dict[int, list[Row]], best_err: list[float], n: int,
            n_boot: int) -> dict[str, Any]:
     """Extra real examples the best configuration is worth at n: where the plain curve reaches its error."""
-    f = _fit_of(plain_curve)
+    f = fit_of(plain_curve)
     if f is None:
         return {"extra": None, "reason": f"the plain curve is {plain_curve.get('shape')}: not extrapolated"}
     target = float(np.mean(best_err))
@@ -193,7 +194,7 @@ def _goal(goal: float, cv: dict[str, Any], best: str, n: int) -> dict[str, Any]:
     """Can more data reach error ``goal``? Per config (plain, best): 'below floor' or the n it needs."""
     out: dict[str, dict[str, Any]] = {}
     for c in dict.fromkeys(("plain", best)):
-        f = _fit_of(cv[c])
+        f = fit_of(cv[c])
         if f is None:
             out[c] = {"reachable": None, "why": f"curve {cv[c].get('shape')}: not extrapolated"}
         elif goal <= f.floor:
@@ -207,7 +208,7 @@ def _goal(goal: float, cv: dict[str, Any], best: str, n: int) -> dict[str, Any]:
 
 
 def _fmt_pred(p: dict[str, Any]) -> str:
-    flag = " [extrapolated beyond 4× the largest measured size]" if p["flagged"] else ""
+    flag = f" [extrapolated beyond {EXTRAPOLATION_LIMIT:g}× the largest measured size]" if p["flagged"] else ""
     return f"{p['factor']:.3g}× ({p['n']:g}): {p['error']:.3f} ({p['low']:.3f}–{p['high']:.3f}){flag}"
 
 

@@ -20,7 +20,6 @@ from gaplab.engine.pack import train_pack
 from gaplab.engine.padding import flops_per_example, pad_arg, width_of
 from gaplab.engine.planning import plan_packs, steps_per_epoch
 from gaplab.spec import RunSpec
-from gaplab.store.db import Store
 
 PROBE_MODELS = 6
 # augmentation, dropout and evaluations are not in the probe: a margin for them, measured on MNIST-1D advise
@@ -70,13 +69,14 @@ def measure(plan: Plan) -> StepCost:
     return StepCost(max(1e-4, per_step[1] - per_model), per_model, setup[1], spec)
 
 
-def estimator(cost: StepCost, store: Store | None, workers: int = 1) -> Callable[[Plan], float]:
-    """``estimate(plan)`` in seconds: pending runs only (stored runs are skipped), packed as the executor will."""
+def estimator(cost: StepCost, workers: int = 1) -> Callable[[Plan], float]:
+    """``estimate(plan)`` in seconds: every distinct run of the plan, packed as the executor will. Runs already
+    stored count too, so the plan fitted to a budget does not depend on what the store holds."""
 
     def estimate(plan: Plan) -> float:
         specs = [s for *_, s in plan.runs()]
-        pending, _ = unique_pending(specs, store)
-        packs = plan_packs(pending)
+        runs, _ = unique_pending(specs, None)  # no store: only duplicates drop out
+        packs = plan_packs(runs)
         secs = [cost.pack_seconds(len(p), p[0].optim.epochs * steps_per_epoch(p[0]),
                                   max(p, key=lambda s: width_of(s) if pad_arg(s) else 0)) * MARGIN for p in packs]
         if not secs:

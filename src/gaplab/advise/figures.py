@@ -7,12 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gaplab.theory import curves
-
-
-def _fit_line(c: dict[str, Any], grid: np.ndarray) -> np.ndarray | None:
-    f = c.get("fit")
-    return None if f is None else curves.Fit(f["model"], tuple(f["params"]), f["n0"], 0.0).predict(grid)
+from gaplab.advise.analysis import EXTRAPOLATION_LIMIT, fit_of
 
 
 def draw(numbers: dict[str, Any], folder: Path) -> list[str]:
@@ -33,8 +28,9 @@ def draw(numbers: dict[str, Any], folder: Path) -> list[str]:
         ax.errorbar(c["sizes"], c["test_error"], yerr=c["test_error_sd"], fmt="o", color=color, ms=4, capsize=2,
                     label=f"{name}: test error (mean ± sd over seeds)")
         ax.plot(c["sizes"], c["train_error"], "x:", color=color, lw=0.8, label=f"{name}: training error")
-        y = _fit_line(c, grid)
-        if y is not None:
+        fit = fit_of(c)
+        if fit is not None:
+            y = fit.predict(grid)
             ax.plot(grid, y, "-", color=color, lw=1, label=f"{name}: fit {c['model']} ({c['formula']})")
             ps = c["predictions"]
             ax.fill_between([p["n"] for p in ps], [p["low"] for p in ps], [p["high"] for p in ps], color=color,
@@ -45,7 +41,8 @@ def draw(numbers: dict[str, Any], folder: Path) -> list[str]:
         if name == best:
             break
     ax.axvline(n, color="gray", lw=0.8, ls="--")
-    ax.axvspan(4 * n, 10 * n, color="gray", alpha=0.08, label="beyond 4× the largest size: flagged")
+    ax.axvspan(EXTRAPOLATION_LIMIT * n, 10 * n, color="gray", alpha=0.08,
+               label=f"beyond {EXTRAPOLATION_LIMIT:g}× the largest size: flagged")
     ax.set_xscale("log")
     ax.set_xlabel("training-set size n (examples)")
     ax.set_ylabel(numbers["metric"])

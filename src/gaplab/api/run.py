@@ -9,7 +9,7 @@ import pandas as pd
 
 from gaplab.spec import RunSpec, parse_run
 from gaplab.store.db import Store as RawStore
-from gaplab.store.export import _flatten
+from gaplab.store.export import flatten
 
 if TYPE_CHECKING:
     import torch
@@ -120,7 +120,7 @@ def runs_frame(runs: Iterable[Run]) -> pd.DataFrame:
     rows = []
     for r in runs:
         row: dict[str, Any] = {"run_id": r.run_id, "status": r.status}
-        row.update(_flatten(r.spec_data))
+        row.update(flatten(r.spec_data))
         row.update(r.final)
         row.update(seconds=r.seconds, error=r.error)
         rows.append(row)

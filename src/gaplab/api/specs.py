@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gaplab.errors import SpecError
-from gaplab.spec import RunSpec, SweepSpec, _yaml_lines, format_error, load_file, parse_run, set_dotted
+from gaplab.spec import MAX_RUNS, RunSpec, SweepSpec, _yaml_lines, format_error, load_file, parse_run, set_dotted
 
 # What a spec can be given as: a validated spec, plain data, YAML text, or a YAML/TOML/JSON file.
 SpecSource = BaseModel | Mapping[str, Any] | str | Path | None
@@ -102,8 +102,9 @@ def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None) ->
 
 
 def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
-                device: str | None = None) -> tuple[SweepSpec, list[RunSpec]]:
-    """A validated sweep and its runs: ``overrides`` change the base run, ``device`` every run's device.
+                device: str | None = None, max_runs: int | None = MAX_RUNS) -> tuple[SweepSpec, list[RunSpec]]:
+    """A validated sweep and its runs: ``overrides`` change the base run, ``device`` every run's device; a sweep of
+    more than ``max_runs`` runs (None: no limit) is a SpecError before any run is built.
 
     Every distinct data/model/device is checked against the registries and its data loaded, so a bad sweep
     fails before training.
@@ -122,7 +123,11 @@ def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
     from gaplab.engine.validate import check_runs, with_fingerprint
 
     seen: dict[str, str] = {}
-    specs = [with_fingerprint(s, seen) for s in sw.expand()]
+    try:
+        runs = sw.expand(max_runs)
+    except SpecError as e:
+        raise SpecError(f"{prefix}{e}") from None
+    specs = [with_fingerprint(s, seen) for s in runs]
     if device:
         specs = [s.replace(device=device) for s in specs]
     try:

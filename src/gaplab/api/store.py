@@ -6,7 +6,6 @@ engine's store keeps plain Python data and this door adds pandas on top.
 
 from __future__ import annotations
 
-from collections import Counter
 from pathlib import Path
 
 import pandas as pd
@@ -129,11 +128,8 @@ class Store:
         pandas.DataFrame
             Columns group, kind (sweep or study), runs, done, diverged, failed.
         """
-        rows = []
-        for g in self.db.groups():
-            counts = Counter(r["status"] for r in self.db.runs(group=g))
-            rows.append({"group": g, "kind": "study" if g.startswith("study/") else "sweep",
-                         "runs": sum(counts.values()), **{s: counts.get(s, 0) for s in STATUSES}})
+        rows = [{"group": g, "kind": "study" if g.startswith("study/") else "sweep", "runs": sum(counts.values()),
+                 **{s: counts.get(s, 0) for s in STATUSES}} for g, counts in self.db.group_counts().items()]
         return pd.DataFrame(rows, columns=["group", "kind", "runs", *STATUSES])
 
     def studies(self) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from gaplab.api.specs import SpecSource, build_sweep
 from gaplab.api.store import StoreLike, raw_store
 from gaplab.api.threads import torch_threads
 from gaplab.errors import SpecError
-from gaplab.spec import RunSpec
+from gaplab.spec import MAX_RUNS, RunSpec
 from gaplab.store.db import DEFAULT_PATH
 from gaplab.store.db import Store as RawStore
 
@@ -70,7 +70,8 @@ def collect(name: str, specs: Sequence[RunSpec], out: dict[str, Any], store: Raw
 
 def sweep(spec: SpecSource, *, store: StoreLike = DEFAULT_PATH, workers: int = 1, executor: str = "local",
           max_pack: int = 64, address: str | None = None, device: str | None = None, keep_state: bool = False,
-          progress: Progress = True, threads: int | None = None, **overrides: Any) -> Results:
+          progress: Progress = True, threads: int | None = None, max_runs: int | None = MAX_RUNS,
+          **overrides: Any) -> Results:
     """Run every run of a sweep (a base run plus grid/zip axes) and return them as ``Results``.
 
     Runs that share data and architecture train together as one stacked model (a pack); runs already in the
@@ -99,6 +100,9 @@ def sweep(spec: SpecSource, *, store: StoreLike = DEFAULT_PATH, workers: int = 1
         Show a progress bar; False is silent; a callable gets ``(label, done_epochs, total_epochs)``.
     threads : int, optional
         Torch threads for this call (default: leave torch's setting).
+    max_runs : int or None, default 100000
+        A sweep whose axes make more runs is refused (a SpecError naming its axes) before any run is built;
+        None: no limit.
     **overrides
         Keys of the base run to change, dotted or short (``epochs=5``), as in ``gaplab.train``.
 
@@ -129,7 +133,7 @@ def sweep(spec: SpecSource, *, store: StoreLike = DEFAULT_PATH, workers: int = 1
     >>> gaplab.sweep(spec, progress=False).counts["skipped"]  # stored: nothing is trained again
     4
     """
-    sw, specs = build_sweep(spec, overrides, device)
+    sw, specs = build_sweep(spec, overrides, device, max_runs)
     db = raw_store(store)
     with progress_updates(progress) as update, torch_threads(threads):
         out = execute(specs, db, sw.name, executor=executor, workers=workers, max_pack=max_pack, address=address,

@@ -13,7 +13,7 @@ from rich.table import Table
 from gaplab.api import specs as api_specs
 from gaplab.api.specs import KEYWORDS
 from gaplab.cli.common import err_console, fail, parse_assignments, print_json, progress_bar, set_threads, user_errors
-from gaplab.spec import RunSpec
+from gaplab.spec import MAX_RUNS, RunSpec
 from gaplab.store.db import DEFAULT_PATH, Store
 
 app = typer.Typer(
@@ -131,6 +131,9 @@ def sweep(
     address: Annotated[str | None, typer.Option(help="Ray cluster address (default: start a local one).")] = None,
     device: Annotated[str | None, typer.Option(help="Override every run's device (cpu, cuda).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what would run.")] = False,
+    max_runs: Annotated[int, typer.Option(
+        "--max-runs", min=1, help="Refuse a sweep whose axes make more runs than this (counted before expanding).")
+    ] = MAX_RUNS,
     checkpoint_every: Annotated[float, typer.Option(
         "--checkpoint-every", min=0, metavar="SECONDS",
         help="Seconds of training between pack checkpoints beside the store (0 = none); a killed sweep "
@@ -145,7 +148,7 @@ def sweep(
     """
     from gaplab.api.sweep import execute, plan
 
-    sw, specs = api_specs.build_sweep(spec_file, device=device)
+    sw, specs = api_specs.build_sweep(spec_file, device=device, max_runs=max_runs)
     set_threads(threads)
     db = Store(store)
     if dry_run:

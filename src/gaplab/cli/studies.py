@@ -11,6 +11,7 @@ from rich.table import Table
 
 from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, console
 from gaplab.cli.common import parse_assignments, print_json, progress_bar, set_threads, user_errors
+from gaplab.errors import SpecError
 from gaplab.store.db import DEFAULT_PATH, Store
 
 if TYPE_CHECKING:
@@ -118,9 +119,14 @@ def tour(
     from gaplab.studies.base import run_study
     from gaplab.studies.registry import all_studies
 
+    known = all_studies()
+    unknown = [n for n in only if n not in known]
+    if unknown:  # before any study runs: a typo must not cost the studies named before it
+        raise SpecError(f"--only: unknown stud{'ies' if len(unknown) > 1 else 'y'} {', '.join(map(repr, unknown))}; "
+                        f"choose from: {', '.join(known)}")
     set_threads(threads)
     db = Store(store)
-    names = list(only) or list(all_studies())
+    names = list(only) or list(known)
     verdicts = []
     t0 = time.perf_counter()
     with progress_bar(not as_json) as update:

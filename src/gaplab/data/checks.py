@@ -17,7 +17,8 @@ from gaplab.errors import DataError
 MIN_EXAMPLES = 10
 
 
-def _label_name(classes: Sequence[object] | None, c: int) -> str:
+def label_name(classes: Sequence[object] | None, c: int) -> str:
+    """Class ``c`` as a message names it: its name in ``classes`` (repr) when there is one, else its index."""
     return repr(classes[c]) if classes is not None and c < len(classes) else str(c)
 
 
@@ -48,12 +49,12 @@ def check_labels(source: str, y: torch.Tensor, classes: Sequence[object] | None 
     counts = torch.bincount(y.reshape(-1))
     present = torch.nonzero(counts, as_tuple=True)[0].tolist()
     if len(present) < 2:
-        only = _label_name(classes, present[0]) if present else "none"
+        only = label_name(classes, present[0]) if present else "none"
         raise DataError(f"{source}: only one class ({only}) in {where}, over all {len(y)} examples; "
                         "classification needs at least 2 classes")
     single = [c for c in present if int(counts[c]) == 1] if pooled else []
     if single:
-        names = ", ".join(_label_name(classes, c) for c in single[:5])
+        names = ", ".join(label_name(classes, c) for c in single[:5])
         more = f" and {len(single) - 5} more" if len(single) > 5 else ""
         raise DataError(f"{source}: class {names}{more} in {where} has a single example; every class needs at "
                         "least 2 (one to train on, one to test); merge or drop it")
@@ -78,6 +79,6 @@ def check_split(source: str, y_train: torch.Tensor, y_test: torch.Tensor, classi
         train_counts = torch.bincount(y_train, minlength=int(y_test.max()) + 1 if len(y_test) else 0)
         unseen = sorted(set(y_test.tolist()) - set(torch.nonzero(train_counts, as_tuple=True)[0].tolist()))
         if unseen:
-            names = ", ".join(_label_name(classes, c) for c in unseen[:5])
+            names = ", ".join(label_name(classes, c) for c in unseen[:5])
             raise DataError(f"{source}: {how} leaves class {names} without a training example "
                             f"({int((y_test == unseen[0]).sum())} in the test set)")

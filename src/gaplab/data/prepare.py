@@ -15,6 +15,7 @@ from gaplab.errors import DataError
 
 from ..rng import derive_key
 from . import transforms as T
+from .checks import label_name
 from .dataset import Dataset
 
 # purpose tags for derived seeds: changing one setting never shifts another draw
@@ -79,9 +80,9 @@ def _check_validation(dataset: Dataset, val_fraction: float, rest: torch.Tensor,
         lost = torch.nonzero((total > 0) & (left == 0), as_tuple=True)[0].tolist()
         if lost:
             c = lost[0]
-            name = repr(dataset.classes[c]) if dataset.classes and c < len(dataset.classes) else str(c)
-            raise DataError(f"{where} holds out every example of class {name} ({int(total[c])} in the pool), "
-                            "leaving none to train on; lower the fraction or add examples of that class")
+            raise DataError(f"{where} holds out every example of class {label_name(dataset.classes, c)} "
+                            f"({int(total[c])} in the pool), leaving none to train on; lower the fraction or add "
+                            "examples of that class")
 
 
 def prepare(dataset: Dataset, *, seed: int, train_size: int | None = None, val_fraction: float = 0.0,

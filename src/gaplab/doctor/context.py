@@ -128,16 +128,23 @@ class Context:
         s = self.val_spec
         return s.replace(**{"optim.epochs": self.epochs_for(self.budget.main_steps), "seed": s.seed + seed_offset})
 
+    def initial_model(self) -> torch.nn.Module:
+        """The user's model as the main run initializes it, built once: the probes (``doctor.probes``) set the
+        mode they need and leave its weights and buffers as they found them, so every family can share it."""
+        if "initial_model" not in self.cache:
+            from gaplab.engine.pack import build_initial
+
+            self.cache["initial_model"] = build_initial(self.val_spec)
+        return self.cache["initial_model"]
+
     def init_loss(self) -> float:
         """The untrained model's loss on the probe batch (eval mode); cached."""
         if "init_loss" not in self.cache:
             from gaplab.doctor.probes import loss_of
-            from gaplab.engine.pack import build_initial
 
             x, y = self.probe_batch()
             with torch.no_grad():
-                self.cache["init_loss"] = float(loss_of(build_initial(self.val_spec).eval()(x), y,
-                                                        self.classification))
+                self.cache["init_loss"] = float(loss_of(self.initial_model().eval()(x), y, self.classification))
         return float(self.cache["init_loss"])
 
     def probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:

@@ -161,8 +161,11 @@ def _feature_name(ctx: Context, i: int) -> str:
     path = ctx.spec.data.path
     if path and path.lower().endswith((".csv", ".parquet", ".pq")):
         import pandas as pd
+        import pyarrow.parquet as pq
 
-        head = pd.read_csv(path, nrows=0) if path.lower().endswith(".csv") else pd.read_parquet(path)
+        # column names only: a CSV's header line, a Parquet file's schema (its pandas metadata drops a stored index)
+        head = (pd.read_csv(path, nrows=0) if path.lower().endswith(".csv")
+                else pq.read_schema(path).empty_table().to_pandas())
         cols = [c for c in head.columns if c != (ctx.spec.data.target or "target")]
         if len(cols) == _flat(ctx.raw.x_train[:1]).shape[1]:
             return repr(str(cols[i]))

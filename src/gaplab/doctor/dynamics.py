@@ -11,7 +11,6 @@ from gaplab.doctor.context import Context
 from gaplab.doctor.main_run import MainRun, main_run
 from gaplab.doctor.probes import dead_relu_fraction, gradient_norms
 from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
-from gaplab.engine.pack import build_initial, build_trained
 
 FAMILY = "dynamics"
 RATIO_LOW, RATIO_HIGH = 1e-5, 1.0  # median ‖ΔW‖/‖W‖ per step outside this is a rate problem (see bands below)
@@ -86,9 +85,8 @@ def ratio_check(m: MainRun) -> tuple[Check, float]:
 
 def gradient_check(ctx: Context, m: MainRun) -> Check:
     x, y = ctx.probe_batch()
-    before = gradient_norms(build_initial(ctx.val_spec), x, y, ctx.classification)
-    state = m.pack.state_of(0)
-    after = gradient_norms(build_trained(m.results[0].spec, state).train(), x, y, ctx.classification)
+    before = gradient_norms(ctx.initial_model(), x, y, ctx.classification)
+    after = gradient_norms(m.trained_model(), x, y, ctx.classification)
     names = list(before)
     if len(names) < 2:
         return Check(FAMILY, "gradient flow", None, "one layer", "—", PASS, details={"init": before, "end": after})
@@ -104,8 +102,7 @@ def gradient_check(ctx: Context, m: MainRun) -> Check:
 
 
 def dead_after_check(ctx: Context, m: MainRun) -> tuple[Check, float | None]:
-    model = build_trained(m.results[0].spec, m.pack.state_of(0))
-    frac, per = dead_relu_fraction(model, ctx.pool.x_train[ctx.prepared.train_idx])
+    frac, per = dead_relu_fraction(m.trained_model(), ctx.pool.x_train[ctx.prepared.train_idx])
     if frac is None:
         return Check(FAMILY, "dead ReLU after training", None, "no nn.ReLU modules", "—", PASS), None
     verdict = verdict_of(frac, 0.35, 0.6)  # healthy MNIST-1D MLPs end with ≈25 % silent units

@@ -8,7 +8,6 @@ import math
 from gaplab.doctor.context import Context
 from gaplab.doctor.probes import activation_scales, dead_relu_fraction, loss_of
 from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
-from gaplab.engine.pack import build_initial
 
 FAMILY = "init"
 INIT_FIX = "scale the initial weights down (default PyTorch / He / Glorot init), or zero-init the last layer"
@@ -83,7 +82,7 @@ def dead_at_init(frac: float | None, per: dict[str, float]) -> Check:
 
 def run(ctx: Context) -> list[Check]:
     ctx.progress("initialization", 0, 1)
-    model = build_initial(ctx.val_spec)
+    model = ctx.initial_model()
     x, y = ctx.probe_batch()
     names, scales, out = activation_scales(model, x)
     loss = float(loss_of(out, y, ctx.classification))

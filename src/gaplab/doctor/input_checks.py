@@ -10,7 +10,6 @@ from gaplab.doctor.context import Context
 from gaplab.doctor.main_run import main_run
 from gaplab.doctor.probes import batch_coupling, dead_relu_fraction, has_norm_layers
 from gaplab.doctor.result import FAIL, PASS, WARN, Check
-from gaplab.engine.pack import build_initial
 
 FAMILY = "input"
 
@@ -21,7 +20,7 @@ def _val_error(ctx: Context, finals: list[dict[str, float]]) -> float:
 
 def input_gradient(ctx: Context) -> tuple[float, float, bool, float]:
     """Own-input and cross-example gradient norms at init, whether the model normalizes, its dead-ReLU fraction."""
-    model = build_initial(ctx.val_spec)
+    model = ctx.initial_model()
     x, _ = ctx.probe_batch()
     own, other = batch_coupling(model, x[:64])
     dead, _ = dead_relu_fraction(model, x)

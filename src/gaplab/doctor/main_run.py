@@ -9,7 +9,7 @@ import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.probes import update_ratios
-from gaplab.engine.pack import Pack, RunResult
+from gaplab.engine.pack import Pack, RunResult, build_trained
 
 RATIO_STEPS = 50  # steps whose update-to-weight ratio is recorded (every step early, then spaced out)
 
@@ -21,6 +21,13 @@ class MainRun:
     losses: list[list[float]] = field(default_factory=list)  # per step, per model: mini-batch data loss
     ratios: dict[str, list[float]] = field(default_factory=dict)  # layer -> ‖ΔW‖/‖W‖ at recorded steps
     ratio_steps: list[int] = field(default_factory=list)
+    _trained: torch.nn.Module | None = field(default=None, repr=False)
+
+    def trained_model(self) -> torch.nn.Module:
+        """Seed 0's trained model, built once (the probes leave its weights and buffers as they found them)."""
+        if self._trained is None:
+            self._trained = build_trained(self.results[0].spec, self.pack.state_of(0))
+        return self._trained
 
 
 def main_run(ctx: Context) -> MainRun:

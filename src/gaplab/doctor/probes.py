@@ -89,13 +89,20 @@ def dead_relu_fraction(model: nn.Module, x: torch.Tensor, chunk: int = 2048) -> 
 
 
 def gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, classification: bool) -> dict[str, float]:
-    """Norm of the loss gradient of each weighted layer's weight on one batch (train mode), input side first."""
+    """Norm of the loss gradient of each weighted layer's weight on one batch (train mode), input side first.
+
+    The model's buffers (batch-norm running statistics, which a train-mode forward updates) are put back after,
+    so the model can be probed again as it was."""
+    buffers = {n: b.clone() for n, b in model.named_buffers()}
     model.train()
     model.zero_grad(set_to_none=True)
     loss_of(model(x), y, classification).backward()
     grads = {n: cast(torch.Tensor, m.weight).grad for n, m in weighted_layers(model)}
     out = {n: float(g.norm()) if g is not None else 0.0 for n, g in grads.items()}
     model.zero_grad(set_to_none=True)
+    with torch.no_grad():
+        for n, b in model.named_buffers():
+            b.copy_(buffers[n])
     return out
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 import html
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from gaplab.store.db import Store
+from gaplab.store.names import safe_name
 
 # Pages for workflow results stored as artifacts (``Store.save_artifact``): kind → (section title, renderer).
 # A renderer gets one stored artifact row and the page's folder, writes what it needs there and returns the
@@ -41,20 +42,30 @@ def _artifact_sections(store: Store, out: Path) -> str:
             continue
         links = []
         for row in rows:
-            folder = out / kind / _safe_name(row["key"])
+            folder = out / kind / safe_name(row["key"])
             folder.mkdir(parents=True, exist_ok=True)
             body = render(row, folder)
             label = str(row["data"].get("title") or row["key"])
             (folder / "index.html").write_text(
-                _page(f"gaplab: {label}", "<nav><a href=\"../../index.html\">← report</a></nav>" + body))
-            links.append(f"<li><a href=\"{kind}/{_safe_name(row['key'])}/index.html\">{html.escape(label)}</a></li>")
+                page(f"gaplab: {label}", "<nav><a href=\"../../index.html\">← report</a></nav>" + body))
+            links.append(f"<li><a href=\"{kind}/{safe_name(row['key'])}/index.html\">{html.escape(label)}</a></li>")
         parts.append(f"<h2>{html.escape(title)}</h2><ul id={kind}-pages>{''.join(links)}</ul>")
     return "".join(parts)
 
 
-def _safe_name(key: str) -> str:
-    """A folder name from an artifact key: letters, digits, '-', '_' and '.' kept, the rest '_'."""
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in key)[:80] or "_"
+def copy_figures(src: str | Path | None, folder: Path, names: Iterable[str], also: tuple[str, ...] = ()) -> list[str]:
+    """Copy the figure files ``names`` from ``src`` beside a page in ``folder``, with their ``also`` variants
+    (other suffixes of the same stem, e.g. ``(".svg",)``); return the names now beside the page, in order."""
+    shown = []
+    for name in names:
+        if src is not None:
+            for f in dict.fromkeys([Path(src) / name, *(Path(src) / (Path(name).stem + ext) for ext in also)]):
+                if f.exists() and f.resolve() != (folder / f.name).resolve():
+                    shutil.copy2(f, folder / f.name)
+        if (folder / name).exists():
+            shown.append(name)
+    return shown
+
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
@@ -72,10 +83,13 @@ nav a{margin-right:1em}
 _MARK = {True: ("held", "held"), False: ("did not hold", "failed"), None: ("undecided", "undecided")}
 
 
-def _page(title: str, body: str) -> str:
+def page(title: str, body: str, head: str = "", body_attrs: str = "") -> str:
+    """A whole HTML page in the report's style; ``head`` goes at the end of <head> (stylesheets, scripts) and
+    ``body_attrs`` into the <body> tag (both already escaped by the caller). The dashboard's pages use it too."""
     return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>\n{body}\n</body></html>\n")
+            f"<title>{html.escape(title)}</title><style>{CSS}</style>{head}</head>"
+            f"<body{' ' + body_attrs if body_attrs else ''}>\n{body}\n</body></html>\n")
 
 
 def _fmt(v: Any) -> str:
@@ -181,7 +195,7 @@ def write_report(store: Store, out: str | Path) -> Path:
     body += _artifact_sections(store, out)
     body += _sweep_sections(store, out)
     index = out / "index.html"
-    index.write_text(_page("gaplab report", body))
+    index.write_text(page("gaplab report", body))
     return index
 
 
@@ -205,18 +219,10 @@ def _claim_key(cid: str) -> int:
 def _write_study_page(row: dict[str, Any], folder: Path) -> None:
     v = row["verdict"]
     folder.mkdir(parents=True, exist_ok=True)
-    src = Path(row["folder"])
-    figs = []
-    for name in v.get("figures", []):
-        for ext in ("png", "svg"):
-            f = src / (Path(name).stem + "." + ext)
-            if f.exists() and f.resolve() != (folder / f.name).resolve():
-                shutil.copy2(f, folder / f.name)
-        if (folder / name).exists():
-            figs.append(name)
+    figs = copy_figures(row["folder"], folder, v.get("figures", []), also=(".png", ".svg"))
     (folder / "verdict.json").write_text(json.dumps(v, indent=2))
     body = "<nav><a href=\"../index.html\">← all studies</a></nav>" + study_body(v, figs)
-    (folder / "index.html").write_text(_page(f"gaplab: {v['study']}", body))
+    (folder / "index.html").write_text(page(f"gaplab: {v['study']}", body))
 
 
 def study_body(v: dict[str, Any], figures: list[str]) -> str:

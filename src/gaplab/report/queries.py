@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.errors import DataError
+from gaplab.store.db import STALE_AFTER, artifact_rows, group_rows, study_rows
 
 STATUSES = ("done", "running", "diverged", "failed")
 FINISHED_SQL = "r.status IN ('done','diverged')"
+# A claim whose owner beat its heartbeat lately, on a run not stored as finished (parameter: the oldest fresh beat).
+_LIVE_CLAIM = f"c.heartbeat > ? AND c.run_id NOT IN (SELECT id FROM runs WHERE {FINISHED_SQL.replace('r.', '')})"
 # Columns every run has, outside its spec and final metrics.
 BUILTIN = {"id": "r.id", "status": "r.status", "seconds": "r.seconds"}
 _FILTER = re.compile(r"^\s*(>=|<=|!=|>|<|=)?\s*(.*?)\s*$")
@@ -77,12 +80,18 @@ def version(con: sqlite3.Connection, group: str | None = None) -> list[Any]:
 
 
 def groups(con: sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every group (sweep or study) with its run counts by status and last write, user sweeps first."""
-    rows = con.execute(
-        "SELECT g.name, count(*), max(r.finished), " + ", ".join(f"sum(r.status = '{s}')" for s in STATUSES) +
-        " FROM groups g JOIN runs r ON r.id = g.run_id GROUP BY g.name").fetchall()
-    out = [{"name": r[0], "runs": r[1], "last": r[2], "counts": dict(zip(STATUSES, r[3:], strict=True))}
-           for r in rows]
+    """Every group (sweep or study) with its run counts by status and last write, user sweeps first.
+
+    "running" counts the group's live claims (``running_by_group``), so a sweep under way shows here even before
+    it has stored a run; a group with neither stored runs nor live claims is left out.
+    """
+    live = running_by_group(con)
+    out = []
+    for g in group_rows(con):
+        counts = {s: g["counts"].get(s, 0) for s in STATUSES}
+        counts["running"] += live.get(g["name"], 0)
+        if g["counts"] or counts["running"]:
+            out.append({"name": g["name"], "runs": sum(g["counts"].values()), "last": g["last"], "counts": counts})
     return sorted(out, key=lambda g: (g["name"].startswith("study/"), g["name"]))
 
 
@@ -90,8 +99,8 @@ def status_counts(con: sqlite3.Connection, group: str | None = None) -> dict[str
     """Runs by status: the four usual ones always present, any other status stored as it is.
 
     Runs are stored whole when they finish, so "running" counts live claims (a sweep process training the run,
-    heartbeat fresh) where the store keeps claims: all of them for the whole store; for a group only runs
-    already tagged with it (a claim does not name its sweep).
+    heartbeat fresh) where the store keeps claims: all of them for the whole store; for a group the claims on its
+    tagged runs (a sweep tags all its runs before it claims any).
     """
     src, args = _scope(group)
     counts = dict.fromkeys(STATUSES, 0)
@@ -103,16 +112,27 @@ def status_counts(con: sqlite3.Connection, group: str | None = None) -> dict[str
 
 def running(con: sqlite3.Connection, group: str | None = None) -> int:
     """Unfinished runs claimed by a live sweep process (0 on stores without a claims table)."""
-    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'").fetchone() is None:
+    if group is not None:
+        return running_by_group(con, group).get(group, 0)
+    if not _has_claims(con):
         return 0
-    from gaplab.store.db import STALE_AFTER
+    return con.execute(f"SELECT count(*) FROM claims c WHERE {_LIVE_CLAIM}", (time.time() - STALE_AFTER,)).fetchone()[0]
 
-    fresh = time.time() - STALE_AFTER
-    join = "" if group is None else " JOIN groups g ON g.run_id = c.run_id AND g.name = ?"
-    return con.execute(
-        f"SELECT count(*) FROM claims c{join} WHERE c.heartbeat > ? AND c.run_id NOT IN"
-        f" (SELECT id FROM runs WHERE {FINISHED_SQL.replace('r.', '')})",
-        (*(() if group is None else (group,)), fresh)).fetchone()[0]
+
+def running_by_group(con: sqlite3.Connection, group: str | None = None) -> dict[str, int]:
+    """Live claims on unfinished runs per group (only ``group``'s when given). A sweep tags all its runs with its
+    group before it claims any, so its claims count here while it trains them."""
+    if not _has_claims(con):
+        return {}
+    only, args = ("", ()) if group is None else (" AND g.name = ?", (group,))
+    return dict(con.execute(f"SELECT g.name, count(*) FROM claims c JOIN groups g ON g.run_id = c.run_id{only}"
+                            f" WHERE {_LIVE_CLAIM} GROUP BY g.name", (*args, time.time() - STALE_AFTER)))
+
+
+
+def _has_claims(con: sqlite3.Connection) -> bool:
+    """Whether the store has a claims table (older stores do not)."""
+    return con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'claims'").fetchone() is not None
 
 
 @dataclass(frozen=True)
@@ -353,30 +373,23 @@ def metric_curves(con: sqlite3.Connection, run_ids: list[str], metric: str,
 def studies(con: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     """The newest stored verdict of each study, by name (what the static report shows)."""
     latest_rows: dict[str, dict[str, Any]] = {}
-    for n, p, s, v, f, c in con.execute(
-            "SELECT name, preset, seed, verdict, folder, created FROM studies ORDER BY created DESC"):
-        latest_rows.setdefault(n, {"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f,
-                                   "created": c})
+    for row in study_rows(con):
+        latest_rows.setdefault(row["name"], row)
     return latest_rows
 
 
 def study(con: sqlite3.Connection, name: str) -> dict[str, Any] | None:
     """The newest stored verdict of one study (the row ``studies`` gives for it), or None."""
-    r = con.execute("SELECT name, preset, seed, verdict, folder, created FROM studies WHERE name = ?"
-                    " ORDER BY created DESC LIMIT 1", (name,)).fetchone()
-    return None if r is None else {"name": r[0], "preset": r[1], "seed": r[2], "verdict": json.loads(r[3]),
-                                   "folder": r[4], "created": r[5]}
+    rows = study_rows(con, name, limit=1)
+    return rows[0] if rows else None
 
 
 def artifact(con: sqlite3.Connection, kind: str, key: str) -> dict[str, Any] | None:
     """One stored workflow result (the row ``artifacts`` gives for it), or None."""
-    r = con.execute("SELECT key, data, folder, created FROM artifacts WHERE kind = ? AND key = ?",
-                    (kind, key)).fetchone()
-    return None if r is None else {"key": r[0], "data": json.loads(r[1]), "folder": r[2], "created": r[3]}
+    rows = artifact_rows(con, kind, key)
+    return rows[0] if rows else None
 
 
 def artifacts(con: sqlite3.Connection, kind: str) -> list[dict[str, Any]]:
     """Stored workflow results of ``kind``, newest first (the rows ``Store.artifacts`` gives)."""
-    rows = con.execute("SELECT key, data, folder, created FROM artifacts WHERE kind = ? ORDER BY created DESC",
-                       (kind,))
-    return [{"key": k, "data": json.loads(d), "folder": f, "created": c} for k, d, f, c in rows]
+    return artifact_rows(con, kind)

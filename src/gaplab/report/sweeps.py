@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gaplab.report import figures, queries
+from gaplab.store.names import safe_name
 
 STATIC_ROWS = 500  # rows of the runs table a static page lists (the dashboard pages through all)
 MAX_LINES = 50  # lines one sweep plot draws at most (one per value of its group-by key)
@@ -101,16 +102,14 @@ def empty_figure(message: str) -> dict[str, Any]:
 
 def folder_name(group: str) -> str:
     """A folder name for a sweep: its name made safe, plus a short hash when that changed it (no collisions)."""
-    from gaplab.report.html import _safe_name
-
-    safe = _safe_name(group)
+    safe = safe_name(group)
     return safe if safe == group else f"{safe}-{hashlib.sha1(group.encode()).hexdigest()[:8]}"
 
 
 def write_sweep_pages(con: sqlite3.Connection, out: Path) -> str:
     """Write ``out/sweeps/NAME/index.html`` for every user sweep (groups outside ``study/``); return the index
     section that links them ("" when there are none). plotly.js and the page script are copied into ``out``."""
-    from gaplab.report.html import _page
+    from gaplab.report.html import page
 
     names = [g for g in queries.groups(con) if not g["name"].startswith("study/")]
     if not names:
@@ -134,8 +133,7 @@ def write_sweep_pages(con: sqlite3.Connection, out: Path) -> str:
                 f"<h2>Runs ({tbl['total']}, best {ov['metric'] or ''} first)</h2>{table_html(tbl)}{more}")
         head = ("<link rel=stylesheet href=\"../../gaplab.css\"><script src=\"../../gaplab.js\"></script>"
                 "<script async src=\"../../plotly.min.js\"></script>")
-        text = _page(f"gaplab: sweep {g['name']}", body).replace("</head>", head + "</head>", 1)
-        (folder / "index.html").write_text(text)
+        (folder / "index.html").write_text(page(f"gaplab: sweep {g['name']}", body, head=head))
         counts = ", ".join(f"{n} {s}" for s, n in g["counts"].items() if n)
         links.append(f"<li><a href=\"sweeps/{html.escape(folder_name(g['name']))}/index.html\">{title}</a> "
                      f"({g['runs']} runs: {html.escape(counts)})</li>")

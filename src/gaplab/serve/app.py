@@ -26,6 +26,7 @@ from gaplab.report import figures, queries, sweeps
 from gaplab.report.queries import BadRequest, NotFound
 from gaplab.serve import pages
 from gaplab.store.db import _clean
+from gaplab.store.names import safe_name
 
 # Same-origin only: no wildcard CORS; scripts and data from this server alone (plotly.js is served here).
 SECURITY_HEADERS = {
@@ -233,7 +234,7 @@ class Dashboard:
     def artifact(self, con: sqlite3.Connection, rest: str) -> Response:
         """A doctor/advice/... result, drawn by the renderer the static report registers for its kind."""
         import gaplab.report.pages  # noqa: F401
-        from gaplab.report.html import ARTIFACT_PAGES, _safe_name
+        from gaplab.report.html import ARTIFACT_PAGES
 
         parts = rest.split("/")
         if len(parts) != 3:
@@ -245,7 +246,7 @@ class Dashboard:
         if row is None:
             raise NotFound(f"no {kind} result {key!r} in this store")
         title, render = ARTIFACT_PAGES[kind]
-        folder = Path(self._tmp.name) / _safe_name(kind) / f"{_safe_name(key)}-{int(row['created'] * 1000)}"
+        folder = Path(self._tmp.name) / safe_name(kind) / f"{safe_name(key)}-{int(row['created'] * 1000)}"
         with self._lock:
             body = self._cache.get(("artifact", kind, key, row["created"]))
             if body is None:

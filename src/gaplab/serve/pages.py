@@ -12,7 +12,7 @@ import urllib.parse
 from typing import Any
 
 from gaplab.report.figures import script_json
-from gaplab.report.html import CSS
+from gaplab.report.html import page as report_page
 from gaplab.report.sweeps import counts_html, fixed_html
 
 _NAV = "<nav><a href=\"/\">gaplab dashboard</a><a href=\"/sweep\">all runs</a></nav>"
@@ -20,13 +20,11 @@ _NAV = "<nav><a href=\"/\">gaplab dashboard</a><a href=\"/sweep\">all runs</a></
 
 def page(title: str, body: str, kind: str, data: dict[str, Any] | None = None, plotly: bool = True) -> str:
     """A whole dashboard page: ``kind`` tells the script what to do, ``data`` is its JSON configuration."""
-    scripts = "<script src=\"/static/gaplab.js\"></script>" + \
-        ("<script async src=\"/static/plotly.min.js\"></script>" if plotly else "")
+    head = ("<link rel=icon href=\"data:,\"><link rel=stylesheet href=\"/static/gaplab.css\">"
+            "<script src=\"/static/gaplab.js\"></script>"
+            + ("<script async src=\"/static/plotly.min.js\"></script>" if plotly else ""))
     cfg = f"<script type=\"application/json\" id=page-data>{script_json(data or {})}</script>"
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=icon href=\"data:,\">"
-            f"<title>{html.escape(title)}</title><style>{CSS}</style><link rel=stylesheet href=\"/static/gaplab.css\">"
-            f"{scripts}</head><body data-page=\"{html.escape(kind)}\">\n{_NAV}{body}{cfg}\n</body></html>\n")
+    return report_page(title, f"{_NAV}{body}{cfg}", head=head, body_attrs=f"data-page=\"{html.escape(kind)}\"")
 
 
 def q(**params: Any) -> str:

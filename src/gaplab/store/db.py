@@ -122,6 +122,39 @@ def _dumps(v: Any) -> str:
     return json.dumps(_clean(v), sort_keys=True)
 
 
+def study_rows(con: sqlite3.Connection, name: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    """Stored study verdicts (of study ``name``, or all), newest first, at most ``limit``: name, preset, seed,
+    verdict (parsed), folder, created. ``Store.studies`` and the read-only report queries both read with it."""
+    where, args = ("WHERE name = ?", (name,)) if name is not None else ("", ())
+    cut = f" LIMIT {int(limit)}" if limit is not None else ""
+    rows = con.execute(f"SELECT name, preset, seed, verdict, folder, created FROM studies {where}"
+                       f" ORDER BY created DESC{cut}", args)
+    return [{"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f, "created": c}
+            for n, p, s, v, f, c in rows]
+
+
+def artifact_rows(con: sqlite3.Connection, kind: str, key: str | None = None) -> list[dict[str, Any]]:
+    """Stored workflow results of ``kind`` (only ``key``'s when given), newest first: key, data (parsed), folder,
+    created. ``Store.artifacts`` and the read-only report queries both read with it."""
+    where, args = ("kind = ? AND key = ?", (kind, key)) if key is not None else ("kind = ?", (kind,))
+    rows = con.execute(f"SELECT key, data, folder, created FROM artifacts WHERE {where} ORDER BY created DESC", args)
+    return [{"key": k, "data": json.loads(d), "folder": f, "created": c} for k, d, f, c in rows]
+
+
+def group_rows(con: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every group (a sweep or a study) by name: its stored runs by status (``counts``) and the newest finish time
+    (``last``), in one query. Runs tagged but not stored yet (a sweep under way) count under no status."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, status, n, last in con.execute(
+            "SELECT g.name, r.status, count(r.id), max(r.finished) FROM groups g LEFT JOIN runs r ON r.id = g.run_id"
+            " GROUP BY g.name, r.status ORDER BY g.name"):
+        g = out.setdefault(name, {"name": name, "counts": {}, "last": None})
+        if status is not None:
+            g["counts"][status] = n
+            g["last"] = max(g["last"] or 0, last or 0) or None
+    return list(out.values())
+
+
 class Store:
     """A results database at ``path`` (created with its folder on first use)."""
 
@@ -214,12 +247,8 @@ class Store:
         ids = list(run_ids)
         now = time.time()
         with self._tx() as c:
-            held = {}
-            for i in range(0, len(ids), 500):
-                chunk = ids[i:i + 500]
-                marks = ",".join("?" * len(chunk))
-                held.update({r: (o, h) for r, o, h in c.execute(
-                    f"SELECT run_id, owner, heartbeat FROM claims WHERE run_id IN ({marks})", chunk)})
+            held = {r: (o, h) for r, o, h in self._rows_in(
+                "SELECT run_id, owner, heartbeat FROM claims WHERE run_id IN ({})", ids)}
             done = self.finished(ids)
             dead: dict[str, bool] = {}
             mine = []
@@ -240,23 +269,14 @@ class Store:
         with self._tx() as c:
             c.execute("UPDATE claims SET heartbeat = ? WHERE owner = ?", (time.time(), owner))
 
-    def release(self, owner: str, run_ids: Iterable[str] | None = None) -> None:
-        """Drop ``owner``'s claims (all of them, or those on ``run_ids``)."""
+    def release(self, owner: str) -> None:
+        """Drop every claim of ``owner`` (a sweep ending; storing a run drops its claim already)."""
         with self._tx() as c:
-            if run_ids is None:
-                c.execute("DELETE FROM claims WHERE owner = ?", (owner,))
-            else:
-                c.executemany("DELETE FROM claims WHERE owner = ? AND run_id = ?", [(owner, r) for r in run_ids])
+            c.execute("DELETE FROM claims WHERE owner = ?", (owner,))
 
     def claimed(self, run_ids: Iterable[str]) -> dict[str, str]:
         """Who holds a claim on each of ``run_ids`` that is claimed: run id → owner."""
-        ids = list(run_ids)
-        out: dict[str, str] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            out.update(self._con.execute(
-                f"SELECT run_id, owner FROM claims WHERE run_id IN ({','.join('?' * len(chunk))})", chunk))
-        return out
+        return dict(self._rows_in("SELECT run_id, owner FROM claims WHERE run_id IN ({})", run_ids))
 
     def tag(self, group: str, run_ids: Iterable[str]) -> None:
         """Add runs to a named group (a sweep or a study), so reports can find them."""
@@ -265,14 +285,16 @@ class Store:
                           [(group, r) for r in run_ids])
 
     # ---- reading -----------------------------------------------------------------------------
-    def _ids_where(self, query: str, run_ids: Iterable[str]) -> set[str]:
-        """Run ``query`` (ending in ``IN ({})``) over ``run_ids`` in chunks SQLite accepts."""
+    def _rows_in(self, query: str, run_ids: Iterable[str]) -> Iterator[tuple[Any, ...]]:
+        """The rows of ``query`` (its ``IN ({})`` filled with ``run_ids``), asked in chunks SQLite accepts."""
         ids = list(run_ids)
-        out: set[str] = set()
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
-            out.update(r[0] for r in self._con.execute(query.format(",".join("?" * len(chunk))), chunk))
-        return out
+            yield from self._con.execute(query.format(",".join("?" * len(chunk))), chunk)
+
+    def _ids_where(self, query: str, run_ids: Iterable[str]) -> set[str]:
+        """The first column of ``query`` (ending in ``IN ({})``) over ``run_ids``, as a set."""
+        return {r[0] for r in self._rows_in(query, run_ids)}
 
     def finished(self, run_ids: Iterable[str]) -> set[str]:
         """The ids among ``run_ids`` that are stored as done or diverged."""
@@ -321,10 +343,7 @@ class Store:
 
     def studies(self) -> list[dict[str, Any]]:
         """Every stored study verdict, newest first, with its folder."""
-        rows = self._con.execute(
-            "SELECT name, preset, seed, verdict, folder, created FROM studies ORDER BY created DESC")
-        return [{"name": n, "preset": p, "seed": s, "verdict": json.loads(v), "folder": f, "created": c}
-                for n, p, s, v, f, c in rows]
+        return study_rows(self._con)
 
     def save_artifact(self, kind: str, key: str, data: dict[str, Any], folder: str | None = None) -> None:
         """Record a workflow result (a doctor diagnosis, an advice) under ``kind``/``key``; the latest wins."""
@@ -334,9 +353,11 @@ class Store:
 
     def artifacts(self, kind: str) -> list[dict[str, Any]]:
         """Every stored result of ``kind``, newest first: key, data (parsed), folder, created."""
-        rows = self._con.execute(
-            "SELECT key, data, folder, created FROM artifacts WHERE kind = ? ORDER BY created DESC", (kind,))
-        return [{"key": k, "data": json.loads(d), "folder": f, "created": c} for k, d, f, c in rows]
+        return artifact_rows(self._con, kind)
 
     def groups(self) -> list[str]:
         return [r[0] for r in self._con.execute("SELECT DISTINCT name FROM groups ORDER BY name")]
+
+    def group_counts(self) -> dict[str, dict[str, int]]:
+        """Every group by name with its stored runs counted by status (groups ordered by name)."""
+        return {g["name"]: g["counts"] for g in group_rows(self._con)}

@@ -11,12 +11,14 @@ from gaplab.errors import DataError, SpecError
 from gaplab.store.db import Store
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as one level of dotted keys after ``prefix`` (``{"a": {"b": 1}}`` → ``{"a.b": 1}``); lists
+    become their text, so every value fits a table cell. The exports and the API's run tables use it."""
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten(v, key + "."))
         elif isinstance(v, list):
             out[key] = str(v)
         else:
@@ -29,8 +31,8 @@ def runs_frame(store: Store, group: str | None = None) -> pd.DataFrame:
     rows = []
     for r in store.runs(group=group):
         row = {k: r[k] for k in ("id", "status", "seconds", "error")}
-        row.update(_flatten(r["spec"], "spec."))
-        row.update(_flatten(r["final"], "final."))
+        row.update(flatten(r["spec"], "spec."))
+        row.update(flatten(r["final"], "final."))
         rows.append(row)
     return pd.DataFrame(rows)
 

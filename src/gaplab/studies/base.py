@@ -233,11 +233,50 @@ class Study:
         if preset not in self.presets:
             raise SpecError(f"study {self.name}: unknown preset {preset!r}; choose from {', '.join(self.presets)}")
         p = dict(self.presets[preset])
-        for k in overrides or {}:
+        for k, v in (overrides or {}).items():
             if k not in p:
                 raise SpecError(f"study {self.name}: unknown parameter {k!r}; choose from {', '.join(sorted(p))}")
-        p.update(overrides or {})
+            p[k] = _like(p[k], v, f"study {self.name}: parameter {k}")
         return Params(p)
+
+
+def _like(preset: Any, value: Any, where: str) -> Any:
+    """``value`` checked against the type of the preset's value (int, float, bool, str, list), so a bad ``--set``
+    is a SpecError naming the parameter rather than a traceback deep in the study. Text that reads as the right
+    type is converted ("3" for an int, "3" or "0.5" for a float, "true" for a bool); other types pass unchecked."""
+
+    def bad(expected: str) -> SpecError:
+        return SpecError(f"{where} = {value!r}: expected {expected} (the preset has {preset!r})")
+
+    if isinstance(preset, bool):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise bad("true or false")
+    if isinstance(preset, int | float):
+        want, what = (int, "an integer") if isinstance(preset, int) else (float, "a number")
+        if isinstance(value, bool):
+            raise bad(what)
+        if isinstance(value, int) or (want is float and isinstance(value, float)):
+            return value
+        if isinstance(value, str):
+            try:
+                return want(value.strip())
+            except ValueError:
+                pass
+        raise bad(what)
+    if isinstance(preset, str):
+        if not isinstance(value, str):
+            raise bad("text")
+        return value
+    if isinstance(preset, list | tuple):
+        if not isinstance(value, list | tuple):
+            raise bad("a list, e.g. [1, 2]")
+        if len({type(x) for x in preset}) != 1:  # empty or mixed: nothing to check the items against
+            return type(preset)(value)
+        return type(preset)(_like(preset[0], x, f"{where}[{i}]") for i, x in enumerate(value))
+    return value
 
 
 STUDIES: dict[str, Study] = {}

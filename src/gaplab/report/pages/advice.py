@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import html
-import shutil
 from pathlib import Path
 from typing import Any
 
-from gaplab.report.html import artifact_page
+from gaplab.report.html import artifact_page, copy_figures
 
 
 def _num(v: Any) -> str:
@@ -23,14 +22,8 @@ def render(row: dict[str, Any], folder: Path) -> str:
     """Copy the advice's PNGs next to the page; show words, figures, per-configuration table and predictions."""
     d = row["data"]
     x = d["numbers"]
-    src = Path(row.get("folder") or d.get("folder") or "")
-    figs = []
-    for name in d.get("figures", []):
-        f = src / name
-        if f.exists() and f.resolve() != (folder / name).resolve():
-            shutil.copy2(f, folder / name)
-        if (folder / name).exists():
-            figs.append(f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(name)}\"></figure>")
+    figs = [f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(name)}\"></figure>"
+            for name in copy_figures(row.get("folder") or d.get("folder") or "", folder, d.get("figures", []))]
     words = "".join(f"<li>{html.escape(w)}</li>" for w in x.get("words", []))
     plan = d["plan"]
     head = ("<tr><th>configuration</th><th>what</th><th>error at n</th><th>paired vs plain (90 %)</th>"

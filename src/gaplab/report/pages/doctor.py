@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import html
-import shutil
 from pathlib import Path
 from typing import Any
 
-from gaplab.report.html import artifact_page
+from gaplab.report.html import artifact_page, copy_figures
 
 _CLASS = {"PASS": "held", "WARN": "undecided", "FAIL": "failed"}
 
@@ -20,13 +19,8 @@ def render(row: dict[str, Any], folder: Path) -> str:
         f"<tr><td>{e(c['family'])}</td><td>{e(c['name'])}</td><td class=num>{e(c['shown'])}</td>"
         f"<td>{e(c['band'])}</td><td class={_CLASS.get(c['verdict'], '')}>{e(c['verdict'])}</td>"
         f"<td>{e(c['cause'])}</td><td>{e(c['fix'])}</td></tr>" for c in d.get("checks", []))
-    figs = []
-    src = Path(row["folder"]) if row.get("folder") else None
-    for name in d.get("plots", []):
-        if src is not None and (src / name).exists():
-            if (src / name).resolve() != (folder / name).resolve():
-                shutil.copy(src / name, folder / name)
-            figs.append(f"<figure><img src=\"{e(name)}\" alt=\"{e(name)}\"></figure>")
+    figs = [f"<figure><img src=\"{e(name)}\" alt=\"{e(name)}\"></figure>"
+            for name in copy_figures(row.get("folder") or None, folder, d.get("plots", []))]
     task = d.get("task", {})
     spec = d.get("spec", {})
     counts = d.get("counts", {})

@@ -243,13 +243,14 @@
   }
 
   // ---- home page ---------------------------------------------------------------------------------
-  function homePage(cfg) {
-    let version = JSON.stringify(cfg.version);
+  function homePage() {
+    let seen = null;  // what the table shows: runs stored (version) and the counts, live claims included
     async function poll() {
       try {
         const res = await getJSON("/api/groups");
-        if (JSON.stringify(res.version) !== version) {
-          version = JSON.stringify(res.version);
+        const now = JSON.stringify([res.version, res.groups]);
+        if (now !== seen) {
+          seen = now;
           const total = res.total;
           document.getElementById("total-runs").textContent = String(total);
           const boxEl = document.getElementById("groups-box");
@@ -280,6 +281,6 @@
     const page = document.body.getAttribute("data-page");
     if (page === "sweep") sweepPage(cfg);
     else if (page === "run") runPage(cfg);
-    else if (page === "home") homePage(cfg);
+    else if (page === "home") homePage();
   });
 })();
