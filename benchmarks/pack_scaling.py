@@ -9,8 +9,8 @@ pack's final evaluation, which is not timed, stays cheap. Per cell (width w, pac
 Approaches:
   - plain: K models one after another, nn.Sequential + torch.optim.SGD + a shuffled DataLoader (the notebook).
     Its throughput does not depend on K, so a few models per width are timed and scaled by K;
-  - vmap / fused: ``gaplab.engine.pack.Pack(specs, path=...)`` over seeds 0..K-1 ("n/a" where the installed
-    Pack has no such path; without a ``path`` keyword the default Pack is the vmap path).
+  - vmap / fused: ``gaplab.engine.pack.Pack(specs, path=...)`` over seeds 0..K-1 (the general torch.func path
+    and the hand-written batched MLP path, engine.fused).
 The float32 GEMM peak and ``torch.bmm`` at the pack shape (K, 100, w) @ (K, w, w) are measured in the same run.
 On a loaded machine two OpenMP threads can make small steps 10-20x slower (PERF-NOTES): compare with --threads 1.
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import inspect
 import itertools
 import json
 import math
@@ -103,19 +102,10 @@ def time_plain(width: int, models: int, steps: int) -> tuple[float, int]:
     return total / models, timer.threads
 
 
-def make_pack(specs: list[RunSpec], path: str) -> Pack | None:
-    """A Pack on ``path``; None when this Pack cannot choose it (before the ``path`` keyword, only "vmap" exists)."""
-    if "path" in inspect.signature(Pack).parameters:
-        return Pack(specs, path=path)  # type: ignore[call-arg]
-    return Pack(specs) if path == "vmap" else None
-
-
 def time_pack(width: int, k: int, steps: int, path: str) -> tuple[float | None, int | None]:
     """Seconds for ``steps`` optimizer steps of a pack of ``k`` models (seeds 0..k-1), warm-up excluded, and
-    the threads the pack trained with (it picks its own: Pack.threads); (None, None) where ``path`` is n/a."""
-    pack = make_pack([base_spec(width, steps).replace(seed=i) for i in range(k)], path)
-    if pack is None:
-        return None, None
+    the threads the pack trained with (it picks its own: Pack.threads)."""
+    pack = Pack([base_spec(width, steps).replace(seed=i) for i in range(k)], path=path)
     timer = StepTimer(steps)
     try:
         pack.fit(on_step=lambda epoch, step, losses: timer.tick())

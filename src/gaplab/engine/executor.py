@@ -117,8 +117,7 @@ class SweepBook:
         """(runs of ``pack`` this sweep now holds, runs another live sweep holds); finished ones drop out."""
         if self.store is None:
             return pack, []
-        mine = self.store.claim([s.run_id for s in pack], self.owner)
-        finished = self.store.finished([s.run_id for s in pack if s.run_id not in mine])
+        mine, finished = self.store.claim_split([s.run_id for s in pack], self.owner)
         self.counts["skipped"] += len(finished)
         return ([s for s in pack if s.run_id in mine],
                 [s for s in pack if s.run_id not in mine and s.run_id not in finished])

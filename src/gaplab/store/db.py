@@ -244,6 +244,11 @@ class Store:
         A claim is live while its owner beats its heartbeat (``heartbeat``) and, on this host, its process
         runs; other claims are taken over. Returns the ids now claimed by ``owner`` (its earlier claims too).
         """
+        return self.claim_split(run_ids, owner, stale_after)[0]
+
+    def claim_split(self, run_ids: Iterable[str], owner: str,
+                    stale_after: float = STALE_AFTER) -> tuple[set[str], set[str]]:
+        """``claim``, also returning which of ``run_ids`` were already finished: (claimed now, finished)."""
         ids = list(run_ids)
         now = time.time()
         with self._tx() as c:
@@ -262,7 +267,7 @@ class Store:
                 mine.append(r)
             c.executemany("INSERT OR REPLACE INTO claims (run_id, owner, heartbeat) VALUES (?, ?, ?)",
                           [(r, owner, now) for r in mine])
-        return set(mine)
+        return set(mine), done
 
     def heartbeat(self, owner: str) -> None:
         """Mark every claim of ``owner`` as alive now."""
