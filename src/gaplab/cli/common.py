@@ -71,12 +71,12 @@ def set_threads(threads: int | None) -> None:
 
 
 @contextmanager
-def progress_bar(enabled: bool = True) -> Iterator[Callable[[str, int, int], None]]:
-    """A rich progress bar on stderr; yields ``update(label, done, total)``."""
+def progress_bar(enabled: bool = True, unit: str = "epochs") -> Iterator[Callable[[str, int, int], None]]:
+    """A rich progress bar on stderr counting ``unit``; yields ``update(label, done, total)``."""
     if not enabled or not sys.stderr.isatty() and os.environ.get("GAPLAB_PROGRESS") != "1":
         yield lambda label, done, total: None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("epochs"),
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
                   TimeElapsedColumn(), TimeRemainingColumn(), console=err_console, transient=False) as prog:
         task = prog.add_task("starting", total=None)
 

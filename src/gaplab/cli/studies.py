@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -113,8 +115,13 @@ def tour(
     store: StoreOpt = DEFAULT_PATH,
     as_json: JsonOpt = False,
     threads: ThreadsOpt = None,
+    jobs: Annotated[int | None, typer.Option(
+        help="Studies run at once, each in its own process (default: one per CPU core; 1: in this process).")] = None,
 ) -> None:
-    """Run every study's preset, then write the HTML report: the quick tour of gaplab."""
+    """Run every study's preset, then write the HTML report: the quick tour of gaplab.
+
+    Studies run side by side in worker processes (most packs are too small to use two cores by themselves);
+    every run goes to the same store, so a re-run skips what is stored."""
     from gaplab.report.html import write_report
     from gaplab.studies.base import run_study
     from gaplab.studies.registry import all_studies
@@ -124,17 +131,21 @@ def tour(
     if unknown:  # before any study runs: a typo must not cost the studies named before it
         raise SpecError(f"--only: unknown stud{'ies' if len(unknown) > 1 else 'y'} {', '.join(map(repr, unknown))}; "
                         f"choose from: {', '.join(known)}")
-    set_threads(threads)
-    db = Store(store)
     names = list(only) or list(known)
-    verdicts = []
+    jobs = max(1, min(jobs or (os.cpu_count() or 1), len(names)))
+    set_threads(threads or (max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None))
+    db = Store(store)
     t0 = time.perf_counter()
-    with progress_bar(not as_json) as update:
-        for n in names:
-            v = run_study(n, preset, seed, studies_out, db, progress=update)
-            verdicts.append(v)
-            if not as_json:
-                _print_verdict(v)
+    with progress_bar(not as_json, unit="epochs" if jobs == 1 else "studies") as update:
+        if jobs == 1:
+            verdicts = []
+            for n in names:
+                verdicts.append(run_study(n, preset, seed, studies_out, db, progress=update))
+                if not as_json:
+                    _print_verdict(verdicts[-1])
+        else:
+            verdicts = _tour_parallel(names, jobs, preset, seed, studies_out, db.path, torch_threads(),
+                                      update, None if as_json else _print_verdict)
     index = write_report(db, out)
     summary = {"studies": len(verdicts), "held": sum(v.held is True for v in verdicts),
                "did_not_hold": sum(v.held is False for v in verdicts),
@@ -149,3 +160,46 @@ def tour(
                       f"{summary['undecided']} undecided at this size"
                       + (f" ({', '.join(undecided)}: a larger preset can decide)" if undecided else "")
                       + f" ({summary['seconds']} s). Report: {index}")
+
+
+def torch_threads() -> int:
+    """The torch thread count set for this process."""
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _study_in_worker(name: str, preset: str, seed: int, out: Path, store_path: Path, threads: int) -> Any:
+    """One study in a tour worker process: its own torch threads and store connection."""
+    import torch
+
+    from gaplab.studies.base import run_study
+
+    torch.set_num_threads(threads)
+    return run_study(name, preset, seed, out, Store(store_path))
+
+
+def _tour_parallel(names: list[str], jobs: int, preset: str, seed: int, out: Path, store_path: Path, threads: int,
+                   update: Callable[[str, int, int], None], on_verdict: Callable[[Any], None] | None) -> list[Any]:
+    """Run studies in ``jobs`` spawned processes; verdicts in ``names`` order, each reported as it finishes."""
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    done: dict[str, Any] = {}
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(_study_in_worker, n, preset, seed, out, store_path, threads): n for n in names}
+        pending = set(futures)
+        update(f"{len(names)} studies, {jobs} at a time", 0, len(names))
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    v = f.result()  # a study's error is raised here, as it would be in this process
+                    done[futures[f]] = v
+                    update(f"{v.study} done", len(done), len(names))
+                    if on_verdict is not None:
+                        on_verdict(v)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)  # the studies not started yet are not run
+            raise
+    return [done[n] for n in names]
