@@ -248,7 +248,7 @@ class Pack:
         """Train/val/test loss and accuracy, gaps, clean/corrupted accuracy and weight norms per model."""
         f = self.flat if flat is None else flat
         with record_function("evaluate"):
-            rows = pack_metrics(self.data, self._logits(self.data.x_pool, f), self._logits(self.data.x_test, f))
+            rows = pack_metrics(self.data, self._logits(self.data.x_eval, f), self._logits(self.data.x_test, f))
         p = self.layout.views(f)
         for n in self.pen_names:
             rows[f"wnorm/{n}"] = p[n].flatten(1).norm(dim=1)

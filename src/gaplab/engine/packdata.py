@@ -40,7 +40,14 @@ class PackData:
             self.train_mask[i, p.train_idx] = True
             self.val_mask[i, p.val_idx] = True
         self.has_val = bool(self.val_mask.any())
+        self._eval_cols()
         self.m = torch.tensor([float(len(t)) for t in self.train_idx], device=device)
+
+    def _eval_cols(self) -> None:
+        """The pool rows some model trains or validates on: the only ones its metrics read (a model may train on
+        500 of a pool's 4000 rows; evaluating the other 3500 every epoch would cost more than training)."""
+        self.eval_cols = torch.nonzero((self.train_mask | self.val_mask).any(0)).flatten()
+        self.x_eval = self.x_pool.index_select(0, self.eval_cols)
 
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs (K, B, ...) and each model's own labels (K, B) for batch indices ``idx`` (K, B)."""
@@ -53,3 +60,4 @@ class PackData:
         self.train_idx = [self.train_idx[i] for i in keep.tolist()]
         for name in ("labels", "corrupted", "randomized", "train_mask", "val_mask", "m"):
             setattr(self, name, getattr(self, name)[keep.to(self.labels.device)])
+        self._eval_cols()
