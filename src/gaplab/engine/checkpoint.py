@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-FORMAT = 1
+FORMAT = 2  # 2: the flat (K, P) parameter table, rows and retired runs (compaction)
 DEFAULT_EVERY = 60.0
 
 
@@ -58,14 +58,17 @@ class Checkpointer:
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as exc:  # truncated or foreign file: never trusted, whatever the error
-            _note(f"discarded checkpoint {self.path}: unreadable ({type(exc).__name__})")
-            self.delete()
+            self.discard(f"unreadable ({type(exc).__name__})")
             return None
         if not isinstance(state, dict) or state.get("fingerprint") != fingerprint(self.run_ids):
-            _note(f"discarded checkpoint {self.path}: it belongs to another pack or format")
-            self.delete()
+            self.discard("it belongs to another pack or format")
             return None
         return state
+
+    def discard(self, reason: str) -> None:
+        """Delete a checkpoint that cannot be used, saying why on stderr (the pack then starts from epoch 0)."""
+        _note(f"discarded checkpoint {self.path}: {reason}")
+        self.delete()
 
     def due(self) -> bool:
         """Whether enough training time has passed since the last save (or the start)."""

@@ -14,7 +14,6 @@ penalties' gradients, clip, mark diverged models, update.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -346,8 +345,7 @@ class Pack:
         try:
             self.load_state_dict(state)
         except (KeyError, ValueError, TypeError, RuntimeError) as exc:
-            sys.stderr.write(f"gaplab: discarded checkpoint {checkpoint.path}: {exc}\n")
-            checkpoint.delete()
+            checkpoint.discard(str(exc))
 
     def _fit(self, on_epoch: Callable[[int, int], None] | None = None,
              checkpoint: Checkpointer | None = None,
