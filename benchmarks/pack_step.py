@@ -1,4 +1,4 @@
-"""Where a pack step's time goes: data gather, randomness (augmentation, dropout masks), forward, backward, optimizer.
+"""Where a pack step's time goes: data gather, augmentation, dropout masks, forward, backward, optimizer.
 
 Trains a pack for a few steps under ``torch.profiler`` and sums the CPU time of the engine's labelled phases
 (``record_function`` in engine.pack / engine.fused / engine.vmapnet), for the fused and the vmap path side by side,
@@ -20,12 +20,12 @@ from gaplab.engine.pack import Pack
 from gaplab.spec import parse_run
 
 DATA = {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, "standardize": False}
-PHASES = ("data gather", "randomness", "forward", "backward", "optimizer")
+PHASES = ("data gather", "augment", "dropout masks", "forward", "backward", "optimizer")
 MATMUL = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul")
 
 
 def breakdown(pack: Pack, steps: int) -> dict[str, float]:
-    """Milliseconds per step in each phase (forward excludes the randomness inside it), matmuls and the total."""
+    """Milliseconds per step in each phase (forward excludes the dropout masks drawn inside it), matmuls, total."""
     idx, w, _ = epoch_batches(pack.data.train_idx, pack.specs[0].optim.batch_size, list(range(pack.k)))
     active = torch.ones(pack.k, dtype=torch.bool)
     n = idx.shape[1]
@@ -37,7 +37,7 @@ def breakdown(pack: Pack, steps: int) -> dict[str, float]:
     events = prof.key_averages()
     total_us = {e.key: e.cpu_time_total for e in events}
     out = {p: total_us.get(p, 0.0) / steps / 1e3 for p in PHASES}
-    out["forward"] -= out["randomness"] if pack.path == "fused" else 0.0
+    out["forward"] -= out["dropout masks"]  # the masks are drawn inside the forward pass
     out["matmul"] = sum(e.self_cpu_time_total for e in events if e.key in MATMUL) / steps / 1e3
     out["step"] = sum(out[p] for p in PHASES)
     return out

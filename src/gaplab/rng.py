@@ -22,16 +22,27 @@ def _mix32(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def _mix32_(x: torch.Tensor) -> torch.Tensor:
-    """``_mix32`` in place on a tensor the caller owns (no temporaries beyond the shifts): the same numbers."""
-    x &= _M32
-    x ^= x >> 16
+def _s32(c: int) -> int:
+    """A 32-bit constant as the int32 with the same bits."""
+    return c - (1 << 32) if c >= 1 << 31 else c
+
+
+def _to_i32(x: torch.Tensor) -> torch.Tensor:
+    """int64 lanes holding 32-bit values → int32 lanes with the same bits (explicit: no implementation-defined cast)."""
+    return torch.where(x >= 1 << 31, x - (1 << 32), x).to(torch.int32)
+
+
+def _mix32_i32_(x: torch.Tensor) -> torch.Tensor:
+    """``_mix32`` in place on int32 lanes holding the same 32 bits: half the memory, native 32-bit multiplies.
+
+    Multiplication wraps modulo 2^32 as the masked int64 product does; a right shift of an int32 copies the sign
+    bit, so each shifted value is masked back to the bits a logical shift keeps.
+    """
+    x ^= (x >> 16) & 0xFFFF
     x *= 0x7FEB352D
-    x &= _M32
-    x ^= x >> 15
-    x *= 0x846CA68B
-    x &= _M32
-    x ^= x >> 16
+    x ^= (x >> 15) & 0x1FFFF
+    x *= _s32(0x846CA68B)
+    x ^= (x >> 16) & 0xFFFF
     return x
 
 
@@ -78,14 +89,14 @@ def _uniform(key_t: torch.Tensor, counter: int | torch.Tensor, shape: tuple[int,
     units. ``key`` may be a 0-d int64 tensor (e.g. one model's slice inside ``vmap``).
     """
     ctr = torch.as_tensor(counter, dtype=torch.int64)
-    h = _mix32(key_t ^ _mix32(ctr * 0x9E3779B9 + 0x7F4A7C15))
+    h = _to_i32(_mix32(key_t ^ _mix32(ctr * 0x9E3779B9 + 0x7F4A7C15)))
     nd = len(shape)
     lead = [key_t.shape[0]] if batched else []
     for d, n in enumerate(shape):
         view = [1] * (nd + len(lead))
         view[d + len(lead)] = int(n)
-        coord = torch.arange(int(n), dtype=torch.int64, device=key_t.device).view(view)
-        h = _mix32_((h * 0x632BE5AB) + coord + 0x2545F491)
-    h = _mix32_(h ^ 0x5BD1E995) if nd else _mix32(h)
+        coord = torch.arange(int(n), dtype=torch.int32, device=key_t.device).view(view)
+        h = _mix32_i32_((h * 0x632BE5AB) + coord + 0x2545F491)
+    h = _mix32_i32_(h ^ 0x5BD1E995) if nd else _mix32_i32_(h.clone())
     # top 24 bits -> exactly representable float32 in [0, 1)
-    return (h >> 8).to(torch.float32).expand(*lead, *shape) * (1.0 / 16777216.0)
+    return ((h >> 8) & 0xFFFFFF).to(torch.float32).expand((*lead, *shape)) * (1.0 / 16777216.0)

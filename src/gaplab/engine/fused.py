@@ -114,7 +114,7 @@ class FusedNet:
         """Model k's inverted-dropout keep mask (0/1) for a site, or None when no model drops out."""
         if prefix is None or not self.dropout_on:
             return None
-        with record_function("randomness"):
+        with record_function("dropout masks"):
             u = rng.uniform_stacked(self.buffers[f"{prefix}.key"], counter, shape[1:])
             return u >= self.buffers[f"{prefix}.p"].view(-1, *([1] * (len(shape) - 1)))
 

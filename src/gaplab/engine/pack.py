@@ -213,7 +213,7 @@ class Pack:
             xb, yb = self.data.batch(idx)
             yt = self._targets(yb)
         if self.use_aug:
-            with record_function("randomness"):
+            with record_function("augment"):
                 xb, yt = self._augment(xb, yt, epoch, step)
         g = self.grad
         loss = self.net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, self.step_count)

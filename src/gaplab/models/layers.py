@@ -9,6 +9,7 @@ import math
 
 import torch
 from torch import nn
+from torch.profiler import record_function
 
 from gaplab import rng
 
@@ -45,8 +46,8 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not self.active:
             return x
-        u = rng.uniform(self.key, self.counter, tuple(x.shape))
-        keep = (u >= self.p).to(x.dtype)
+        with record_function("dropout masks"):
+            keep = (rng.uniform(self.key, self.counter, tuple(x.shape)) >= self.p).to(x.dtype)
         return x * keep / (1.0 - self.p).clamp_min(1e-12)
 
     def extra_repr(self) -> str:
