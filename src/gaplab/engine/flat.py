@@ -23,11 +23,21 @@ class FlatLayout:
             self.slices[name] = slice(at, at + n)
             at += n
         self.size = at
+        self._recent: list[tuple[torch.Tensor, dict[str, torch.Tensor]]] = []  # (table, its views), newest last
 
     def views(self, flat: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Named (K, *shape) views into ``flat`` (K, P): writing a view writes the table."""
+        """Named (K, *shape) views into ``flat`` (K, P): writing a view writes the table.
+
+        The views of the last few tables are kept (a step asks for those of the parameters and the gradients every
+        time; making them costs more than a small pack's matmuls). A kept table is held, so it is never confused
+        with a new tensor at a reused address."""
+        for t, v in self._recent:
+            if t is flat:
+                return v
         k = flat.shape[0]
-        return {n: flat[:, sl].view(k, *self.shapes[n]) for n, sl in self.slices.items()}
+        views = {n: flat[:, sl].view(k, *self.shapes[n]) for n, sl in self.slices.items()}
+        self._recent = [*self._recent[-3:], (flat, views)]
+        return views
 
     def flatten(self, tensors: dict[str, torch.Tensor]) -> torch.Tensor:
         """Stacked (K, *shape) tensors → a new (K, P) table (in this layout's order)."""

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.profiler import record_function
 
 from gaplab import rng
 from gaplab.engine.flat import FlatLayout
@@ -21,6 +20,7 @@ from gaplab.engine.losses import data_loss_and_grad
 from gaplab.models.layers import Dropout
 from gaplab.models.mlp import MLP, HiddenBlock
 from gaplab.models.random_features import RandomFeatures
+from gaplab.phases import phase
 from gaplab.spec import RunSpec
 
 _ACT = {nn.ReLU: "relu", nn.Tanh: "tanh", nn.GELU: "gelu"}
@@ -114,7 +114,7 @@ class FusedNet:
         """Model k's inverted-dropout keep mask (0/1) for a site, or None when no model drops out."""
         if prefix is None or not self.dropout_on:
             return None
-        with record_function("dropout masks"):
+        with phase("dropout masks"):
             u = rng.uniform_stacked(self.buffers[f"{prefix}.key"], counter, shape[1:])
             return u >= self.buffers[f"{prefix}.p"].view(-1, *([1] * (len(shape) - 1)))
 
@@ -156,9 +156,16 @@ class FusedNet:
         """One training forward + backward on inputs ``x`` (K, B, ...); writes d loss / d params into ``grad``
         (K, P) and returns the per-model data losses (K,)."""
         p, g = self.layout.views(flat), self.layout.views(grad)
+        with phase("forward"):
+            loss, dz_t, h, saved = self._forward_train(p, x, target, w, kind, counter)
+        with phase("backward"):
+            self._backward(p, g, h, dz_t, saved)
+        return loss
+
+    def _forward_train(self, p: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor, w: torch.Tensor,
+                       kind: str, counter: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
+        """Training forward to the loss: (losses, d loss / d head output (K, C, B), head input, per-layer saves)."""
         plan = self.plan
-        fwd = record_function("forward")
-        fwd.__enter__()
         h = x.flatten(2)
         if plan.features is not None:
             h = self._features(h)
@@ -177,10 +184,7 @@ class FusedNet:
         # the head class-first, (K, C, B) = W (K, C, in) @ hᵀ, for the loss kernels (engine.losses)
         out_t = torch.baddbmm(p[head.bias].unsqueeze(2), p[head.weight], h.transpose(1, 2))
         loss, dz_t = data_loss_and_grad(out_t, target, w, kind)
-        fwd.__exit__(None, None, None)
-        with record_function("backward"):
-            self._backward(p, g, h, dz_t, saved)
-        return loss
+        return loss, dz_t, h, saved
 
     def _backward(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor], h: torch.Tensor,
                   dz_t: torch.Tensor, saved: list) -> None:

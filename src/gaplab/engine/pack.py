@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 from torch.func import stack_module_state
-from torch.profiler import record_function
 
 from gaplab import rng
 from gaplab.data import Dataset
@@ -39,6 +38,7 @@ from gaplab.engine.padding import pad_arg, pad_into, unpad, width_of
 from gaplab.engine.stopping import StopState
 from gaplab.engine.vmapnet import VmapNet
 from gaplab.models import create_model, set_dropout_keys, set_dropout_rate
+from gaplab.phases import phase
 from gaplab.regularize import augment as aug
 from gaplab.regularize.penalties import penalized
 from gaplab.regularize.smoothing import one_hot, smooth
@@ -209,15 +209,15 @@ class Pack:
     def step(self, idx: torch.Tensor, w: torch.Tensor, active: torch.Tensor, epoch: int, step: int,
              lr_scale: float) -> torch.Tensor:
         """One optimizer step on batch indices ``idx`` (K, B) with sample weights ``w``; returns the data losses."""
-        with record_function("data gather"):
+        with phase("data gather"):
             xb, yb = self.data.batch(idx)
             yt = self._targets(yb)
         if self.use_aug:
-            with record_function("augment"):
+            with phase("augment"):
                 xb, yt = self._augment(xb, yt, epoch, step)
         g = self.grad
         loss = self.net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, self.step_count)
-        with record_function("optimizer"), torch.no_grad():
+        with phase("optimizer"), torch.no_grad():
             if self.c_l2 is not None:
                 g.addcmul_(self.flat, self.c_l2)
             if self.c_l1 is not None:
@@ -246,7 +246,7 @@ class Pack:
     def evaluate(self, flat: torch.Tensor | None = None) -> list[dict[str, float]]:
         """Train/val/test loss and accuracy, gaps, clean/corrupted accuracy and weight norms per model."""
         f = self.flat if flat is None else flat
-        with record_function("evaluate"):
+        with phase("evaluate"):
             rows = pack_metrics(self.data, self._logits(self.data.x_eval, f), self._logits(self.data.x_test, f))
         p = self.layout.views(f)
         for n in self.pen_names:

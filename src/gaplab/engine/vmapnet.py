@@ -6,11 +6,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch.func import functional_call
-from torch.profiler import record_function
 
 from gaplab.engine.flat import FlatLayout
 from gaplab.engine.losses import data_loss
 from gaplab.models.layers import Dropout
+from gaplab.phases import phase
 
 
 class VmapNet:
@@ -43,11 +43,11 @@ class VmapNet:
         for d in self.dropouts:
             d.counter = counter
         params = {n: v.detach().requires_grad_(True) for n, v in self.layout.views(flat).items()}
-        with record_function("forward"):
+        with phase("forward"):
             loss = data_loss(self._fwd(params, self.buffers, x), target, w, kind)
             # a non-finite loss contributes no gradient (its model is masked as diverged)
             total = torch.where(torch.isfinite(loss), loss, torch.zeros_like(loss))
-        with record_function("backward"):
+        with phase("backward"):
             grads = torch.autograd.grad(total.sum(), list(params.values()))
             torch.cat([g.flatten(1) for g in grads], dim=1, out=grad)
         return loss.detach()

@@ -9,9 +9,9 @@ import math
 
 import torch
 from torch import nn
-from torch.profiler import record_function
 
 from gaplab import rng
+from gaplab.phases import phase
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
 
@@ -46,7 +46,7 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not self.active:
             return x
-        with record_function("dropout masks"):
+        with phase("dropout masks"):
             keep = (rng.uniform(self.key, self.counter, tuple(x.shape)) >= self.p).to(x.dtype)
         return x * keep / (1.0 - self.p).clamp_min(1e-12)
 
