@@ -1,10 +1,10 @@
 """C19 (RATT, Garg, Balakrishnan, Kolter, Lipton 2021, arXiv:2105.00303): certify test error from random labels.
 
-Train an MLP on n clean MNIST-1D examples plus m examples whose labels were redrawn uniformly at random
-(``data.random_labels``); the engine reports the accuracy on the clean part (``labelled_set_acc``) and on the
-randomly labelled part against its random labels (``random_set_acc``). Each epoch gives the RATT estimate
-``E_S + (k-1)(1 - k/(k-1) E_S~)`` and the bound (estimate + finite-sample slack, delta = 0.1) from
-``gaplab.theory.ratt``, next to the true test error; binary (``mnist1d-binary``, digits 0 vs 1) and 10-class.
+Train a model (quick preset: an MLP; full preset: the 1-D CNN) on n clean MNIST-1D examples plus m examples whose
+labels were redrawn uniformly at random (``data.random_labels``); the engine reports the accuracy on the clean part
+(``labelled_set_acc``) and on the randomly labelled part against its random labels (``random_set_acc``). Each epoch
+gives the RATT estimate ``E_S + (k-1)(1 - k/(k-1) E_S~)`` and the bound (estimate + finite-sample slack, delta =
+0.1) from ``gaplab.theory.ratt``, next to the true test error; binary (``mnist1d-binary``, digits 0 vs 1) and 10-class.
 
 Rule (declared as checks per task, binary and multiclass; thresholds in the presets):
 (i) the bound holds at every evaluated epoch of every seed (largest test error − bound ≤ 0);
@@ -20,17 +20,27 @@ the gap and its standard error but does not rule on it (with m ≈ 3200 the quic
 Run seeds come from ``ctx.seeds(seeds)``.
 
 Compared with the paper's multiclass experiments (their code, acmi-lab/RATT_generalization_bound: MNIST and
-CIFAR-10, 40000 clean + 10000 randomly labelled examples, SGD lr 0.1, momentum 0.9, weight decay 5e-4, batch 200, lr
-×0.1 every 100 epochs, errors logged every 100 steps): the fraction of randomly labelled training data is the same
-here (``random_fraction`` 0.2 = m / (n + m)), the data set, sizes and optimizer are not (MNIST-1D, n ≈ 25600, m ≈
-6400, Adam 1e-3, evaluated once per epoch). The multiclass estimate is E_S + k·(a~ − 1/k), with a~ the accuracy on
-the randomly labelled set against its random labels: any fit of the random labels above chance is multiplied by k =
-10, so memorizing 1 % of the random set above chance adds 0.1 to the estimate. On MNIST the clean labels are learned
-long before random ones (the paper's early-learning assumption: a~ stays near 1/k while the test error falls); on
-MNIST-1D an MLP's test error stays ≈ 0.3-0.45 and it begins to fit the random labels while it is still learning the
-clean ones, so the minimum of the estimate sits above the test error by k·(a~ − 1/k) − (test error − E_S) — the
-``random_set_excess_at_min_estimate`` and ``clean_error_at_min_estimate`` numbers show both terms. The estimate
-stays an upper estimate (the bound holds), it is just less tight than on MNIST.
+CIFAR-10, 40000 clean + 10000 randomly labelled examples, an MLP or ResNet-18, SGD lr 0.1, momentum 0.9, weight decay
+5e-4, batch 200, lr ×0.1 every 100 epochs, errors logged every 100 steps): the fraction of randomly labelled training
+data is the same here (``random_fraction`` 0.2 = m / (n + m)), the data set, sizes and optimizer are not (MNIST-1D,
+n ≈ 25600, m ≈ 6400, Adam 1e-3, evaluated once per epoch). The multiclass estimate is E_S + k·(a~ − 1/k), with a~ the
+accuracy on the randomly labelled set against its random labels: any fit of the random labels above chance is
+multiplied by k = 10, so memorizing 1 % of the random set above chance adds 0.1 to the estimate. The estimate tracks
+the test error only under the paper's early-learning assumption: the clean labels are learned long before the random
+ones (a~ stays near 1/k while the test error falls), which holds on MNIST and CIFAR-10 for the models the paper uses.
+On MNIST-1D it holds for the model whose inductive bias fits the data, the 1-D CNN (test error ≈ 0.06 after 30
+epochs), not for an MLP (test error ≈ 0.2 at best): measured at the full preset's other settings (3 seeds, MLP width
+256), the MLP begins to fit the random labels while it is still learning the clean ones, so at e* (epoch 5-7) its
+estimate sat above the test error by +0.113 and +0.129 (--seed 0, 1; ±0.023 SE), of which k·(a~ − 1/k) was +0.15 and
++0.19 — "did not hold" on tracking, while the bound held and stayed non-vacuous. With the CNN (--seed 0, 3 seeds) the
+estimate sits 0.01-0.03 above the test error at every epoch from 5 on, +0.011 at e* (epoch 30): the paper's picture.
+So the full preset uses the CNN (as the paper's CIFAR-10 experiments use a convolutional net) with 10 seeds, which
+shrinks the estimate's standard error to ≈ 0.012 (≈ 6 min of one core); the quick preset keeps the MLP (it does
+not rule on tracking). Measured (one thread): multiclass estimate 0.078 vs test error 0.059 (bound 0.303) at
+--seed 0, held (tracking margin 1.29 resolutions); 0.091 vs 0.064 (bound 0.316) at --seed 1, undecided (0.93);
+binary 0.003 and 0.003 test error, bounds 0.147 and 0.150. The gap at e* is +0.02-0.03, so a margin above one
+resolution at every seed needs the standard error near 0.0075, i.e. ≈ 25 seeds (≈ 15 min).
+The ``random_set_excess_at_min_estimate`` and ``clean_error_at_min_estimate`` numbers show both terms of the estimate.
 """
 
 from __future__ import annotations
@@ -54,11 +64,11 @@ TASKS = {"binary": ("mnist1d-binary", 2), "multiclass": ("mnist1d", 10)}
     claim_id="C19",
     claim=("A model that fits the clean data but not a randomly-labelled extra set has provably generalized "
            "(a bound computed from its error on the random labels)."),
-    quick={"epochs": 4, "seeds": 1, "width": 128, "num_samples": 40000, "random_fraction": 0.2,
-           "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
+    quick={"epochs": 4, "seeds": 1, "model": {"name": "mlp", "args": {"width": 128}}, "num_samples": 40000,
+           "random_fraction": 0.2, "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
            "track_tol": 0.05, "rule_tracking": False, "se_resolution": 2.0},
-    full={"epochs": 30, "seeds": 3, "width": 256, "num_samples": 40000, "random_fraction": 0.2,
-          "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
+    full={"epochs": 30, "seeds": 10, "model": {"name": "cnn1d", "args": {"channels": 25}}, "num_samples": 40000,
+          "random_fraction": 0.2, "multiclass_train_size": None, "binary_train_size": None, "lr": 1e-3, "delta": 0.1,
           "track_tol": 0.05, "rule_tracking": True, "se_resolution": 2.0},
     # a random set of a few examples: the finite-sample term makes the bound vacuous (nothing is certified)
     breaking={"random_fraction": 0.002, "epochs": 1, "multiclass_train_size": 2000, "binary_train_size": 1000},
@@ -69,7 +79,7 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
         size = p.multiclass_train_size if task == "multiclass" else p.binary_train_size
         base = ctx.spec({"data": {"name": name, "args": {"num_samples": p.num_samples},
                                   "random_labels": p.random_fraction, "train_size": size},
-                         "model": {"name": "mlp", "args": {"width": p.width}},
+                         "model": p.model,
                          "optim": {"name": "adam", "lr": p.lr, "epochs": p.epochs, "batch_size": 100}})
         for s in ctx.seeds(p.seeds):
             specs.append(base.replace(seed=s))
