@@ -43,7 +43,7 @@ class Hyper:
         self.tensors = {name: torch.tensor(v, dtype=torch.float32, device=device) for name, v in self.values.items()}
         # no clipping is an infinite max norm
         self.tensors["clip"] = torch.tensor([v or math.inf for v in self.values["clip"]], device=device)
-        self._used = {name: any(v != 0 for v in vals) for name, vals in self.values.items()}
+        self._note_used()
 
     def __getattr__(self, name: str) -> torch.Tensor:
         try:
@@ -61,4 +61,8 @@ class Hyper:
         self.values = {n: [v[i] for i in idx] for n, v in self.values.items()}
         self.tensors = {n: t[keep.to(t.device)] for n, t in self.tensors.items()}
         self.k = len(idx)
+        self._note_used()
+
+    def _note_used(self) -> None:
+        # asked every step, so computed once per table
         self._used = {name: any(v != 0 for v in vals) for name, vals in self.values.items()}
