@@ -122,9 +122,12 @@ class FusedNet:
         if keep is None:
             return h
         assert prefix is not None
-        p = self.buffers[f"{prefix}.p"].view(-1, *([1] * (h.dim() - 1)))
         # as models.layers.Dropout: x · keep / (1 − p)
-        return h * keep.to(h.dtype) / (1.0 - p).clamp_min(1e-12)
+        return h * keep.to(h.dtype) / self._kept_share(prefix, h.dim())
+
+    def _kept_share(self, prefix: str, dim: int) -> torch.Tensor:
+        """1 − p of a dropout site, per model, shaped to broadcast against a (K, ...) tensor of ``dim`` dims."""
+        return (1.0 - self.buffers[f"{prefix}.p"].view(-1, *([1] * (dim - 1)))).clamp_min(1e-12)
 
     def _features(self, x: torch.Tensor) -> torch.Tensor:
         assert self.plan.features is not None
@@ -202,8 +205,7 @@ class FusedNet:
             da = dh
             if keep is not None:
                 assert layer.drop is not None
-                pd = self.buffers[f"{layer.drop}.p"].view(-1, 1, 1)
-                da = dh / (1.0 - pd).clamp_min(1e-12) * keep.to(dh.dtype)
+                da = dh / self._kept_share(layer.drop, dh.dim()) * keep.to(dh.dtype)
             dz = _act_backward(da, z, a, layer.act)
             g[layer.weight].copy_(torch.bmm(dz.transpose(1, 2), h_in))
             g[layer.bias].copy_(dz.sum(1))
