@@ -25,7 +25,7 @@ def test_power_law_and_interpolation() -> None:
 def test_data_hunger_quick(quick_verdict) -> None:
     v = quick_verdict("data-hunger")
     n = v.numbers
-    sizes = ["125", "350", "1000", "2000"]
+    sizes = ["200", "400", "1000", "2000"]
     methods = {"none", "l2", "dropout", "augment", "early_stopping", "combined", "logistic", "knn"}
     assert set(n["test_error"]) == methods
     assert all(set(n["test_error"][m]) == set(sizes) for m in methods)
@@ -33,23 +33,24 @@ def test_data_hunger_quick(quick_verdict) -> None:
     assert set(n["power_law_exponent"]) == methods
     assert n["power_law_exponent"]["none"] > 0.05  # the plain MLP keeps learning from data
     assert set(n["regularization_gain"]) == set(sizes) and set(n["extra_samples_worth"]) == set(sizes)
-    # The headline: penalties (L2, dropout, early stopping) do not substitute for data. Over seeds 0-4 the quick
-    # verdict is held or (when the shrinking gain is within its 0.02 resolution) undecided, never "did not hold";
-    # more data beating the best penalty on half the data is decided at every seed.
+    # The headline: penalties (L2, dropout, early stopping) do not substitute for data. Over seeds 0-4 both checks
+    # clear their 0.02 resolution at least twice over (gain_shrinks +0.061…+0.089, more_data_wins +0.042…+0.091).
     assert v.numbers["regularizers"] == list(PENALTIES)
-    assert v.held is not False, v.summary
+    assert v.held is True, v.summary
     checks = {c["name"]: c for c in v.checks}
-    assert checks["more_data_wins"]["passed"] and checks["more_data_wins"]["resolved"]
-    assert n["more_data_wins"] is True
+    assert all(c["passed"] and c["resolved"] for c in checks.values())
+    assert n["more_data_wins"] is True and n["gain_shrinks"] is True
     assert all(x is None or math.isfinite(x) for x in n["extra_samples_worth"].values())
-    # The documented exception is reported beside it: shift augmentation keeps acting like data.
+    # The documented exception is reported beside it: at n=2000 shift augmentation keeps more of its gain than the
+    # penalties (by 0.029…0.072 over seeds 0-4).
     assert n["augmentation_exception"]["acts_like_data"] is True
     assert "augmentation" in v.summary
     assert v.figures == ["data_hunger.png"]
 
 
 def test_data_hunger_augmentation_as_the_regularizer_breaks(quick_verdict) -> None:
-    # Same runs (reused from the store), rule over augmentation: it encodes translation invariance and keeps its gain.
+    # Rule over augmentation at n=1000 vs 1100: augmented training on 1000 examples beats plain training on 1100
+    # (more_data_wins −0.061…−0.086 over seeds 0-4, ≥ 3 resolutions).
     v = quick_verdict("data-hunger", **get("data-hunger").breaking)
     assert v.held is False, v.summary
-    assert {c["name"]: c["passed"] for c in v.checks}["gain_shrinks"] is False
+    assert {c["name"]: c["passed"] for c in v.checks}["more_data_wins"] is False
