@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 from torch.func import stack_module_state
 
 from gaplab import rng
@@ -126,6 +127,8 @@ class Pack:
         ds = self.data.ds
         base, params, buffers, self.narrow_all = _stacked(self.specs, ds.input_shape, ds.output_dim)
         self.base = base.to(dev)
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in base.modules()):
+            self.data.evaluate_whole_pool()
         self.layout = FlatLayout({n: tuple(p.shape[1:]) for n, p in params.items()})
         self.flat = self.layout.flatten(params).detach().to(dev)
         self.grad = torch.zeros_like(self.flat)

@@ -40,14 +40,24 @@ class PackData:
             self.train_mask[i, p.train_idx] = True
             self.val_mask[i, p.val_idx] = True
         self.has_val = bool(self.val_mask.any())
+        self.whole_pool = False
         self._eval_cols()
         self.m = torch.tensor([float(len(t)) for t in self.train_idx], device=device)
 
     def _eval_cols(self) -> None:
         """The pool rows some model trains or validates on: the only ones its metrics read (a model may train on
-        500 of a pool's 4000 rows; evaluating the other 3500 every epoch would cost more than training)."""
-        self.eval_cols = torch.nonzero((self.train_mask | self.val_mask).any(0)).flatten()
+        500 of a pool's 4000 rows; evaluating the other 3500 every epoch would cost more than training).
+        With ``whole_pool`` (models whose outputs depend on the evaluated batch), every row."""
+        used = torch.ones_like(self.train_mask[0]) if self.whole_pool else (self.train_mask | self.val_mask).any(0)
+        self.eval_cols = torch.nonzero(used).flatten()
         self.x_eval = self.x_pool.index_select(0, self.eval_cols)
+
+    def evaluate_whole_pool(self) -> None:
+        """Evaluate on every pool row, whatever the pack's models use: batch norm without running statistics
+        normalizes with the evaluated batch, so evaluating only the rows some pack-mate uses would make one model's
+        training metrics depend on its pack-mates (and change when the pack is compacted)."""
+        self.whole_pool = True
+        self._eval_cols()
 
     def batch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs (K, B, ...) and each model's own labels (K, B) for batch indices ``idx`` (K, B)."""
