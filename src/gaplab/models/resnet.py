@@ -69,7 +69,8 @@ class ResNet(nn.Module):
             _norm(dims, channels, batch_norm),
             nn.ReLU(),
         )
-        self.blocks = nn.Sequential(*[BasicBlock(dims, channels, batch_norm, dropout if block_dropout else None) for _ in range(blocks)])
+        block_p = dropout if block_dropout else None
+        self.blocks = nn.Sequential(*[BasicBlock(dims, channels, batch_norm, block_p) for _ in range(blocks)])
         self.pool = nn.Sequential(
             nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1), nn.Flatten(1)
         )
@@ -82,7 +83,8 @@ class ResNet(nn.Module):
 
 
 @register_model(
-    "resnet", help="small ResNet (channels, blocks, batch_norm, block_dropout); Conv1d for (L,)/(C,L), Conv2d for (C,H,W)"
+    "resnet",
+    help="small ResNet (channels, blocks, batch_norm, block_dropout); Conv1d for (L,)/(C,L), Conv2d for (C,H,W)",
 )
 def resnet(
     input_shape: tuple[int, ...],
