@@ -1,5 +1,7 @@
 """Small ResNet for 1-D signals (Conv1d) or images (Conv2d), picked by the input rank.
 
+Dropout sits before the linear head, or with ``block_dropout`` inside every residual block instead, between its two
+convolutions as in wide ResNets (Zagoruyko & Komodakis 2016); one rate (the run's ``reg.dropout``) drives them all.
 Batch norm uses ``track_running_stats=False`` (always batch statistics): stacked models run under
 ``torch.vmap`` cannot update running-statistics buffers in place.
 """
@@ -21,24 +23,29 @@ def _norm(dims: int, channels: int, batch_norm: bool) -> nn.Module:
 
 
 class BasicBlock(nn.Module):
-    """conv-BN-ReLU-conv-BN plus identity skip, then ReLU."""
+    """conv-BN-ReLU-[Dropout]-conv-BN plus identity skip, then ReLU."""
 
-    def __init__(self, dims: int, channels: int, batch_norm: bool) -> None:
+    def __init__(self, dims: int, channels: int, batch_norm: bool, dropout: float | None) -> None:
         super().__init__()
         conv = nn.Conv1d if dims == 1 else nn.Conv2d
         self.conv1 = conv(channels, channels, 3, padding=1, bias=not batch_norm)
         self.bn1 = _norm(dims, channels, batch_norm)
+        # no Dropout module at all without block dropout: the head's dropout keeps its key (site index 0)
+        self.drop = nn.Identity() if dropout is None else Dropout(dropout)
         self.conv2 = conv(channels, channels, 3, padding=1, bias=not batch_norm)
         self.bn2 = _norm(dims, channels, batch_norm)
         self.relu = nn.ReLU()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.relu(self.bn1(self.conv1(x)))
+        h = self.drop(self.relu(self.bn1(self.conv1(x))))
         return self.relu(x + self.bn2(self.conv2(h)))
 
 
 class ResNet(nn.Module):
-    """Stem conv-BN-ReLU, ``blocks`` basic blocks, global average pool, Dropout, Linear."""
+    """Stem conv-BN-ReLU, ``blocks`` basic blocks, global average pool, Dropout, Linear.
+
+    With ``block_dropout`` the Dropout is in each block (after its first ReLU) and none is before the head.
+    """
 
     def __init__(
         self,
@@ -48,6 +55,7 @@ class ResNet(nn.Module):
         blocks: int,
         batch_norm: bool,
         dropout: float,
+        block_dropout: bool = False,
     ) -> None:
         super().__init__()
         if len(input_shape) not in (1, 2, 3):
@@ -61,11 +69,12 @@ class ResNet(nn.Module):
             _norm(dims, channels, batch_norm),
             nn.ReLU(),
         )
-        self.blocks = nn.Sequential(*[BasicBlock(dims, channels, batch_norm) for _ in range(blocks)])
+        block_p = dropout if block_dropout else None
+        self.blocks = nn.Sequential(*[BasicBlock(dims, channels, batch_norm, block_p) for _ in range(blocks)])
         self.pool = nn.Sequential(
             nn.AdaptiveAvgPool1d(1) if dims == 1 else nn.AdaptiveAvgPool2d(1), nn.Flatten(1)
         )
-        self.drop = Dropout(dropout)
+        self.drop = nn.Identity() if block_dropout else Dropout(dropout)
         self.head = nn.Linear(channels, output_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -74,7 +83,8 @@ class ResNet(nn.Module):
 
 
 @register_model(
-    "resnet", help="small ResNet (channels, blocks, batch_norm); Conv1d for (L,)/(C,L), Conv2d for (C,H,W)"
+    "resnet",
+    help="small ResNet (channels, blocks, batch_norm, block_dropout); Conv1d for (L,)/(C,L), Conv2d for (C,H,W)",
 )
 def resnet(
     input_shape: tuple[int, ...],
@@ -84,6 +94,10 @@ def resnet(
     channels: int = 16,
     blocks: int = 2,
     batch_norm: bool = True,
+    block_dropout: bool = False,
 ) -> nn.Module:
-    """Small ResNet; batch norm always uses batch statistics so K stacked copies can run under vmap."""
-    return ResNet(input_shape, output_dim, channels, blocks, batch_norm, dropout)
+    """Small ResNet; batch norm always uses batch statistics so K stacked copies can run under vmap.
+
+    ``block_dropout`` moves the dropout from before the head into every residual block (wide-ResNet style).
+    """
+    return ResNet(input_shape, output_dim, channels, blocks, batch_norm, dropout, block_dropout)
