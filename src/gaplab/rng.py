@@ -74,10 +74,14 @@ def uniform(key: torch.Tensor | int, counter: int | torch.Tensor, shape: tuple[i
     return _uniform(torch.as_tensor(key, dtype=torch.int64), counter, tuple(shape))
 
 
-def uniform_stacked(keys: torch.Tensor, counter: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """(K, *shape): row k is ``uniform(keys[k], counter, shape)`` exactly (K models' dropout masks at once)."""
+def uniform_stacked(keys: torch.Tensor, counter: int | torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """(K, *shape): row k is ``uniform(keys[k], counter[k], shape)`` exactly (K models' dropout masks at once);
+    ``counter`` is one step counter for all or a (K,) tensor of per-model counters."""
     k = keys.shape[0]
-    return _uniform(keys.to(torch.int64).view(k, *([1] * len(shape))), counter, tuple(shape), batched=True)
+    lead = (k, *([1] * len(shape)))
+    if isinstance(counter, torch.Tensor) and counter.dim() == 1:
+        counter = counter.to(torch.int64).view(lead)
+    return _uniform(keys.to(torch.int64).view(lead), counter, tuple(shape), batched=True)
 
 
 def _uniform(key_t: torch.Tensor, counter: int | torch.Tensor, shape: tuple[int, ...],

@@ -93,6 +93,18 @@ def test_alone_equals_in_pack_of_16(case: str) -> None:
     assert alone.final.get("best_epoch") == packed.final.get("best_epoch")
 
 
+@pytest.mark.parametrize("model", [{"name": "mlp", "args": {"width": 32}}, {"name": "cnn1d", "args": {"channels": 8}}])
+def test_dropout_masks_do_not_depend_on_mates_with_more_steps(model: dict) -> None:
+    # each model's dropout counter is epoch · its own steps per epoch + step: mates that take more steps per epoch
+    # (here 8-12 against 4) must not shift its masks (they did, by 1.5e-2 in the loss, with one shared counter)
+    spec = _spec(**{"model": model, "reg.dropout": 0.3, "data.train_size": 200})
+    mates = [spec.replace(**{"seed": 30 + i, "data.train_size": 400 + 100 * i}) for i in range(3)]
+    alone = train_pack([spec])[0]
+    packed = train_pack([mates[0], spec, *mates[1:]])[1]
+    for a, b in zip(_metrics(alone), _metrics(packed), strict=True):
+        assert a == pytest.approx(b, abs=1e-5)
+
+
 def test_diverged_model_is_masked_and_mates_finish() -> None:
     good = _spec()
     bad = good.replace(**{"optim.lr": 1e6, "seed": 5})

@@ -110,7 +110,7 @@ class FusedNet:
         self.plan, self.layout, self.buffers = plan, layout, buffers
         self.dropout_on = dropout_on
 
-    def _mask(self, prefix: str | None, shape: tuple[int, ...], counter: int) -> torch.Tensor | None:
+    def _mask(self, prefix: str | None, shape: tuple[int, ...], counter: torch.Tensor) -> torch.Tensor | None:
         """Model k's inverted-dropout keep mask (0/1) for a site, or None when no model drops out."""
         if prefix is None or not self.dropout_on:
             return None
@@ -155,7 +155,7 @@ class FusedNet:
 
     @torch.no_grad()
     def loss_and_grad(self, flat: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, target: torch.Tensor,
-                      w: torch.Tensor, kind: str, counter: int) -> torch.Tensor:
+                      w: torch.Tensor, kind: str, counter: torch.Tensor) -> torch.Tensor:
         """One training forward + backward on inputs ``x`` (K, B, ...); writes d loss / d params into ``grad``
         (K, P) and returns the per-model data losses (K,)."""
         p, g = self.layout.views(flat), self.layout.views(grad)
@@ -166,7 +166,7 @@ class FusedNet:
         return loss
 
     def _forward_train(self, p: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor, w: torch.Tensor,
-                       kind: str, counter: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
+                       kind: str, counter: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
         """Training forward to the loss: (losses, d loss / d head output (K, C, B), head input, per-layer saves)."""
         plan = self.plan
         h = x.flatten(2)

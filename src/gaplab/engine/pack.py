@@ -152,7 +152,10 @@ class Pack:
         self.rows = list(range(self.k))  # original index (into results) of each row
         self.retired: dict[int, torch.Tensor] = {}  # original index -> final weights (flat row) of a retired model
         self.run_seconds = [0.0] * self.k
-        self.step_count = 0
+        bs = s0.optim.batch_size
+        # each model's optimizer steps per epoch: its dropout counter is epoch · own steps + step, so its masks do
+        # not depend on pack-mates with more steps per epoch (or on a pack-mate retiring)
+        self.model_steps = torch.tensor([-(-len(t) // bs) for t in self.data.train_idx], device=dev)
         self.epoch = 0  # epochs completed
         self.seconds = 0.0  # training time before this process (a resumed pack)
 
@@ -219,7 +222,8 @@ class Pack:
             with phase("augment"):
                 xb, yt = self._augment(xb, yt, epoch, step)
         g = self.grad
-        loss = self.net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, self.step_count)
+        counter = epoch * self.model_steps + step
+        loss = self.net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, counter)
         with phase("optimizer"), torch.no_grad():
             if self.c_l2 is not None:
                 g.addcmul_(self.flat, self.c_l2)
@@ -232,7 +236,6 @@ class Pack:
             self.stop.mark_diverged(~torch.isfinite(loss), epoch)
             act = active & ~self.stop.diverged
             self.opt.step(g, lr_scale, None if bool(act.all()) else act)
-        self.step_count += 1
         return loss
 
     # ---- evaluation --------------------------------------------------------------------------
@@ -287,13 +290,12 @@ class Pack:
         """Everything the loop carries from one epoch to the next, as tensors and plain data (CPU).
 
         Parameters, buffers, optimizer state and step counts, stop records (early stopping, best weights,
-        divergence), the dropout step counter, per-epoch metrics so far and the epoch reached: with the random
+        divergence), per-epoch metrics so far and the epoch reached: with the random
         draws keyed by (seed, purpose, epoch, step), that is all a resumed run needs to give exactly the numbers of
         an uninterrupted one.
         """
         return {
             "epoch": self.epoch,
-            "step_count": self.step_count,
             "seconds": self.seconds,
             "flat": self.flat.cpu().clone(),
             "buffers": {n: t.cpu().clone() for n, t in self.buffers.items()},
@@ -338,7 +340,6 @@ class Pack:
             r.final, r.status, r.error = dict(final), status, error
         self.run_seconds = list(state["run_seconds"])
         self.epoch = int(state["epoch"])
-        self.step_count = int(state["step_count"])
         self.seconds = float(state["seconds"])
 
     def _resume(self, checkpoint: Checkpointer) -> None:
@@ -437,6 +438,7 @@ class Pack:
             self.buffers[n] = b[keep]
         self.hyper.select(keep)
         self.data.select(keep)
+        self.model_steps = self.model_steps[keep.to(self.model_steps.device)]
         self.opt.select(keep.cpu(), self.flat)
         self.stop.select(keep)
         self._penalty_coefs()

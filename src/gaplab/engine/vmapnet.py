@@ -25,7 +25,12 @@ class VmapNet:
         def f(p: dict, b: dict, x: torch.Tensor) -> torch.Tensor:
             return functional_call(base, (p, b), (x,))
 
-        self._fwd = torch.vmap(f, in_dims=(0, 0, 0))
+        def f_train(p: dict, b: dict, x: torch.Tensor, counter: torch.Tensor) -> torch.Tensor:
+            for d in self.dropouts:  # inside vmap: model k's own step counter, a 0-d tensor
+                d.counter = counter
+            return functional_call(base, (p, b), (x,))
+
+        self._fwd = torch.vmap(f_train, in_dims=(0, 0, 0, 0))
         self._fwd_shared = torch.vmap(f, in_dims=(0, 0, None))
 
     @torch.no_grad()
@@ -38,13 +43,17 @@ class VmapNet:
             self.base.train()
 
     def loss_and_grad(self, flat: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, target: torch.Tensor,
-                      w: torch.Tensor, kind: str, counter: int) -> torch.Tensor:
-        """One training forward + autograd backward on ``x`` (K, B, ...); writes the gradients into ``grad``."""
-        for d in self.dropouts:
-            d.counter = counter
+                      w: torch.Tensor, kind: str, counter: torch.Tensor) -> torch.Tensor:
+        """One training forward + autograd backward on ``x`` (K, B, ...) with per-model dropout step counters
+        ``counter`` (K,); writes the gradients into ``grad``."""
         params = {n: v.detach().requires_grad_(True) for n, v in self.layout.views(flat).items()}
         with phase("forward"):
-            loss = data_loss(self._fwd(params, self.buffers, x), target, w, kind)
+            try:
+                out = self._fwd(params, self.buffers, x, counter)
+            finally:
+                for d in self.dropouts:
+                    d.counter = 0  # drop the reference to vmap's per-model counter
+            loss = data_loss(out, target, w, kind)
             # a non-finite loss contributes no gradient (its model is masked as diverged)
             total = torch.where(torch.isfinite(loss), loss, torch.zeros_like(loss))
         with phase("backward"):

@@ -29,7 +29,7 @@ class Dropout(nn.Module):
     ``p`` and ``key`` are buffers so a stacked pack can give each model its own rate and key.
     """
 
-    counter: int
+    counter: int | torch.Tensor  # step counter; a pack sets each model's own (a 0-d tensor under vmap)
     active: bool
     p: torch.Tensor  # buffers, registered in __init__
     key: torch.Tensor
