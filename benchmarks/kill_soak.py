@@ -194,9 +194,10 @@ def soak(executor: str, workers: int, kills: int, runs: int, epochs: int, every:
         attempts.append(a)
         if len(killed_at) < kills:
             # a random moment once this attempt has written a checkpoint (so mid-pack, never only during
-            # start-up): up to 1/(kills+1) of the training time later, so the sweep is still unfinished at the
-            # last kill as long as the training time exceeds ≈ 2·kills·every
-            delay = rnd.uniform(0.0, 1.0) * train_wall / (kills + 1)
+            # start-up): up to 1/(2·(kills+1)) of the training time later. Each attempt trains at most ≈ every
+            # (to its first checkpoint) + that delay, so the sweep is still unfinished at the last kill as long as
+            # the training time exceeds ≈ 2·kills·every
+            delay = rnd.uniform(0.0, 1.0) * train_wall / (2 * (kills + 1))
             if not a.run_for(delay, watch=ckdir):
                 orphans += a.kill()
                 killed_at.append(round((a.first_file or 0.0) + delay, 2))
