@@ -20,8 +20,8 @@ from gaplab.store.db import Store  # noqa: E402
 def _specs():
     base = parse_run({"data": {"name": "mnist1d", "args": {"num_samples": 1000}},
                       "model": {"name": "mlp", "args": {"width": 16}},
-                      "optim": {"name": "sgd", "lr": 0.05, "epochs": 30, "batch_size": 10}})
-    # three architectures -> three packs
+                      "optim": {"name": "sgd", "lr": 0.05, "epochs": 60, "batch_size": 10}})
+    # three architectures -> three packs of ≈ 1-2 s each (60 epochs: the killer waits 0.2 s into a pack)
     return [base.replace(**{"model.args.depth": d, "seed": s}) for d in (1, 2, 3) for s in (0, 1)]
 
 
