@@ -36,3 +36,13 @@ def test_export(tmp_path) -> None:
     assert list(runs["id"]) == ["a", "b"] and "final.test_acc" in runs
     m = pd.read_parquet(export(db, tmp_path / "m.parquet", what="metrics"))
     assert len(m) == 2 * 3 * 2 and set(m["metric"]) == {"train_loss", "test_acc"}
+
+
+def test_safe_name_keeps_long_keys_apart() -> None:
+    from gaplab.store.names import safe_name
+
+    assert safe_name("advise/my data") == "advise_my_data"  # short keys: readable, unchanged
+    a, b = "x" * 100 + "a", "x" * 100 + "b"
+    assert len(safe_name(a)) == len(safe_name(b)) == 80 and safe_name(a) != safe_name(b)
+    assert safe_name(a).startswith("x" * 71 + "-") and safe_name(a) == safe_name(a)
+    assert safe_name(a, limit=None) == a and safe_name("") == "_"
