@@ -26,14 +26,14 @@ MATMUL = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul
 
 def breakdown(pack: Pack, steps: int) -> dict[str, float]:
     """Milliseconds per step in each phase (forward excludes the dropout masks drawn inside it), matmuls, total."""
-    idx, w, _ = epoch_batches(pack.data.train_idx, pack.specs[0].optim.batch_size, list(range(pack.k)))
+    idx, w, per_model = epoch_batches(pack.data.train_idx, pack.specs[0].optim.batch_size, list(range(pack.k)))
     active = torch.ones(pack.k, dtype=torch.bool)
     n = idx.shape[1]
     for s in range(3):  # warm-up
-        pack.step(idx[:, s % n], w[:, s % n], active, 0, s, 1.0)
+        pack.step(idx[:, s % n], w[:, s % n], active, 0, s, 1.0, per_model)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         for s in range(steps):
-            pack.step(idx[:, s % n], w[:, s % n], active, 0, s, 1.0)
+            pack.step(idx[:, s % n], w[:, s % n], active, 0, s, 1.0, per_model)
     events = prof.key_averages()
     total_us = {e.key: e.cpu_time_total for e in events}
     out = {p: total_us.get(p, 0.0) / steps / 1e3 for p in PHASES}

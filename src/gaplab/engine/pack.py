@@ -152,10 +152,6 @@ class Pack:
         self.rows = list(range(self.k))  # original index (into results) of each row
         self.retired: dict[int, torch.Tensor] = {}  # original index -> final weights (flat row) of a retired model
         self.run_seconds = [0.0] * self.k
-        bs = s0.optim.batch_size
-        # each model's optimizer steps per epoch: its dropout counter is epoch · own steps + step, so its masks do
-        # not depend on pack-mates with more steps per epoch (or on a pack-mate retiring)
-        self.model_steps = torch.tensor([-(-len(t) // bs) for t in self.data.train_idx], device=dev)
         self.epoch = 0  # epochs completed
         self.seconds = 0.0  # training time before this process (a resumed pack)
 
@@ -213,8 +209,11 @@ class Pack:
         return xb, yt
 
     def step(self, idx: torch.Tensor, w: torch.Tensor, active: torch.Tensor, epoch: int, step: int,
-             lr_scale: float) -> torch.Tensor:
-        """One optimizer step on batch indices ``idx`` (K, B) with sample weights ``w``; returns the data losses."""
+             lr_scale: float, steps: torch.Tensor) -> torch.Tensor:
+        """One optimizer step on batch indices ``idx`` (K, B) with sample weights ``w``; returns the data losses.
+
+        ``steps`` (K,) is each model's own steps per epoch (``epoch_batches``): its dropout counter is
+        epoch · steps + step, so its masks do not depend on pack-mates with more steps per epoch."""
         with phase("data gather"):
             xb, yb = self.data.batch(idx)
             yt = self._targets(yb)
@@ -222,7 +221,7 @@ class Pack:
             with phase("augment"):
                 xb, yt = self._augment(xb, yt, epoch, step)
         g = self.grad
-        counter = epoch * self.model_steps + step
+        counter = epoch * steps + step
         loss = self.net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, counter)
         with phase("optimizer"), torch.no_grad():
             if self.c_l2 is not None:
@@ -368,7 +367,7 @@ class Pack:
                 active = (steps > st) & ~self.stop.stopped
                 if not bool(active.any()):
                     break
-                losses = self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale)
+                losses = self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale, steps)
                 if on_step is not None:
                     on_step(epoch, st, losses)
             if (epoch + 1) % s0.eval_every == 0 or epoch + 1 == o.epochs or self.stop.es is not None:
@@ -438,7 +437,6 @@ class Pack:
             self.buffers[n] = b[keep]
         self.hyper.select(keep)
         self.data.select(keep)
-        self.model_steps = self.model_steps[keep.to(self.model_steps.device)]
         self.opt.select(keep.cpu(), self.flat)
         self.stop.select(keep)
         self._penalty_coefs()
