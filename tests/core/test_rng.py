@@ -6,20 +6,11 @@ import torch
 
 from gaplab import rng
 
-M = 0xFFFFFFFF
-
-
-def _mix(x: torch.Tensor) -> torch.Tensor:
-    x = x & M
-    x = x ^ (x >> 16)
-    x = (x * 0x7FEB352D) & M
-    x = x ^ (x >> 15)
-    x = (x * 0x846CA68B) & M
-    return x ^ (x >> 16)
-
 
 def _reference(key: int, counter: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """The definition, in int64 lanes masked to 32 bits (how gaplab drew masks before the int32 version)."""
+    """The definition, in int64 lanes masked to 32 bits (how gaplab drew masks before the int32 version), with
+    ``rng._mix32``, the int64 form of the hash."""
+    _mix = rng._mix32
     h = _mix(torch.tensor(key, dtype=torch.int64) ^ _mix(torch.tensor(counter) * 0x9E3779B9 + 0x7F4A7C15))
     for d, n in enumerate(shape):
         view = [1] * len(shape)
