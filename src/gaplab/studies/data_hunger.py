@@ -44,13 +44,13 @@ from typing import Any
 
 import numpy as np
 
+from gaplab.engine.planning import steps_per_epoch
 from gaplab.spec import RunSpec
 from gaplab.studies.base import Outcome, Params, StudyContext, study
 from gaplab.studies.checks import Check
 from gaplab.studies.plotting import subplots
 
 POOL = 4000  # MNIST-1D training pool (default args)
-BATCH = 100
 REGULARIZED = ("l2", "dropout", "augment", "early_stopping", "combined")
 PENALTIES = ("l2", "dropout", "early_stopping")
 
@@ -118,7 +118,7 @@ def data_hunger(ctx: StudyContext, p: Params) -> Outcome:
     sizes = sorted(int(n) for n in p.sizes)
     seeds = ctx.seeds(p.seeds)
     base = ctx.spec({"data": {"name": "mnist1d"}, "model": {"name": "mlp", "args": {"width": p.width}},
-                     "optim": {"name": "adam", "lr": 1e-2, "epochs": p.epochs, "batch_size": BATCH},
+                     "optim": {"name": "adam", "lr": 1e-2, "epochs": p.epochs, "batch_size": 100},
                      "eval_every": p.epochs})
     augment = [{"name": "shift", "amount": p.shift}, {"name": "noise", "amount": p.noise}]
     es = {"monitor": "val_acc", "patience": p.patience}
@@ -139,14 +139,16 @@ def data_hunger(ctx: StudyContext, p: Params) -> Outcome:
                                                       "reg.augment": augment}), n),
         "logistic": lambda s, n: s.replace(**{"model.name": "logistic", "model.args": {}}),
     }
+    # ``epochs`` epochs, but at least ``min_steps`` optimizer steps: ⌈min_steps / steps per epoch⌉
+    epochs = {n: max(int(p.epochs), -(-int(p.min_steps) // steps_per_epoch(base.replace(**{"data.train_size": n}))))
+              for n in sizes}
     keys, specs = [], []
     for m, make in variants.items():
         for n in sizes:
             for sd in seeds:
                 keys.append((m, n, sd))
-                epochs = max(int(p.epochs), -(-int(p.min_steps) // -(-n // BATCH)))  # ceil(min_steps / steps)
-                specs.append(make(base.replace(**{"data.train_size": n, "seed": sd, "optim.epochs": epochs,
-                                                  "eval_every": epochs}), n))
+                specs.append(make(base.replace(**{"data.train_size": n, "seed": sd, "optim.epochs": epochs[n],
+                                                  "eval_every": epochs[n]}), n))
     runs = ctx.train(specs)
     err: dict[str, dict[int, list[float]]] = {m: {n: [] for n in sizes} for m in [*variants, "knn"]}
     for (m, n, _), r in zip(keys, runs, strict=True):
