@@ -105,16 +105,16 @@ def dropout_bn(ctx: StudyContext, p: Params) -> Outcome:
     d_gain = np.array([(acc[(False, p.dropout, s)] - acc[(False, 0.0, s)]) - (acc[(True, p.dropout, s)]
                        - acc[(True, 0.0, s)]) for s in seeds])
     se_drop = standard_error(d_gain)
-    d_bn = np.array([acc[(True, 0.0, s)] - acc[(False, 0.0, s)] for s in seeds])
+    d_bn = np.array([acc[(True, 0.0, s)] - acc[(False, 0.0, s)] for s in seeds])  # paired by seed
+    bn_gain, bn_se = float(d_bn.mean()), standard_error(d_bn)
     checks = [
-        Check("batch_norm_helps_alone", "test-accuracy gain from batch norm without dropout", float(d_bn.mean()),
-              ">", p.min_gain, resolution=p.resolution_se * standard_error(d_bn)),
+        Check("batch_norm_helps_alone", "test-accuracy gain from batch norm without dropout", bn_gain, ">",
+              p.min_gain, resolution=p.resolution_se * bn_se),
         Check("dropout_helps_alone", f"test-accuracy gain from dropout {p.dropout:g} without BN", g0, ">", p.min_gain,
               resolution=p.resolution_se * se0),
         Check("less_with_bn", "gain without BN − gain with BN", g0 - g1, ">", p.min_gain_drop,
               resolution=p.resolution_se * se_drop),
     ]
-    bn_gain = test_acc["batch_norm"] - test_acc["none"]
 
     where = "in every residual block" if p.block_dropout else "before the linear head"
     fig, ax = subplots(2)
@@ -157,7 +157,7 @@ def dropout_bn(ctx: StudyContext, p: Params) -> Outcome:
         "dropout_gain_se_with_bn": se1,
         "gain_difference_se": se_drop,
         "batch_norm_gain": bn_gain,
-        "batch_norm_gain_se": standard_error(d_bn),
+        "batch_norm_gain_se": bn_se,
         "dropout_gain_by_rate": {("bn" if bn else "no_bn"): {str(r): paired_gain(bn, r)[0] for r in rates[1:]}
                                  for bn in (False, True)},
         "seeds": len(seeds),
