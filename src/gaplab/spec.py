@@ -83,10 +83,14 @@ class DataSpec(_Frozen):
 
 
 class ModelSpec(_Frozen):
-    """A registered model (or ``package.module:factory``) and its keyword arguments."""
+    """A registered model (or the user's ``path/to/file.py:name`` / ``module:name``) and its keyword arguments."""
 
     name: str = "mlp"
     args: dict[str, Any] = Field(default_factory=dict)
+    # a user model's code fingerprint (filled in with the files it covered by engine.validate.with_code), so an
+    # edited model is a different run; the files are kept for the record and not hashed
+    fingerprint: str | None = None
+    files: tuple[str, ...] = ()
 
     @model_validator(mode="after")
     def _fill_arg_defaults(self) -> ModelSpec:
@@ -147,7 +151,8 @@ class RegSpec(_Frozen):
     weight_decay: float = Field(default=0.0, ge=0.0)
     penalize_bias: bool = False
     penalize_norm: bool = False
-    dropout: float = Field(default=0.0, ge=0.0, lt=1.0)
+    # None: each dropout layer keeps its own rate (a user model's as written; gaplab's models have rate 0)
+    dropout: float | None = Field(default=None, ge=0.0, lt=1.0)
     keep_prob: float | None = Field(default=None, gt=0.0, le=1.0)
     label_smoothing: float = Field(default=0.0, ge=0.0, lt=1.0)
     grad_clip: float | None = Field(default=None, gt=0.0)
@@ -161,7 +166,7 @@ class RegSpec(_Frozen):
     def _keep_prob_is_dropout(self) -> RegSpec:
         # keep_prob (Ng's course) is stored as its dropout rate so both spellings hash alike.
         if self.keep_prob is not None:
-            if self.dropout not in (0.0, 1.0 - self.keep_prob):
+            if self.dropout not in (None, 0.0, 1.0 - self.keep_prob):
                 raise ValueError("give reg.dropout or reg.keep_prob, not both")
             object.__setattr__(self, "dropout", round(1.0 - self.keep_prob, 12))
             object.__setattr__(self, "keep_prob", None)
@@ -180,6 +185,13 @@ class RunSpec(_Frozen):
     seed: int = Field(default=0, ge=0)
     device: str = "cpu"
     eval_every: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _registered_dropout_is_zero(self) -> RunSpec:
+        # gaplab's own models have no dropout unless asked: None and 0 are one run (and the ids of old stores hold)
+        if self.reg.dropout is None and ":" not in self.model.name:
+            object.__setattr__(self.reg, "dropout", 0.0)
+        return self
 
     @field_validator("device")
     @classmethod
@@ -209,9 +221,26 @@ class RunSpec(_Frozen):
 _NOT_HASHED = ("device",)
 
 
-def run_id(spec: RunSpec) -> str:
-    """Stable 16-hex id: sha256 of the canonical JSON of the normalized spec (device excluded)."""
+def hashed(spec: RunSpec) -> dict[str, Any]:
+    """What the run id hashes: the normalized spec without the device, without the file names of a user model's code
+    (its fingerprint stands for them), and a model file named by its file name alone, so the same code at another
+    place or reached by another relative path is the same run."""
     data = {k: v for k, v in spec.normalized().items() if k not in _NOT_HASHED}
+    model = dict(data["model"])
+    model.pop("files", None)
+    if model.get("fingerprint") is None:
+        model.pop("fingerprint", None)
+    else:
+        where, _, attr = model["name"].rpartition(":")
+        if where.endswith(".py"):
+            model["name"] = f"{Path(where).name}:{attr}"
+    data["model"] = model
+    return data
+
+
+def run_id(spec: RunSpec) -> str:
+    """Stable 16-hex id: sha256 of the canonical JSON of ``hashed(spec)``."""
+    data = hashed(spec)
     canon = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canon.encode()).hexdigest()[:16]
 

@@ -13,7 +13,9 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gaplab.engine.validate import with_fingerprint
 from gaplab.errors import DataError, SpecError
+from gaplab.models import create_model, has_dropout, user
 from gaplab.spec import DataSpec, RunSpec, parse_run
 
 # L2 strengths λ (penalty λ/(2m)·Σ‖W‖², m = training-set size), dropout rate, early-stopping hold-out and patience
@@ -57,6 +59,7 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     estimate_seconds: float | None = None
     budget_seconds: float | None = None
+    hashed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # fingerprints, once per plan
 
     @property
     def group(self) -> str:
@@ -66,7 +69,7 @@ class Plan:
         label = str(label).rstrip("/").split("/")[-1]
         h = hashlib.sha256(json.dumps([d, self.model, self.model_args, self.n_user], sort_keys=True,
                                       default=str).encode()).hexdigest()[:8]
-        return f"advise/{label}-n{self.n_user}-{self.model}-{h}"
+        return f"advise/{label}-n{self.n_user}-{self.model.rsplit('/', 1)[-1]}-{h}"
 
     def epochs_for(self, train_size: int) -> int:
         """Epochs at one size: the plan's epochs, or more so the run takes at least ``min_steps`` steps."""
@@ -90,7 +93,9 @@ class Plan:
         if config.early_stopping:
             raw["reg"] = {"early_stopping": {"monitor": "val_loss", "patience": ES_PATIENCE}}
         spec = parse_run(raw)
-        return spec.replace(**config.overrides) if config.overrides else spec
+        spec = spec.replace(**config.overrides) if config.overrides else spec
+        # a user model's code fingerprint enters its run ids (hashed once per plan)
+        return with_fingerprint(spec, self.hashed) if user.is_user_name(self.model) else spec
 
     def runs(self) -> list[tuple[Config, int, int, RunSpec]]:
         """Every run: (configuration, size, seed, spec)."""
@@ -172,18 +177,23 @@ def augmentations(kind: str, input_shape: tuple[int, ...], flip: bool, tabular_n
     return []
 
 
-def configurations(model: str, model_args: dict[str, Any], aug: list[dict]) -> list[Config]:
-    """Plain; L2 at three strengths; dropout; early stopping; augmentation; a combination; two more widths."""
-    cs = [Config("plain", "no regularization")]
-    cs += [Config(f"l2-{lam:g}", f"L2 λ={lam:g}", {"reg.l2": lam}) for lam in L2_STRENGTHS]
-    cs.append(Config("dropout", f"dropout {DROPOUT}", {"reg.dropout": DROPOUT}))
-    cs.append(Config("early-stop", f"early stopping on a {ES_FRACTION:.0%} validation split", early_stopping=True))
+def configurations(model: str, model_args: dict[str, Any], aug: list[dict], dropout: bool = True) -> list[Config]:
+    """Plain; L2 at three strengths; dropout (where the model has dropout layers); early stopping; augmentation;
+    a combination; two more widths. Plain sets every dropout rate to 0 (a user model's layers included)."""
+    cs = [Config("plain", "no regularization", {"reg.dropout": 0.0} if dropout else {})]
+    cs += [Config(f"l2-{lam:g}", f"L2 λ={lam:g}", {**cs[0].overrides, "reg.l2": lam}) for lam in L2_STRENGTHS]
+    if dropout:
+        cs.append(Config("dropout", f"dropout {DROPOUT}", {"reg.dropout": DROPOUT}))
+    cs.append(Config("early-stop", f"early stopping on a {ES_FRACTION:.0%} validation split", cs[0].overrides,
+                     early_stopping=True))
     aug_text = " + ".join(a["name"] for a in aug)
     if aug:
-        cs.append(Config("augment", f"augmentation: {aug_text}", {"reg.augment": aug}))
-    combo = {"reg.l2": L2_STRENGTHS[1], "reg.dropout": DROPOUT, **({"reg.augment": aug} if aug else {})}
-    cs.append(Config("combined", f"L2 λ={L2_STRENGTHS[1]:g} + dropout {DROPOUT}" + (f" + {aug_text}" if aug else "")
-                     + " + early stopping", combo, early_stopping=True))
+        cs.append(Config("augment", f"augmentation: {aug_text}", {**cs[0].overrides, "reg.augment": aug}))
+    combo = {"reg.l2": L2_STRENGTHS[1], "reg.dropout": DROPOUT if dropout else None,
+             **({"reg.augment": aug} if aug else {})}
+    drop_text = f" + dropout {DROPOUT}" if dropout else ""
+    cs.append(Config("combined", f"L2 λ={L2_STRENGTHS[1]:g}{drop_text}" + (f" + {aug_text}" if aug else "")
+                     + " + early stopping", {k: v for k, v in combo.items() if v is not None}, early_stopping=True))
     arg = WIDTH_ARG.get(model)
     if arg is not None:
         from gaplab.models import model_kwargs
@@ -239,12 +249,18 @@ def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | No
     sizes = training_sizes(n_user, ds.num_classes or 1)
     aug = augmentations(kind, ds.input_shape, flip, tabular_noise)
     notes = []
+    dropout = True
+    if user.is_user_name(model):
+        model = user.resolve_name(model)
+        dropout = has_dropout(create_model(model, ds.input_shape, ds.output_dim, **model_args))
+        if not dropout:
+            notes.append(f"no dropout configuration: {model.rsplit('/', 1)[-1]} has no dropout layer")
     if kind == "image" and not flip:
         notes.append("no flip augmentation (mirroring can change an image's meaning); add --flip if it does not")
     if kind == "tabular" and not aug:
         notes.append("no augmentation for tabular data (add --noise STD for input-noise augmentation)")
     batch = int(min(100, max(32, sizes[0] // 2)))
-    return Plan(d, kind, model, model_args, n_user, pool, sizes, configurations(model, model_args, aug),
+    return Plan(d, kind, model, model_args, n_user, pool, sizes, configurations(model, model_args, aug, dropout),
                 seeds, epochs, min_steps, batch, 5e-3, notes)
 
 

@@ -59,6 +59,13 @@ def read_source(source: SpecSource) -> tuple[Any, dict[str, int], str]:
     raise SpecError(f"a spec must be a dict, YAML text or a file path, got {type(source).__name__}")
 
 
+def _spec_folder(source: SpecSource) -> Path | None:
+    """The folder of a spec file (a model file it names is relative to it), None for a spec not read from a file."""
+    if isinstance(source, Path) or (isinstance(source, str) and not _is_text(source)):
+        return Path(source).parent
+    return None
+
+
 def dotted_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Overrides as dotted spec keys: ``width=64`` → ``model.args.width``; dotted keys pass through.
 
@@ -93,8 +100,9 @@ def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None) ->
             set_dotted(data, key, value)
     from gaplab.engine.validate import check_runs, with_fingerprint
 
+    base = _spec_folder(source)
     try:
-        spec = with_fingerprint(parse_run(data, lines))
+        spec = with_fingerprint(parse_run(data, lines), base=base)
         check_runs([spec], lines)
     except SpecError as e:
         raise SpecError(prefix + str(e)) from None
@@ -127,7 +135,11 @@ def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
         runs = sw.expand(max_runs)
     except SpecError as e:
         raise SpecError(f"{prefix}{e}") from None
-    specs = [with_fingerprint(s, seen) for s in runs]
+    base = _spec_folder(source)
+    try:
+        specs = [with_fingerprint(s, seen, base) for s in runs]
+    except SpecError as e:
+        raise SpecError(f"{prefix}{e}") from None
     if device:
         specs = [s.replace(device=device) for s in specs]
     try:

@@ -30,7 +30,7 @@ def run_one(spec: RunSpec, store: RawStore | None, progress: ProgressFn | None =
         return Run.from_row(row, store, skipped=bool(out["skipped"]), state=fresh.state if fresh else None)
     if fresh is not None:
         return Run.from_result(fresh)
-    return Run(spec.run_id, spec.normalized(), "failed", {})
+    return Run(spec.run_id, spec.normalized(), "failed", {}, error=out["errors"].get(spec.run_id))
 
 
 def train(spec: SpecSource = None, *, store: StoreLike = DEFAULT_PATH, keep_state: bool = False,

@@ -64,7 +64,9 @@ def train(
     train_size: Annotated[int | None, typer.Option(help="Train on a stratified subset of this size.")] = None,
     val_fraction: Annotated[float | None, typer.Option(help="Hold out this fraction for validation.")] = None,
     label_noise: Annotated[float | None, typer.Option(help="Fraction of training labels resampled.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name (see `gaplab list models`).")] = None,
+    model: Annotated[str | None, typer.Option(
+        help="A name from `gaplab list models`, or your own model: path/to/file.py:name or module:name "
+             "(a factory or an nn.Module class; see README 'Your own model').")] = None,
     width: Annotated[int | None, typer.Option(help="Hidden width (mlp, random-features).")] = None,
     depth: Annotated[int | None, typer.Option(help="Hidden layers (mlp).")] = None,
     optimizer: Annotated[str | None, typer.Option(help="sgd, adam or adamw.")] = None,
@@ -76,7 +78,8 @@ def train(
     l1: Annotated[float | None, typer.Option(help="L1 penalty λ (λ/2m·Σ|W|).")] = None,
     l2: Annotated[float | None, typer.Option(help="L2 penalty λ (λ/2m·Σ‖W‖²).")] = None,
     weight_decay: Annotated[float | None, typer.Option(help="Decoupled weight decay.")] = None,
-    dropout: Annotated[float | None, typer.Option(help="Dropout rate (1 − keep_prob).")] = None,
+    dropout: Annotated[float | None, typer.Option(
+        help="Dropout rate (1 − keep_prob) of every dropout layer; on your own model it replaces its rates.")] = None,
     label_smoothing: Annotated[float | None, typer.Option(help="Label smoothing ε.")] = None,
     mixup: Annotated[float | None, typer.Option(help="MixUp α (0 = off).")] = None,
     seed: Annotated[int | None, typer.Option(help="Run seed (init, batches, dropout, noise).")] = None,

@@ -9,7 +9,7 @@ import numpy as np
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.main_run import MainRun, main_run
-from gaplab.doctor.probes import dead_relu_fraction, gradient_norms
+from gaplab.doctor.probes import NO_RELU, dead_relu_fraction, gradient_norms
 from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
 
 FAMILY = "dynamics"
@@ -104,7 +104,7 @@ def gradient_check(ctx: Context, m: MainRun) -> Check:
 def dead_after_check(ctx: Context, m: MainRun) -> tuple[Check, float | None]:
     frac, per = dead_relu_fraction(m.trained_model(), ctx.pool.x_train[ctx.prepared.train_idx])
     if frac is None:
-        return Check(FAMILY, "dead ReLU after training", None, "no nn.ReLU modules", "—", PASS), None
+        return Check(FAMILY, "dead ReLU after training", None, NO_RELU, "—", PASS), None
     verdict = verdict_of(frac, 0.35, 0.6)  # healthy MNIST-1D MLPs end with ≈25 % silent units
     return Check(FAMILY, "dead ReLU after training", frac, f"{100 * frac:.1f} % of units",
                  "< 35 % silent on the whole training set", verdict,

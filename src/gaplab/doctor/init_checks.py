@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.probes import activation_scales, dead_relu_fraction, loss_of
+from gaplab.doctor.probes import NO_RELU, activation_scales, dead_relu_fraction, loss_of
 from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
 
 FAMILY = "init"
@@ -71,7 +71,7 @@ def activation_growth(names: list[str], scales: list[float]) -> Check:
 
 def dead_at_init(frac: float | None, per: dict[str, float]) -> Check:
     if frac is None:
-        return Check(FAMILY, "dead ReLU at init", None, "no nn.ReLU modules", "—", PASS)
+        return Check(FAMILY, "dead ReLU at init", None, NO_RELU, "—", PASS)
     verdict = verdict_of(frac, 0.2, 0.5)
     return Check(FAMILY, "dead ReLU at init", frac, f"{100 * frac:.1f} % of units", "< 20 % never active on a batch",
                  verdict, "" if verdict == PASS else "dead ReLU units at init: biases too negative (or inputs "

@@ -11,6 +11,7 @@ from typing import Any, cast
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm1d,
           nn.InstanceNorm2d)
@@ -58,30 +59,45 @@ def activation_scales(model: nn.Module, x: torch.Tensor) -> tuple[list[str], lis
     return names, [float(seen[n][0].float().pow(2).mean().sqrt()) for n in names], out
 
 
-@torch.no_grad()
-def dead_relu_fraction(model: nn.Module, x: torch.Tensor, chunk: int = 2048) -> tuple[float | None, dict[str, float]]:
-    """Fraction of ReLU units (channels) that output zero for every example of ``x``; None when no nn.ReLU."""
-    mods = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ReLU)]
-    if not mods:
-        return None, {}
-    alive: dict[str, torch.Tensor] = {}
+NO_RELU = "no ReLU computed (nn.ReLU, F.relu, torch.relu)"
 
-    def hook(name: str) -> Any:
-        def fn(_m: nn.Module, _i: Any, out: torch.Tensor) -> None:
+
+class _ReluCalls(TorchFunctionMode):
+    """Sees every ReLU a forward computes — ``nn.ReLU`` modules and ``F.relu``/``torch.relu``/``Tensor.relu`` calls
+    in a user's forward alike — and records, per call site (its order in the forward), which units ever fire."""
+
+    FUNCS = frozenset({F.relu, torch.relu, torch.Tensor.relu, F.relu_, torch.relu_, torch.Tensor.relu_})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alive: dict[str, torch.Tensor] = {}
+        self.site = 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        out = func(*args, **(kwargs or {}))
+        if func in self.FUNCS and isinstance(out, torch.Tensor):
+            self.site += 1
+            name = f"relu {self.site}"
             a = out.detach()
             a = a.transpose(0, 1).flatten(1) if a.dim() > 1 else a.view(1, -1)
             act = (a > 0).any(1)
-            alive[name] = act if name not in alive else alive[name] | act
-        return fn
+            self.alive[name] = act if name not in self.alive else self.alive[name] | act
+        return out
 
-    handles = [m.register_forward_hook(hook(n)) for n, m in mods]
+
+def dead_relu_fraction(model: nn.Module, x: torch.Tensor, chunk: int = 2048) -> tuple[float | None, dict[str, float]]:
+    """Fraction of ReLU units (channels) that output zero for every example of ``x``; None when the forward computes no
+    ReLU. Per site: ``relu k`` is the k-th ReLU the forward computes."""
+    calls = _ReluCalls()
     model.eval()
-    try:
+    with torch.no_grad():
         for i in range(0, len(x), chunk):
-            model(x[i:i + chunk])
-    finally:
-        for h in handles:
-            h.remove()
+            calls.site = 0
+            with calls:
+                model(x[i:i + chunk])
+    alive = calls.alive
+    if not alive:
+        return None, {}
     per = {n: 1.0 - float(a.float().mean()) for n, a in alive.items()}
     total = sum(int(a.numel()) for a in alive.values())
     dead = sum(int((~a).sum()) for a in alive.values())

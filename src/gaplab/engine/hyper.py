@@ -23,7 +23,7 @@ FIELDS: dict[str, Callable[[RunSpec], float]] = {
     "weight_decay": lambda s: s.reg.weight_decay,
     "l1": lambda s: s.reg.l1,
     "l2": lambda s: s.reg.l2,
-    "dropout": lambda s: s.reg.dropout,
+    "dropout": lambda s: s.reg.dropout or 0.0,  # None (a user model's own rates) is read from its layers
     "smoothing": lambda s: s.reg.label_smoothing,
     "input_noise": lambda s: s.reg.input_noise,
     "mix_alpha": lambda s: s.reg.mixup or s.reg.cutmix,

@@ -31,6 +31,7 @@ from gaplab.engine.datacache import prepared_for
 from gaplab.engine.flat import FlatLayout
 from gaplab.engine.fused import FusedNet, plan_of
 from gaplab.engine.hyper import Hyper
+from gaplab.engine.loopnet import LoopNet, why_not_vmap
 from gaplab.engine.losses import HARD, MSE, SOFT
 from gaplab.engine.metrics import pack_metrics
 from gaplab.engine.optim import BatchedOptimizer, schedule_factor
@@ -46,12 +47,12 @@ from gaplab.regularize.smoothing import one_hot, smooth
 from gaplab.spec import RunSpec
 
 # Purposes folded into every random key, so streams never overlap.
-INIT, SHUFFLE, AUGMENT, DROPOUT = 1, 2, 3, 4
+INIT, SHUFFLE, AUGMENT, DROPOUT, FORWARD = 1, 2, 3, 4, 5
 EVAL_CHUNK = 4096
 SMALL_STEP_WORK = 3e7
 # a pack drops its stopped models (early-stopped or diverged) once they are this share of it (PERF-NOTES)
 COMPACT_SHARE = 0.25
-PATHS = ("auto", "fused", "vmap")
+PATHS = ("auto", "fused", "vmap", "loop")
 
 
 @dataclass
@@ -76,7 +77,8 @@ def _build_model(s: RunSpec, input_shape: tuple[int, ...], output_dim: int, **ov
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(rng.derive_key(s.seed, INIT))
         m = create_model(s.model.name, input_shape, output_dim, **{**s.model.args, **override})
-    set_dropout_rate(m, s.reg.dropout)
+    if s.reg.dropout is not None:  # None: a user model's dropout layers keep the rates written in its code
+        set_dropout_rate(m, s.reg.dropout)
     set_dropout_keys(m, rng.derive_key(s.seed, DROPOUT))
     return m
 
@@ -134,12 +136,7 @@ class Pack:
         self.grad = torch.zeros_like(self.flat)
         self.buffers = {n: b.to(dev) for n, b in buffers.items()}
         self.hyper = h = Hyper(self.specs, dev)
-        plan = plan_of(self.base) if path != "vmap" else None
-        if path == "fused" and plan is None:
-            raise ValueError(f"model {s0.model.name} {s0.model.args} has no fused path")
-        self.path = "fused" if plan is not None else "vmap"
-        self.net: FusedNet | VmapNet = (FusedNet(plan, self.layout, self.buffers, h.uses("dropout")) if plan
-                                        else VmapNet(self.base, self.layout, self.buffers, h.uses("dropout")))
+        self.net, self.path, self.path_reason = self._choose_net(path)
         self.opt = BatchedOptimizer(self.flat, s0.optim.name, h, s0.optim.nesterov)
         self.stop = StopState(self.specs, self.flat, h)
         self.pen_names = penalized(self.base, s0.reg.penalize_bias, s0.reg.penalize_norm)
@@ -151,9 +148,28 @@ class Pack:
         self.compact = compact
         self.rows = list(range(self.k))  # original index (into results) of each row
         self.retired: dict[int, torch.Tensor] = {}  # original index -> final weights (flat row) of a retired model
+        self.retired_buffers: dict[int, dict[str, torch.Tensor]] = {}  # ... and its buffers (running statistics)
         self.run_seconds = [0.0] * self.k
         self.epoch = 0  # epochs completed
         self.seconds = 0.0  # training time before this process (a resumed pack)
+
+    def _choose_net(self, path: str) -> tuple[FusedNet | VmapNet | LoopNet, str, str]:
+        """The fastest exact net the model allows (or the one ``path`` forces), its path name and why."""
+        s0, h = self.specs[0], self.hyper
+        plan = plan_of(self.base) if path in ("auto", "fused") else None
+        if path == "fused" and plan is None:
+            raise ValueError(f"model {s0.model.name} {s0.model.args} has no fused path")
+        if plan is not None:
+            return FusedNet(plan, self.layout, self.buffers, h.uses("dropout")), "fused", "a plain MLP stack"
+        if path != "loop":
+            vnet = VmapNet(self.base, self.layout, self.buffers)
+            why = why_not_vmap(vnet, self.flat, self.data.x_pool) if path == "auto" else None
+            if why is None:
+                return vnet, "vmap", "the fused path takes gaplab's MLPs only" if path == "auto" else "asked for"
+        else:
+            why = "asked for"
+        keys = [rng.derive_key(s.seed, FORWARD) for s in self.specs]
+        return LoopNet(self.base, self.layout, self.buffers, keys), "loop", f"one model at a time: {why}"
 
     def _penalty_coefs(self) -> None:
         """(K, P) coefficients of the L2 and L1 penalty gradients: (λ/m)·W and λ/(2m)·sign(W) on penalized
@@ -304,6 +320,7 @@ class Pack:
             "history": [list(r.history) for r in self.results],
             "rows": list(self.rows),
             "retired": {i: t.cpu().clone() for i, t in self.retired.items()},
+            "retired_buffers": {i: {n: t.cpu().clone() for n, t in b.items()} for i, b in self.retired_buffers.items()},
             "finished": {i: (dict(self.results[i].final), self.results[i].status, self.results[i].error)
                          for i in self.retired},
             "run_seconds": list(self.run_seconds),
@@ -334,6 +351,8 @@ class Pack:
         for r, hist in zip(self.results, state["history"], strict=True):
             r.history = [dict(row) for row in hist]
         self.retired = {int(i): t.to(dev) for i, t in state["retired"].items()}
+        self.retired_buffers = {int(i): {n: t.to(dev) for n, t in b.items()}
+                                for i, b in state.get("retired_buffers", {}).items()}
         for i, (final, status, error) in state["finished"].items():
             r = self.results[int(i)]
             r.final, r.status, r.error = dict(final), status, error
@@ -414,6 +433,7 @@ class Pack:
                 r.error = f"loss became non-finite in epoch {self.stop.diverged_epoch[i]}"
             if self.compact:
                 self.retired[self.rows[i]] = final_flat[i].detach().clone()
+                self.retired_buffers[self.rows[i]] = {n: self.buffers[n][i].detach().clone() for n in self._stats()}
 
     def _retire_stopped(self) -> None:
         """Compaction: once stopped models are ``COMPACT_SHARE`` of the pack, finish them and drop their rows."""
@@ -436,6 +456,8 @@ class Pack:
         for n, b in self.buffers.items():  # in place: the net holds this dict
             self.buffers[n] = b[keep]
         self.hyper.select(keep)
+        if isinstance(self.net, LoopNet):
+            self.net.select(keep)
         self.data.select(keep)
         self.opt.select(keep.cpu(), self.flat)
         self.stop.select(keep)
@@ -453,7 +475,17 @@ class Pack:
         state = {n: p[0].detach().cpu().clone() for n, p in self.layout.views(flat_row).items()}
         if self.narrow_all:
             state = unpad(self.narrow_all[i], state)
+        elif i in self.retired_buffers:  # running statistics (batch norm) belong to the weights
+            state.update({n: b.detach().cpu().clone() for n, b in self.retired_buffers[i].items()})
+        else:
+            row = self.rows.index(i)
+            state.update({n: self.buffers[n][row].detach().cpu().clone() for n in self._stats()})
         return state
+
+    def _stats(self) -> list[str]:
+        """Names of the running-statistics buffers (batch norm): part of a model's trained state."""
+        stats = ("running_mean", "running_var", "num_batches_tracked")
+        return [n for n in self.buffers if n.rsplit(".", 1)[-1] in stats]
 
 
 def build_initial(spec: RunSpec) -> torch.nn.Module:

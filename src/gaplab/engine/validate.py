@@ -6,6 +6,8 @@ Each raises a ``SpecError``/``DataError`` naming the field or file, which the CL
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -23,6 +25,8 @@ def check_registries(spec: RunSpec, lines: dict[str, int] | None) -> None:
 
     if ":" in spec.model.name:
         model_registry.get_factory(spec.model.name)  # the import path resolves to a callable
+        if spec.reg.dropout:
+            _check_dropout_acts(spec)
     else:
         known = model_registry.list_models()
         if spec.model.name not in known:
@@ -42,6 +46,23 @@ def check_registries(spec: RunSpec, lines: dict[str, int] | None) -> None:
             **spec.data.args)
     except ValidationError as e:
         raise SpecError(format_error(e, "data.args", lines)) from None
+
+
+def _check_dropout_acts(spec: RunSpec) -> None:
+    """``reg.dropout`` sets the rate of a user model's dropout layers: on a model without any it would do nothing."""
+    from gaplab.models import has_dropout
+
+    if not has_dropout(_probe_model(spec)):
+        raise SpecError(f"reg.dropout: model '{spec.model.name}' has no dropout layer (nn.Dropout, Dropout1d/2d/3d, "
+                        "AlphaDropout) whose rate it could set; add one to the model or leave reg.dropout out")
+
+
+def _probe_model(spec: RunSpec) -> Any:
+    from gaplab.engine.datacache import prepared_for
+    from gaplab.models import create_model
+
+    ds = prepared_for(spec).dataset
+    return create_model(spec.model.name, ds.input_shape, ds.output_dim, **spec.model.args)
 
 
 def check_device(device: str) -> None:
@@ -82,11 +103,44 @@ def check_data(spec: RunSpec) -> None:
     ds = prepared_for(spec).dataset  # DataError / SpecError naming the file, column or field
     check_augment(spec, ds.input_shape)
     try:
-        create_model(spec.model.name, ds.input_shape, ds.output_dim, **spec.model.args)
+        model = create_model(spec.model.name, ds.input_shape, ds.output_dim, **spec.model.args)
     except GaplabError:
         raise
     except (ValueError, TypeError) as e:  # a factory rejecting a user's argument value (e.g. activation='foo')
         raise SpecError(f"model.args: model '{spec.model.name}' rejects its arguments: {e}") from None
+    if ":" in spec.model.name:
+        check_user_model(model, spec.model.name, ds.x_train[:2], ds.output_dim)
+
+
+def check_user_model(model: Any, name: str, x: Any, output_dim: int) -> None:
+    """A user's model must train: trainable parameters, a forward that runs on a batch of the data in training and
+    evaluation mode, outputs of shape (B, output_dim), finite at initialization. Each failure names the cause."""
+    import torch
+
+    if not any(p.requires_grad for p in model.parameters()):
+        raise SpecError(f"model '{name}': it has no trainable parameters (every parameter has requires_grad=False "
+                        "or the model holds none)")
+    shape = f"({', '.join(map(str, x.shape))})"
+    for mode in ("train", "eval"):
+        model.train(mode == "train")
+        try:
+            with torch.no_grad():
+                out = model(x)
+        except Exception as e:
+            raise SpecError(f"model '{name}': its forward in {mode} mode on a batch of shape {shape} raised "
+                            f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}; the data's inputs are "
+                            f"(B, {', '.join(map(str, x.shape[1:]))})") from None
+        if not isinstance(out, torch.Tensor):
+            raise SpecError(f"model '{name}': its forward returned a {type(out).__name__}; it must return one tensor "
+                            f"of shape (B, {output_dim})")
+        if tuple(out.shape) != (x.shape[0], output_dim):
+            got = ", ".join(map(str, out.shape))
+            raise SpecError(f"model '{name}': its forward returned shape ({got}) for a batch of {x.shape[0]}; "
+                            f"expected ({x.shape[0]}, {output_dim}) (one output per class or target)")
+        if not bool(torch.isfinite(out).all()):
+            raise SpecError(f"model '{name}': its outputs at initialization are not finite (NaN or inf); check the "
+                            "initialization and any division or log in forward")
+    model.train()
 
 
 def check_runs(specs: list[RunSpec], lines: dict[str, int] | None = None) -> None:
@@ -103,20 +157,32 @@ def check_runs(specs: list[RunSpec], lines: dict[str, int] | None = None) -> Non
         check_data(s)
 
 
-def with_fingerprint(spec: RunSpec, seen: dict[str, str] | None = None) -> RunSpec:
-    """Record the content fingerprint of a user data file in the spec (so its run id follows the content).
+def with_fingerprint(spec: RunSpec, seen: dict[str, Any] | None = None, base: Path | None = None) -> RunSpec:
+    """Record the content fingerprints of a user data file and of a user model's code in the spec (so its run id
+    follows the content), a model file's path made absolute (relative to ``base``, a spec file's folder, else the
+    working directory).
 
-    ``seen`` (path → fingerprint) lets the runs of one sweep hash each file once instead of once per run.
+    ``seen`` (path or model name → fingerprint) lets the runs of one sweep hash each file once instead of once per run.
     """
     from gaplab.data.readers import fingerprint
+    from gaplab.models import user
 
-    path = spec.data.path
-    if path is None:
-        return spec
     seen = {} if seen is None else seen
-    try:
-        if path not in seen:
-            seen[path] = fingerprint(path)
-    except OSError as e:
-        raise SpecError(f"data.path: {e}") from None
-    return spec.replace(**{"data.fingerprint": seen[path]})
+    changes: dict[str, Any] = {}
+    path = spec.data.path
+    if path is not None:
+        try:
+            if path not in seen:
+                seen[path] = fingerprint(path)
+        except OSError as e:
+            raise SpecError(f"data.path: {e}") from None
+        changes["data.fingerprint"] = seen[path]
+    name = spec.model.name
+    if user.is_user_name(name):
+        name = user.resolve_name(name, base)
+        key = f"model:{name}"
+        if key not in seen:
+            seen[key] = user.code_fingerprint(name)
+        code = seen[key]
+        changes.update({"model.name": name, "model.fingerprint": code.digest, "model.files": list(code.files)})
+    return spec.replace(**changes) if changes else spec

@@ -23,6 +23,10 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[name]()
 
 
+# element: nn.Dropout; channel: nn.Dropout1d/2d/3d; alpha: nn.AlphaDropout; feature_alpha: nn.FeatureAlphaDropout
+DROPOUT_KINDS = ("element", "channel", "alpha", "feature_alpha")
+
+
 class Dropout(nn.Module):
     """Inverted dropout with masks from ``gaplab.rng`` (key, counter): same masks alone or in a vmapped pack.
 
@@ -34,28 +38,48 @@ class Dropout(nn.Module):
     p: torch.Tensor  # buffers, registered in __init__
     key: torch.Tensor
 
-    def __init__(self, p: float = 0.0, key: int = 0) -> None:
+    def __init__(self, p: float = 0.0, key: int = 0, kind: str = "element") -> None:
         super().__init__()
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"dropout rate must be in [0, 1], got {p}")
+        if kind not in DROPOUT_KINDS:
+            raise ValueError(f"dropout kind must be one of {DROPOUT_KINDS}, got {kind!r}")
         self.register_buffer("p", torch.tensor(float(p), dtype=torch.float32))
         self.register_buffer("key", torch.tensor(int(key), dtype=torch.int64))
+        self.kind = kind
         self.counter = 0
         self.active = p > 0
+
+    def _mask_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        if self.kind in ("channel", "feature_alpha") and x.dim() > 2:
+            # nn.Dropout1d/2d/3d, nn.FeatureAlphaDropout: one draw per (example, channel)
+            return tuple(x.shape[:2]) + (1,) * (x.dim() - 2)
+        return tuple(x.shape)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or not self.active:
             return x
         with phase("dropout masks"):
-            keep = (rng.uniform(self.key, self.counter, tuple(x.shape)) >= self.p).to(x.dtype)
+            keep = (rng.uniform(self.key, self.counter, self._mask_shape(x)) >= self.p).to(x.dtype)
+        if self.kind in ("alpha", "feature_alpha"):
+            # torch.nn.functional.alpha_dropout (ATen Dropout.cpp, _dropout_impl): dropped units take SELU's
+            # negative saturation value, then an affine map a·(.) + b keeps mean 0 and variance 1
+            alpha = 1.7580993408473766
+            a = ((alpha * alpha * self.p + 1) * (1 - self.p)).rsqrt()
+            return x * keep * a + (keep - 1) * alpha * a + alpha * a * self.p
         return x * keep / (1.0 - self.p).clamp_min(1e-12)
 
     def extra_repr(self) -> str:
-        return f"active={self.active}, counter={self.counter}"
+        return f"kind={self.kind}, active={self.active}, counter={self.counter}"
 
 
 def _dropouts(model: nn.Module) -> list[Dropout]:
     return [m for m in model.modules() if isinstance(m, Dropout)]
+
+
+def has_dropout(model: nn.Module) -> bool:
+    """True when ``model`` has a dropout layer whose rate ``reg.dropout`` sets."""
+    return bool(_dropouts(model))
 
 
 def set_dropout_keys(model: nn.Module, seed: int) -> None:
@@ -77,6 +101,72 @@ def set_dropout_rate(model: nn.Module, p: float) -> None:
     for m in _dropouts(model):
         m.p.fill_(float(p))
         m.active = p > 0
+
+
+class BatchNorm(nn.Module):
+    """``nn.BatchNorm1d/2d/3d`` (same parameters, buffers, momentum and eps) safe in a vmapped pack.
+
+    Training uses batch statistics weighted by ``row_weight`` (B,), which a pack sets per step so that the zero-weight
+    padding rows of a short last batch count for nothing; the running statistics are updated as PyTorch does
+    (unbiased variance, ``momentum`` or the cumulative average when it is None) on the stacked buffers, in place,
+    which ``vmap`` allows because every model's buffers are its own slice. Evaluation uses the running statistics.
+    """
+
+    row_weight: torch.Tensor | None
+    running_mean: torch.Tensor  # buffers, registered in __init__ when track_running_stats
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True) -> None:
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
+        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
+        if track_running_stats:
+            self.register_buffer("running_mean", torch.zeros(num_features))
+            self.register_buffer("running_var", torch.ones(num_features))
+            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        self.row_weight = None
+
+    @classmethod
+    def like(cls, bn: nn.modules.batchnorm._BatchNorm) -> BatchNorm:
+        """A copy of ``bn``: its settings, parameters and running statistics."""
+        new = cls(bn.num_features, bn.eps, bn.momentum, bn.affine, bn.track_running_stats)
+        new.load_state_dict(bn.state_dict())
+        return new.train(bn.training)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        if self.training or not self.track_running_stats:
+            dims = [0, *range(2, x.dim())]
+            w = torch.ones(x.shape[0], dtype=x.dtype) if self.row_weight is None else self.row_weight.to(x.dtype)
+            w = w.reshape((-1,) + (1,) * (x.dim() - 1))
+            n = w.sum() * (x[0, 0].numel())
+            mean = (x * w).sum(dims) / n
+            xc = x - mean.reshape(shape)
+            var = (xc * xc * w).sum(dims) / n
+            if self.training and self.track_running_stats:
+                self._update(mean.detach(), var.detach() * n / (n - 1).clamp_min(1))
+            y = xc * (var + self.eps).rsqrt().reshape(shape)
+        else:
+            y = (x - self.running_mean.reshape(shape)) * (self.running_var + self.eps).rsqrt().reshape(shape)
+        if self.weight is not None and self.bias is not None:
+            y = y * self.weight.reshape(shape) + self.bias.reshape(shape)
+        return y
+
+    @torch.no_grad()
+    def _update(self, mean: torch.Tensor, unbiased_var: torch.Tensor) -> None:
+        self.num_batches_tracked.add_(1)
+        # torch.nn.modules.batchnorm._BatchNorm.forward: momentum None is a cumulative moving average
+        f = self.momentum if self.momentum is not None else 1.0 / self.num_batches_tracked.to(mean.dtype)
+        self.running_mean.mul_(1 - f).add_(mean * f)
+        self.running_var.mul_(1 - f).add_(unbiased_var * f)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"track_running_stats={self.track_running_stats}")
 
 
 class Bilinear(nn.Module):

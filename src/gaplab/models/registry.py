@@ -1,12 +1,11 @@
 """Name -> model factory registry (timm-style): ``@register_model`` adds, ``create_model`` builds.
 
-Factories share one signature, ``factory(input_shape, output_dim, *, dropout=0.0, **own_kwargs)``, so a
-spec can name any model (or a user factory by ``"package.module:factory"``) and pass keyword arguments.
+gaplab's factories share one signature, ``factory(input_shape, output_dim, *, dropout=0.0, **own_kwargs)``. A user's
+model is named ``path/to/file.py:name`` or ``module:name`` and follows the contract of ``gaplab.models.user``.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
@@ -14,6 +13,8 @@ from typing import Any
 from torch import nn
 
 from gaplab.errors import SpecError
+from gaplab.models import user
+from gaplab.models.adapt import adapt
 
 Factory = Callable[..., nn.Module]
 
@@ -38,30 +39,21 @@ def list_models() -> dict[str, str]:
     return {k: _REGISTRY[k][1] for k in sorted(_REGISTRY)}
 
 
-def _import_factory(path: str) -> Factory:
-    module_name, _, attr = path.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise SpecError(f"model.name: cannot import model module '{module_name}' (from '{path}'): {e}") from e
-    fn = getattr(module, attr, None)
-    if fn is None or not callable(fn):
-        raise SpecError(f"model.name: '{path}': module '{module_name}' has no callable '{attr}'")
-    return fn
-
-
 def get_factory(name: str) -> Factory:
-    """The factory for a registered ``name`` or an import path ``"package.module:factory"``."""
-    if ":" in name:
-        return _import_factory(name)
+    """The factory for a registered ``name``, or the user's factory or class for ``file.py:name`` / ``module:name``."""
+    if user.is_user_name(name):
+        return user.load_callable(name)
     if name not in _REGISTRY:
         raise SpecError(f"model.name: unknown model '{name}'; choose from: {', '.join(sorted(_REGISTRY))}")
     return _REGISTRY[name][0]
 
 
 def model_kwargs(name: str) -> dict[str, inspect.Parameter]:
-    """The keyword arguments (with defaults) that model ``name`` accepts beyond input_shape/output_dim."""
-    sig = inspect.signature(get_factory(name))
+    """The keyword arguments (with defaults) that model ``name`` accepts beyond what gaplab fills in from the data."""
+    fn = get_factory(name)
+    if user.is_user_name(name):
+        return user.own_parameters(fn)
+    sig = inspect.signature(fn)
     return {
         k: p
         for k, p in sig.parameters.items()
@@ -70,7 +62,16 @@ def model_kwargs(name: str) -> dict[str, inspect.Parameter]:
 
 
 def create_model(name: str, input_shape: tuple[int, ...], output_dim: int, **kwargs: Any) -> nn.Module:
-    """Build model ``name`` for inputs of shape (B, *input_shape) and outputs (B, output_dim)."""
+    """Build model ``name`` for inputs of shape (B, *input_shape) and outputs (B, output_dim).
+
+    A user's model is built by its contract (``gaplab.models.user``), its lazy layers materialized, and its dropout and
+    batch-norm layers swapped for pack-safe ones (``gaplab.models.adapt``)."""
+    shape = tuple(int(s) for s in input_shape)
+    if user.is_user_name(name):
+        model = user.call_user(get_factory(name), name, shape, int(output_dim), kwargs)
+        user.materialize(model, name, shape)
+        adapt(model, f"model '{name}'")
+        return model
     fn = get_factory(name)
     params = inspect.signature(fn).parameters.values()
     if not any(p.kind is p.VAR_KEYWORD for p in params):
@@ -81,7 +82,7 @@ def create_model(name: str, input_shape: tuple[int, ...], output_dim: int, **kwa
                 f"model.args: model '{name}' got unknown keyword argument(s) {', '.join(map(repr, unknown))}; "
                 f"accepted: {', '.join(allowed) or '(none)'}"
             )
-    model = fn(tuple(int(s) for s in input_shape), int(output_dim), **kwargs)
+    model = fn(shape, int(output_dim), **kwargs)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model factory '{name}' returned {type(model).__name__}, not an nn.Module")
     return model
