@@ -228,6 +228,10 @@ def hashed(spec: RunSpec) -> dict[str, Any]:
     data = {k: v for k, v in spec.normalized().items() if k not in _NOT_HASHED}
     model = dict(data["model"])
     model.pop("files", None)
+    if model["args"].get("batch_norm") is True and ":" not in model["name"]:
+        # gaplab's batch-norm models evaluate with running statistics since 2026-12: runs stored before then (batch
+        # statistics at evaluation) are other numbers, so they are other runs
+        model["norm"] = "running-statistics"
     if model.get("fingerprint") is None:
         model.pop("fingerprint", None)
     else:

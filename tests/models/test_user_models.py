@@ -179,7 +179,7 @@ def test_model_path_in_a_spec_file_is_relative_to_the_file(tmp_path: Path, monke
     proj = _copy_zoo(tmp_path)
     (proj / "run.yaml").write_text("data: {name: digits}\nmodel: {name: zoo.py:cnn}\n")
     monkeypatch.chdir(tmp_path)
-    spec = build_run(proj / "run.yaml")
+    spec = build_run(Path("proj/run.yaml"))
     assert spec.model.name == f"{proj / 'zoo.py'}:cnn"
 
 
@@ -274,3 +274,19 @@ def test_advise_model_without_dropout_layers_gets_no_dropout_configuration() -> 
     assert any("no dropout configuration" in n for n in plan.notes)
     combined = next(c for c in plan.configs if c.name == "combined")
     assert "reg.dropout" not in combined.overrides
+
+
+def test_api_takes_the_model_class_itself(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ZOO))
+    try:
+        import zoo
+    finally:
+        sys.path.remove(str(ZOO))
+    spec = build_run({"data": {"name": "digits"}}, {"model": zoo.SmallResNet})
+    assert spec.model.name == f"{ZOO / 'zoo.py'}:SmallResNet" and spec.model.fingerprint
+
+    class Local(torch.nn.Module):
+        pass
+
+    with pytest.raises(SpecError, match="not defined at the top level of a .py file"):
+        build_run({}, {"model": Local})

@@ -87,6 +87,15 @@ def dotted_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+def _model_objects_named(run: Any) -> None:
+    """A model class or factory given as the object itself (``model=MyNet``) becomes its ``file.py:Name``."""
+    model = run.get("model") if isinstance(run, dict) else None
+    if isinstance(model, dict) and callable(model.get("name")):
+        from gaplab.models.user import name_of
+
+        model["name"] = name_of(model["name"])
+
+
 def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None) -> RunSpec:
     """A validated RunSpec: ``source`` with ``overrides`` (dotted keys or keywords) applied in order.
 
@@ -98,6 +107,7 @@ def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None) ->
     if isinstance(data, dict):
         for key, value in dotted_overrides(overrides).items():
             set_dotted(data, key, value)
+        _model_objects_named(data)
     from gaplab.engine.validate import check_runs, with_fingerprint
 
     base = _spec_folder(source)
@@ -123,6 +133,7 @@ def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
         if isinstance(base, dict):
             for key, value in dotted_overrides(overrides).items():
                 set_dotted(base, key, value)
+            _model_objects_named(base)
             data["base"] = base
     try:
         sw = SweepSpec.model_validate(data)

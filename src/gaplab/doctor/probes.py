@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm, nn.InstanceNorm1d,
-          nn.InstanceNorm2d)
+# _NormBase: every batch and instance norm, gaplab's pack-safe BatchNorm included
+_NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
 
 def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -129,8 +129,8 @@ class Pack:
         ds = self.data.ds
         base, params, buffers, self.narrow_all = _stacked(self.specs, ds.input_shape, ds.output_dim)
         self.base = base.to(dev)
-        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in base.modules()):
-            self.data.evaluate_whole_pool()
+        if any(isinstance(m, nn.modules.batchnorm._BatchNorm) and not m.track_running_stats for m in base.modules()):
+            self.data.evaluate_whole_pool()  # batch norm with batch statistics at evaluation
         self.layout = FlatLayout({n: tuple(p.shape[1:]) for n, p in params.items()})
         self.flat = self.layout.flatten(params).detach().to(dev)
         self.grad = torch.zeros_like(self.flat)

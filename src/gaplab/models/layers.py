@@ -103,31 +103,24 @@ def set_dropout_rate(model: nn.Module, p: float) -> None:
         m.active = p > 0
 
 
-class BatchNorm(nn.Module):
+class BatchNorm(nn.modules.batchnorm._BatchNorm):
     """``nn.BatchNorm1d/2d/3d`` (same parameters, buffers, momentum and eps) safe in a vmapped pack.
 
     Training uses batch statistics weighted by ``row_weight`` (B,), which a pack sets per step so that the zero-weight
     padding rows of a short last batch count for nothing; the running statistics are updated as PyTorch does
     (unbiased variance, ``momentum`` or the cumulative average when it is None) on the stacked buffers, in place,
     which ``vmap`` allows because every model's buffers are its own slice. Evaluation uses the running statistics.
+    A ``_BatchNorm`` subclass, so code that recognizes normalization layers (penalties, doctor) sees it as one.
     """
 
     row_weight: torch.Tensor | None
-    running_mean: torch.Tensor  # buffers, registered in __init__ when track_running_stats
+    running_mean: torch.Tensor  # buffers, registered by _NormBase when track_running_stats
     running_var: torch.Tensor
     num_batches_tracked: torch.Tensor
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
                  track_running_stats: bool = True) -> None:
-        super().__init__()
-        self.num_features, self.eps, self.momentum = num_features, eps, momentum
-        self.affine, self.track_running_stats = affine, track_running_stats
-        self.weight = nn.Parameter(torch.ones(num_features)) if affine else None
-        self.bias = nn.Parameter(torch.zeros(num_features)) if affine else None
-        if track_running_stats:
-            self.register_buffer("running_mean", torch.zeros(num_features))
-            self.register_buffer("running_var", torch.ones(num_features))
-            self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+        super().__init__(num_features, eps, momentum, affine, track_running_stats)
         self.row_weight = None
 
     @classmethod

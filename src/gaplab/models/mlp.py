@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from gaplab.models.layers import Dropout, make_activation
+from gaplab.models.layers import BatchNorm, Dropout, make_activation
 from gaplab.models.registry import register_model
 
 
@@ -19,9 +19,8 @@ class HiddenBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.linear = nn.Linear(d_in, d_out)
-        # track_running_stats=False: always batch statistics, because running buffers cannot be
-        # updated in place when K stacked models run under torch.vmap.
-        self.norm = nn.BatchNorm1d(d_out, track_running_stats=False) if batch_norm else nn.Identity()
+        # running statistics per model in a pack (layers.BatchNorm), evaluation with them, as nn.BatchNorm1d does
+        self.norm = BatchNorm(d_out) if batch_norm else nn.Identity()
         self.act = make_activation(activation)
         self.drop = Dropout(dropout)
         self.residual = residual and d_in == d_out

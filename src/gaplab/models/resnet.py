@@ -2,8 +2,7 @@
 
 Dropout sits before the linear head, or with ``block_dropout`` inside every residual block instead, between its two
 convolutions as in wide ResNets (Zagoruyko & Komodakis 2016); one rate (the run's ``reg.dropout``) drives them all.
-Batch norm uses ``track_running_stats=False`` (always batch statistics): stacked models run under
-``torch.vmap`` cannot update running-statistics buffers in place.
+Batch norm keeps running statistics per model and evaluates with them, as ``nn.BatchNorm*d`` (``layers.BatchNorm``).
 """
 
 from __future__ import annotations
@@ -11,15 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gaplab.models.layers import Dropout, spatial_input
+from gaplab.models.layers import BatchNorm, Dropout, spatial_input
 from gaplab.models.registry import register_model
 
 
 def _norm(dims: int, channels: int, batch_norm: bool) -> nn.Module:
     if not batch_norm:
         return nn.Identity()
-    bn = nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d
-    return bn(channels, track_running_stats=False)
+    return BatchNorm(channels)
 
 
 class BasicBlock(nn.Module):
@@ -96,7 +94,7 @@ def resnet(
     batch_norm: bool = True,
     block_dropout: bool = False,
 ) -> nn.Module:
-    """Small ResNet; batch norm always uses batch statistics so K stacked copies can run under vmap.
+    """Small ResNet; batch norm with running statistics (evaluation uses them).
 
     ``block_dropout`` moves the dropout from before the head into every residual block (wide-ResNet style).
     """

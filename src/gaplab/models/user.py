@@ -50,6 +50,21 @@ def is_user_name(name: str) -> bool:
     return ":" in name
 
 
+def name_of(obj: Any) -> str:
+    """``file.py:Name`` for a model class or factory object (``gaplab.train(model=MyNet)``): gaplab imports models by
+    name (so worker processes and later sessions build the same one), so it must live at the top level of a file."""
+    name = getattr(obj, "__name__", None)
+    try:
+        file = inspect.getsourcefile(obj)
+    except TypeError:
+        file = None
+    if not name or getattr(obj, "__qualname__", name) != name or not file or not file.endswith(".py") \
+            or not Path(file).is_file():
+        raise SpecError(f"model.name: {obj!r} is not defined at the top level of a .py file; gaplab imports a model "
+                        "by name: move it into a file and pass 'path/to/file.py:Name'")
+    return f"{os.path.normpath(file)}:{name}"
+
+
 def split_name(name: str) -> tuple[str, str]:
     """(module or file path, attribute) of a user model name; the attribute follows the last colon."""
     where, _, attr = name.rpartition(":")
@@ -70,7 +85,7 @@ def resolve_name(name: str, base: Path | None = None) -> str:
     where, attr = split_name(name)
     p = Path(where).expanduser()
     if not p.is_absolute():
-        p = (base or Path.cwd()) / p
+        p = (base or Path.cwd()).resolve() / p
     return f"{os.path.normpath(p)}:{attr}"
 
 
