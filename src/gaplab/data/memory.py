@@ -189,8 +189,8 @@ def _write_npz(arrays: dict[str, np.ndarray], folder: Path) -> Path:
                 with zf.open(info, "w", force_zip64=True) as member:
                     np.lib.format.write_array(member, np.ascontiguousarray(arrays[key]), allow_pickle=False)
         h = hashlib.sha256()
-        with open(tmp, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
+        with open(tmp, "rb") as src:
+            for block in iter(lambda: src.read(1 << 20), b""):
                 h.update(block)
         path = folder / f"{h.hexdigest()[:16]}.npz"
         if path.exists():
