@@ -79,3 +79,17 @@ def test_diagnose_takes_python_data_and_names_suspects_by_dataframe_index(tmp_pa
     # more often than a random pick (10 %)
     assert details["given"] == df.loc[ids, "y"].tolist()
     assert np.mean([int(i[2:]) in set(flipped.tolist()) for i in ids]) >= 0.3
+
+
+def test_a_dataloader_gives_the_same_diagnosis_as_its_tensors(tmp_path: Path) -> None:
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 6, generator=g)
+    y = (x[:, 0] > 0).long()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True)
+    kw = {"mode": "quick", "checks": ["init", "overfit"], "progress": False, "threads": 1, "store": tmp_path / "s.db"}
+    a = gaplab.diagnose(data=(x, y), **kw)
+    b = gaplab.diagnose(data=loader, **kw)
+    assert a.spec == b.spec
+    assert [(c.name, c.verdict, c.value) for c in a.checks] == [(c.name, c.verdict, c.value) for c in b.checks]

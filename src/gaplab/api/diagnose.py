@@ -67,10 +67,34 @@ def advise(spec: SpecSource = None, *, budget: str | float | None = "5m", store:
            **overrides: Any) -> Advice:
     """Should you collect more data or regularize, with what and how much: ``gaplab advise`` on a run spec.
 
-    ``spec`` and ``**overrides`` are what ``gaplab.train`` takes (its data and model are advised on); a bare data
-    set name or file path works too. ``budget`` is a time ('90s', '5m'); ``n`` treats only n examples as yours;
-    ``seeds``/``epochs`` override the plan's; ``goal`` asks whether more data reaches that error. Runs are stored
-    in ``store`` (re-running resumes). Returns ``gaplab.advise.Advice`` (``.text()``, ``.numbers``, figures).
+    ``gaplab.advise`` is this function (calling the ``gaplab.advise`` package calls it).
+
+    Parameters
+    ----------
+    spec : dict, str, pathlib.Path or RunSpec, optional
+        What ``gaplab.train`` takes (its data and model are advised on), with its ``**overrides``
+        (``data=(X, y)``, ``target=``, ``width=64``); a bare data set name or data file path works too.
+    budget : a time ('90s', '5m', '1h') the plan is shrunk to fit.
+    n : treat only n examples as yours (default: the whole training pool).
+    seeds, epochs : override the plan's (at least 2 seeds).
+    goal : an error level: can more data reach it?
+    store : results database; the sweep's runs are stored there and a re-run resumes.
+
+    Returns
+    -------
+    gaplab.advise.Advice
+        ``.text()`` (the advice in words), ``.numbers`` (every number), ``.figures`` in ``.folder``.
+
+    Examples
+    --------
+    ``gaplab.advise("digits", budget="2m")`` or ``gaplab.advise(data=df, target="label")``; its data forms fail
+    as ``gaplab.train``'s do, before anything trains:
+
+    >>> import numpy as np, gaplab
+    >>> gaplab.advise(data=(np.zeros((5, 3)), np.arange(5) % 2), progress=False)
+    Traceback (most recent call last):
+    ...
+    gaplab.errors.DataError: data (X, y): only 5 examples; gaplab needs at least 10 to hold out a test set ...
     """
     from gaplab.advise import advise as run_advise
 

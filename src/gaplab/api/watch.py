@@ -261,6 +261,13 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *, s
     steps_per_epoch : spreads the ~20 sampled steps of each epoch (default: the first steps and then every step).
     warn : issue a ``TrainingWarning`` when a doctor rule fires (always listed in ``w.warnings``).
 
+    Returns
+    -------
+    Watch
+        A context manager: ``w.epoch(...)`` records an epoch, ``w.step(loss)`` a step's loss (optional),
+        ``w.history``, ``w.warnings``, ``w.checks`` and ``w.run_id`` (``gaplab.Store(...).results(group=
+        "external/<name>")`` reads the run back).
+
     Examples
     --------
     >>> import torch, gaplab

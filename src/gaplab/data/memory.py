@@ -1,5 +1,5 @@
 """Data sets handed over as Python objects: ``(X, y)`` arrays (numpy or torch), a pandas ``DataFrame`` with a target
-column, a map-style ``torch.utils.data.Dataset`` or a Hugging Face ``datasets.Dataset``.
+column, a map-style ``torch.utils.data.Dataset`` (or a ``DataLoader``) or a Hugging Face ``datasets.Dataset``.
 
 They are checked with the file readers' checks (and messages), then written once to a content-addressed ``.npz``
 (``<folder>/<sha>.npz``, the file's name is the hash of its bytes) that a run names as its data file. So a run on
@@ -46,7 +46,7 @@ class Arrays:
 
 def is_python_data(obj: Any) -> bool:
     """True for the objects this module turns into a data file (a tuple of two arrays, a DataFrame, a Dataset)."""
-    if isinstance(obj, pd.DataFrame | torch.utils.data.Dataset) or _is_hf(obj):
+    if isinstance(obj, pd.DataFrame | torch.utils.data.Dataset | torch.utils.data.DataLoader) or _is_hf(obj):
         return True
     return isinstance(obj, tuple | list) and len(obj) == 2 and all(_is_array(a) for a in obj)
 
@@ -111,6 +111,31 @@ def _from_torch(ds: Any, source: str) -> Arrays:
     if x.ndim == 1:
         x = x[:, None]
     return _from_xy((x, y), source)
+
+
+def _from_loader(loader: torch.utils.data.DataLoader, source: str) -> Arrays:
+    """A DataLoader's examples: its map-style Dataset read whole (the same file as that Dataset), else batches
+    drawn from it until MAX_ITEMS examples (the sample size is said in a warning when it stops short)."""
+    if not isinstance(loader.dataset, torch.utils.data.IterableDataset):
+        return _from_torch(loader.dataset, source)
+    xs: list[np.ndarray] = []
+    ys: list[np.ndarray] = []
+    n = 0
+    for batch in loader:
+        if not isinstance(batch, tuple | list) or len(batch) != 2:
+            raise DataError(f"{source}: a batch is a {type(batch).__name__}, not an (inputs, targets) pair")
+        xs.append(_numpy(batch[0]))
+        ys.append(_numpy(batch[1]))
+        n += len(xs[-1])
+        if n >= MAX_ITEMS:
+            import warnings
+
+            warnings.warn(f"{source}: drew a sample of {n} examples from an iterable DataLoader (at most "
+                          f"{MAX_ITEMS})", stacklevel=4)
+            break
+    if not xs:
+        raise DataError(f"{source}: the DataLoader gave no batch")
+    return _from_xy((np.concatenate(xs), np.concatenate(ys)), source)
 
 
 def _hf_table(ds: Any, target: str | None, source: str) -> tuple[Any, list | None, str]:
@@ -211,6 +236,8 @@ def _side(obj: Any, target: str | None, source: str) -> tuple[Arrays | pd.DataFr
         return _from_hf(obj, target, source)
     if isinstance(obj, torch.utils.data.Dataset):
         return _from_torch(obj, source), None, target
+    if isinstance(obj, torch.utils.data.DataLoader):
+        return _from_loader(obj, source), None, target
     if isinstance(obj, tuple | list) and len(obj) == 2:
         return _from_xy(obj, source), None, target
     raise DataError(f"{source}: cannot use a {type(obj).__name__} as data; give (X, y) arrays, a pandas DataFrame "
@@ -222,7 +249,7 @@ def _describe(obj: Any, name: str) -> str:
         return f"{name} (DataFrame)"
     if _is_hf(obj):
         return f"{name} (datasets.Dataset)"
-    if isinstance(obj, torch.utils.data.Dataset):
+    if isinstance(obj, torch.utils.data.Dataset | torch.utils.data.DataLoader):
         return f"{name} ({type(obj).__name__})"
     return f"{name} (X, y)"
 
