@@ -1,7 +1,8 @@
 """``gaplab.watch``: record a training loop gaplab does not run (plain PyTorch, Lightning) as a run in the store.
 
 Per epoch: the metrics the loop reports, the generalization gap, per layer the update-to-weight ratio and gradient
-norm (optimizer step hooks, on sampled steps), the fraction of dead ReLU units (forward hooks) and the weight norm.
+norm (optimizer step hooks) and the fraction of dead ReLU units (forward hooks: units that fire for no example), all
+on 5 steps spread over the epoch, and the weight norm.
 The doctor's dynamics rules (``gaplab.doctor.dynamics``: loss explodes, loss stalls, update/weight ratio) run on the
 history so far after each epoch and warn once each, with the doctor's cause text. The run is stored after every
 epoch (status ``running``, then ``done``/``diverged``/``failed``) in the group ``external/<name>``, its spec marked
@@ -29,7 +30,9 @@ from gaplab.store.db import DEFAULT_PATH
 
 GROUP_PREFIX = "external/"
 MIN_EPOCHS_FOR_STALL = 5  # "the loss stalls" needs a few epochs of history before it means anything
-SAMPLED_STEPS = 20  # steps per epoch whose update ratios and gradient norms are measured (spread over the epoch)
+# steps per epoch whose update ratios, gradient norms and ReLU activity are measured (spread over the epoch; the run's
+# first steps always): every step would cost ~60 % of a small MLP's step (benchmarks/watch_overhead.py)
+SAMPLED_STEPS = 5
 
 
 class TrainingWarning(UserWarning):
@@ -64,6 +67,7 @@ class Watch:
         self.checks: list[Check] = []
         self.step_losses: list[float] = []
         self._fired: set[str] = set()
+        self._steps_given = steps_per_epoch is not None
         self._every = max(1, (steps_per_epoch or 0) // SAMPLED_STEPS)
         self._steps = 0
         self._epoch_steps = 0
@@ -90,7 +94,7 @@ class Watch:
                    error=None if exc is None else f"{type(exc).__name__}: {exc}")
 
     def _sampled(self) -> bool:
-        return self._epoch_steps % self._every == 0 or self._epoch_steps < 3
+        return self._epoch_steps % self._every == 0 or self._steps < 3
 
     def _pre_step(self, _opt: Any, _args: Any, _kwargs: Any) -> None:
         if not self._sampled():
@@ -117,7 +121,7 @@ class Watch:
 
     def _relu_hook(self, name: str) -> Any:
         def fn(m: nn.Module, _i: Any, out: Any) -> None:
-            if not m.training or not isinstance(out, torch.Tensor):
+            if not m.training or not isinstance(out, torch.Tensor) or not self._sampled():
                 return
             with torch.no_grad():  # a unit (a channel of a conv) is alive when it fires for any example
                 a = out.detach()
@@ -148,6 +152,8 @@ class Watch:
         row["steps"] = self._steps
         row["seconds"] = time.perf_counter() - self._t_epoch
         self.history.append(row)
+        if not self._steps_given:  # the first epoch measured every step; now the epoch's length is known
+            self._every = max(1, self._epoch_steps // SAMPLED_STEPS)
         self._ratios, self._grads, self._alive, self._epoch_steps = {}, {}, {}, 0
         self._t_epoch = time.perf_counter()
         self._apply_rules()
@@ -258,7 +264,8 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *, s
     store : results database ("gaplab-results/gaplab.db"; None keeps nothing); the run is in group
         ``external/<name>``.
     config : your settings, stored with the run's spec.
-    steps_per_epoch : spreads the ~20 sampled steps of each epoch (default: the first steps and then every step).
+    steps_per_epoch : spreads the 5 sampled steps of each epoch (default: every step of the first epoch, then
+        spread by its length).
     warn : issue a ``TrainingWarning`` when a doctor rule fires (always listed in ``w.warnings``).
 
     Returns
