@@ -57,5 +57,5 @@ def write_csv(check: Check, path: str | Path) -> int:
         w = csv.writer(f)
         w.writerow(["id", "given", "predicted", "p_given"])
         for row in zip(d["suspect_ids"], d["given"], d["predicted"], conf):
-            w.writerow([*row[:3], "" if row[3] is None else f"{row[3]:.4f}"])
+            w.writerow([*row[:3], "" if row[3] is None else f"{row[3]:.3g}"])
     return len(d["suspect_ids"])
