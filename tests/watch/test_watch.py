@@ -44,7 +44,7 @@ def test_plain_loop_is_stored_as_the_loop_saw_it(data: Any, tmp_path: Path) -> N
         printed = train_loop(data, lr=0.1, epochs=6,
                              watcher=functools.partial(gaplab.watch, store=db, name="plain", steps_per_epoch=16))
     run = _stored(db, "external/plain")
-    assert run.status == "done" and run.spec_data["external"] == "watch"
+    assert run.status == "done" and run.external == "watch" and run.spec_data["external"] == "watch"
     hist = run.history
     assert len(hist) == 6
     for key in GIVEN:
@@ -134,3 +134,6 @@ def test_lightning_callback_stores_the_logged_metrics_and_warns(data: Any, tmp_p
     assert {"external/pl", "external/pl-hot"} <= groups
     page = dash.handle("GET", f"/run?id={run.run_id}", HOST)
     assert page.status == 200 and "watch" in page.body.decode()
+    figs = dash.handle("GET", f"/api/run/figures?id={run.run_id}", HOST).json()["figures"]
+    titles = [f["layout"]["title"]["text"] for f in figs]
+    assert {"loss", "accuracy", "generalization gap", "weight norms"} <= set(titles), titles
