@@ -63,6 +63,15 @@ def test_dataframe_matches_the_same_table_as_csv_and_keeps_its_index(db: Path) -
     assert ds.y_train[0].item() == ["neg", "pos"].index(df.loc[first, "label"])
 
 
+def test_sklearn_style_frame_and_series_keep_the_index(db: Path) -> None:
+    x, y = _xy()
+    xf = pd.DataFrame(x, index=[f"p{i}" for i in range(len(x))])
+    run = gaplab.train(data=(xf, pd.Series(y, index=xf.index)), store=db, **KW)
+    ds = gaplab.data.load_dataset("file", path=run.spec.data.path)
+    assert sorted([*ds.ids.tolist(), *ds.test_ids.tolist()]) == sorted(xf.index)
+    assert run.final["test_acc"] == gaplab.train(data=(x, y), store=db, **KW).final["test_acc"]
+
+
 def test_test_set_val_fraction_and_sweep(db: Path) -> None:
     x, y = _xy(240)
     run = gaplab.train({"data": {"x": x[:200], "y": y[:200], "x_test": x[200:], "y_test": y[200:],

@@ -52,7 +52,7 @@ def is_python_data(obj: Any) -> bool:
 
 
 def _is_array(a: Any) -> bool:
-    return isinstance(a, np.ndarray | torch.Tensor | pd.Series | list)
+    return isinstance(a, np.ndarray | torch.Tensor | pd.Series | pd.DataFrame | list)
 
 
 def _is_hf(obj: Any) -> bool:
@@ -62,7 +62,7 @@ def _is_hf(obj: Any) -> bool:
 def _numpy(a: Any) -> np.ndarray:
     if isinstance(a, torch.Tensor):
         return a.detach().cpu().numpy()
-    if isinstance(a, pd.Series):
+    if isinstance(a, pd.Series | pd.DataFrame):
         return a.to_numpy()
     return np.asarray(a)
 
@@ -82,7 +82,8 @@ def _from_xy(obj: Any, source: str) -> Arrays:
         raise DataError(f"{source}: X has {len(x)} examples but y has {len(y)}")
     if x.dtype.kind not in "biuf":
         raise DataError(f"{source}: X must be numeric, got {x.dtype}")
-    ids = _ids(obj[1].index) if isinstance(obj[1], pd.Series) else np.arange(len(x))
+    named = [a for a in obj if isinstance(a, pd.Series | pd.DataFrame)]  # sklearn-style (X_df, y_series)
+    ids = _ids(named[0].index) if named else np.arange(len(x))
     return Arrays(x, y, ids, source)
 
 
@@ -196,7 +197,7 @@ def _check(side: Arrays, classes: list | None, pooled: bool) -> None:
         checks.check_examples(side.source, len(side.x))
     checks.check_finite(side.source, torch.as_tensor(side.x.reshape(len(side.x), -1).astype(np.float32)),
                         lambda i: f"example {side.ids[i].item()!r}")
-    y = torch.as_tensor(side.y)
+    y = torch.tensor(side.y)
     if side.y.dtype.kind in "iu":
         checks.check_labels(side.source, y, classes, "y", pooled=pooled)
     else:
@@ -301,7 +302,7 @@ def materialize(data: Any, test: Any = None, *, target: str | None = None, folde
     if held is not None:
         _check(held, classes, pooled=False)
         if train.y.dtype.kind in "iu":
-            checks.check_split(test_src, torch.as_tensor(train.y), torch.as_tensor(held.y), True, classes,
+            checks.check_split(test_src, torch.tensor(train.y), torch.tensor(held.y), True, classes,
                                how="the test set given")
     arrays = {"x": train.x.astype(np.float32), "y": train.y, "ids": train.ids}
     if held is not None:
