@@ -93,3 +93,9 @@ def test_a_dataloader_gives_the_same_diagnosis_as_its_tensors(tmp_path: Path) ->
     b = gaplab.diagnose(data=loader, **kw)
     assert a.spec == b.spec
     assert [(c.name, c.verdict, c.value) for c in a.checks] == [(c.name, c.verdict, c.value) for c in b.checks]
+
+
+def test_suspects_without_the_label_noise_family_is_a_usage_error(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli.app, ["doctor", "--data", "digits", "--check", "init", "--suspects",
+                                     str(tmp_path / "s.csv")])
+    assert r.exit_code == 2 and "--suspects: needs the label_noise family" in r.output

@@ -50,6 +50,10 @@ def doctor(
     the likely cause and what to try, then a one-paragraph diagnosis."""
     from gaplab.doctor import diagnose
 
+    if suspects is not None and checks and "label_noise" not in checks:
+        from gaplab.errors import SpecError
+
+        raise SpecError("--suspects: needs the label_noise family; add --check label_noise")
     spec = build_run(flags.pop("spec_file"), flags, flags.pop("set_"))
     set_threads(threads)
     mode = "quick" if quick else "default"
