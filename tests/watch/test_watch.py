@@ -64,6 +64,11 @@ def test_learning_rate_100x_too_high_warns_live(data: Any, tmp_path: Path) -> No
     assert _stored(tmp_path / "w.db", "external/hot").final["check/loss does not explode"] == 2
 
 
+def test_a_stalled_loss_warns_after_a_few_epochs(data: Any, tmp_path: Path) -> None:
+    with pytest.warns(TrainingWarning, match="epoch 5: loss stalls — learning rate too low"):
+        train_loop(data, lr=1e-5, epochs=5, watcher=functools.partial(gaplab.watch, store=None, name="cold"))
+
+
 def _lightning_module(lr: float) -> Any:
     import lightning.pytorch as pl
 
