@@ -144,3 +144,11 @@ def test_python_data_goes_to_the_users_cache_without_a_store(tmp_path: Path,
     x, y = _xy()
     run = gaplab.train(data=(x, y), store=None, **KW)
     assert Path(run.spec.data.path).parent == tmp_path / "cache" / "gaplab" / "data"
+
+
+def test_advise_gets_only_the_model_the_caller_named() -> None:
+    from gaplab.api.diagnose import _given_model
+
+    assert _given_model(None, {"data": "digits"}) == (None, {})  # advise then picks the model for the data's kind
+    assert _given_model({"model": {"name": "cnn", "args": {"channels": 8}}}, {}) == ("cnn", {"channels": 8})
+    assert _given_model("model: {name: mlp}\noptim: {lr: 0.1}", {"depth": 2}) == ("mlp", {"depth": 2})

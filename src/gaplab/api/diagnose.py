@@ -8,7 +8,7 @@ same function (``gaplab.api.specs.build_run``), so a spec means the same run whi
 from __future__ import annotations
 
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,10 +102,29 @@ def advise(spec: SpecSource = None, *, budget: str | float | None = "5m", store:
         overrides = {"data": str(spec)} if not Path(str(spec)).exists() else {"path": str(spec)}
         spec = None
     built = build_run(spec, overrides, data_folder=default_folder(store_path(store)))
+    model, model_args = _given_model(spec, overrides)
     db = raw_store(store)
     with progress_updates(progress) as update, torch_threads(threads):
-        return run_advise(built.data, built.model.name, budget, model_args=dict(built.model.args), n=n, seeds=seeds,
-                          epochs=epochs, goal=goal, store=db, out=out, workers=workers, progress=update)
+        return run_advise(built.data, model, budget, model_args=model_args, n=n, seeds=seeds, epochs=epochs,
+                          goal=goal, store=db, out=out, workers=workers, progress=update)
+
+
+def _given_model(spec: SpecSource, overrides: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """The model name and arguments the caller gave (not the spec's defaults): advise picks its own model for the
+    data's kind (a CNN for images, ...) unless told."""
+    from gaplab.api.specs import dotted_overrides, read_source
+
+    raw, _, _ = read_source(spec if not isinstance(spec, Mapping) else {k: v for k, v in spec.items() if k == "model"})
+    section = dict(raw.get("model") or {}) if isinstance(raw, dict) else {}
+    name, args = section.get("name"), dict(section.get("args") or {})
+    for key, value in dotted_overrides({k: v for k, v in overrides.items() if k not in ("data", "test")}).items():
+        if key == "model.name":
+            name = value
+        elif key.startswith("model.args."):
+            args[key.removeprefix("model.args.")] = value
+        elif key == "model" and isinstance(value, dict):
+            name, args = value.get("name", name), {**args, **(value.get("args") or {})}
+    return name, args
 
 
 def _is_data_name(source: str | Path) -> bool:
