@@ -36,6 +36,13 @@ def test_file_readers_name_rows(tmp_path: Path) -> None:
     npz = read_file(tmp_path / "a.npz")
     assert sorted([*npz.ids.tolist(), *npz.test_ids.tolist()]) == list(range(40))
     assert npz.row_ids([0, 1]) == npz.ids[:2].tolist()
+    np.savez(tmp_path / "b.npz", x=g.normal(size=(40, 3)), y=np.arange(40) % 2,
+             ids=np.array([f"s{i}" for i in range(40)]), classes=np.array(["cat", "dog"]))
+    named = read_file(tmp_path / "b.npz")
+    assert named.classes == ["cat", "dog"] and all(i.startswith("s") for i in named.ids.tolist())
+    np.savez(tmp_path / "c.npz", x=g.normal(size=(40, 3)), y=np.arange(40) % 2, ids=np.arange(39))
+    with pytest.raises(gaplab.DataError, match="ids must name each of the 40 examples of x"):
+        read_file(tmp_path / "c.npz")
 
 
 def test_noisy_image_folder_suspects_are_the_moved_files(tmp_path: Path) -> None:
