@@ -7,6 +7,12 @@ The Python API (every public name is in ``__all__``)::
     res = gaplab.sweep("sweep.yaml")                                      # -> Results (.to_pandas(), .history())
     store = gaplab.Store("gaplab-results/gaplab.db")                      # runs, metrics, groups, studies
     verdict = gaplab.study("double-descent", preset="quick")              # -> Verdict
+    run = gaplab.train(data=(X, y), width=64)                             # numpy/torch arrays, DataFrame + target=,
+                                                                          # torch or Hugging Face Dataset, test=
+    diag = gaplab.diagnose({"data": {"name": "digits"}}, mode="quick")    # -> gaplab.doctor.Diagnosis
+    advice = gaplab.advise("digits", budget="2m")                         # -> gaplab.advise.Advice
+    with gaplab.watch(model, optimizer, name="mine") as w:                # your own training loop, recorded
+        w.epoch(train_loss=..., val_loss=...)
 
 Bad input raises ``gaplab.SpecError`` or ``gaplab.DataError`` (both ``ValueError``s).
 """
@@ -31,12 +37,15 @@ _LAZY = {
     "Run": "gaplab.api.run",
     "Results": "gaplab.api.results",
     "Verdict": "gaplab.api.verdict",
+    "diagnose": "gaplab.api.diagnose",
+    "watch": "gaplab.api.watch",
 }
 
-__all__ = ["train", "sweep", "study", "Store", "Run", "Results", "Verdict",
+__all__ = ["train", "sweep", "study", "diagnose", "advise", "watch", "Store", "Run", "Results", "Verdict",
            "SpecError", "DataError", "GaplabError", "__version__"]
 
 if TYPE_CHECKING:
+    from gaplab.api.diagnose import diagnose
     from gaplab.api.results import Results
     from gaplab.api.run import Run
     from gaplab.api.store import Store
@@ -44,10 +53,13 @@ if TYPE_CHECKING:
     from gaplab.api.sweep import sweep
     from gaplab.api.train import train
     from gaplab.api.verdict import Verdict
+    from gaplab.api.watch import watch
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name == "advise":  # the subpackage, callable as the function (gaplab.api.diagnose.advise)
+        value = importlib.import_module("gaplab.api.diagnose").callable_advise_package()
+    elif name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     elif not name.startswith("_") and importlib.util.find_spec(f"gaplab.{name}") is not None:
         value = importlib.import_module(f"gaplab.{name}")  # subpackages on first use: gaplab.theory.ridge, ...
@@ -58,4 +70,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+    return sorted({*globals(), *_LAZY, "advise"})

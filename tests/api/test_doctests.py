@@ -11,7 +11,7 @@ import pytest
 import gaplab
 
 API_MODULES = ["gaplab.api.train", "gaplab.api.sweep", "gaplab.api.study", "gaplab.api.store", "gaplab.api.run",
-               "gaplab.api.results", "gaplab.api.verdict"]
+               "gaplab.api.results", "gaplab.api.verdict", "gaplab.api.diagnose", "gaplab.api.watch"]
 
 
 @pytest.mark.parametrize("name", API_MODULES)
@@ -26,9 +26,11 @@ def test_docstring_examples_run(name: str, tmp_path, monkeypatch) -> None:
 
 def test_public_names_are_documented() -> None:
     api = [n for n in gaplab.__all__ if n[0] != "_" and n not in ("SpecError", "DataError", "GaplabError")]
-    assert set(api) == {"train", "sweep", "study", "Store", "Run", "Results", "Verdict"}
+    assert set(api) == {"train", "sweep", "study", "diagnose", "advise", "watch", "Store", "Run", "Results",
+                        "Verdict"}
+    assert callable(gaplab.advise)  # the subpackage, callable as gaplab.api.diagnose.advise
     for n in api:
-        obj = getattr(gaplab, n)
+        obj = getattr(gaplab, n) if n != "advise" else gaplab.api.diagnose.advise
         doc = inspect.getdoc(obj) or ""
         assert "Examples\n--------" in doc, n
         if inspect.isfunction(obj):

@@ -14,7 +14,7 @@ NOTEBOOKS = sorted(EXAMPLES.glob("*.ipynb"))
 
 def test_notebooks_are_committed_without_outputs() -> None:
     assert {p.stem for p in NOTEBOOKS} == {"regularization_on_your_csv", "double_descent_in_a_minute",
-                                           "reading_a_store"}
+                                           "reading_a_store", "diagnose_your_model"}
     for p in NOTEBOOKS:
         for cell in nbformat.read(p, as_version=4).cells:
             if cell.cell_type == "code":

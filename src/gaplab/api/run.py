@@ -78,10 +78,21 @@ class Run:
 
     @property
     def spec(self) -> RunSpec:
-        """The run's validated spec (``run.spec.optim.lr``, ``run.spec.reg.l2``, ...)."""
+        """The run's validated spec (``run.spec.optim.lr``, ``run.spec.reg.l2``, ...).
+
+        A run recorded by ``gaplab.watch`` (``run.external``) has no such spec: read ``run.spec_data``."""
+        if self.external:
+            raise AttributeError(f"run {self.run_id} was recorded by gaplab.{self.external} from your own loop: it "
+                                 "has no gaplab run spec; its model and optimizer are in run.spec_data")
         if self._spec is None:
             self._spec = parse_run(self.spec_data)
         return self._spec
+
+    @property
+    def external(self) -> str | None:
+        """What recorded the run when gaplab did not train it (``"watch"``), else None."""
+        value = self.spec_data.get("external")
+        return str(value) if value else None
 
     def history_records(self) -> list[dict[str, Any]]:
         """Per-epoch metrics as a list of dicts (``epoch`` plus one key per metric), in epoch order."""

@@ -96,13 +96,50 @@ def _model_objects_named(run: Any) -> None:
         model["name"] = name_of(model["name"])
 
 
-def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None) -> RunSpec:
+def python_data(source: SpecSource, overrides: Mapping[str, Any] | None, folder: str | Path | None,
+                section: str | None = None) -> tuple[SpecSource, dict[str, Any]]:
+    """Data given as Python objects (``data=(X, y)``, a DataFrame, a torch/Hugging Face Dataset, ``test=``; or the
+    same in the spec's ``data`` section, ``section`` naming where that is: ``base`` for a sweep) written to a
+    content-addressed .npz in ``folder`` (default: the user's cache), and the spec pointed at that file.
+
+    Returns the source and overrides with the objects replaced by ``data.path``; anything else passes unchanged.
+    """
+    from gaplab.data.memory import default_folder, is_python_data, materialize, split_spec_data
+
+    rest = dict(overrides or {})
+    obj = rest.pop("data") if is_python_data(rest.get("data")) else None
+    test = rest.pop("test", None)
+    target = rest.get("target")
+    if obj is None and isinstance(source, Mapping):
+        holder = source.get(section, {}) if section else source
+        if isinstance(holder, Mapping):
+            obj, test_in, kept = split_spec_data(holder.get("data"))
+            if obj is not None:
+                test = test if test is not None else test_in
+                target = target if target is not None else kept.pop("target", None)
+                holder = {**holder, "data": kept}
+                source = {**source, section: holder} if section else holder
+    if obj is None:
+        if test is not None:
+            raise SpecError("test: a test set needs the training data given the same way "
+                            "(data=(X, y), a DataFrame, a Dataset)")
+        return source, rest
+    rest.pop("target", None)  # consumed by the table; the .npz has no target column
+    path = materialize(obj, test, target=target, folder=folder if folder is not None else default_folder(None))
+    rest.update({"data.name": "file", "data.path": str(path)})
+    return source, rest
+
+
+def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None,
+              data_folder: str | Path | None = None) -> RunSpec:
     """A validated RunSpec: ``source`` with ``overrides`` (dotted keys or keywords) applied in order.
 
     Model and data-set names and arguments are checked against their registries, the data is loaded once
     (so a bad file or column fails here), and a user data file's content fingerprint enters the run id.
+    Data given as Python objects is written to ``data_folder`` first (see ``python_data``).
     Errors are ``SpecError``s naming the key path (and ``FILE: `` and the line when read from a file).
     """
+    source, overrides = python_data(source, overrides, data_folder)
     data, lines, prefix = read_source(source)
     if isinstance(data, dict):
         for key, value in dotted_overrides(overrides).items():
@@ -120,21 +157,24 @@ def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None) ->
 
 
 def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
-                device: str | None = None, max_runs: int | None = MAX_RUNS) -> tuple[SweepSpec, list[RunSpec]]:
+                device: str | None = None, max_runs: int | None = MAX_RUNS,
+                data_folder: str | Path | None = None) -> tuple[SweepSpec, list[RunSpec]]:
     """A validated sweep and its runs: ``overrides`` change the base run, ``device`` every run's device; a sweep of
     more than ``max_runs`` runs (None: no limit) is a SpecError before any run is built.
 
     Every distinct data/model/device is checked against the registries and its data loaded, so a bad sweep
-    fails before training.
+    fails before training. Python data (overrides or ``base.data``) is written to ``data_folder`` first.
     """
+    source, overrides = python_data(source, overrides, data_folder, section="base")
     data, lines, prefix = read_source(source)
     if isinstance(data, dict) and overrides:
         base = data.get("base") or {}
         if isinstance(base, dict):
             for key, value in dotted_overrides(overrides).items():
                 set_dotted(base, key, value)
-            _model_objects_named(base)
             data["base"] = base
+    if isinstance(data, dict):
+        _model_objects_named(data.get("base"))
     try:
         sw = SweepSpec.model_validate(data)
     except ValidationError as e:

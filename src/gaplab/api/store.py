@@ -177,3 +177,12 @@ def raw_store(store: StoreLike) -> RawStore | None:
     if isinstance(store, Store):
         return store.db
     return RawStore(store)
+
+
+def store_path(store: StoreLike) -> Path | None:
+    """The database file a caller's store names (without opening it), None for no store."""
+    if store is None:
+        return None
+    if isinstance(store, Store | RawStore):
+        return Path(store.path)
+    return Path(store)

@@ -10,8 +10,9 @@ from gaplab.api.progress import Progress, ProgressFn, progress_updates
 from gaplab.api.results import Results
 from gaplab.api.run import Run
 from gaplab.api.specs import SpecSource, build_sweep
-from gaplab.api.store import StoreLike, raw_store
+from gaplab.api.store import StoreLike, raw_store, store_path
 from gaplab.api.threads import torch_threads
+from gaplab.data.memory import default_folder
 from gaplab.errors import SpecError
 from gaplab.spec import MAX_RUNS, RunSpec
 from gaplab.store.db import DEFAULT_PATH
@@ -133,7 +134,7 @@ def sweep(spec: SpecSource, *, store: StoreLike = DEFAULT_PATH, workers: int = 1
     >>> gaplab.sweep(spec, progress=False).counts["skipped"]  # stored: nothing is trained again
     4
     """
-    sw, specs = build_sweep(spec, overrides, device, max_runs)
+    sw, specs = build_sweep(spec, overrides, device, max_runs, data_folder=default_folder(store_path(store)))
     db = raw_store(store)
     with progress_updates(progress) as update, torch_threads(threads):
         out = execute(specs, db, sw.name, executor=executor, workers=workers, max_pack=max_pack, address=address,

@@ -7,8 +7,9 @@ from typing import Any
 from gaplab.api.progress import Progress, ProgressFn, progress_updates
 from gaplab.api.run import Run
 from gaplab.api.specs import SpecSource, build_run
-from gaplab.api.store import StoreLike, raw_store
+from gaplab.api.store import StoreLike, raw_store, store_path
 from gaplab.api.threads import torch_threads
+from gaplab.data.memory import default_folder
 from gaplab.spec import RunSpec
 from gaplab.store.db import DEFAULT_PATH
 from gaplab.store.db import Store as RawStore
@@ -92,7 +93,7 @@ def train(spec: SpecSource = None, *, store: StoreLike = DEFAULT_PATH, keep_stat
     ...
     gaplab.errors.SpecError: model.name: unknown model 'nope'; choose from: ...
     """
-    built = build_run(spec, overrides)
+    built = build_run(spec, overrides, data_folder=default_folder(store_path(store)))
     db = raw_store(store)
     with progress_updates(progress) as update, torch_threads(threads):
         run = run_one(built, db, update, keep_state)

@@ -37,6 +37,8 @@ def doctor(
     target_error: Annotated[float | None, typer.Option(
         help="Error you aim for (1 − accuracy, or MSE / target variance): the bias reference.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the plots (default: next to the store).")] = None,
+    suspects: Annotated[Path | None, typer.Option(
+        "--suspects", help="Write the label-noise suspects as CSV (id, given, predicted, p_given).")] = None,
     store: StoreOpt = DEFAULT_PATH,
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not write to the results database.")] = False,
     as_json: JsonOpt = False,
@@ -48,6 +50,10 @@ def doctor(
     the likely cause and what to try, then a one-paragraph diagnosis."""
     from gaplab.doctor import diagnose
 
+    if suspects is not None and checks and "label_noise" not in checks:
+        from gaplab.errors import SpecError
+
+        raise SpecError("--suspects: needs the label_noise family; add --check label_noise")
     spec = build_run(flags.pop("spec_file"), flags, flags.pop("set_"))
     set_threads(threads)
     mode = "quick" if quick else "default"
@@ -59,9 +65,12 @@ def doctor(
     data = diag.to_dict()
     data["title"] = f"{spec.data.name if not spec.data.path else Path(spec.data.path).name} · {spec.model.name} · " \
                     f"{mode} · {diag.worst}"
+    oof = data.pop("out_of_fold")  # big: printed with --json, not stored
     if not no_store:
         Store(store).save_artifact("doctor", key, data, str(Path(folder).resolve()))
+    written = _write_suspects(diag, suspects) if suspects is not None else None
     if as_json:
+        data["out_of_fold"] = oof
         print_json({**data, "key": key, "folder": str(folder)})
         return
     console.print(_table(diag))
@@ -69,3 +78,17 @@ def doctor(
     console.print(f"[dim]{len(diag.checks)} checks in {diag.seconds:.1f} s (CPU {diag.cpu_seconds:.1f} s); "
                   f"plots in {folder}{'' if no_store else f'; stored as doctor/{key} in {store}'}[/]",
                   highlight=False)
+    if written is not None:
+        console.print(f"{written} label-noise suspects written to {suspects}", highlight=False)
+
+
+def _write_suspects(diag: Any, path: Path) -> int:
+    """The label-noise suspects as CSV; a usage error when the family did not run (or cannot, on regression)."""
+    from gaplab.doctor.suspects import write_csv
+    from gaplab.errors import SpecError
+
+    found = [c for c in diag.checks if c.family == "label_noise" and "suspect_ids" in c.details]
+    if not found:
+        raise SpecError("--suspects: the label-noise check did not run (it needs a classification data set and "
+                        "the label_noise family)")
+    return write_csv(found[0], path)

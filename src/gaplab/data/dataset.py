@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import torch
 
 Task = Literal["classification", "regression"]
@@ -22,6 +23,10 @@ class Dataset:
     task: Task
     num_classes: int | None
     classes: list | None = None
+    # The examples' names as the user knows them (CSV data row, .npz index, image path, DataFrame index), one per
+    # pool / test example; None means position i is example i.
+    ids: np.ndarray | None = None
+    test_ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ("classification", "regression"):
@@ -30,6 +35,15 @@ class Dataset:
             raise ValueError(f"dataset {self.name!r}: inputs and targets differ in length")
         if self.task == "classification" and self.num_classes is None:
             raise ValueError(f"dataset {self.name!r}: classification needs num_classes")
+        for ids, n, which in ((self.ids, len(self.x_train), "ids"), (self.test_ids, len(self.x_test), "test_ids")):
+            if ids is not None and len(ids) != n:
+                raise ValueError(f"dataset {self.name!r}: {len(ids)} {which} for {n} examples")
+
+    def row_ids(self, positions: torch.Tensor | np.ndarray | list[int], test: bool = False) -> list[Any]:
+        """The user's names of pool (or ``test``) examples at ``positions``, as plain ints or strings."""
+        pos = np.asarray(positions.tolist() if isinstance(positions, torch.Tensor) else positions, dtype=np.int64)
+        ids = self.test_ids if test else self.ids
+        return pos.tolist() if ids is None else ids[pos].tolist()
 
     @property
     def input_shape(self) -> tuple[int, ...]:

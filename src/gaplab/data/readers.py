@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import pickle
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ from .transforms import validation_split
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp"}
 TABULAR_EXTS = {".csv", ".parquet", ".pq"}
+# optional .npz arrays: the examples' names (ids, ids_test; default their index) and the class names (classes)
+NPZ_NAMES = ("ids", "ids_test", "classes")
 IDX_FILES = (
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
 )
@@ -60,13 +62,16 @@ def _split(y: torch.Tensor, fraction: float, seed: int) -> tuple[torch.Tensor, t
 
 def _dataset_from_pool(
     name: str, x: torch.Tensor, y: torch.Tensor, task: Task, num_classes: int | None,
-    classes: list | None, test_fraction: float, seed: int, source: str,
+    classes: list | None, test_fraction: float, seed: int, source: str, ids: np.ndarray | None = None,
 ) -> Dataset:
-    """Split off the test set (stratified, seeded) and check both sides can train and test a model."""
+    """Split off the test set (stratified, seeded) and check both sides can train and test a model; ``ids`` (the
+    examples' names, default their positions) follow their examples to either side."""
     train_idx, test_idx = _split(y, test_fraction, seed)
     checks.check_split(source, y[train_idx], y[test_idx], task == "classification", classes,
                        how=f"test_fraction={test_fraction}")
-    return Dataset(name, x[train_idx], y[train_idx], x[test_idx], y[test_idx], task, num_classes, classes)
+    ids = np.arange(len(y)) if ids is None else ids
+    return Dataset(name, x[train_idx], y[train_idx], x[test_idx], y[test_idx], task, num_classes, classes,
+                   ids=ids[train_idx.numpy()], test_ids=ids[test_idx.numpy()])
 
 
 def _check_given_split(source: str, ds: Dataset) -> Dataset:
@@ -106,14 +111,11 @@ def _encode_target(y: pd.Series, max_categories: int) -> tuple[torch.Tensor, Tas
     return labels, "classification", len(classes), classes
 
 
-def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, target: str = "target",
-                         test_fraction: float = 0.2, seed: int = 0, max_categories: int = 20,
-                         source: str | None = None) -> Dataset:
-    """Turn a table into a Dataset: numeric features as float32, small categoricals one-hot encoded.
-
-    ``source`` (default ``name``) is what error messages call the table, e.g. its file path.
-    """
-    src = source or name
+def encode_table(df: pd.DataFrame, src: str, *, target: str = "target", max_categories: int = 20,
+                 row_text: Callable[[int], str] = lambda pos: _row_text(pos, False),
+                 ) -> tuple[torch.Tensor, torch.Tensor, Task, int | None, list | None]:
+    """A checked table as (inputs, targets, task, classes count, class names): numeric features as float32, small
+    categoricals one-hot encoded. ``src`` is what error messages call the table, ``row_text(pos)`` one row."""
     if target not in df.columns:
         raise DataError(f"{src}: target column {target!r} not found; available columns: "
                         f"{', '.join(map(str, df.columns))}")
@@ -123,7 +125,7 @@ def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, targ
     for col in df.columns:
         pos = _first_missing(df[col])
         if pos is not None:
-            raise DataError(f"{src}: column {col!r} has a missing value at {_row_text(pos, csv)}")
+            raise DataError(f"{src}: column {col!r} has a missing value at {row_text(pos)}")
     blocks: list[np.ndarray] = []
     for col in df.columns:
         if col == target:
@@ -141,14 +143,29 @@ def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, targ
     if not blocks:
         raise DataError(f"{src}: no feature columns besides the target {target!r}")
     x = torch.as_tensor(np.concatenate(blocks, axis=1))
-    checks.check_finite(src, x, lambda pos: _row_text(pos, csv))
+    checks.check_finite(src, x, row_text)
     y, task, num_classes, classes = _encode_target(df[target], max_categories)
     where = f"target column {target!r}"
     if task == "classification":
         checks.check_labels(src, y, classes, where)
     else:
         checks.check_target_varies(src, y, where)
-    return _dataset_from_pool(name, x, y, task, num_classes, classes, test_fraction, seed, src)
+    return x, y, task, num_classes, classes
+
+
+def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, target: str = "target",
+                         test_fraction: float = 0.2, seed: int = 0, max_categories: int = 20,
+                         source: str | None = None) -> Dataset:
+    """Turn a table read from a file into a Dataset (see ``encode_table``); its examples are named by their data
+    row number (1 = the first row under a CSV's header), as the file's error messages count them.
+
+    ``source`` (default ``name``) is what error messages call the table, e.g. its file path.
+    """
+    src = source or name
+    x, y, task, num_classes, classes = encode_table(df, src, target=target, max_categories=max_categories,
+                                                    row_text=lambda pos: _row_text(pos, csv))
+    return _dataset_from_pool(name, x, y, task, num_classes, classes, test_fraction, seed, src,
+                              ids=np.arange(1, len(df) + 1))
 
 
 # ----------------------------------------------------------------------------- npz
@@ -162,7 +179,7 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
         if ("x_test" in keys) != ("y_test" in keys):
             missing = "y_test" if "x_test" in keys else "x_test"
             raise DataError(f"{path}: missing array {missing!r} (x_test and y_test go together)")
-        arrays = {k: z[k] for k in ("x", "y", "x_test", "y_test") if k in keys}
+        arrays = {k: z[k] for k in ("x", "y", "x_test", "y_test", *NPZ_NAMES) if k in keys}
     for sfx in ("", "_test"):
         if "x" + sfx not in arrays:
             continue
@@ -173,14 +190,23 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
             raise DataError(f"{path}: x{sfx} has {len(x)} examples but y{sfx} has {len(y)}")
         if x.dtype.kind not in "biuf" or y.dtype.kind not in "biuf":
             raise DataError(f"{path}: x{sfx} and y{sfx} must be numeric arrays, got {x.dtype} and {y.dtype}")
+        ids = arrays.get("ids" + sfx)
+        if ids is not None and (ids.ndim != 1 or len(ids) != len(x)):
+            raise DataError(f"{path}: ids{sfx} must name each of the {len(x)} examples of x{sfx}, "
+                            f"got shape {ids.shape}")
     return arrays
 
 
 def read_npz(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
-    """Arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``; integer y means classification."""
+    """Arrays ``x``, ``y`` and optionally ``x_test``, ``y_test``; integer y means classification.
+
+    Optional ``ids`` / ``ids_test`` name the examples (default: their index in ``x`` / ``x_test``) and ``classes``
+    names the labels 0..K-1.
+    """
     arrays = _npz_arrays(path)
     has_test = "x_test" in arrays
     classification = arrays["y"].dtype.kind in "biu"
+    classes = arrays["classes"].tolist() if "classes" in arrays else None
 
     def conv_y(a: np.ndarray) -> torch.Tensor:
         if classification:
@@ -200,16 +226,23 @@ def read_npz(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
         if min((int(t.min()) for t in all_y if len(t)), default=0) < 0:
             raise DataError(f"{path}: integer labels must be >= 0")
         num_classes = max((int(t.max()) for t in all_y if len(t)), default=0) + 1
+        if classes is not None:
+            if len(classes) < num_classes:
+                raise DataError(f"{path}: array 'classes' names {len(classes)} classes but a label is "
+                                f"{num_classes - 1}")
+            num_classes = len(classes)
         if not has_test:
-            checks.check_labels(str(path), y, where="array 'y'")
+            checks.check_labels(str(path), y, classes, where="array 'y'")
     elif not has_test:
         checks.check_target_varies(str(path), y, "array 'y'")
+    ids = arrays.get("ids")
     if has_test:
         x_test = torch.as_tensor(arrays["x_test"].astype(np.float32))
         checks.check_finite(f"{path} (x_test)", x_test)
-        ds = Dataset(path.stem, x, y, x_test, conv_y(arrays["y_test"]), task, num_classes)
+        ds = Dataset(path.stem, x, y, x_test, conv_y(arrays["y_test"]), task, num_classes, classes, ids=ids,
+                     test_ids=arrays.get("ids_test"))
         return _check_given_split(str(path), ds)
-    return _dataset_from_pool(path.stem, x, y, task, num_classes, None, test_fraction, seed, str(path))
+    return _dataset_from_pool(path.stem, x, y, task, num_classes, classes, test_fraction, seed, str(path), ids=ids)
 
 
 # ----------------------------------------------------------------------------- image folder
@@ -263,7 +296,8 @@ def read_image_folder(root: Path, *, mode: str | None = None, size: int | tuple[
     y = torch.tensor([label for _, label in files], dtype=torch.int64)
     names = [d.name for d in class_dirs]
     checks.check_labels(str(root), y, names, "the class folders")
-    return _dataset_from_pool(root.name, x, y, "classification", len(names), names, test_fraction, seed, str(root))
+    return _dataset_from_pool(root.name, x, y, "classification", len(names), names, test_fraction, seed, str(root),
+                              ids=np.array([str(p) for p, _ in files]))
 
 
 # ----------------------------------------------------------------------------- MNIST IDX

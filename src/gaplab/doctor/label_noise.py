@@ -57,6 +57,7 @@ def run(ctx: Context) -> list[Check]:
                "folds": ctx.budget.folds, "oof_error": oof_error, "heuristic": True,
                "self_confidence": self_conf[pos][:MAX_KEPT].tolist()}
     ctx.cache["label_noise"] = (idx, pos, self_conf)
+    ctx.cache["label_noise_oof"] = (idx, oof)  # named by doctor.suspects (row ids, --json, --suspects)
     shown = f"{len(pos)} suspects ({100 * frac:.1f} %); first: {', '.join(map(str, ranked[:5].tolist()))}"
     # a weak model also misclassifies clean examples confidently, so the count is an upper bound: the cause says so
     verdict = WARN if frac >= 0.1 else PASS
@@ -64,5 +65,5 @@ def run(ctx: Context) -> list[Check]:
                   "" if verdict == PASS else f"{len(pos)} labels look wrong or hard: confidently predicted as another "
                   f"class by models that never saw them (label noise, or classes this model confuses: out-of-fold "
                   f"error {oof_error:.2f})",
-                  "" if verdict == PASS else "inspect the top suspects (indices into the training pool, most "
-                  "suspicious first); relabel or drop the wrong ones", details)]
+                  "" if verdict == PASS else "inspect the top suspects (by row id, most suspicious first; "
+                  "--suspects FILE lists them); relabel or drop the wrong ones", details)]

@@ -53,6 +53,8 @@ class Diagnosis:
     cpu_seconds: float = 0.0
     plots: list[str] = field(default_factory=list)
     suggested_lr: float | None = None
+    # label noise: every training example's id, given label and out-of-fold class probabilities (for cleanlab)
+    out_of_fold: dict[str, Any] | None = None
 
     @property
     def worst(self) -> str:

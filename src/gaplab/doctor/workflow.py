@@ -18,6 +18,7 @@ from gaplab.doctor import (
 )
 from gaplab.doctor.context import Context, Progress, save_figures
 from gaplab.doctor.result import FAIL, FAMILIES, WARN, Check, Diagnosis
+from gaplab.doctor.suspects import name_suspects
 from gaplab.errors import SpecError
 from gaplab.spec import RunSpec
 
@@ -49,6 +50,7 @@ def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | No
     for fam in FAMILIES:
         if fam in fams:
             found.extend(_RUNNERS[fam](ctx))
+    oof = name_suspects(ctx, found)
     plots: list[str] = []
     if folder is not None:
         from gaplab.doctor.plots import figures
@@ -57,7 +59,7 @@ def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | No
     lr = ctx.cache.get("suggested_lr")
     return Diagnosis(spec=spec.normalized(), task=ctx.task(), checks=found, summary=summarize(found, lr, spec.optim.lr),
                      mode=mode, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
-                     plots=plots, suggested_lr=lr)
+                     plots=plots, suggested_lr=lr, out_of_fold=oof)
 
 
 # Which failure explains the others: data problems first, then the model's inputs, init, rate, dynamics; a check

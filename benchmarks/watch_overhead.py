@@ -1,0 +1,56 @@
+"""Per-epoch cost of ``gaplab.watch`` against the same plain PyTorch loop without it (MNIST-1D, an MLP of width
+128, SGD, batches of 100; one thread). Runs alternate bare / watched after a warm-up; prints the median seconds per
+epoch of each and their ratio.
+
+    PYTHONPATH=src python benchmarks/watch_overhead.py [--samples 4000] [--epochs 5] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "watch"))
+from loops import mnist1d, train_loop  # noqa: E402
+
+import gaplab  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--samples", type=int, default=4000)
+    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3)
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    data = mnist1d(a.samples)
+    steps = -(-len(data[0]) // 100)
+    train_loop(data, epochs=1)  # warm-up
+    with tempfile.TemporaryDirectory() as tmp:
+        kinds = {
+            "bare": None,
+            "watch (store)": functools.partial(gaplab.watch, store=Path(tmp) / "w.db", name="bench"),
+            "watch (no store)": functools.partial(gaplab.watch, store=None),
+        }
+        times: dict[str, list[float]] = {k: [] for k in kinds}
+        for _ in range(a.repeats):
+            for kind, watcher in kinds.items():
+                t0 = time.perf_counter()
+                train_loop(data, epochs=a.epochs, watcher=watcher)
+                times[kind].append((time.perf_counter() - t0) / a.epochs)
+    bare = statistics.median(times["bare"])
+    print(f"MNIST-1D {len(data[0])} training examples, {steps} steps per epoch, {a.epochs} epochs x {a.repeats}")
+    for kind, ts in times.items():
+        med = statistics.median(ts)
+        print(f"{kind:17s} {1000 * med:7.1f} ms/epoch  ratio {med / bare:.3f}  (+{1000 * (med - bare):.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()

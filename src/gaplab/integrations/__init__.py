@@ -1,0 +1,1 @@
+"""Hooks into other training frameworks (each an optional extra): ``gaplab.integrations.lightning``."""
