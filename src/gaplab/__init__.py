@@ -57,9 +57,7 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name == "advise":  # the subpackage, callable as the function (gaplab.api.diagnose.advise)
-        value = importlib.import_module("gaplab.api.diagnose").callable_advise_package()
-    elif name in _LAZY:
+    if name in _LAZY:
         value = getattr(importlib.import_module(_LAZY[name]), name)
     elif not name.startswith("_") and importlib.util.find_spec(f"gaplab.{name}") is not None:
         value = importlib.import_module(f"gaplab.{name}")  # subpackages on first use: gaplab.theory.ridge, ...

@@ -14,7 +14,9 @@ Example::
 
 from __future__ import annotations
 
+import sys
 import time
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -170,3 +172,17 @@ def _budgeted(plan: Plan, store: Store | None, budget_s: float, workers: int, as
             "asked": asked, "seeds": plan.seeds, "epochs": plan.epochs, "min_steps": plan.min_steps,
             "configs": [c.name for c in plan.configs], "notes": plan.notes, "estimate_seconds": plan.estimate_seconds})
     return plan
+
+
+class _CallableAdvise(types.ModuleType):
+    """``gaplab.advise`` is this package and the function ``gaplab.api.diagnose.advise`` (the spec forms of
+    ``gaplab.train``): calling the package calls it. Set here, at import, so it holds however the package is first
+    imported; the API door is a layer above, so it is imported when called, never at import."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Advice:
+        from gaplab.api.diagnose import advise as spec_advise
+
+        return spec_advise(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableAdvise

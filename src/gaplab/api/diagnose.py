@@ -7,7 +7,6 @@ same function (``gaplab.api.specs.build_run``), so a spec means the same run whi
 
 from __future__ import annotations
 
-import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,6 +123,10 @@ def _given_model(spec: SpecSource, overrides: dict[str, Any]) -> tuple[str | Non
             args[key.removeprefix("model.args.")] = value
         elif key == "model" and isinstance(value, dict):
             name, args = value.get("name", name), {**args, **(value.get("args") or {})}
+    if callable(name):  # the model class or factory itself (model=MyNet)
+        from gaplab.models.user import name_of
+
+        name = name_of(name)
     return name, args
 
 
@@ -136,19 +139,3 @@ def _is_data_name(source: str | Path) -> bool:
         return True
     p = Path(s)
     return p.exists() and (p.is_dir() or p.suffix.lower() in (".csv", ".parquet", ".pq", ".npz"))
-
-
-class _CallableModule(types.ModuleType):
-    """``gaplab.advise`` is both the subpackage and the function: calling the package calls ``advise`` above."""
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Advice:
-        return advise(*args, **kwargs)
-
-
-def callable_advise_package() -> types.ModuleType:
-    """The ``gaplab.advise`` package, made callable (what ``gaplab.advise`` resolves to)."""
-    import gaplab.advise as pkg
-
-    if not isinstance(pkg, _CallableModule):
-        pkg.__class__ = _CallableModule
-    return pkg
