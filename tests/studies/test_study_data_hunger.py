@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from gaplab.studies.data_hunger import PENALTIES, equivalent_n, fit_power_law, isotonic_decreasing
+from gaplab.studies.curves import equivalent_n, fit_power_law, isotonic_decreasing
+from gaplab.studies.data_hunger import PENALTIES
 from gaplab.studies.registry import get
 
 
