@@ -101,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     table: dict[str, dict[str, list[dict[str, Any]]]] = {}
     if args.resume and args.json and Path(args.json).exists():
         table = json.loads(Path(args.json).read_text())["table"]
-    for name in names:
-        for seed in seeds:
+    for seed in seeds:  # seed-major: a table stopped early has whole columns
+        for name in names:
             for t in threads:
                 done = table.get(name, {}).get(str(seed), [])
                 if any(r["threads"] == t for r in done):

@@ -61,13 +61,13 @@ def test_summary_words_are_derived_and_rule_is_listed() -> None:
     assert tightest(checks).name == "b"
 
 
-def test_outcome_derives_held_and_keeps_the_old_form() -> None:
+def test_outcome_derives_held_and_has_no_back_door() -> None:
     o = Outcome(summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])
     assert o.held is False and o.summary.startswith("Claim did not hold: x.") and "Failed: v 1 < 0.5" in o.summary
-    with pytest.raises(ValueError, match="not both"):
-        Outcome(held=True, summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])
-    legacy = Outcome(True, "written by the study", {"n": 1})
-    assert legacy.held is True and legacy.summary == "written by the study" and legacy.checks == []
+    with pytest.raises(TypeError):
+        Outcome(held=True, summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="at least one check"):
+        Outcome(summary="written by the study", numbers={"n": 1}, checks=[])
 
 
 def test_resolutions_come_from_the_measured_spread() -> None:

@@ -28,8 +28,7 @@ tests enforce that every check has one or the other. Without either (None, or Na
 one seed), any margin decides, so a wobble would read "did not hold".
 
 Seeds: ``ctx.seeds(n)`` gives a study's n run seeds derived from ``--seed`` (disjoint for different seeds),
-so every study honours the CLI's seed. Old-style ``Outcome(held, summary, numbers)`` still works
-(no checks table, summary as given).
+so every study honours the CLI's seed. A study cannot state its verdict by hand: ``Outcome`` takes checks only.
 """
 
 from __future__ import annotations

@@ -108,7 +108,8 @@ def early_stopping(ctx: StudyContext, p: Params) -> Outcome:
     bad = [r.run_id for r in [*long.values(), *l2.values()] if r.status != "done" or len(r.history) != p.epochs]
     if bad:
         return Outcome(summary=f"{len(bad)} long runs diverged or were cut short", numbers={"bad_runs": len(bad)},
-                       checks=[Check("runs_complete", "long runs diverged or cut short", len(bad), "<=", 0)])
+                       checks=[Check("runs_complete", "long runs diverged or cut short", len(bad), "<=", 0,
+                                     exact="a guard: a diverged or cut-short run voids the measurement")])
 
     criteria_fns = {c: _criterion(c, p.strip) for c in p.criteria}
     criteria_fns[f"patience{p.patience}"] = Patience(p.patience)

@@ -115,7 +115,8 @@ def memorization(ctx: StudyContext, p: Params) -> Outcome:
                   ">=", p.min_test_drop, resolution=p.test_drop_resolution),
         ]
     if bad:
-        checks.append(Check("runs_complete", "runs diverged or cut short", len(bad), "<=", 0))
+        checks.append(Check("runs_complete", "runs diverged or cut short", len(bad), "<=", 0,
+                            exact="a guard: a diverged or cut-short run voids the measurement"))
 
     _figure(ctx, p, datasets, curves, res)
     parts = []
