@@ -6,7 +6,8 @@ store would reuse the first thread count's runs). Each cell shows the verdict an
 ``held +0.42 (ridge_helps)``; a cell that differs between 1 and 2 threads shows both.
 
 ``--json FILE`` keeps every verdict whole (summary, numbers, the checks table, seconds), rewritten after each cell
-so a long table can be watched and resumed (``--resume`` skips cells already in FILE).
+so a long table can be watched and resumed (``--resume`` skips cells already in FILE); ``--render FILE`` prints the
+table of such a file again.
 
     python benchmarks/verdict_table.py --studies polyfit,dropout --seeds 0-4 --threads 1,2 --preset quick
 """
@@ -115,17 +116,42 @@ def main(argv: list[str] | None = None) -> int:
                     Path(args.json).write_text(json.dumps(_clean(
                         {"preset": args.preset, "seeds": seeds, "threads": threads, "overrides": overrides,
                          "table": table}), indent=1))
-    print(f"\npreset {args.preset}, threads {args.threads}; cell: verdict, tightest check's margin "
-          "(in resolutions, or relative to the threshold)\n")
-    print("| study | " + " | ".join(f"seed {s}" for s in seeds) + " | CPU s/run |")
-    print("|---|" + "---|" * (len(seeds) + 1))
+    print(render(table, names, seeds, args.preset, args.threads))
+    return 0
+
+
+def render(table: dict[str, dict[str, list[dict[str, Any]]]], names: list[str], seeds: list[int], preset: str,
+           threads: str) -> str:
+    """The markdown table (one row per study, one column per seed) and, below it, the reason of every cell that
+    is not "held"."""
+    lines = [f"preset {preset}, threads {threads}; cell: verdict, tightest check's margin "
+             "(in resolutions, or relative to the threshold)", "",
+             "| study | " + " | ".join(f"seed {s}" for s in seeds) + " | CPU s/run |",
+             "|---|" + "---|" * (len(seeds) + 1)]
+    notes = []
     for name in names:
         by_seed = table.get(name, {})
         cpu = [r["cpu"] for s in seeds for r in by_seed.get(str(s), [])]
-        print(f"| {name} | " + " | ".join(cell(by_seed[str(s)]) if str(s) in by_seed else "" for s in seeds)
-              + f" | {sum(cpu) / max(1, len(cpu)):.1f} |")
+        lines.append(f"| {name} | " + " | ".join(cell(by_seed[str(s)]) if str(s) in by_seed else "not run"
+                                                 for s in seeds) + f" | {sum(cpu) / max(1, len(cpu)):.1f} |")
+        for s in seeds:
+            for r in by_seed.get(str(s), []):
+                if r["held"] is not True:
+                    why = r["undecided_reason"] or r["summary"].split(" Failed: ")[-1].split(" Rule:")[0]
+                    notes.append(f"- {name}, seed {s}, {r['threads']} thread(s), {WORD[r['held']]}: {why}")
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def _render_main(argv: list[str]) -> int:
+    """``--render FILE``: print the table of a saved ``--json`` file without running anything."""
+    data = json.loads(Path(argv[1]).read_text())
+    table = data["table"]
+    names = list(table)
+    seeds = sorted({int(s) for b in table.values() for s in b})
+    print(render(table, names, seeds, data["preset"], ",".join(map(str, data["threads"]))))
+    return 0
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_render_main(sys.argv[1:]) if sys.argv[1:2] == ["--render"] else main())

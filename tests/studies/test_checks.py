@@ -92,6 +92,12 @@ def test_resolutions_come_from_the_measured_spread() -> None:
     with pytest.raises(ValueError, match="not both"):
         Check("e", "x", 1.0, ">", 0.0, resolution=0.1, exact="an identity")
     assert Check.from_row(a.row()) == a and Check.from_row(c.row()) == c
+    # a ratio spread over orders of magnitude: resolved iff |ln(value / threshold)| >= t·log_sd
+    logs = MeasuredSpread(seeds=5, sd={}, log_sd={"r": 0.5})  # t·log_sd = 1.388: a factor of 4.01
+    assert decide(logs.apply([Check("r", "ratio", 50.0, ">", 10.0)]))[0] is True  # a factor of 5
+    assert decide(logs.apply([Check("r", "ratio", 30.0, ">", 10.0)]))[0] is None  # a factor of 3
+    assert decide(logs.apply([Check("r", "ratio", 3.0, ">", 10.0)]))[0] is None
+    assert decide(logs.apply([Check("r", "ratio", 2.0, ">", 10.0)]))[0] is False
 
 
 def test_seeds_are_derived_from_the_study_seed(tmp_path) -> None:

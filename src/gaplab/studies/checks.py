@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -92,16 +92,31 @@ def spread_resolution(sd: float, measured_on: int, confidence: float = 0.95) -> 
 @dataclass(frozen=True)
 class MeasuredSpread:
     """The seed-to-seed standard deviation of each check's value, measured once over ``seeds`` study seeds of the
-    quick preset (``benchmarks/verdict_table.py``), for a study whose runs use one seed and so cannot measure it."""
+    quick preset (``benchmarks/verdict_table.py``), for a study whose runs use one seed and so cannot measure it.
+
+    ``log_sd`` holds the standard deviation of ln(value) for positive ratios that spread over orders of magnitude
+    (e.g. 600…5400): such a check is resolved when |ln(value / threshold)| ≥ t·log_sd."""
 
     seeds: int
     sd: dict[str, float]
+    log_sd: dict[str, float] = field(default_factory=dict)
+
+    def resolution(self, c: Check) -> float:
+        """The resolution of ``c`` from its measured spread (NaN when none was measured)."""
+        if c.name in self.log_sd:
+            k = spread_resolution(self.log_sd[c.name], self.seeds)
+            if not (c.value > 0 and c.threshold > 0 and math.isfinite(c.value)):
+                return math.nan
+            # the distance from the value to the value moved by a factor e^(±k) toward the threshold
+            return c.value * (1 - math.exp(-k)) if c.value > c.threshold else c.value * (math.exp(k) - 1)
+        return spread_resolution(self.sd[c.name], self.seeds) if c.name in self.sd else math.nan
 
     def apply(self, checks: Sequence[Check]) -> list[Check]:
-        """``checks`` with ``spread_resolution`` set on each check that has neither a resolution nor an exactness
-        reason and whose name has a measured spread."""
-        return [replace(c, resolution=spread_resolution(self.sd[c.name], self.seeds))
-                if c.resolution is None and not c.exact and c.name in self.sd else c for c in checks]
+        """``checks`` with a resolution from the measured spread on each check that has neither a resolution nor an
+        exactness reason and whose name has a measured spread."""
+        return [replace(c, resolution=self.resolution(c))
+                if c.resolution is None and not c.exact and (c.name in self.sd or c.name in self.log_sd) else c
+                for c in checks]
 
 
 def standard_error(values: Sequence[float] | np.ndarray) -> float:

@@ -32,7 +32,7 @@ import numpy as np
 
 from gaplab.regularize.early_stopping import GL, PQ, UP, Patience, first_stop
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
-from gaplab.studies.checks import Check
+from gaplab.studies.checks import Check, MeasuredSpread
 from gaplab.studies.plotting import subplots
 
 
@@ -63,6 +63,11 @@ def _criterion(name: str, strip: int) -> Any:
     if kind == "UP":
         return UP(int(val), strip)
     raise ValueError(f"unknown stopping criterion {name!r}: use GLα, PQα or UPs (e.g. GL5, PQ0.5, UP3)")
+
+# Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
+# 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
+# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+SPREAD = MeasuredSpread(seeds=5, sd={"norm_grows": 1.24e-16, "norm_ends_larger": 0.00406})
 
 
 @study(
@@ -209,7 +214,7 @@ def early_stopping(ctx: StudyContext, p: Params) -> Outcome:
         "es_restore_vs_history_max_abs_diff": restore_gap, "l2_noise": p.l2_noise, "l2_test_acc": l2_test,
         "l2_train_acc": l2_train, "l2_matched_lambda": matched_lam, "l2_sweep_epochs": l2_cost,
     }
-    return Outcome(summary=summary, numbers=numbers, checks=checks)
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
 
 
 def _mean_curve(rs: list[StoredRun], metric: str) -> np.ndarray:
