@@ -62,12 +62,15 @@ def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str
 
 
 def cell(res: list[dict[str, Any]]) -> str:
-    """One table cell from the results of the thread counts."""
+    """One table cell from the results of the thread counts (the tightest check recomputed from the stored rows)."""
+    from gaplab.studies.checks import Check, tightest
+
     parts = []
     for r in res:
         s = f"{WORD[r['held']]}"
-        if r["score"] is not None:
-            s += f" {r['score']:+.2f} ({r['check']})"
+        if r["checks"]:
+            tight = tightest([Check.from_row(c) for c in r["checks"]])
+            s += f" {tight.score:+.2f} ({tight.name})" if math.isfinite(tight.score) else f" ({tight.name})"
         parts.append(s)
     return parts[0] if len(set(parts)) == 1 else " / ".join(parts)
 
@@ -146,7 +149,9 @@ def _render_main(argv: list[str]) -> int:
     """``--render FILE``: print the table of a saved ``--json`` file without running anything."""
     data = json.loads(Path(argv[1]).read_text())
     table = data["table"]
-    names = list(table)
+    from gaplab.studies.registry import all_studies
+
+    names = [n for n in all_studies() if n in table] + [n for n in table if n not in all_studies()]
     seeds = sorted({int(s) for b in table.values() for s in b})
     print(render(table, names, seeds, data["preset"], ",".join(map(str, data["threads"]))))
     return 0

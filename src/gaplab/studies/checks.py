@@ -184,9 +184,12 @@ class Check:
 
     @property
     def score(self) -> float:
-        """Margin in units of the resolution (or the relative margin without one): the table's tightness."""
-        if self.resolution:
-            return self.margin / self.resolution
+        """Margin in units of the resolution (or the relative margin without one): the table's tightness. A zero
+        resolution (no spread measured) resolves any non-zero margin: ±inf."""
+        if self.resolution is not None:
+            if self.resolution > 0:
+                return self.margin / self.resolution
+            return 0.0 if self.margin == 0 else math.copysign(math.inf, self.margin)
         return self.relative_margin if self.threshold != 0 else self.margin
 
     def sentence(self) -> str:
@@ -250,4 +253,4 @@ def compose_summary(checks: Sequence[Check], findings: str) -> tuple[bool | None
 
 def tightest(checks: Sequence[Check]) -> Check:
     """The check closest to flipping (smallest score): the one the verdict table reports."""
-    return min(checks, key=lambda c: c.score if math.isfinite(c.score) else -math.inf)
+    return min(checks, key=lambda c: -math.inf if math.isnan(c.score) else c.score)
