@@ -20,12 +20,13 @@ cannot disagree with ``held``; ``verdict.json["checks"]`` holds one row per chec
 A check's *margin* is how far the value clears the threshold, in the value's units (positive = passed,
 negative = failed); ``relative_margin`` divides it by |threshold|. ``resolution`` is the smallest |margin| the
 preset can resolve. Every check of a stochastic quantity carries one, derived from a seed-to-seed spread:
-``t_resolution(per_seed_values)`` when the study measures the quantity on several seeds, or
-``spread_resolution(sd, m)`` from a spread measured once over m study seeds and kept in the study as a constant
-(with one seed per run a study cannot measure its own spread). A check whose value has no seed-to-seed noise to
-resolve (an algebraic identity, a guard that counts broken runs) says why in ``exact`` instead; the common study
-tests enforce that every check has one or the other. Without either (None, or NaN when a spread was measured on
-one seed), any margin decides, so a wobble would read "did not hold".
+``t_resolution(per_seed_values)`` when the study measures the quantity on several seeds,
+``jackknife_resolution(stat, n)`` when the value is a function of seed means (a ratio, a point read off a curve),
+or ``MeasuredSpread`` (``spread_resolution(sd, m)``) from a spread measured once over m study seeds and kept in
+the study as a constant (with one seed per run a study cannot measure its own spread). A check whose value has no
+seed-to-seed noise to resolve (an algebraic identity, a guard that counts broken runs) says why in ``exact``
+instead; the common study tests enforce that every check has one or the other. Without either (None, or NaN when
+a spread was measured on one seed), any margin decides, so a wobble would read "did not hold".
 
 Seeds: ``ctx.seeds(n)`` gives a study's n run seeds derived from ``--seed`` (disjoint for different seeds),
 so every study honours the CLI's seed. A study cannot state its verdict by hand: ``Outcome`` takes checks only.
@@ -185,7 +186,7 @@ class Check:
     @property
     def score(self) -> float:
         """Margin in units of the resolution (or the relative margin without one): the table's tightness. A zero
-        resolution (no spread measured) resolves any non-zero margin: ±inf."""
+        resolution (the value did not vary over the seeds measured) resolves any non-zero margin: ±inf."""
         if self.resolution is not None:
             if self.resolution > 0:
                 return self.margin / self.resolution
