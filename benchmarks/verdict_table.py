@@ -5,6 +5,10 @@ store would reuse the first thread count's runs). Each cell shows the verdict an
 (``Check.score``: margin in units of its resolution, or relative to the threshold when it has none), e.g.
 ``held +0.42 (ridge_helps)``; a cell that differs between 1 and 2 threads shows both.
 
+``--json FILE`` keeps every verdict whole (summary, numbers, the checks table, seconds), rewritten after each cell
+so a long table can be watched and resumed (``--resume`` skips cells already in FILE); ``--render FILE`` prints the
+table of such a file again.
+
     python benchmarks/verdict_table.py --studies polyfit,dropout --seeds 0-4 --threads 1,2 --preset quick
 """
 
@@ -12,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-WORD = {True: "held", False: "FAILED", None: "undecided"}
+WORD = {True: "held", False: "DID NOT HOLD", None: "undecided"}
 
 
 def _ints(text: str) -> list[int]:
@@ -34,7 +39,7 @@ def _ints(text: str) -> list[int]:
 
 
 def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str, Any]) -> dict[str, Any]:
-    """One study run in a fresh store; its verdict, tightest check and seconds."""
+    """One study run in a fresh store: its whole verdict, the tightest check, CPU and wall seconds."""
     import torch
 
     from gaplab.store.db import Store
@@ -46,33 +51,50 @@ def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str
         t0 = time.process_time()
         v = run_study(name, preset, seed, Path(tmp) / "out", Store(Path(tmp) / "s.db"), overrides=overrides)
         cpu = time.process_time() - t0
-    checks = [Check(c["name"], c["what"], c["value"] if c["value"] is not None else float("nan"), c["op"],
-                    c["threshold"], c["resolution"]) for c in v.checks]
+    data = v.to_json()
+    checks = [Check.from_row(c) for c in data["checks"]]
     tight = tightest(checks) if checks else None
-    return {"held": v.held, "check": tight.name if tight else "", "score": tight.score if tight else None,
-            "margin": tight.margin if tight else None, "cpu": cpu, "wall": v.seconds,
-            "scores": {c.name: c.score for c in checks}}
+    return {"threads": threads, "held": v.held, "check": tight.name if tight else "",
+            "score": tight.score if tight else None, "margin": tight.margin if tight else None,
+            "cpu": round(cpu, 2), "wall": v.seconds, "scores": {c.name: c.score for c in checks},
+            "summary": data["summary"], "undecided_reason": data["undecided_reason"], "numbers": data["numbers"],
+            "checks": data["checks"], "params": data["params"]}
 
 
 def cell(res: list[dict[str, Any]]) -> str:
-    """One table cell from the results of the thread counts."""
+    """One table cell from the results of the thread counts (the tightest check recomputed from the stored rows)."""
+    from gaplab.studies.checks import Check, tightest
+
     parts = []
     for r in res:
         s = f"{WORD[r['held']]}"
-        if r["score"] is not None:
-            s += f" {r['score']:+.2f} ({r['check']})"
+        if r["checks"]:
+            tight = tightest([Check.from_row(c) for c in r["checks"]])
+            s += f" {tight.score:+.2f} ({tight.name})" if math.isfinite(tight.score) else f" ({tight.name})"
         parts.append(s)
     return parts[0] if len(set(parts)) == 1 else " / ".join(parts)
 
 
+def _clean(v: Any) -> Any:
+    """JSON without NaN/inf (null instead)."""
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--studies", default="", help="comma-separated study names (default: every study)")
     ap.add_argument("--seeds", default="0-4", help="seeds, e.g. 0-4 or 0,3")
     ap.add_argument("--threads", default="1,2", help="torch thread counts, e.g. 1,2")
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--set", action="append", default=[], help="preset override KEY=JSON (applies to every study)")
-    ap.add_argument("--json", help="also write every result to this JSON file")
+    ap.add_argument("--json", help="also write every result (whole verdicts) to this JSON file, after each cell")
+    ap.add_argument("--resume", action="store_true", help="skip cells already in the --json file")
     args = ap.parse_args(argv)
 
     from gaplab.studies.registry import all_studies
@@ -80,26 +102,61 @@ def main(argv: list[str] | None = None) -> int:
     names = [s for s in args.studies.split(",") if s] or list(all_studies())
     seeds, threads = _ints(args.seeds), _ints(args.threads)
     overrides = {k: json.loads(v) for k, v in (a.split("=", 1) for a in args.set)}
-    table: dict[str, dict[int, list[dict[str, Any]]]] = {}
-    for name in names:
-        for seed in seeds:
+    table: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    if args.resume and args.json and Path(args.json).exists():
+        table = json.loads(Path(args.json).read_text())["table"]
+    for seed in seeds:  # seed-major: a table stopped early has whole columns
+        for name in names:
             for t in threads:
+                done = table.get(name, {}).get(str(seed), [])
+                if any(r["threads"] == t for r in done):
+                    continue
                 r = run_one(name, args.preset, seed, t, overrides)
-                table.setdefault(name, {}).setdefault(seed, []).append(r)
+                table.setdefault(name, {}).setdefault(str(seed), []).append(r)
                 print(f"{name} seed {seed} threads {t}: {cell([r])}  cpu {r['cpu']:.1f} s", file=sys.stderr,
                       flush=True)
-    print(f"\npreset {args.preset}, threads {args.threads}; cell: verdict, tightest check's margin "
-          "(in resolutions, or relative to the threshold)\n")
-    print("| study | " + " | ".join(f"seed {s}" for s in seeds) + " | CPU s/run |")
-    print("|---|" + "---|" * (len(seeds) + 1))
-    for name, by_seed in table.items():
-        cpu = [r["cpu"] for rs in by_seed.values() for r in rs]
-        print(f"| {name} | " + " | ".join(cell(by_seed[s]) for s in seeds) + f" | {sum(cpu) / len(cpu):.1f} |")
-    if args.json:
-        Path(args.json).write_text(json.dumps({n: {str(s): rs for s, rs in b.items()} for n, b in table.items()},
-                                              indent=1))
+                if args.json:
+                    Path(args.json).write_text(json.dumps(_clean(
+                        {"preset": args.preset, "seeds": seeds, "threads": threads, "overrides": overrides,
+                         "table": table}), indent=1))
+    print(render(table, names, seeds, args.preset, args.threads))
+    return 0
+
+
+def render(table: dict[str, dict[str, list[dict[str, Any]]]], names: list[str], seeds: list[int], preset: str,
+           threads: str) -> str:
+    """The markdown table (one row per study, one column per seed) and, below it, the reason of every cell that
+    is not "held"."""
+    lines = [f"preset {preset}, threads {threads}; cell: verdict, tightest check's margin "
+             "(in resolutions, or relative to the threshold)", "",
+             "| study | " + " | ".join(f"seed {s}" for s in seeds) + " | CPU s/run |",
+             "|---|" + "---|" * (len(seeds) + 1)]
+    notes = []
+    for name in names:
+        by_seed = table.get(name, {})
+        cpu = [r["cpu"] for s in seeds for r in by_seed.get(str(s), [])]
+        lines.append(f"| {name} | " + " | ".join(cell(by_seed[str(s)]) if str(s) in by_seed else "not run"
+                                                 for s in seeds) + f" | {sum(cpu) / max(1, len(cpu)):.1f} |")
+        for s in seeds:
+            for r in by_seed.get(str(s), []):
+                if r["held"] is not True:
+                    why = r["undecided_reason"] or r["summary"].split(" Failed: ")[-1].split(" Rule:")[0]
+                    notes.append(f"- {name}, seed {s}, {r['threads']} thread(s), {WORD[r['held']]}: {why}")
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def _render_main(argv: list[str]) -> int:
+    """``--render FILE``: print the table of a saved ``--json`` file without running anything."""
+    data = json.loads(Path(argv[1]).read_text())
+    table = data["table"]
+    from gaplab.studies.registry import all_studies
+
+    names = [n for n in all_studies() if n in table] + [n for n in table if n not in all_studies()]
+    seeds = sorted({int(s) for b in table.values() for s in b})
+    print(render(table, names, seeds, data["preset"], ",".join(map(str, data["threads"]))))
+    return 0
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(_render_main(sys.argv[1:]) if sys.argv[1:2] == ["--render"] else main())

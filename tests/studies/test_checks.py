@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from gaplab.studies.base import Outcome, StudyContext
-from gaplab.studies.checks import Check, compose_summary, decide, rule_sentence, tightest
+from gaplab.studies.checks import (
+    Check,
+    MeasuredSpread,
+    compose_summary,
+    decide,
+    jackknife_resolution,
+    rule_sentence,
+    spread_resolution,
+    t_resolution,
+    tightest,
+)
 
 
 def test_margins_follow_the_comparison() -> None:
@@ -50,13 +61,43 @@ def test_summary_words_are_derived_and_rule_is_listed() -> None:
     assert tightest(checks).name == "b"
 
 
-def test_outcome_derives_held_and_keeps_the_old_form() -> None:
+def test_outcome_derives_held_and_has_no_back_door() -> None:
     o = Outcome(summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])
     assert o.held is False and o.summary.startswith("Claim did not hold: x.") and "Failed: v 1 < 0.5" in o.summary
+    with pytest.raises(TypeError):
+        Outcome(held=True, summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="at least one check"):
+        Outcome(summary="written by the study", numbers={"n": 1}, checks=[])
+
+
+def test_resolutions_come_from_the_measured_spread() -> None:
+    # the t-interval of a mean: t(0.975, 3) = 3.182 standard errors for 4 seeds; one seed measures no spread
+    v = [0.1, 0.3, 0.2, 0.4]
+    se = np.std(v, ddof=1) / 2
+    assert t_resolution(v) == pytest.approx(3.1824 * se, rel=1e-4)
+    assert math.isnan(t_resolution([0.5]))
+    # a one-seed check at a wobble of 0.8 × the spread: undecided, not "did not hold" (it would be without one)
+    wobble = Check("gain", "gain", -0.08, ">", 0.0, resolution=spread_resolution(0.1, 5))
+    assert wobble.resolution == pytest.approx(2.7764 * 0.1, rel=1e-4) and decide([wobble])[0] is None
+    assert decide([Check("gain", "gain", -0.08, ">", 0.0)])[0] is False
+    # the jackknife SE of a mean is its standard error
+    assert jackknife_resolution(lambda kept: float(np.mean([v[i] for i in kept])), 4) == pytest.approx(
+        t_resolution(v))
+    # a measured spread fills only checks that have neither a resolution nor an exactness reason
+    spread = MeasuredSpread(seeds=5, sd={"a": 0.1, "b": 0.1, "c": 0.1})
+    a, b, c, d = spread.apply([Check("a", "x", 1.0, ">", 0.0), Check("b", "x", 1.0, ">", 0.0, resolution=0.5),
+                               Check("c", "x", 0.0, "<=", 0.0, exact="an identity"), Check("d", "x", 1.0, ">", 0.0)])
+    assert a.resolution == pytest.approx(0.27764, rel=1e-4) and b.resolution == 0.5
+    assert c.resolution is None and c.exact and d.resolution is None
     with pytest.raises(ValueError, match="not both"):
-        Outcome(held=True, summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])
-    legacy = Outcome(True, "written by the study", {"n": 1})
-    assert legacy.held is True and legacy.summary == "written by the study" and legacy.checks == []
+        Check("e", "x", 1.0, ">", 0.0, resolution=0.1, exact="an identity")
+    assert Check.from_row(a.row()) == a and Check.from_row(c.row()) == c
+    # a ratio spread over orders of magnitude: resolved iff |ln(value / threshold)| >= t·log_sd
+    logs = MeasuredSpread(seeds=5, sd={}, log_sd={"r": 0.5})  # t·log_sd = 1.388: a factor of 4.01
+    assert decide(logs.apply([Check("r", "ratio", 50.0, ">", 10.0)]))[0] is True  # a factor of 5
+    assert decide(logs.apply([Check("r", "ratio", 30.0, ">", 10.0)]))[0] is None  # a factor of 3
+    assert decide(logs.apply([Check("r", "ratio", 3.0, ">", 10.0)]))[0] is None
+    assert decide(logs.apply([Check("r", "ratio", 2.0, ">", 10.0)]))[0] is False
 
 
 def test_seeds_are_derived_from_the_study_seed(tmp_path) -> None:

@@ -6,10 +6,15 @@ from gaplab.studies.augmentation import METHODS
 from gaplab.studies.registry import get
 
 
-def test_augmentation_quick_holds(quick_verdict) -> None:
+def test_augmentation_quick(quick_verdict) -> None:
+    # One seed cannot resolve the gain: at seed 0 the best gain (+0.020, min_gain 0.01) and the worth ratio (0.48)
+    # sit within t·SD of their spread over seeds 0-4 (0.010 and 0.56): undecided (both margins are within 10 % of
+    # their resolutions, so another CPU's float kernels may tip it to held), never "did not hold".
     v = quick_verdict("augmentation")
     n = v.numbers
-    assert v.held is True, v.summary
+    assert v.held is not False, v.summary
+    assert all(c["passed"] for c in v.checks)
+    assert v.held is True or "a larger preset" in v.summary
     acc = n["test_accuracy"]
     assert set(acc) == {"none", *METHODS, "real_2x"}
     assert set(n["equivalent_extra_data"]) == set(METHODS)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 import sys
 from collections.abc import Callable
 
@@ -71,14 +70,23 @@ def test_quick_verdict_is_consistent(name: str, quick_verdict: Callable[..., Ver
     data = json.loads(json.dumps(v.to_json(), allow_nan=False))  # plain JSON, no NaN
     assert data["seed"] == 0 and "--seed 0" in data["command"]
     assert v.checks, "the study declares its checks"
-    checks = [Check(c["name"], c["what"], math.nan if c["value"] is None else c["value"], c["op"], c["threshold"],
-                    c["resolution"]) for c in v.checks]
+    checks = [Check.from_row(c) for c in v.checks]
     held, _ = decide(checks)
     assert v.held is held
     assert v.summary.startswith(WORDS[held] + ":")
     others = [w for k, w in WORDS.items() if k is not held]
     assert not any(w.lower() in v.summary.lower() for w in others), "the summary's verdict words are derived"
     assert (v.held is None) == bool(v.undecided_reason)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_check_knows_its_resolution(name: str, quick_verdict: Callable[..., Verdict]) -> None:
+    """A check of a stochastic quantity carries a resolution from a measured seed-to-seed spread, so a wobble reads
+    "undecided", never "did not hold"; a check without one says why its value is exact (the quick verdict's rows,
+    as verdict.json stores them)."""
+    v = quick_verdict(name)
+    bare = [c["name"] for c in v.checks if c["resolution"] is None and not c["exact"]]
+    assert not bare, f"checks with neither a resolution nor a reason to be exact: {bare}"
 
 
 @pytest.mark.parametrize("name", _names("breaking"))

@@ -5,9 +5,13 @@ from __future__ import annotations
 from gaplab.studies.registry import get
 
 
-def test_ntk_quick_holds(quick_verdict):
+def test_ntk_quick(quick_verdict):
+    # Every check passes at seed 0; the slope (−0.42, at most −0.3) is within t·SD of its spread over seeds 0-4
+    # (0.137), so the one-seed quick verdict is undecided rather than held.
     v = quick_verdict("ntk")
-    assert v.held is True, v.summary
+    assert v.held is not False, v.summary
+    assert all(c["passed"] for c in v.checks)
+    assert v.held is True or v.undecided_reason.startswith("slope_not_too_flat")
     n = v.numbers
     rel = [n["rel_error"][k] for k in ("64", "256", "1024", "4096")]
     assert rel[-1] < rel[0]

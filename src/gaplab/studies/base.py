@@ -35,23 +35,20 @@ class Params(dict):
 
 @dataclass
 class Outcome:
-    """What a study concludes: its declared ``checks`` (from which ``held`` and the summary's verdict are derived),
-    a summary of the findings without verdict words, and the numbers.
+    """What a study concludes: a summary of its findings without verdict words, the numbers, and its declared
+    ``checks``. ``held``, the full summary (verdict words, findings, undecided reason, rule) and the undecided
+    reason are derived from the checks; a study cannot state its verdict by hand."""
 
-    The old form ``Outcome(held, summary, numbers)`` (no checks; summary written by the study) still works.
-    """
-
-    held: bool | None = None
-    summary: str = ""
-    numbers: dict[str, Any] = field(default_factory=dict)
-    checks: list[Check] = field(default_factory=list)
-    undecided_reason: str = ""
+    summary: str
+    numbers: dict[str, Any]
+    checks: list[Check]
+    held: bool | None = field(init=False)
+    undecided_reason: str = field(init=False, default="")
 
     def __post_init__(self) -> None:
-        if self.checks:
-            if self.held is not None:
-                raise ValueError("Outcome: give checks or held, not both (held is derived from the checks)")
-            self.held, self.summary, self.undecided_reason = compose_summary(self.checks, self.summary)
+        if not self.checks:
+            raise ValueError("Outcome: declare at least one check; the verdict is derived from the checks")
+        self.held, self.summary, self.undecided_reason = compose_summary(self.checks, self.summary)
 
 
 @dataclass

@@ -12,10 +12,12 @@ same for every variant.
 Rule (declared as checks; thresholds in the presets; seed-averaged, each comparison paired by seed, hence the same
 training subset and initial weights): each helps alone (test-accuracy gain of batch norm without dropout, and of
 dropout without batch norm, above ``min_gain``) and dropout helps less with BN (gain without BN − gain with BN
-above ``min_gain_drop``). Each check's resolution is ``resolution_se`` standard errors of its paired difference
-over seeds.
+above ``min_gain_drop``). Each check's resolution is the 95 % t-interval of its paired difference over seeds
+(t·SE: 3.18 SE with the quick preset's 4 seeds, 2.09 SE with the full preset's 20; until 2026-12-06 it was 2 SE,
+which with 4 seeds let a zero gain read "did not hold", e.g. ``--seed 5`` at −2.4 SE).
 
-Measured (one thread, 2026-12-01; gains are paired means ± SE over run seeds, 16 channels, 2 blocks, 100 epochs):
+Measured (one thread, 2026-12-01; gains are paired means ± SE over run seeds, 16 channels, 2 blocks, 100 epochs;
+"resolutions" there are the former 2 SE):
 
 - Full preset, ``--seed 0`` (run seeds 0-19): dropout 0.2 in the blocks gains +0.037 ± 0.004 without BN and
   +0.005 ± 0.002 with BN (none 0.861, dropout 0.898, BN 0.957, both 0.962): held, "dropout helps alone" at 4.4
@@ -52,7 +54,7 @@ import math
 import numpy as np
 
 from gaplab.studies.base import Outcome, Params, StudyContext, study
-from gaplab.studies.checks import Check, standard_error
+from gaplab.studies.checks import Check, standard_error, t_resolution
 from gaplab.studies.plotting import subplots
 
 
@@ -62,10 +64,10 @@ from gaplab.studies.plotting import subplots
     claim="In residual networks with batch normalization, dropout looks redundant even though each helps alone.",
     quick={"train_size": 300, "epochs": 60, "seeds": 4, "channels": 8, "blocks": 1, "dropout": 0.2,
            "block_dropout": False, "schedule": "constant",
-           "extra_dropouts": [], "min_gain": 0.0, "min_gain_drop": 0.0, "resolution_se": 2.0},
+           "extra_dropouts": [], "min_gain": 0.0, "min_gain_drop": 0.0},
     full={"train_size": 300, "epochs": 100, "seeds": 20, "channels": 16, "blocks": 2, "dropout": 0.2,
           "block_dropout": True, "schedule": "cosine",
-          "extra_dropouts": [], "min_gain": 0.0, "min_gain_drop": 0.0, "resolution_se": 2.0},
+          "extra_dropouts": [], "min_gain": 0.0, "min_gain_drop": 0.0},
     # dropping 90 % of the pooled features hurts with or without BN: dropout no longer "helps alone"
     breaking={"dropout": 0.9},
 )
@@ -100,6 +102,7 @@ def dropout_bn(ctx: StudyContext, p: Params) -> Outcome:
                "both": (True, p.dropout)}
     test_acc = {name: stats(*k)[0] for name, k in variant.items()}
     test_std = {name: stats(*k)[1] for name, k in variant.items()}
+    d0 = np.array([acc[(False, p.dropout, s)] - acc[(False, 0.0, s)] for s in seeds])
     g0, se0 = paired_gain(False, p.dropout)
     g1, se1 = paired_gain(True, p.dropout)
     d_gain = np.array([(acc[(False, p.dropout, s)] - acc[(False, 0.0, s)]) - (acc[(True, p.dropout, s)]
@@ -109,11 +112,11 @@ def dropout_bn(ctx: StudyContext, p: Params) -> Outcome:
     bn_gain, bn_se = float(d_bn.mean()), standard_error(d_bn)
     checks = [
         Check("batch_norm_helps_alone", "test-accuracy gain from batch norm without dropout", bn_gain, ">",
-              p.min_gain, resolution=p.resolution_se * bn_se),
+              p.min_gain, resolution=t_resolution(d_bn)),
         Check("dropout_helps_alone", f"test-accuracy gain from dropout {p.dropout:g} without BN", g0, ">", p.min_gain,
-              resolution=p.resolution_se * se0),
+              resolution=t_resolution(d0)),
         Check("less_with_bn", "gain without BN − gain with BN", g0 - g1, ">", p.min_gain_drop,
-              resolution=p.resolution_se * se_drop),
+              resolution=t_resolution(d_gain)),
     ]
 
     where = "in every residual block" if p.block_dropout else "before the linear head"

@@ -27,7 +27,7 @@ import torch
 from gaplab.data.builtin_inner_product import inner_product_inputs
 from gaplab.spec import RunSpec
 from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
-from gaplab.studies.checks import Check
+from gaplab.studies.checks import Check, MeasuredSpread
 from gaplab.studies.plotting import subplots
 
 BATCH = 100
@@ -36,6 +36,16 @@ BATCH = 100
 @torch.no_grad()
 def _mse(run: StoredRun, x: torch.Tensor, y: torch.Tensor) -> float:
     return float(((run.model()(x) - y) ** 2).mean())
+
+# Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
+# 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
+# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+SPREAD = MeasuredSpread(seeds=5, sd={
+    "bilinear_beats_mlp": 0.00349,
+    "bilinear_exact": 0.000102,
+    "bilinear_extrapolates": 0.109,
+    "mlp_fails_out_of_range": 0.768,
+})
 
 
 @study(
@@ -139,7 +149,7 @@ def inner_product(ctx: StudyContext, p: Params) -> Outcome:
                f"on inputs ×{p.ood_scale:g} the targets' variance grows ×{ood['target_variance']:.1f}, the bilinear "
                f"MSE ×{ood['bilinear']:.1f} (relative ×{rel_ratio['bilinear']:.2f}) and the MLP's ×{ood['mlp']:.0f} "
                f"(relative ×{rel_ratio['mlp']:.1f}); seed means over {len(seeds)} seeds")
-    return Outcome(summary=summary, checks=checks, numbers={
+    return Outcome(summary=summary, checks=SPREAD.apply(checks), numbers={
         "mlp_test_mse": {str(w): mlp_in[w] for w in p.widths},
         "mlp_ood_mse": {str(w): mlp_out[w] for w in p.widths},
         "bilinear_test_mse": bil_in, "bilinear_ood_mse": bil_out,

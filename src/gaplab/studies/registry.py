@@ -9,7 +9,7 @@ import gaplab.studies as pkg
 from gaplab.errors import SpecError
 from gaplab.studies.base import STUDIES, Study
 
-_FRAMEWORK = {"base", "registry", "plotting"}
+_FRAMEWORK = {"base", "registry", "plotting", "checks", "curves"}
 
 
 def _load_all() -> None:
