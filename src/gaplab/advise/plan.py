@@ -24,6 +24,7 @@ ES_PATIENCE = 10
 # configurations given up first when the budget is short (the plain model is never dropped)
 DROP_ORDER = ("width-x2", "l2-1", "l2-100", "width-x0.5", "combined", "dropout")
 MIN_SIZES = 5
+SIZES = 7  # sizes measured when the budget allows: 4-parameter curves fitted without the 2 largest keep 5 points
 MIN_SEEDS = 3
 
 
@@ -194,15 +195,15 @@ def configurations(model: str, model_args: dict[str, Any], aug: list[dict]) -> l
     return cs
 
 
-def training_sizes(n_user: int, n_classes: int) -> list[int]:
-    """At least five sizes spaced by a constant factor up to ``n_user``: factor 2 when n/16 leaves enough
-    examples per class, else a smaller factor down to max(50, 5 per class)."""
+def training_sizes(n_user: int, n_classes: int, count: int = SIZES) -> list[int]:
+    """``count`` sizes spaced by a constant factor from n/16 (or max(50, 5 per class) when that is larger) up to
+    ``n_user``; sizes that round to the same number are kept once."""
     n_min = max(50, 5 * n_classes)
     if n_user < 2 * n_min:
         raise DataError(f"data: {n_user} training examples are too few for a learning curve "
                         f"(advise needs at least {2 * n_min})")
     low = max(n_user / 16, n_min)
-    sizes = [int(round(low * (n_user / low) ** (i / (MIN_SIZES - 1)))) for i in range(MIN_SIZES)]
+    sizes = [int(round(low * (n_user / low) ** (i / (count - 1)))) for i in range(count)]
     return sorted(set(sizes))
 
 

@@ -1,0 +1,91 @@
+"""advise's extrapolation of one learning curve: an ensemble of curve families weighted by held-out score, with
+an interval that holds seed noise and model uncertainty, calibrated on a benchmark of curves with known truth.
+
+Method (chosen on the tuning part of ``benchmarks/advise_truth.py``; see docs/advise-truth.md):
+
+- every family of ``theory.curves.FAMILIES`` is fitted without the two largest sizes and scored there
+  (mean absolute error); the point prediction is the ``RULE`` ensemble of the families fitted on all sizes;
+- the interval is point ± κ_h·u_h at horizon h (target n / largest measured n), u_h = √(spread_h² +
+  (score·r_h)² + sem²): spread_h is the weighted standard deviation of the members' predictions (which model
+  is right), score the ensemble's own held-out error grown by r_h = ln(h·N / n_fit) / ln(N / n_fit) (N the
+  largest size, n_fit the largest size of the held-out fits: the ratio of the extrapolation distances on a log
+  scale), sem the seed standard error at N. κ_h is the 90 % quantile of |error| / u_h on the benchmark's
+  tuning curves. (A seed bootstrap, ``curves.bootstrap``, measured 10–50× narrower than the model term on the
+  benchmark and cost seconds per curve; it is not used.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gaplab.theory import curves
+
+RULE = "inverse-square"
+KEEP = 3.0
+# κ_h by horizon (factor over the largest measured size), the measured 90 %-interval coverage on the benchmark's
+# held-out pairs and the median absolute error there; written by benchmarks/advise_truth.py (see its JSON).
+KAPPA: dict[float, float] = {2.0: 1.0, 4.0: 1.0, 8.0: 1.0}
+COVERAGE: dict[float, float] = {}
+
+
+def kappa(h: float) -> float:
+    """κ at horizon h: the calibrated value of the nearest calibrated horizon on a log scale."""
+    near = min(KAPPA, key=lambda k: abs(math.log(k) - math.log(h)))
+    return KAPPA[near]
+
+
+@dataclass
+class CurvePrediction:
+    """The ensemble's predictions at ``targets`` with their intervals and what they are made of."""
+
+    targets: list[float]
+    point: list[float]
+    low: list[float]
+    high: list[float]
+    weights: dict[str, float]
+    scores: dict[str, float]
+    members: dict[str, list[float]]  # each family's own prediction (fitted on all sizes)
+    spread: list[float]
+    scale: list[float]  # u_h
+    floor: float
+    fits: dict[str, curves.Fit]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"targets": self.targets, "point": self.point, "low": self.low, "high": self.high,
+                "weights": self.weights, "scores": self.scores, "members": self.members, "spread": self.spread,
+                "scale": self.scale, "floor": self.floor}
+
+
+def predict(ns: Sequence[float], errs_by_size: Sequence[Sequence[float] | np.ndarray], targets: Sequence[float],
+            start_error: float | None = None, rule: str = RULE,
+            kappas: dict[float, float] | None = None, choice: curves.Choice | None = None) -> CurvePrediction:
+    """Extrapolate one measured curve (sizes ``ns``, seed errors per size) to ``targets`` (``choice``: the
+    families already fitted and scored by ``curves.choose`` on these means)."""
+    n = np.asarray(ns, float)
+    per = [np.asarray(e, float) for e in errs_by_size]
+    means = np.array([e.mean() for e in per])
+    if choice is None:
+        choice = curves.choose(n, means, start_error=start_error)
+    w = curves.weights(choice.scores, rule, KEEP)
+    t = np.asarray(targets, float)
+    members = {m: choice.fits[m].predict(t) for m in choice.fits}
+    point = curves.mixture(choice.fits, w, t)
+    spread = np.sqrt(np.sum([wm * (members[m] - point) ** 2 for m, wm in w.items()], axis=0))
+    held = float(sum(wm * choice.scores[m] for m, wm in w.items()))
+    big, fit_max = float(n.max()), float(n[-choice.holdout - 1])
+    r = np.log(t / fit_max) / math.log(big / fit_max)
+    last = per[int(np.argmax(n))]
+    sem = float(last.std(ddof=1) / math.sqrt(len(last))) if len(last) > 1 else 0.0
+    scale = np.sqrt(spread ** 2 + (held * r) ** 2 + sem ** 2)
+    ks = kappas or KAPPA
+    k = np.array([ks[min(ks, key=lambda kk: abs(math.log(kk) - math.log(h)))] for h in t / big])
+    lo, hi = point - k * scale, point + k * scale
+    floor = float(sum(wm * choice.fits[m].floor for m, wm in w.items()))
+    return CurvePrediction([float(v) for v in t], point.tolist(), np.maximum(lo, 0.0).tolist(), hi.tolist(),
+                           w, choice.scores, {m: v.tolist() for m, v in members.items()}, spread.tolist(),
+                           scale.tolist(), floor, choice.fits)
