@@ -4,7 +4,8 @@ For every pair advise's own plan (``base_plan``: its sizes up to the user's n, i
 not shrunk to a budget) is trained, and so is the plain model at 2×, 4× and 8× n with the same recipe, 3 seeds,
 on the data's one fixed test set; configurations are also trained at 2n, to check that the configuration
 advise recommends at n is still the best there (among plain and the best three configurations at n, which are
-the ones trained at 2n). Training results are stored (``--store``) and the measured curves cached in ``benchmarks/results/advise_truth_curves.json``, so fitting methods are compared without training again.
+the ones trained at 2n). Training results are stored (``--store``) and the measured curves cached in
+``benchmarks/results/advise_truth_curves.json``, so fitting methods are compared without training again.
 
 Every extrapolation method (each curve family alone, ``last1``, the held-out choice, the ensemble) is fitted to
 the curve up to n and scored at 2×/4×/8× n: absolute error, mean rank per horizon (LCDB's protocol: rank of the
@@ -129,6 +130,7 @@ def resolved(pair: Pair, folder: Path) -> dict[str, Any]:
 def collect(pair: Pair, folder: Path, store: Any) -> dict[str, Any]:
     """Train (or read from the store) the pair's curve, its truth, every configuration at n and the best at 2n."""
     from gaplab.advise import data_spec
+    from gaplab.advise.analysis import start_error
     from gaplab.advise.plan import base_plan
     from gaplab.engine.executor import run_local
 
@@ -161,7 +163,7 @@ def collect(pair: Pair, folder: Path, store: Any) -> dict[str, Any]:
                                             "min_steps": plan.min_steps},
             "task": "regression" if pair.data.get("name") == "teacher-mlp" and not
             pair.data.get("args", {}).get("classes") else "classification",
-            "errors": errs, "seconds": round(secs, 1)}
+            "errors": errs, "seconds": round(secs, 1), "start_error": start_error(plan)}
 
 
 def _error(store: Any, run_id: str) -> float:
@@ -198,14 +200,29 @@ def main() -> None:
     ap.add_argument("--store", default="gaplab-results/advise-truth.db")
     ap.add_argument("--only", nargs="*", default=None, help="train only these pair keys (again)")
     ap.add_argument("--evaluate", action="store_true", help="only evaluate the cached curves")
+    ap.add_argument("--rule", default=None, help="ensemble rule to evaluate as 'advise' (default: advise's RULE)")
     a = ap.parse_args()
     if not a.evaluate:
         collect_all(a.store, a.only)
     if a.only:
         return
-    from advise_truth_eval import evaluate  # type: ignore[import-not-found]
+    cached = json.loads(CURVES_JSON.read_text())
+    if any("start_error" not in c for c in cached.values()):  # curves cached before it was recorded
+        from gaplab.advise import data_spec
+        from gaplab.advise.analysis import start_error
+        from gaplab.advise.plan import base_plan
 
-    evaluate(json.loads(CURVES_JSON.read_text()), [p.key for p in TUNING], [p.key for p in HELD_OUT])
+        folder = Path(a.store).parent / "advise-truth-data"
+        for p in TUNING + HELD_OUT:
+            if p.key in cached and "start_error" not in cached[p.key]:
+                plan = base_plan(data_spec(resolved(p, folder)), p.model, p.model_args or None, p.n)
+                cached[p.key]["start_error"] = start_error(plan)
+        CURVES_JSON.write_text(json.dumps(cached, indent=1))
+    import advise_truth_eval  # type: ignore[import-not-found]
+
+    if a.rule:
+        advise_truth_eval.rule_in_use = a.rule
+    advise_truth_eval.evaluate(json.loads(CURVES_JSON.read_text()), [p.key for p in TUNING], [p.key for p in HELD_OUT])
 
 
 if __name__ == "__main__":

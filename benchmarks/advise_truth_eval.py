@@ -1,11 +1,12 @@
 """Scoring half of ``advise_truth.py``: every extrapolation method against the measured truth of the cached curves.
 
 Methods: each curve family alone (fitted on all measured sizes), ``last1``, ``select`` (the family that
-extrapolates best to the two largest measured sizes), ``ens-uniform`` and ``ens-inv2`` (ensembles of the families
-within 3× the best held-out score, equal or 1/score² weights) and ``advise`` (``gaplab.advise.predict``: the
-ensemble of its ``RULE`` with its interval). A family that cannot be fitted to a curve falls back to ``last1``
-there (LCDB scored failed fits as its fallback too). Ranks: on every curve and horizon the methods are ranked by
-absolute error (ties share the mean rank), then averaged over curves (LCDB's protocol).
+extrapolates best to the two largest measured sizes), ``ens-uniform``, ``ens-inv2`` and ``ens-median`` (the
+families within 3× the best held-out score, equal or 1/score² weights, or their median) and ``advise``
+(``gaplab.advise.predict``: the ensemble of its ``RULE`` with its interval). A family that cannot be fitted to a
+curve falls back to ``last1`` there (LCDB scored failed fits as its fallback too). Ranks: on every curve and
+horizon the methods are ranked by absolute error (ties share the mean rank), then averaged over curves (LCDB's
+protocol).
 """
 
 from __future__ import annotations
@@ -24,18 +25,15 @@ from gaplab.theory import curves
 ROOT = Path(__file__).resolve().parent
 RESULT_JSON = ROOT / "results" / "advise_truth.json"
 FIGURE = ROOT.parent / "docs" / "advise-truth-calibration.png"
-CLASSES = {"mnist1d": 10, "digits": 10, "teacher-cls": 3, "teacher-cls-noisy": 3, "table-easy": 2,
-           "table-medium": 4, "table-hard": 3, "breast-cancer": 2, "folder-digits": 10, "folder-digits16": 10}
 
 
 def start_error(c: dict[str, Any]) -> float | None:
-    """M4's e0: chance (1 − 1/K) for classification, the stored constant-predictor MSE for regression."""
-    if c["task"] == "regression":
-        return c.get("start_error")
-    prefix = c["key"].rsplit("-", 2)[0] if not c["key"].startswith(("teacher", "table")) else \
-        c["key"].rsplit("-", 1)[0]
-    k = CLASSES.get(prefix) or CLASSES.get(c["key"].split("-")[0])
-    return None if k is None else 1.0 - 1.0 / k
+    """M4's e0 as advise computes it (``advise.analysis.start_error``), recorded with the curve."""
+    return c.get("start_error")
+
+
+RULES = {"winner": "select", "uniform": "ens-uniform", "inverse-square": "ens-inv2", "median": "ens-median"}
+rule_in_use = P.RULE
 
 
 def curve_methods(c: dict[str, Any]) -> dict[str, Any]:
@@ -50,10 +48,11 @@ def curve_methods(c: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, list[float]] = {"last1": last.tolist()}
     for m in curves.FAMILIES:
         out[m] = (choice.fits[m].predict(t) if m in choice.fits else last).tolist()
-    out["select"] = choice.fits[choice.model].predict(t).tolist()
-    for rule, name in (("uniform", "ens-uniform"), ("inverse-square", "ens-inv2")):
-        out[name] = curves.mixture(choice.fits, curves.weights(choice.scores, rule, P.KEEP), t).tolist()
-    pr = P.predict(ns, per, t, start_error=e0, choice=choice)
+    members = {m: f.predict(t) for m, f in choice.fits.items()}
+    sem = float(np.std(per[-1], ddof=1) / math.sqrt(len(per[-1])))
+    for rule, name in RULES.items():
+        out[name] = P.ensemble(choice, members, float(means[-1]), sem, rule)[0].tolist()
+    pr = P.predict(ns, per, t, start_error=e0, choice=choice, rule=rule_in_use)
     out["advise"] = pr.point
     truth = [float(np.mean(c["errors"]["plain"][str(int(m))])) for m in t]
     shape = curves.check_shape(ns, per)

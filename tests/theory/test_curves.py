@@ -89,7 +89,7 @@ def test_shape_check() -> None:
     ("mmf4", lambda n: (0.8 * 300 + 0.05 * n ** 1.2) / (300 + n ** 1.2), None),
     ("wbl4", lambda n: 0.1 + 0.6 * math.exp(-0.02 * n ** 0.6), None),
     ("pow4", lambda n: 0.05 + 4.0 * (n + 150) ** -0.6, None),
-    ("bnsl", lambda n: 0.02 + 2.0 * n ** -0.1 * (1 + n / 800) ** -0.9, None),
+    ("bnsl", lambda n: 0.02 + 2.0 * n ** -0.1 * (1 + n / 800) ** -0.9, None),  # slope 0.1, then 1.0
 ])
 def test_four_and_five_parameter_families_fit_their_own_curves(model, truth, e0) -> None:
     ns = [50, 100, 200, 400, 800, 1600, 3200]

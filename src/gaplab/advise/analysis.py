@@ -168,6 +168,10 @@ def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None =
         "level": LEVEL, "extrapolation_limit": EXTRAPOLATION_LIMIT, "error_at_n": at_n, "best": best,
         "best_label": labels[best], "best_other": runner_up, "paired_vs_plain": paired, "worth_in_examples": worth,
         "bias_variance": bv, "actions": actions, "curves": cv,
+        # sizes whose plain runs were mostly still lowering their training loss at the end: points that may sit
+        # above the converged curve (the plan trains every size for the same number of epochs)
+        "still_training": [m for m in plan.sizes if table["plain"][m]
+                           and sum(r.train_still_falling for r in table["plain"][m]) > len(table["plain"][m]) / 2],
     }
     if goal is not None:
         numbers["goal"] = _goal(goal, cv, best, n)
@@ -297,6 +301,9 @@ def _words(x: dict[str, Any], plan: Plan) -> list[str]:
     w.append(f"Bias/variance: plain trains to error {pl['train_error']:.3f} and tests at {pl['test_error']:.3f} "
              f"(gap {pl['gap']:.3f}); the gap goes from {list(bv['gap_by_size'].values())[0]:.3f} at the smallest "
              f"size to {list(bv['gap_by_size'].values())[-1]:.3f} at n.")
+    if x["still_training"]:
+        w.append("Not converged: at n = " + ", ".join(map(str, x["still_training"])) + " the plain model's training "
+                 "loss was still falling when training ended; those points may lie above the converged curve.")
     w.append("Action: " + "; ".join(f"{a['action']} ({a['why']})" for a in x["actions"]) + ".")
     if "goal" in x:
         for c, g in x["goal"]["by_config"].items():

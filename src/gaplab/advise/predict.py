@@ -61,6 +61,25 @@ class CurvePrediction:
                 "scale": self.scale, "floor": self.floor}
 
 
+def plausible(choice: curves.Choice, members: dict[str, np.ndarray], last: float, sem: float) -> dict[str, float]:
+    """Held-out scores of the families whose predictions do not rise above the last measured error (beyond
+    2 seed standard errors + 0.005): more data is not predicted to hurt. All of them if none qualifies."""
+    ok = {m: s for m, s in choice.scores.items() if float(np.max(members[m])) <= last + 2 * sem + 0.005}
+    return ok or dict(choice.scores)
+
+
+def ensemble(choice: curves.Choice, members: dict[str, np.ndarray], last: float, sem: float,
+             rule: str = RULE) -> tuple[np.ndarray, dict[str, float]]:
+    """The point prediction and member weights of ``rule``: ``winner``, ``uniform``, ``inverse-square``
+    (``curves.weights``, scores floored at 2 seed standard errors) or ``median`` (the median of the members
+    kept by the uniform rule)."""
+    scores = plausible(choice, members, last, sem)
+    w = curves.weights(scores, "uniform" if rule == "median" else rule, KEEP, noise=2 * sem)
+    if rule == "median":
+        return np.median([members[m] for m in w], axis=0), w
+    return np.sum([wm * members[m] for m, wm in w.items()], axis=0), w
+
+
 def predict(ns: Sequence[float], errs_by_size: Sequence[Sequence[float] | np.ndarray], targets: Sequence[float],
             start_error: float | None = None, rule: str = RULE,
             kappas: dict[float, float] | None = None, choice: curves.Choice | None = None) -> CurvePrediction:
@@ -71,16 +90,15 @@ def predict(ns: Sequence[float], errs_by_size: Sequence[Sequence[float] | np.nda
     means = np.array([e.mean() for e in per])
     if choice is None:
         choice = curves.choose(n, means, start_error=start_error)
-    w = curves.weights(choice.scores, rule, KEEP)
     t = np.asarray(targets, float)
+    last = per[int(np.argmax(n))]
+    sem = float(last.std(ddof=1) / math.sqrt(len(last))) if len(last) > 1 else 0.0
     members = {m: choice.fits[m].predict(t) for m in choice.fits}
-    point = curves.mixture(choice.fits, w, t)
+    point, w = ensemble(choice, members, float(last.mean()), sem, rule)
     spread = np.sqrt(np.sum([wm * (members[m] - point) ** 2 for m, wm in w.items()], axis=0))
     held = float(sum(wm * choice.scores[m] for m, wm in w.items()))
     big, fit_max = float(n.max()), float(n[-choice.holdout - 1])
     r = np.log(t / fit_max) / math.log(big / fit_max)
-    last = per[int(np.argmax(n))]
-    sem = float(last.std(ddof=1) / math.sqrt(len(last))) if len(last) > 1 else 0.0
     scale = np.sqrt(spread ** 2 + (held * r) ** 2 + sem ** 2)
     ks = kappas or KAPPA
     k = np.array([ks[min(ks, key=lambda kk: abs(math.log(kk) - math.log(h)))] for h in t / big])

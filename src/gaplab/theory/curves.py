@@ -15,7 +15,8 @@ formulas for the error, i.e. with the sign of the rising part flipped:
   the constant predictor for regression) and e solved for at each x. α > 0 gives the slow start (error
   falling faster and faster on a log scale) before the power law with floor e∞ sets in;
 - ``bnsl`` a broken power law with one break (Caballero et al. 2023, "Broken neural scaling laws"):
-  a + b·x^(−c0)·(1 + x/d)^(−c1), sharpness f fixed at 1; slope c0 before the break d, c0 + c1 after it;
+  a + b·x^(−c0)·(1 + x/d)^(c0 − c2), sharpness f fixed at 1; log-log slope c0 before the break d, c2 after it
+  (their c1 = c2 − c0; both slopes ≥ 0, so the curve never rises);
 - ``last1`` the last measured error (LCDB's ``last1``): the baseline every method must beat.
 
 A model is chosen by how well it predicts the largest measured sizes when fitted without them (``choose``),
@@ -153,17 +154,18 @@ def _m4_starts(x: Array, y: Array, e0: float) -> list[list[float]]:
     return out
 
 
-def _bnsl(x: Array, a: float, b: float, c0: float, c1: float, d: float) -> Array:
-    return a + b * x ** (-c0) * (1.0 + x / d) ** (-c1)
+def _bnsl(x: Array, a: float, b: float, c0: float, c2: float, d: float) -> Array:
+    # Caballero's c1 written as c2 − c0 (c2 the slope after the break, ≥ 0): the curve never rises
+    return a + b * x ** (-c0) * (1.0 + x / d) ** (c0 - c2)
 
 
 def _bnsl_starts(x: Array, y: Array) -> list[list[float]]:
     low = float(y.min())
     out = []
     for a in (0.0, 0.5 * low):
-        for c0, c1, d in ((0.1, 0.8, 0.3), (0.05, 1.5, 1.0), (0.5, -0.3, 0.3)):
-            b = max(1e-9, (float(y[-1]) - a) * (1.0 + 1.0 / d) ** c1)
-            out.append([a, b, c0, c1, d])
+        for c0, c2, d in ((0.1, 0.9, 0.3), (0.05, 1.5, 1.0), (0.5, 0.2, 0.3)):
+            b = max(1e-9, (float(y[-1]) - a) * (1.0 + 1.0 / d) ** (c2 - c0))
+            out.append([a, b, c0, c2, d])
     return out
 
 
@@ -206,9 +208,9 @@ MODELS: dict[str, CurveModel] = {
         lambda x, y: ([0.0, 1e-9, 0.0, 0.0], [float(y.max()), np.inf, 3.0, 8.0]),  # replaced at fit time (e0)
         lambda x, y: [], lambda p: float(p[0]), fixed=("e0",)),
     "bnsl": CurveModel(
-        "bnsl", "a + b·n^(−c0)·(1 + n/d)^(−c1)", ("a", "b", "c0", "c1", "d"), _bnsl,
-        lambda x, y: ([0.0, 0.0, 0.0, -3.0, 1e-3], [float(y.max()), np.inf, 3.0, 3.0, 1e3]),
-        _bnsl_starts, lambda p: float(p[0]) if p[2] + p[3] > 0 else math.inf),
+        "bnsl", "a + b·n^(−c0)·(1 + n/d)^(c0 − c2)", ("a", "b", "c0", "c2", "d"), _bnsl,
+        lambda x, y: ([0.0, 0.0, 0.0, 0.0, 1e-3], [float(y.max()), np.inf, 3.0, 3.0, 1e3]),
+        _bnsl_starts, lambda p: float(p[0]) if p[3] > 0 else float(p[0] + p[1] * p[4] ** (p[3] - p[2]))),
     "last1": CurveModel(
         "last1", "the last measured error", ("a",), lambda x, a: a + 0.0 * np.asarray(x, float),
         lambda x, y: ([0.0], [np.inf]), lambda x, y: [[float(y[-1])]], lambda p: float(p[0])),
@@ -351,18 +353,21 @@ def choose(ns: Numbers, errs: Numbers, models: Sequence[str] = FAMILIES,
     return Choice(winner, scores, h, full[winner], partial, full)
 
 
-def weights(scores: dict[str, float], rule: str = "inverse-square", keep: float = 3.0) -> dict[str, float]:
+def weights(scores: dict[str, float], rule: str = "inverse-square", keep: float = 3.0,
+            noise: float = 1e-4) -> dict[str, float]:
     """Ensemble weights from held-out scores (lower is better): ``winner`` (all on the best),
-    ``inverse-square`` (1/score², over models scoring within ``keep``× the best; a score is floored at 1e-4 so
-    one lucky exact fit does not take everything) or ``uniform`` (equal, same cut). Sums to 1."""
+    ``inverse-square`` (1/score², over models scoring within ``keep``× the best) or ``uniform`` (equal, same
+    cut). Scores are floored at ``noise`` (the seed noise of the held-out points): differences below it are not
+    evidence, so a lucky fit does not take everything. Sums to 1."""
     if not scores:
         return {}
     best = min(scores.values())
     if rule == "winner":
         w = min(scores, key=lambda m: (scores[m], len(MODELS[m].params)))
         return {w: 1.0}
-    cut = keep * max(best, 1e-4)
-    kept = {m: max(s, 1e-4) for m, s in scores.items() if s <= cut}
+    floor = max(noise, 1e-4)
+    cut = keep * max(best, floor)
+    kept = {m: max(s, floor) for m, s in scores.items() if s <= cut}
     if rule == "uniform":
         raw = {m: 1.0 for m in kept}
     elif rule == "inverse-square":
