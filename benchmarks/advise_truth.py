@@ -195,6 +195,19 @@ def collect_all(store_path: str, only: list[str] | None) -> dict[str, Any]:
     return cached
 
 
+def with_start_errors(cached: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """Fill M4's start error (as advise computes it) into curves cached before it was recorded."""
+    from gaplab.advise import data_spec
+    from gaplab.advise.analysis import start_error
+    from gaplab.advise.plan import base_plan
+
+    for p in TUNING + HELD_OUT:
+        if p.key in cached and cached[p.key].get("start_error") is None:
+            plan = base_plan(data_spec(resolved(p, folder)), p.model, p.model_args or None, p.n)
+            cached[p.key]["start_error"] = start_error(plan)
+    return cached
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", default="gaplab-results/advise-truth.db")
@@ -206,23 +219,12 @@ def main() -> None:
         collect_all(a.store, a.only)
     if a.only:
         return
-    cached = json.loads(CURVES_JSON.read_text())
-    if any("start_error" not in c for c in cached.values()):  # curves cached before it was recorded
-        from gaplab.advise import data_spec
-        from gaplab.advise.analysis import start_error
-        from gaplab.advise.plan import base_plan
-
-        folder = Path(a.store).parent / "advise-truth-data"
-        for p in TUNING + HELD_OUT:
-            if p.key in cached and "start_error" not in cached[p.key]:
-                plan = base_plan(data_spec(resolved(p, folder)), p.model, p.model_args or None, p.n)
-                cached[p.key]["start_error"] = start_error(plan)
-        CURVES_JSON.write_text(json.dumps(cached, indent=1))
+    cached = with_start_errors(json.loads(CURVES_JSON.read_text()), Path(a.store).parent / "advise-truth-data")
     import advise_truth_eval  # type: ignore[import-not-found]
 
     if a.rule:
         advise_truth_eval.rule_in_use = a.rule
-    advise_truth_eval.evaluate(json.loads(CURVES_JSON.read_text()), [p.key for p in TUNING], [p.key for p in HELD_OUT])
+    advise_truth_eval.evaluate(cached, [p.key for p in TUNING], [p.key for p in HELD_OUT])
 
 
 if __name__ == "__main__":

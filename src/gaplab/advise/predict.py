@@ -25,7 +25,7 @@ import numpy as np
 
 from gaplab.theory import curves
 
-RULE = "inverse-square"
+RULE = "uniform"
 KEEP = 3.0
 # κ_h by horizon (factor over the largest measured size), the measured 90 %-interval coverage on the benchmark's
 # held-out pairs and the median absolute error there; written by benchmarks/advise_truth.py (see its JSON).
