@@ -104,7 +104,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for h in sorted({float(h) for r in rows for h in r["horizons"]}):
         errs: dict[str, list[float]] = {m: [] for m in methods}
         ranks: dict[str, list[float]] = {m: [] for m in methods}
-        cover, widths = [], []
+        cover, widths, cover_ok = [], [], []
         for r in rows:
             if h not in [float(v) for v in r["horizons"]]:
                 continue
@@ -116,12 +116,15 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
                 ranks[m].append(float(v))
             cover.append(r["low"][i] <= r["truth"][i] <= r["high"][i])
             widths.append(r["high"][i] - r["low"][i])
+            if r["shape"] not in ("rises", "flat"):  # advise itself extrapolates only these
+                cover_ok.append(cover[-1])
         out["by_horizon"][f"{h:g}x"] = {
             "cases": len(cover),
             "mae": {m: float(np.mean(v)) for m, v in errs.items()},
             "median_ae": {m: float(np.median(v)) for m, v in errs.items()},
             "mean_rank": {m: float(np.mean(v)) for m, v in ranks.items()},
-            "coverage": float(np.mean(cover)), "median_width": float(np.median(widths))}
+            "coverage": float(np.mean(cover)), "median_width": float(np.median(widths)),
+            "coverage_extrapolated": float(np.mean(cover_ok)) if cover_ok else None, "extrapolated": len(cover_ok)}
     return out
 
 
@@ -206,7 +209,8 @@ def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any]) ->
             print(f"| {m} | " + " | ".join(f"{b['mae'][m]:.3f} | {b['median_ae'][m]:.3f} | {b['mean_rank'][m]:.2f}"
                                            for b in s["by_horizon"].values()) + " |")
         print("coverage of advise's 90 % intervals: " + ", ".join(
-            f"{h} {b['coverage']:.0%} ({b['cases']} cases, median width {b['median_width']:.3f})"
+            f"{h} {b['coverage']:.0%} ({b['cases']} cases, median width {b['median_width']:.3f}; "
+            f"{b['coverage_extrapolated']:.0%} of the {b['extrapolated']} advise extrapolates)"
             for h, b in s["by_horizon"].items()))
     bad = [k for k, c in rec.items() if c["checked"] and not c["ok"]]
     print("recommendation not best at 2n: " + (", ".join(f"{k} ({rec[k]['recommended']} vs "
