@@ -128,6 +128,33 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def must_show(s: dict[str, Any], mlp: dict[str, Any] | None) -> dict[str, Any]:
+    """The issue's acceptance numbers for one part of the benchmark, each with its threshold and verdict."""
+    bh = s["by_horizon"]
+    out: dict[str, Any] = {}
+    for h, need in (("2x", 0.85), ("4x", 0.85), ("8x", 0.75)):
+        if h in bh:
+            out[f"coverage {h} >= {need}"] = (round(bh[h]["coverage"], 3), bh[h]["coverage"] >= need)
+    for h, need in (("2x", 0.02), ("4x", 0.03)):
+        if h in bh:
+            v = bh[h]["median_ae"]["advise"]
+            out[f"median abs error {h} <= {need}"] = (round(v, 4), v <= need)
+    for h, b in bh.items():
+        r = b["mean_rank"]
+        out[f"rank {h}: advise < last1 and pow3"] = ((round(r["advise"], 2), round(r["last1"], 2),
+                                                       round(r["pow3"], 2)), r["advise"] < min(r["last1"], r["pow3"]))
+    if mlp is not None:
+        for i, lim in enumerate((0.03, 0.05, 0.08)):
+            d = abs(mlp["pred"]["advise"][i] - mlp["truth"][i])
+            inside = mlp["low"][i] <= mlp["truth"][i] <= mlp["high"][i]
+            out[f"mnist1d-mlp-1000 {mlp['horizons'][i]:g}x within {lim} or inside"] = (round(d, 4),
+                                                                                       d <= lim or inside)
+    if s.get("recommended_ok") is not None:
+        out["recommended best at 2n (or within paired interval) >= 0.8"] = (round(s["recommended_ok"], 3),
+                                                                              s["recommended_ok"] >= 0.8)
+    return out
+
+
 def figure(rows: list[dict[str, Any]], tuning: list[str], path: Path) -> None:
     import matplotlib
 
@@ -183,6 +210,7 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> 
         result["parts"][part] = s
     result["curves"] = rows
     result["recommended"] = rec
+    result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000")) for part, s in result["parts"].items()}
     RESULT_JSON.write_text(json.dumps(result, indent=1))
     figure(list(rows.values()), tuning, FIGURE)
     _print(result, rows, rec)
@@ -212,6 +240,14 @@ def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any]) ->
             f"{h} {b['coverage']:.0%} ({b['cases']} cases, median width {b['median_width']:.3f}; "
             f"{b['coverage_extrapolated']:.0%} of the {b['extrapolated']} advise extrapolates)"
             for h, b in s["by_horizon"].items()))
+    for part, ms in result["must_show"].items():
+        print(f"\nmust show ({part}):")
+        for k, (v, ok) in ms.items():
+            print(f"  {'PASS' if ok else 'MISS'}  {k}: {v}")
+    held = result["parts"].get("held_out", {}).get("by_horizon", {})
+    print("\nfor gaplab.advise.predict: KAPPA = {" + ", ".join(f"{float(h):g}: {v:.3f}" for h, v in
+                                                          result["kappa"].items()) + "}; COVERAGE = {"
+          + ", ".join(f"{float(h[:-1]):g}: {b['coverage']:.2f}" for h, b in held.items()) + "}")
     bad = [k for k, c in rec.items() if c["checked"] and not c["ok"]]
     print("recommendation not best at 2n: " + (", ".join(f"{k} ({rec[k]['recommended']} vs "
                                                           f"{rec[k]['best_at_2n']})" for k in bad) or "none"))
