@@ -27,6 +27,8 @@ def test_point_and_interval_on_a_known_curve() -> None:
         assert one.low[i] <= one.point[i] <= one.high[i]
         assert one.scale[i] > 0
     assert one.scale[0] <= one.scale[2]  # farther out, less certain
+    calibrated = P.predict(NS, per, t)  # the benchmark's κ: the truth lies inside at every horizon
+    assert all(lo <= _truth(n) <= hi for n, lo, hi in zip(t, calibrated.low, calibrated.high, strict=True))
     two = P.predict(NS, per, t, kappas={2.0: 2.0, 4.0: 2.0, 8.0: 2.0}, choice=curves.choose(NS, np.mean(per, 1)))
     assert np.allclose(np.subtract(two.high, two.point), 2 * np.subtract(one.high, one.point), rtol=1e-6)
 
