@@ -99,7 +99,10 @@ def advise(
     out: str | Path | None = None,
     workers: int = 1,
     n_boot: int = 200,
-    factors: tuple[float, ...] = (2, 4, 10),
+    factors: tuple[float, ...] = (2, 4, 8),
+    lr: float | None = None,
+    batch_size: int | None = None,
+    optimizer: str | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
 ) -> Advice:
@@ -110,7 +113,10 @@ def advise(
     plan's (at least 2 seeds); ``width`` sets the model's width (mlp) or channels (cnn); ``flip`` adds flips to
     image augmentation; ``noise`` adds input-noise
     augmentation to tabular data; ``goal`` asks whether more data can reach that error; ``on_plan`` is called
-    with the final plan before any training; ``factors`` are the multiples of n predicted (default 2, 4, 10).
+    with the final plan before any training; ``factors`` are the multiples of n predicted (default 2, 4, 8: the
+    horizons whose interval coverage the truth benchmark measured); ``lr`` / ``batch_size`` / ``optimizer`` are
+    your own training recipe (the plan says which parts are yours). ``n_boot`` is kept for compatibility: the
+    intervals no longer come from a seed bootstrap (see ``advise.predict``).
     """
     from gaplab.advise import analysis, figures, sweep
 
@@ -121,7 +127,8 @@ def advise(
     if epochs is not None and epochs < 1:
         raise SpecError(f"epochs: must be positive, got {epochs}")
     d = data_spec(data, target)
-    plan = base_plan(d, model, model_args, n, flip=flip, tabular_noise=noise, width=width)
+    recipe = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer}
+    plan = base_plan(d, model, model_args, n, flip=flip, tabular_noise=noise, width=width, recipe=recipe)
     if epochs is not None:
         plan = replace(plan, epochs=epochs, min_steps=min(plan.min_steps, 10 * epochs))
     if seeds is not None:
@@ -129,7 +136,7 @@ def advise(
     if seeds is not None and seeds < 3:
         plan.notes.append(f"only {seeds} seeds: intervals are rough")
     plan = _budgeted(plan, store, budget_s, workers, {"budget": budget_s, "seeds": seeds, "epochs": epochs,
-                                                     "flip": flip, "noise": noise})
+                                                     "flip": flip, "noise": noise, **recipe})
     if on_plan is not None:
         on_plan(plan)
     rows, counts = sweep.run_plan(plan, store, progress, workers)
@@ -159,6 +166,7 @@ def _budgeted(plan: Plan, store: Store | None, budget_s: float, workers: int, as
     if p is not None and p.get("asked") == asked:
         keep = set(p["configs"])
         plan = replace(plan, seeds=p["seeds"], epochs=p["epochs"], min_steps=p["min_steps"],
+                       sizes=list(p.get("sizes", plan.sizes)),
                        configs=[c for c in plan.configs if c.name in keep], notes=list(p["notes"]),
                        estimate_seconds=p["estimate_seconds"], budget_seconds=budget_s)
         specs = [s for *_, s in plan.runs()]
@@ -170,6 +178,7 @@ def _budgeted(plan: Plan, store: Store | None, budget_s: float, workers: int, as
     if store is not None:
         store.save_artifact("advice-plan", plan.group, {
             "asked": asked, "seeds": plan.seeds, "epochs": plan.epochs, "min_steps": plan.min_steps,
+            "sizes": plan.sizes,
             "configs": [c.name for c in plan.configs], "notes": plan.notes, "estimate_seconds": plan.estimate_seconds})
     return plan
 

@@ -1,10 +1,10 @@
 """From the sweep's rows to the advice: learning curves, extrapolations with intervals, the best configuration,
 what it is worth in real examples, the bias/variance reading and the action it implies.
 
-Intervals are 90 %: for predictions, from resampling seeds at every size (``theory.curves.bootstrap``); for the
-paired difference to plain, a t interval over seeds (each seed is one paired comparison). The best configuration
-is picked on the same test set its error is reported on, so its advantage is optimistic (winner's curse); the
-paired interval says how far it can be trusted.
+Intervals are 90 %: for predictions, ``advise.predict`` (an ensemble of curve families; seed noise and model
+uncertainty, calibrated on benchmarks/advise_truth.py); for the paired difference to plain, a t interval over
+seeds (each seed is one paired comparison). The best configuration is picked on the same test set its error is
+reported on, so its advantage is optimistic (winner's curse); the paired interval says how far it can be trusted.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from gaplab.advise import predict
 from gaplab.advise.plan import Plan
 from gaplab.advise.sweep import Row
 from gaplab.theory import curves
 
-FACTORS: tuple[float, ...] = (2, 4, 10)  # predictions at 2×, 4× and 10× the user's n
+FACTORS: tuple[float, ...] = (2, 4, 8)  # predictions at 2×, 4× and 8× the user's n (the benchmark's horizons)
 EXTRAPOLATION_LIMIT = 4.0  # predictions beyond this many times the largest measured size are flagged
 LEVEL = 0.9
 
@@ -32,9 +33,9 @@ def _table(plan: Plan, rows: list[Row]) -> dict[str, dict[int, list[Row]]]:
     return t
 
 
-def _curve(name: str, label: str, by_size: dict[int, list[Row]], n_user: int, n_boot: int,
-           factors: tuple[float, ...] = FACTORS) -> dict[str, Any]:
-    """Measured means per size, shape check, chosen model, floor and predictions at 2×/4×/10× the user's n."""
+def _curve(name: str, label: str, by_size: dict[int, list[Row]], n_user: int, start_error: float | None,
+           factors: tuple[float, ...] = FACTORS, intervals: bool = True) -> dict[str, Any]:
+    """Measured means per size, shape check, the ensemble and its predictions at ``factors`` × the user's n."""
     ns = [n for n, rs in by_size.items() if rs]
     per = [np.array([r.test_error for r in by_size[n]]) for n in ns]
     out: dict[str, Any] = {
@@ -49,26 +50,46 @@ def _curve(name: str, label: str, by_size: dict[int, list[Row]], n_user: int, n_
         return out
     shape = curves.check_shape(ns, per)
     out.update(shape=shape.kind, shape_ok=shape.ok, shape_reason=shape.reason)
-    if not shape.ok:
+    if not shape.ok or not intervals:
         return out
-    choice = curves.choose(ns, out["test_error"])
     targets = [round(f * n_user) for f in factors]
-    point, lo, hi = curves.bootstrap(ns, per, choice.model, targets, n_boot=n_boot, level=LEVEL)
+    pr = predict.predict(ns, per, targets, start_error=start_error)
+    top = sorted(pr.weights.items(), key=lambda kv: -kv[1])
     out.update(
-        model=choice.model, formula=curves.MODELS[choice.model].formula, params=choice.fit.named_params(),
-        floor=choice.fit.floor, extrapolation_scores=choice.scores, holdout=choice.holdout,
-        fit_rmse=choice.fit.rmse, fit={"model": choice.model, "params": list(choice.fit.params), "n0": choice.fit.n0},
+        model="ensemble", formula=", ".join(f"{m} {w:.2f}" for m, w in top[:3]) + (" …" if len(top) > 3 else ""),
+        weights=pr.weights, floor=pr.floor, extrapolation_scores=pr.scores, holdout=2,
+        fit={"members": [{"model": m, "params": list(pr.fits[m].params), "n0": pr.fits[m].n0,
+                          "fixed": list(pr.fits[m].fixed), "weight": w} for m, w in pr.weights.items()]},
         predictions=[{"factor": f, "n": t, "error": float(p), "low": float(a), "high": float(b),
+                      "coverage": predict.COVERAGE.get(float(f)),
                       "flagged": bool(t > EXTRAPOLATION_LIMIT * max(ns))}
-                     for f, t, p, a, b in zip(factors, targets, point, lo, hi, strict=True)],
+                     for f, t, p, a, b in zip(factors, targets, pr.point, pr.low, pr.high, strict=True)],
     )
     return out
 
 
-def fit_of(curve: dict[str, Any]) -> curves.Fit | None:
-    """The learning-curve fit a curve (an entry of ``analyse(...)["curves"]``) stores, or None when not fitted."""
+def fit_of(curve: dict[str, Any]) -> curves.Ensemble | None:
+    """The learning-curve ensemble a curve (an entry of ``analyse(...)["curves"]``) stores, or None."""
     f = curve.get("fit")
-    return None if f is None else curves.Fit(f["model"], tuple(f["params"]), f["n0"], curve.get("fit_rmse", 0.0))
+    if f is None:
+        return None
+    fits = {m["model"]: curves.Fit(m["model"], tuple(m["params"]), m["n0"], 0.0, tuple(m.get("fixed", ())))
+            for m in f["members"]}
+    return curves.Ensemble(fits, {m["model"]: m["weight"] for m in f["members"]})
+
+
+def start_error(plan: Plan) -> float | None:
+    """M4's start error e0: chance (1 − 1/K) for classification, the constant predictor's test MSE for
+    regression (the error before anything is learned)."""
+    from gaplab.engine.datacache import prepared_for
+
+    prep = prepared_for(plan.spec(plan.configs[0], plan.sizes[-1], 0))
+    ds = prep.dataset
+    if ds.num_classes:
+        return 1.0 - 1.0 / ds.num_classes
+    y_tr = ds.y_train.double()
+    y_te = ds.y_test.double()
+    return float(((y_te - y_tr.mean(0)) ** 2).mean())
 
 
 def _paired(plain: list[Row], other: list[Row]) -> dict[str, Any]:
@@ -81,9 +102,9 @@ def _paired(plain: list[Row], other: list[Row]) -> dict[str, Any]:
     return {"mean": float(d.mean()), "low": float(d.mean() - half), "high": float(d.mean() + half), "pairs": len(d)}
 
 
-def _worth(plain_curve: dict[str, Any], plain: dict[int, list[Row]], best_err: list[float], n: int,
-           n_boot: int) -> dict[str, Any]:
-    """Extra real examples the best configuration is worth at n: where the plain curve reaches its error."""
+def _worth(plain_curve: dict[str, Any], plain: dict[int, list[Row]], best_err: list[float], n: int) -> dict[str, Any]:
+    """Extra real examples the best configuration is worth at n: where the plain curve reaches its error, with
+    the sizes where the plain curve's interval band reaches it as the interval."""
     f = fit_of(plain_curve)
     if f is None:
         return {"extra": None, "reason": f"the plain curve is {plain_curve.get('shape')}: not extrapolated"}
@@ -92,20 +113,22 @@ def _worth(plain_curve: dict[str, Any], plain: dict[int, list[Row]], best_err: l
     if target >= at_n:
         return {"extra": 0.0, "low": 0.0, "high": 0.0, "flagged": False, "reason": "it does not beat plain at n"}
     point = curves.size_for(f, target, n_from=n) - n
-    rng = np.random.default_rng(1)
-    ns = plain_curve["sizes"]
-    per = [np.array([r.test_error for r in plain[m]]) for m in ns]
-    draws = []
-    for _ in range(n_boot):
-        means = [rng.choice(e, len(e)).mean() for e in per]
-        g = curves.fit(f.model, ns, means, start=f.params)
-        if g is not None:
-            draws.append(curves.size_for(g, float(rng.choice(best_err, len(best_err)).mean()), n_from=n) - n)
-    # "nearest": draws may be inf (the best error lies below a resampled plain floor)
-    lo, hi = (np.quantile(draws, [(1 - LEVEL) / 2, (1 + LEVEL) / 2], method="nearest") if draws
-              else (math.nan, math.nan))
-    return {"extra": point, "low": max(0.0, float(lo)), "high": float(hi),
-            "flagged": bool(not math.isfinite(point) or point + n > EXTRAPOLATION_LIMIT * max(ns))}
+    ps = plain_curve["predictions"]
+    # the band between the measured n and the predicted sizes, on a log-n scale: where low and high reach target
+    ns = np.array([n] + [p["n"] for p in ps], float)
+    lows = np.array([at_n] + [p["low"] for p in ps])
+    highs = np.array([at_n] + [p["high"] for p in ps])
+
+    def reach(band: np.ndarray) -> float:
+        below = np.nonzero(band <= target)[0]
+        if len(below) == 0:
+            return math.inf
+        i = int(below[0])
+        x0, x1, y0, y1 = math.log(ns[i - 1]), math.log(ns[i]), band[i - 1], band[i]
+        return math.exp(x0 + (x1 - x0) * (y0 - target) / max(y0 - y1, 1e-12)) - n
+
+    return {"extra": point, "low": max(0.0, reach(lows)), "high": reach(highs),
+            "flagged": bool(not math.isfinite(point) or point + n > EXTRAPOLATION_LIMIT * max(plain_curve["sizes"]))}
 
 
 def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None = None,
@@ -114,7 +137,6 @@ def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None =
     table = _table(plan, rows)
     labels = {c.name: c.label for c in plan.configs}
     n = plan.sizes[-1]
-    cv = {c: _curve(c, labels[c], table[c], n, n_boot, factors) for c in table}
     plain_rows = table["plain"][n]
     if not plain_rows:
         raise RuntimeError("no plain run finished at the largest size: nothing to advise on")
@@ -122,8 +144,12 @@ def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None =
     others = [c for c in at_n if c != "plain"]
     best = min(at_n, key=lambda c: at_n[c])
     runner_up = min(others, key=lambda c: at_n[c]) if others else None
+    # extrapolated: plain and the best (or the closest to plain); every other curve only gets its shape
+    shown = {"plain", best, runner_up if best == "plain" else best}
+    e0 = start_error(plan)
+    cv = {c: _curve(c, labels[c], table[c], n, e0, factors, intervals=c in shown) for c in table}
     paired = {c: _paired(plain_rows, table[c][n]) for c in others}
-    worth = _worth(cv["plain"], table["plain"], [r.test_error for r in table[best][n]], n, n_boot) \
+    worth = _worth(cv["plain"], table["plain"], [r.test_error for r in table[best][n]], n) \
         if best != "plain" else {"extra": 0.0}
 
     def reading(c: str) -> dict[str, Any]:
@@ -142,6 +168,10 @@ def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None =
         "level": LEVEL, "extrapolation_limit": EXTRAPOLATION_LIMIT, "error_at_n": at_n, "best": best,
         "best_label": labels[best], "best_other": runner_up, "paired_vs_plain": paired, "worth_in_examples": worth,
         "bias_variance": bv, "actions": actions, "curves": cv,
+        # sizes whose plain runs were mostly still lowering their training loss at the end: points that may sit
+        # above the converged curve (the plan trains every size for the same number of epochs)
+        "still_training": [m for m in plan.sizes if table["plain"][m]
+                           and sum(r.train_still_falling for r in table["plain"][m]) > len(table["plain"][m]) / 2],
     }
     if goal is not None:
         numbers["goal"] = _goal(goal, cv, best, n)
@@ -191,25 +221,37 @@ def _actions(cv: dict[str, Any], at_n: dict[str, float], paired: dict[str, Any],
 
 
 def _goal(goal: float, cv: dict[str, Any], best: str, n: int) -> dict[str, Any]:
-    """Can more data reach error ``goal``? Per config (plain, best): 'below floor' or the n it needs."""
+    """Can more data reach error ``goal``? Per config (plain, best), judged by the 90 % intervals only: reached
+    when the interval at some horizon lies at or below it, not reached when the interval at the largest horizon
+    lies above it, else undecided."""
     out: dict[str, dict[str, Any]] = {}
     for c in dict.fromkeys(("plain", best)):
         f = fit_of(cv[c])
-        if f is None:
+        ps = cv[c].get("predictions") or []
+        if f is None or not ps:
             out[c] = {"reachable": None, "why": f"curve {cv[c].get('shape')}: not extrapolated"}
-        elif goal <= f.floor:
-            out[c] = {"reachable": False, "floor": f.floor,
-                      "why": f"{goal:g} lies below the fitted floor {f.floor:.3f}"}
-        else:
-            need = curves.size_for(f, goal)
-            out[c] = {"reachable": math.isfinite(need), "n_needed": need,
+            continue
+        hit = [p for p in ps if p["high"] <= goal]
+        last = ps[-1]
+        if hit:
+            need = curves.size_for(f, goal, n_from=n)
+            out[c] = {"reachable": True, "n_needed": need, "by": hit[0]["n"],
                       "flagged": bool(need > EXTRAPOLATION_LIMIT * n)}
+        elif last["low"] > goal:
+            out[c] = {"reachable": False, "within": last["n"],
+                      "why": f"at {last['factor']:g}× your n ({last['n']:g}) the 90 % interval is "
+                             f"{last['low']:.3f}–{last['high']:.3f}, above {goal:g}"}
+        else:
+            out[c] = {"reachable": None, "why": f"the 90 % intervals up to {last['factor']:g}× your n "
+                                                f"({last['low']:.3f}–{last['high']:.3f} there) include {goal:g}"}
     return {"goal": goal, "by_config": out}
 
 
 def _fmt_pred(p: dict[str, Any]) -> str:
     flag = f" [extrapolated beyond {EXTRAPOLATION_LIMIT:g}× the largest measured size]" if p["flagged"] else ""
-    return f"{p['factor']:.3g}× ({p['n']:g}): {p['error']:.3f} ({p['low']:.3f}–{p['high']:.3f}){flag}"
+    cov = "" if p.get("coverage") is None else \
+        f"; such intervals held the truth in {p['coverage']:.0%} of benchmark cases"
+    return f"{p['factor']:.3g}× ({p['n']:g}): {p['error']:.3f} ({p['low']:.3f}–{p['high']:.3f}{cov}){flag}"
 
 
 def _words(x: dict[str, Any], plan: Plan) -> list[str]:
@@ -233,12 +275,15 @@ def _words(x: dict[str, Any], plan: Plan) -> list[str]:
     for c in dict.fromkeys(("plain", best)):
         cur = cv[c]
         if cur.get("predictions"):
-            w.append(f"More data, {c} (fit {cur['model']}: {cur['formula']}, chosen by extrapolation): "
+            w.append(f"More data, {c} (ensemble of curve families weighted by how well each predicted the two "
+                     f"largest measured sizes: {cur['formula']}); predicted error with 90 % interval at "
                      + "; ".join(_fmt_pred(p) for p in cur["predictions"]) + ".")
-            if cur["floor"] > 0 and math.isfinite(cur["floor"]):
-                w.append(f"More data will not bring {c} below its fitted floor c = {cur['floor']:.3f}.")
+            if cur["shape"] == "slow start":
+                w.append(f"The {c} curve is in a slow start ({cur['shape_reason']}); where it flattens is not "
+                         f"measured yet, hence the wide intervals.")
         else:
-            w.append(f"The {c} learning curve is ill-behaved ({cur.get('shape_reason')}); it is not extrapolated.")
+            w.append(f"The {c} learning curve is ill-behaved: {cur.get('shape')} ({cur.get('shape_reason')}); "
+                     f"it is not extrapolated.")
     wo = x["worth_in_examples"]
     if best != "plain" and wo.get("extra") is not None:
         if wo["extra"] == 0:
@@ -256,11 +301,17 @@ def _words(x: dict[str, Any], plan: Plan) -> list[str]:
     w.append(f"Bias/variance: plain trains to error {pl['train_error']:.3f} and tests at {pl['test_error']:.3f} "
              f"(gap {pl['gap']:.3f}); the gap goes from {list(bv['gap_by_size'].values())[0]:.3f} at the smallest "
              f"size to {list(bv['gap_by_size'].values())[-1]:.3f} at n.")
+    if x["still_training"]:
+        w.append("Not converged: at n = " + ", ".join(map(str, x["still_training"])) + " the plain model's training "
+                 "loss was still falling when training ended; those points may lie above the converged curve.")
     w.append("Action: " + "; ".join(f"{a['action']} ({a['why']})" for a in x["actions"]) + ".")
     if "goal" in x:
         for c, g in x["goal"]["by_config"].items():
             if g["reachable"] is False:
-                w.append(f"More data will not reach {x['goal']['goal']:g} with {c}: {g['why']}.")
+                w.append(f"More data up to {g['within']:g} examples will not reach {x['goal']['goal']:g} with {c}: "
+                         f"{g['why']}.")
+            elif g["reachable"] is None:
+                w.append(f"Whether more data reaches {x['goal']['goal']:g} with {c} is undecided: {g['why']}.")
             elif g["reachable"]:
                 flag = " [extrapolated]" if g["flagged"] else ""
                 w.append(f"{c} reaches {x['goal']['goal']:g} at about n = {g['n_needed']:.0f}{flag}.")

@@ -26,6 +26,7 @@ ES_PATIENCE = 10
 # configurations given up first when the budget is short (the plain model is never dropped)
 DROP_ORDER = ("width-x2", "l2-1", "l2-100", "width-x0.5", "combined", "dropout")
 MIN_SIZES = 5
+SIZES = 7  # sizes measured when the budget allows: 4-parameter curves fitted without the 2 largest keep 5 points
 MIN_SEEDS = 3
 
 
@@ -59,6 +60,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     estimate_seconds: float | None = None
     budget_seconds: float | None = None
+    optimizer: str = "adam"
+    recipe_source: str = "advise's default"
     hashed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # fingerprints, once per plan
 
     @property
@@ -86,7 +89,7 @@ class Plan:
         raw: dict[str, Any] = {
             "data": {**self.data, "train_size": train, "val_fraction": val_fraction},
             "model": {"name": self.model, "args": dict(self.model_args)},
-            "optim": {"name": "adam", "lr": self.lr, "batch_size": self.batch_size, "epochs": epochs},
+            "optim": {"name": self.optimizer, "lr": self.lr, "batch_size": self.batch_size, "epochs": epochs},
             "seed": seed,
             "eval_every": max(1, epochs // 10),
         }
@@ -106,6 +109,7 @@ class Plan:
                 "model_args": self.model_args, "n_user": self.n_user, "pool": self.pool, "sizes": self.sizes,
                 "configs": [{"name": c.name, "label": c.label} for c in self.configs], "seeds": self.seeds,
                 "epochs": self.epochs, "min_steps": self.min_steps, "batch_size": self.batch_size, "lr": self.lr,
+                "optimizer": self.optimizer, "recipe_source": self.recipe_source,
                 "models": len(self.configs) * len(self.sizes) * self.seeds, "notes": self.notes,
                 "estimate_seconds": self.estimate_seconds, "budget_seconds": self.budget_seconds}
 
@@ -119,8 +123,8 @@ class Plan:
             f"{len(self.sizes)} sizes × {self.seeds} seeds{est}{bud}",
             f"  data: {self.group.split('/', 1)[1].rsplit('-', 2)[0]} ({self.kind}), your n = {self.n_user}; "
             f"sizes {', '.join(map(str, self.sizes))}; one fixed test set for all",
-            f"  model: {self.model}({args}); adam lr {self.lr}, batch {self.batch_size}, {self.epochs} epochs "
-            f"(at least {self.min_steps} steps at small sizes)",
+            f"  model: {self.model}({args}); recipe ({self.recipe_source}): {self.optimizer} lr {self.lr:g}, batch "
+            f"{self.batch_size}, {self.epochs} epochs at every size (at least {self.min_steps} steps at small sizes)",
             "  configurations: " + "; ".join(f"{c.name} ({c.label})" for c in self.configs),
         ]
         lines += [f"  note: {n}" for n in self.notes]
@@ -204,22 +208,25 @@ def configurations(model: str, model_args: dict[str, Any], aug: list[dict], drop
     return cs
 
 
-def training_sizes(n_user: int, n_classes: int) -> list[int]:
-    """At least five sizes spaced by a constant factor up to ``n_user``: factor 2 when n/16 leaves enough
-    examples per class, else a smaller factor down to max(50, 5 per class)."""
+def training_sizes(n_user: int, n_classes: int, count: int = SIZES) -> list[int]:
+    """``count`` sizes spaced by a constant factor from n/16 (or max(50, 5 per class) when that is larger) up to
+    ``n_user``; sizes that round to the same number are kept once."""
     n_min = max(50, 5 * n_classes)
     if n_user < 2 * n_min:
         raise DataError(f"data: {n_user} training examples are too few for a learning curve "
                         f"(advise needs at least {2 * n_min})")
     low = max(n_user / 16, n_min)
-    sizes = [int(round(low * (n_user / low) ** (i / (MIN_SIZES - 1)))) for i in range(MIN_SIZES)]
+    sizes = [int(round(low * (n_user / low) ** (i / (count - 1)))) for i in range(count)]
     return sorted(set(sizes))
 
 
 def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | None, n_user: int | None,
               flip: bool = False, tabular_noise: float | None = None, epochs: int = 40, seeds: int = MIN_SEEDS,
-              min_steps: int = 400, width: int | None = None) -> Plan:
-    """The full plan before budgeting: loads the data once to learn its shape, pool size and classes."""
+              min_steps: int = 400, width: int | None = None, recipe: dict[str, Any] | None = None) -> Plan:
+    """The full plan before budgeting: loads the data once to learn its shape, pool size and classes.
+
+    ``recipe`` holds the user's own training recipe (``optimizer``, ``lr``, ``batch_size``); what it does not
+    give is advise's default (adam, lr 0.005, batch from the smallest size), and the plan says which is which."""
     from gaplab.engine.datacache import prepared_for
 
     d = data.model_dump(mode="json", exclude_none=True)
@@ -260,22 +267,35 @@ def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | No
     if kind == "tabular" and not aug:
         notes.append("no augmentation for tabular data (add --noise STD for input-noise augmentation)")
     batch = int(min(100, max(32, sizes[0] // 2)))
+    mine = {k: v for k, v in (recipe or {}).items() if v is not None}
+    unknown = set(mine) - {"optimizer", "lr", "batch_size"}
+    if unknown:
+        raise SpecError(f"recipe: unknown keys {sorted(unknown)}; use optimizer, lr, batch_size")
+    if mine.get("optimizer", "adam") not in ("adam", "adamw", "sgd"):
+        raise SpecError(f"recipe.optimizer: one of adam, adamw, sgd, got {mine['optimizer']!r}")
+    source = ("yours: " + ", ".join(sorted(mine)) + "; the rest advise's default") if mine else "advise's default"
     return Plan(d, kind, model, model_args, n_user, pool, sizes, configurations(model, model_args, aug, dropout),
-                seeds, epochs, min_steps, batch, 5e-3, notes)
+                seeds, epochs, min_steps, int(mine.get("batch_size", batch)), float(mine.get("lr", 5e-3)), notes,
+                optimizer=str(mine.get("optimizer", "adam")), recipe_source=source)
 
 
 def shrink_steps(plan: Plan, more_seeds: bool = True) -> list[Plan]:
-    """Candidate plans, most complete first: more seeds (if ``more_seeds``), then the full plan, then fewer
-    epochs, then fewer configurations (in ``DROP_ORDER``)."""
+    """Candidate plans, most complete first: more seeds (if ``more_seeds``), the full plan, then fewer
+    configurations (in ``DROP_ORDER``), then fewer sizes (down to ``MIN_SIZES``, same range), and only then
+    fewer epochs: the budget gives up breadth before it gives up training each size to the end."""
     out = [replace(plan, seeds=s) for s in (5, 4) if more_seeds and s > plan.seeds] + [plan]
-    for f in (0.75, 0.5):
-        out.append(replace(plan, epochs=max(5, int(plan.epochs * f)), min_steps=int(plan.min_steps * f)))
-    small = out[-1]
-    kept = list(small.configs)
+    kept = list(plan.configs)
     for name in DROP_ORDER:
         kept = [c for c in kept if c.name != name]
-        out.append(replace(small, configs=list(kept)))
-    out.append(replace(out[-1], epochs=max(5, plan.epochs // 4), min_steps=plan.min_steps // 4))
+        out.append(replace(plan, configs=list(kept)))
+    narrow = out[-1]
+    for count in range(len(plan.sizes) - 1, MIN_SIZES - 1, -1):
+        lo, hi = plan.sizes[0], plan.sizes[-1]
+        sizes = sorted({int(round(lo * (hi / lo) ** (i / (count - 1)))) for i in range(count)})
+        narrow = replace(narrow, sizes=sizes)
+        out.append(narrow)
+    for f in (0.75, 0.5, 0.25):
+        out.append(replace(narrow, epochs=max(5, int(plan.epochs * f)), min_steps=int(plan.min_steps * f)))
     return out
 
 
@@ -287,10 +307,13 @@ def fit_budget(plan: Plan, budget: float, estimate: Any, more_seeds: bool = True
         secs = float(estimate(cand))
         last = replace(cand, estimate_seconds=secs, budget_seconds=budget, notes=list(cand.notes))
         if secs <= budget:
-            if cand is not plan and (cand.epochs < plan.epochs or len(cand.configs) < len(plan.configs)):
+            if cand is not plan and (cand.epochs < plan.epochs or len(cand.configs) < len(plan.configs)
+                                     or len(cand.sizes) < len(plan.sizes)):
                 dropped = [c.name for c in plan.configs if c not in cand.configs]
-                last.notes.append(f"shrunk to fit the budget: {cand.epochs} epochs"
-                                  + (f", dropped {', '.join(dropped)}" if dropped else ""))
+                last.notes.append(f"shrunk to fit the budget: {len(cand.sizes)} sizes, {cand.epochs} epochs"
+                                  + (f", dropped {', '.join(dropped)}" if dropped else "")
+                                  + (" (fewer epochs than the recipe: larger sizes may be under-trained)"
+                                     if cand.epochs < plan.epochs else ""))
             return last
     last.notes.append(f"even the smallest plan is estimated at {format_seconds(last.estimate_seconds or 0)}, "
                       f"over the budget of {format_seconds(budget)}")

@@ -35,6 +35,9 @@ def advise(
     = False,
     noise: Annotated[float | None, typer.Option(help="Tabular data: input-noise augmentation with this std.")] = None,
     goal: Annotated[float | None, typer.Option(help="An error you want to reach: can more data get there?")] = None,
+    lr: Annotated[float | None, typer.Option(help="Your learning rate (default: advise's 0.005).")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Your batch size (default: from the smallest size).")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="Your optimizer: adam, adamw or sgd (default adam).")] = None,
     set_: Annotated[list[str], typer.Option("--set", help="Data keys: --set data.args.num_samples=12000")] = [],
     workers: Annotated[int, typer.Option(help="Train packs in this many processes (2 suits a 2-core CPU).")] = 1,
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan (and its time) and stop.")] = False,
@@ -44,7 +47,7 @@ def advise(
     threads: ThreadsOpt = None,
 ) -> None:
     """Learning curves on your data with and without each regularizer, extrapolated honestly: the best
-    configuration at your n, the error to expect with 2×, 4× and 10× the data, what the best regularizer is
+    configuration at your n, the error to expect with 2×, 4× and 8× the data, what the best regularizer is
     worth in real examples, and what to do next. Prints its plan before training; re-running resumes."""
     from gaplab.advise import advise as run_advise
     from gaplab.advise.plan import Plan
@@ -70,7 +73,7 @@ def advise(
         try:
             adv = run_advise(raw, model, budget, target=target, width=width, n=n, seeds=seeds, epochs=epochs,
                              flip=flip, noise=noise, goal=goal, store=Store(store), out=out, workers=workers,
-                             progress=update, on_plan=show)
+                             progress=update, on_plan=show, lr=lr, batch_size=batch_size, optimizer=optimizer)
         except _PlanShown:
             return
     if as_json:

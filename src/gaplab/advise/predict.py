@@ -1,0 +1,110 @@
+"""advise's extrapolation of one learning curve: an ensemble of curve families weighted by held-out score, with
+an interval that holds seed noise and model uncertainty, calibrated on a benchmark of curves with known truth.
+
+Method (chosen on the tuning part of ``benchmarks/advise_truth.py``; see docs/advise-truth.md):
+
+- every family of ``theory.curves.FAMILIES`` is fitted without the two largest sizes and scored there
+  (mean absolute error); the point prediction is the ``RULE`` ensemble of the families fitted on all sizes;
+- the interval is point ± κ_h·u_h at horizon h (target n / largest measured n), u_h = √(spread_h² + (score·r_h)²
+  + sem²): spread_h is the weighted standard deviation of the members' predictions (which model is right), score
+  the members' weighted held-out error (the ensemble's own measured wider on the tuning part) grown by r_h =
+  ln(h·N / n_fit) / ln(N / n_fit) (N the largest size, n_fit the largest size of the held-out fits: the ratio of
+  the extrapolation distances on a log scale), sem the seed standard error at N. κ_h is the 90 % quantile of
+  |error| / u_h on the benchmark's tuning curves. (A seed bootstrap, ``curves.bootstrap``, holds seed noise
+  only — advise's old interval, which missed the truth in 6 of 10 MNIST-1D cases — and costs seconds per curve;
+  sem stands in for it.)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gaplab.theory import curves
+
+RULE = "uniform"
+KEEP = 3.0
+# κ_h by horizon (factor over the largest measured size), calibrated on the benchmark's tuning pairs, and the
+# 90 %-interval coverage measured on its held-out pairs: the line `python benchmarks/advise_truth.py` prints last
+# (numbers in benchmarks/results/advise_truth.json).
+KAPPA: dict[float, float] = {2.0: 1.753, 4.0: 1.724, 8.0: 1.373}
+COVERAGE: dict[float, float] = {}
+
+
+def kappa(h: float, kappas: dict[float, float] | None = None) -> float:
+    """κ at horizon h: the value of the nearest calibrated horizon on a log scale."""
+    ks = kappas or KAPPA
+    return ks[min(ks, key=lambda k: abs(math.log(k) - math.log(h)))]
+
+
+@dataclass
+class CurvePrediction:
+    """The ensemble's predictions at ``targets`` with their intervals and what they are made of."""
+
+    targets: list[float]
+    point: list[float]
+    low: list[float]
+    high: list[float]
+    weights: dict[str, float]
+    scores: dict[str, float]
+    members: dict[str, list[float]]  # each family's own prediction (fitted on all sizes)
+    spread: list[float]
+    scale: list[float]  # u_h
+    floor: float
+    fits: dict[str, curves.Fit]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"targets": self.targets, "point": self.point, "low": self.low, "high": self.high,
+                "weights": self.weights, "scores": self.scores, "members": self.members, "spread": self.spread,
+                "scale": self.scale, "floor": self.floor}
+
+
+def plausible(choice: curves.Choice, members: dict[str, np.ndarray], last: float, sem: float) -> dict[str, float]:
+    """Held-out scores of the families whose predictions do not rise above the last measured error (beyond
+    2 seed standard errors + 0.005): more data is not predicted to hurt. All of them if none qualifies."""
+    ok = {m: s for m, s in choice.scores.items() if float(np.max(members[m])) <= last + 2 * sem + 0.005}
+    return ok or dict(choice.scores)
+
+
+def ensemble(choice: curves.Choice, members: dict[str, np.ndarray], last: float, sem: float,
+             rule: str = RULE) -> tuple[np.ndarray, dict[str, float]]:
+    """The point prediction and member weights of ``rule``: ``winner``, ``uniform``, ``inverse-square``
+    (``curves.weights``, scores floored at 2 seed standard errors) or ``median`` (the median of the members
+    kept by the uniform rule)."""
+    scores = plausible(choice, members, last, sem)
+    w = curves.weights(scores, "uniform" if rule == "median" else rule, KEEP, noise=2 * sem)
+    if rule == "median":
+        return np.median([members[m] for m in w], axis=0), w
+    return np.sum([wm * members[m] for m, wm in w.items()], axis=0), w
+
+
+def predict(ns: Sequence[float], errs_by_size: Sequence[Sequence[float] | np.ndarray], targets: Sequence[float],
+            start_error: float | None = None, rule: str = RULE,
+            kappas: dict[float, float] | None = None, choice: curves.Choice | None = None) -> CurvePrediction:
+    """Extrapolate one measured curve (sizes ``ns``, seed errors per size) to ``targets`` (``choice``: the
+    families already fitted and scored by ``curves.choose`` on these means)."""
+    n = np.asarray(ns, float)
+    per = [np.asarray(e, float) for e in errs_by_size]
+    means = np.array([e.mean() for e in per])
+    if choice is None:
+        choice = curves.choose(n, means, start_error=start_error)
+    t = np.asarray(targets, float)
+    last = per[int(np.argmax(n))]
+    sem = float(last.std(ddof=1) / math.sqrt(len(last))) if len(last) > 1 else 0.0
+    members = {m: choice.fits[m].predict(t) for m in choice.fits}
+    point, w = ensemble(choice, members, float(last.mean()), sem, rule)
+    spread = np.sqrt(np.sum([wm * (members[m] - point) ** 2 for m, wm in w.items()], axis=0))
+    held = float(sum(wm * choice.scores[m] for m, wm in w.items()))
+    big, fit_max = float(n.max()), float(n[-choice.holdout - 1])
+    r = np.log(t / fit_max) / math.log(big / fit_max)
+    scale = np.sqrt(spread ** 2 + (held * r) ** 2 + sem ** 2)
+    k = np.array([kappa(h, kappas) for h in t / big])
+    lo, hi = point - k * scale, point + k * scale
+    floor = float(sum(wm * choice.fits[m].floor for m, wm in w.items()))
+    return CurvePrediction([float(v) for v in t], point.tolist(), np.maximum(lo, 0.0).tolist(), hi.tolist(),
+                           w, choice.scores, {m: v.tolist() for m, v in members.items()}, spread.tolist(),
+                           scale.tolist(), floor, choice.fits)
