@@ -17,7 +17,6 @@ SHOWN = 20  # suspect indices printed; the JSON keeps up to MAX_KEPT
 MAX_KEPT = 2000
 WARN_RATE = 0.05  # estimated share of wrong labels from which the check warns
 _TEMPS = torch.logspace(-0.5, 0.7, 25)  # temperatures tried by the noise fit (0.32–5)
-_RHOS = torch.linspace(0.0, 0.8, 161)  # uniform-label shares tried (step 0.005)
 
 
 @dataclass
@@ -63,31 +62,46 @@ def out_of_fold(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
 
 @dataclass
 class NoiseFit:
-    """The labels as a mixture: a share ``rho`` drawn uniformly at random, the rest from the tempered model."""
+    """The given labels as a mixture: the tempered model's class, a uniformly random class (symmetric noise), or
+    the class the model most often confuses with the given one (a systematic swap, asymmetric noise)."""
 
-    rho: float  # share of labels drawn uniformly (a uniform draw keeps the true class 1/K of the time)
+    weights: tuple[float, float, float]  # (model, uniform, swap) shares
     temperature: float
-    rate: float  # estimated share of wrong labels, rho·(K−1)/K
-    posterior: torch.Tensor  # (N,) probability that each given label is a random draw
+    rate: float  # estimated share of wrong labels (a uniform draw keeps the true class 1/K of the time)
+    posterior: torch.Tensor  # (N,) probability that each given label is wrong
 
 
-def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int) -> NoiseFit:
-    """Maximum-likelihood noise share: p(given | x) = (1 − ρ)·softmax(log p / T)[given] + ρ/K over a grid of ρ, T.
+def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200) -> NoiseFit:
+    """Maximum-likelihood mixture p(given | x) = w₀·q_T(given) + w₁/K + w₂·q_T(swap(given)), q_T the out-of-fold
+    probabilities at temperature T (best of a grid), the shares by EM.
 
-    The temperature absorbs a model that is merely unsure or over-confident (a clean but hard data set), so ρ
-    grows only when some labels are far less likely than the model's tempered probabilities allow: labels drawn
-    at random, as symmetric noise draws them."""
-    logp = probs.clamp_min(1e-12).log()
+    The temperature absorbs a model that is merely unsure or over-confident (a clean but hard data set), so the
+    noise shares grow only when labels are far less likely than the tempered model allows: drawn at random, or
+    swapped from the one class that labels of this class are most often predicted as."""
+    logp = probs.clamp_min(1e-12).log().double()
     rows = torch.arange(len(given))
-    # (T, N): the given label's tempered probability
-    tempered = torch.softmax(logp.unsqueeze(0) / _TEMPS.view(-1, 1, 1), -1)[:, rows, given]
-    mix = (1 - _RHOS.view(1, -1, 1)) * tempered.unsqueeze(1) + _RHOS.view(1, -1, 1) / k  # (T, R, N)
-    ll = mix.clamp_min(1e-30).log().mean(-1)
-    best = int(ll.argmax())
-    t, r = divmod(best, len(_RHOS))
-    rho, p = float(_RHOS[r]), tempered[t]
-    posterior = (rho / k) / ((1 - rho) * p + rho / k).clamp_min(1e-30)
-    return NoiseFit(rho, float(_TEMPS[t]), rho * (k - 1) / k, posterior)
+    pred = probs.argmax(1)
+    swap = torch.tensor([int(torch.bincount(pred[(given == c) & (pred != c)], minlength=k).argmax())
+                         if bool(((given == c) & (pred != c)).any()) else (c + 1) % k for c in range(k)])
+    best: tuple[float, float, torch.Tensor, torch.Tensor] | None = None
+    for t in _TEMPS.double():
+        q = torch.softmax(logp / t, -1)
+        comp = torch.stack([q[rows, given], torch.full((len(given),), 1.0 / k, dtype=torch.float64),
+                            q[rows, swap[given]]], 1)
+        w = torch.tensor([0.9, 0.05, 0.05], dtype=torch.float64)
+        for _ in range(iters):  # EM on the shares only: the components are fixed
+            joint = comp * w
+            total = joint.sum(1, keepdim=True).clamp_min(1e-300)
+            resp = joint / total
+            w = resp.mean(0)
+        ll = float(total.log().mean())
+        if best is None or ll > best[0]:
+            best = (ll, float(t), w, resp)
+    assert best is not None
+    _, temp, w, resp = best
+    wrong = resp[:, 2] + resp[:, 1] * (k - 1) / k
+    return NoiseFit((float(w[0]), float(w[1]), float(w[2])), temp, float(w[2] + w[1] * (k - 1) / k),
+                    wrong.float())
 
 
 def run(ctx: Context) -> list[Check]:
@@ -102,7 +116,7 @@ def run(ctx: Context) -> list[Check]:
     oof_error = float((oof.argmax(1) != given).float().mean())
     ranked = idx[pos]
     details = {"suspects": ranked[:MAX_KEPT].tolist(), "n_suspects": len(pos), "n_train": len(idx),
-               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": fit.rate, "rho": fit.rho,
+               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": fit.rate, "shares": fit.weights,
                "temperature": fit.temperature, "posterior": fit.posterior[pos][:MAX_KEPT].tolist(),
                "self_confidence": self_conf[pos][:MAX_KEPT].tolist()}
     ctx.cache["label_noise"] = (idx, pos, self_conf)
@@ -111,12 +125,9 @@ def run(ctx: Context) -> list[Check]:
     verdict = WARN if fit.rate >= WARN_RATE else PASS
     cause = fix = ""
     if verdict == WARN:
-        cause = (f"label noise: about {fit.rate:.0%} of the training labels look drawn at random ({len(pos)} "
-                 f"suspects, each far less likely under models that never saw it than the model's uncertainty "
-                 f"explains)")
+        cause = (f"label noise: about {fit.rate:.0%} of the training labels look wrong ({len(pos)} suspects, each "
+                 f"far less likely under models that never saw it than their uncertainty explains)")
         fix = ("inspect the top suspects (indices into the training pool, most suspicious first); relabel or drop "
                "the wrong ones, or train with label smoothing / early stopping")
-    # only symmetric (uniformly drawn) wrong labels raise the estimate: a systematic swap of two classes looks
-    # like classes the model confuses and is not counted (see benchmarks/label_noise_truth.py)
     return [Check(FAMILY, "label noise (heuristic)", fit.rate, shown,
                   f"< {100 * WARN_RATE:.0f} % of training labels estimated wrong", verdict, cause, fix, details)]
