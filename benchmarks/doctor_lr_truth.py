@@ -22,7 +22,7 @@ Tuning and held-out parts: the MNIST-1D pairs are the tuning part (the only ones
 gaplab's rule); every other pair is held out and reported separately. Results are cached as JSON in
 ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
-    python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1]
+    python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only]
 """
 
 from __future__ import annotations
@@ -236,12 +236,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--pairs", default="", help="comma-separated pair numbers (0-based); default all")
+    ap.add_argument("--cached-only", action="store_true", help="report only pairs whose truth and curves are cached")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     only = {int(p) for p in args.pairs.split(",") if p}
     rows = {}
     for i, (name, over) in enumerate(pairs()):
         if only and i not in only:
+            continue
+        slug = name.replace(" ", "_")
+        if args.cached_only and not all((CACHE / f"{slug}.{part}.json").exists() for part in ("truth", "curves")):
             continue
         rows[name] = evaluate(name, over)
         print(f"done {name}", file=sys.stderr, flush=True)
