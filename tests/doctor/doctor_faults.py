@@ -52,6 +52,31 @@ def dead_relu(input_shape: tuple[int, ...], output_dim: int, *, dropout: float =
     return m
 
 
+class _Head(nn.Module):
+    """The default MLP on a part of the input (``keep`` of its last axis) or followed by a softmax."""
+
+    def __init__(self, input_shape: tuple[int, ...], output_dim: int, keep: int | None, softmax: bool) -> None:
+        super().__init__()
+        self.keep = keep
+        shape = (*input_shape[:-1], keep) if keep is not None else input_shape
+        self.body = mlp(shape, output_dim)
+        self.softmax = softmax
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x[..., : self.keep] if self.keep is not None else x)  # bug: the last features are dropped
+        return torch.softmax(out, -1) if self.softmax else out  # bug: the loss expects logits
+
+
+def softmax_output(input_shape: tuple[int, ...], output_dim: int, *, dropout: float = 0.0) -> nn.Module:
+    """The default MLP ending in a Softmax (probabilities fed to a loss that expects logits)."""
+    return _Head(input_shape, output_dim, None, True)
+
+
+def drops_features(input_shape: tuple[int, ...], output_dim: int, *, dropout: float = 0.0) -> nn.Module:
+    """An MLP that reads only the first three quarters of the input (x[..., :30] of MNIST-1D's 40)."""
+    return _Head(input_shape, output_dim, input_shape[-1] * 3 // 4, False)
+
+
 def _mnist1d() -> Any:
     from gaplab.data import load_dataset
 
@@ -65,7 +90,9 @@ def write_npz(path: Path, x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor
 
 def mnist1d_npz(folder: Path, fault: str | None = None) -> str:
     """MNIST-1D as an .npz, optionally broken: 'leak_test' (test set copied into training), 'scaled' (×1e4),
-    'shuffled' (training labels permuted relative to the inputs)."""
+    'shuffled' (training labels permuted relative to the inputs), 'one_based' (labels 1..10), 'shifted' (each
+    label moved to the next row), 'test_stats' (standardized with the test set's mean and std), 'noisy_copies'
+    (every training row three times with a little noise: groups a random validation split leaks)."""
     d = _mnist1d()
     x, y, xt, yt = d.x_train, d.y_train, d.x_test, d.y_test
     if fault == "leak_test":
@@ -74,6 +101,17 @@ def mnist1d_npz(folder: Path, fault: str | None = None) -> str:
         x, xt = x * 1e4, xt * 1e4
     elif fault == "shuffled":
         y = y[torch.randperm(len(y), generator=torch.Generator().manual_seed(0))]
+    elif fault == "one_based":
+        y, yt = y + 1, yt + 1
+    elif fault == "shifted":
+        y = torch.roll(y, 1)
+    elif fault == "test_stats":
+        m, sd = xt.mean(0), xt.std(0)
+        x, xt = (x - m) / sd, (xt - m) / sd
+    elif fault == "noisy_copies":
+        g = torch.Generator().manual_seed(0)
+        x = torch.cat([x + 0.05 * x.std() * torch.randn(x.shape, generator=g) for _ in range(3)])
+        y = torch.cat([y] * 3)
     elif fault is not None:
         raise ValueError(fault)
     return write_npz(folder / f"mnist1d_{fault or 'ok'}.npz", x, y, xt, yt)
@@ -90,6 +128,32 @@ def tabular_csv(folder: Path, leak: bool = False) -> str:
         df.insert(3, "diagnosis_code", b.target)
     df["target"] = b.target
     path = folder / f"cancer{'_leak' if leak else ''}.csv"
+    df.to_csv(path, index=False)
+    return str(path)
+
+
+def regression_csv(folder: Path, scale: float = 1.0) -> str:
+    """y = x·w + noise on three features, the target multiplied by ``scale``."""
+    import pandas as pd
+
+    g = np.random.default_rng(0)
+    x = g.normal(size=(600, 3))
+    df = pd.DataFrame(x, columns=["a", "b", "c"])
+    df["target"] = scale * (x[:, 0] + 0.5 * x[:, 1] + 0.3 * g.normal(size=600))
+    path = folder / f"regression_x{scale:g}.csv"
+    df.to_csv(path, index=False)
+    return str(path)
+
+
+def wine_csv(folder: Path) -> str:
+    """scikit-learn's wine table (3 classes, 13 features) as a CSV with a 'target' column."""
+    import pandas as pd
+    from sklearn.datasets import load_wine
+
+    b = load_wine()
+    df = pd.DataFrame(b.data, columns=b.feature_names)
+    df["target"] = b.target
+    path = folder / "wine.csv"
     df.to_csv(path, index=False)
     return str(path)
 

@@ -1,9 +1,12 @@
 """Data checks on the raw data (before gaplab standardizes it): class balance, constant or unscaled features,
-train/test duplicates, a single feature that predicts the target (leakage), labels out of range."""
+train/test duplicates, near-copies across the validation split (groups leaking), a single feature that predicts
+the target (leakage), labels out of range or off by one, a regression target far from unit scale, and inputs
+normalized with the test set's statistics."""
 
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 import torch
@@ -44,8 +47,8 @@ def feature_scale(ctx: Context) -> list[Check]:
     const = int((std == 0).sum())
     n_feat = x.shape[1]
     checks = [Check(
-        FAMILY, "constant features", const / n_feat, f"{const} of {n_feat}", "0 (each feature varies)",
-        WARN if const else PASS,
+        FAMILY, "constant features", const / n_feat, f"{const} of {n_feat}", "< 10 % of features constant",
+        WARN if const >= 0.1 * n_feat else PASS,  # a few constant ones (digits' corners) are harmless
         f"{const} feature(s) never vary in the training pool: they carry no information" if const else "",
         "drop them (harmless for training, but check the data export)" if const else "",
         {"constant": torch.nonzero(std == 0).flatten()[:50].tolist()})]
@@ -187,7 +190,10 @@ def labels(ctx: Context) -> Check:
     cause = []
     if out:
         cause.append(f"{out} labels outside 0..{ctx.k - 1}")
-    if unused:
+    if unused == [0] and int(ys.min()) == 1:
+        cause.append(f"labels off by one: they run 1..{ctx.k - 1}, class 0 never occurs (1-based labels; the "
+                     f"model wastes an output and reports {ctx.k} classes)")
+    elif unused:
         cause.append(f"class id(s) {unused[:10]} never occur in training (labels not 0..K−1 contiguous?)")
     if bad_x:
         cause.append(f"{bad_x} non-finite input values")
@@ -195,8 +201,79 @@ def labels(ctx: Context) -> Check:
                  FAIL if n else PASS, "; ".join(cause), "re-encode labels as 0..K−1; fix the inputs" if n else "")
 
 
+def target_scale(ctx: Context) -> Check:
+    """A regression target far from unit scale makes the squared error and its gradients huge (or tiny) for a
+    network initialized to output values of order one (gaplab standardizes inputs, not targets)."""
+    y = ctx.raw.y_train.double().reshape(len(ctx.raw.y_train), -1)
+    rms = float(y.pow(2).mean().sqrt())
+    lg = abs(math.log10(rms)) if rms > 0 else 0.0
+    verdict = verdict_of(lg, 2.0, 3.0)  # 100× off unit scale is a sign, 1000× is broken
+    side = "large" if rms > 1 else "small"
+    return Check(FAMILY, "target scale", rms, f"target RMS {rms:.3g}", "RMS within 10⁻²–10² (unit scale)", verdict,
+                 "" if verdict == PASS else f"the regression target's scale is {rms:.2g}: far too {side} for a "
+                 f"network whose outputs start near 1 (the squared error and its gradients scale with it)",
+                 "" if verdict == PASS else "standardize the target (subtract its mean, divide by its std) and "
+                 "undo it on the predictions")
+
+
+def test_normalized(ctx: Context) -> Check:
+    """Inputs standardized with the test set's statistics: the test inputs are exactly mean 0 / std 1 per
+    feature and the training inputs are not (the reverse, training statistics, is correct)."""
+    band = "test inputs not exactly standardized unless training inputs are"
+    xtr, xte = _flat(ctx.raw.x_train), _flat(ctx.raw.x_test)
+    if len(xte) < 2:
+        return Check(FAMILY, "normalization statistics", None, "no test set", "—", PASS)
+
+    def exact(x: torch.Tensor) -> bool:
+        m, sd = x.mean(0), x.std(0, unbiased=False)
+        keep = sd > 0
+        sd1 = x.std(0)
+        return bool(keep.any()) and float(m[keep].abs().max()) < 1e-3 and (
+            float((sd[keep] - 1).abs().max()) < 1e-3 or float((sd1[keep] - 1).abs().max()) < 1e-3)
+
+    if not (exact(xte) and not exact(xtr)):
+        return Check(FAMILY, "normalization statistics", 0.0, "no sign of test statistics", band, PASS)
+    shift = float(xtr.mean(0).abs().max())
+    return Check(FAMILY, "normalization statistics", 1.0, f"test exactly standardized, training mean up to {shift:.2g}",
+                 band, WARN, "normalization statistics taken from the test set: the test inputs are exactly "
+                 "mean 0 / std 1 per feature and the training inputs are not — test information leaks into "
+                 "preprocessing", "compute the mean and std on the training set only and apply them to both "
+                 "(or leave it to gaplab: data.standardize)")
+
+
+def validation_leak(ctx: Context, max_rows: int = 1000, max_train: int = 5000) -> Check:
+    """Groups leaking across the validation split: validation examples whose nearest training example is far
+    closer than the test examples' nearest (near-copies, e.g. repeated measurements of one subject)."""
+    band = "validation examples about as far from training as test examples (ratio ≥ 0.5)"
+    p = ctx.prepared
+    if len(p.val_idx) == 0 or len(ctx.pool.x_test) == 0:
+        return Check(FAMILY, "validation split leak", None, "no validation or test set", "—", PASS)
+    g = torch.Generator().manual_seed(0)
+
+    def pick(x: torch.Tensor, n: int) -> torch.Tensor:
+        return x[torch.randperm(len(x), generator=g)[:n]].reshape(min(n, len(x)), -1).float()
+
+    x = ctx.pool.x_train
+    tr = pick(x[p.train_idx], max_train)
+    va, te = pick(x[p.val_idx], max_rows), pick(ctx.pool.x_test, max_rows)
+    d_val = torch.cdist(va, tr).min(1).values.median()
+    d_test = torch.cdist(te, tr).min(1).values.median()
+    ratio = float(d_val / d_test.clamp_min(1e-12))
+    # an honest split puts validation and test at the same distance from training (ratio ≈ 1)
+    verdict = PASS if ratio >= 0.5 else WARN if ratio >= 0.25 else FAIL
+    return Check(FAMILY, "validation split leak", ratio, f"nearest-neighbour distance val/test {ratio:.2f}", band,
+                 verdict, "" if verdict == PASS else f"groups leak across the validation split: validation "
+                 f"examples have near-copies in training (nearest-neighbour distance {ratio:.2f} × the test "
+                 f"set's), so the validation score is inflated",
+                 "" if verdict == PASS else "split by group (subject, source file, original item) before "
+                 "training, or deduplicate near-copies", {"val_nn": float(d_val), "test_nn": float(d_test)})
+
+
 def run(ctx: Context) -> list[Check]:
     ctx.progress("data checks", 0, 1)
-    out = [labels(ctx), class_balance(ctx), *feature_scale(ctx), duplicates(ctx), leaky_feature(ctx)]
+    out = [labels(ctx), class_balance(ctx), *feature_scale(ctx), duplicates(ctx), validation_leak(ctx),
+           leaky_feature(ctx), test_normalized(ctx)]
+    if not ctx.classification:
+        out.append(target_scale(ctx))
     ctx.progress("data checks", 1, 1)
     return out

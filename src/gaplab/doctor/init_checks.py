@@ -1,12 +1,15 @@
 """Initialization checks on the untrained model: initial loss against ln K (or the target variance), logit
-scale, activation scale through the layers (vanishing or exploding) and dead ReLU units at init."""
+scale, outputs that are already probabilities, activation scale through the layers (vanishing or exploding),
+dead ReLU units at init, and batch norm fed batches too small for its statistics."""
 
 from __future__ import annotations
 
 import math
 
+import torch
+
 from gaplab.doctor.context import Context
-from gaplab.doctor.probes import NO_RELU, activation_scales, dead_relu_fraction, loss_of
+from gaplab.doctor.probes import NO_RELU, activation_scales, dead_relu_fraction, has_batch_norm, loss_of
 from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
 
 FAMILY = "init"
@@ -80,6 +83,33 @@ def dead_at_init(frac: float | None, per: dict[str, float]) -> Check:
                  {"per_layer": per})
 
 
+def output_kind(ctx: Context, out: torch.Tensor) -> Check:
+    """Logits, as the cross-entropy expects, or probabilities (a final Softmax: every row in [0, 1], summing to 1)."""
+    o = out.detach().double().reshape(len(out), -1)
+    probs = bool(((o >= 0) & (o <= 1)).all()) and float((o.sum(1) - 1).abs().max()) < 1e-4
+    if not probs:
+        return Check(FAMILY, "outputs are logits", 0.0, "not probabilities", "rows not summing to 1", PASS)
+    return Check(FAMILY, "outputs are logits", 1.0, "every output row sums to 1", "rows not summing to 1", FAIL,
+                 "the model's outputs are probabilities (rows sum to 1): the loss expects logits, so a final "
+                 "Softmax squashes the gradients and caps how confident the model can get",
+                 "remove the final Softmax (the cross-entropy applies log-softmax itself)")
+
+
+def batch_norm_batch(ctx: Context, model: torch.nn.Module) -> Check:
+    """Batch norm normalizes with the statistics of each training batch: of 1–2 examples they are noise."""
+    b = ctx.val_spec.optim.batch_size
+    if not has_batch_norm(model):
+        return Check(FAMILY, "batch size for batch norm", None, "no batch norm", "—", PASS)
+    # two examples normalize to ±1 whatever they are; eight still give very noisy means and variances
+    verdict = FAIL if b <= 2 else WARN if b < 8 else PASS
+    return Check(FAMILY, "batch size for batch norm", b, f"batch size {b}", "≥ 8 examples per batch with batch "
+                 "norm", verdict,
+                 "" if verdict == PASS else f"batch size {b} with batch norm: its statistics over {b} example"
+                 f"{'s' if b > 1 else ''} are noise (two examples always normalize to ±1), so training and "
+                 "evaluation see different networks",
+                 "" if verdict == PASS else "use a batch of 32 or more, or GroupNorm/LayerNorm instead of BatchNorm")
+
+
 def run(ctx: Context) -> list[Check]:
     ctx.progress("initialization", 0, 1)
     model = ctx.initial_model()
@@ -88,7 +118,9 @@ def run(ctx: Context) -> list[Check]:
     loss = float(loss_of(out, y, ctx.classification))
     frac, per = dead_relu_fraction(model, x)
     checks = [initial_loss(ctx, loss), logit_scale(ctx, float(out.float().std())), activation_growth(names, scales),
-              dead_at_init(frac, per)]
+              dead_at_init(frac, per), batch_norm_batch(ctx, model)]
+    if ctx.classification:
+        checks.append(output_kind(ctx, out))
     x_rms = float(x.float().pow(2).mean().sqrt())
     if x_rms > 10:  # the data check's "unscaled" band: large outputs come from the inputs, not the weights
         for c in checks[:3]:

@@ -1,14 +1,17 @@
 """Input dependence: the model trained on real inputs must beat the same model trained on zeroed inputs, its
-output must depend on its own input, and one example's output must not depend on the other examples' inputs."""
+output must depend on its own input (every channel of it), one example's output must not depend on the other
+examples' inputs, and an augmentation must not make validation worse (one that changes the label does)."""
 
 from __future__ import annotations
 
 import math
 
+import torch
+
 from gaplab.doctor.baselines import baselines
 from gaplab.doctor.context import Context
 from gaplab.doctor.main_run import main_run
-from gaplab.doctor.probes import batch_coupling, dead_relu_fraction, has_norm_layers
+from gaplab.doctor.probes import batch_coupling, dead_relu_fraction, has_norm_layers, input_use
 from gaplab.doctor.result import FAIL, PASS, WARN, Check
 
 FAMILY = "input"
@@ -84,7 +87,54 @@ def coupling(own: float, other: float, norm_layers: bool) -> Check:
                  {"own": own, "other": other})
 
 
+def channels_used(ctx: Context) -> Check:
+    """Every input channel (or feature, for flat inputs) reaches the output at init."""
+    x, _ = ctx.probe_batch()
+    use = input_use(ctx.initial_model(), x[:64])
+    unused = torch.nonzero(use == 0).flatten().tolist()
+    what = "channel" if ctx.pool.x_train.dim() > 2 else "feature"
+    n = len(use)
+    if not unused or len(unused) == n:  # all unused: the zero-input check names a model that ignores x
+        return Check(FAMILY, f"every input {what} used", len(unused), f"{n - len(unused)} of {n} used",
+                     f"each input {what} reaches the output", PASS)
+    shown = ", ".join(map(str, unused[:10])) + (" …" if len(unused) > 10 else "")
+    return Check(FAMILY, f"every input {what} used", len(unused), f"{len(unused)} of {n} unused ({shown})",
+                 f"each input {what} reaches the output", FAIL,
+                 f"the model's output does not depend on input {what}{'s' if len(unused) > 1 else ''} {shown} "
+                 f"(zero gradient): the forward drops part of its input", "check the model's forward for a slice "
+                 "or index that leaves out part of x (x[:, :k], a wrong channel count)", {"unused": unused[:200]})
+
+
+def augmentation(ctx: Context) -> Check | None:
+    """The user's augmentation against none: same runs without it; worse validation error means it changes the
+    label (a flipped digit is another digit) or destroys the signal."""
+    if not ctx.val_spec.reg.augment:
+        return None
+    main = main_run(ctx)
+    with_aug = _val_error(ctx, [r.final for r in main.results])
+    specs = [r.spec.replace(**{"reg.augment": []}) for r in main.results]
+    _, res = ctx.train(f"without augmentation ({len(specs)} models)", specs)
+    without = _val_error(ctx, [r.final for r in res])
+    n_val = len(ctx.prepared.val_idx)
+    margin = max(0.02, 3 * math.sqrt(max(without * (1 - without), 1e-4) / n_val)) if ctx.classification else 0.05
+    loss = with_aug - without
+    names = ", ".join(a.name for a in ctx.val_spec.reg.augment)
+    shown = f"val error {with_aug:.3f} with {names}, {without:.3f} without"
+    band = f"no worse than without it by ≥ {margin:.3f}"
+    if loss < margin:
+        return Check(FAMILY, "augmentation keeps labels", loss, shown, band, PASS)
+    # a worse validation error is measured; why (a changed label or a destroyed cue) is not, so: WARN
+    return Check(FAMILY, "augmentation keeps labels", loss, shown, band, WARN,
+                 f"the augmentation ({names}) makes validation worse ({with_aug:.3f} against {without:.3f} without "
+                 f"it): it changes what the label means (a digit turned upside down is another digit) or destroys "
+                 f"what tells the classes apart",
+                 "drop the augmentation or keep only label-preserving ones (small shifts or crops for digits)",
+                 {"with": with_aug, "without": without, "margin": margin})
+
+
 def run(ctx: Context) -> list[Check]:
     own, other, norm_layers, dead = input_gradient(ctx)
-    return [zero_input(ctx, own, dead), coupling(own, other, norm_layers)]
+    checks = [zero_input(ctx, own, dead), coupling(own, other, norm_layers), channels_used(ctx)]
+    aug = augmentation(ctx)
+    return checks + ([aug] if aug is not None else [])
 

@@ -1,47 +1,107 @@
-"""Label noise (heuristic, confident-learning style): out-of-fold predicted probabilities from k models trained
-at once in one pack, each on all training examples but one fold, rank the examples most likely mislabelled."""
+"""Label noise (confident-learning style): out-of-fold predicted probabilities from k models trained at once in
+one pack, each on all training examples but one fold; a fitted noise rate decides whether the labels are noisy,
+and the examples most likely mislabelled are ranked."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.result import PASS, WARN, Check
+from gaplab.engine.pack import Pack
 
 FAMILY = "label_noise"
 SHOWN = 20  # suspect indices printed; the JSON keeps up to MAX_KEPT
 MAX_KEPT = 2000
+WARN_RATE = 0.05  # estimated share of wrong labels from which the check warns
+_TEMPS = torch.logspace(-0.5, 0.7, 25)  # temperatures tried by the noise fit (0.32–5)
 
 
-def out_of_fold(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
-    """(training pool indices, out-of-fold class probabilities) for every training example."""
+@dataclass
+class FoldProbs:
+    """Out-of-fold class probabilities of the training pool: at the end of training, and averaged over epochs."""
+
+    idx: torch.Tensor  # (N,) training pool indices
+    last: torch.Tensor  # (N, K)
+    averaged: torch.Tensor  # (N, K) mean over every epoch's predictions
+
+
+def fold_probabilities(ctx: Context) -> FoldProbs:
+    """Train ``budget.folds`` models in one pack, model i on every training example outside fold i, and read each
+    example's probabilities from the model that never saw it, after every epoch."""
     idx = ctx.prepared.train_idx
     k = ctx.budget.folds
     g = torch.Generator().manual_seed(ctx.spec.seed)
     fold = torch.randperm(len(idx), generator=g) % k
     epochs = ctx.epochs_for(ctx.budget.fold_steps)
     spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs})
-    pack, _ = ctx.train(f"label noise ({k} folds)", [spec] * k, train_idx=[idx[fold != i] for i in range(k)])
-    probs = torch.softmax(pack.logits(ctx.pool.x_train[idx]), -1)  # (k, N, K)
-    oof = probs[fold, torch.arange(len(idx))]
-    return idx, oof
+    pack = Pack([spec] * k, train_idx=[idx[fold != i] for i in range(k)])
+    x = ctx.pool.x_train[idx]
+    rows = torch.arange(len(idx))
+    total = torch.zeros(len(idx), ctx.k)
+    label = f"label noise ({k} folds)"
+
+    def on_epoch(e: int, n: int) -> None:
+        # averaging over the trajectory keeps the early epochs, before the models memorize the wrong labels
+        total.add_(torch.softmax(pack.logits(x), -1)[fold, rows])
+        ctx.progress(label, e, n)
+
+    ctx.progress(label, 0, epochs)
+    pack.fit(on_epoch)
+    last = torch.softmax(pack.logits(x), -1)[fold, rows]
+    return FoldProbs(idx, last, total / epochs)
 
 
-def suspects(oof: torch.Tensor, given: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Confident-learning suspects (Northcutt et al. 2021): an example whose out-of-fold probability of some other
-    class reaches that class's threshold (the mean self-confidence of examples labelled with it). Returns the
-    suspects' positions, most suspicious (lowest probability of the given label) first, and every position's
-    self-confidence."""
-    self_conf = oof[torch.arange(len(given)), given]
-    thresholds = torch.stack([self_conf[given == c].mean() if (given == c).any() else torch.tensor(1.0)
-                              for c in range(k)])
-    above = oof >= thresholds.unsqueeze(0)
-    masked = torch.where(above, oof, torch.full_like(oof, -1.0))
-    confident = masked.argmax(1)
-    flagged = above.any(1) & (confident != given)
-    pos = torch.nonzero(flagged).flatten()
-    order = torch.argsort(self_conf[pos])
-    return pos[order], self_conf
+def out_of_fold(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training pool indices, out-of-fold class probabilities) for every training example."""
+    fp = fold_probabilities(ctx)
+    return fp.idx, fp.averaged
+
+
+@dataclass
+class NoiseFit:
+    """The given labels as a mixture: the tempered model's class, a uniformly random class (symmetric noise), or
+    the class the model most often confuses with the given one (a systematic swap, asymmetric noise)."""
+
+    weights: tuple[float, float, float]  # (model, uniform, swap) shares
+    temperature: float
+    rate: float  # estimated share of wrong labels (a uniform draw keeps the true class 1/K of the time)
+    posterior: torch.Tensor  # (N,) probability that each given label is wrong
+
+
+def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200) -> NoiseFit:
+    """Maximum-likelihood mixture p(given | x) = w₀·q_T(given) + w₁/K + w₂·q_T(swap(given)), q_T the out-of-fold
+    probabilities at temperature T (best of a grid), the shares by EM.
+
+    The temperature absorbs a model that is merely unsure or over-confident (a clean but hard data set), so the
+    noise shares grow only when labels are far less likely than the tempered model allows: drawn at random, or
+    swapped from the one class that labels of this class are most often predicted as."""
+    logp = probs.clamp_min(1e-12).log().double()
+    rows = torch.arange(len(given))
+    pred = probs.argmax(1)
+    swap = torch.tensor([int(torch.bincount(pred[(given == c) & (pred != c)], minlength=k).argmax())
+                         if bool(((given == c) & (pred != c)).any()) else (c + 1) % k for c in range(k)])
+    best: tuple[float, float, torch.Tensor, torch.Tensor] | None = None
+    for t in _TEMPS.double():
+        q = torch.softmax(logp / t, -1)
+        comp = torch.stack([q[rows, given], torch.full((len(given),), 1.0 / k, dtype=torch.float64),
+                            q[rows, swap[given]]], 1)
+        w = torch.tensor([0.9, 0.05, 0.05], dtype=torch.float64)
+        for _ in range(iters):  # EM on the shares only: the components are fixed
+            joint = comp * w
+            total = joint.sum(1, keepdim=True).clamp_min(1e-300)
+            resp = joint / total
+            w = resp.mean(0)
+        ll = float(total.log().mean())
+        if best is None or ll > best[0]:
+            best = (ll, float(t), w, resp)
+    assert best is not None
+    _, temp, w, resp = best
+    wrong = resp[:, 2] + resp[:, 1] * (k - 1) / k
+    return NoiseFit((float(w[0]), float(w[1]), float(w[2])), temp, float(w[2] + w[1] * (k - 1) / k),
+                    wrong.float())
 
 
 def run(ctx: Context) -> list[Check]:
@@ -49,21 +109,26 @@ def run(ctx: Context) -> list[Check]:
         return []
     idx, oof = out_of_fold(ctx)
     given = ctx.prepared.labels[idx]
-    pos, self_conf = suspects(oof, given, ctx.k)
-    frac = len(pos) / len(idx)
+    fit = noise_fit(oof, given, ctx.k)
+    self_conf = oof[torch.arange(len(given)), given]
+    pos = torch.nonzero(fit.posterior > 0.5).flatten()
+    pos = pos[torch.argsort(fit.posterior[pos], descending=True)]
     oof_error = float((oof.argmax(1) != given).float().mean())
     ranked = idx[pos]
     details = {"suspects": ranked[:MAX_KEPT].tolist(), "n_suspects": len(pos), "n_train": len(idx),
-               "folds": ctx.budget.folds, "oof_error": oof_error, "heuristic": True,
+               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": fit.rate, "shares": fit.weights,
+               "temperature": fit.temperature, "posterior": fit.posterior[pos][:MAX_KEPT].tolist(),
                "self_confidence": self_conf[pos][:MAX_KEPT].tolist()}
     ctx.cache["label_noise"] = (idx, pos, self_conf)
     ctx.cache["label_noise_oof"] = (idx, oof)  # named by doctor.suspects (row ids, --json, --suspects)
-    shown = f"{len(pos)} suspects ({100 * frac:.1f} %); first: {', '.join(map(str, ranked[:5].tolist()))}"
-    # a weak model also misclassifies clean examples confidently, so the count is an upper bound: the cause says so
-    verdict = WARN if frac >= 0.1 else PASS
-    return [Check(FAMILY, "label noise (heuristic)", frac, shown, "< 10 % of training labels suspect", verdict,
-                  "" if verdict == PASS else f"{len(pos)} labels look wrong or hard: confidently predicted as another "
-                  f"class by models that never saw them (label noise, or classes this model confuses: out-of-fold "
-                  f"error {oof_error:.2f})",
-                  "" if verdict == PASS else "inspect the top suspects (by row id, most suspicious first; "
-                  "--suspects FILE lists them); relabel or drop the wrong ones", details)]
+    first = ", ".join(map(str, ranked[:5].tolist()))
+    shown = f"≈ {100 * fit.rate:.1f} % wrong; {len(pos)} suspects" + (f"; first: {first}" if len(pos) else "")
+    verdict = WARN if fit.rate >= WARN_RATE else PASS
+    cause = fix = ""
+    if verdict == WARN:
+        cause = (f"label noise: about {fit.rate:.0%} of the training labels look wrong ({len(pos)} suspects, each "
+                 f"far less likely under models that never saw it than their uncertainty explains)")
+        fix = ("inspect the top suspects (by row id, most suspicious first; --suspects FILE lists them); relabel or "
+               "drop the wrong ones, or train with label smoothing / early stopping")
+    return [Check(FAMILY, "label noise (heuristic)", fit.rate, shown,
+                  f"< {100 * WARN_RATE:.0f} % of training labels estimated wrong", verdict, cause, fix, details)]

@@ -140,6 +140,22 @@ def batch_coupling(model: nn.Module, x: torch.Tensor, probe: int = 0) -> tuple[f
     return own, float(others.max()) if len(others) else 0.0
 
 
+def has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def input_use(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Summed |d output / d input| over the batch ``x`` per input channel ((C, ...) inputs) or feature ((F,)
+    inputs), in eval mode: exactly zero for a part of the input the forward never reads."""
+    model.eval()
+    xx = x.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(model(xx).abs().sum(), xx, allow_unused=True)
+    if g is None:
+        return torch.zeros(x.shape[1] if x.dim() > 1 else 1)
+    g = g.abs().sum(0)
+    return g.flatten(1).sum(1) if g.dim() > 1 else g
+
+
 def has_norm_layers(model: nn.Module) -> bool:
     return any(isinstance(m, _NORMS) for m in model.modules())
 

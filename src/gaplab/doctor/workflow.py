@@ -82,12 +82,15 @@ def summarize(checks: list[Check], suggested_lr: float | None = None, user_lr: f
         if others:
             parts.append("Also failing: " + "; ".join(f"{c.name} ({c.cause})" for c in others[:4]) + ".")
     elif warns:
-        parts.append(f"No check failed ({len(checks)} checks, {len(warns)} worth a look): nothing here blocks "
-                     "training.")
+        # the first sentence names the most fundamental warning's cause, as it names a failure's
+        parts.append(f"No check failed ({len(checks)} checks, {len(warns)} worth a look); look first at "
+                     f"{warns[0].name} — {warns[0].cause}.")
     else:
         parts.append(f"All {len(checks)} checks passed: nothing here blocks training.")
-    if warns:
-        parts.append("Worth a look: " + "; ".join(f"{c.name} — {c.cause}" for c in warns[:4]) + ".")
+    rest = warns if fails else warns[1:]
+    if rest:
+        parts.append(("Worth a look: " if fails else "Also worth a look: ") +
+                     "; ".join(f"{c.name} — {c.cause}" for c in rest[:4]) + ".")
     if suggested_lr:
         parts.append(f"The learning-rate range suggests {suggested_lr:.2g} (yours: {user_lr:g}).")
     return " ".join(parts)

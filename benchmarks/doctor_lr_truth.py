@@ -1,0 +1,275 @@
+"""The doctor's learning-rate suggestion against truth, beside the rules of fastai and Lightning.
+
+For each (data, model, optimizer) pair:
+
+- **truth**: full trainings with the pair's own settings (20 epochs, batch 100, constant rate) at a 13-point log
+  grid of rates (the doctor's range for the optimizer) × 3 seeds, one pack; the grid's best is the lowest seed-mean
+  final validation loss;
+- **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 3 seeds each) from
+  5 doctor seeds; every rule reads the same curve (seed-mean final training loss against the rate):
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest``;
+  - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
+    decreasing run's point 1/3 + 1/6 of the way along it; the steepest loss drop per log-rate; the rate of the
+    lowest loss divided by 10), after fastai's trimming of the first tenth of the curve (``lr_find`` passes
+    ``lrs[num_it//10:-5]``; the last 5 of 100 points round to none of 16);
+  - Lightning's steepest descent (lightning/pytorch/tuner/lr_finder.py, ``_LRFinder.suggestion``: the argmin of
+    ``np.gradient`` of the finite losses after skipping ``skip_begin=10`` of 100 points at the start and
+    ``skip_end=1`` at the end, scaled to this curve's length: 2 and 1);
+- **score**: full training (3 seeds) at each rule's suggestion from doctor seed 0; its seed-mean final validation
+  loss relative to the grid's best (within 5 % counts as a hit); and sd(log10 suggestion) over the 5 doctor seeds.
+
+Tuning and held-out parts: the MNIST-1D pairs are the tuning part (the only ones looked at while changing
+gaplab's rule); every other pair is held out and reported separately. Results are cached as JSON in
+``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
+
+    python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "doctor"))
+sys.path.insert(0, str(ROOT / "tests" / "models"))
+
+from gaplab.doctor import lr_range  # noqa: E402
+from gaplab.doctor.context import Context  # noqa: E402
+from gaplab.engine.pack import Pack  # noqa: E402
+from gaplab.engine.validate import with_fingerprint  # noqa: E402
+from gaplab.spec import RunSpec, parse_run  # noqa: E402
+
+CACHE = ROOT / "benchmarks" / "results" / "lr_truth"
+GRID_POINTS = 13
+TRUTH_SEEDS = (100, 101, 102)
+DOCTOR_SEEDS = 5
+HIT = 1.05
+SGD = {"name": "sgd", "momentum": 0.9}
+ADAM = {"name": "adam"}
+RULES = ("gaplab", "fastai valley", "fastai steep", "fastai minimum", "Lightning")
+
+
+def _table(name: str) -> str:
+    """A scikit-learn table as a CSV with a 'target' column (written once into the cache)."""
+    import pandas as pd
+    from sklearn import datasets
+
+    path = CACHE / f"{name}.csv"
+    if not path.exists():
+        b = getattr(datasets, f"load_{name}")()
+        df = pd.DataFrame(b.data, columns=[f"f{i}" for i in range(b.data.shape[1])])
+        df["target"] = b.target
+        CACHE.mkdir(parents=True, exist_ok=True)
+        df.to_csv(path, index=False)
+    return str(path)
+
+
+def pairs() -> list[tuple[str, dict[str, Any]]]:
+    """(name, run spec overrides); MNIST-1D pairs first (the tuning part)."""
+    m1 = {"name": "mnist1d"}
+    dg = {"name": "digits"}
+    return [
+        ("mnist1d mlp adam", {"data": m1, "model": {"name": "mlp"}, "optim": ADAM}),
+        ("mnist1d mlp sgd", {"data": m1, "model": {"name": "mlp"}, "optim": SGD}),
+        ("mnist1d cnn1d adam", {"data": m1, "model": {"name": "cnn1d"}, "optim": ADAM}),
+        ("mnist1d cnn1d sgd", {"data": m1, "model": {"name": "cnn1d"}, "optim": SGD}),
+        ("digits mlp adam", {"data": dg, "model": {"name": "mlp"}, "optim": ADAM}),
+        ("digits mlp sgd", {"data": dg, "model": {"name": "mlp"}, "optim": SGD}),
+        ("digits cnn2d adam", {"data": dg, "model": {"name": "cnn2d", "args": {"channels": 8}}, "optim": ADAM}),
+        ("digits cnn2d sgd", {"data": dg, "model": {"name": "cnn2d", "args": {"channels": 8}}, "optim": SGD}),
+        ("digits resnet adam", {"data": dg, "model": {"name": "resnet", "args": {"channels": 8, "blocks": 1}},
+                                "optim": ADAM}),
+        ("breast-cancer csv mlp sgd", {"data": {"name": "file", "path": _table("breast_cancer")},
+                                       "model": {"name": "mlp", "args": {"width": 64}}, "optim": SGD}),
+        ("wine csv mlp adam", {"data": {"name": "file", "path": _table("wine")},
+                               "model": {"name": "mlp", "args": {"width": 64}}, "optim": ADAM}),
+        ("digits user model adam", {"data": dg, "model": {"name": "gaplab_user_model:factory",
+                                                          "args": {"hidden": 32}}, "optim": ADAM}),
+    ]
+
+
+def tuning(name: str) -> bool:
+    return name.startswith("mnist1d")
+
+
+def spec_of(over: dict[str, Any], seed: int, lr: float | None = None) -> RunSpec:
+    optim = {**over["optim"], **({"lr": lr} if lr is not None else {})}
+    return with_fingerprint(parse_run({**over, "optim": optim, "seed": seed,
+                                       "data": {**over["data"], "val_fraction": 0.2}}))
+
+
+def _cached(path: Path, make: Any) -> Any:
+    if path.exists():
+        return json.loads(path.read_text())
+    out = make()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(out))
+    return out
+
+
+def val_losses(over: dict[str, Any], rates: list[float]) -> list[list[float]]:
+    """Seed-wise final validation loss of full training at each rate (inf when diverged), one pack."""
+    specs = [spec_of(over, s, r) for r in rates for s in TRUTH_SEEDS]
+    res = Pack(specs).fit()
+    v = [r.final.get("val_loss", math.inf) if r.status == "done" else math.inf for r in res]
+    v = [x if math.isfinite(x) else 1e30 for x in v]
+    return [v[i * len(TRUTH_SEEDS):(i + 1) * len(TRUTH_SEEDS)] for i in range(len(rates))]
+
+
+def truth(name: str, over: dict[str, Any]) -> dict[str, Any]:
+    lo, hi = lr_range.GRID[over["optim"]["name"]]
+    rates = [float(r) for r in np.logspace(math.log10(lo), math.log10(hi), GRID_POINTS)]
+    slug = name.replace(" ", "_")
+    return _cached(CACHE / f"{slug}.truth.json", lambda: {"rates": rates, "val_loss": val_losses(over, rates)})
+
+
+def curves(name: str, over: dict[str, Any]) -> list[dict[str, Any]]:
+    """The doctor's learning-rate range (default budget) from each doctor seed."""
+    def make() -> list[dict[str, Any]]:
+        out = []
+        for seed in range(DOCTOR_SEEDS):
+            c = lr_range.measure(Context(spec_of(over, seed), "default"))
+            out.append({"rates": c.rates, "losses": np.where(np.isfinite(c.losses), c.losses, 1e30).tolist(),
+                        "init_loss": c.init_loss})
+        return out
+
+    return _cached(CACHE / f"{name.replace(' ', '_')}.curves.json", make)
+
+
+# ---- the reference rules, from their documented definitions (see the module docstring) ------------------------
+def _trim(rates: np.ndarray, loss: np.ndarray, begin: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    r, lo = rates[begin:len(rates) - end], loss[begin:len(loss) - end]
+    ok = np.isfinite(lo) & (lo < 1e29)  # both libraries drop what diverged
+    return r[ok], lo[ok]
+
+
+def fastai_valley(rates: np.ndarray, loss: np.ndarray) -> float | None:
+    r, lo = _trim(rates, loss, len(rates) // 10, 0)
+    n = len(lo)
+    if n < 2:
+        return None
+    lds = [1] * n
+    max_start, max_end = 0, 0
+    for i in range(1, n):
+        for j in range(i):
+            if lo[i] < lo[j] and lds[i] < lds[j] + 1:
+                lds[i] = lds[j] + 1
+            if lds[max_end] < lds[i]:
+                max_end = i
+                max_start = max_end - lds[max_end]
+    sections = (max_end - max_start) / 3
+    return float(r[max_start + int(sections) + int(sections / 2)])
+
+
+def fastai_steep(rates: np.ndarray, loss: np.ndarray) -> float | None:
+    r, lo = _trim(rates, loss, len(rates) // 10, 0)
+    if len(lo) < 2:
+        return None
+    grads = (lo[1:] - lo[:-1]) / (np.log(r[1:]) - np.log(r[:-1]))
+    return float(r[int(np.argmin(grads))])
+
+
+def fastai_minimum(rates: np.ndarray, loss: np.ndarray) -> float | None:
+    r, lo = _trim(rates, loss, len(rates) // 10, 0)
+    return float(r[int(np.argmin(lo))]) / 10 if len(lo) else None
+
+
+def lightning(rates: np.ndarray, loss: np.ndarray) -> float | None:
+    begin = max(1, round(10 * len(rates) / 100))
+    lo = loss[begin:len(loss) - 1]
+    keep = np.isfinite(lo) & (lo < 1e29)
+    if keep.sum() < 2:
+        return None
+    # Lightning indexes the rate by the position in the filtered losses (its own quirk), kept here
+    return float(rates[int(np.argmin(np.gradient(lo[keep]))) + begin])
+
+
+def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
+    rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
+    c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1))
+    mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
+    return {"gaplab": lr_range.suggest(c).lr, "fastai valley": fastai_valley(rates, mean),
+            "fastai steep": fastai_steep(rates, mean), "fastai minimum": fastai_minimum(rates, mean),
+            "Lightning": lightning(rates, mean)}
+
+
+def at_suggestions(name: str, over: dict[str, Any], lrs: list[float]) -> dict[str, list[float]]:
+    """Full training (TRUTH_SEEDS) at each suggested rate; cached per rate, so a changed rule trains only the new."""
+    path = CACHE / f"{name.replace(' ', '_')}.at.json"
+    have: dict[str, list[float]] = json.loads(path.read_text()) if path.exists() else {}
+    todo = sorted({f"{r:.6g}" for r in lrs} - set(have))
+    if todo:
+        for key, v in zip(todo, val_losses(over, [float(k) for k in todo]), strict=True):
+            have[key] = v
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(have))
+    return have
+
+
+def evaluate(name: str, over: dict[str, Any]) -> dict[str, Any]:
+    t = truth(name, over)
+    best = min(float(np.mean(v)) for v in t["val_loss"])
+    cs = curves(name, over)
+    per_seed = [suggestions(c) for c in cs]
+    first = {k: v for k, v in per_seed[0].items() if v is not None}
+    trained = at_suggestions(name, over, list(first.values()))
+    row: dict[str, Any] = {"best_val_loss": best, "best_rate": t["rates"][int(np.argmin([np.mean(v) for v in
+                                                                                         t["val_loss"]]))]}
+    for rule in RULES:
+        s = per_seed[0][rule]
+        logs = [math.log10(p[rule]) for p in per_seed if p[rule] is not None]
+        rel = float(np.mean(trained[f"{s:.6g}"])) / best if s is not None else math.nan
+        row[rule] = {"lr": s, "relative": rel, "hit": bool(s is not None and rel <= HIT),
+                     "made": len(logs), "sd_log10": float(np.std(logs, ddof=1)) if len(logs) > 1 else math.nan}
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--pairs", default="", help="comma-separated pair numbers (0-based); default all")
+    ap.add_argument("--cached-only", action="store_true", help="report only pairs whose truth and curves are cached")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    only = {int(p) for p in args.pairs.split(",") if p}
+    rows = {}
+    for i, (name, over) in enumerate(pairs()):
+        if only and i not in only:
+            continue
+        slug = name.replace(" ", "_")
+        if args.cached_only and not all((CACHE / f"{slug}.{part}.json").exists() for part in ("truth", "curves")):
+            continue
+        rows[name] = evaluate(name, over)
+        print(f"done {name}", file=sys.stderr, flush=True)
+    (CACHE.parent / "lr_truth.json").write_text(json.dumps(rows, indent=1))
+    for part, tune in (("tuning part (MNIST-1D)", True), ("held-out part", False)):
+        names = [n for n in rows if tuning(n) == tune]
+        if not names:
+            continue
+        print(f"\n{part}: final val loss at the suggestion / grid's best (sd log10 over {DOCTOR_SEEDS} doctor "
+              f"seeds)\n")
+        print("| pair | best rate | " + " | ".join(RULES) + " |")
+        print("|---|---|" + "---|" * len(RULES))
+        for n in names:
+            r = rows[n]
+            cells = []
+            for rule in RULES:
+                x = r[rule]
+                cells.append("none" if x["lr"] is None else
+                             f"{x['lr']:.2g}: {x['relative']:.3f}{'' if x['hit'] else ' ✗'} (sd {x['sd_log10']:.2f})")
+            print(f"| {n} | {r['best_rate']:.2g} | " + " | ".join(cells) + " |")
+        hits = {rule: sum(rows[n][rule]["hit"] for n in names) for rule in RULES}
+        print(f"\nwithin {round(100 * (HIT - 1))} % of the best: " +
+              ", ".join(f"{rule} {h}/{len(names)}" for rule, h in hits.items()))
+
+
+if __name__ == "__main__":
+    main()
