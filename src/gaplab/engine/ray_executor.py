@@ -169,7 +169,7 @@ def clean_error(exc: BaseException) -> BaseException:
         if cause is None or isinstance(cause, rx.RayError):
             first = _ANSI.sub("", str(cause or exc)).strip().splitlines()
             cause = ClusterError(first[0] if first else type(exc).__name__)
-        cause.gaplab_trace = "remote traceback (last lines):\n" + "\n".join(lines[-TRACE_LINES:])  # type: ignore[union-attr]
+        cause.gaplab_trace = "remote traceback (last lines):\n" + "\n".join(lines[-TRACE_LINES:])  # type: ignore[attr-defined]
         return cause.with_traceback(None)
     if isinstance(exc, rx.RayError):
         text = _ANSI.sub("", str(exc)).strip().splitlines()

@@ -93,7 +93,14 @@ def _model_entries(specs: list[RunSpec]) -> tuple[dict[str, Any], list[tuple[str
         folder = f"code/{code.digest}"
         entries[name] = {"fingerprint": code.digest, "dir": folder,
                          "file": os.path.relpath(Path(where).resolve(), code.root) if where.endswith(".py") else None}
-        files += [(f"{folder}/{os.path.relpath(f, code.root)}", Path(f)) for f in code.files]
+        mine = {Path(f) for f in code.files}
+        for f in code.files:  # a package's __init__.py runs on import even where the fingerprint leaves it out
+            for parent in Path(f).parents:
+                if parent == code.root or code.root not in parent.parents:
+                    break
+                if (parent / "__init__.py").is_file():
+                    mine.add(parent / "__init__.py")
+        files += [(f"{folder}/{os.path.relpath(f, code.root)}", f) for f in sorted(mine)]
     return entries, files
 
 
