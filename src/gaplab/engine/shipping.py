@@ -179,12 +179,13 @@ def localize(spec_data: list[dict[str, Any]], package: str) -> list[dict[str, An
 
     root = package_root(package)
     manifest = json.loads((root / MANIFEST).read_text())
+    mapped: dict[str, tuple[str, list[str]]] = {}  # driver's model name -> (shipped name, its files), checked
     out = []
     for d in spec_data:
         d = json.loads(json.dumps(d))
-        model = manifest["models"].get(d["model"]["name"])
-        if model is not None:
-            name = d["model"]["name"]
+        name = d["model"]["name"]
+        model = manifest["models"].get(name)
+        if model is not None and name not in mapped:
             folder = root / model["dir"]
             if model["file"] is None:  # module:name, imported from the shipped root
                 if str(folder) not in sys.path:
@@ -196,7 +197,9 @@ def localize(spec_data: list[dict[str, Any]], package: str) -> list[dict[str, An
             if code.digest != d["model"]["fingerprint"]:
                 raise SpecError(f"model.name: the shipped copy of '{name}' has code fingerprint {code.digest} but "
                                 f"the run was planned with {d['model']['fingerprint']}")
-            d["model"]["name"], d["model"]["files"] = new, list(code.files)
+            mapped[name] = (new, list(code.files))
+        if name in mapped:
+            d["model"]["name"], d["model"]["files"] = mapped[name][0], list(mapped[name][1])
         data = manifest["data"].get(d["data"]["path"])
         if data is not None:
             p = root / data["path"]
