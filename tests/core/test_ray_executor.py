@@ -38,11 +38,11 @@ def test_ray_sweep_survives_a_killed_worker(tmp_path, monkeypatch) -> None:
             for marker in markers.iterdir():
                 time.sleep(0.2)  # let it get into training (a pack takes seconds)
                 try:
-                    os.kill(int(marker.name), signal.SIGKILL)
+                    os.kill(int(marker.name.split("-")[0]), signal.SIGKILL)
                 except ProcessLookupError:  # that worker already finished its pack
                     marker.unlink()
                     continue
-                killed.append(int(marker.name))
+                killed.append(int(marker.name.split("-")[0]))
                 return
             time.sleep(0.05)
 

@@ -30,10 +30,12 @@ def plan(specs: Sequence[RunSpec], store: RawStore | None, max_pack: int = 64) -
 
 def execute(specs: Sequence[RunSpec], store: RawStore | None, group: str, *, executor: str = "local",
             workers: int = 1, max_pack: int = 64, address: str | None = None, progress: ProgressFn | None = None,
-            keep_state: bool = False, checkpoint_every: float | None = None) -> dict[str, Any]:
+            keep_state: bool = False, checkpoint_every: float | None = None,
+            checkpoint_dir: str | None = None) -> dict[str, Any]:
     """Train every pending spec with the chosen executor; the executor's summary (counts, ids, fresh results).
 
-    ``checkpoint_every``: seconds of training between pack checkpoints beside the store (0 = none; default ≈1 min).
+    ``checkpoint_every``: seconds of training between pack checkpoints (0 = none; default ≈1 min), kept in
+    ``checkpoint_dir`` (a folder or fsspec URL every node sees; default beside the store, none on a remote cluster).
     """
     from gaplab.engine.checkpoint import DEFAULT_EVERY
 
@@ -42,12 +44,12 @@ def execute(specs: Sequence[RunSpec], store: RawStore | None, group: str, *, exe
         from gaplab.engine.ray_executor import run_ray  # says which extra to install when Ray is missing
 
         return run_ray(specs, store, group=group, max_pack=max_pack, address=address, progress=progress,
-                       keep_state=keep_state, checkpoint_every=every)
+                       keep_state=keep_state, checkpoint_every=every, checkpoint_dir=checkpoint_dir)
     if executor == "local":
         from gaplab.engine.executor import run_local
 
         return run_local(specs, store, group=group, max_pack=max_pack, progress=progress, workers=workers,
-                         keep_state=keep_state, checkpoint_every=every)
+                         keep_state=keep_state, checkpoint_every=every, checkpoint_dir=checkpoint_dir)
     raise SpecError(f"executor: must be 'local' or 'ray', got {executor!r}")
 
 
@@ -72,7 +74,7 @@ def collect(name: str, specs: Sequence[RunSpec], out: dict[str, Any], store: Raw
 def sweep(spec: SpecSource, *, store: StoreLike = DEFAULT_PATH, workers: int = 1, executor: str = "local",
           max_pack: int = 64, address: str | None = None, device: str | None = None, keep_state: bool = False,
           progress: Progress = True, threads: int | None = None, max_runs: int | None = MAX_RUNS,
-          **overrides: Any) -> Results:
+          checkpoint_dir: str | None = None, **overrides: Any) -> Results:
     """Run every run of a sweep (a base run plus grid/zip axes) and return them as ``Results``.
 
     Runs that share data and architecture train together as one stacked model (a pack); runs already in the
@@ -93,6 +95,9 @@ def sweep(spec: SpecSource, *, store: StoreLike = DEFAULT_PATH, workers: int = 1
         Most models trained at once in one pack.
     address : str, optional
         Ray cluster address.
+    checkpoint_dir : str, optional
+        Folder or fsspec URL (``file://``, ``s3://``...) for pack checkpoints, one every node of a cluster sees
+        (default: beside the store; none on a remote Ray cluster).
     device : str, optional
         Override every run's device (``"cpu"``, ``"cuda"``).
     keep_state : bool, default False
@@ -138,7 +143,7 @@ def sweep(spec: SpecSource, *, store: StoreLike = DEFAULT_PATH, workers: int = 1
     db = raw_store(store)
     with progress_updates(progress) as update, torch_threads(threads):
         out = execute(specs, db, sw.name, executor=executor, workers=workers, max_pack=max_pack, address=address,
-                      progress=update, keep_state=keep_state)
+                      progress=update, keep_state=keep_state, checkpoint_dir=checkpoint_dir)
     results = collect(sw.name, specs, out, db)
     if out["failed"]:
         warnings.warn(f"sweep {sw.name}: {out['failed']} runs failed (status 'failed'; see their 'error')",

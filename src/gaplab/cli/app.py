@@ -141,6 +141,10 @@ def sweep(
         "--checkpoint-every", min=0, metavar="SECONDS",
         help="Seconds of training between pack checkpoints beside the store (0 = none); a killed sweep "
              "resumes each pack from its last checkpoint.")] = 60.0,
+    checkpoint_dir: Annotated[str | None, typer.Option(
+        "--checkpoint-dir", metavar="DIR|URL",
+        help="Folder or fsspec URL (file://, s3://, gs://) for pack checkpoints; on a Ray cluster one every node "
+             "sees (default: beside the store; none with --address).")] = None,
     as_json: JsonOpt = False,
     threads: ThreadsOpt = None,
 ) -> None:
@@ -161,7 +165,7 @@ def sweep(
         fail(f"--executor must be 'local' or 'ray', got {executor!r}")
     with progress_bar(not as_json) as update:
         out = execute(specs, db, sw.name, executor=executor, workers=workers, max_pack=max_pack, address=address,
-                      progress=update, checkpoint_every=checkpoint_every)
+                      progress=update, checkpoint_every=checkpoint_every, checkpoint_dir=checkpoint_dir)
     summary = {k: v for k, v in out.items() if k not in ("results", "ids", "errors")}
     summary["sweep"] = sw.name
     summary["store"] = str(store)

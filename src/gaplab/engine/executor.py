@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from gaplab.engine.checkpoint import DEFAULT_EVERY, Checkpointer, checkpoint_dir
+from gaplab.engine.checkpoint import DEFAULT_EVERY, Checkpointer, check_location, checkpoint_dir
 from gaplab.engine.pack import RunResult, train_pack
 from gaplab.engine.planning import DEFAULT_MAX_PACK, pack_cost, pack_keys, plan_packs
 from gaplab.spec import RunSpec
@@ -65,7 +65,10 @@ class SweepBook:
     """
 
     def __init__(self, specs: Iterable[RunSpec], store: Store | None, group: str | None, max_pack: int,
-                 keep_state: bool, checkpoint_every: float = DEFAULT_EVERY) -> None:
+                 keep_state: bool, checkpoint_every: float = DEFAULT_EVERY, checkpoint_root: str | None = None,
+                 budget: int | None = None) -> None:
+        """``checkpoint_root``: folder or fsspec URL of the pack checkpoints (default beside the store);
+        ``budget``: bytes one pack may use (default: engine.planning.memory_budget)."""
         self.store = store
         uniq: dict[str, RunSpec] = {}
         for s in specs:
@@ -78,7 +81,7 @@ class SweepBook:
         todo = {s.run_id for s in pending}
         keys = pack_keys(uniq.values())
         live_keys = {keys[i] for i in todo}
-        planned = plan_packs([s for i, s in uniq.items() if keys[i] in live_keys], max_pack, keys)
+        planned = plan_packs([s for i, s in uniq.items() if keys[i] in live_keys], max_pack, keys, budget)
         self.packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in planned) if p]
         self.total_epochs = sum(p[0].optim.epochs for p in self.packs)
         self.done_epochs = 0
@@ -86,8 +89,8 @@ class SweepBook:
                                        "trained": 0, "failed": 0, "diverged": 0}
         self.results: list[RunResult] = []
         self.errors: dict[str, str] = {}  # run id -> error and traceback of a pack that raised
-        self.checkpoints = (str(checkpoint_dir(store.path)) if store is not None and checkpoint_every > 0
-                            else None)
+        default = str(checkpoint_dir(store.path)) if store is not None else None
+        self.checkpoints = (checkpoint_root or default) if checkpoint_every > 0 else None
         self.owner = new_owner()
 
     def record(self, out: list[RunResult]) -> None:
@@ -103,7 +106,9 @@ class SweepBook:
         """Record every run of a pack that raised as failed; the next sweep retries them."""
         self.counts["failed"] += len(pack)
         msg = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        text = msg + "\n" + "".join(traceback.format_exception(exc, limit=-3))
+        # a remote pack's error brings the end of its worker's traceback; the driver's frames would say nothing
+        trace = getattr(exc, "gaplab_trace", None) or "".join(traceback.format_exception(exc, limit=-3))
+        text = msg + "\n" + trace
         for s in pack:
             self.errors[s.run_id] = text
             if self.store is not None:
@@ -209,16 +214,19 @@ def run_local(
     keep_state: bool = False,
     workers: int = 1,
     checkpoint_every: float = DEFAULT_EVERY,
+    checkpoint_dir: str | None = None,
 ) -> dict[str, Any]:
     """Train every pending spec in packs; returns counts and the ids of the runs asked for.
 
     ``progress(label, done_epochs, total_epochs)`` is called after every epoch of every pack.
     ``keep_state`` keeps each run's final weights (in the store and on the results).
     ``workers`` > 1 trains packs concurrently in that many processes (see ``_run_workers``).
-    ``checkpoint_every`` seconds of training between pack checkpoints beside the store (0 = none).
+    ``checkpoint_every`` seconds of training between pack checkpoints (0 = none), in ``checkpoint_dir`` (a folder
+    or fsspec URL; default beside the store).
     A pack that raises is recorded as failed run by run and the sweep goes on.
     """
-    book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every)
+    root = check_location(checkpoint_dir) if checkpoint_dir is not None and checkpoint_every > 0 else None
+    book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every, root)
     if workers > 1 and len(book.packs) > 1:
         return _run_workers(book, workers, progress, keep_state, checkpoint_every)
 

@@ -118,14 +118,14 @@ def pack_keys(specs: Iterable[RunSpec]) -> dict[str, str]:
 
 
 def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK,
-               keys: dict[str, str] | None = None) -> list[list[RunSpec]]:
+               keys: dict[str, str] | None = None, budget: int | None = None) -> list[list[RunSpec]]:
     """Group specs by ``pack_key`` (first-seen order), bucket widths, split groups so a pack has at most
-    ``max_pack`` models and fits in ``memory_budget()``."""
+    ``max_pack`` models and fits in ``budget`` bytes (default ``memory_budget()``; a GPU's share on a cluster)."""
     groups: dict[str, list[RunSpec]] = {}
     for s in specs:
         groups.setdefault(keys[s.run_id] if keys is not None else pack_key(s), []).append(s)
     packs: list[list[RunSpec]] = []
-    budget = memory_budget()
+    budget = memory_budget() if budget is None else budget
     for g in groups.values():
         for b in _width_buckets(g):
             widest = max(b, key=lambda s: width_of(s) if pad_arg(s) else 0)

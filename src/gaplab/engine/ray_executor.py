@@ -1,8 +1,11 @@
 """Scale a sweep out on Ray: each pack is a Ray task; only the driver writes to the store.
 
-A task whose worker dies is retried by Ray (``max_retries``) and, on a local cluster, resumes from its pack
-checkpoint; a pack that raises is recorded as failed, run by run, like the local executor does. ``address``
-joins an existing cluster, otherwise a local one is started and shut down at the end. Ray ends a job's tasks
+The user's model files and data files travel with the tasks (engine.shipping), so workers need gaplab and its
+dependencies installed but not the driver's folders. A task whose worker or node dies is retried by Ray
+(``max_retries``) and resumes from its pack checkpoint, in a folder or fsspec URL every node sees
+(``checkpoint_dir``); a pack that raises is recorded as failed, run by run, with the cause's one line. With
+``device`` cuda each task asks Ray for a share of a GPU and packs are cut to that share of the GPU's free memory.
+``address`` joins an existing cluster, otherwise a local one is started and shut down at the end. Ray ends a job's tasks
 when their driver exits, and a local cluster's GCS and raylet die with the driver that started it, but its
 dashboard and runtime-env agents outlive a SIGKILLed driver for a minute or more (Ray 2.60): a small reaper
 process (``_Reaper``) kills the cluster's processes as soon as the driver is gone, however it went.
@@ -10,7 +13,9 @@ process (``_Reaper``) kills the cluster's processes as soon as the driver is gon
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,14 +24,20 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from gaplab.engine.checkpoint import DEFAULT_EVERY, Checkpointer
+from gaplab.engine.checkpoint import DEFAULT_EVERY, Checkpointer, check_location, checkpoint_dir, pack_hash
 from gaplab.engine.executor import ProgressFn, SweepBook
+from gaplab.engine.pack import RunResult
 from gaplab.engine.planning import DEFAULT_MAX_PACK
+from gaplab.engine.shipping import Shipment, localize, stage
 from gaplab.errors import SpecError
 from gaplab.spec import RunSpec, parse_run
 from gaplab.store.db import Store
 
 TASK_RETRIES = 3
+GPUS_PER_PACK = 0.25  # default share of one GPU a pack task asks for: four packs train on one GPU at once
+GPU_MEMORY_SHARE = 0.9  # of a GPU's free memory (times the pack's share) that one pack may plan to use
+TRACE_LINES = 6  # lines of a remote traceback kept after a failed run's one-line error
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # The reaper: reads "pid:starttime" lines from the driver until EOF (the driver exited or was killed), then
 # SIGKILLs each listed process that still runs with that start time (a reused pid is left alone).
@@ -112,20 +123,126 @@ class _Reaper:
                 self.proc.kill()
 
 
-def _train_remote(spec_data: list[dict[str, Any]], keep_state: bool, threads: int, folder: str | None = None,
-                  every: float = DEFAULT_EVERY) -> list[Any]:
-    """Runs inside a Ray worker: rebuild the specs, train the pack (resuming from its checkpoint), return results."""
+def _train_remote(spec_data: list[dict[str, Any]], run_ids: list[str], keep_state: bool, threads: int,
+                  folder: str | None = None, every: float = DEFAULT_EVERY, package: str | None = None) -> list[Any]:
+    """Runs inside a Ray worker: map the specs to the shipped code and data (``package``), train the pack
+    (resuming from its checkpoint, named by the driver's ``run_ids``: a mapped data path would change them),
+    return the results (the driver puts its own specs back on them)."""
     import torch
 
     from gaplab.engine.pack import train_pack
 
-    marker = os.environ.get("GAPLAB_TASK_MARKERS")
-    if marker:  # test hook: announce which process trains this pack, so a test can kill it
-        Path(marker, f"{os.getpid()}").write_text(str(time.time()))
+    if package is not None:
+        spec_data = localize(spec_data, package)
+    for d in spec_data:  # Ray shows a task only the GPUs it was given, numbered from 0
+        if d["device"].startswith("cuda"):
+            d["device"] = "cuda"
     torch.set_num_threads(threads)
     specs = [parse_run(d) for d in spec_data]
-    ck = Checkpointer(folder, [s.run_id for s in specs], every) if folder else None
+    ck = Checkpointer(folder, run_ids, every) if folder else None
+    marker = os.environ.get("GAPLAB_TASK_MARKERS")
+    if marker:  # test hook: announce which process and node trains which pack, and from which epoch
+        import ray
+
+        state = ck.load() if ck is not None else None
+        Path(marker, f"{os.getpid()}-{time.time_ns()}").write_text(json.dumps({
+            "pid": os.getpid(), "time": time.time(), "node": ray.get_runtime_context().get_node_id(),
+            "pack": pack_hash(run_ids),
+            "model": specs[0].model.name, "data": specs[0].data.path, "from_epoch": state["epoch"] if state else 0,
+            "resources": ray.get_runtime_context().get_assigned_resources()}))
     return train_pack(specs, keep_state=keep_state, checkpoint=ck)
+
+
+class ClusterError(RuntimeError):
+    """A Ray system failure that outlived the retries (a lost worker or node, a runtime env that failed to set up)."""
+
+
+def clean_error(exc: BaseException) -> BaseException:
+    """A failed task's exception as its cause (so the stored error is the cause's one line, without colour codes),
+    the last lines of the remote traceback attached as a note."""
+    from ray import exceptions as rx
+
+    if isinstance(exc, rx.RayTaskError):
+        cause = exc.cause if isinstance(exc.cause, BaseException) else None
+        # the task's name, its remote traceback and the error line (Ray's dual exception keeps only this text)
+        lines = _ANSI.sub("", str(exc)).strip().splitlines()[1:-1]
+        if cause is None or isinstance(cause, rx.RayError):
+            first = _ANSI.sub("", str(cause or exc)).strip().splitlines()
+            cause = ClusterError(first[0] if first else type(exc).__name__)
+        cause.gaplab_trace = "remote traceback (last lines):\n" + "\n".join(lines[-TRACE_LINES:])  # type: ignore[attr-defined]
+        return cause.with_traceback(None)
+    if isinstance(exc, rx.RayError):
+        text = _ANSI.sub("", str(exc)).strip().splitlines()
+        return ClusterError(f"{type(exc).__name__}: {text[0] if text else ''}")
+    return exc
+
+
+def _settle(fut: Future[Any], pack: list[RunSpec]) -> Future[list[RunResult]]:
+    """A future of the pack's results with the driver's specs on them (the worker's name the shipped paths),
+    or of the cleaned-up error."""
+    out: Future[list[RunResult]] = Future()
+
+    def done(f: Future[Any]) -> None:
+        try:
+            results = f.result()
+        except BaseException as exc:  # whatever the task raised is the pack's failure
+            try:
+                exc = clean_error(exc)
+            finally:  # never leave the driver waiting on this pack
+                out.set_exception(exc)
+            return
+        for r, s in zip(results, pack, strict=True):
+            r.spec = s
+        out.set_result(results)
+
+    fut.add_done_callback(done)
+    return out
+
+
+def device_free_bytes() -> int:
+    """Free memory of one GPU of the cluster, asked of a Ray task that holds it (the driver may have no GPU)."""
+    import ray
+
+    def free() -> int:
+        import torch
+
+        return int(torch.cuda.mem_get_info(0)[0])
+
+    return int(ray.get(ray.remote(num_gpus=1, num_cpus=0)(free).remote(), timeout=300))
+
+
+def gpu_request(gpus_per_pack: float) -> tuple[dict[str, float], int]:
+    """Ray options of a pack task on a GPU (``num_gpus``) and the memory one pack may plan to use: its share of a
+    GPU's free memory."""
+    import ray
+
+    if not 0 < gpus_per_pack <= 1:
+        raise SpecError(f"gpus_per_pack: a pack asks for a share of one GPU in (0, 1], got {gpus_per_pack}")
+    have = ray.cluster_resources().get("GPU", 0)
+    if have < gpus_per_pack:
+        raise SpecError("device cuda: the Ray cluster has no GPU (ray status lists its resources); start its nodes "
+                        "on GPU machines or use --device cpu")
+    return {"num_gpus": gpus_per_pack}, int(device_free_bytes() * gpus_per_pack * GPU_MEMORY_SHARE)
+
+
+def _note(msg: str) -> None:
+    sys.stderr.write(f"gaplab: {msg}\n")
+    sys.stderr.flush()
+
+
+def _checkpoint_folder(store: Store | None, given: str | None, every: float, local: bool) -> str | None:
+    """Where packs checkpoint: ``given`` (checked now), else beside the store on a local cluster, else nowhere."""
+    if every <= 0:
+        return None
+    if given is not None:
+        return check_location(given)
+    if store is None:
+        return None
+    if local:
+        return str(checkpoint_dir(store.path))
+    _note("no pack checkpoints on a remote cluster without --checkpoint-dir (a folder or URL every node sees): "
+          "a lost node's packs start again")
+    return None
 
 
 def run_ray(
@@ -139,34 +256,71 @@ def run_ray(
     num_cpus: int | None = None,
     threads_per_task: int = 1,
     checkpoint_every: float = DEFAULT_EVERY,
+    checkpoint_dir: str | None = None,
+    gpus_per_pack: float = GPUS_PER_PACK,
 ) -> dict[str, Any]:
     """Train every pending spec as Ray tasks (one per pack); same return value as ``run_local``.
 
-    Checkpoints are written only on a local cluster (``address`` None), whose workers see the store's folder.
+    ``checkpoint_dir``: a folder or fsspec URL every node sees (default: beside the store on a local cluster;
+    none on a remote one). ``gpus_per_pack``: the share of one GPU each pack task asks for with device cuda.
     """
     require_ray()
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every if address is None else 0)
-    if not book.packs:
-        return book.summary()
+    specs = list(specs)
     started_here = not ray.is_initialized()
-    reaper = _Reaper() if started_here and address is None else None
-    try:
-        if started_here:
-            # a local cluster's workers inherit this process's environment (GAPLAB_* settings included)
-            ray.init(address=address, num_cpus=None if address else (num_cpus or os.cpu_count()),
-                     include_dashboard=False, log_to_driver=False, configure_logging=False)
-        remote = ray.remote(num_cpus=threads_per_task, max_retries=TASK_RETRIES)(_train_remote)
-        slots = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads_per_task)
+    local = started_here and address is None  # a cluster on this machine: its workers see the driver's folders
+    folder = _checkpoint_folder(store, checkpoint_dir, checkpoint_every, local)
+    cuda = any(s.device.startswith("cuda") for s in specs)
+    reaper: _Reaper | None = None
+    shipment: Shipment | None = None
 
-        def submit(pack: list[RunSpec], folder: str | None, _label: str) -> Future[list[Any]]:
-            ref = remote.remote([s.normalized() for s in pack], keep_state, threads_per_task, folder,
-                                checkpoint_every)
+    def connect(package: Shipment | None) -> None:
+        nonlocal reaper
+        if not started_here:
+            if package is not None:
+                # Ray uploads local folders only for a job's runtime_env, which its ray.init sets
+                raise SpecError("a Ray sweep of user model or data files must start its own Ray connection: call "
+                                "ray.shutdown() first and pass the cluster's address (gaplab ships the files then)")
+            return
+        if ray.is_initialized():
+            return
+        if local:
+            reaper = _Reaper()
+        # a local cluster's workers inherit this process's environment (GAPLAB_* settings included)
+        ray.init(address=address, num_cpus=None if address else (num_cpus or os.cpu_count()),
+                 include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env=package.runtime_env() if package is not None else None)
+
+    try:
+        options: dict[str, Any] = {"num_cpus": threads_per_task, "max_retries": TASK_RETRIES}
+        budget = None
+        if cuda:  # the GPU's memory decides the packs: connect (shipping every run's files) before planning
+            shipment = stage(specs, data=not local)
+            connect(shipment)
+            gpu, budget = gpu_request(gpus_per_pack)
+            options.update(gpu)
+        book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every if folder else 0,
+                         checkpoint_root=folder, budget=budget)
+        if not book.packs:
+            return book.summary()
+        if not cuda:
+            # ship before any pack starts: a file that cannot travel fails the sweep here, with its name
+            shipment = stage([s for p in book.packs for s in p], data=not local)
+            connect(shipment)
+        if "GAPLAB_TASK_MARKERS" in os.environ and not local:
+            options["runtime_env"] = {"env_vars": {"GAPLAB_TASK_MARKERS": os.environ["GAPLAB_TASK_MARKERS"]}}
+        remote = ray.remote(_train_remote).options(**options)
+        slots = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads_per_task)
+        package = shipment.name if shipment is not None else None
+
+        def submit(pack: list[RunSpec], ck_folder: str | None, _label: str) -> Future[list[RunResult]]:
+            ref = remote.remote([s.normalized() for s in pack], [s.run_id for s in pack], keep_state,
+                                threads_per_task, ck_folder, checkpoint_every, package)
             if reaper is not None:
                 reaper.update()
-            return ref.future()
+            return _settle(ref.future(), pack)
 
         def on_progress(label: str, done: int, total: int) -> None:
             if reaper is not None:
@@ -178,7 +332,9 @@ def run_ray(
             reaper.update()
         return book.drive(slots, submit, on_progress, " (ray)")
     finally:
-        if started_here:
+        if started_here and ray.is_initialized():
             ray.shutdown()
         if reaper is not None:
             reaper.close()
+        if shipment is not None:
+            shipment.cleanup()
