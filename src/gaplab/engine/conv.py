@@ -79,11 +79,24 @@ def conv_plan_of(base: nn.Module) -> ConvPlan | None:
 
 
 def _im2col(h: torch.Tensor, c: Conv) -> torch.Tensor:
-    """Columns (..., B·L_out, C·k) of a channels-last activation ``h`` (..., B, L, C), ordered as Conv1d's weight
-    (out, C, k) flattens."""
+    """Columns (..., B·L_out, k·C) of a channels-last activation ``h`` (..., B, L, C): tap-major, so the copy runs
+    along contiguous channels (channel-major columns, as Conv1d's weight flattens, copied 3-20× slower)."""
     hp = F.pad(h, (0, 0, c.padding, c.padding)) if c.padding else h
-    cols = hp.unfold(-2, c.kernel, c.stride)  # (..., B, L_out, C, k)
+    cols = hp.unfold(-2, c.kernel, c.stride).transpose(-1, -2)  # (..., B, L_out, k, C)
     return cols.reshape(*h.shape[:-3], h.shape[-3] * cols.shape[-3], h.shape[-1] * c.kernel)
+
+
+def _weight_matrix(w: torch.Tensor) -> torch.Tensor:
+    """Stacked Conv1d weights (K, out, C, k) as (K, out, k·C), matching ``_im2col``'s column order."""
+    return w.transpose(2, 3).reshape(w.shape[0], w.shape[1], -1)
+
+
+def _weight_grad(col: torch.Tensor, dz: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """d loss / d weight (K, out, C, k) from the columns (K, M, k·C) and output gradients (K, M, out).
+
+    As colᵀ·dz (K, k·C, out), transposed after: the same product as dzᵀ·col but 3-5× faster in MKL's bmm here."""
+    k, out, ch, kern = shape
+    return torch.bmm(col.transpose(1, 2), dz).view(k, kern, ch, out).permute(0, 3, 2, 1)
 
 
 def out_length(length: int, c: Conv) -> int:
@@ -91,15 +104,15 @@ def out_length(length: int, c: Conv) -> int:
 
 
 def _col2im(dcol: torch.Tensor, c: Conv, b: int, length: int) -> torch.Tensor:
-    """The adjoint of ``_im2col``: (K, B·L_out, C·k) column gradients summed back into (K, B, L, C)."""
+    """The adjoint of ``_im2col``: (K, B·L_out, k·C) column gradients summed back into (K, B, L, C)."""
     k = dcol.shape[0]
     lout = dcol.shape[1] // b
     ch = dcol.shape[2] // c.kernel
-    d = dcol.view(k, b, lout, ch, c.kernel)
+    d = dcol.view(k, b, lout, c.kernel, ch)
     dx = dcol.new_zeros(k, b, length + 2 * c.padding, ch)
     span = c.stride * (lout - 1) + 1
     for j in range(c.kernel):  # one strided add per kernel tap
-        dx[:, :, j:j + span:c.stride].add_(d[..., j])
+        dx[:, :, j:j + span:c.stride].add_(d[:, :, :, j])
     return dx[:, :, c.padding:c.padding + length] if c.padding else dx
 
 
@@ -116,10 +129,6 @@ class ConvNet:
             lengths.append(out_length(lengths[-1], c))
         self.lengths = lengths
 
-    def _wmat(self, p: dict[str, torch.Tensor], c: Conv) -> torch.Tensor:
-        w = p[c.weight]
-        return w.view(w.shape[0], w.shape[1], -1)  # (K, out, C·k)
-
     def _features(self, z: torch.Tensor, b: int) -> torch.Tensor:
         """Channels-last (K, B·L, C) → flattened (K, B, C·L) in PyTorch's channel-major order."""
         k, _, ch = z.shape
@@ -132,14 +141,14 @@ class ConvNet:
         n = x.shape[0]
         h = x.reshape(n, *self.plan.in_shape).transpose(1, 2)  # (N, L, C)
         first = self.plan.convs[0]
-        w0 = self._wmat(p, first)
+        w0 = _weight_matrix(p[first.weight])
         k, cout = w0.shape[0], w0.shape[1]
         col = _im2col(h, first)  # (N·L1, C·k), shared: one GEMM for all K models
         z = torch.mm(col, w0.reshape(k * cout, -1).t()).view(-1, k, cout).transpose(0, 1)
         a = torch.relu(z + p[first.bias].unsqueeze(1))
         for c in self.plan.convs[1:]:
             col = _im2col(a.reshape(k, n, -1, a.shape[-1]), c)
-            a = torch.relu(torch.baddbmm(p[c.bias].unsqueeze(1), col, self._wmat(p, c).transpose(1, 2)))
+            a = torch.relu(torch.baddbmm(p[c.bias].unsqueeze(1), col, _weight_matrix(p[c.weight]).transpose(1, 2)))
         f = self._features(a, n)
         hw, hb = self.plan.head
         return torch.baddbmm(p[hb].unsqueeze(1), f, p[hw].transpose(1, 2))
@@ -155,14 +164,13 @@ class ConvNet:
         hw, hb = plan.head
         with phase("forward"):
             a = x.reshape(k, b, *plan.in_shape).transpose(2, 3)  # (K, B, L, C) channels-last
-            saved = []  # per conv: (its columns, its ReLU output)
+            saved = []  # per conv: (its columns, its weight matrix, its ReLU output)
             for c in plan.convs:
-                col = _im2col(a, c)
-                z = torch.baddbmm(p[c.bias].unsqueeze(1), col, self._wmat(p, c).transpose(1, 2))
-                z = torch.relu_(z)
-                saved.append((col, z))
+                col, wm = _im2col(a, c), _weight_matrix(p[c.weight])
+                z = torch.relu_(torch.baddbmm(p[c.bias].unsqueeze(1), col, wm.transpose(1, 2)))
+                saved.append((col, wm, z))
                 a = z.view(k, b, -1, z.shape[-1])
-            f = self._features(saved[-1][1], b)
+            f = self._features(saved[-1][2], b)
             keep, share = None, None
             if self.dropout_on:
                 assert plan.drop is not None
@@ -179,15 +187,15 @@ class ConvNet:
             df = torch.bmm(dz_t.transpose(1, 2), p[hw])  # (K, B, C·L)
             if keep is not None and share is not None:
                 df = df / share * keep
-            last = saved[-1][1]
+            last = saved[-1][2]
             dh = df.view(k, b, last.shape[-1], -1).transpose(2, 3).reshape(k, -1, last.shape[-1])
             for i in range(len(plan.convs) - 1, -1, -1):
                 c = plan.convs[i]
-                col, z = saved[i]
+                col, wm, z = saved[i]
                 dz = torch.ops.aten.threshold_backward(dh, z, 0)
-                g[c.weight].view(k, z.shape[-1], -1).copy_(torch.bmm(dz.transpose(1, 2), col))
+                g[c.weight].copy_(_weight_grad(col, dz, g[c.weight].shape))
                 g[c.bias].copy_(dz.sum(1))
                 if i > 0:
-                    dcol = torch.bmm(dz, self._wmat(p, c))
+                    dcol = torch.bmm(dz, wm)
                     dh = _col2im(dcol, c, b, self.lengths[i]).reshape(k, -1, dcol.shape[-1] // c.kernel)
         return loss
