@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from gaplab.engine.batches import epoch_batches
-from gaplab.engine.conv import Conv, _col2im, _im2col, _weight_grad, _weight_matrix, conv_plan_of, out_length
+from gaplab.engine.conv import Conv, ConvNet, _col2im, _im2col, _weight_grad, _weight_matrix, out_shape
 from gaplab.engine.pack import Pack, _build_model
 from gaplab.spec import RunSpec, parse_run
 
@@ -65,8 +65,8 @@ def layer_table(channels: list[int], k: int, repeats: int) -> list[tuple[str, fl
     for ch in channels:
         length, c_in = 40, 1
         for kern in (5, 3, 3):
-            c = Conv("w", "b", kern, 2, 1)
-            lout = out_length(length, c)
+            c = Conv("w", "b", (kern,), (2,), (1,))
+            (lout,) = out_shape((length,), c)
             w = torch.randn(k, ch, c_in, kern) * 0.1
             b = torch.randn(k, ch) * 0.1
             h_cl = torch.randn(k, BATCH, length, c_in)  # channels-last, as engine.conv keeps activations
@@ -76,7 +76,7 @@ def layer_table(channels: list[int], k: int, repeats: int) -> list[tuple[str, fl
                 col, wm = _im2col(h_cl, c), _weight_matrix(w)
                 torch.baddbmm(b.unsqueeze(1), col, wm.transpose(1, 2))
                 _weight_grad(col, dz, w.shape).contiguous()
-                _col2im(torch.bmm(dz, wm), c, BATCH, length)
+                _col2im(torch.bmm(dz, wm), c, BATCH, (length,))
 
             xg = torch.randn(BATCH, k * c_in, length, requires_grad=True)
             wg = w.reshape(k * ch, c_in, kern).clone().requires_grad_(True)
@@ -132,14 +132,8 @@ def _loop_step(specs: list[RunSpec], pack: Pack) -> Callable[[], object]:
 
 def macs_per_example(pack: Pack) -> int:
     """Multiply-adds of one cnn1d forward pass (convolutions and head)."""
-    plan = conv_plan_of(pack.base)
-    assert plan is not None
-    p = pack.params
-    length, total = plan.in_shape[1], 0
-    for c in plan.convs:
-        length = out_length(length, c)
-        total += length * p[c.weight][0].numel()
-    return total + p[plan.head[0]][0].numel()
+    assert isinstance(pack.net, ConvNet)
+    return pack.net.macs_per_example()
 
 
 def main() -> None:

@@ -167,12 +167,12 @@ class Pack:
         if path == "conv" and cplan is None:
             raise ValueError(f"model {s0.model.name} {s0.model.args} has no conv path")
         if cplan is not None:
-            return ConvNet(cplan, self.layout, self.buffers), "conv", "a stack of Conv1d+ReLU blocks"
+            return ConvNet(cplan, self.layout, self.buffers), "conv", "conv+ReLU blocks (cnn1d/cnn2d)"
         if path != "loop":
             vnet = VmapNet(self.base, self.layout, self.buffers)
             why = why_not_vmap(vnet, self.flat, self.data.x_pool) if path == "auto" else None
             if why is None:
-                why_vmap = "the fast paths take gaplab's MLPs and cnn1d only" if path == "auto" else "asked for"
+                why_vmap = "the fast paths take gaplab's MLPs and CNNs only" if path == "auto" else "asked for"
                 return vnet, "vmap", why_vmap
         else:
             why = "asked for"
