@@ -95,7 +95,7 @@ def test_fused_path_equals_vmap_path(case: str) -> None:
 def test_models_outside_the_family_take_the_vmap_path() -> None:
     bn = _base(**{"model.args": {"width": 8, "batch_norm": True}})
     cnn = _base(**{"model": {"name": "cnn1d", "args": {"channels": 4}}})
-    assert Pack([bn]).path == "vmap" and Pack([cnn]).path == "vmap"
+    assert Pack([bn]).path == "vmap" and Pack([cnn]).path == "conv"  # cnn1d: engine.conv
     # planning's cheap guess (no model built) agrees with the pack's choice
     for specs in [[bn], [cnn], *CASES.values()]:
         assert fuses(specs[0]) == (Pack(specs[:1]).path == "fused")

@@ -7,7 +7,8 @@ and inside a pack of sixteen sees the same numbers.
 
 A pack is put together from small parts: ``PackData`` (the pool and each model's tables), ``Hyper`` (per-model
 hyperparameters), a flat (K, P) parameter table (``FlatLayout``), a net that computes the loss and its gradient —
-``FusedNet`` (hand-written batched MLPs, engine.fused) when the model allows, else ``VmapNet`` (torch.func) —
+``FusedNet`` (hand-written batched MLPs, engine.fused) or ``ConvNet`` (batched im2col conv nets, engine.conv)
+when the model allows, else ``VmapNet`` (torch.func) —
 ``BatchedOptimizer`` and ``StopState``. A step: gather the batch, augment, forward + backward, add the
 penalties' gradients, clip, mark diverged models, update.
 """
@@ -27,6 +28,7 @@ from gaplab import rng
 from gaplab.data import Dataset
 from gaplab.engine.batches import epoch_batches
 from gaplab.engine.checkpoint import Checkpointer
+from gaplab.engine.conv import ConvNet, conv_plan_of
 from gaplab.engine.datacache import prepared_for
 from gaplab.engine.flat import FlatLayout
 from gaplab.engine.fused import FusedNet, plan_of
@@ -52,7 +54,7 @@ EVAL_CHUNK = 4096
 SMALL_STEP_WORK = 3e7
 # a pack drops its stopped models (early-stopped or diverged) once they are this share of it (PERF-NOTES)
 COMPACT_SHARE = 0.25
-PATHS = ("auto", "fused", "vmap", "loop")
+PATHS = ("auto", "fused", "conv", "vmap", "loop")
 
 
 @dataclass
@@ -153,7 +155,7 @@ class Pack:
         self.epoch = 0  # epochs completed
         self.seconds = 0.0  # training time before this process (a resumed pack)
 
-    def _choose_net(self, path: str) -> tuple[FusedNet | VmapNet | LoopNet, str, str]:
+    def _choose_net(self, path: str) -> tuple[FusedNet | ConvNet | VmapNet | LoopNet, str, str]:
         """The fastest exact net the model allows (or the one ``path`` forces), its path name and why."""
         s0, h = self.specs[0], self.hyper
         plan = plan_of(self.base) if path in ("auto", "fused") else None
@@ -161,11 +163,17 @@ class Pack:
             raise ValueError(f"model {s0.model.name} {s0.model.args} has no fused path")
         if plan is not None:
             return FusedNet(plan, self.layout, self.buffers, h.uses("dropout")), "fused", "a plain MLP stack"
+        cplan = conv_plan_of(self.base) if path in ("auto", "conv") else None
+        if path == "conv" and cplan is None:
+            raise ValueError(f"model {s0.model.name} {s0.model.args} has no conv path")
+        if cplan is not None:
+            return ConvNet(cplan, self.layout, self.buffers), "conv", "conv+ReLU blocks (cnn1d/cnn2d)"
         if path != "loop":
             vnet = VmapNet(self.base, self.layout, self.buffers)
             why = why_not_vmap(vnet, self.flat, self.data.x_pool) if path == "auto" else None
             if why is None:
-                return vnet, "vmap", "the fused path takes gaplab's MLPs only" if path == "auto" else "asked for"
+                why_vmap = "the fast paths take gaplab's MLPs and CNNs only" if path == "auto" else "asked for"
+                return vnet, "vmap", why_vmap
         else:
             why = "asked for"
         keys = [rng.derive_key(s.seed, FORWARD) for s in self.specs]

@@ -57,6 +57,7 @@ class CNN2d(nn.Module):
         if pool not in ("avg", "flatten"):
             raise ValueError(f"cnn2d pool must be 'avg' or 'flatten', got '{pool}'")
         c, h, w = input_shape
+        self.in_shape = (c, h, w)
         layers: list[nn.Module] = []
         for _ in range(2):
             layers += [nn.Conv2d(c, channels, 3, padding=1), nn.ReLU()]
