@@ -248,13 +248,16 @@ def test_a_broken_user_model_is_a_user_error_that_names_the_cause(tmp_path: Path
 
 
 @pytest.mark.parametrize("name", list(MODELS))
-def test_every_zoo_model_trains_from_the_cli(tmp_path: Path, name: str) -> None:
+def test_every_zoo_model_trains_from_the_cli_and_the_api(tmp_path: Path, name: str) -> None:
     data, path = MODELS[name]
     res = CliRunner().invoke(app, ["train", "--data", data, "--model", f"{ZOO}/zoo.py:{name}", "--epochs", "1",
                                    "--train-size", "128", "--store", str(tmp_path / "s.db"), "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert out["status"] == "done" and 0.0 <= out["test_acc"] <= 1.0
+    run = gaplab.train({"data": {"name": data, "train_size": 128}, "model": {"name": f"{ZOO}/zoo.py:{name}"},
+                       "optim": {"epochs": 1}}, store=tmp_path / "s.db", progress=False)
+    assert run.run_id == out["run_id"] and run.skipped  # the same run through either door
 
 
 def test_advise_dropout_configuration_drops_at_its_rate_and_plain_does_not() -> None:

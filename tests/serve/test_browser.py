@@ -212,3 +212,36 @@ def test_static_report_sweep_page_draws_offline(stores: dict[str, Path], tab: Ta
     page = tab.open((index.parent / "sweeps" / "odd" / "index.html").as_uri(), "#sweep-plot .main-svg",
                     "#latest-plot .main-svg", "table.runs tbody tr")
     assert page.locator("table.runs tbody tr").count() == 5
+
+
+def test_watched_loop_and_user_model_runs_open(tmp_path: Path, serve_store, tab: Tab) -> None:  # type: ignore[no-untyped-def]
+    """A run recorded by ``gaplab.watch`` in a plain loop and a run of a user's own model file both render."""
+    import torch
+    from torch import nn
+
+    import gaplab
+
+    store = tmp_path / "mixed.db"
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with gaplab.watch(model, opt, store=store, name="my-loop") as w:
+        for _ in range(3):
+            loss = nn.functional.cross_entropy(model(x), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            w.step(loss)
+            w.epoch(train_loss=loss.item(), val_loss=loss.item() + 0.1)
+    zoo = Path(__file__).parents[1] / "models" / "zoo" / "zoo.py"
+    mine = gaplab.train({"data": {"name": "digits", "train_size": 100}, "model": {"name": f"{zoo}:cnn"},
+                         "optim": {"epochs": 2}}, store=store, progress=False)
+    s = serve_store(store)
+    home = tab.open(s.url + "/", "#groups")
+    assert "external/my-loop" in home.locator("#groups").inner_text()
+    watched = gaplab.Store(store).results(group="external/my-loop")[0].run_id
+    for rid in (watched, mine.run_id):
+        page = tab.open(f"{s.url}/run?id={rid}", "#spec", "#final", "#run-figures .main-svg")
+        assert page.locator("#run-figures .main-svg").count() >= 1
+    assert "zoo.py:cnn" in page.locator("#spec").inner_text()
