@@ -54,8 +54,11 @@ EPOCHS = 40
 
 @pytest.fixture(scope="module")
 def user_files(tmp_path_factory) -> tuple[Path, Path]:
+    return write_user_files(tmp_path_factory.mktemp("userland"))
+
+
+def write_user_files(root: Path) -> tuple[Path, Path]:
     """A model folder nobody put on a path, and a CSV of 240 rows, 6 features, 3 classes."""
-    root = tmp_path_factory.mktemp("userland")
     (root / "models").mkdir()
     (root / "models" / "net.py").write_text(MODEL)
     (root / "models" / "helpers.py").write_text(HELPERS)
