@@ -1,10 +1,11 @@
 """Lost nodes on a simulated Ray cluster: how much training a node's death costs, and that no number changes.
 
-A 3-node cluster on this machine (``ray.cluster_utils.Cluster``: a head that schedules nothing, two 1-CPU workers)
+A cluster simulated on this machine (``ray.cluster_utils.Cluster``: a head that schedules nothing, 1-CPU workers)
 trains the 24-run user-model sweep of tests/core/test_ray_cluster.py (model file on no import path, user CSV,
-shipped to the workers) with longer packs. ``--losses`` times, a random moment (0.5-2.5 checkpoint intervals) after
-a running pack's latest checkpoint, that pack's node is removed and a fresh node added. Reports, per loss, the
-training seconds lost (the node's death minus the pack's last checkpoint write) against the interval, and checks
+shipped to the workers) with longer packs, on ``--losses`` + 1 worker nodes. ``--losses`` times, a random moment
+(0.5-2.5 checkpoint intervals) after a running pack's latest checkpoint, that pack's node is removed. Reports, per
+loss, the training seconds lost (the node's death minus the pack's last checkpoint write) against the interval, and
+checks
 every run is stored once with per-epoch metrics identical to the same packs trained locally. Usage:
 
     RAY_USAGE_STATS_ENABLED=0 python benchmarks/ray_lost_node.py --interval 2 --epochs 150 --losses 2
@@ -58,7 +59,8 @@ def main() -> None:
     t_local = time.perf_counter() - t
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False, "_system_config": {
         "health_check_initial_delay_ms": 0, "health_check_period_ms": 500, "health_check_failure_threshold": 3}})
-    nodes = {n.node_id: n for n in (c.add_node(num_cpus=1), c.add_node(num_cpus=1))}
+    # one worker node per pack plus one (Ray's harness adds nodes only from the main thread: none is added later)
+    nodes = {n.node_id: n for n in (c.add_node(num_cpus=1) for _ in range(args.losses + 1))}
     c.wait_for_nodes()
     markers, ck_dir = tmp / "markers", tmp / "ck"
     markers.mkdir()
@@ -87,8 +89,6 @@ def main() -> None:
             t_dead = time.time()
             losses.append({"lost": t_dead - ck.stat().st_mtime,
                            "epoch": int(torch.load(ck, weights_only=True)["epoch"])})
-            fresh = c.add_node(num_cpus=1)
-            nodes[fresh.node_id] = fresh
 
     th = threading.Thread(target=killer, daemon=True)
     th.start()
