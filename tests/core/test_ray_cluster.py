@@ -54,8 +54,11 @@ EPOCHS = 40
 
 @pytest.fixture(scope="module")
 def user_files(tmp_path_factory) -> tuple[Path, Path]:
+    return write_user_files(tmp_path_factory.mktemp("userland"))
+
+
+def write_user_files(root: Path) -> tuple[Path, Path]:
     """A model folder nobody put on a path, and a CSV of 240 rows, 6 features, 3 classes."""
-    root = tmp_path_factory.mktemp("userland")
     (root / "models").mkdir()
     (root / "models" / "net.py").write_text(MODEL)
     (root / "models" / "helpers.py").write_text(HELPERS)
@@ -188,9 +191,8 @@ def test_sweep_survives_a_lost_node_with_shipped_code_and_data(cluster, user_fil
     again = [m for m in seen if m["pack"] == lost["pack"] and m["from_epoch"] > 0]
     assert again and again[0]["from_epoch"] == lost["epoch"]  # resumed from the checkpoint on the other node
     assert again[0]["node"] != [m for m in seen if m["pack"] == lost["pack"]][0]["node"]
-    # lost work ≤ one checkpoint interval, plus the epoch in which a due checkpoint is written
-    epoch_seconds = max(r["seconds"] for r in rows) / EPOCHS * 8
-    assert lost["seconds"] <= EVERY + epoch_seconds + 0.5
+    # lost work ≤ one checkpoint interval (plus the time the node took to die, counted in; a loaded CI box is slow)
+    assert lost["seconds"] <= EVERY + 0.5
     assert list(ck_dir.glob("*.pt")) == []  # finished packs leave no checkpoint behind
 
 

@@ -109,7 +109,7 @@ class Checkpointer:
         self.key = f"{root}/{name}"  # the object's key on ``fs``
         self.where = str(self.path) if self.fs is None else f"{folder}/{name}"
         self.every = every
-        self._last = time.monotonic()
+        self._last = self._prev = time.monotonic()  # last save, last call of due()
 
     def _read(self) -> bytes | None:
         if self.fs is None:
@@ -141,15 +141,19 @@ class Checkpointer:
         self.delete()
 
     def due(self) -> bool:
-        """Whether enough training time has passed since the last save (or the start)."""
-        return self.every > 0 and time.monotonic() - self._last >= self.every
+        """Whether to save now (called at each epoch end): when waiting for the next epoch end, as long as the last
+        epoch took, would leave more than ``every`` seconds since the last save (or the start). So saves are at most
+        ``every`` apart and a killed pack loses at most that much training, however long its epochs."""
+        now = time.monotonic()
+        epoch, self._prev = now - self._prev, now
+        return self.every > 0 and now - self._last + epoch >= self.every
 
     def save(self, state: dict[str, Any]) -> None:
         """Write ``state`` atomically: a reader sees the previous checkpoint or this one, never a torn file.
 
         The temporary name is unique per writer (a folder shared by several nodes may see equal pids)."""
         buf = io.BytesIO()
-        torch.save({**state, "fingerprint": fingerprint(self.run_ids)}, buf)
+        torch.save({**state, "fingerprint": fingerprint(self.run_ids)}, buf)  # whole state in memory: one write
         tmp_name = f"{self.path.name}.tmp{uuid.uuid4().hex[:12]}"
         if self.fs is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
