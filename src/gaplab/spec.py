@@ -222,10 +222,15 @@ _NOT_HASHED = ("device",)
 
 
 def hashed(spec: RunSpec) -> dict[str, Any]:
-    """What the run id hashes: the normalized spec without the device, without the file names of a user model's code
+    """What the run id hashes: the normalized spec without the device (but with its kind when not the CPU), without the
+    file names of a user model's code
     (its fingerprint stands for them), and a model file named by its file name alone, so the same code at another
     place or reached by another relative path is the same run."""
     data = {k: v for k, v in spec.normalized().items() if k not in _NOT_HASHED}
+    kind = spec.device.split(":")[0]
+    if kind != "cpu":
+        # a GPU's kernels round differently from the CPU's: another device kind is other numbers (which GPU is not)
+        data["device_kind"] = kind
     model = dict(data["model"])
     model.pop("files", None)
     if model["args"].get("batch_norm") is True and ":" not in model["name"]:

@@ -293,3 +293,17 @@ def test_api_takes_the_model_class_itself(tmp_path: Path) -> None:
 
     with pytest.raises(SpecError, match="not defined at the top level of a .py file"):
         build_run({}, {"model": Local})
+
+
+def test_module_name_fingerprint_covers_the_package_init(tmp_path: Path, monkeypatch) -> None:
+    pkg = tmp_path / "nets"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("SCALE = 1\n")
+    (pkg / "small.py").write_text(BROKEN)
+    monkeypatch.chdir(tmp_path)
+    from gaplab.models.user import code_fingerprint
+
+    before = code_fingerprint("nets.small:wrong_shape")
+    assert before.files == (str(pkg / "__init__.py"), str(pkg / "small.py"))
+    (pkg / "__init__.py").write_text("SCALE = 2\n")
+    assert code_fingerprint("nets.small:wrong_shape").digest != before.digest

@@ -308,6 +308,10 @@ def code_fingerprint(name: str) -> CodeFingerprint:
     installed = _installed_roots()
     seen: dict[Path, bytes] = {}
     todo: list[tuple[Path, str | None]] = [(first, mod_name)]
+    if mod_name is not None:  # the packages above the model's module run when it is imported
+        parts = mod_name.split(".")
+        todo += [(p, ".".join(parts[:i])) for i in range(1, len(parts))
+                 if (p := _in_root(".".join(parts[:i]), root)) is not None]
     while todo:
         path, mod = todo.pop()
         if path in seen:
@@ -320,9 +324,12 @@ def code_fingerprint(name: str) -> CodeFingerprint:
         except SyntaxError:
             continue
         for imported in _imported_names(tree, package):
-            origin = _in_root(imported, root)
-            if origin is not None and origin not in seen and _is_users(origin, root, installed):
-                todo.append((origin, imported))
+            # importing a.b.c runs a/__init__.py and a/b/__init__.py first: they are the model's code too
+            parts = imported.split(".")
+            for name in (".".join(parts[:i]) for i in range(1, len(parts) + 1)):
+                origin = _in_root(name, root)
+                if origin is not None and origin not in seen and _is_users(origin, root, installed):
+                    todo.append((origin, name))
     h = hashlib.sha256()
     files = sorted(seen)
     for p in files:
