@@ -210,7 +210,9 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> 
         result["parts"][part] = s
     result["curves"] = rows
     result["recommended"] = rec
-    result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000")) for part, s in result["parts"].items()}
+    parts = {"tuning": tuning, "held_out": held_out, "all": tuning + held_out}
+    result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000") if "mnist1d-mlp-1000" in parts[part]
+                                           else None) for part, s in result["parts"].items()}
     RESULT_JSON.write_text(json.dumps(result, indent=1))
     figure(list(rows.values()), tuning, FIGURE)
     _print(result, rows, rec, tuning)
