@@ -210,40 +210,43 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> 
         result["parts"][part] = s
     result["curves"] = rows
     result["recommended"] = rec
-    result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000")) for part, s in result["parts"].items()}
+    parts = {"tuning": tuning, "held_out": held_out, "all": tuning + held_out}
+    result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000") if "mnist1d-mlp-1000" in parts[part]
+                                           else None) for part, s in result["parts"].items()}
     RESULT_JSON.write_text(json.dumps(result, indent=1))
     figure(list(rows.values()), tuning, FIGURE)
-    _print(result, rows, rec)
+    _print(result, rows, rec, tuning)
     return result
 
 
-def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any]) -> None:
-    print("\n| pair | horizon | n | predicted (90 % interval) | measured | inside | shape | weights |")
-    print("|---|---|---|---|---|---|---|---|")
+def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tuning: list[str]) -> None:
+    print("\n| pair | part | horizon | n | predicted (90 % interval) | measured | inside | shape | weights |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for k, r in rows.items():
         for i, h in enumerate(r["horizons"]):
             inside = "yes" if r["low"][i] <= r["truth"][i] <= r["high"][i] else "**no**"
             w = ", ".join(f"{m} {v:.2f}" for m, v in sorted(r["weights"].items(), key=lambda kv: -kv[1])[:3])
-            print(f"| {k} | {h:g}× | {r['targets'][i]:g} | {r['pred']['advise'][i]:.3f} ({r['low'][i]:.3f}–"
+            part = "tuning" if k in tuning else "held out"
+            print(f"| {k} | {part} | {h:g}× | {r['targets'][i]:g} | {r['pred']['advise'][i]:.3f} ({r['low'][i]:.3f}–"
                   f"{r['high'][i]:.3f}) | {r['truth'][i]:.3f} | {inside} | {r['shape']} | {w} |")
     print(f"\nκ (tuning): {result['kappa']}")
     for part, s in result["parts"].items():
-        print(f"\n{part}: {s['curves']} curves; recommended configuration best at 2n (or within the paired "
+        print(f"\n**{part}**: {s['curves']} curves; recommended configuration best at 2n (or within the paired "
               f"interval) in {s['recommended_ok']:.0%}, the very best in {s['recommended_same']:.0%}")
         methods = list(next(iter(s["by_horizon"].values()))["mae"])
-        print("| method | " + " | ".join(f"MAE {h} | median {h} | rank {h}" for h in s["by_horizon"]) + " |")
+        print("\n| method | " + " | ".join(f"MAE {h} | median {h} | rank {h}" for h in s["by_horizon"]) + " |")
         print("|---|" + "---|" * (3 * len(s["by_horizon"])))
         for m in methods:
             print(f"| {m} | " + " | ".join(f"{b['mae'][m]:.3f} | {b['median_ae'][m]:.3f} | {b['mean_rank'][m]:.2f}"
                                            for b in s["by_horizon"].values()) + " |")
-        print("coverage of advise's 90 % intervals: " + ", ".join(
+        print("\ncoverage of advise's 90 % intervals: " + ", ".join(
             f"{h} {b['coverage']:.0%} ({b['cases']} cases, median width {b['median_width']:.3f}; "
             f"{b['coverage_extrapolated']:.0%} of the {b['extrapolated']} advise extrapolates)"
             for h, b in s["by_horizon"].items()))
     for part, ms in result["must_show"].items():
-        print(f"\nmust show ({part}):")
+        print(f"\nmust show ({part}):\n")
         for k, (v, ok) in ms.items():
-            print(f"  {'PASS' if ok else 'MISS'}  {k}: {v}")
+            print(f"- {'PASS' if ok else 'MISS'} {k}: {v}")
     held = result["parts"].get("held_out", {}).get("by_horizon", {})
     print("\nfor gaplab.advise.predict: KAPPA = {" + ", ".join(f"{float(h):g}: {v:.3f}" for h, v in
                                                           result["kappa"].items()) + "}; COVERAGE = {"

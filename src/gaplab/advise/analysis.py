@@ -55,8 +55,9 @@ def _curve(name: str, label: str, by_size: dict[int, list[Row]], n_user: int, st
     targets = [round(f * n_user) for f in factors]
     pr = predict.predict(ns, per, targets, start_error=start_error)
     top = sorted(pr.weights.items(), key=lambda kv: -kv[1])
+    equal = len({round(w, 9) for _, w in top}) == 1
     out.update(
-        model="ensemble", formula=", ".join(f"{m} {w:.2f}" for m, w in top[:3]) + (" …" if len(top) > 3 else ""),
+        model="ensemble", formula=", ".join(m for m, _ in top) + (" (equal weights)" if equal else " (weighted)"),
         weights=pr.weights, floor=pr.floor, extrapolation_scores=pr.scores, holdout=2,
         fit={"members": [{"model": m, "params": list(pr.fits[m].params), "n0": pr.fits[m].n0,
                           "fixed": list(pr.fits[m].fixed), "weight": w} for m, w in pr.weights.items()]},
@@ -275,8 +276,8 @@ def _words(x: dict[str, Any], plan: Plan) -> list[str]:
     for c in dict.fromkeys(("plain", best)):
         cur = cv[c]
         if cur.get("predictions"):
-            w.append(f"More data, {c} (ensemble of curve families weighted by how well each predicted the two "
-                     f"largest measured sizes: {cur['formula']}); predicted error with 90 % interval at "
+            w.append(f"More data, {c} (ensemble of the curve families that best predicted the two largest "
+                     f"measured sizes from the smaller ones: {cur['formula']}); predicted error with 90 % interval at "
                      + "; ".join(_fmt_pred(p) for p in cur["predictions"]) + ".")
             if cur["shape"] == "slow start":
                 w.append(f"The {c} curve is in a slow start ({cur['shape_reason']}); where it flattens is not "
