@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "doctor"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "models"))
 
 import doctor_faults  # noqa: E402
 
@@ -34,8 +35,8 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     folder = Path(tempfile.mkdtemp(prefix="doctor_catalogue_"))
     if not args.no_header:
-        print("| case | seed | must flag | flagged | verdicts | other FAILs (false alarms) | CPU s |")
-        print("|---|---|---|---|---|---|---|")
+        print("| case | seed | must flag | flagged | verdicts | other FAILs (false alarms) | WARNs | CPU s |")
+        print("|---|---|---|---|---|---|---|---|")
     only = {int(c) for c in args.cases.split(",") if c}
     for i, (name, over, expected, word) in enumerate(doctor_faults.catalogue(folder)):
         if only and i not in only:
@@ -51,8 +52,9 @@ def main() -> None:
             extra = "; ".join(f"{c.name}: {c.cause[:70]}" for c in others) or "none"
             must = ", ".join(sorted(expected)) or "no FAIL"
             ok = ("yes" if flagged else "NO") if expected else ("yes" if not others else "NO")
-            print(f"| {name} | {seed} | {must} | {ok} | {verdicts} | {extra} | {time.process_time() - c0:.0f} |",
-                  flush=True)
+            warns = ", ".join(c.name for c in d.warned()) or "none"
+            print(f"| {name} | {seed} | {must} | {ok} | {verdicts} | {extra} | {warns} | "
+                  f"{time.process_time() - c0:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

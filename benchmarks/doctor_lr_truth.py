@@ -7,7 +7,8 @@ For each (data, model, optimizer) pair:
   final validation loss;
 - **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 3 seeds each) from
   5 doctor seeds; every rule reads the same curve (seed-mean final training loss against the rate):
-  - ``gaplab``: ``gaplab.doctor.lr_range.suggest``;
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``, a tenth of the training-loss minimum (since issue 22);
+  - ``gaplab minimum``: the minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
     decreasing run's point 1/3 + 1/6 of the way along it; the steepest loss drop per log-rate; the rate of the
     lowest loss divided by 10), after fastai's trimming of the first tenth of the curve (``lr_find`` passes
@@ -54,7 +55,7 @@ DOCTOR_SEEDS = 5
 HIT = 1.05
 SGD = {"name": "sgd", "momentum": 0.9}
 ADAM = {"name": "adam"}
-RULES = ("gaplab", "fastai valley", "fastai steep", "fastai minimum", "Lightning")
+RULES = ("gaplab", "gaplab minimum", "fastai valley", "fastai steep", "fastai minimum", "Lightning")
 
 
 def _table(name: str) -> str:
@@ -196,7 +197,8 @@ def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
     rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
     c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1))
     mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
-    return {"gaplab": lr_range.suggest(c).lr, "fastai valley": fastai_valley(rates, mean),
+    s = lr_range.suggest(c)
+    return {"gaplab": s.lr, "gaplab minimum": s.minimum, "fastai valley": fastai_valley(rates, mean),
             "fastai steep": fastai_steep(rates, mean), "fastai minimum": fastai_minimum(rates, mean),
             "Lightning": lightning(rates, mean)}
 

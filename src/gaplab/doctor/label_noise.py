@@ -104,31 +104,57 @@ def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200
                     wrong.float())
 
 
+def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> float:
+    """The noise rate fitted on a logistic regression's out-of-fold probabilities (3 folds, at most
+    ``budget.baseline_examples`` examples): a network that underfits blames the labels for its own errors, a
+    simple model that explains them does not."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+    from threadpoolctl import threadpool_limits
+
+    g = torch.Generator().manual_seed(ctx.spec.seed)
+    pick = torch.randperm(len(idx), generator=g)[: ctx.budget.baseline_examples]
+    x = ctx.pool.x_train[idx[pick]].reshape(len(pick), -1).numpy()
+    y = given[pick]
+    if int(torch.bincount(y, minlength=ctx.k).min()) < 3:  # a class too rare for 3 folds: no second opinion
+        return 1.0
+    with threadpool_limits(torch.get_num_threads()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        p = cross_val_predict(LogisticRegression(max_iter=300), x, y.numpy(), cv=3, method="predict_proba")
+    return noise_fit(torch.from_numpy(p).float(), y, ctx.k).rate
+
+
 def run(ctx: Context) -> list[Check]:
     if not ctx.classification:
         return []
     idx, oof = out_of_fold(ctx)
     given = ctx.prepared.labels[idx]
     fit = noise_fit(oof, given, ctx.k)
+    # the verdict takes the lower of the two estimates: label noise shows in both models' eyes
+    rate = min(fit.rate, second_opinion(ctx, idx, given))
     self_conf = oof[torch.arange(len(given)), given]
     pos = torch.nonzero(fit.posterior > 0.5).flatten()
     pos = pos[torch.argsort(fit.posterior[pos], descending=True)]
     oof_error = float((oof.argmax(1) != given).float().mean())
     ranked = idx[pos]
     details = {"suspects": ranked[:MAX_KEPT].tolist(), "n_suspects": len(pos), "n_train": len(idx),
-               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": fit.rate, "shares": fit.weights,
+               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": rate,
+               "noise_rate_network": fit.rate, "shares": fit.weights,
                "temperature": fit.temperature, "posterior": fit.posterior[pos][:MAX_KEPT].tolist(),
                "self_confidence": self_conf[pos][:MAX_KEPT].tolist()}
     ctx.cache["label_noise"] = (idx, pos, self_conf)
     ctx.cache["label_noise_oof"] = (idx, oof)  # named by doctor.suspects (row ids, --json, --suspects)
     first = ", ".join(map(str, ranked[:5].tolist()))
-    shown = f"≈ {100 * fit.rate:.1f} % wrong; {len(pos)} suspects" + (f"; first: {first}" if len(pos) else "")
-    verdict = WARN if fit.rate >= WARN_RATE else PASS
+    shown = f"≈ {100 * rate:.1f} % wrong; {len(pos)} suspects" + (f"; first: {first}" if len(pos) else "")
+    verdict = WARN if rate >= WARN_RATE else PASS
     cause = fix = ""
     if verdict == WARN:
-        cause = (f"label noise: about {fit.rate:.0%} of the training labels look wrong ({len(pos)} suspects, each "
+        cause = (f"label noise: about {rate:.0%} of the training labels look wrong ({len(pos)} suspects, each "
                  f"far less likely under models that never saw it than their uncertainty explains)")
         fix = ("inspect the top suspects (by row id, most suspicious first; --suspects FILE lists them); relabel or "
                "drop the wrong ones, or train with label smoothing / early stopping")
-    return [Check(FAMILY, "label noise (heuristic)", fit.rate, shown,
+    return [Check(FAMILY, "label noise (heuristic)", rate, shown,
                   f"< {100 * WARN_RATE:.0f} % of training labels estimated wrong", verdict, cause, fix, details)]
