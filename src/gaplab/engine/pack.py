@@ -31,7 +31,7 @@ from gaplab.engine.checkpoint import Checkpointer
 from gaplab.engine.conv import ConvNet, conv_net, conv_plan_of
 from gaplab.engine.datacache import prepared_for
 from gaplab.engine.flat import FlatLayout
-from gaplab.engine.fused import FusedNet, plan_of
+from gaplab.engine.fused import FusedNet, dropout_on, plan_of
 from gaplab.engine.hyper import Hyper
 from gaplab.engine.loopnet import LoopNet, why_not_vmap
 from gaplab.engine.losses import HARD, MSE, SOFT
@@ -157,12 +157,13 @@ class Pack:
 
     def _choose_net(self, path: str) -> tuple[FusedNet | ConvNet | VmapNet | LoopNet, str, str]:
         """The fastest exact net the model allows (or the one ``path`` forces), its path name and why."""
-        s0, h = self.specs[0], self.hyper
+        s0 = self.specs[0]
         plan = plan_of(self.base) if path in ("auto", "fused") else None
         if path == "fused" and plan is None:
             raise ValueError(f"model {s0.model.name} {s0.model.args} has no fused path")
         if plan is not None:
-            return FusedNet(plan, self.layout, self.buffers, h.uses("dropout")), "fused", "a plain MLP stack"
+            net = FusedNet(plan, self.layout, self.buffers, dropout_on(plan, self.buffers))
+            return net, "fused", "a plain MLP stack (Linear, activation, Dropout)"
         cplan = conv_plan_of(self.base) if path in ("auto", "conv") else None
         if path == "conv" and cplan is None:
             raise ValueError(f"model {s0.model.name} {s0.model.args} has no conv path")
