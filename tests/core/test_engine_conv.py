@@ -117,3 +117,15 @@ def test_planning_guess_agrees_and_other_models_are_refused() -> None:
     assert not convs(mlp) and Pack([mlp]).path == "fused"
     with pytest.raises(ValueError, match="no conv path"):
         Pack([mlp], path="conv")
+
+
+def test_a_subclass_with_its_own_forward_is_not_planned() -> None:
+    from gaplab.engine.conv import conv_plan_of
+    from gaplab.models.cnn import CNN1d
+
+    class Doubled(CNN1d):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return 2 * super().forward(x)
+
+    assert conv_plan_of(CNN1d((40,), 10, 4, 0.0)) is not None
+    assert conv_plan_of(Doubled((40,), 10, 4, 0.0)) is None

@@ -65,8 +65,11 @@ def convs(spec: RunSpec) -> bool:
 
 
 def _conv_of(m: nn.Module, name: str) -> Conv | None:
-    if (not isinstance(m, nn.Conv1d | nn.Conv2d) or m.groups != 1 or any(d != 1 for d in m.dilation)
-            or m.bias is None or m.padding_mode != "zeros" or not isinstance(m.padding, tuple)):
+    if type(m) not in (nn.Conv1d, nn.Conv2d):
+        return None
+    assert isinstance(m, nn.Conv1d | nn.Conv2d)
+    if (m.groups != 1 or any(d != 1 for d in m.dilation) or m.bias is None or m.padding_mode != "zeros"
+            or not isinstance(m.padding, tuple)):
         return None
     return Conv(f"{name}.weight", f"{name}.bias", tuple(m.kernel_size), tuple(m.stride), tuple(m.padding))
 
@@ -97,7 +100,9 @@ def _stages(mods: list[nn.Module], prefix: str) -> tuple[Conv | MaxPool, ...] | 
 
 def conv_plan_of(base: nn.Module) -> ConvPlan | None:
     """The conv plan of a ``cnn1d`` or ``cnn2d`` model, or None when its layers are not the expected blocks."""
-    if not isinstance(base, CNN1d | CNN2d) or not isinstance(base.drop, Dropout) or base.drop.kind != "element":
+    # exact types: a subclass may override forward, which the plan would silently ignore
+    if (type(base) not in (CNN1d, CNN2d) or type(base.drop) is not Dropout or base.drop.kind != "element"
+            or type(base.features) is not nn.Sequential):
         return None
     mods = list(base.features)
     if not mods or not isinstance(mods[-1], nn.Flatten) or mods[-1].start_dim != 1:
@@ -110,6 +115,7 @@ def conv_plan_of(base: nn.Module) -> ConvPlan | None:
         elif type(last) is not nn.Identity:
             return None
         mods = mods[:-1]
+    assert isinstance(base, CNN1d | CNN2d)
     in_shape = tuple(int(d) for d in base.in_shape)
     stages = _stages(mods, "features.")
     if stages is None or len(in_shape) != 1 + len(next(c for c in stages if isinstance(c, Conv)).kernel):

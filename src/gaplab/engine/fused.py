@@ -75,7 +75,7 @@ def plan_of(base: nn.Module) -> Plan | None:
             layers.append(Dense(f"hidden.{i}.linear.weight", f"hidden.{i}.linear.bias", act,
                                 f"hidden.{i}.drop", blk.residual))
         return Plan([*layers, Dense("head.weight", "head.bias")])
-    if isinstance(base, nn.Sequential):
+    if type(base) is nn.Sequential:  # exactly: a subclass may override forward
         return _sequential_plan(list(base))
     if isinstance(base, RandomFeatures):
         act = _act(base.act)
@@ -87,7 +87,7 @@ def plan_of(base: nn.Module) -> Plan | None:
 
 
 def _element_dropout(m: nn.Module) -> bool:
-    return isinstance(m, Dropout) and m.kind == "element"
+    return type(m) is Dropout and m.kind == "element"
 
 
 def _sequential_plan(mods: list[nn.Module]) -> Plan | None:
