@@ -1,21 +1,23 @@
-"""Conv packs: one training step of K ``cnn1d`` models as a plain loop, a vmap pack and the conv path (engine.conv).
+"""Conv packs: one training step of K ``cnn1d``/``cnn2d`` models as a plain loop, a vmap pack and the conv path
+(engine.conv).
 
 Two tables, measured in one run (same process, same load; the machine's load average is printed — quote ratios):
-1. per conv layer shape, forward + backward of K models as im2col + ``bmm`` (what engine.conv does) against one grouped
-   ``conv1d`` (``groups = K``, autograd backward);
+1. per conv layer shape, forward + backward of K models as im2col + ``bmm`` (what engine.conv does in 1-D) against one
+   grouped convolution (``groups = K``, autograd backward; what it does in 2-D);
 2. per channel count, a whole SGD step (momentum 0.9, batch 100): K ``nn.Module``s one after another with
    ``torch.optim.SGD`` (the plain loop), a pack on the vmap path, a pack on the conv path — and the conv path's useful
    GFLOP/s against the float32 GEMM peak measured here.
 Timings are this process's CPU time (on a shared box, wall time counts the other processes' turns; with one thread
 CPU time is the wall time of an idle box), interleave the approaches and keep the median of ``--repeats`` rounds.
 
-    python benchmarks/conv_packs.py                      # channels 4 16 64, K 16, 1 thread
+    python benchmarks/conv_packs.py                      # cnn1d channels 4 16 64, cnn2d 8 32; K 16, 1 thread
     python benchmarks/conv_packs.py --channels 4 16 64 --k 16 --threads 2
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -59,42 +61,57 @@ def gemm_peak(repeats: int = 5) -> float:
     return best
 
 
-def layer_table(channels: list[int], k: int, repeats: int) -> list[tuple[str, float, float]]:
-    """(shape, im2col+bmm ms, grouped conv ms) per conv layer of cnn1d at each channel count."""
-    rows = []
+def _layer_shapes(channels: list[int], channels_2d: list[int]) -> list[tuple[tuple[int, ...], int, int, Conv]]:
+    """(input spatial shape, in channels, out channels, conv) of every conv layer of cnn1d (MNIST-1D) and cnn2d
+    (8x8 digits) at the given channel counts."""
+    out = []
     for ch in channels:
         length, c_in = 40, 1
         for kern in (5, 3, 3):
             c = Conv("w", "b", (kern,), (2,), (1,))
-            (lout,) = out_shape((length,), c)
-            w = torch.randn(k, ch, c_in, kern) * 0.1
-            b = torch.randn(k, ch) * 0.1
-            h_cl = torch.randn(k, BATCH, length, c_in)  # channels-last, as engine.conv keeps activations
-            dz = torch.randn(k, BATCH * lout, ch)
+            out.append(((length,), c_in, ch, c))
+            (length,), c_in = out_shape((length,), c), ch
+    for ch in channels_2d:
+        c = Conv("w", "b", (3, 3), (1, 1), (1, 1))
+        out += [((8, 8), 1, ch, c), ((8, 8), ch, ch, c)]
+    return out
 
-            def bmm(h_cl=h_cl, w=w, b=b, dz=dz, c=c, length=length) -> None:
-                col, wm = _im2col(h_cl, c), _weight_matrix(w)
-                torch.baddbmm(b.unsqueeze(1), col, wm.transpose(1, 2))
-                _weight_grad(col, dz, w.shape).contiguous()
-                _col2im(torch.bmm(dz, wm), c, BATCH, (length,))
 
-            xg = torch.randn(BATCH, k * c_in, length, requires_grad=True)
-            wg = w.reshape(k * ch, c_in, kern).clone().requires_grad_(True)
-            bg = b.reshape(-1).clone().requires_grad_(True)
-            gout = torch.randn(BATCH, k * ch, lout)
+def layer_table(channels: list[int], channels_2d: list[int], k: int, repeats: int) -> list[tuple[str, float, float]]:
+    """(shape, im2col+bmm ms, grouped conv ms) per conv layer shape."""
+    rows = []
+    for spatial, c_in, ch, c in _layer_shapes(channels, channels_2d):
+        outs = out_shape(spatial, c)
+        w = torch.randn(k, ch, c_in, *c.kernel) * 0.1
+        b = torch.randn(k, ch) * 0.1
+        h_cl = torch.randn(k, BATCH, *spatial, c_in)  # channels-last, as engine.conv keeps 1-D activations
+        dz = torch.randn(k, BATCH * math.prod(outs), ch)
 
-            def grouped(xg=xg, wg=wg, bg=bg, gout=gout, c=c) -> None:
-                out = F.conv1d(xg, wg, bg, stride=c.stride, padding=c.padding, groups=k)
-                torch.autograd.grad(out, (xg, wg, bg), gout)
+        def bmm(h_cl=h_cl, w=w, b=b, dz=dz, c=c, spatial=spatial) -> None:
+            col, wm = _im2col(h_cl, c), _weight_matrix(w)
+            torch.baddbmm(b.unsqueeze(1), col, wm.transpose(1, 2))
+            _weight_grad(col, dz, w.shape).contiguous()
+            _col2im(torch.bmm(dz, wm), c, BATCH, spatial)
 
-            ms = _median_ms({"bmm": bmm, "grouped": grouped}, repeats, 5)
-            rows.append((f"ch {ch:3d}: {c_in:3d}->{ch:3d} k{kern} L {length:2d}->{lout:2d}", ms["bmm"], ms["grouped"]))
-            length, c_in = lout, ch
+        conv = F.conv1d if len(spatial) == 1 else F.conv2d
+        xg = torch.randn(BATCH, k * c_in, *spatial, requires_grad=True)
+        wg = w.reshape(k * ch, c_in, *c.kernel).clone().requires_grad_(True)
+        bg = b.reshape(-1).clone().requires_grad_(True)
+        gout = torch.randn(BATCH, k * ch, *outs)
+
+        def grouped(xg=xg, wg=wg, bg=bg, gout=gout, c=c, conv=conv) -> None:
+            out = conv(xg, wg, bg, stride=c.stride, padding=c.padding, groups=k)
+            torch.autograd.grad(out, (xg, wg, bg), gout)
+
+        ms = _median_ms({"bmm": bmm, "grouped": grouped}, repeats, 5)
+        k_s = "x".join(map(str, c.kernel))
+        rows.append((f"{c_in:3d}->{ch:3d} k{k_s} in {'x'.join(map(str, spatial))}", ms["bmm"], ms["grouped"]))
     return rows
 
 
-def _specs(ch: int, k: int) -> list[RunSpec]:
-    base = parse_run({"data": DATA, "model": {"name": "cnn1d", "args": {"channels": ch}},
+def _specs(model: str, ch: int, k: int) -> list[RunSpec]:
+    data = DATA if model == "cnn1d" else {"name": "digits"}
+    base = parse_run({"data": data, "model": {"name": model, "args": {"channels": ch}},
                       "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": BATCH, "epochs": 1}})
     return [base.replace(seed=i) for i in range(k)]
 
@@ -131,7 +148,7 @@ def _loop_step(specs: list[RunSpec], pack: Pack) -> Callable[[], object]:
 
 
 def macs_per_example(pack: Pack) -> int:
-    """Multiply-adds of one cnn1d forward pass (convolutions and head)."""
+    """Multiply-adds of one forward pass (convolutions and head)."""
     assert isinstance(pack.net, ConvNet)
     return pack.net.macs_per_example()
 
@@ -139,6 +156,8 @@ def macs_per_example(pack: Pack) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--channels", type=int, nargs="+", default=[4, 16, 64])
+    ap.add_argument("--cnn2d-channels", type=int, nargs="*", default=[8, 32],
+                    help="cnn2d (avg pool) on 8x8 digits at these channel counts")
     ap.add_argument("--k", type=int, default=16, help="models in the pack")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=7)
@@ -146,23 +165,24 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     peak = gemm_peak()
-    print(f"{a.k} cnn1d models, batch {BATCH}, MNIST-1D shapes (1x40), {a.threads} thread(s); "
+    print(f"{a.k} models per pack, batch {BATCH}, cnn1d on MNIST-1D (1x40), cnn2d on digits (1x8x8), "
+          f"{a.threads} thread(s); "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; GEMM peak {peak:.0f} GFLOP/s")
-    print("\nper conv layer, forward + backward of K models (ms): im2col+bmm | grouped conv1d | grouped/bmm")
-    for shape, t_bmm, t_grp in layer_table(a.channels, a.k, a.repeats):
+    print("\nper conv layer, forward + backward of K models (ms): im2col+bmm | grouped conv | grouped/bmm")
+    for shape, t_bmm, t_grp in layer_table(a.channels, a.cnn2d_channels, a.k, a.repeats):
         print(f"  {shape:<32} {t_bmm:8.3f} | {t_grp:8.3f} | {t_grp / t_bmm:5.2f}x")
     print("\none SGD step of the K models (ms): loop | vmap | conv ; loop/conv, vmap/conv ; conv GFLOP/s (% of peak)")
-    for ch in a.channels:
-        specs = _specs(ch, a.k)
+    cases = [("cnn1d", ch) for ch in a.channels] + [("cnn2d", ch) for ch in a.cnn2d_channels]
+    for model, ch in cases:
+        specs = _specs(model, ch, a.k)
         conv, vmap = Pack(specs, path="conv"), Pack(specs, path="vmap")
         assert Pack(specs[:1]).path == "conv"
         fns = {"loop": _loop_step(specs, conv), "vmap": _pack_step(vmap), "conv": _pack_step(conv)}
         ms = _median_ms(fns, a.repeats, 3)
         gflops = 6 * macs_per_example(conv) * BATCH * a.k / (ms["conv"] / 1e3) / 1e9
-        print(f"  channels {ch:3d}: {ms['loop']:8.2f} | {ms['vmap']:8.2f} | {ms['conv']:8.2f} ; "
+        print(f"  {model} channels {ch:3d}: {ms['loop']:8.2f} | {ms['vmap']:8.2f} | {ms['conv']:8.2f} ; "
               f"{ms['loop'] / ms['conv']:5.2f}x, {ms['vmap'] / ms['conv']:5.2f}x ; "
               f"{gflops:6.1f} ({gflops / peak:.0%})")
-
 
 if __name__ == "__main__":
     main()

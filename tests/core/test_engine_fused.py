@@ -120,3 +120,28 @@ def test_compacted_pack_gives_the_numbers_of_a_whole_one() -> None:
         assert a.status == b.status and a.history == b.history and a.final == b.final
         sa, sb = whole.state_of(i), compacting.state_of(i)
         assert all(torch.equal(sa[n], sb[n]) for n in sa)
+
+
+def test_user_sequential_mlp_takes_the_fused_path() -> None:
+    """A user's nn.Sequential MLP (its nn.Dropout swapped for gaplab's, its own rates: reg.dropout None) runs fused,
+    with the vmap path's numbers, its dropout read from the stacked rates."""
+    from pathlib import Path
+
+    from gaplab.api.specs import build_run
+
+    zoo = Path(__file__).parents[1] / "models" / "zoo" / "zoo.py"
+    base = build_run({"data": dict(MNIST), "model": {"name": f"{zoo}:mlp", "args": {"hidden": 24}},
+                      "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 3, "batch_size": 50}}, {})
+    assert base.reg.dropout is None
+    specs = _three(base, "reg.l2", [0.0, 1.0, 10.0])
+    pack = Pack(specs)
+    assert pack.path == "fused" and pack.net.dropout_on  # its own nn.Dropout(0.3) is on
+    fused = train_pack(specs, keep_state=True, path="fused")
+    general = train_pack(specs, keep_state=True, path="vmap")
+    for f, g in zip(fused, general, strict=True):
+        for hf, hg in zip(f.history, g.history, strict=True):
+            for k in KEYS:
+                if k in hg:
+                    assert hf[k] == pytest.approx(hg[k], abs=1e-5), k
+        assert f.state is not None and g.state is not None
+        assert all(torch.allclose(f.state[n], t, atol=1e-5) for n, t in g.state.items())

@@ -30,7 +30,7 @@ ZOO = Path(__file__).parent / "zoo"
 SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 64}
 # (zoo name, data set, the pack path it must take)
 MODELS = {
-    "mlp": ("mnist1d", "vmap"),
+    "mlp": ("mnist1d", "fused"),  # an nn.Sequential MLP: engine.fused
     "cnn": ("digits", "vmap"),
     "SmallResNet": ("digits", "vmap"),
     "SequenceTransformer": ("mnist1d", "loop"),

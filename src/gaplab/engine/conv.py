@@ -65,8 +65,11 @@ def convs(spec: RunSpec) -> bool:
 
 
 def _conv_of(m: nn.Module, name: str) -> Conv | None:
-    if (not isinstance(m, nn.Conv1d | nn.Conv2d) or m.groups != 1 or any(d != 1 for d in m.dilation)
-            or m.bias is None or m.padding_mode != "zeros" or not isinstance(m.padding, tuple)):
+    if type(m) not in (nn.Conv1d, nn.Conv2d):
+        return None
+    assert isinstance(m, nn.Conv1d | nn.Conv2d)
+    if (m.groups != 1 or any(d != 1 for d in m.dilation) or m.bias is None or m.padding_mode != "zeros"
+            or not isinstance(m.padding, tuple)):
         return None
     return Conv(f"{name}.weight", f"{name}.bias", tuple(m.kernel_size), tuple(m.stride), tuple(m.padding))
 
@@ -97,7 +100,9 @@ def _stages(mods: list[nn.Module], prefix: str) -> tuple[Conv | MaxPool, ...] | 
 
 def conv_plan_of(base: nn.Module) -> ConvPlan | None:
     """The conv plan of a ``cnn1d`` or ``cnn2d`` model, or None when its layers are not the expected blocks."""
-    if not isinstance(base, CNN1d | CNN2d) or not isinstance(base.drop, Dropout) or base.drop.kind != "element":
+    # exact types: a subclass may override forward, which the plan would silently ignore
+    if (type(base) not in (CNN1d, CNN2d) or type(base.drop) is not Dropout or base.drop.kind != "element"
+            or type(base.features) is not nn.Sequential):
         return None
     mods = list(base.features)
     if not mods or not isinstance(mods[-1], nn.Flatten) or mods[-1].start_dim != 1:
@@ -110,6 +115,7 @@ def conv_plan_of(base: nn.Module) -> ConvPlan | None:
         elif type(last) is not nn.Identity:
             return None
         mods = mods[:-1]
+    assert isinstance(base, CNN1d | CNN2d)
     in_shape = tuple(int(d) for d in base.in_shape)
     stages = _stages(mods, "features.")
     if stages is None or len(in_shape) != 1 + len(next(c for c in stages if isinstance(c, Conv)).kernel):
@@ -168,25 +174,12 @@ def _col2im(dcol: torch.Tensor, c: Conv, b: int, spatial: tuple[int, ...]) -> to
     return dx[lead + tuple(slice(p, p + n) for p, n in zip(c.padding, spatial, strict=True))]
 
 
-def _nchw(a: torch.Tensor) -> torch.Tensor:
-    """(K, B, H, W, C) channels-last → a (K·B, C, H, W) view in channels_last memory format (no copy)."""
-    return a.reshape(-1, *a.shape[2:]).permute(0, 3, 1, 2)
-
-
-def _pool(a: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """2×2 max pool of (K, B, H, W, C) with PyTorch's kernel (same maxima and tie-breaking): (pooled, indices)."""
-    out, idx = torch.ops.aten.max_pool2d_with_indices(_nchw(a), [2, 2], [2, 2])
-    return out.permute(0, 2, 3, 1).reshape(*a.shape[:2], *out.shape[2:], a.shape[-1]), idx
-
-
-def _pool_backward(dy: torch.Tensor, a: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    dx = torch.ops.aten.max_pool2d_with_indices_backward(_nchw(dy), _nchw(a), [2, 2], [2, 2], [0, 0], [1, 1],
-                                                         False, idx)
-    return dx.permute(0, 2, 3, 1).reshape(a.shape)
-
-
 class ConvNet:
-    """Forward and hand-written backward of a ConvPlan over a flat (K, P) parameter table."""
+    """Forward and hand-written backward of a ConvPlan over a flat (K, P) parameter table.
+
+    1-D plans keep activations channels-last (K, B, *S, C) and run each convolution as im2col + ``baddbmm``;
+    2-D plans (``GroupedConvNet``) keep them as (B, K·C, H, W) and run one grouped convolution, where im2col's 9×
+    column copies cost more than they save (measured in benchmarks/conv_packs.py)."""
 
     def __init__(self, plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> None:
         self.plan, self.layout, self.buffers = plan, layout, buffers
@@ -197,13 +190,12 @@ class ConvNet:
         for st in plan.stages:
             spatial.append(out_shape(spatial[-1], st) if isinstance(st, Conv) else tuple(n // 2 for n in spatial[-1]))
         self.spatial = spatial
-        ch = plan.in_shape[0]
         col_width, acts = 0, 0
         for st, sp in zip(plan.stages, spatial[1:], strict=False):
             if isinstance(st, Conv):
-                ch = layout.shapes[st.weight][0]
-                col_width = max(col_width, math.prod(sp) * layout.shapes[st.weight][1] * math.prod(st.kernel))
-                acts = max(acts, math.prod(sp) * ch)
+                out, c_in = layout.shapes[st.weight][:2]
+                col_width = max(col_width, math.prod(sp) * c_in * math.prod(st.kernel))
+                acts = max(acts, math.prod(sp) * out)
         self.floats_per_example = col_width + 2 * acts  # the largest columns and activations of one example
 
     def macs_per_example(self) -> int:
@@ -214,9 +206,46 @@ class ConvNet:
                 total += math.prod(sp) * math.prod(self.layout.shapes[st.weight])
         return total + math.prod(self.layout.shapes[self.plan.head[0]])
 
+    # ---- layout-specific parts (channels-last, im2col) ------------------------------------------------------------
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        """Training inputs (K, B, ...) in this net's activation layout."""
+        return x.reshape(*x.shape[:2], *self.plan.in_shape).movedim(2, -1)
+
+    def _first_shared(self, p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        """The first conv+ReLU of every model on shared inputs ``x`` (N, ...): one GEMM for all K models."""
+        n = x.shape[0]
+        h = x.reshape(n, *self.plan.in_shape).movedim(1, -1)  # (N, *S, C)
+        first = self.plan.stages[0]
+        assert isinstance(first, Conv)
+        w0 = _weight_matrix(p[first.weight])
+        k, cout = w0.shape[0], w0.shape[1]
+        z = torch.mm(_im2col(h, first), w0.reshape(k * cout, -1).t()).view(-1, k, cout).transpose(0, 1)
+        return torch.relu(z + p[first.bias].unsqueeze(1)).reshape(k, n, *out_shape(h.shape[1:-1], first), cout)
+
+    def _conv(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Conv, saved: list | None) -> torch.Tensor:
+        k, b = a.shape[0], a.shape[1]
+        col, wm = _im2col(a, st), _weight_matrix(p[st.weight])
+        z = torch.relu_(torch.baddbmm(p[st.bias].unsqueeze(1), col, wm.transpose(1, 2)))
+        if saved is not None:
+            saved.append((col, wm, z))
+        return z.view(k, b, *out_shape(a.shape[2:-1], st), z.shape[-1])
+
+    def _conv_backward(self, g: dict[str, torch.Tensor], dh: torch.Tensor, st: Conv, saved: tuple, i: int,
+                       b: int) -> torch.Tensor | None:
+        col, wm, z = saved
+        dz = torch.ops.aten.threshold_backward(dh.reshape(z.shape), z, 0)
+        g[st.weight].copy_(_weight_grad(col, dz, g[st.weight].shape))
+        g[st.bias].copy_(dz.sum(1))
+        return _col2im(torch.bmm(dz, wm), st, b, self.spatial[i]) if i > 0 else None
+
+    def _pool(self, a: torch.Tensor, saved: list | None) -> torch.Tensor:
+        raise AssertionError("max pools are 2-D (GroupedConvNet)")
+
+    def _pool_backward(self, dh: torch.Tensor, saved: tuple) -> torch.Tensor:
+        raise AssertionError("max pools are 2-D (GroupedConvNet)")
+
     def _reduce(self, a: torch.Tensor) -> torch.Tensor:
-        """Channels-last (K, B, *S, C) → features (K, B, F): global average, or flatten in PyTorch's channel-major
-        order."""
+        """Activations → features (K, B, F): global average, or flatten in PyTorch's channel-major order."""
         if self.plan.reduce == "avg":
             return a.mean(dim=tuple(range(2, a.dim() - 1)))
         return a.movedim(-1, 2).reshape(*a.shape[:2], -1)
@@ -227,45 +256,26 @@ class ConvNet:
             return (df / n).view(shape[0], shape[1], *([1] * (len(shape) - 3)), shape[-1]).expand(shape)
         return df.view(shape[0], shape[1], shape[-1], *shape[2:-1]).movedim(2, -1)
 
+    # ---- shared by both layouts ---------------------------------------------------------------------------------
     def _stages(self, p: dict[str, torch.Tensor], a: torch.Tensor, stages: tuple[Conv | MaxPool, ...],
                 saved: list | None) -> torch.Tensor:
-        """Run ``stages`` on channels-last ``a`` (K, B, *S, C); with ``saved``, keep what the backward needs."""
-        k, b = a.shape[0], a.shape[1]
+        """Run ``stages`` on activations ``a``; with ``saved``, keep what the backward needs."""
         for st in stages:
-            if isinstance(st, MaxPool):
-                pooled, idx = _pool(a)
-                if saved is not None:
-                    saved.append((a, idx))
-                a = pooled
-                continue
-            col, wm = _im2col(a, st), _weight_matrix(p[st.weight])
-            z = torch.relu_(torch.baddbmm(p[st.bias].unsqueeze(1), col, wm.transpose(1, 2)))
-            if saved is not None:
-                saved.append((col, wm, z))
-            a = z.view(k, b, *out_shape(a.shape[2:-1], st), z.shape[-1])
+            a = self._pool(a, saved) if isinstance(st, MaxPool) else self._conv(p, a, st, saved)
         return a
 
     @torch.no_grad()
     def forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """Outputs (K, N, C) in evaluation mode (no dropout); ``x`` (N, ...) is shared by every model.
 
-        In chunks of rows whose im2col columns stay near 32 MB (a 4096-row chunk of 16 models would take GBs)."""
+        In chunks of rows whose columns and activations stay near 32 MB (a 4096-row chunk of 16 models takes GBs)."""
         k = flat.shape[0]
         rows = max(1, (8 << 20) // max(1, k * self.floats_per_example))
         return torch.cat([self._forward(flat, x[i:i + rows]) for i in range(0, x.shape[0], rows)], dim=1)
 
     def _forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         p = self.layout.views(flat)
-        n = x.shape[0]
-        h = x.reshape(n, *self.plan.in_shape).movedim(1, -1)  # (N, *S, C)
-        first = self.plan.stages[0]
-        assert isinstance(first, Conv)
-        w0 = _weight_matrix(p[first.weight])
-        k, cout = w0.shape[0], w0.shape[1]
-        col = _im2col(h, first)  # (N·∏out, ∏k·C), shared: one GEMM for all K models
-        z = torch.mm(col, w0.reshape(k * cout, -1).t()).view(-1, k, cout).transpose(0, 1)
-        a = torch.relu(z + p[first.bias].unsqueeze(1)).reshape(k, n, *out_shape(h.shape[1:-1], first), cout)
-        f = self._reduce(self._stages(p, a, self.plan.stages[1:], None))
+        f = self._reduce(self._stages(p, self._first_shared(p, x), self.plan.stages[1:], None))
         hw, hb = self.plan.head
         return torch.baddbmm(p[hb].unsqueeze(1), f, p[hw].transpose(1, 2))
 
@@ -276,11 +286,11 @@ class ConvNet:
         (K, P) and returns the per-model data losses (K,)."""
         p, g = self.layout.views(flat), self.layout.views(grad)
         plan = self.plan
-        k, b = x.shape[0], x.shape[1]
+        b = x.shape[1]
         hw, hb = plan.head
         with phase("forward"):
-            saved: list = []  # per conv: (its columns, weight matrix, ReLU output); per pool: (its input, indices)
-            a = self._stages(p, x.reshape(k, b, *plan.in_shape).movedim(2, -1), plan.stages, saved)
+            saved: list = []  # what each stage's backward needs
+            a = self._stages(p, self._input(x), plan.stages, saved)
             f = self._reduce(a)
             keep, share = None, None
             if self.dropout_on:
@@ -298,17 +308,83 @@ class ConvNet:
             df = torch.bmm(dz_t.transpose(1, 2), p[hw])  # (K, B, F)
             if keep is not None and share is not None:
                 df = df / share * keep
-            dh = self._reduce_backward(df, a.shape)  # (K, B, *S, C)
+            dh: torch.Tensor | None = self._reduce_backward(df, a.shape)
             for i in range(len(plan.stages) - 1, -1, -1):
                 st = plan.stages[i]
+                assert dh is not None
                 if isinstance(st, MaxPool):
-                    a_in, idx = saved[i]
-                    dh = _pool_backward(dh, a_in, idx)
-                    continue
-                col, wm, z = saved[i]
-                dz = torch.ops.aten.threshold_backward(dh.reshape(z.shape), z, 0)
-                g[st.weight].copy_(_weight_grad(col, dz, g[st.weight].shape))
-                g[st.bias].copy_(dz.sum(1))
-                if i > 0:
-                    dh = _col2im(torch.bmm(dz, wm), st, b, self.spatial[i])
+                    dh = self._pool_backward(dh, saved[i])
+                else:
+                    dh = self._conv_backward(g, dh, st, saved[i], i, b)
         return loss
+
+
+class GroupedConvNet(ConvNet):
+    """A 2-D ConvPlan with activations (B, K·C, H, W): each convolution one ``groups = K`` convolution (PyTorch's
+    kernels, backward by ``convolution_backward``), pools PyTorch's max pool over all K·C channels at once."""
+
+    def _input(self, x: torch.Tensor) -> torch.Tensor:
+        k, b = x.shape[0], x.shape[1]
+        return x.reshape(k, b, *self.plan.in_shape).transpose(0, 1).reshape(b, -1, *self.plan.in_shape[1:])
+
+    def _first_shared(self, p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        first = self.plan.stages[0]
+        assert isinstance(first, Conv)
+        w = p[first.weight]
+        # shared inputs: one ungrouped convolution with all K models' filters stacked
+        z = F.conv2d(x.reshape(x.shape[0], *self.plan.in_shape), w.reshape(-1, *w.shape[2:]),
+                     p[first.bias].reshape(-1), first.stride, first.padding)
+        return torch.relu_(z)
+
+    def _conv(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Conv, saved: list | None) -> torch.Tensor:
+        w = p[st.weight]
+        k = w.shape[0]
+        wg = w.reshape(-1, *w.shape[2:])
+        z = torch.relu_(F.conv2d(a, wg, p[st.bias].reshape(-1), st.stride, st.padding, groups=k))
+        if saved is not None:
+            saved.append((a, wg, z))
+        return z
+
+    def _conv_backward(self, g: dict[str, torch.Tensor], dh: torch.Tensor, st: Conv, saved: tuple, i: int,
+                       b: int) -> torch.Tensor | None:
+        a, wg, z = saved
+        k = g[st.weight].shape[0]
+        dz = torch.ops.aten.threshold_backward(dh, z, 0)
+        dx, dw, db = torch.ops.aten.convolution_backward(dz, a, wg, [wg.shape[0]], list(st.stride),
+                                                         list(st.padding), [1, 1], False, [0, 0], k,
+                                                         [i > 0, True, True])
+        g[st.weight].copy_(dw.view(g[st.weight].shape))
+        g[st.bias].copy_(db.view(k, -1))
+        return dx
+
+    def _pool(self, a: torch.Tensor, saved: list | None) -> torch.Tensor:
+        out, idx = torch.ops.aten.max_pool2d_with_indices(a, [2, 2], [2, 2])
+        if saved is not None:
+            saved.append((a, idx))
+        return out
+
+    def _pool_backward(self, dh: torch.Tensor, saved: tuple) -> torch.Tensor:
+        a, idx = saved
+        return torch.ops.aten.max_pool2d_with_indices_backward(dh, a, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)
+
+    def _reduce(self, a: torch.Tensor) -> torch.Tensor:
+        """(B, K·C, H, W) → features (K, B, F), flattened per model in PyTorch's channel-major order."""
+        last = [st for st in self.plan.stages if isinstance(st, Conv)][-1]
+        b, k = a.shape[0], a.shape[1] // self.layout.shapes[last.weight][0]
+        if self.plan.reduce == "avg":
+            return a.mean(dim=(2, 3)).view(b, k, -1).transpose(0, 1)
+        return a.reshape(b, k, -1).transpose(0, 1)
+
+    def _reduce_backward(self, df: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+        b = shape[0]
+        if self.plan.reduce == "avg":
+            n = shape[2] * shape[3]
+            return (df / n).transpose(0, 1).reshape(b, -1, 1, 1).expand(shape)
+        return df.transpose(0, 1).reshape(shape)
+
+
+def conv_net(plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> ConvNet:
+    """The conv net of a plan: im2col + bmm for 1-D convolutions, grouped convolutions for 2-D ones."""
+    first = plan.stages[0]
+    assert isinstance(first, Conv)
+    return (GroupedConvNet if len(first.kernel) == 2 else ConvNet)(plan, layout, buffers)

@@ -1,4 +1,5 @@
-"""The fused fast path for the MLP family (linear, logistic, mlp without batch norm, random-features).
+"""The fused fast path for the MLP family (linear, logistic, mlp without batch norm, random-features, a user's
+``nn.Sequential`` of Flatten, Linear, activations and Dropout).
 
 K stacked models as batched matmuls (``baddbmm``/``bmm`` over weights (K, out, in)) with the backward pass
 written by hand, straight into the pack's flat gradient table: no ``vmap``, ``functional_call`` or autograd
@@ -74,8 +75,8 @@ def plan_of(base: nn.Module) -> Plan | None:
             layers.append(Dense(f"hidden.{i}.linear.weight", f"hidden.{i}.linear.bias", act,
                                 f"hidden.{i}.drop", blk.residual))
         return Plan([*layers, Dense("head.weight", "head.bias")])
-    if isinstance(base, nn.Sequential) and [type(m) for m in base] == [nn.Flatten, Dropout, nn.Linear]:
-        return Plan([Dense("2.weight", "2.bias")], in_drop="1")
+    if type(base) is nn.Sequential:  # exactly: a subclass may override forward
+        return _sequential_plan(list(base))
     if isinstance(base, RandomFeatures):
         act = _act(base.act)
         if act is None:
@@ -83,6 +84,41 @@ def plan_of(base: nn.Module) -> Plan | None:
         return Plan([Dense("head.weight", "head.bias")], in_drop="drop",
                     features=("feature_weight", "feature_bias", act))
     return None
+
+
+def _element_dropout(m: nn.Module) -> bool:
+    return type(m) is Dropout and m.kind == "element"
+
+
+def _sequential_plan(mods: list[nn.Module]) -> Plan | None:
+    """The plan of an ``nn.Sequential`` (gaplab's linear model, or a user's MLP): Flatten, [Dropout], then
+    (Linear, activation, [Dropout])*, Linear — every Linear with a bias, every Dropout element-wise; else None."""
+    if not mods or type(mods[0]) is not nn.Flatten or (mods[0].start_dim, mods[0].end_dim) != (1, -1):
+        return None
+    i, in_drop = 1, None
+    if i < len(mods) and _element_dropout(mods[i]):
+        in_drop, i = str(i), i + 1
+    layers: list[Dense] = []
+    while i < len(mods):
+        lin = mods[i]
+        if type(lin) is not nn.Linear or lin.bias is None:
+            return None
+        if i == len(mods) - 1:
+            return Plan([*layers, Dense(f"{i}.weight", f"{i}.bias")], in_drop=in_drop)
+        act = _act(mods[i + 1])
+        if act is None:
+            return None
+        drop = str(i + 2) if i + 2 < len(mods) and _element_dropout(mods[i + 2]) else None
+        layers.append(Dense(f"{i}.weight", f"{i}.bias", act, drop))
+        i += 3 if drop else 2
+    return None
+
+
+def dropout_on(plan: Plan, buffers: dict[str, torch.Tensor]) -> bool:
+    """Whether some model of the pack drops out at some site of the plan, read from the stacked rates (a user's model
+    keeps the rates its code sets: its spec's ``reg.dropout`` is None)."""
+    sites = [plan.in_drop, *(layer.drop for layer in plan.layers)]
+    return any(bool((buffers[f"{s}.p"] > 0).any()) for s in sites if s is not None)
 
 
 def _activate(z: torch.Tensor, act: str) -> torch.Tensor:

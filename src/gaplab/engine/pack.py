@@ -28,10 +28,10 @@ from gaplab import rng
 from gaplab.data import Dataset
 from gaplab.engine.batches import epoch_batches
 from gaplab.engine.checkpoint import Checkpointer
-from gaplab.engine.conv import ConvNet, conv_plan_of
+from gaplab.engine.conv import ConvNet, conv_net, conv_plan_of
 from gaplab.engine.datacache import prepared_for
 from gaplab.engine.flat import FlatLayout
-from gaplab.engine.fused import FusedNet, plan_of
+from gaplab.engine.fused import FusedNet, dropout_on, plan_of
 from gaplab.engine.hyper import Hyper
 from gaplab.engine.loopnet import LoopNet, why_not_vmap
 from gaplab.engine.losses import HARD, MSE, SOFT
@@ -157,17 +157,18 @@ class Pack:
 
     def _choose_net(self, path: str) -> tuple[FusedNet | ConvNet | VmapNet | LoopNet, str, str]:
         """The fastest exact net the model allows (or the one ``path`` forces), its path name and why."""
-        s0, h = self.specs[0], self.hyper
+        s0 = self.specs[0]
         plan = plan_of(self.base) if path in ("auto", "fused") else None
         if path == "fused" and plan is None:
             raise ValueError(f"model {s0.model.name} {s0.model.args} has no fused path")
         if plan is not None:
-            return FusedNet(plan, self.layout, self.buffers, h.uses("dropout")), "fused", "a plain MLP stack"
+            net = FusedNet(plan, self.layout, self.buffers, dropout_on(plan, self.buffers))
+            return net, "fused", "a plain MLP stack (Linear, activation, Dropout)"
         cplan = conv_plan_of(self.base) if path in ("auto", "conv") else None
         if path == "conv" and cplan is None:
             raise ValueError(f"model {s0.model.name} {s0.model.args} has no conv path")
         if cplan is not None:
-            return ConvNet(cplan, self.layout, self.buffers), "conv", "conv+ReLU blocks (cnn1d/cnn2d)"
+            return conv_net(cplan, self.layout, self.buffers), "conv", "conv+ReLU blocks (cnn1d/cnn2d)"
         if path != "loop":
             vnet = VmapNet(self.base, self.layout, self.buffers)
             why = why_not_vmap(vnet, self.flat, self.data.x_pool) if path == "auto" else None
@@ -291,7 +292,9 @@ class Pack:
         Measured here (PERF-NOTES, and a pack of 48 tiny MLPs on a busy box: 12x the CPU time with two
         threads): below ~3e7 multiply-adds per step a second thread costs more than it gives.
         """
-        work = self.k * self.specs[0].optim.batch_size * self.layout.size
+        # a conv net's work is its multiply-adds (its weights act at every position), an MLP's its parameter count
+        per = self.net.macs_per_example() if isinstance(self.net, ConvNet) else self.layout.size
+        work = self.k * self.specs[0].optim.batch_size * per
         return 1 if work < SMALL_STEP_WORK else torch.get_num_threads()
 
     def fit(self, on_epoch: Callable[[int, int], None] | None = None,

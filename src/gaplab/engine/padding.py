@@ -59,7 +59,21 @@ def unpad(narrow_like: dict[str, torch.Tensor], wide: dict[str, torch.Tensor]) -
 
 
 def flops_per_example(spec: RunSpec, width: int, in_dim: int = 40, out_dim: int = 10) -> float:
-    """Rough multiply-adds of one forward pass of an MLP-like model at ``width`` (for bucketing)."""
+    """Rough multiply-adds of one forward pass of a model at ``width`` (for bucketing and cost ratios).
+
+    CNNs are counted on one-channel inputs: ``cnn1d`` on signals of length ``in_dim``, ``cnn2d`` on 8×8 images (its
+    convolutions' weights act at every position, so their cost grows as width² × positions, not as parameters)."""
+    if spec.model.name == "cnn1d":
+        total, length, c_in = 0, in_dim, 1
+        for k in (5, 3, 3):  # models.cnn.CNN1d: stride 2, padding 1
+            length = (length + 2 - k) // 2 + 1
+            total += length * width * c_in * k
+            c_in = width
+        return total + length * width * out_dim
+    if spec.model.name == "cnn2d":
+        pos = 64
+        head = width if spec.model.args.get("pool", "avg") == "avg" else width * pos
+        return pos * 9 * (width + width * width) + head * out_dim
     depth = int(spec.model.args.get("depth", 2)) if spec.model.name == "mlp" else 1
     return in_dim * width + (depth - 1) * width * width + width * out_dim
 

@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from gaplab.engine.conv import convs
 from gaplab.engine.datacache import pool_key
 from gaplab.engine.fused import fuses
 from gaplab.engine.padding import bucket_widths, flops_per_example, pad_arg, width_of
@@ -61,7 +62,9 @@ def steps_per_epoch(spec: RunSpec) -> int:
 # Measured (CPU time per step of a pack of one width-2 MLP, batch 100, one thread): 0.29 ms on the fused path,
 # 1.0 ms on the vmap path; at ≈40 GFLOP/s for small batched matmuls that is ≈2e4 and ≈7e4 MACs per example
 # (6 FLOPs per MAC and example: forward and backward).
-PACK_OVERHEAD = {"fused": 2.0e4, "vmap": 7.0e4}
+# The conv path (a pack of one cnn1d at 2 channels): 3.2× the fused step's time, measured in one run
+# (pack-of-one step CPU times on a loaded box), so ≈ 6e4.
+PACK_OVERHEAD = {"fused": 2.0e4, "conv": 6.0e4, "vmap": 7.0e4}
 
 
 
@@ -70,7 +73,7 @@ def _width_buckets(group: list[RunSpec]) -> list[list[RunSpec]]:
     if pad_arg(group[0]) is None:
         return [group]
     widths = [width_of(s) for s in group]
-    overhead = PACK_OVERHEAD["fused" if fuses(group[0]) else "vmap"]
+    overhead = PACK_OVERHEAD["fused" if fuses(group[0]) else "conv" if convs(group[0]) else "vmap"]
     buckets = bucket_widths(widths, lambda w: flops_per_example(group[0], w), overhead)
     where = {w: i for i, b in enumerate(buckets) for w in b}
     out: list[list[RunSpec]] = [[] for _ in buckets]
