@@ -169,10 +169,12 @@ def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None =
         "level": LEVEL, "extrapolation_limit": EXTRAPOLATION_LIMIT, "error_at_n": at_n, "best": best,
         "best_label": labels[best], "best_other": runner_up, "paired_vs_plain": paired, "worth_in_examples": worth,
         "bias_variance": bv, "actions": actions, "curves": cv,
-        # sizes whose plain runs were mostly still lowering their training loss at the end: points that may sit
-        # above the converged curve (the plan trains every size for the same number of epochs)
+        # sizes whose plain runs mostly had not fit their training set (error ≥ 1 %) and were still lowering the
+        # training loss at the end: points that may sit above the converged curve. (A loss already near zero
+        # keeps falling in relative terms; that is not under-training.)
         "still_training": [m for m in plan.sizes if table["plain"][m]
-                           and sum(r.train_still_falling for r in table["plain"][m]) > len(table["plain"][m]) / 2],
+                           and sum(r.train_still_falling and r.train_error >= 0.01 for r in table["plain"][m])
+                           > len(table["plain"][m]) / 2],
     }
     if goal is not None:
         numbers["goal"] = _goal(goal, cv, best, n)
@@ -303,8 +305,9 @@ def _words(x: dict[str, Any], plan: Plan) -> list[str]:
              f"(gap {pl['gap']:.3f}); the gap goes from {list(bv['gap_by_size'].values())[0]:.3f} at the smallest "
              f"size to {list(bv['gap_by_size'].values())[-1]:.3f} at n.")
     if x["still_training"]:
-        w.append("Not converged: at n = " + ", ".join(map(str, x["still_training"])) + " the plain model's training "
-                 "loss was still falling when training ended; those points may lie above the converged curve.")
+        w.append("Not converged: at n = " + ", ".join(map(str, x["still_training"])) + " the plain model had not "
+                 "fit its training set and its training loss was still falling when training ended; those points "
+                 "may lie above the converged curve.")
     w.append("Action: " + "; ".join(f"{a['action']} ({a['why']})" for a in x["actions"]) + ".")
     if "goal" in x:
         for c, g in x["goal"]["by_config"].items():

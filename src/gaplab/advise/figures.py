@@ -11,7 +11,7 @@ from gaplab.advise.analysis import EXTRAPOLATION_LIMIT, fit_of
 
 
 def draw(numbers: dict[str, Any], folder: Path) -> list[str]:
-    """Write curves.png (plain and best: points, fit, 90 % bands at 2×/4×/10× n) and configs.png; return names."""
+    """Write curves.png (plain and best: points, fit, 90 % bands at 2×/4×/8× n) and configs.png; return names."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -31,10 +31,10 @@ def draw(numbers: dict[str, Any], folder: Path) -> list[str]:
         fit = fit_of(c)
         if fit is not None:
             y = fit.predict(grid)
-            ax.plot(grid, y, "-", color=color, lw=1, label=f"{name}: fit {c['model']} ({c['formula']})")
+            ax.plot(grid, y, "-", color=color, lw=1, label=f"{name}: ensemble of {c['formula']}")
             ps = c["predictions"]
             ax.fill_between([p["n"] for p in ps], [p["low"] for p in ps], [p["high"] for p in ps], color=color,
-                            alpha=0.15, label=f"{name}: 90 % band (seed bootstrap)")
+                            alpha=0.15, label=f"{name}: 90 % band (calibrated, docs/advise-truth.md)")
             ax.errorbar([p["n"] for p in ps], [p["error"] for p in ps],
                         yerr=[[p["error"] - p["low"] for p in ps], [p["high"] - p["error"] for p in ps]],
                         fmt="s", mfc="w", color=color, ms=4, capsize=2)
