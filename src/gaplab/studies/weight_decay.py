@@ -61,7 +61,7 @@ def _total_norm(row: dict[str, Any]) -> float:
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={"adam_differs": 0.00359}, log_sd={"adam_gap_dwarfs_sgd": 0.103})
 
 
@@ -175,7 +175,7 @@ def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
                f"Adam pair {final_adam:.2f}; test accuracy SGD+L2 {test_acc['sgd+l2']:.3f} "
                f"vs SGD+decay {test_acc['sgd+wd']:.3f}, Adam+L2 {test_acc['adam+l2']:.3f} vs AdamW "
                f"{test_acc['adamw+wd']:.3f}.")
-    return Outcome(summary=summary, checks=SPREAD.apply(checks), numbers={
+    return Outcome(summary=summary, checks=SPREAD.apply(checks, ctx), numbers={
         "sgd_max_param_diff": sgd_diff, "adam_max_param_diff": adam_diff, "test_accuracy": test_acc,
         "check_epochs": ce, "final_sgd_max_param_diff": final_sgd, "final_adam_max_param_diff": final_adam,
         "final_rounding_control_diff": final_ctl,
