@@ -44,7 +44,7 @@ METHODS = ("flip", "crop", "rotate", "cutout", "mixup", "cutmix")
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={"augmentation_helps": 0.00372, "worth_less_than_real": 0.201})
 
 
@@ -179,4 +179,4 @@ def augmentation(ctx: StudyContext, p: Params) -> Outcome:
         "real_size": n_real,
         "seeds": len(seeds),
     }
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))

@@ -140,6 +140,7 @@ class StudyContext:
         self.progress = progress
         self.max_pack = max_pack
         self.dry = dry
+        self.as_measured = False  # True: the quick preset without overrides, where MeasuredSpread was measured
         self.run_ids: list[str] = []
         self.figures: list[str] = []
         out.mkdir(parents=True, exist_ok=True)
@@ -302,6 +303,7 @@ def run_study(name: str, preset: str = "quick", seed: int = 0, out: Path | str =
     params = st.params(preset, overrides)
     folder = Path(out) / name
     ctx = StudyContext(name, preset, seed, folder, store, progress)
+    ctx.as_measured = preset == "quick" and not overrides  # a MeasuredSpread applies to the quick preset as it is
     t0 = time.perf_counter()
     res = st.fn(ctx, params)
     cmd = f"gaplab study {name} --preset {preset} --seed {seed}"

@@ -116,7 +116,7 @@ def _mlp_part(ctx: StudyContext, p: Params, grid: np.ndarray, f: np.ndarray) -> 
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "bias_rises": 0.031,
     "bias_ends_higher": 0.00131,
@@ -233,4 +233,4 @@ def bias_variance(ctx: StudyContext, p: Params) -> Outcome:
                     f"{'' if tm['bias_up'] else 'flat within Monte-Carlo noise at small λ, '}"
                     f"{'variance falls' if tm['variance_down'] else 'variance not monotone'}); the MLP does not "
                     "decide the verdict."))
-    return Outcome(summary=text, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=text, numbers=numbers, checks=SPREAD.apply(checks, ctx))

@@ -37,7 +37,7 @@ MATCH_TOL = 0.01
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "simulator_high_on_tall": 0.00494,
     "simulator_keeps_level": 0.00818,
@@ -134,7 +134,7 @@ def block_towers(ctx: StudyContext, p: Params) -> Outcome:
                f"{net_seen:.3f} on {lo}-{hi}, {net_tall:.3f} on taller ones; it "
                + (f"matched the simulator on seen heights from n={match}" if match is not None
                   else "never matched the simulator on seen heights within the grid"))
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))
 
 
 def _figures(ctx: StudyContext, p: Params, sizes: list[int], heights: list[int], net_acc: dict[int, dict[int, float]],

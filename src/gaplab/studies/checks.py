@@ -112,9 +112,12 @@ class MeasuredSpread:
             return c.value * (1 - math.exp(-k)) if c.value > c.threshold else c.value * (math.exp(k) - 1)
         return spread_resolution(self.sd[c.name], self.seeds) if c.name in self.sd else math.nan
 
-    def apply(self, checks: Sequence[Check]) -> list[Check]:
+    def apply(self, checks: Sequence[Check], ctx: Any = None) -> list[Check]:
         """``checks`` with a resolution from the measured spread on each check that has neither a resolution nor an
-        exactness reason and whose name has a measured spread."""
+        exactness reason and whose name has a measured spread. The spread was measured on the quick preset as it is:
+        for a study context on another preset or with overrides (``ctx.as_measured`` False) nothing is changed."""
+        if ctx is not None and not getattr(ctx, "as_measured", False):
+            return list(checks)
         return [replace(c, resolution=self.resolution(c))
                 if c.resolution is None and not c.exact and (c.name in self.sd or c.name in self.log_sd) else c
                 for c in checks]

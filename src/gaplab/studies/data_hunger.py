@@ -58,7 +58,7 @@ PENALTIES = ("l2", "dropout", "early_stopping")
 
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset, measured 2026-12-06 with
-# `benchmarks/verdict_table.py --seeds 0-4 --threads 1` (checks.MeasuredSpread; the full preset reuses it).
+# `benchmarks/verdict_table.py --seeds 0-4 --threads 1` (checks.MeasuredSpread; the quick preset as it is only).
 SPREAD = MeasuredSpread(seeds=5, sd={"gain_shrinks": 0.0119, "more_data_wins": 0.0193})
 
 
@@ -199,7 +199,7 @@ def data_hunger(ctx: StudyContext, p: Params) -> Outcome:
         "regularizers": regs,
         "seeds": len(seeds),
     }
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))
 
 
 def _figures(ctx: StudyContext, sizes: list[int], mean: dict, sd: dict, fits: dict, gain: dict, gain_aug: dict,

@@ -58,7 +58,7 @@ INTERP_TRAIN_ERROR = 0.01
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "rf_peak_not_below_half_n": 0.0,
     "rf_peak_not_above_2n": 0.0,
@@ -141,7 +141,7 @@ def double_descent(ctx: StudyContext, p: Params) -> Outcome:
               f"(MSE {rf['peak_mse']:.3g} vs {rf['mse_at_half_n']:.3g} at n/2 and {rf['mse_at_2n']:.3g} at 2n), "
               f"ridge {p.rf_ridge:g} leaves a peak factor of {rf['ridge_peak_factor']:.2f} (min-norm: "
               f"{rf['peak_mse'] / max(rf['mse_at_half_n'], rf['mse_at_2n']):.3g})")
-    return Outcome(summary=f"{mw_txt}; {rf_txt}", numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=f"{mw_txt}; {rf_txt}", numbers=numbers, checks=SPREAD.apply(checks, ctx))
 
 
 def _fmt(v: float | None) -> str:

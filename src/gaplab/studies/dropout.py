@@ -70,7 +70,7 @@ def _weights(run: StoredRun) -> dict[str, float]:
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "expectation_kept": 0.00107,
     "dropout_helps": 0.00654,
@@ -189,7 +189,7 @@ def dropout(ctx: StudyContext, p: Params) -> Outcome:
                f"{wn[r0]['head_cv']:.3f} → {wn[rmax]['head_cv']:.3f} ({'more' if spread else 'not clearly more'} even"
                f"; first layer, whose raw inputs are not dropped: {wn[r0]['first_layer_cv']:.3f} → "
                f"{wn[rmax]['first_layer_cv']:.3f}).")
-    return Outcome(summary=summary, checks=SPREAD.apply(checks), numbers={
+    return Outcome(summary=summary, checks=SPREAD.apply(checks, ctx), numbers={
         "expectation_ratio": ratio, "noninverted_ratio": ratio_plain,
         "keep_prob": {str(r): 1 - r for r in mc_rates},
         "max_unit_deviation": {str(r): v[2] for r, v in mc.items()},

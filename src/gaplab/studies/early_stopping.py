@@ -66,7 +66,7 @@ def _criterion(name: str, strip: int) -> Any:
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={"norm_grows": 1.24e-16, "norm_ends_larger": 0.00406, "noise_raises_gain": 0.0262},
                         log_sd={"cheaper_than_l2_sweep": 0.352})
 
@@ -215,7 +215,7 @@ def early_stopping(ctx: StudyContext, p: Params) -> Outcome:
         "es_restore_vs_history_max_abs_diff": restore_gap, "l2_noise": p.l2_noise, "l2_test_acc": l2_test,
         "l2_train_acc": l2_train, "l2_matched_lambda": matched_lam, "l2_sweep_epochs": l2_cost,
     }
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))
 
 
 def _mean_curve(rs: list[StoredRun], metric: str) -> np.ndarray:

@@ -34,7 +34,7 @@ def _param_count(name: str, args: dict, input_shape: tuple[int, ...], classes: i
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={"cnn_ahead": 0.0523, "cnn_loses_edge": 0.177, "mlp_invariant": 0.0073})
 
 
@@ -131,4 +131,4 @@ def inductive_bias(ctx: StudyContext, p: Params) -> Outcome:
         "mlp_drop_se": se,
         "seeds": len(seeds),
     }
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))

@@ -39,7 +39,7 @@ def _mse(run: StoredRun, x: torch.Tensor, y: torch.Tensor) -> float:
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "bilinear_beats_mlp": 0.00349,
     "bilinear_exact": 0.000102,
@@ -149,7 +149,7 @@ def inner_product(ctx: StudyContext, p: Params) -> Outcome:
                f"on inputs ×{p.ood_scale:g} the targets' variance grows ×{ood['target_variance']:.1f}, the bilinear "
                f"MSE ×{ood['bilinear']:.1f} (relative ×{rel_ratio['bilinear']:.2f}) and the MLP's ×{ood['mlp']:.0f} "
                f"(relative ×{rel_ratio['mlp']:.1f}); seed means over {len(seeds)} seeds")
-    return Outcome(summary=summary, checks=SPREAD.apply(checks), numbers={
+    return Outcome(summary=summary, checks=SPREAD.apply(checks, ctx), numbers={
         "mlp_test_mse": {str(w): mlp_in[w] for w in p.widths},
         "mlp_ood_mse": {str(w): mlp_out[w] for w in p.widths},
         "bilinear_test_mse": bil_in, "bilinear_ood_mse": bil_out,

@@ -52,7 +52,7 @@ def _spearman(a: list[float], b: list[float]) -> float:
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={"error_falls": 0.0266, "consistent": 0.0139, "metric_matters": 1.55e-17})
 
 
@@ -160,7 +160,7 @@ def knn_study(ctx: StudyContext, p: Params) -> Outcome:
         parts.append(f"{NAMES.get(name, name)} (n {sizes[0]}→{sizes[-1]}): {curves}, spread {spread[name]:.3f}")
     summary = (f"1-NN training error is {'0 everywhere' if worst_train == 0 else 'NOT 0 everywhere'}; 1-NN test error "
                + "; ".join(parts))
-    return Outcome(summary=summary, checks=SPREAD.apply(checks), numbers={
+    return Outcome(summary=summary, checks=SPREAD.apply(checks, ctx), numbers={
         "train_error_1nn": train_error, "test_error": test_error, "spearman_n_error_1nn": spear,
         "metric_spread_1nn": spread, "random_labels": p.random_labels,
     })

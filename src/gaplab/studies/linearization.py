@@ -84,7 +84,7 @@ def measure(run: StoredRun) -> dict[str, Any]:
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "fraction_rises": 0.0,
     "nonlinear_fraction_shrinks": 0.0202,
@@ -178,7 +178,7 @@ def linearization(ctx: StudyContext, p: Params) -> Outcome:
         "spearman_distance": rho_dist,
         "seeds": p.seeds,
     }
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))
 
 
 def _figures(ctx: StudyContext, p: Params, lams: list[float], frac_layers: dict, dist: dict, rel: dict,

@@ -44,7 +44,7 @@ def _first_at_least(epochs: np.ndarray, curve: np.ndarray, level: float) -> int 
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(
     seeds=5, sd={"noisy_memorized_0.2": 0.0, "noisy_memorized_0.4": 0.00181, "test_peaks_early_0.2": 0.0209,
                  "test_peaks_early_0.4": 0.0249},
@@ -147,7 +147,7 @@ def memorization(ctx: StudyContext, p: Params) -> Outcome:
         "noisy_acc_at_best_test": {k: r["noisy_at_best"] for k, r in res[ruled].items()},
         "final_train_accuracy": {k: r["final_train"] for k, r in res[ruled].items()},
     }
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))
 
 
 def _figure(ctx: StudyContext, p: Params, datasets: dict[str, Any], curves: dict[tuple[str, float], Any],

@@ -39,7 +39,7 @@ from gaplab.theory import ntk
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "kernel_converges": 0.0279,
     "slope_not_too_steep": 0.0494,
@@ -149,7 +149,7 @@ def ntk_study(ctx: StudyContext, p: Params) -> Outcome:
                f"{'Centred' if p.center else 'Uncentred'} networks trained by gradient descent differ from NTK "
                f"kernel regression by {main[widths[0]]:.3f} → {main[widths[-1]]:.3f} (relative RMS, slope "
                f"{gap_slope:.2f})")
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))
 
 
 def _loglog_slope(xs: list[int], ys: list[float]) -> float:

@@ -56,7 +56,7 @@ def _case_data(rng: np.random.Generator, p: Params) -> dict[str, tuple[np.ndarra
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "clean_fits": 0.00258,
     "more_data_tames": 0.0513,
@@ -221,4 +221,4 @@ def polyfit(ctx: StudyContext, p: Params) -> Outcome:
         f"{float(mvn[-1]):.3g} vs {float(mvn.min()):.3g} at degree {best_vn_deg}. Ridge on degree {p.ridge_degree} "
         f"is best at λ={best_lam:g} ({float(rv[best_j]):.3g} vs {unreg9:.3g} unregularized)."
     )
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))

@@ -43,7 +43,7 @@ def _fit_epoch(r: StoredRun, level: float) -> int | None:
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={"all_fit": 0.0, "random_test_at_chance": 0.0131, "random_slower": 0.284})
 
 
@@ -139,7 +139,7 @@ def random_labels(ctx: StudyContext, p: Params) -> Outcome:
         "typical_l2_prevents_fitting_random": not l2_fits, "random_test_minus_chance": test_acc["random"] - chance,
         "not_fitted": ", ".join(not_fitted) if not_fitted else None,
     }
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))
 
 
 def _mean_curve(runs: dict, c: str, seeds: list[int], m: str) -> tuple[np.ndarray, np.ndarray]:

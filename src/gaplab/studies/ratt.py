@@ -62,7 +62,7 @@ TASKS = {"binary": ("mnist1d-binary", 2), "multiclass": ("mnist1d", 10)}
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={"bound_holds_binary": 0.0228, "bound_holds_multiclass": 0.0397})
 
 
@@ -187,4 +187,4 @@ def ratt_study(ctx: StudyContext, p: Params) -> Outcome:
                 f"{numbers['estimate_standard_error'][task]:.3f} (1 standard error))")
 
     summary = "; ".join(part(t) for t in TASKS)
-    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks))
+    return Outcome(summary=summary, numbers=numbers, checks=SPREAD.apply(checks, ctx))

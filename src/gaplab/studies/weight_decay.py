@@ -16,7 +16,11 @@ picture is drawn and reported: |ΔW| per epoch for the SGD pair, the Adam pair a
 
 Rule (declared as checks; thresholds in the presets; after ``check_epochs``, worst case over seeds): the SGD pair's
 largest parameter difference is below ``sgd_tol`` (float rounding), the Adam pair's is above ``adam_min`` and above
-``min_ratio`` × the SGD pair's. Biases are penalized too (``reg.penalize_bias``) because decoupled decay shrinks
+``min_ratio`` × the SGD pair's. The SGD check's resolution is the rounding control's distance after ``check_epochs``
+(worst seed). Until 2026-12-06 the check was declared exact. At ``--seed 12`` (quick) the SGD pair ended 1.3e-4
+apart, against 1.6e-7 to 1.8e-7 at every other seed from 5 to 14, while the rounding control stayed at 0. The
+cause is not known: it is not the λ rounding that the control perturbs. The verdict there is "did not hold".
+Biases are penalized too (``reg.penalize_bias``) because decoupled decay shrinks
 every parameter.
 """
 
@@ -57,7 +61,7 @@ def _total_norm(row: dict[str, Any]) -> float:
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; the full preset reuses it, conservatively).
+# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={"adam_differs": 0.00359}, log_sd={"adam_gap_dwarfs_sgd": 0.103})
 
 
@@ -114,6 +118,8 @@ def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
     sgd_diffs = [diff(s, ce, "sgd+l2", "sgd+wd") for s in check_seeds]
     adam_diffs = [diff(s, ce, "adam+l2", "adamw+wd") for s in check_seeds]
     sgd_diff, adam_diff = max(sgd_diffs), min(adam_diffs)
+    # what float rounding alone amplifies to by then (the rounding control): the SGD pair's resolution
+    ctl_check = max(diff(s, ce, "sgd+l2", "sgd+l2'") for s in check_seeds)
     final_sgd = max(diff(s, p.epochs, "sgd+l2", "sgd+wd") for s in lseeds)
     final_adam = min(diff(s, p.epochs, "adam+l2", "adamw+wd") for s in lseeds)
     final_ctl = max(diff(s, p.epochs, "sgd+l2", "sgd+l2'") for s in lseeds)
@@ -121,7 +127,7 @@ def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
     final_norm = {v: float(np.mean([_total_norm(runs[s, p.epochs, v].final) for s in lseeds])) for v in variants}
     checks = [
         Check("sgd_same", f"SGD+L2 vs SGD+decay after {p.check_epochs} epochs: max |ΔW|", sgd_diff, "<", p.sgd_tol,
-              exact="the two SGD updates are the same algebra, W(1 − αλ/m) − α·grad; only float rounding differs"),
+              resolution=ctl_check),
         Check("adam_differs", f"Adam+L2 vs AdamW after {p.check_epochs} epochs: max |ΔW|", adam_diff, ">",
               p.adam_min),
         Check("adam_gap_dwarfs_sgd", "Adam pair's max |ΔW| / SGD pair's",
@@ -169,10 +175,11 @@ def weight_decay(ctx: StudyContext, p: Params) -> Outcome:
                f"Adam pair {final_adam:.2f}; test accuracy SGD+L2 {test_acc['sgd+l2']:.3f} "
                f"vs SGD+decay {test_acc['sgd+wd']:.3f}, Adam+L2 {test_acc['adam+l2']:.3f} vs AdamW "
                f"{test_acc['adamw+wd']:.3f}.")
-    return Outcome(summary=summary, checks=SPREAD.apply(checks), numbers={
+    return Outcome(summary=summary, checks=SPREAD.apply(checks, ctx), numbers={
         "sgd_max_param_diff": sgd_diff, "adam_max_param_diff": adam_diff, "test_accuracy": test_acc,
         "check_epochs": ce, "final_sgd_max_param_diff": final_sgd, "final_adam_max_param_diff": final_adam,
-        "final_rounding_control_diff": final_ctl, "rounding_delta": delta, "final_weight_norm": final_norm,
+        "final_rounding_control_diff": final_ctl,
+        "rounding_control_diff": ctl_check, "rounding_delta": delta, "final_weight_norm": final_norm,
         "wd": wd, "lam": p.lam, "m": m,
         "param_diff_per_epoch": {name: {str(e): d for e, d in zip(epochs_axis, c, strict=True)}
                                  for name, c in curve.items()},
