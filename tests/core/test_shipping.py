@@ -55,7 +55,7 @@ def test_shipped_copy_is_what_the_worker_trains(tmp_path, monkeypatch, kind) -> 
     monkeypatch.chdir(root)
     name = f"{root / 'train.py'}:build" if kind == "file" else "mylib.net:build"
     spec = _spec(root, name)
-    assert len(spec.model.files) == (3 if kind == "file" else 2)  # the helper modules travel too
+    assert len(spec.model.files) == (4 if kind == "file" else 3)  # the helper modules and mylib/__init__.py too
     staged = shipping.stage([spec, spec.replace(seed=1)])
     assert staged is not None and staged.runtime_env() == {"py_modules": [str(staged.folder)]}
     [code] = (staged.folder / "code").iterdir()
