@@ -36,7 +36,7 @@ def _kill_mid_pack(tmp_path: Path, extra: list[str], timeout: float) -> tuple[li
         time.sleep(0.1)
     assert p.poll() is None and any(markers.iterdir()), "no worker started training"
     procs = list(kill_soak.tree(p.pid))
-    workers = [m.name for m in markers.iterdir()]
+    workers = [m.name.split("-")[0] for m in markers.iterdir()]  # a Ray marker is named pid-time
     assert all(any(k.startswith(f"{w}:") for k in procs) for w in workers)  # the tree holds the workers
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
