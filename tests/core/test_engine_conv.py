@@ -10,13 +10,12 @@ import dataclasses
 
 import pytest
 import torch
+from exact_tools import assert_same_results, three
 
 from gaplab.engine.conv import convs
 from gaplab.engine.datacache import prepared_for
 from gaplab.engine.pack import Pack, train_pack
 from gaplab.spec import RunSpec, parse_run
-
-KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", "val_loss")
 
 
 def _base(**over) -> RunSpec:
@@ -26,39 +25,31 @@ def _base(**over) -> RunSpec:
     return s.replace(**over) if over else s
 
 
-def _three(base: RunSpec, field: str | None, values: list) -> list[RunSpec]:
-    out = []
-    for i, v in enumerate(values):
-        s = base.replace(seed=i)
-        out.append(s.replace(**{field: v}) if field else s)
-    return out
-
-
 CASES: dict[str, list[RunSpec]] = {
-    "sgd-lr": _three(_base(), "optim.lr", [0.01, 0.05, 0.2]),
+    "sgd-lr": three(_base(), "optim.lr", [0.01, 0.05, 0.2]),
     # Adam divides each step by √v: a near-zero gradient's rounding (≈1e-3 relative, the two paths sum in different
     # orders) becomes an lr-sized step; eps 1e-6 keeps the comparison about the paths, not about that
-    "adamw-decay": _three(_base(**{"optim.name": "adamw", "optim.momentum": 0.0, "optim.lr": 3e-3,
+    "adamw-decay": three(_base(**{"optim.name": "adamw", "optim.momentum": 0.0, "optim.lr": 3e-3,
                                    "optim.eps": 1e-6}), "reg.weight_decay", [0.0, 0.05, 0.5]),
-    "l2": _three(_base(), "reg.l2", [0.0, 1.0, 10.0]),
-    "l1": _three(_base(), "reg.l1", [0.0, 1.0, 10.0]),
-    "dropout": _three(_base(), "reg.dropout", [0.0, 0.2, 0.5]),
-    "smoothing": _three(_base(), "reg.label_smoothing", [0.0, 0.1, 0.3]),
-    "mixup": _three(_base(), "reg.mixup", [0.1, 0.4, 1.0]),
-    "shift-augment": _three(_base(**{"reg.augment": [{"name": "shift", "amount": 3}]}), "reg.input_noise",
+    "l2": three(_base(), "reg.l2", [0.0, 1.0, 10.0]),
+    "l1": three(_base(), "reg.l1", [0.0, 1.0, 10.0]),
+    "dropout": three(_base(), "reg.dropout", [0.0, 0.2, 0.5]),
+    "smoothing": three(_base(), "reg.label_smoothing", [0.0, 0.1, 0.3]),
+    "mixup": three(_base(), "reg.mixup", [0.1, 0.4, 1.0]),
+    "shift-augment": three(_base(**{"reg.augment": [{"name": "shift", "amount": 3}]}), "reg.input_noise",
                             [0.0, 0.1, 0.5]),
     "subsets-label-noise": [s.replace(**{"data.train_size": 200 + 40 * i, "data.label_noise": 0.1 * i})
-                            for i, s in enumerate(_three(_base(), None, [0, 0, 0]))],
-    "early-stopping": _three(_base(**{"data.val_fraction": 0.2, "optim.epochs": 5, "optim.lr": 0.3,
+                            for i, s in enumerate(three(_base(), None, [0, 0, 0]))],
+    "early-stopping": three(_base(**{"data.val_fraction": 0.2, "optim.epochs": 5, "optim.lr": 0.3,
                                       "reg.early_stopping": {"patience": 1}}),
                              "reg.early_stopping.patience", [1, 2, 3]),
-    "divergence-clip": _three(_base(), "optim.lr", [0.05, 1e6, 0.1])[:2]
-    + _three(_base(**{"reg.grad_clip": 0.1}), None, [0, 0, 0])[2:],
-    "padded-channels": _three(_base(**{"reg.dropout": 0.2, "reg.l1": 0.5}), "model.args.channels", [2, 5, 9]),
-    "cnn2d-avg-dropout": _three(_base(**{"data": {"name": "digits", "train_size": 300},
+    "divergence-clip": three(_base(), "optim.lr", [0.05, 1e6, 0.1])[:2]
+    + three(_base(**{"reg.grad_clip": 0.1}), None, [0, 0, 0])[2:],
+    "padded-channels": three(_base(**{"reg.dropout": 0.2, "reg.l1": 0.5}), "model.args.channels", [2, 5, 9]),
+    "cnn2d-avg-dropout": three(_base(**{"data": {"name": "digits", "train_size": 300},
                                          "model": {"name": "cnn2d", "args": {"channels": 6}}}),
                                 "reg.dropout", [0.0, 0.2, 0.5]),
-    "cnn2d-flatten-l1-padded": _three(_base(**{"data": {"name": "digits", "train_size": 300}, "reg.l1": 0.5,
+    "cnn2d-flatten-l1-padded": three(_base(**{"data": {"name": "digits", "train_size": 300}, "reg.l1": 0.5,
                                                "model": {"name": "cnn2d", "args": {"pool": "flatten"}}}),
                                       "model.args.channels", [3, 5, 7]),
 }
@@ -70,18 +61,7 @@ def test_conv_path_equals_vmap_path(case: str) -> None:
     assert Pack(specs).path == "conv"  # the engine picks the conv path for this model by itself
     fast = train_pack(specs, keep_state=True, path="conv")
     general = train_pack(specs, keep_state=True, path="vmap")
-    for f, g in zip(fast, general, strict=True):
-        assert f.status == g.status and len(f.history) == len(g.history)
-        for hf, hg in zip(f.history, g.history, strict=True):
-            for k in KEYS:
-                if k in hg:
-                    assert hf[k] == pytest.approx(hg[k], abs=1e-5, nan_ok=True), (case, k, hf["epoch"])
-        assert f.final.get("best_epoch") == g.final.get("best_epoch")
-        assert f.state is not None and g.state is not None
-        if g.status == "diverged":
-            continue
-        for n, t in g.state.items():
-            assert torch.allclose(f.state[n], t, atol=1e-5, equal_nan=True), (case, n)
+    assert_same_results(case, fast, general)
     if case == "divergence-clip":
         assert [r.status for r in fast] == ["done", "diverged", "done"]
 
@@ -91,7 +71,7 @@ def test_max_pooled_cnn2d_equals_vmap(pool: str) -> None:
     """cnn2d max-pools inputs of 16 px and more: digits upsampled to 16×16 take both pools."""
     base = _base(**{"data": {"name": "digits", "train_size": 200}, "optim.epochs": 2, "reg.dropout": 0.3,
                     "model": {"name": "cnn2d", "args": {"channels": 4, "pool": pool}}})
-    specs = _three(base, "reg.l2", [0.0, 1.0, 5.0])
+    specs = three(base, "reg.l2", [0.0, 1.0, 5.0])
     d = prepared_for(base).dataset
 
     def up(x: torch.Tensor) -> torch.Tensor:

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from exact_tools import assert_same_results, three
 
 from gaplab.engine.fused import fuses
 from gaplab.engine.pack import Pack, train_pack
 from gaplab.spec import RunSpec, parse_run
 
 MNIST = {"name": "mnist1d", "args": {"num_samples": 600}}
-KEYS = ("train_loss", "test_loss", "train_acc", "test_acc", "val_loss")
 
 
 def _base(**over) -> RunSpec:
@@ -23,49 +23,41 @@ def _base(**over) -> RunSpec:
     return s.replace(**over) if over else s
 
 
-def _three(base: RunSpec, field: str | None, values: list) -> list[RunSpec]:
-    out = []
-    for i, v in enumerate(values):
-        s = base.replace(seed=i)
-        out.append(s.replace(**{field: v}) if field else s)
-    return out
-
-
 CASES: dict[str, list[RunSpec]] = {
-    "sgd-lr": _three(_base(), "optim.lr", [0.01, 0.05, 0.2]),
-    "momentum": _three(_base(), "optim.momentum", [0.0, 0.5, 0.9]),
-    "nesterov": _three(_base(**{"optim.nesterov": True}), "optim.lr", [0.01, 0.05, 0.1]),
-    "adam": _three(_base(**{"optim.name": "adam", "optim.momentum": 0.0}), "optim.lr", [1e-3, 3e-3, 1e-2]),
-    "adamw-decay": _three(_base(**{"optim.name": "adamw", "optim.momentum": 0.0, "optim.lr": 3e-3}),
+    "sgd-lr": three(_base(), "optim.lr", [0.01, 0.05, 0.2]),
+    "momentum": three(_base(), "optim.momentum", [0.0, 0.5, 0.9]),
+    "nesterov": three(_base(**{"optim.nesterov": True}), "optim.lr", [0.01, 0.05, 0.1]),
+    "adam": three(_base(**{"optim.name": "adam", "optim.momentum": 0.0}), "optim.lr", [1e-3, 3e-3, 1e-2]),
+    "adamw-decay": three(_base(**{"optim.name": "adamw", "optim.momentum": 0.0, "optim.lr": 3e-3}),
                           "reg.weight_decay", [0.0, 0.05, 0.5]),
-    "sgd-decay": _three(_base(), "reg.weight_decay", [0.0, 0.01, 0.1]),
-    "l2": _three(_base(), "reg.l2", [0.0, 1.0, 10.0]),
-    "l1": _three(_base(), "reg.l1", [0.0, 1.0, 10.0]),
-    "l2-bias": _three(_base(**{"reg.penalize_bias": True}), "reg.l2", [0.0, 1.0, 10.0]),
-    "dropout": _three(_base(), "reg.dropout", [0.0, 0.2, 0.5]),
-    "smoothing": _three(_base(), "reg.label_smoothing", [0.0, 0.1, 0.3]),
-    "input-noise": _three(_base(), "reg.input_noise", [0.0, 0.1, 0.5]),
-    "mixup": _three(_base(), "reg.mixup", [0.1, 0.4, 1.0]),
-    "cutmix": _three(_base(), "reg.cutmix", [0.1, 0.4, 1.0]),
-    "shift-augment": _three(_base(**{"reg.augment": [{"name": "shift", "amount": 3}]}), "optim.lr", [0.01, 0.05, 0.1]),
+    "sgd-decay": three(_base(), "reg.weight_decay", [0.0, 0.01, 0.1]),
+    "l2": three(_base(), "reg.l2", [0.0, 1.0, 10.0]),
+    "l1": three(_base(), "reg.l1", [0.0, 1.0, 10.0]),
+    "l2-bias": three(_base(**{"reg.penalize_bias": True}), "reg.l2", [0.0, 1.0, 10.0]),
+    "dropout": three(_base(), "reg.dropout", [0.0, 0.2, 0.5]),
+    "smoothing": three(_base(), "reg.label_smoothing", [0.0, 0.1, 0.3]),
+    "input-noise": three(_base(), "reg.input_noise", [0.0, 0.1, 0.5]),
+    "mixup": three(_base(), "reg.mixup", [0.1, 0.4, 1.0]),
+    "cutmix": three(_base(), "reg.cutmix", [0.1, 0.4, 1.0]),
+    "shift-augment": three(_base(**{"reg.augment": [{"name": "shift", "amount": 3}]}), "optim.lr", [0.01, 0.05, 0.1]),
     "subsets-label-noise": [s.replace(**{"data.train_size": 200 + 40 * i, "data.label_noise": 0.1 * i})
-                            for i, s in enumerate(_three(_base(), None, [0, 0, 0]))],
-    "early-stopping": _three(_base(**{"data.val_fraction": 0.2, "optim.epochs": 8, "optim.lr": 0.3,
+                            for i, s in enumerate(three(_base(), None, [0, 0, 0]))],
+    "early-stopping": three(_base(**{"data.val_fraction": 0.2, "optim.epochs": 8, "optim.lr": 0.3,
                                       "reg.early_stopping": {"patience": 1}}),
                              "reg.early_stopping.patience", [1, 2, 3]),
-    "divergence": _three(_base(), "optim.lr", [0.05, 1e6, 0.1]),
-    "grad-clip": _three(_base(), "reg.grad_clip", [None, 0.1, 1.0]),
-    "cosine-schedule": _three(_base(**{"optim.schedule": "cosine"}), "optim.lr", [0.01, 0.05, 0.1]),
-    "padded-widths": _three(_base(**{"reg.dropout": 0.2, "reg.l1": 0.5}), "model.args.width", [4, 16, 40]),
-    "residual-gelu": _three(_base(**{"model.args": {"width": 40, "depth": 3, "residual": True,
+    "divergence": three(_base(), "optim.lr", [0.05, 1e6, 0.1]),
+    "grad-clip": three(_base(), "reg.grad_clip", [None, 0.1, 1.0]),
+    "cosine-schedule": three(_base(**{"optim.schedule": "cosine"}), "optim.lr", [0.01, 0.05, 0.1]),
+    "padded-widths": three(_base(**{"reg.dropout": 0.2, "reg.l1": 0.5}), "model.args.width", [4, 16, 40]),
+    "residual-gelu": three(_base(**{"model.args": {"width": 40, "depth": 3, "residual": True,
                                                     "activation": "gelu"}}), "reg.dropout", [0.0, 0.1, 0.3]),
-    "tanh-deep": _three(_base(**{"model.args": {"width": 16, "depth": 4, "activation": "tanh"}}),
+    "tanh-deep": three(_base(**{"model.args": {"width": 16, "depth": 4, "activation": "tanh"}}),
                         "optim.lr", [0.01, 0.05, 0.1]),
-    "linear-dropout": _three(_base(**{"model": {"name": "linear"}}), "reg.dropout", [0.0, 0.2, 0.5]),
-    "logistic-l2": _three(_base(**{"model": {"name": "logistic"}}), "reg.l2", [0.0, 1.0, 10.0]),
-    "random-features": _three(_base(**{"model": {"name": "random-features", "args": {"width": 64}}}),
+    "linear-dropout": three(_base(**{"model": {"name": "linear"}}), "reg.dropout", [0.0, 0.2, 0.5]),
+    "logistic-l2": three(_base(**{"model": {"name": "logistic"}}), "reg.l2", [0.0, 1.0, 10.0]),
+    "random-features": three(_base(**{"model": {"name": "random-features", "args": {"width": 64}}}),
                               "reg.dropout", [0.0, 0.1, 0.3]),
-    "regression-mse": _three(_base(**{"data": {"name": "sine", "args": {"n_train": 200}},
+    "regression-mse": three(_base(**{"data": {"name": "sine", "args": {"n_train": 200}},
                                       "optim.lr": 0.01}), "reg.l2", [0.0, 0.1, 1.0]),
 }
 
@@ -76,18 +68,7 @@ def test_fused_path_equals_vmap_path(case: str) -> None:
     assert Pack(specs).path == "fused"  # the engine picks the fused path for this model by itself
     fused = train_pack(specs, keep_state=True, path="fused")
     general = train_pack(specs, keep_state=True, path="vmap")
-    for f, g in zip(fused, general, strict=True):
-        assert f.status == g.status and len(f.history) == len(g.history)
-        for hf, hg in zip(f.history, g.history, strict=True):
-            for k in KEYS:
-                if k in hg:
-                    assert hf[k] == pytest.approx(hg[k], abs=1e-5, nan_ok=True), (case, k, hf["epoch"])
-        assert f.final.get("best_epoch") == g.final.get("best_epoch")
-        assert f.state is not None and g.state is not None
-        if g.status == "diverged":  # its last weights are whatever the blow-up left
-            continue
-        for n, t in g.state.items():
-            assert torch.allclose(f.state[n], t, atol=1e-5, equal_nan=True), (case, n)
+    assert_same_results(case, fused, general)
     if case == "divergence":
         assert [r.status for r in fused] == ["done", "diverged", "done"]
 
@@ -133,15 +114,9 @@ def test_user_sequential_mlp_takes_the_fused_path() -> None:
     base = build_run({"data": dict(MNIST), "model": {"name": f"{zoo}:mlp", "args": {"hidden": 24}},
                       "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 3, "batch_size": 50}}, {})
     assert base.reg.dropout is None
-    specs = _three(base, "reg.l2", [0.0, 1.0, 10.0])
+    specs = three(base, "reg.l2", [0.0, 1.0, 10.0])
     pack = Pack(specs)
     assert pack.path == "fused" and pack.net.dropout_on  # its own nn.Dropout(0.3) is on
     fused = train_pack(specs, keep_state=True, path="fused")
     general = train_pack(specs, keep_state=True, path="vmap")
-    for f, g in zip(fused, general, strict=True):
-        for hf, hg in zip(f.history, g.history, strict=True):
-            for k in KEYS:
-                if k in hg:
-                    assert hf[k] == pytest.approx(hg[k], abs=1e-5), k
-        assert f.state is not None and g.state is not None
-        assert all(torch.allclose(f.state[n], t, atol=1e-5) for n, t in g.state.items())
+    assert_same_results("user-sequential-mlp", fused, general)
