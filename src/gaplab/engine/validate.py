@@ -25,8 +25,6 @@ def check_registries(spec: RunSpec, lines: dict[str, int] | None) -> None:
 
     if ":" in spec.model.name:
         model_registry.get_factory(spec.model.name)  # the import path resolves to a callable
-        if spec.reg.dropout:
-            _check_dropout_acts(spec)
     else:
         known = model_registry.list_models()
         if spec.model.name not in known:
@@ -46,23 +44,6 @@ def check_registries(spec: RunSpec, lines: dict[str, int] | None) -> None:
             **spec.data.args)
     except ValidationError as e:
         raise SpecError(format_error(e, "data.args", lines)) from None
-
-
-def _check_dropout_acts(spec: RunSpec) -> None:
-    """``reg.dropout`` sets the rate of a user model's dropout layers: on a model without any it would do nothing."""
-    from gaplab.models import has_dropout
-
-    if not has_dropout(_probe_model(spec)):
-        raise SpecError(f"reg.dropout: model '{spec.model.name}' has no dropout layer (nn.Dropout, Dropout1d/2d/3d, "
-                        "AlphaDropout) whose rate it could set; add one to the model or leave reg.dropout out")
-
-
-def _probe_model(spec: RunSpec) -> Any:
-    from gaplab.engine.datacache import prepared_for
-    from gaplab.models import create_model
-
-    ds = prepared_for(spec).dataset
-    return create_model(spec.model.name, ds.input_shape, ds.output_dim, **spec.model.args)
 
 
 def check_device(device: str) -> None:
@@ -98,7 +79,7 @@ def check_data(spec: RunSpec) -> None:
     """Load the run's data, draw its view and build its model once, so a bad file, column, size or model
     argument fails with a message before anything trains."""
     from gaplab.engine.datacache import prepared_for
-    from gaplab.models import create_model
+    from gaplab.models import create_model, has_dropout
 
     ds = prepared_for(spec).dataset  # DataError / SpecError naming the file, column or field
     check_augment(spec, ds.input_shape)
@@ -109,6 +90,10 @@ def check_data(spec: RunSpec) -> None:
     except (ValueError, TypeError) as e:  # a factory rejecting a user's argument value (e.g. activation='foo')
         raise SpecError(f"model.args: model '{spec.model.name}' rejects its arguments: {e}") from None
     if ":" in spec.model.name:
+        if spec.reg.dropout and not has_dropout(model):  # reg.dropout sets the rate of a user model's dropout layers
+            raise SpecError(f"reg.dropout: model '{spec.model.name}' has no dropout layer (nn.Dropout, "
+                            "Dropout1d/2d/3d, AlphaDropout) whose rate it could set; add one to the model or leave "
+                            "reg.dropout out")
         check_user_model(model, spec.model.name, ds.x_train[:2], ds.output_dim)
 
 

@@ -299,11 +299,36 @@ def _root_of(where: str) -> tuple[Path, Path, str | None]:
     return origin.parents[depth], origin, where
 
 
+_FINGERPRINTS: dict[tuple[str, str], tuple[tuple[tuple[str, int, int], ...], CodeFingerprint]] = {}
+
+
+def _stats(files: tuple[str, ...]) -> tuple[tuple[str, int, int], ...] | None:
+    try:
+        return tuple((f, (st := os.stat(f)).st_mtime_ns, st.st_size) for f in files)
+    except OSError:
+        return None
+
+
 def code_fingerprint(name: str) -> CodeFingerprint:
     """Fingerprint of a user model's code, read from disk without importing it: the defining file plus, transitively,
     every module it imports that lives in the user's own folder (the file's folder, or the working directory — or the
-    package's parent folder — for ``module:name``). Installed libraries are not the user's code."""
+    package's parent folder — for ``module:name``). Installed libraries are not the user's code.
+
+    Asked for every model a pack builds and every run a sweep parses, so it is kept while none of its files changed
+    (size and modification time): a new import can only come from an edit of a file it already covers."""
     where, _ = split_name(name)
+    key = (where, os.getcwd())
+    kept = _FINGERPRINTS.get(key)
+    if kept is not None and _stats(kept[1].files) == kept[0]:
+        return kept[1]
+    fp = _read_fingerprint(where)
+    stats = _stats(fp.files)
+    if stats is not None:
+        _FINGERPRINTS[key] = (stats, fp)
+    return fp
+
+
+def _read_fingerprint(where: str) -> CodeFingerprint:
     root, first, mod_name = _root_of(where)
     installed = _installed_roots()
     seen: dict[Path, bytes] = {}
