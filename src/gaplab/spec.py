@@ -78,6 +78,8 @@ class DataSpec(_Frozen):
 
     @model_validator(mode="after")
     def _fill_arg_defaults(self) -> DataSpec:
+        if self.path is not None:  # a path is always read as the user's file: the stored spec says so
+            object.__setattr__(self, "name", "file")
         object.__setattr__(self, "args", _data_args_with_defaults(self.name, self.path, self.args))
         return self
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 import gaplab
 from gaplab.api.specs import build_run, build_sweep
 from gaplab.cli import app as cli
+from gaplab.cli import flags as cli_flags
 
 runner = CliRunner()
 SINE = {"data": {"name": "sine", "args": {"n_train": 64, "n_test": 64}}, "model": {"args": {"width": 16}},
@@ -64,7 +65,7 @@ def test_spec_sources_and_overrides_agree(tmp_path: Path) -> None:
     assert as_file == build_run("data: {name: sine}\nmodel: {name: mlp}", {"model.args.width": 16, "l2": 1.0,
                                                                           "seed": 3})
     assert as_file == build_run({"data": {"name": "sine"}, "reg": {"l2": 1.0}, "seed": 3}, {"width": 16})
-    assert as_file == cli.build_run(f, {"width": 16, "l2": None, "seed": 3}, ["reg.l2=1.0"])
+    assert as_file == cli_flags.build_run(f, cli_flags.RunFlags(width=16, seed=3), ["reg.l2=1.0"])
     assert build_run(as_file).run_id == as_file.run_id
 
     sw, specs = build_sweep(SWEEP_YAML, {"epochs": 1})

@@ -7,8 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, console
-from gaplab.cli.common import err_console, parse_assignments, print_json, progress_bar, set_threads, user_errors
+from gaplab.cli import flags as F
+from gaplab.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    ThreadsOpt,
+    console,
+    err_console,
+    parse_assignments,
+    print_json,
+    progress_bar,
+    set_threads,
+    user_errors,
+)
 from gaplab.spec import SpecError, set_dotted
 from gaplab.store.db import DEFAULT_PATH, Store
 
@@ -17,27 +28,25 @@ class _PlanShown(Exception):
     """Raised by the plan callback of ``--plan-only`` to stop before training."""
 
 
-@app.command()
 @user_errors
 def advise(
-    path: Annotated[str | None, typer.Argument(help="Your data: a CSV/Parquet/.npz file or an image folder.")] = None,
-    data: Annotated[str, typer.Option(help="Built-in data set when no PATH is given (see `gaplab list datasets`).")]
-    = "mnist1d",
-    target: Annotated[str | None, typer.Option(help="Target column of a CSV/Parquet file.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model (default: mlp for vectors, cnn2d for images).")] = None,
-    width: Annotated[int | None, typer.Option(help="Width (mlp) or channels (cnn) of the model.")] = None,
+    path: F.DataArg = None,
+    data: F.Data = None,
+    target: F.Target = None,
+    model: F.Model = None,
+    width: F.Width = None,
     n: Annotated[int | None, typer.Option(help="Treat only n examples as yours (default: the whole training pool; "
                                                 "the rest of a large pool can then check the predictions).")] = None,
     budget: Annotated[str, typer.Option(help="Time budget, e.g. 90s, 5m, 1h: the plan shrinks to fit it.")] = "5m",
     seeds: Annotated[int | None, typer.Option(help="Seeds per size (default 3, more if the budget allows).")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Epochs per run (default 40; at least 400 steps).")] = None,
+    epochs: F.Epochs = None,
     flip: Annotated[bool, typer.Option(help="Images: add horizontal flips (only where mirroring keeps meaning).")]
     = False,
     noise: Annotated[float | None, typer.Option(help="Tabular data: input-noise augmentation with this std.")] = None,
     goal: Annotated[float | None, typer.Option(help="An error you want to reach: can more data get there?")] = None,
-    lr: Annotated[float | None, typer.Option(help="Your learning rate (default: advise's 0.005).")] = None,
-    batch_size: Annotated[int | None, typer.Option(help="Your batch size (default: from the smallest size).")] = None,
-    optimizer: Annotated[str | None, typer.Option(help="Your optimizer: adam, adamw or sgd (default adam).")] = None,
+    lr: F.Lr = None,
+    batch_size: F.BatchSize = None,
+    optimizer: F.Optimizer = None,
     set_: Annotated[list[str], typer.Option("--set", help="Data keys: --set data.args.num_samples=12000")] = [],
     workers: Annotated[int, typer.Option(help="Train packs in this many processes (2 suits a 2-core CPU).")] = 1,
     plan_only: Annotated[bool, typer.Option("--plan-only", help="Print the plan (and its time) and stop.")] = False,
@@ -48,11 +57,15 @@ def advise(
 ) -> None:
     """Learning curves on your data with and without each regularizer, extrapolated honestly: the best
     configuration at your n, the error to expect with 2×, 4× and 8× the data, what the best regularizer is
-    worth in real examples, and what to do next. Prints its plan before training; re-running resumes."""
+    worth in real examples, and what to do next. Prints its plan before training; re-running resumes.
+
+    `gaplab advise data.csv --target y` advises on your file (without DATA: the built-in --data, default mnist1d).
+    Defaults: model mlp for vectors and cnn2d for images, 40 epochs (at least 400 steps), adam at lr 0.005,
+    batch size from the smallest training size."""
     from gaplab.advise import advise as run_advise
     from gaplab.advise.plan import Plan
 
-    wrapper: dict[str, Any] = {"data": {"name": "file", "path": path} if path else {"name": data}}
+    wrapper: dict[str, Any] = {"data": {"name": "file", "path": path} if path else {"name": data or "mnist1d"}}
     for k, v in parse_assignments(set_, "data.args.num_samples=12000").items():
         if not k.startswith("data."):
             raise SpecError(f"--set {k}: advise takes only data keys (data.args..., data.label_noise, ...)")

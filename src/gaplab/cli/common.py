@@ -1,4 +1,4 @@
-"""Shared CLI plumbing: clean one-line errors with exit code 2, progress bars, thread settings."""
+"""Shared CLI plumbing: consoles, common options, clean one-line errors with exit code 2, progress bars, threads."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn, TypeVar
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
@@ -25,8 +26,15 @@ from rich.progress import (
 
 from gaplab.errors import GaplabError, SpecError
 
+console = Console()
 err_console = Console(stderr=True)
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Options every command that touches the store, prints JSON or trains takes.
+StoreOpt = Annotated[Path, typer.Option("--store", help="Results database (SQLite).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object on stdout.")]
+ThreadsOpt = Annotated[int | None, typer.Option("--threads", help="Torch threads (default: all cores).")]
+
 
 def fail(msg: str) -> NoReturn:
     """Print one clear line on stderr and exit with code 2 (bad input), no traceback."""

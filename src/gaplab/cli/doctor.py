@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, build_run, console, with_train_flags
-from gaplab.cli.common import print_json, progress_bar, set_threads, user_errors
+from gaplab.cli import flags as F
+from gaplab.cli.common import JsonOpt, StoreOpt, ThreadsOpt, console, print_json, progress_bar, set_threads, user_errors
+from gaplab.spec import RunSpec
 from gaplab.store.db import DEFAULT_PATH, Store
 
 _STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
@@ -27,10 +28,9 @@ def _table(diag: Any) -> Table:
     return t
 
 
-@app.command()
 @user_errors
-@with_train_flags
 def doctor(
+    source: F.Source = None,
     quick: Annotated[bool, typer.Option("--quick", help="A few seconds: smaller budgets everywhere.")] = False,
     checks: Annotated[list[str], typer.Option("--check", help="Run only this check family (repeatable): data, "
                                               "init, input, overfit, lr, dynamics, bias_variance, label_noise.")] = [],
@@ -43,40 +43,78 @@ def doctor(
     no_store: Annotated[bool, typer.Option("--no-store", help="Do not write to the results database.")] = False,
     as_json: JsonOpt = False,
     threads: ThreadsOpt = None,
-    **flags: Any,
+    data: F.Data = None,
+    path: F.DataPath = None,
+    target: F.Target = None,
+    train_size: F.TrainSize = None,
+    val_fraction: F.ValFraction = None,
+    label_noise: F.LabelNoise = None,
+    model: F.Model = None,
+    width: F.Width = None,
+    depth: F.Depth = None,
+    optimizer: F.Optimizer = None,
+    lr: F.Lr = None,
+    momentum: F.Momentum = None,
+    batch_size: F.BatchSize = None,
+    epochs: F.Epochs = None,
+    schedule: F.Schedule = None,
+    l1: F.L1 = None,
+    l2: F.L2 = None,
+    weight_decay: F.WeightDecay = None,
+    dropout: F.Dropout = None,
+    label_smoothing: F.LabelSmoothing = None,
+    mixup: F.Mixup = None,
+    seed: F.Seed = None,
+    device: F.Device = None,
+    spec_file: F.SpecFile = None,
+    set_: F.Sets = [],
 ) -> None:
     """Diagnose training: data, initialization, input dependence, overfitting a tiny set, learning-rate range,
     dynamics, bias/variance and label noise. Takes what `gaplab train` takes; prints PASS/WARN/FAIL per check with
-    the likely cause and what to try, then a one-paragraph diagnosis."""
-    from gaplab.doctor import diagnose
+    the likely cause and what to try, then a one-paragraph diagnosis.
 
+    `gaplab doctor data.csv --target y` diagnoses a run on your file."""
     if suspects is not None and checks and "label_noise" not in checks:
         from gaplab.errors import SpecError
 
         raise SpecError("--suspects: needs the label_noise family; add --check label_noise")
-    spec = build_run(flags.pop("spec_file"), flags, flags.pop("set_"))
+    flags = F.RunFlags(
+        data=data, path=path, target=target, train_size=train_size, val_fraction=val_fraction,
+        label_noise=label_noise, model=model, width=width, depth=depth, optimizer=optimizer, lr=lr, momentum=momentum,
+        batch_size=batch_size, epochs=epochs, schedule=schedule, l1=l1, l2=l2, weight_decay=weight_decay,
+        dropout=dropout, label_smoothing=label_smoothing, mixup=mixup, seed=seed, device=device)
+    spec = F.build_run(source, flags, set_, spec_file)
     set_threads(threads)
+    _diagnose(spec, quick=quick, checks=checks, target_error=target_error, out=out, suspects=suspects,
+              store=None if no_store else store, default_store=store, as_json=as_json)
+
+
+def _diagnose(spec: RunSpec, *, quick: bool, checks: list[str], target_error: float | None, out: Path | None,
+              suspects: Path | None, store: Path | None, default_store: Path, as_json: bool) -> None:
+    """Run the doctor on ``spec``, store its result (unless ``store`` is None) and print it."""
+    from gaplab.doctor import diagnose
+
     mode = "quick" if quick else "default"
     key = f"{spec.run_id}-{mode}"
-    folder = out or Path(store).parent / "doctor" / key
+    folder = out or Path(default_store).parent / "doctor" / key
     with progress_bar(not as_json) as update:
         diag = diagnose(spec, mode=mode, checks=checks or None, target_error=target_error, folder=folder,
                         progress=update)
-    data = diag.to_dict()
-    data["title"] = f"{spec.data.name if not spec.data.path else Path(spec.data.path).name} · {spec.model.name} · " \
-                    f"{mode} · {diag.worst}"
-    oof = data.pop("out_of_fold")  # big: printed with --json, not stored
-    if not no_store:
-        Store(store).save_artifact("doctor", key, data, str(Path(folder).resolve()))
+    result = diag.to_dict()
+    result["title"] = f"{spec.data.name if not spec.data.path else Path(spec.data.path).name} · " \
+                      f"{spec.model.name} · {mode} · {diag.worst}"
+    oof = result.pop("out_of_fold")  # big: printed with --json, not stored
+    if store is not None:
+        Store(store).save_artifact("doctor", key, result, str(Path(folder).resolve()))
     written = _write_suspects(diag, suspects) if suspects is not None else None
     if as_json:
-        data["out_of_fold"] = oof
-        print_json({**data, "key": key, "folder": str(folder)})
+        result["out_of_fold"] = oof
+        print_json({**result, "key": key, "folder": str(folder)})
         return
     console.print(_table(diag))
     console.print(diag.summary, highlight=False)
     console.print(f"[dim]{len(diag.checks)} checks in {diag.seconds:.1f} s (CPU {diag.cpu_seconds:.1f} s); "
-                  f"plots in {folder}{'' if no_store else f'; stored as doctor/{key} in {store}'}[/]",
+                  f"plots in {folder}{'' if store is None else f'; stored as doctor/{key} in {store}'}[/]",
                   highlight=False)
     if written is not None:
         console.print(f"{written} label-noise suspects written to {suspects}", highlight=False)

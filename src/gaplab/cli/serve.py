@@ -6,12 +6,10 @@ from typing import Annotated
 
 import typer
 
-from gaplab.cli.app import StoreOpt, app, console
-from gaplab.cli.common import fail, user_errors
+from gaplab.cli.common import StoreOpt, console, fail, user_errors
 from gaplab.store.db import DEFAULT_PATH
 
 
-@app.command()
 @user_errors
 def serve(
     store: StoreOpt = DEFAULT_PATH,

@@ -11,8 +11,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, console
-from gaplab.cli.common import parse_assignments, print_json, progress_bar, set_threads, user_errors
+from gaplab.cli.common import (
+    JsonOpt,
+    StoreOpt,
+    ThreadsOpt,
+    console,
+    parse_assignments,
+    print_json,
+    progress_bar,
+    set_threads,
+    user_errors,
+)
 from gaplab.errors import SpecError
 from gaplab.store.db import DEFAULT_PATH, Store
 
@@ -21,7 +30,6 @@ if TYPE_CHECKING:
 
 study_app = typer.Typer(help="Run a study of one claim: `gaplab study list`, `gaplab study NAME`.",
                         no_args_is_help=True)
-app.add_typer(study_app, name="study")
 DEFAULT_OUT = Path("gaplab-results") / "studies"
 DEFAULT_REPORT = Path("gaplab-report")
 
@@ -91,7 +99,6 @@ class _StudyGroup(typer.core.TyperGroup):
 study_app.info.cls = _StudyGroup
 
 
-@app.command()
 @user_errors
 def report(
     out: Annotated[Path, typer.Option(help="Folder for the static HTML report.")] = DEFAULT_REPORT,
@@ -104,7 +111,6 @@ def report(
     console.print(f"report: {index}")
 
 
-@app.command()
 @user_errors
 def tour(
     preset: Annotated[str, typer.Option(help="quick (the default, a few minutes) or full.")] = "quick",

@@ -1,0 +1,82 @@
+"""The package's shape: no import circles between modules, no private name used outside its module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import gaplab
+
+ROOT = Path(gaplab.__file__).parent
+
+
+def _modules() -> dict[str, Path]:
+    out = {}
+    for p in ROOT.rglob("*.py"):
+        rel = p.relative_to(ROOT.parent).with_suffix("")
+        out[".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)] = p
+    return out
+
+
+MODULES = _modules()
+
+
+def _target(name: str, p: Path, node: ast.ImportFrom) -> str:
+    """The absolute module an ``from ... import`` reads from."""
+    if not node.level:
+        return node.module or ""
+    pkg = name if p.name == "__init__.py" else name.rpartition(".")[0]
+    parts = pkg.split(".")[: len(pkg.split(".")) - node.level + 1]
+    return ".".join(parts + ([node.module] if node.module else []))
+
+
+def _imports_at_load(name: str, p: Path) -> set[str]:
+    """Modules of gaplab that ``name`` imports when it loads (module level; lazy imports inside functions and
+    ``if TYPE_CHECKING`` blocks do not run at load and cannot close a circle)."""
+    out: set[str] = set()
+    for node in ast.parse(p.read_text()).body:
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = _target(name, p, node)
+            out |= {f"{base}.{a.name}" if f"{base}.{a.name}" in MODULES else base for a in node.names}
+    return {d for d in out if d in MODULES and d != name}
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative enough for this size)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while (w := stack.pop()) != v:
+                comp.append(w)
+            if comp:
+                out.append(sorted([v, *comp]))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circles() -> None:
+    graph = {n: _imports_at_load(n, p) for n, p in MODULES.items()}
+    assert sum(map(len, graph.values())) > 100  # the walk sees the package's imports
+    assert _circles(graph) == []
+
+
+def test_circle_finder_finds_a_circle() -> None:
+    assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
