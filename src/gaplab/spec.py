@@ -351,7 +351,7 @@ class SweepSpec(_Frozen):
         return runs
 
 
-def _yaml_lines(text: str) -> dict[str, int]:
+def yaml_lines(text: str) -> dict[str, int]:
     """Map dotted key paths to 1-based line numbers in a YAML document (for error messages)."""
     lines: dict[str, int] = {}
     try:
@@ -386,7 +386,7 @@ def load_file(path: str | Path) -> tuple[dict[str, Any], dict[str, int]]:
         elif p.suffix == ".json":
             data = json.loads(text)
         else:
-            data, lines = yaml.safe_load(text), _yaml_lines(text)
+            data, lines = yaml.safe_load(text), yaml_lines(text)
     except (yaml.YAMLError, tomllib.TOMLDecodeError, json.JSONDecodeError, ValueError, RecursionError) as e:
         # ValueError: a YAML timestamp that is no date (0000-00-00)
         raise SpecError(f"{p}: cannot parse: {e}".replace("\n", " ")) from None

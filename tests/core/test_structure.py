@@ -80,3 +80,49 @@ def test_no_import_circles() -> None:
 
 def test_circle_finder_finds_a_circle() -> None:
     assert _circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def _private_crossings(name: str, p: Path) -> list[str]:
+    """``_name``s of another gaplab module that ``name`` imports or reads as ``module._name``."""
+    tree = ast.parse(p.read_text())
+    found, modules = [], {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = _target(name, p, node)
+            for a in node.names:
+                if base in MODULES and base != name and a.name.startswith("_") and not a.name.startswith("__"):
+                    found.append(f"from {base} import {a.name}")
+                if f"{base}.{a.name}" in MODULES:
+                    modules[a.asname or a.name] = f"{base}.{a.name}"
+        elif isinstance(node, ast.Import):
+            modules.update({a.asname or a.name: a.name for a in node.names if a.name in MODULES})
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.attr.startswith("_")
+                and not node.attr.startswith("__") and modules.get(node.value.id, name) != name):
+            found.append(f"{modules[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_private_name_crosses_modules() -> None:
+    crossings = {n: c for n, p in MODULES.items() if (c := _private_crossings(n, p))}
+    assert crossings == {}
+
+
+# Layers that still reach into engine modules (the studies move to gaplab.engine in their restructuring).
+ENGINE_INTERNALS_ALLOWED = ("gaplab.studies",)
+
+
+def test_other_layers_use_the_engine_surface() -> None:
+    import gaplab.engine as engine
+
+    inside = []
+    for name, p in MODULES.items():
+        if name.startswith(("gaplab.engine", *ENGINE_INTERNALS_ALLOWED)):
+            continue
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gaplab.engine."):
+                if node.module != "gaplab.engine.ray_executor":  # optional extra, imported where used
+                    inside.append(f"{name}: from {node.module} import ...")
+            elif isinstance(node, ast.ImportFrom) and node.module == "gaplab.engine":
+                inside += [f"{name}: {a.name} not exported" for a in node.names if a.name not in engine.__all__]
+    assert inside == []

@@ -61,7 +61,7 @@ def data_spec(data: str | dict[str, Any] | DataSpec, target: str | None = None) 
     """The data to advise on: a built-in name, a path to a file or folder, a DataSpec or its fields."""
     from pydantic import ValidationError
 
-    from gaplab.engine.validate import with_fingerprint
+    from gaplab.engine import with_fingerprint
     from gaplab.spec import format_error, parse_run
 
     if isinstance(data, DataSpec):

@@ -82,7 +82,7 @@ def fit_of(curve: dict[str, Any]) -> curves.Ensemble | None:
 def start_error(plan: Plan) -> float | None:
     """M4's start error e0: chance (1 − 1/K) for classification, the constant predictor's test MSE for
     regression (the error before anything is learned)."""
-    from gaplab.engine.datacache import prepared_for
+    from gaplab.engine import prepared_for
 
     prep = prepared_for(plan.spec(plan.configs[0], plan.sizes[-1], 0))
     ds = prep.dataset

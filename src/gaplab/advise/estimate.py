@@ -15,10 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gaplab.advise.plan import Plan
-from gaplab.engine.executor import unique_pending
-from gaplab.engine.pack import train_pack
-from gaplab.engine.padding import flops_per_example, pad_arg, width_of
-from gaplab.engine.planning import plan_packs, steps_per_epoch
+from gaplab.engine import flops_per_example, pad_arg, plan_packs, steps_per_epoch, train_pack, unique_pending, width_of
 from gaplab.spec import RunSpec
 
 PROBE_MODELS = 6

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from gaplab.engine.validate import with_fingerprint
+from gaplab.engine import with_fingerprint
 from gaplab.errors import DataError, SpecError
 from gaplab.models import create_model, has_dropout, user
 from gaplab.spec import DataSpec, RunSpec, parse_run
@@ -227,7 +227,7 @@ def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | No
 
     ``recipe`` holds the user's own training recipe (``optimizer``, ``lr``, ``batch_size``); what it does not
     give is advise's default (adam, lr 0.005, batch from the smallest size), and the plan says which is which."""
-    from gaplab.engine.datacache import prepared_for
+    from gaplab.engine import prepared_for
 
     d = data.model_dump(mode="json", exclude_none=True)
     d.pop("train_size", None)

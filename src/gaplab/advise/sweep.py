@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gaplab.advise.plan import Plan
-from gaplab.engine.executor import run_local
+from gaplab.engine import run_local
 from gaplab.store.db import Store
 
 

@@ -14,7 +14,7 @@ from gaplab.store.export import flatten
 if TYPE_CHECKING:
     import torch
 
-    from gaplab.engine.pack import RunResult
+    from gaplab.engine import RunResult
 
 
 class Run:
@@ -110,7 +110,7 @@ class Run:
 
         Needs the weights: train with ``keep_state=True``.
         """
-        from gaplab.engine.pack import build_trained
+        from gaplab.engine import build_trained
 
         state = self._state
         if state is None and self._store is not None:

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from gaplab.errors import SpecError
-from gaplab.spec import MAX_RUNS, RunSpec, SweepSpec, _yaml_lines, format_error, load_file, parse_run, set_dotted
+from gaplab.spec import MAX_RUNS, RunSpec, SweepSpec, format_error, load_file, parse_run, set_dotted, yaml_lines
 
 # What a spec can be given as: a validated spec, plain data, YAML text, or a YAML/TOML/JSON file.
 SpecSource = BaseModel | Mapping[str, Any] | str | Path | None
@@ -55,7 +55,7 @@ def read_source(source: SpecSource) -> tuple[Any, dict[str, int], str]:
             data = yaml.safe_load(source)
         except yaml.YAMLError as e:
             raise SpecError(f"spec text: cannot parse: {e}".replace("\n", " ")) from None
-        return ({} if data is None else data), _yaml_lines(source), ""
+        return ({} if data is None else data), yaml_lines(source), ""
     raise SpecError(f"a spec must be a dict, YAML text or a file path, got {type(source).__name__}")
 
 
@@ -145,7 +145,7 @@ def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None,
         for key, value in dotted_overrides(overrides).items():
             set_dotted(data, key, value)
         _model_objects_named(data)
-    from gaplab.engine.validate import check_runs, with_fingerprint
+    from gaplab.engine import check_runs, with_fingerprint
 
     base = _spec_folder(source)
     try:
@@ -179,7 +179,7 @@ def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
         sw = SweepSpec.model_validate(data)
     except ValidationError as e:
         raise SpecError(f"{prefix}{format_error(e, '', lines)}") from None
-    from gaplab.engine.validate import check_runs, with_fingerprint
+    from gaplab.engine import check_runs, with_fingerprint
 
     seen: dict[str, str] = {}
     try:

@@ -21,8 +21,7 @@ from gaplab.store.db import Store as RawStore
 
 def plan(specs: Sequence[RunSpec], store: RawStore | None, max_pack: int = 64) -> dict[str, Any]:
     """What a sweep would do: how many runs, how many not stored yet, and the sizes of the packs they form."""
-    from gaplab.engine.executor import unique_pending
-    from gaplab.engine.planning import plan_packs
+    from gaplab.engine import plan_packs, unique_pending
 
     pending, ids = unique_pending(specs, store)
     return {"runs": len(ids), "pending": len(pending), "packs": [len(p) for p in plan_packs(pending, max_pack)]}
@@ -37,7 +36,7 @@ def execute(specs: Sequence[RunSpec], store: RawStore | None, group: str, *, exe
     ``checkpoint_every``: seconds of training between pack checkpoints (0 = none; default ≈1 min), kept in
     ``checkpoint_dir`` (a folder or fsspec URL every node sees; default beside the store, none on a remote cluster).
     """
-    from gaplab.engine.checkpoint import DEFAULT_EVERY
+    from gaplab.engine import DEFAULT_EVERY
 
     every = DEFAULT_EVERY if checkpoint_every is None else checkpoint_every
     if executor == "ray":
@@ -46,7 +45,7 @@ def execute(specs: Sequence[RunSpec], store: RawStore | None, group: str, *, exe
         return run_ray(specs, store, group=group, max_pack=max_pack, address=address, progress=progress,
                        keep_state=keep_state, checkpoint_every=every, checkpoint_dir=checkpoint_dir)
     if executor == "local":
-        from gaplab.engine.executor import run_local
+        from gaplab.engine import run_local
 
         return run_local(specs, store, group=group, max_pack=max_pack, progress=progress, workers=workers,
                          keep_state=keep_state, checkpoint_every=every, checkpoint_dir=checkpoint_dir)

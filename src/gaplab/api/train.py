@@ -21,7 +21,7 @@ def run_one(spec: RunSpec, store: RawStore | None, progress: ProgressFn | None =
 
     The CLI's ``train`` calls this and prints; ``train`` below calls it and raises on a failed run.
     """
-    from gaplab.engine.executor import run_local
+    from gaplab.engine import run_local
 
     out = run_local([spec], store, progress=progress, keep_state=keep_state)
     fresh = out["results"][0] if out["results"] else None

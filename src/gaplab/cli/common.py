@@ -96,9 +96,9 @@ def progress_bar(enabled: bool = True, unit: str = "epochs") -> Iterator[Callabl
 
 def print_json(obj: Any) -> None:
     """One JSON object on stdout (NaN/inf as null)."""
-    from gaplab.store.db import _clean
+    from gaplab.store.db import json_safe
 
-    sys.stdout.write(json.dumps(_clean(obj), sort_keys=True) + "\n")
+    sys.stdout.write(json.dumps(json_safe(obj), sort_keys=True) + "\n")
 
 
 def parse_assignments(items: list[str], example: str) -> dict[str, Any]:

@@ -15,8 +15,7 @@ from typing import Any
 import torch
 
 from gaplab.data import Dataset
-from gaplab.engine.datacache import prepared_for, raw_dataset, shared_pool
-from gaplab.engine.pack import Pack, RunResult
+from gaplab.engine import Pack, RunResult, prepared_for, raw_dataset, shared_pool
 from gaplab.spec import RunSpec
 
 Progress = Callable[[str, int, int], None]
@@ -132,7 +131,7 @@ class Context:
         """The user's model as the main run initializes it, built once: the probes (``doctor.probes``) set the
         mode they need and leave its weights and buffers as they found them, so every family can share it."""
         if "initial_model" not in self.cache:
-            from gaplab.engine.pack import build_initial
+            from gaplab.engine import build_initial
 
             self.cache["initial_model"] = build_initial(self.val_spec)
         return self.cache["initial_model"]

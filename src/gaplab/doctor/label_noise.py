@@ -10,7 +10,7 @@ import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.result import PASS, WARN, Check
-from gaplab.engine.pack import Pack
+from gaplab.engine import Pack
 
 FAMILY = "label_noise"
 SHOWN = 20  # suspect indices printed; the JSON keeps up to MAX_KEPT

@@ -9,7 +9,7 @@ import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.probes import update_ratios
-from gaplab.engine.pack import Pack, RunResult, build_trained
+from gaplab.engine import Pack, RunResult, build_trained
 
 RATIO_STEPS = 50  # steps whose update-to-weight ratio is recorded (every step early, then spaced out)
 

@@ -1,0 +1,38 @@
+"""The training engine's public surface: what the layers above it (api, advise, doctor, studies) use.
+
+Train runs: ``run_local`` (any list of runs, resumable in a store) or ``train_pack`` (one pack, no store);
+plan them: ``plan_packs``, ``steps_per_epoch``, ``unique_pending``; their prepared data: ``prepared_for``;
+their specs checked before training: ``check_runs``, ``with_fingerprint``; their models: ``build_initial``,
+``build_trained``. The Ray executor (``gaplab.engine.ray_executor.run_ray``) needs the ``ray`` extra and is
+imported where used.
+"""
+
+from gaplab.engine.checkpoint import DEFAULT_EVERY
+from gaplab.engine.datacache import prepared_for, raw_dataset, shared_pool
+from gaplab.engine.executor import run_local, unique_pending
+from gaplab.engine.pack import Pack, RunResult, build_initial, build_model, build_trained, train_pack
+from gaplab.engine.padding import flops_per_example, pad_arg, width_of
+from gaplab.engine.planning import plan_packs, steps_per_epoch
+from gaplab.engine.validate import check_runs, with_fingerprint
+
+__all__ = [
+    "DEFAULT_EVERY",
+    "Pack",
+    "RunResult",
+    "build_initial",
+    "build_model",
+    "build_trained",
+    "check_runs",
+    "flops_per_example",
+    "pad_arg",
+    "plan_packs",
+    "prepared_for",
+    "raw_dataset",
+    "run_local",
+    "shared_pool",
+    "steps_per_epoch",
+    "train_pack",
+    "unique_pending",
+    "width_of",
+    "with_fingerprint",
+]

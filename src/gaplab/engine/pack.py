@@ -74,7 +74,7 @@ class RunResult:
         return self.spec.run_id
 
 
-def _build_model(s: RunSpec, input_shape: tuple[int, ...], output_dim: int, **override: Any) -> torch.nn.Module:
+def build_model(s: RunSpec, input_shape: tuple[int, ...], output_dim: int, **override: Any) -> torch.nn.Module:
     """One run's model, initialized from its own seed, with its dropout rate and keys."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(rng.derive_key(s.seed, INIT))
@@ -90,14 +90,14 @@ def _stacked(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int
 
     Models of different widths are zero-padded to the widest (see engine.padding).
     """
-    models = [_build_model(s, input_shape, output_dim) for s in specs]
+    models = [build_model(s, input_shape, output_dim) for s in specs]
     arg = pad_arg(specs[0])
     widths = {width_of(s) for s in specs} if arg else set()
     if len(widths) <= 1:
         params, buffers = stack_module_state(models)
         return models[0], params, buffers, None
     assert arg is not None  # several widths only arise for a paddable model
-    base = _build_model(specs[0], input_shape, output_dim, **{arg: max(widths)})
+    base = build_model(specs[0], input_shape, output_dim, **{arg: max(widths)})
     wide_p, wide_b = dict(base.named_parameters()), dict(base.named_buffers())
     narrow, ps, bs = [], [], []
     for m in models:
@@ -502,7 +502,7 @@ class Pack:
 def build_initial(spec: RunSpec) -> torch.nn.Module:
     """The run's model exactly as a pack initializes it (same seed, dropout rate and keys), in train mode."""
     ds = prepared_for(spec).dataset
-    return _build_model(spec, ds.input_shape, ds.output_dim)
+    return build_model(spec, ds.input_shape, ds.output_dim)
 
 
 def build_trained(spec: RunSpec, state: dict[str, torch.Tensor]) -> torch.nn.Module:

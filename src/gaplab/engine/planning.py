@@ -88,10 +88,10 @@ def model_bytes(spec: RunSpec) -> int:
     import torch
 
     from gaplab.engine.datacache import shared_pool
-    from gaplab.engine.pack import EVAL_CHUNK, _build_model
+    from gaplab.engine.pack import EVAL_CHUNK, build_model
 
     ds = shared_pool(spec.data)
-    model = _build_model(spec, ds.input_shape, ds.output_dim)
+    model = build_model(spec, ds.input_shape, ds.output_dim)
     n_params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
     acts = [0]
 

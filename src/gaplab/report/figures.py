@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gaplab.store.db import _clean
+from gaplab.store.db import json_safe
 
 # Per-epoch panels of a run page: title and the metrics it holds (present ones only are drawn).
 PANELS: list[tuple[str, tuple[str, ...]]] = [
@@ -76,7 +76,7 @@ def sweep_figure(points: Sequence[dict[str, Any]], metric: str, x: str, by: str 
     layout = _layout(title, x, metric, log_x and numeric_x, log_y)
     if not numeric_x:
         layout["xaxis"]["type"] = "category"
-    return _clean({"data": data, "layout": layout})
+    return json_safe({"data": data, "layout": layout})
 
 
 def curves_figure(curves: dict[str, Sequence[tuple[int, Any]]], metric: str, title: str | None = None,
@@ -85,7 +85,7 @@ def curves_figure(curves: dict[str, Sequence[tuple[int, Any]]], metric: str, tit
     data = [{"type": "scatter", "mode": "lines", "name": esc(label), "x": [e for e, _ in pts],
              "y": [v for _, v in pts], "line": {"color": _COLORS[i % len(_COLORS)], "width": 1.5}}
             for i, (label, pts) in enumerate(curves.items())]
-    return _clean({"data": data, "layout": _layout(title or f"{metric} per epoch", "epoch", metric, False, log_y)})
+    return json_safe({"data": data, "layout": _layout(title or f"{metric} per epoch", "epoch", metric, False, log_y)})
 
 
 def run_figures(histories: dict[str, list[dict[str, Any]]], log_y: bool = False) -> list[dict[str, Any]]:
@@ -115,7 +115,7 @@ def run_figures(histories: dict[str, list[dict[str, Any]]], log_y: bool = False)
                              "x": [row["epoch"] for row in h], "y": [row.get(m) for row in h],
                              "line": {"color": color, "width": 1.5, "dash": "solid" if one else dashes[mi % 5]}})
         y_title = "norm" if title == WNORM_PANEL else title
-        figs.append(_clean({"data": data, "layout": _layout(title, "epoch", y_title, False, log_y)}))
+        figs.append(json_safe({"data": data, "layout": _layout(title, "epoch", y_title, False, log_y)}))
     return figs
 
 
@@ -143,7 +143,7 @@ def status_text(counts: dict[str, int]) -> str:
 
 def script_json(obj: Any) -> str:
     """JSON safe inside an HTML ``<script type="application/json">`` element (no ``</script>``, no NaN)."""
-    text = json.dumps(_clean(obj), allow_nan=False, sort_keys=True)
+    text = json.dumps(json_safe(obj), allow_nan=False, sort_keys=True)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 

@@ -80,7 +80,7 @@ pre{background:#f6f8fa;padding:.8em;overflow-x:auto;font-size:.85em}
 nav a{margin-right:1em}
 """
 
-_MARK = {True: ("held", "held"), False: ("did not hold", "failed"), None: ("undecided", "undecided")}
+VERDICT_MARK = {True: ("held", "held"), False: ("did not hold", "failed"), None: ("undecided", "undecided")}
 
 
 def page(title: str, body: str, head: str = "", body_attrs: str = "") -> str:
@@ -152,7 +152,7 @@ def _checks_table(checks: list[dict[str, Any]]) -> str:
 
 def _verdict_cell(v: dict[str, Any]) -> str:
     """The index's verdict cell: undecided shows its reason (the part of the summary after 'Undecided because')."""
-    text, cls = _MARK[v.get("held")]
+    text, cls = VERDICT_MARK[v.get("held")]
     if v.get("held") is None:
         reason = v.get("undecided_reason") or "the study could not decide"
         return f"<td class={cls}>undecided at this size<br><small>{html.escape(reason)}</small></td>"
@@ -230,7 +230,7 @@ def study_body(v: dict[str, Any], figures: list[str]) -> str:
     figs = [f"<figure><img src=\"{html.escape(name)}\" alt=\"{html.escape(Path(name).stem)}\">"
             f"<figcaption>{html.escape(Path(name).stem.replace('_', ' '))} "
             f"(<a href=\"{html.escape(Path(name).stem)}.svg\">SVG</a>)</figcaption></figure>" for name in figures]
-    text, cls = _MARK[v.get("held")]
+    text, cls = VERDICT_MARK[v.get("held")]
     params = html.escape(json.dumps(v.get("params", {}), indent=2))
     runs = v.get("runs", [])
     return (

@@ -171,7 +171,7 @@ def columns(con: sqlite3.Connection, group: str | None = None) -> dict[str, Colu
         sections = json.loads(arr)
         seen: dict[tuple[str, ...], int] = {}
         for v in sections:
-            leaves = _leaves(v, (key,)) if isinstance(v, dict) and v else [((key,), v)]
+            leaves = spec_leaves(v, (key,)) if isinstance(v, dict) and v else [((key,), v)]
             for parts, leaf in leaves:
                 values.setdefault(parts, set()).add(json.dumps(leaf, sort_keys=True))
                 seen[parts] = seen.get(parts, 0) + 1
@@ -210,12 +210,12 @@ def _path(parts: list[str]) -> str:
     return "$" + "".join(f'."{p}"' for p in parts)
 
 
-def _leaves(d: dict[str, Any], prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+def spec_leaves(d: dict[str, Any], prefix: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
     """(key path, value) of every leaf of a nested mapping; lists and empty mappings are leaves."""
     out: list[tuple[tuple[str, ...], Any]] = []
     for k, v in d.items():
         if isinstance(v, dict) and v:
-            out.extend(_leaves(v, (*prefix, k)))
+            out.extend(spec_leaves(v, (*prefix, k)))
         else:
             out.append(((*prefix, k), v))
     return out

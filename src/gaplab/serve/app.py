@@ -25,7 +25,7 @@ from gaplab.errors import DataError
 from gaplab.report import figures, queries, sweeps
 from gaplab.report.queries import BadRequest, NotFound
 from gaplab.serve import pages
-from gaplab.store.db import _clean
+from gaplab.store.db import json_safe
 from gaplab.store.names import safe_name
 
 # Same-origin only: no wildcard CORS; scripts and data from this server alone (plotly.js is served here).
@@ -149,7 +149,7 @@ class Dashboard:
 
     @staticmethod
     def _json(obj: Any, status: int = 200) -> Response:
-        body = json.dumps(_clean(obj), allow_nan=False, sort_keys=True).encode()
+        body = json.dumps(json_safe(obj), allow_nan=False, sort_keys=True).encode()
         return Response(status, body, "application/json", {"Cache-Control": "no-store"})
 
     @staticmethod
@@ -345,4 +345,4 @@ class Dashboard:
 
 def flat_spec(spec: dict[str, Any]) -> list[tuple[str, Any]]:
     """A spec as dotted key → value pairs (lists kept whole)."""
-    return [(".".join(parts), v) for parts, v in queries._leaves(spec, ())]
+    return [(".".join(parts), v) for parts, v in queries.spec_leaves(spec, ())]

@@ -57,12 +57,12 @@ def groups_table(groups: list[dict[str, Any]]) -> str:
 
 def home(store: str, groups: list[dict[str, Any]], version: list[Any], studies: dict[str, dict[str, Any]],
          artifacts: dict[str, tuple[str, list[dict[str, Any]]]]) -> str:
-    from gaplab.report.html import _MARK
+    from gaplab.report.html import VERDICT_MARK
 
     st = []
     for name, r in sorted(studies.items()):
         v = r["verdict"]
-        text, cls = _MARK[v.get("held")]
+        text, cls = VERDICT_MARK[v.get("held")]
         st.append(f"<tr><td>{html.escape(str(v.get('claim_id', '')))}</td>"
                   f"<td><a href=\"/study/{urllib.parse.quote(name, safe='')}/\">{html.escape(name)}</a></td>"
                   f"<td class={cls}>{text}</td><td>{html.escape(str(v.get('summary', '')))}</td></tr>")

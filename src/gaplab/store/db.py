@@ -107,19 +107,19 @@ def _owner_is_dead(owner: str) -> bool:
         return False
 
 
-def _clean(v: Any) -> Any:
+def json_safe(v: Any) -> Any:
     """JSON has no NaN/inf: store them as null so every reader can parse the row."""
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
         return None
     if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
+        return {k: json_safe(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
-        return [_clean(x) for x in v]
+        return [json_safe(x) for x in v]
     return v
 
 
 def _dumps(v: Any) -> str:
-    return json.dumps(_clean(v), sort_keys=True)
+    return json.dumps(json_safe(v), sort_keys=True)
 
 
 def study_rows(con: sqlite3.Connection, name: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
