@@ -135,14 +135,21 @@ class EarlyStopSpec(_Frozen):
         return self.mode or ("max" if self.monitor.endswith("acc") else "min")
 
 
-AUGMENTS = ("shift", "noise", "flip", "crop", "rotate", "cutout")
-
-
 class AugmentSpec(_Frozen):
-    """One augmentation and its strength (shift: samples; noise: std; crop: pad; rotate: degrees; cutout: size)."""
+    """One augmentation of ``gaplab.regularize.catalog.AUGMENTATIONS`` and its strength (shift: samples; noise:
+    std; crop: pad; rotate: degrees; cutout: size)."""
 
-    name: Literal["shift", "noise", "flip", "crop", "rotate", "cutout"]
+    name: str
     amount: float = Field(default=0.0, ge=0.0)
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from gaplab.regularize.catalog import AUGMENTATIONS
+
+        if v not in AUGMENTATIONS:
+            raise ValueError(f"unknown augmentation {v!r}; choose from: {', '.join(AUGMENTATIONS)}")
+        return v
 
 
 class RegSpec(_Frozen):

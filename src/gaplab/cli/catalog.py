@@ -40,7 +40,15 @@ def list_models_cmd(as_json: JsonOpt = False) -> None:
 
 @app.command("regularizers")
 def list_regularizers_cmd(as_json: JsonOpt = False) -> None:
-    """Every regularizer a run spec can switch on; all compose."""
-    from gaplab.regularize.catalog import list_regularizers
+    """Every regularizer a run spec can switch on, with the spec key that sets it; all compose."""
+    from gaplab.regularize.catalog import REGULARIZERS
 
-    _print_catalog(list_regularizers(), "regularizers", as_json)
+    if as_json:
+        print_json({r.name: {"key": r.key, "example": r.example, "help": r.help} for r in REGULARIZERS})
+        return
+    t = Table(title="regularizers (set with --set KEY=VALUE or in a spec file)")
+    for c in ("name", "spec key", "what it is"):
+        t.add_column(c)
+    for r in REGULARIZERS:
+        t.add_row(r.name, r.key, r.help)
+    console.print(t)

@@ -44,7 +44,8 @@ from gaplab.engine.vmapnet import VmapNet
 from gaplab.models import create_model, set_dropout_keys, set_dropout_rate
 from gaplab.phases import phase
 from gaplab.regularize import augment as aug
-from gaplab.regularize.penalties import penalized
+from gaplab.regularize.catalog import AUGMENTATIONS
+from gaplab.regularize.penalties import add_penalty_grads_, l1_grad_scale, l2_grad_scale, penalized
 from gaplab.regularize.smoothing import one_hot, smooth
 from gaplab.spec import RunSpec
 
@@ -182,11 +183,11 @@ class Pack:
 
     def _penalty_coefs(self) -> None:
         """(K, P) coefficients of the L2 and L1 penalty gradients: (λ/m)·W and λ/(2m)·sign(W) on penalized
-        entries (engine.regularize.penalties' convention), or None when no model uses the penalty."""
+        entries (regularize.penalties, the one place of the convention), or None when no model uses the penalty."""
         h, m = self.hyper, self.data.m
         mask = self.layout.mask(self.pen_names, self.device)
-        self.c_l2 = (h.l2 / m).unsqueeze(1) * mask if h.uses("l2") else None
-        self.c_l1 = (h.l1 / (2 * m)).unsqueeze(1) * mask if h.uses("l1") else None
+        self.c_l2 = l2_grad_scale(h.l2, m).unsqueeze(1) * mask if h.uses("l2") else None
+        self.c_l1 = l1_grad_scale(h.l1, m).unsqueeze(1) * mask if h.uses("l1") else None
 
     @property
     def params(self) -> dict[str, torch.Tensor]:
@@ -213,18 +214,7 @@ class Pack:
         s0, h = self.specs[0], self.hyper
         gens = [rng.generator(s.seed, AUGMENT, epoch, step) for s in self.specs]
         for a in s0.reg.augment:
-            if a.name == "shift":
-                xb = aug.shift_1d(xb, int(a.amount), gens)
-            elif a.name == "noise":
-                xb = aug.gaussian_noise(xb, torch.full((self.k,), a.amount, device=xb.device), gens)
-            elif a.name == "flip":
-                xb = aug.flip_2d(xb, gens)
-            elif a.name == "crop":
-                xb = aug.pad_crop_2d(xb, int(a.amount), gens)
-            elif a.name == "rotate":
-                xb = aug.rotate_2d(xb, a.amount, gens)
-            elif a.name == "cutout":
-                xb = aug.cutout_2d(xb, int(a.amount), gens)
+            xb = AUGMENTATIONS[a.name].apply(xb, a.amount, gens)
         if h.uses("input_noise"):
             xb = aug.gaussian_noise(xb, h.input_noise, gens)
         if s0.reg.mixup > 0:
@@ -249,10 +239,7 @@ class Pack:
         counter = epoch * steps + step
         loss = self.net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, counter)
         with phase("optimizer"), torch.no_grad():
-            if self.c_l2 is not None:
-                g.addcmul_(self.flat, self.c_l2)
-            if self.c_l1 is not None:
-                g.addcmul_(self.flat.sign(), self.c_l1)
+            add_penalty_grads_(g, self.flat, self.c_l2, self.c_l1)
             if self.hyper.uses("clip"):
                 # torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6), capped at 1
                 norm = g.pow(2).sum(1).sqrt()

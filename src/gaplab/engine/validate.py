@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from gaplab.data import registry as data_registry
 from gaplab.errors import GaplabError
 from gaplab.models import registry as model_registry
+from gaplab.regularize.catalog import AUGMENTATIONS
 from gaplab.spec import RunSpec, SpecError, format_error
 
 
@@ -62,13 +63,10 @@ def check_device(device: str) -> None:
                         "use --device cpu")
 
 
-_IMAGE_AUGMENTS = ("flip", "crop", "rotate", "cutout")
-
-
 def check_augment(spec: RunSpec, input_shape: tuple[int, ...]) -> None:
     """Image augmentations need (C, H, W) inputs; CutMix needs signals (L,) or images (C, H, W)."""
     for i, a in enumerate(spec.reg.augment):
-        if a.name in _IMAGE_AUGMENTS and len(input_shape) != 3:
+        if AUGMENTATIONS[a.name].images_only and len(input_shape) != 3:
             raise SpecError(f"reg.augment.{i}: '{a.name}' needs image inputs (C, H, W) but data set "
                             f"'{spec.data.name}' has inputs of shape {input_shape}; use shift or noise")
     if spec.reg.cutmix > 0 and len(input_shape) not in (1, 3):

@@ -71,6 +71,27 @@ def _sum_per_model(params: dict[str, Tensor], names: Iterable[str], fn) -> Tenso
     return total
 
 
+def l2_grad_scale(lam: Tensor, m: Tensor) -> Tensor:
+    """λ/m: the gradient of λ/(2m)·‖W‖²_F is (λ/m)·W."""
+    return lam / m
+
+
+def l1_grad_scale(lam: Tensor, m: Tensor) -> Tensor:
+    """λ/(2m): the (sub)gradient of λ/(2m)·Σ|W| is λ/(2m)·sign(W)."""
+    return lam / (2 * m)
+
+
+def add_penalty_grads_(g: Tensor, w: Tensor, c_l2: Tensor | None, c_l1: Tensor | None) -> None:
+    """Add the penalties' gradients to ``g`` in place: ``c_l2``·W + ``c_l1``·sign(W), where the coefficients are
+    the grad scales above times a 0/1 mask of penalized entries (None: penalty off). The engine's step on its
+    flat (K, P) weights, called under ``torch.no_grad``; ``l2_penalty``/``l1_penalty`` are the same penalties as
+    values (tests compare them)."""
+    if c_l2 is not None:
+        g.addcmul_(w, c_l2)
+    if c_l1 is not None:
+        g.addcmul_(w.sign(), c_l1)
+
+
 def l2_penalty(params: dict[str, Tensor], names: Iterable[str], lam: Tensor, m: Tensor) -> Tensor:
     """Per-model λ/(2m)·Σ‖W‖²_F over ``names``; params stacked (K, ...), lam and m (K,). Returns (K,)."""
     sq = _sum_per_model(params, names, lambda p: p * p)
