@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from gaplab.doctor.result import Check, Diagnosis, verdict_of
+from gaplab.doctor.result import Diagnosis, Finding, verdict_of
 from gaplab.doctor.workflow import summarize
 
 
 def _c(family, name, verdict, cause="", symptom=False):
-    return Check(family, name, 1.0, "1", "band", verdict, cause, "fix " + name, {"symptom": True} if symptom else {})
+    return Finding(family, name, 1.0, "1", "band", verdict, cause, "fix " + name, {"symptom": True} if symptom else {})
 
 
 def test_root_cause_comes_before_its_symptoms():

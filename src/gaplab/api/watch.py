@@ -25,7 +25,7 @@ from torch import nn
 
 from gaplab.api.store import StoreLike, raw_store
 from gaplab.doctor.probes import weighted_layers
-from gaplab.doctor.result import FAIL, PASS, Check
+from gaplab.doctor.result import FAIL, PASS, Finding
 from gaplab.store.db import DEFAULT_PATH
 
 GROUP_PREFIX = "external/"
@@ -64,7 +64,7 @@ class Watch:
         self.run_id = hashlib.sha256(f"{name}\0{time.time_ns()}\0{os.getpid()}\0{id(self)}".encode()).hexdigest()[:16]
         self.history: list[dict[str, Any]] = []
         self.warnings: list[str] = []
-        self.checks: list[Check] = []
+        self.checks: list[Finding] = []
         self.step_losses: list[float] = []
         self._fired: set[str] = set()
         self._steps_given = steps_per_epoch is not None
@@ -183,7 +183,7 @@ class Watch:
             return self.step_losses
         return [h["train_loss"] for h in self.history if "train_loss" in h]
 
-    def evaluate(self) -> list[Check]:
+    def evaluate(self) -> list[Finding]:
         """The doctor's dynamics checks on the history so far (``gaplab.doctor.dynamics``)."""
         from gaplab.doctor.dynamics import loss_checks, ratio_check
         from gaplab.doctor.main_run import MainRun

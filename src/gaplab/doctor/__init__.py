@@ -5,7 +5,7 @@ learning-rate range, training dynamics, bias/variance, label noise); each check 
 scaled to the task, a verdict (PASS/WARN/FAIL), a likely cause and what to try.
 """
 
-from gaplab.doctor.result import FAMILIES, Check, Diagnosis
+from gaplab.doctor.result import FAMILIES, Diagnosis, Finding
 from gaplab.doctor.workflow import diagnose
 
-__all__ = ["FAMILIES", "Check", "Diagnosis", "diagnose"]
+__all__ = ["FAMILIES", "Finding", "Diagnosis", "diagnose"]

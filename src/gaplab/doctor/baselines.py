@@ -12,10 +12,9 @@ import torch
 from gaplab.doctor.context import Context
 
 
-def baselines(ctx: Context) -> dict[str, Any]:
-    """Validation error (the task's scale, see ``Context.error_of``) of each baseline; cached per context."""
-    if "baselines" in ctx.cache:
-        return ctx.cache["baselines"]
+def fit_baselines(ctx: Context) -> dict[str, Any]:
+    """Validation error (the task's scale, see ``Context.error_of``) of each baseline (``ctx.baselines`` calls
+    this once)."""
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
     from threadpoolctl import threadpool_limits
@@ -35,9 +34,7 @@ def baselines(ctx: Context) -> dict[str, Any]:
     with threadpool_limits(torch.get_num_threads()):
         out = _fit_all(models, xtr, ytr, xva, yva, ctx)
     best = min(out, key=out.__getitem__)
-    res = {"errors": out, "best": best, "best_error": out[best]}
-    ctx.cache["baselines"] = res
-    return res
+    return {"errors": out, "best": best, "best_error": out[best]}
 
 
 def _fit_all(models: dict[str, Any], xtr: np.ndarray, ytr: np.ndarray, xva: np.ndarray, yva: np.ndarray,

@@ -4,24 +4,22 @@ regularization; both → both."""
 
 from __future__ import annotations
 
-from gaplab.doctor.baselines import baselines
 from gaplab.doctor.context import Context
-from gaplab.doctor.main_run import main_run
-from gaplab.doctor.result import PASS, WARN, Check
+from gaplab.doctor.result import PASS, WARN, Finding
 
 FAMILY = "bias_variance"
 TOLERANCE = 0.1  # of the chance-level error (1 − 1/K; 1 for normalized MSE): a gap smaller than this is noise-level
 
 
-def run(ctx: Context) -> list[Check]:
-    m = main_run(ctx)
+def run(ctx: Context) -> list[Finding]:
+    m = ctx.main
     done = [r for r in m.results if r.status == "done"]
     if not done:
-        return [Check(FAMILY, "bias / variance", None, "every seed diverged", "—", WARN,
-                      "no finished run to measure (see the dynamics check)", "fix the divergence first")]
+        return [Finding(FAMILY, "bias / variance", None, "every seed diverged", "—", WARN,
+                        "no finished run to measure (see the dynamics check)", "fix the divergence first")]
     train = sum(ctx.error_of(r.final, "train") for r in done) / len(done)
     val = sum(ctx.error_of(r.final, "val") for r in done) / len(done)
-    base = baselines(ctx)
+    base = ctx.baselines
     ref, ref_name = (ctx.target_error, "your target") if ctx.target_error is not None else \
         (base["best_error"], f"{base['best']} baseline")
     chance = ctx.chance_error if ctx.classification else 1.0
@@ -46,5 +44,5 @@ def run(ctx: Context) -> list[Check]:
         cause = f"high variance: validation {unit} {val:.3f} is {gap:.3f} above training {train:.3f}{note}"
         fix = "more data, more regularization (L2, dropout, augmentation), or early stopping"
     else:
-        return [Check(FAMILY, "bias / variance", gap, shown, band, PASS, details=details)]
-    return [Check(FAMILY, "bias / variance", gap, shown, band, WARN, cause, fix, details)]
+        return [Finding(FAMILY, "bias / variance", gap, shown, band, PASS, details=details)]
+    return [Finding(FAMILY, "bias / variance", gap, shown, band, WARN, cause, fix, details)]

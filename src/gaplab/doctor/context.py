@@ -1,7 +1,9 @@
 """What every check family shares: the user's spec, its data, the task's scales, budgets and trained packs.
 
-Training goes through the engine's ``Pack`` (many models at once); results a later family reuses (the main
-run with the user's settings, the baselines) are computed once and cached here.
+Training goes through the engine's ``Pack`` (many models at once). What several families read (the main run with
+the user's settings, the baselines, the learning-rate curve, the untrained model and its loss) is a typed property
+of the context, computed on first use; what a family found for the figures and the summary afterwards is a field
+of ``ctx.found``.
 """
 
 from __future__ import annotations
@@ -9,14 +11,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from gaplab.data import Dataset
 from gaplab.engine import Pack, RunResult, prepared_for, raw_dataset, shared_pool
 from gaplab.spec import RunSpec
+
+if TYPE_CHECKING:
+    from gaplab.doctor.lr_range import LrCurve
+    from gaplab.doctor.main_run import MainRun
 
 Progress = Callable[[str, int, int], None]
 
@@ -36,6 +43,27 @@ class Budget:
     fold_steps: int = 250  # short: longer training memorizes the noisy labels and hides them
     baseline_examples: int = 4000
     probe_examples: int = 512
+
+
+@dataclass
+class LabelNoiseFound:
+    """The label-noise family's out-of-fold view of the training set: pool positions, suspects, probabilities."""
+
+    idx: torch.Tensor  # pool positions of the training examples
+    suspects: torch.Tensor  # positions in ``idx`` of the suspects, most suspect first
+    self_confidence: torch.Tensor  # out-of-fold probability of each example's given label
+    out_of_fold: torch.Tensor  # (n, classes) out-of-fold probabilities
+
+
+@dataclass
+class Found:
+    """What the families measured that the figures and the summary read after them (None: did not run)."""
+
+    main: MainRun | None = None
+    lr_curve: LrCurve | None = None
+    suggested_lr: float | None = None
+    tiny_curves: tuple[list[float], list[list[float]]] | None = None  # rates, per-step losses
+    label_noise: LabelNoiseFound | None = None
 
 
 BUDGETS = {
@@ -71,7 +99,7 @@ class Context:
             self.chance_error = 1.0 - 1.0 / max(self.k, 1)
         else:
             self.target_var = float(y.float().var(0).mean().clamp_min(1e-12))
-        self.cache: dict[str, Any] = {}
+        self.found = Found()
         self.plots: dict[str, Any] = {}  # name -> matplotlib figure, saved by diagnose()
 
     # ---- task scales ---------------------------------------------------------------------------
@@ -127,24 +155,48 @@ class Context:
         s = self.val_spec
         return s.replace(**{"optim.epochs": self.epochs_for(self.budget.main_steps), "seed": s.seed + seed_offset})
 
+    # ---- shared measurements, each computed on first use ----------------------------------------
+    @property
+    def main(self) -> MainRun:
+        """The main run (the user's settings, ``budget.seeds`` seeds) with its dynamics; trained once."""
+        if self.found.main is None:
+            from gaplab.doctor.main_run import train_main
+
+            self.found.main = train_main(self)
+        return self.found.main
+
+    @property
+    def lr_curve(self) -> LrCurve:
+        """Final training loss over a grid of learning rates × seeds; trained once."""
+        if self.found.lr_curve is None:
+            from gaplab.doctor.lr_range import measure
+
+            self.found.lr_curve = measure(self)
+        return self.found.lr_curve
+
+    @cached_property
+    def baselines(self) -> dict[str, Any]:
+        """Validation error of the simple baselines (``doctor.baselines``): errors, best, best_error."""
+        from gaplab.doctor.baselines import fit_baselines
+
+        return fit_baselines(self)
+
+    @cached_property
     def initial_model(self) -> torch.nn.Module:
         """The user's model as the main run initializes it, built once: the probes (``doctor.probes``) set the
         mode they need and leave its weights and buffers as they found them, so every family can share it."""
-        if "initial_model" not in self.cache:
-            from gaplab.engine import build_initial
+        from gaplab.engine import build_initial
 
-            self.cache["initial_model"] = build_initial(self.val_spec)
-        return self.cache["initial_model"]
+        return build_initial(self.val_spec)
 
+    @cached_property
     def init_loss(self) -> float:
-        """The untrained model's loss on the probe batch (eval mode); cached."""
-        if "init_loss" not in self.cache:
-            from gaplab.doctor.probes import loss_of
+        """The untrained model's loss on the probe batch (eval mode)."""
+        from gaplab.doctor.probes import loss_of
 
-            x, y = self.probe_batch()
-            with torch.no_grad():
-                self.cache["init_loss"] = float(loss_of(self.initial_model().eval()(x), y, self.classification))
-        return float(self.cache["init_loss"])
+        x, y = self.probe_batch()
+        with torch.no_grad():
+            return float(loss_of(self.initial_model.eval()(x), y, self.classification))
 
     def probe_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
         """A fixed batch of training examples (inputs as the model sees them, run labels) for init probes."""

@@ -12,41 +12,41 @@ import numpy as np
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding, verdict_of
 
 FAMILY = "data"
 BINS = 20  # quantile bins of the one-feature predictor (classification)
 BINS_REGRESSION = 50  # finer for a continuous target: a copied target then scores R² ≈ 1 − 1/BINS²
 
 
-def class_balance(ctx: Context) -> Check:
+def class_balance(ctx: Context) -> Finding:
     y = ctx.raw.y_train
     if not ctx.classification:
         v = float(y.float().var(0).mean())
-        return Check(FAMILY, "target spread", v, f"variance {v:.3g}", "> 0 (a constant target cannot be learned)",
-                     FAIL if v == 0 else PASS, "the target is constant" if v == 0 else "",
-                     "check the target column" if v == 0 else "")
+        return Finding(FAMILY, "target spread", v, f"variance {v:.3g}", "> 0 (a constant target cannot be learned)",
+                       FAIL if v == 0 else PASS, "the target is constant" if v == 0 else "",
+                       "check the target column" if v == 0 else "")
     counts = torch.bincount(y, minlength=ctx.k).float()
     present = counts[counts > 0]
     ratio = float(present.min() / present.max())
     # balanced ↔ 1; a 1:5 imbalance makes accuracy misleading, 1:20 makes the rare class nearly invisible
     verdict = verdict_of(ratio, 0.2, 0.05, higher_is_worse=False)
-    return Check(FAMILY, "class balance", ratio, f"rarest/commonest {ratio:.2f}", "≥ 0.2 (1:5)", verdict,
-                 "" if verdict == PASS else f"imbalanced classes (counts {int(present.min())}–{int(present.max())})",
-                 "" if verdict == PASS else "report per-class error; reweight or resample the rare classes",
-                 {"counts": counts.tolist()})
+    return Finding(FAMILY, "class balance", ratio, f"rarest/commonest {ratio:.2f}", "≥ 0.2 (1:5)", verdict,
+                   "" if verdict == PASS else f"imbalanced classes (counts {int(present.min())}–{int(present.max())})",
+                   "" if verdict == PASS else "report per-class error; reweight or resample the rare classes",
+                   {"counts": counts.tolist()})
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(len(x), -1).double()
 
 
-def feature_scale(ctx: Context) -> list[Check]:
+def feature_scale(ctx: Context) -> list[Finding]:
     x = _flat(ctx.raw.x_train)
     std = x.std(0)
     const = int((std == 0).sum())
     n_feat = x.shape[1]
-    checks = [Check(
+    checks = [Finding(
         FAMILY, "constant features", const / n_feat, f"{const} of {n_feat}", "< 10 % of features constant",
         WARN if const >= 0.1 * n_feat else PASS,  # a few constant ones (digits' corners) are harmless
         f"{const} feature(s) never vary in the training pool: they carry no information" if const else "",
@@ -55,12 +55,12 @@ def feature_scale(ctx: Context) -> list[Check]:
     rms = (x.pow(2).mean(0)).sqrt()
     biggest = float(rms.max())
     if ctx.spec.data.standardize:
-        checks.append(Check(FAMILY, "feature scale", biggest, f"raw RMS ≤ {biggest:.3g}",
-                            "standardized by gaplab (data.standardize)", PASS))
+        checks.append(Finding(FAMILY, "feature scale", biggest, f"raw RMS ≤ {biggest:.3g}",
+                              "standardized by gaplab (data.standardize)", PASS))
         return checks
     # inputs of order one keep a default init's pre-activations of order one; 10× is tolerable, 100× is not
     verdict = verdict_of(biggest, 10.0, 100.0)
-    checks.append(Check(
+    checks.append(Finding(
         FAMILY, "feature scale", biggest, f"max RMS {biggest:.3g}", "≤ 10 with standardization off", verdict,
         "" if verdict == PASS else f"unscaled features (up to {biggest:.3g}) with data.standardize off",
         "" if verdict == PASS else "switch standardization on (data.standardize: true) or rescale the inputs",
@@ -73,14 +73,14 @@ def _row_hashes(x: torch.Tensor) -> list[bytes]:
     return [hashlib.blake2b(r.tobytes(), digest_size=12).digest() for r in a]
 
 
-def duplicates(ctx: Context) -> Check:
+def duplicates(ctx: Context) -> Finding:
     train = set(_row_hashes(ctx.raw.x_train))
     test = _row_hashes(ctx.raw.x_test)
     shared = [i for i, h in enumerate(test) if h in train]
     frac = len(shared) / max(len(test), 1)
     # a few natural repeats happen in small discrete data; a copied test set shows up as a large fraction
     verdict = verdict_of(frac, 0.01, 0.05)
-    return Check(
+    return Finding(
         FAMILY, "train/test duplicates", frac, f"{len(shared)} of {len(test)} test ({100 * frac:.1f} %)",
         "≤ 1 % of test inputs also in training", verdict,
         "" if verdict == PASS else "leakage: test examples also appear in the training set",
@@ -141,18 +141,18 @@ def single_feature_skill(ctx: Context, max_features: int = 4096, max_rows: int =
     return skill, "accuracy skill over the majority class" if ctx.classification else "R²"
 
 
-def leaky_feature(ctx: Context) -> Check:
+def leaky_feature(ctx: Context) -> Finding:
     if len(ctx.raw.x_test) == 0:
-        return Check(FAMILY, "one-feature leakage", None, "no test set", "—", PASS)
+        return Finding(FAMILY, "one-feature leakage", None, "no test set", "—", PASS)
     if _flat(ctx.raw.x_train[:1]).shape[1] == 1:
-        return Check(FAMILY, "one-feature leakage", None, "one input feature", "—", PASS)
+        return Finding(FAMILY, "one-feature leakage", None, "one input feature", "—", PASS)
     skill, what = single_feature_skill(ctx)
     best = int(torch.nan_to_num(skill, nan=-1.0).argmax())
     v = float(skill[best])
     # a real feature rarely predicts the target almost perfectly on its own; a copy of the target does
     verdict = verdict_of(v, 0.9, 0.98)
     name = _feature_name(ctx, best)
-    return Check(
+    return Finding(
         FAMILY, "one-feature leakage", v, f"{name}: {v:.3f}", f"{what} of any single feature < 0.9", verdict,
         "" if verdict == PASS else f"leakage: feature {name} alone predicts the target (skill {v:.3f})",
         "" if verdict == PASS else f"drop feature {name} if it is derived from the target",
@@ -175,13 +175,13 @@ def _feature_name(ctx: Context, i: int) -> str:
     return f"#{i}"
 
 
-def labels(ctx: Context) -> Check:
+def labels(ctx: Context) -> Finding:
     if not ctx.classification:
         bad = int((~torch.isfinite(ctx.raw.y_train)).sum() + (~torch.isfinite(ctx.raw.y_test)).sum())
         bad_x = int((~torch.isfinite(ctx.raw.x_train)).sum())
         n = bad + bad_x
-        return Check(FAMILY, "finite values", n, f"{n} non-finite", "0", FAIL if n else PASS,
-                     "non-finite targets or inputs" if n else "", "remove or impute them" if n else "")
+        return Finding(FAMILY, "finite values", n, f"{n} non-finite", "0", FAIL if n else PASS,
+                       "non-finite targets or inputs" if n else "", "remove or impute them" if n else "")
     ys = torch.cat([ctx.raw.y_train, ctx.raw.y_test])
     out = int(((ys < 0) | (ys >= ctx.k)).sum())
     unused = [c for c in range(ctx.k) if int((ctx.raw.y_train == c).sum()) == 0]
@@ -197,11 +197,11 @@ def labels(ctx: Context) -> Check:
         cause.append(f"class id(s) {unused[:10]} never occur in training (labels not 0..K−1 contiguous?)")
     if bad_x:
         cause.append(f"{bad_x} non-finite input values")
-    return Check(FAMILY, "labels in range", n, f"{n} problems", f"labels in 0..{ctx.k - 1}, every class present",
-                 FAIL if n else PASS, "; ".join(cause), "re-encode labels as 0..K−1; fix the inputs" if n else "")
+    return Finding(FAMILY, "labels in range", n, f"{n} problems", f"labels in 0..{ctx.k - 1}, every class present",
+                   FAIL if n else PASS, "; ".join(cause), "re-encode labels as 0..K−1; fix the inputs" if n else "")
 
 
-def target_scale(ctx: Context) -> Check:
+def target_scale(ctx: Context) -> Finding:
     """A regression target far from unit scale makes the squared error and its gradients huge (or tiny) for a
     network initialized to output values of order one (gaplab standardizes inputs, not targets)."""
     y = ctx.raw.y_train.double().reshape(len(ctx.raw.y_train), -1)
@@ -209,20 +209,20 @@ def target_scale(ctx: Context) -> Check:
     lg = abs(math.log10(rms)) if rms > 0 else 0.0
     verdict = verdict_of(lg, 2.0, 3.0)  # 100× off unit scale is a sign, 1000× is broken
     side = "large" if rms > 1 else "small"
-    return Check(FAMILY, "target scale", rms, f"target RMS {rms:.3g}", "RMS within 10⁻²–10² (unit scale)", verdict,
-                 "" if verdict == PASS else f"the regression target's scale is {rms:.2g}: far too {side} for a "
-                 f"network whose outputs start near 1 (the squared error and its gradients scale with it)",
-                 "" if verdict == PASS else "standardize the target (subtract its mean, divide by its std) and "
-                 "undo it on the predictions")
+    return Finding(FAMILY, "target scale", rms, f"target RMS {rms:.3g}", "RMS within 10⁻²–10² (unit scale)", verdict,
+                   "" if verdict == PASS else f"the regression target's scale is {rms:.2g}: far too {side} for a "
+                   f"network whose outputs start near 1 (the squared error and its gradients scale with it)",
+                   "" if verdict == PASS else "standardize the target (subtract its mean, divide by its std) and "
+                   "undo it on the predictions")
 
 
-def test_normalized(ctx: Context) -> Check:
+def test_normalized(ctx: Context) -> Finding:
     """Inputs standardized with the test set's statistics: the test inputs are exactly mean 0 / std 1 per
     feature and the training inputs are not (the reverse, training statistics, is correct)."""
     band = "test inputs not exactly standardized unless training inputs are"
     xtr, xte = _flat(ctx.raw.x_train), _flat(ctx.raw.x_test)
     if len(xte) < 2:
-        return Check(FAMILY, "normalization statistics", None, "no test set", "—", PASS)
+        return Finding(FAMILY, "normalization statistics", None, "no test set", "—", PASS)
 
     def exact(x: torch.Tensor) -> bool:
         m, sd = x.mean(0), x.std(0, unbiased=False)
@@ -232,22 +232,23 @@ def test_normalized(ctx: Context) -> Check:
             float((sd[keep] - 1).abs().max()) < 1e-3 or float((sd1[keep] - 1).abs().max()) < 1e-3)
 
     if not (exact(xte) and not exact(xtr)):
-        return Check(FAMILY, "normalization statistics", 0.0, "no sign of test statistics", band, PASS)
+        return Finding(FAMILY, "normalization statistics", 0.0, "no sign of test statistics", band, PASS)
     shift = float(xtr.mean(0).abs().max())
-    return Check(FAMILY, "normalization statistics", 1.0, f"test exactly standardized, training mean up to {shift:.2g}",
-                 band, WARN, "normalization statistics taken from the test set: the test inputs are exactly "
-                 "mean 0 / std 1 per feature and the training inputs are not — test information leaks into "
-                 "preprocessing", "compute the mean and std on the training set only and apply them to both "
-                 "(or leave it to gaplab: data.standardize)")
+    shown = f"test exactly standardized, training mean up to {shift:.2g}"
+    return Finding(FAMILY, "normalization statistics", 1.0, shown, band, WARN,
+                   "normalization statistics taken from the test set: the test inputs are exactly "
+                   "mean 0 / std 1 per feature and the training inputs are not — test information leaks into "
+                   "preprocessing", "compute the mean and std on the training set only and apply them to both "
+                   "(or leave it to gaplab: data.standardize)")
 
 
-def validation_leak(ctx: Context, max_rows: int = 1000, max_train: int = 5000) -> Check:
+def validation_leak(ctx: Context, max_rows: int = 1000, max_train: int = 5000) -> Finding:
     """Groups leaking across the validation split: validation examples whose nearest training example is far
     closer than the test examples' nearest (near-copies, e.g. repeated measurements of one subject)."""
     band = "validation examples about as far from training as test examples (ratio ≥ 0.5)"
     p = ctx.prepared
     if len(p.val_idx) == 0 or len(ctx.pool.x_test) == 0:
-        return Check(FAMILY, "validation split leak", None, "no validation or test set", "—", PASS)
+        return Finding(FAMILY, "validation split leak", None, "no validation or test set", "—", PASS)
     g = torch.Generator().manual_seed(0)
 
     def pick(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -261,15 +262,15 @@ def validation_leak(ctx: Context, max_rows: int = 1000, max_train: int = 5000) -
     ratio = float(d_val / d_test.clamp_min(1e-12))
     # an honest split puts validation and test at the same distance from training (ratio ≈ 1)
     verdict = PASS if ratio >= 0.5 else WARN if ratio >= 0.25 else FAIL
-    return Check(FAMILY, "validation split leak", ratio, f"nearest-neighbour distance val/test {ratio:.2f}", band,
-                 verdict, "" if verdict == PASS else f"groups leak across the validation split: validation "
-                 f"examples have near-copies in training (nearest-neighbour distance {ratio:.2f} × the test "
-                 f"set's), so the validation score is inflated",
-                 "" if verdict == PASS else "split by group (subject, source file, original item) before "
-                 "training, or deduplicate near-copies", {"val_nn": float(d_val), "test_nn": float(d_test)})
+    return Finding(FAMILY, "validation split leak", ratio, f"nearest-neighbour distance val/test {ratio:.2f}", band,
+                   verdict, "" if verdict == PASS else f"groups leak across the validation split: validation "
+                   f"examples have near-copies in training (nearest-neighbour distance {ratio:.2f} × the test "
+                   f"set's), so the validation score is inflated",
+                   "" if verdict == PASS else "split by group (subject, source file, original item) before "
+                   "training, or deduplicate near-copies", {"val_nn": float(d_val), "test_nn": float(d_test)})
 
 
-def run(ctx: Context) -> list[Check]:
+def run(ctx: Context) -> list[Finding]:
     ctx.progress("data checks", 0, 1)
     out = [labels(ctx), class_balance(ctx), *feature_scale(ctx), duplicates(ctx), validation_leak(ctx),
            leaky_feature(ctx), test_normalized(ctx)]

@@ -8,9 +8,9 @@ import math
 import numpy as np
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.main_run import MainRun, main_run
+from gaplab.doctor.main_run import MainRun
 from gaplab.doctor.probes import NO_RELU, dead_relu_fraction, gradient_norms
-from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding, verdict_of
 
 FAMILY = "dynamics"
 RATIO_LOW, RATIO_HIGH = 1e-5, 1.0  # median ‖ΔW‖/‖W‖ per step outside this is a rate problem (see bands below)
@@ -22,7 +22,7 @@ def _smooth(v: np.ndarray, w: int) -> np.ndarray:
     return np.convolve(v, np.ones(w) / w, mode="valid")
 
 
-def loss_checks(ctx: Context, m: MainRun, ratio: float, dead_after: float | None) -> list[Check]:
+def loss_checks(ctx: Context, m: MainRun, ratio: float, dead_after: float | None) -> list[Finding]:
     losses = np.array(m.losses, dtype=float)  # (steps, seeds)
     n = len(losses)
     diverged = [r for r in m.results if r.status == "diverged"]
@@ -38,12 +38,12 @@ def loss_checks(ctx: Context, m: MainRun, ratio: float, dead_after: float | None
     if diverged or not math.isfinite(tail) or peak > 3 * l0:
         what = (f"non-finite loss in {len(diverged)} of {len(m.results)} seeds" if diverged or not math.isfinite(tail)
                 else f"loss rose to {peak:.3g} from {l0:.3g}")
-        out.append(Check(FAMILY, "loss does not explode", peak, what, "finite, ≤ 3 × the initial loss", FAIL,
-                         f"learning rate too high: the loss explodes ({what})",
-                         "lower the learning rate (see the learning-rate check) or clip gradients", details))
+        out.append(Finding(FAMILY, "loss does not explode", peak, what, "finite, ≤ 3 × the initial loss", FAIL,
+                           f"learning rate too high: the loss explodes ({what})",
+                           "lower the learning rate (see the learning-rate check) or clip gradients", details))
         return out
-    out.append(Check(FAMILY, "loss does not explode", peak, f"peak {peak:.3g} (start {l0:.3g})",
-                     "finite, ≤ 3 × the initial loss", PASS, details=details))
+    out.append(Finding(FAMILY, "loss does not explode", peak, f"peak {peak:.3g} (start {l0:.3g})",
+                       "finite, ≤ 3 × the initial loss", PASS, details=details))
     drop = (l0 - tail) / l0 if l0 > 0 else 0.0
     verdict = verdict_of(drop, 0.2, 0.05, higher_is_worse=False)
     cause = fix = ""
@@ -60,15 +60,15 @@ def loss_checks(ctx: Context, m: MainRun, ratio: float, dead_after: float | None
         else:
             cause, fix = ("the loss stalls: learning rate, initialization or a data/label problem",
                           "see the learning-rate, initialization and input checks")
-    out.append(Check(FAMILY, "loss falls", drop, f"{l0:.3g} → {tail:.3g} ({drop:.0%} lower)",
-                     "≥ 20 % lower over the run", verdict, cause, fix, details))
+    out.append(Finding(FAMILY, "loss falls", drop, f"{l0:.3g} → {tail:.3g} ({drop:.0%} lower)",
+                       "≥ 20 % lower over the run", verdict, cause, fix, details))
     return out
 
 
-def ratio_check(m: MainRun) -> tuple[Check, float]:
+def ratio_check(m: MainRun) -> tuple[Finding, float]:
     med = {n: float(np.median(v)) for n, v in m.ratios.items() if v}
     if not med:
-        return Check(FAMILY, "update/weight ratio", None, "no weights", "—", PASS), math.nan
+        return Finding(FAMILY, "update/weight ratio", None, "no weights", "—", PASS), math.nan
     top = max(med.values())
     verdict = PASS
     cause = fix = ""
@@ -78,43 +78,43 @@ def ratio_check(m: MainRun) -> tuple[Check, float]:
     elif top < RATIO_LOW:
         verdict, cause, fix = WARN, "learning rate too low: each step barely changes the weights", \
             "raise the learning rate"
-    return Check(FAMILY, "update/weight ratio", top, f"max layer median {top:.2g}",
-                 f"{RATIO_LOW:g} – {RATIO_HIGH:g} per step", verdict, cause, fix,
-                 {"per_layer_median": med, "steps": m.ratio_steps}), top
+    return Finding(FAMILY, "update/weight ratio", top, f"max layer median {top:.2g}",
+                   f"{RATIO_LOW:g} – {RATIO_HIGH:g} per step", verdict, cause, fix,
+                   {"per_layer_median": med, "steps": m.ratio_steps}), top
 
 
-def gradient_check(ctx: Context, m: MainRun) -> Check:
+def gradient_check(ctx: Context, m: MainRun) -> Finding:
     x, y = ctx.probe_batch()
-    before = gradient_norms(ctx.initial_model(), x, y, ctx.classification)
+    before = gradient_norms(ctx.initial_model, x, y, ctx.classification)
     after = gradient_norms(m.trained_model(), x, y, ctx.classification)
     names = list(before)
     if len(names) < 2:
-        return Check(FAMILY, "gradient flow", None, "one layer", "—", PASS, details={"init": before, "end": after})
+        return Finding(FAMILY, "gradient flow", None, "one layer", "—", PASS, details={"init": before, "end": after})
     first, last = before[names[0]], before[names[-1]]
     ratio = first / last if last > 0 else (math.inf if first > 0 else 0.0)
     lg = -math.log10(ratio) if 0 < ratio < math.inf else (math.inf if ratio == 0 else -math.inf)
     # gradients shrinking 1000× from the head to the input layer mean the early layers barely learn
     verdict = verdict_of(lg, 2.0, 3.0)
-    return Check(FAMILY, "gradient flow", ratio, f"input/output layer gradient {ratio:.3g}", "≥ 10⁻² at init",
-                 verdict, "" if verdict == PASS else "vanishing gradients toward the input",
-                 "" if verdict == PASS else "use ReLU-family activations with He init, residual connections or "
-                 "normalization", {"init": before, "end": after})
+    return Finding(FAMILY, "gradient flow", ratio, f"input/output layer gradient {ratio:.3g}", "≥ 10⁻² at init",
+                   verdict, "" if verdict == PASS else "vanishing gradients toward the input",
+                   "" if verdict == PASS else "use ReLU-family activations with He init, residual connections or "
+                   "normalization", {"init": before, "end": after})
 
 
-def dead_after_check(ctx: Context, m: MainRun) -> tuple[Check, float | None]:
+def dead_after_check(ctx: Context, m: MainRun) -> tuple[Finding, float | None]:
     frac, per = dead_relu_fraction(m.trained_model(), ctx.pool.x_train[ctx.prepared.train_idx])
     if frac is None:
-        return Check(FAMILY, "dead ReLU after training", None, NO_RELU, "—", PASS), None
+        return Finding(FAMILY, "dead ReLU after training", None, NO_RELU, "—", PASS), None
     verdict = verdict_of(frac, 0.35, 0.6)  # healthy MNIST-1D MLPs end with ≈25 % silent units
-    return Check(FAMILY, "dead ReLU after training", frac, f"{100 * frac:.1f} % of units",
-                 "< 35 % silent on the whole training set", verdict,
-                 "" if verdict == PASS else "units died during training (a too-high rate or negative biases)",
-                 "" if verdict == PASS else "lower the learning rate; initialize biases at 0; try LeakyReLU",
-                 {"per_layer": per}), frac
+    return Finding(FAMILY, "dead ReLU after training", frac, f"{100 * frac:.1f} % of units",
+                   "< 35 % silent on the whole training set", verdict,
+                   "" if verdict == PASS else "units died during training (a too-high rate or negative biases)",
+                   "" if verdict == PASS else "lower the learning rate; initialize biases at 0; try LeakyReLU",
+                   {"per_layer": per}), frac
 
 
-def run(ctx: Context) -> list[Check]:
-    m = main_run(ctx)
+def run(ctx: Context) -> list[Finding]:
+    m = ctx.main
     rc, top = ratio_check(m)
     dead, frac = dead_after_check(ctx, m)
     return [*loss_checks(ctx, m, top, frac), rc, gradient_check(ctx, m), dead]

@@ -8,11 +8,9 @@ import math
 
 import torch
 
-from gaplab.doctor.baselines import baselines
 from gaplab.doctor.context import Context
-from gaplab.doctor.main_run import main_run
 from gaplab.doctor.probes import batch_coupling, dead_relu_fraction, has_norm_layers, input_use
-from gaplab.doctor.result import FAIL, PASS, WARN, Check
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding
 
 FAMILY = "input"
 
@@ -23,15 +21,15 @@ def _val_error(ctx: Context, finals: list[dict[str, float]]) -> float:
 
 def input_gradient(ctx: Context) -> tuple[float, float, bool, float]:
     """Own-input and cross-example gradient norms at init, whether the model normalizes, its dead-ReLU fraction."""
-    model = ctx.initial_model()
+    model = ctx.initial_model
     x, _ = ctx.probe_batch()
     own, other = batch_coupling(model, x[:64])
     dead, _ = dead_relu_fraction(model, x)
     return own, other, has_norm_layers(model), dead or 0.0
 
 
-def zero_input(ctx: Context, own_grad: float, dead: float = 0.0) -> Check:
-    main = main_run(ctx)
+def zero_input(ctx: Context, own_grad: float, dead: float = 0.0) -> Finding:
+    main = ctx.main
     real = _val_error(ctx, [r.final for r in main.results])
     specs = [r.spec for r in main.results]
     _, zres = ctx.train(f"zero-input baseline ({len(specs)} models)", specs, dataset=ctx.zeroed_pool())
@@ -45,9 +43,9 @@ def zero_input(ctx: Context, own_grad: float, dead: float = 0.0) -> Check:
     gain = zero - real
     details = {"val_error_real": real, "val_error_zero": zero, "margin": margin}
     if gain >= margin:
-        return Check(FAMILY, "beats zeroed inputs", gain, f"val error {real:.3f} vs {zero:.3f} zeroed",
-                     f"real inputs better by ≥ {margin:.3f}", PASS, details=details)
-    base = baselines(ctx)
+        return Finding(FAMILY, "beats zeroed inputs", gain, f"val error {real:.3f} vs {zero:.3f} zeroed",
+                       f"real inputs better by ≥ {margin:.3f}", PASS, details=details)
+    base = ctx.baselines
     details["baselines"] = base["errors"]
     signal = zero - base["best_error"] >= margin
     if own_grad == 0.0 and dead >= 0.9:  # (almost) every unit dead; a model ignoring x can have ~half dead
@@ -66,51 +64,51 @@ def zero_input(ctx: Context, own_grad: float, dead: float = 0.0) -> Check:
                  f"{base['best_error']:.3f}): training is broken (learning rate, init or architecture)")
         fix = "see the learning-rate, initialization and dynamics checks"
         details["symptom"] = True  # of a training problem another family names
-    return Check(FAMILY, "beats zeroed inputs", gain, f"val error {real:.3f} vs {zero:.3f} zeroed",
-                 f"real inputs better by ≥ {margin:.3f}", FAIL, cause, fix, details)
+    return Finding(FAMILY, "beats zeroed inputs", gain, f"val error {real:.3f} vs {zero:.3f} zeroed",
+                   f"real inputs better by ≥ {margin:.3f}", FAIL, cause, fix, details)
 
 
-def coupling(own: float, other: float, norm_layers: bool) -> Check:
+def coupling(own: float, other: float, norm_layers: bool) -> Finding:
     ratio = other / own if own > 0 else (math.inf if other > 0 else 0.0)
     # exact independence gives 0 up to float rounding; anything above 1e-6 of the own-input gradient is real
     if ratio <= 1e-6:
-        return Check(FAMILY, "batch independence", ratio, f"{ratio:.2g} × own-input gradient", "≤ 1e-6", PASS,
-                     details={"own": own, "other": other})
+        return Finding(FAMILY, "batch independence", ratio, f"{ratio:.2g} × own-input gradient", "≤ 1e-6", PASS,
+                       details={"own": own, "other": other})
     if norm_layers:
-        return Check(FAMILY, "batch independence", ratio, f"{ratio:.2g} × own-input gradient", "≤ 1e-6", WARN,
-                     "a normalization layer uses batch statistics at evaluation: a prediction depends on the rest "
-                     "of its batch", "use running statistics at eval (BatchNorm track_running_stats) or LayerNorm",
-                     {"own": own, "other": other})
-    return Check(FAMILY, "batch independence", ratio, f"{ratio:.2g} × own-input gradient", "≤ 1e-6", FAIL,
-                 "examples mix across the batch: a wrong reshape/view/transpose mixes the batch axis",
-                 "check every reshape keeps the batch axis first (x.view(B, ...), not x.view(-1, ...) across it)",
-                 {"own": own, "other": other})
+        return Finding(FAMILY, "batch independence", ratio, f"{ratio:.2g} × own-input gradient", "≤ 1e-6", WARN,
+                       "a normalization layer uses batch statistics at evaluation: a prediction depends on the rest "
+                       "of its batch", "use running statistics at eval (BatchNorm track_running_stats) or LayerNorm",
+                       {"own": own, "other": other})
+    return Finding(FAMILY, "batch independence", ratio, f"{ratio:.2g} × own-input gradient", "≤ 1e-6", FAIL,
+                   "examples mix across the batch: a wrong reshape/view/transpose mixes the batch axis",
+                   "check every reshape keeps the batch axis first (x.view(B, ...), not x.view(-1, ...) across it)",
+                   {"own": own, "other": other})
 
 
-def channels_used(ctx: Context) -> Check:
+def channels_used(ctx: Context) -> Finding:
     """Every input channel (or feature, for flat inputs) reaches the output at init."""
     x, _ = ctx.probe_batch()
-    use = input_use(ctx.initial_model(), x[:64])
+    use = input_use(ctx.initial_model, x[:64])
     unused = torch.nonzero(use == 0).flatten().tolist()
     what = "channel" if ctx.pool.x_train.dim() > 2 else "feature"
     n = len(use)
     if not unused or len(unused) == n:  # all unused: the zero-input check names a model that ignores x
-        return Check(FAMILY, f"every input {what} used", len(unused), f"{n - len(unused)} of {n} used",
-                     f"each input {what} reaches the output", PASS)
+        return Finding(FAMILY, f"every input {what} used", len(unused), f"{n - len(unused)} of {n} used",
+                       f"each input {what} reaches the output", PASS)
     shown = ", ".join(map(str, unused[:10])) + (" …" if len(unused) > 10 else "")
-    return Check(FAMILY, f"every input {what} used", len(unused), f"{len(unused)} of {n} unused ({shown})",
-                 f"each input {what} reaches the output", FAIL,
-                 f"the model's output does not depend on input {what}{'s' if len(unused) > 1 else ''} {shown} "
-                 f"(zero gradient): the forward drops part of its input", "check the model's forward for a slice "
-                 "or index that leaves out part of x (x[:, :k], a wrong channel count)", {"unused": unused[:200]})
+    return Finding(FAMILY, f"every input {what} used", len(unused), f"{len(unused)} of {n} unused ({shown})",
+                   f"each input {what} reaches the output", FAIL,
+                   f"the model's output does not depend on input {what}{'s' if len(unused) > 1 else ''} {shown} "
+                   f"(zero gradient): the forward drops part of its input", "check the model's forward for a slice "
+                   "or index that leaves out part of x (x[:, :k], a wrong channel count)", {"unused": unused[:200]})
 
 
-def augmentation(ctx: Context) -> Check | None:
+def augmentation(ctx: Context) -> Finding | None:
     """The user's augmentation against none: same runs without it; worse validation error means it changes the
     label (a flipped digit is another digit) or destroys the signal."""
     if not ctx.val_spec.reg.augment:
         return None
-    main = main_run(ctx)
+    main = ctx.main
     with_aug = _val_error(ctx, [r.final for r in main.results])
     specs = [r.spec.replace(**{"reg.augment": []}) for r in main.results]
     _, res = ctx.train(f"without augmentation ({len(specs)} models)", specs)
@@ -122,17 +120,17 @@ def augmentation(ctx: Context) -> Check | None:
     shown = f"val error {with_aug:.3f} with {names}, {without:.3f} without"
     band = f"no worse than without it by ≥ {margin:.3f}"
     if loss < margin:
-        return Check(FAMILY, "augmentation keeps labels", loss, shown, band, PASS)
+        return Finding(FAMILY, "augmentation keeps labels", loss, shown, band, PASS)
     # a worse validation error is measured; why (a changed label or a destroyed cue) is not, so: WARN
-    return Check(FAMILY, "augmentation keeps labels", loss, shown, band, WARN,
-                 f"the augmentation ({names}) makes validation worse ({with_aug:.3f} against {without:.3f} without "
-                 f"it): it changes what the label means (a digit turned upside down is another digit) or destroys "
-                 f"what tells the classes apart",
-                 "drop the augmentation or keep only label-preserving ones (small shifts or crops for digits)",
-                 {"with": with_aug, "without": without, "margin": margin})
+    return Finding(FAMILY, "augmentation keeps labels", loss, shown, band, WARN,
+                   f"the augmentation ({names}) makes validation worse ({with_aug:.3f} against {without:.3f} without "
+                   f"it): it changes what the label means (a digit turned upside down is another digit) or destroys "
+                   f"what tells the classes apart",
+                   "drop the augmentation or keep only label-preserving ones (small shifts or crops for digits)",
+                   {"with": with_aug, "without": without, "margin": margin})
 
 
-def run(ctx: Context) -> list[Check]:
+def run(ctx: Context) -> list[Finding]:
     own, other, norm_layers, dead = input_gradient(ctx)
     checks = [zero_input(ctx, own, dead), coupling(own, other, norm_layers), channels_used(ctx)]
     aug = augmentation(ctx)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import torch
 
-from gaplab.doctor.context import Context
-from gaplab.doctor.result import PASS, WARN, Check
+from gaplab.doctor.context import Context, LabelNoiseFound
+from gaplab.doctor.result import PASS, WARN, Finding
 from gaplab.engine import Pack
 
 FAMILY = "label_noise"
@@ -127,7 +127,7 @@ def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> floa
     return noise_fit(torch.from_numpy(p).float(), y, ctx.k).rate
 
 
-def run(ctx: Context) -> list[Check]:
+def run(ctx: Context) -> list[Finding]:
     if not ctx.classification:
         return []
     idx, oof = out_of_fold(ctx)
@@ -145,8 +145,7 @@ def run(ctx: Context) -> list[Check]:
                "noise_rate_network": fit.rate, "shares": fit.weights,
                "temperature": fit.temperature, "posterior": fit.posterior[pos][:MAX_KEPT].tolist(),
                "self_confidence": self_conf[pos][:MAX_KEPT].tolist()}
-    ctx.cache["label_noise"] = (idx, pos, self_conf)
-    ctx.cache["label_noise_oof"] = (idx, oof)  # named by doctor.suspects (row ids, --json, --suspects)
+    ctx.found.label_noise = LabelNoiseFound(idx, pos, self_conf, oof)  # named by doctor.suspects, drawn by plots
     first = ", ".join(map(str, ranked[:5].tolist()))
     shown = f"≈ {100 * rate:.1f} % wrong; {len(pos)} suspects" + (f"; first: {first}" if len(pos) else "")
     verdict = WARN if rate >= WARN_RATE else PASS
@@ -156,5 +155,5 @@ def run(ctx: Context) -> list[Check]:
                  f"far less likely under models that never saw it than their uncertainty explains)")
         fix = ("inspect the top suspects (by row id, most suspicious first; --suspects FILE lists them); relabel or "
                "drop the wrong ones, or train with label smoothing / early stopping")
-    return [Check(FAMILY, "label noise (heuristic)", rate, shown,
-                  f"< {100 * WARN_RATE:.0f} % of training labels estimated wrong", verdict, cause, fix, details)]
+    return [Finding(FAMILY, "label noise (heuristic)", rate, shown,
+                    f"< {100 * WARN_RATE:.0f} % of training labels estimated wrong", verdict, cause, fix, details)]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.result import FAIL, PASS, WARN, Check
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding
 from gaplab.spec import RunSpec
 
 FAMILY = "lr"
@@ -41,9 +41,7 @@ def grid(optimizer: str, per_decade: int) -> list[float]:
 
 
 def measure(ctx: Context) -> LrCurve:
-    """Train the grid × seeds (plus the user's rate × seeds) as one pack; cached per context."""
-    if "lr_curve" in ctx.cache:
-        return ctx.cache["lr_curve"]
+    """Train the grid × seeds (plus the user's rate × seeds) as one pack (``ctx.lr_curve`` calls this once)."""
     b = ctx.budget
     user: RunSpec = ctx.val_spec
     rates = grid(user.optim.name, b.lr_rates_per_decade)
@@ -55,10 +53,7 @@ def measure(ctx: Context) -> LrCurve:
     _, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs)
     loss = np.array([r.final.get("train_loss", math.inf) if r.status == "done" else math.inf for r in res])
     loss = np.where(np.isfinite(loss), loss, math.inf).reshape(b.lr_seeds, len(rates) + 1)
-    init = ctx.init_loss()
-    curve = LrCurve(rates, loss[:, :-1], init, loss[:, -1])
-    ctx.cache["lr_curve"] = curve
-    return curve
+    return LrCurve(rates, loss[:, :-1], ctx.init_loss, loss[:, -1])
 
 
 @dataclass
@@ -106,8 +101,8 @@ def suggest(c: LrCurve) -> Suggestion:
     return Suggestion(lr, "the seeds agree", per_seed, i)
 
 
-def run(ctx: Context) -> list[Check]:
-    c = measure(ctx)
+def run(ctx: Context) -> list[Finding]:
+    c = ctx.lr_curve
     s = suggest(c)
     user = ctx.val_spec.optim.lr
     u = float(np.mean(c.user_loss)) if np.isfinite(c.user_loss).all() else math.inf
@@ -117,22 +112,22 @@ def run(ctx: Context) -> list[Check]:
     details = {"rates": c.rates, "loss_mean": _mean(c.losses), "loss_per_seed": c.losses.tolist(),
                "per_seed_best": s.per_seed, "user_loss": u, "best_loss": best, "excess": excess,
                "init_loss": c.init_loss, "steps": ctx.budget.lr_steps}
-    ctx.cache["suggested_lr"] = s.lr
+    ctx.found.suggested_lr = s.lr
     details["loss_minimum_rate"] = s.minimum
     band = "loss-minimum rate where the seeds agree; yours within 10× of it and ≤ 20 % of the possible gain lost"
     if s.minimum is None or s.lr is None:
         # no suggestion, so no verdict on the user's rate either: an inconclusive range is a warning, never a failure
-        return [Check(FAMILY, "learning rate", None, "inconclusive", band, WARN, s.reason,
-                      "widen the grid or the budget (default mode), or check the other failures first", details)]
+        return [Finding(FAMILY, "learning rate", None, "inconclusive", band, WARN, s.reason,
+                        "widen the grid or the budget (default mode), or check the other failures first", details)]
     ratio = user / s.minimum
     shown = f"suggest {s.lr:.3g} (loss minimum {s.minimum:.3g}; yours {user:g})"
     if excess < 0.2 or (0.1 <= ratio <= 10 and excess < 0.5):
-        return [Check(FAMILY, "learning rate", s.lr, shown, band, PASS, details=details)]
+        return [Finding(FAMILY, "learning rate", s.lr, shown, band, PASS, details=details)]
     too = _direction(user, s.minimum)
     verdict = FAIL if excess >= 0.5 and not 0.1 <= ratio <= 10 else WARN
     cause = (f"learning rate {too}: yours ({user:g}) ends at loss {u:.3g} against {best:.3g} at the best rate "
              f"({excess:.0%} of the possible gain lost)")
-    return [Check(FAMILY, "learning rate", s.lr, shown, band, verdict, cause, f"train at about {s.lr:.2g}", details)]
+    return [Finding(FAMILY, "learning rate", s.lr, shown, band, verdict, cause, f"train at about {s.lr:.2g}", details)]
 
 
 def _direction(user: float, ref: float) -> str:

@@ -30,10 +30,8 @@ class MainRun:
         return self._trained
 
 
-def main_run(ctx: Context) -> MainRun:
-    """Train (once per context) the user's run for ``budget.seeds`` seeds and record its dynamics."""
-    if "main" in ctx.cache:
-        return ctx.cache["main"]
+def train_main(ctx: Context) -> MainRun:
+    """Train the user's run for ``budget.seeds`` seeds and record its dynamics (``ctx.main`` calls this once)."""
     specs = [ctx.main_spec(i) for i in range(ctx.budget.seeds)]
     pack = Pack(specs)
     rec = MainRun(pack=pack, results=[])
@@ -55,5 +53,4 @@ def main_run(ctx: Context) -> MainRun:
     label = f"main run ({len(specs)} × your settings)"
     ctx.progress(label, 0, specs[0].optim.epochs)
     rec.results = pack.fit(lambda e, total: ctx.progress(label, e, total), on_step=on_step)
-    ctx.cache["main"] = rec
     return rec

@@ -12,7 +12,7 @@ import math
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.result import FAIL, PASS, WARN, Check
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding
 from gaplab.spec import RegSpec
 
 FAMILY = "overfit"
@@ -38,7 +38,7 @@ def other_rates(lr: float, optimizer: str) -> list[float]:
     return [r for r in base if not math.isclose(r, lr, rel_tol=0.2)]
 
 
-def run(ctx: Context) -> list[Check]:
+def run(ctx: Context) -> list[Finding]:
     tiny = tiny_indices(ctx)
     user = ctx.val_spec
     steps = ctx.budget.tiny_steps
@@ -54,20 +54,20 @@ def run(ctx: Context) -> list[Check]:
     final = [r.final.get("train_loss", math.nan) if r.status == "done" else math.inf for r in res]
     final = [v if math.isfinite(v) else math.inf for v in final]
     fitted = [v <= FIT_FRACTION * scale for v in final]
-    ctx.cache["tiny_curves"] = (rates, curves)
+    ctx.found.tiny_curves = (rates, curves)
     blind = _input_blind_loss(ctx, tiny)
     details = {"examples": len(tiny), "steps": steps, "rates": rates, "final_loss": final, "input_blind_loss": blind}
     shown = f"loss {final[0]:.3g} after {steps} steps ({len(tiny)} examples)"
     band = f"≤ {FIT_FRACTION * scale:.3g} ({100 * FIT_FRACTION:.0f} % of {'ln K' if ctx.classification else 'var'})"
     if fitted[0]:
-        return [Check(FAMILY, "overfit a tiny set", final[0], shown, band, PASS, details=details)]
+        return [Finding(FAMILY, "overfit a tiny set", final[0], shown, band, PASS, details=details)]
     ok = [r for r, f in zip(rates, fitted, strict=True) if f]
     best = min(final)
     if final[0] <= SLOW_FRACTION * scale:
-        return [Check(FAMILY, "overfit a tiny set", final[0], shown, band, WARN,
-                      f"slow: still fitting after {steps} steps at your rate (loss {final[0]:.3g})" +
-                      (f"; fitted at lr {', '.join(f'{r:g}' for r in ok)}" if ok else ""),
-                      "a larger rate, or more steps (default mode)", details)]
+        return [Finding(FAMILY, "overfit a tiny set", final[0], shown, band, WARN,
+                        f"slow: still fitting after {steps} steps at your rate (loss {final[0]:.3g})" +
+                        (f"; fitted at lr {', '.join(f'{r:g}' for r in ok)}" if ok else ""),
+                        "a larger rate, or more steps (default mode)", details)]
     if ok:
         cause = (f"learning rate: the tiny set is fitted at lr {', '.join(f'{r:g}' for r in ok)} but not at yours "
                  f"({user.optim.lr:g}, loss {final[0]:.3g})")
@@ -81,7 +81,7 @@ def run(ctx: Context) -> list[Check]:
         cause = (f"capacity (or too few steps): no rate fitted {len(tiny)} examples in {steps} steps "
                  f"(best loss {best:.3g}, input-blind {blind:.3g})")
         fix = "use a wider/deeper model; check for a bottleneck layer or a frozen part of the network"
-    return [Check(FAMILY, "overfit a tiny set", final[0], shown, band, FAIL, cause, fix, details)]
+    return [Finding(FAMILY, "overfit a tiny set", final[0], shown, band, FAIL, cause, fix, details)]
 
 
 def _input_blind_loss(ctx: Context, tiny: torch.Tensor) -> float:

@@ -1,4 +1,4 @@
-"""The doctor's figures, drawn from what the checks cached: LR range, main-run loss, tiny-set fits, layers."""
+"""The doctor's figures, drawn from what the families found (ctx.found): LR range, main-run loss, tiny-set fits."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def figures(ctx: Context) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     figs: dict[str, Any] = {}
-    curve = ctx.cache.get("lr_curve")
+    curve = ctx.found.lr_curve
     if curve is not None:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
         loss = np.where(np.isfinite(curve.losses), curve.losses, np.nan)
@@ -25,14 +25,14 @@ def figures(ctx: Context) -> dict[str, Any]:
             ax.plot(curve.rates, row, color="0.7", lw=1)
         ax.plot(curve.rates, np.nanmean(loss, 0), "o-", color="C0", label="mean over seeds")
         ax.axvline(ctx.val_spec.optim.lr, color="C3", ls="--", label=f"yours {ctx.val_spec.optim.lr:g}")
-        if ctx.cache.get("suggested_lr"):
-            ax.axvline(ctx.cache["suggested_lr"], color="C2", label=f"suggested {ctx.cache['suggested_lr']:.2g}")
+        if ctx.found.suggested_lr:
+            ax.axvline(ctx.found.suggested_lr, color="C2", label=f"suggested {ctx.found.suggested_lr:.2g}")
         ax.axhline(curve.init_loss, color="0.4", ls=":", lw=1, label="untrained")
         ax.set(xscale="log", yscale="log", xlabel="learning rate (fixed per copy)",
                ylabel=f"train loss after {ctx.budget.lr_steps} steps", title="learning-rate range")
         ax.legend(fontsize=7)
         figs["lr_range"] = fig
-    main = ctx.cache.get("main")
+    main = ctx.found.main
     if main is not None:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
         a1.plot(np.array(main.losses, dtype=float), lw=0.8)
@@ -42,7 +42,7 @@ def figures(ctx: Context) -> dict[str, Any]:
         a2.set(yscale="log", xlabel="step", ylabel="‖ΔW‖ / ‖W‖", title="update/weight ratio per layer")
         a2.legend(fontsize=6)
         figs["dynamics"] = fig
-    tiny = ctx.cache.get("tiny_curves")
+    tiny = ctx.found.tiny_curves
     if tiny is not None:
         rates, curves = tiny
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -52,9 +52,9 @@ def figures(ctx: Context) -> dict[str, Any]:
         ax.set(yscale="log", xlabel="step (full batch)", ylabel="training loss", title="overfitting a tiny set")
         ax.legend(fontsize=7)
         figs["overfit_tiny"] = fig
-    noise = ctx.cache.get("label_noise")
+    noise = ctx.found.label_noise
     if noise is not None:
-        _, pos, conf = noise
+        pos, conf = noise.suspects, noise.self_confidence
         fig, ax = plt.subplots(figsize=(5.5, 3.4))
         ax.hist(conf.numpy(), bins=40, color="0.6", label="all training examples")
         ax.hist(conf[pos].numpy(), bins=40, color="C3", alpha=0.8, label="suspects")

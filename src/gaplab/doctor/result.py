@@ -1,4 +1,11 @@
-"""What a diagnosis holds: one ``Check`` per measured symptom and the ``Diagnosis`` that collects them."""
+"""What a diagnosis holds: one ``Finding`` per measured symptom and the ``Diagnosis`` that collects them.
+
+Two judgements of a measured number carry two names. A doctor check grades a symptom of *this* run: its result
+is a ``Finding``, the value against a band scaled to the task, graded PASS / WARN / FAIL, with a likely cause and
+a fix. A study's ``gaplab.studies.checks.Check`` tests a *claim*: value, comparison, threshold and the resolution
+its seeds can tell apart, decided as held / did not hold / undecided. Both keep the measured ``value``; a
+finding's ``band`` is a check's threshold in words, its ``cause`` a check's reason.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +20,9 @@ FAMILIES = ("data", "init", "input", "overfit", "lr", "dynamics", "bias_variance
 
 
 @dataclass
-class Check:
-    """One measured symptom: its value against a band scaled to the task, a verdict, a cause and a remedy."""
+class Finding:
+    """What one doctor check found: its value against a band scaled to the task, a grade (PASS/WARN/FAIL), a
+    likely cause and a remedy."""
 
     family: str
     name: str
@@ -29,6 +37,10 @@ class Check:
     def __post_init__(self) -> None:
         if self.verdict not in _RANK:
             raise ValueError(f"verdict must be PASS, WARN or FAIL, got {self.verdict!r}")
+
+
+# The old name of Finding, kept while branches written before the rename are merged (remove afterwards).
+Check = Finding
 
 
 def verdict_of(value: float, warn: float, fail: float, higher_is_worse: bool = True) -> str:
@@ -46,7 +58,7 @@ class Diagnosis:
 
     spec: dict[str, Any]
     task: dict[str, Any]
-    checks: list[Check]
+    checks: list[Finding]
     summary: str = ""
     mode: str = "default"
     seconds: float = 0.0
@@ -61,13 +73,13 @@ class Diagnosis:
         """The worst verdict of any check (PASS when there are none)."""
         return max((c.verdict for c in self.checks), key=_RANK.__getitem__, default=PASS)
 
-    def failed(self) -> list[Check]:
+    def failed(self) -> list[Finding]:
         return [c for c in self.checks if c.verdict == FAIL]
 
-    def warned(self) -> list[Check]:
+    def warned(self) -> list[Finding]:
         return [c for c in self.checks if c.verdict == WARN]
 
-    def check(self, name: str) -> Check:
+    def check(self, name: str) -> Finding:
         """The check called ``name`` (KeyError when it did not run)."""
         for c in self.checks:
             if c.name == name:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.result import Check
+from gaplab.doctor.result import Finding
 
 DIGITS = 4  # out-of-fold probabilities are kept rounded (the JSON of a 10-class, 4000-example pool stays ~0.5 MB)
 
@@ -22,15 +22,15 @@ def _label(classes: list | None, c: int) -> Any:
     return classes[c] if classes is not None and c < len(classes) else c
 
 
-def name_suspects(ctx: Context, checks: list[Check]) -> dict[str, Any] | None:
+def name_suspects(ctx: Context, checks: list[Finding]) -> dict[str, Any] | None:
     """Add ``suspect_ids``, ``given`` and ``predicted`` to the label-noise check's details, name the first
     suspects by id in what it shows, and return the out-of-fold probabilities with each example's id and label
     (None when the family did not run)."""
-    oof = ctx.cache.get("label_noise_oof")
+    noise = ctx.found.label_noise
     found = [c for c in checks if c.family == "label_noise" and "suspects" in c.details]
-    if oof is None or not found:
+    if noise is None or not found:
         return None
-    idx, probs = oof
+    idx, probs = noise.idx, noise.out_of_fold
     pool, classes = ctx.pool, ctx.pool.classes
     where = {int(p): i for i, p in enumerate(idx.tolist())}
     given_all = ctx.prepared.labels[idx]
@@ -47,7 +47,7 @@ def name_suspects(ctx: Context, checks: list[Check]) -> dict[str, Any] | None:
             "probabilities": torch.round(probs, decimals=DIGITS).tolist()}
 
 
-def write_csv(check: Check, path: str | Path) -> int:
+def write_csv(check: Finding, path: str | Path) -> int:
     """Write the suspects (most suspicious first) as CSV: id, given, predicted, p_given; returns how many."""
     d = check.details
     conf = d.get("self_confidence", [None] * len(d["suspect_ids"]))

@@ -17,7 +17,7 @@ from gaplab.doctor import (
     overfit,
 )
 from gaplab.doctor.context import Context, Progress, save_figures
-from gaplab.doctor.result import FAIL, FAMILIES, WARN, Check, Diagnosis
+from gaplab.doctor.result import FAIL, FAMILIES, WARN, Diagnosis, Finding
 from gaplab.doctor.suspects import name_suspects
 from gaplab.errors import SpecError
 from gaplab.spec import RunSpec
@@ -46,7 +46,7 @@ def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | No
                         f"choose from {', '.join(FAMILIES)}")
     t0, c0 = time.perf_counter(), time.process_time()
     ctx = Context(spec, mode, progress, target_error)
-    found: list[Check] = []
+    found: list[Finding] = []
     for fam in FAMILIES:
         if fam in fams:
             found.extend(_RUNNERS[fam](ctx))
@@ -56,7 +56,7 @@ def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | No
         from gaplab.doctor.plots import figures
 
         plots = save_figures(figures(ctx), Path(folder))
-    lr = ctx.cache.get("suggested_lr")
+    lr = ctx.found.suggested_lr
     return Diagnosis(spec=spec.normalized(), task=ctx.task(), checks=found, summary=summarize(found, lr, spec.optim.lr),
                      mode=mode, seconds=time.perf_counter() - t0, cpu_seconds=time.process_time() - c0,
                      plots=plots, suggested_lr=lr, out_of_fold=oof)
@@ -68,7 +68,7 @@ _PRIORITY = {f: i for i, f in enumerate(("data", "input", "init", "lr", "overfit
                                          "label_noise"))}
 
 
-def summarize(checks: list[Check], suggested_lr: float | None = None, user_lr: float | None = None) -> str:
+def summarize(checks: list[Finding], suggested_lr: float | None = None, user_lr: float | None = None) -> str:
     """One paragraph: the most fundamental failure and what to try, then the rest, then the advisory findings."""
     fails = sorted((c for c in checks if c.verdict == FAIL),
                    key=lambda c: (bool(c.details.get("symptom")), _PRIORITY[c.family]))
