@@ -166,19 +166,7 @@ def columns(con: sqlite3.Connection, group: str | None = None) -> dict[str, Colu
     # text), then the few distinct sections are split into leaves here to see which keys vary.
     exprs = ", ".join(f"json_group_array(DISTINCT r.spec -> '{_path([k])}')" for k in top)
     row = con.execute(f"SELECT {exprs} FROM {src}", args).fetchone() if top else ()
-    values: dict[tuple[str, ...], set[str]] = {}
-    for key, arr in zip(top, row, strict=True):
-        sections = json.loads(arr)
-        seen: dict[tuple[str, ...], int] = {}
-        for v in sections:
-            leaves = spec_leaves(v, (key,)) if isinstance(v, dict) and v else [((key,), v)]
-            for parts, leaf in leaves:
-                values.setdefault(parts, set()).add(json.dumps(leaf, sort_keys=True))
-                seen[parts] = seen.get(parts, 0) + 1
-        for parts, n in seen.items():
-            if n < len(sections):  # missing from some runs' specs: that is a value too
-                values[parts].add("null")
-    for parts, vals in sorted(values.items()):
+    for parts, vals in sorted(_distinct_leaves(top, row).items()):
         if not all(_addressable(p) for p in parts):
             continue
         decoded = [json.loads(v) for v in vals]
@@ -198,6 +186,23 @@ def columns(con: sqlite3.Connection, group: str | None = None) -> dict[str, Colu
             numeric = types[key] <= {"integer", "real", "null"}
             cols[cid] = Column(cid, f"json_extract(r.final, '{_path([key])}')", numeric, "metric")
     return cols
+
+
+def _distinct_leaves(top: list[str], row: tuple[str, ...]) -> dict[tuple[str, ...], set[str]]:
+    """Key path → distinct JSON values of every spec leaf, from each top-level key's distinct sections."""
+    values: dict[tuple[str, ...], set[str]] = {}
+    for key, arr in zip(top, row, strict=True):
+        sections = json.loads(arr)
+        seen: dict[tuple[str, ...], int] = {}
+        for v in sections:
+            leaves = spec_leaves(v, (key,)) if isinstance(v, dict) and v else [((key,), v)]
+            for parts, leaf in leaves:
+                values.setdefault(parts, set()).add(json.dumps(leaf, sort_keys=True))
+                seen[parts] = seen.get(parts, 0) + 1
+        for parts, n in seen.items():
+            if n < len(sections):  # missing from some runs' specs: that is a value too
+                values[parts].add("null")
+    return values
 
 
 def _addressable(key: str) -> bool:
