@@ -1,5 +1,5 @@
 """``gaplab doctor``: diagnose training of a run (the flags and spec file of `gaplab train`) before and while
-training; prints one table of checks and a one-paragraph diagnosis, stores it for `gaplab report`."""
+training; prints its findings (cli.doctor_view) and a one-paragraph diagnosis, stores it for `gaplab report`."""
 
 from __future__ import annotations
 
@@ -7,25 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
+from gaplab.cli import doctor_view
 from gaplab.cli import flags as F
 from gaplab.cli.common import JsonOpt, StoreOpt, ThreadsOpt, console, print_json, progress_bar, set_threads, user_errors
 from gaplab.spec import RunSpec
 from gaplab.store.db import DEFAULT_PATH, Store
-
-_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
-
-
-def _table(diag: Any) -> Table:
-    t = Table(title=f"gaplab doctor ({diag.mode}): {diag.task['kind']}, "
-                    f"{diag.task.get('classes', '')}{' classes, ' if 'classes' in diag.task else ''}"
-                    f"{diag.task['n_train']} training examples", show_lines=False)
-    for col in ("check", "measured", "expected", "verdict", "likely cause", "what to try"):
-        t.add_column(col, overflow="fold")
-    for c in diag.checks:
-        t.add_row(c.name, c.shown, c.band, f"[{_STYLE[c.verdict]}]{c.verdict}[/]", c.cause, c.fix)
-    return t
 
 
 @user_errors
@@ -111,7 +98,7 @@ def _diagnose(spec: RunSpec, *, quick: bool, checks: list[str], target_error: fl
         result["out_of_fold"] = oof
         print_json({**result, "key": key, "folder": str(folder)})
         return
-    console.print(_table(diag))
+    console.print(doctor_view.findings(diag, console.width))
     console.print(diag.summary, highlight=False)
     console.print(f"[dim]{len(diag.checks)} checks in {diag.seconds:.1f} s (CPU {diag.cpu_seconds:.1f} s); "
                   f"plots in {folder}{'' if store is None else f'; stored as doctor/{key} in {store}'}[/]",
