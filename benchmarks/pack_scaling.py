@@ -12,7 +12,8 @@ Approaches:
   - vmap / fused: ``gaplab.engine.pack.Pack(specs, path=...)`` over seeds 0..K-1 (the general torch.func path
     and the hand-written batched MLP path, engine.fused).
 The float32 GEMM peak and ``torch.bmm`` at the pack shape (K, 100, w) @ (K, w, w) are measured in the same run.
-On a loaded machine two OpenMP threads can make small steps 10-20x slower (PERF-NOTES): compare with --threads 1.
+On a loaded machine two OpenMP threads can make small steps 10-20x slower (docs/performance.md): compare with
+--threads 1.
 
     python benchmarks/pack_scaling.py --json pack.json --plot pack.png     # full grid (a few minutes, idle machine)
     python benchmarks/pack_scaling.py --quick                              # smoke test, < 30 s

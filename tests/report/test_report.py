@@ -43,7 +43,7 @@ def test_structure(report: Path) -> None:
     index = _parse(report)
     links = [a["href"] for t, a in index.tags if t == "a"]
     assert "polyfit/index.html" in links
-    assert any(t == "table" and a.get("id") == "verdicts" for t, a in index.tags)
+    assert any(t == "div" and a.get("id") == "verdicts" for t, a in index.tags)
     text = report.read_text()
     assert "did not hold" in text  # the newest verdict (the broken case) is the one shown
     page = report.parent / "polyfit" / "index.html"

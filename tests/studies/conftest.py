@@ -1,4 +1,4 @@
-"""Study tests run with one torch thread, as a busy 2-core box needs (OpenMP spinning: see PERF-NOTES).
+"""Study tests run with one torch thread, as a busy 2-core box needs (OpenMP spinning: see docs/performance.md).
 
 ``quick_verdict(name)`` runs a study's quick preset at seed 0 once per test session into one shared store, so a
 study's own test and the common study checks (test_study_common.py) share the same verdict and runs.

@@ -1,6 +1,6 @@
 """How long a plan will take: two tiny timed packs give the cost of a pack step and of one more model in it.
 
-A step of a pack of K models costs about c0 + K·c1 seconds (PERF-NOTES: packs of small models are bound by a
+A step of a pack of K models costs about c0 + K·c1 seconds (docs/performance.md: packs of small models are bound by a
 fixed per-step dispatch cost c0). Both are measured on one epoch of the largest size with 1 and 6 plain models;
 the plan's packs come from the executor's own ``plan_packs``, so the estimate counts the packs that will run.
 Times are the CPU time of the calling thread, so a plan does not shrink because other programs share the machine

@@ -68,7 +68,7 @@ def user_errors(fn: F) -> F:
 
 
 def set_threads(threads: int | None) -> None:
-    """Set torch's thread count explicitly (PERF-NOTES: implicit OpenMP spinning hurts on shared boxes)."""
+    """Set torch's thread count explicitly (docs/performance.md: implicit OpenMP spinning hurts on shared boxes)."""
     import torch
 
     env = os.environ.get("GAPLAB_THREADS", "0").strip() or "0"

@@ -1,7 +1,7 @@
 """Per-model hyperparameters of a pack: one table of fields, each a (K,) tensor read from the runs' specs.
 
 A field whose value is zero for every model of the pack is "unused": the step skips its op entirely
-(PERF-NOTES: dropout randomness, L1 and mask conversions cost as much as the matmuls when always on).
+(docs/performance.md: dropout randomness, L1 and mask conversions cost as much as the matmuls when always on).
 """
 
 from __future__ import annotations

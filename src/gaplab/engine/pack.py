@@ -53,7 +53,7 @@ from gaplab.spec import RunSpec
 INIT, SHUFFLE, AUGMENT, DROPOUT, FORWARD = 1, 2, 3, 4, 5
 EVAL_CHUNK = 4096
 SMALL_STEP_WORK = 3e7
-# a pack drops its stopped models (early-stopped or diverged) once they are this share of it (PERF-NOTES)
+# a pack drops its stopped models (early-stopped or diverged) once they are this share of it (docs/performance.md)
 COMPACT_SHARE = 0.25
 PATHS = ("auto", "fused", "conv", "vmap", "loop")
 
@@ -276,7 +276,7 @@ class Pack:
     def threads(self) -> int:
         """Threads for this pack: one for small per-step work, where extra OpenMP threads only spin.
 
-        Measured here (PERF-NOTES, and a pack of 48 tiny MLPs on a busy box: 12x the CPU time with two
+        Measured here (docs/performance.md: a pack of 48 tiny MLPs on a busy box: 12x the CPU time with two
         threads): below ~3e7 multiply-adds per step a second thread costs more than it gives.
         """
         # a conv net's work is its multiply-adds (its weights act at every position), an MLP's its parameter count

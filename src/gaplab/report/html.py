@@ -132,6 +132,13 @@ def _numbers_tables(numbers: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _resolution(c: dict[str, Any]) -> str:
+    """A check's resolution, or "exact" with the reason it carries no seed-to-seed noise."""
+    if c.get("exact"):
+        return f"exact<br><small>{html.escape(c['exact'])}</small>"
+    return _fmt(c.get("resolution"))
+
+
 def _checks_table(checks: list[dict[str, Any]]) -> str:
     """The verdict's declared checks: value, comparison, threshold, margin, resolution, outcome."""
     if not checks:
@@ -145,18 +152,9 @@ def _checks_table(checks: list[dict[str, Any]]) -> str:
             f"<tr><td>{html.escape(c['name'])}</td><td>{html.escape(c['what'])}</td><td class=num>{_fmt(c['value'])}"
             f"</td><td>{html.escape(c['op'])}</td><td class=num>{_fmt(c['threshold'])}</td>"
             f"<td class=num>{_fmt(c['margin'])}</td><td class=num>{'—' if rel is None else f'{rel:+.0%}'}</td>"
-            f"<td class=num>{_fmt(c.get('resolution'))}</td><td class={cls}>{state}</td></tr>")
+            f"<td class=num>{_resolution(c)}</td><td class={cls}>{state}</td></tr>")
     return ("<table id=checks><tr><th>check</th><th>measured</th><th>value</th><th></th><th>threshold</th>"
             "<th>margin</th><th>relative</th><th>resolution</th><th>outcome</th></tr>" + "".join(rows) + "</table>")
-
-
-def _verdict_cell(v: dict[str, Any]) -> str:
-    """The index's verdict cell: undecided shows its reason (the part of the summary after 'Undecided because')."""
-    text, cls = VERDICT_MARK[v.get("held")]
-    if v.get("held") is None:
-        reason = v.get("undecided_reason") or "the study could not decide"
-        return f"<td class={cls}>undecided at this size<br><small>{html.escape(reason)}</small></td>"
-    return f"<td class={cls}>{text}</td>"
 
 
 def _latest(store: Store) -> dict[str, dict[str, Any]]:
@@ -168,28 +166,25 @@ def _latest(store: Store) -> dict[str, dict[str, Any]]:
 
 
 def write_report(store: Store, out: str | Path) -> Path:
-    """Write ``out/index.html`` and ``out/NAME/index.html`` for every stored study; return the index."""
+    """Write ``out/index.html`` (the gallery of verdicts) and ``out/NAME/index.html`` for every stored study;
+    return the index."""
+    from gaplab.report.gallery import card, gallery
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     latest = _latest(store)
     order = sorted(latest.values(), key=lambda r: (_claim_key(r["verdict"].get("claim_id", "")), r["name"]))
-    rows = []
+    cards = []
     for r in order:
-        v = r["verdict"]
-        rows.append(
-            f"<tr><td>{html.escape(v.get('claim_id', ''))}</td><td><a href=\"{html.escape(r['name'])}/index.html\">"
-            f"{html.escape(r['name'])}</a></td><td>{html.escape(v['claim'])}</td>"
-            f"{_verdict_cell(v)}<td>{html.escape(v['preset'])}</td>"
-            f"<td>{html.escape(v['summary'])}</td></tr>")
-        _write_study_page(r, out / r["name"])
+        figs = _write_study_page(r, out / r["name"])
+        cards.append(card(r["verdict"], f"{r['name']}/index.html", f"{r['name']}/{figs[0]}" if figs else None))
     held = sum(r["verdict"].get("held") is True for r in order)
     undecided = sum(r["verdict"].get("held") is None for r in order)
     body = (f"<h1>gaplab report</h1><p class=sub>{held} of {len(order)} claims held on these runs"
             f"{f', {undecided} undecided at this size' if undecided else ''}. "
-            f"Each verdict is decided from measured numbers by a rule in its study; open a study for its "
-            f"figures, numbers and the command that reproduces it.</p>"
-            f"<table id=verdicts><tr><th>claim</th><th>study</th><th>what it tests</th><th>verdict</th>"
-            f"<th>preset</th><th>summary</th></tr>{''.join(rows)}</table>")
+            f"Each verdict is decided from measured numbers by a rule in its study; a card shows the number closest "
+            f"to flipping it. Open a study for its rule, every check, figures, numbers and the command that "
+            f"reproduces it.</p>{gallery(cards)}")
     import gaplab.report.pages  # noqa: F401  (registers the artifact pages)
 
     body += _artifact_sections(store, out)
@@ -216,13 +211,15 @@ def _claim_key(cid: str) -> int:
     return int(digits) if digits else 999
 
 
-def _write_study_page(row: dict[str, Any], folder: Path) -> None:
+def _write_study_page(row: dict[str, Any], folder: Path) -> list[str]:
+    """Write the study's page in ``folder``; return its figure files (the first is the front page's thumbnail)."""
     v = row["verdict"]
     folder.mkdir(parents=True, exist_ok=True)
     figs = copy_figures(row["folder"], folder, v.get("figures", []), also=(".png", ".svg"))
     (folder / "verdict.json").write_text(json.dumps(v, indent=2))
     body = "<nav><a href=\"../index.html\">← all studies</a></nav>" + study_body(v, figs)
     (folder / "index.html").write_text(page(f"gaplab: {v['study']}", body))
+    return figs
 
 
 def study_body(v: dict[str, Any], figures: list[str]) -> str:
