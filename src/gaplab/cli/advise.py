@@ -65,12 +65,7 @@ def advise(
     from gaplab.advise import advise as run_advise
     from gaplab.advise.plan import Plan
 
-    wrapper: dict[str, Any] = {"data": {"name": "file", "path": path} if path else {"name": data or "mnist1d"}}
-    for k, v in parse_assignments(set_, "data.args.num_samples=12000").items():
-        if not k.startswith("data."):
-            raise SpecError(f"--set {k}: advise takes only data keys (data.args..., data.label_noise, ...)")
-        set_dotted(wrapper, k, v)
-    raw = wrapper["data"]
+    raw = _data_section(path, data, set_)
     set_threads(threads)
 
     def show(plan: Plan) -> None:
@@ -89,6 +84,20 @@ def advise(
                              progress=update, on_plan=show, lr=lr, batch_size=batch_size, optimizer=optimizer)
         except _PlanShown:
             return
+    _print_advice(adv, as_json)
+
+
+def _data_section(path: str | None, data: str | None, sets: list[str]) -> dict[str, Any]:
+    """The ``data`` section advise studies: the DATA file (or the built-in ``--data``) with ``--set data.*`` keys."""
+    wrapper: dict[str, Any] = {"data": {"name": "file", "path": path} if path else {"name": data or "mnist1d"}}
+    for k, v in parse_assignments(sets, "data.args.num_samples=12000").items():
+        if not k.startswith("data."):
+            raise SpecError(f"--set {k}: advise takes only data keys (data.args..., data.label_noise, ...)")
+        set_dotted(wrapper, k, v)
+    return wrapper["data"]
+
+
+def _print_advice(adv: Any, as_json: bool) -> None:
     if as_json:
         print_json(adv.to_json())
         return

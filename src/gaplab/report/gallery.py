@@ -14,6 +14,7 @@ CSS = """
 .card{display:block;border:1px solid #d6dae2;border-radius:6px;padding:.6em;color:inherit;text-decoration:none}
 .card:hover{border-color:#8a94a6} .card img{width:100%;height:150px;object-fit:contain;background:#fff}
 .card h3{margin:.3em 0 0;font-size:1em} .card p{margin:.3em 0;font-size:.88em} .card .claim{color:#5b6475}
+.card .claim.what{display:-webkit-box;-webkit-line-clamp:2;-webkit-box-orient:vertical;overflow:hidden}
 .card .key{font-variant-numeric:tabular-nums;color:#3a4252}
 """
 
@@ -46,7 +47,8 @@ def card(v: dict[str, Any], href: str, thumbnail: str | None) -> str:
     why = v.get("undecided_reason") if v.get("held") is None else ""
     why_html = f"<p class=claim>undecided because {html.escape(why)}</p>" if why else ""
     return (f"<a class=card href=\"{html.escape(href)}\">{img}<h3>{html.escape(v['study'])} "
-            f"<span class={cls}>{html.escape(text)}</span></h3><p class=claim>{html.escape(v['claim'])}</p>"
+            f"<span class={cls}>{html.escape(text)}</span></h3>"
+            f"<p class='claim what' title=\"{html.escape(v['claim'])}\">{html.escape(v['claim'])}</p>"
             f"<p>{html.escape(one_sentence(v['summary']))}</p><p class=key>{html.escape(key_number(v))}</p>"
             f"{why_html}</a>")
 
