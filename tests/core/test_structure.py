@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import gaplab
@@ -21,6 +22,11 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
+@cache
+def _tree(p: Path) -> ast.Module:
+    return ast.parse(p.read_text())
+
+
 def _target(name: str, p: Path, node: ast.ImportFrom) -> str:
     """The absolute module an ``from ... import`` reads from."""
     if not node.level:
@@ -34,7 +40,7 @@ def _imports_at_load(name: str, p: Path) -> set[str]:
     """Modules of gaplab that ``name`` imports when it loads (module level; lazy imports inside functions and
     ``if TYPE_CHECKING`` blocks do not run at load and cannot close a circle)."""
     out: set[str] = set()
-    for node in ast.parse(p.read_text()).body:
+    for node in _tree(p).body:
         if isinstance(node, ast.Import):
             out |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -84,7 +90,7 @@ def test_circle_finder_finds_a_circle() -> None:
 
 def _private_crossings(name: str, p: Path) -> list[str]:
     """``_name``s of another gaplab module that ``name`` imports or reads as ``module._name``."""
-    tree = ast.parse(p.read_text())
+    tree = _tree(p)
     found, modules = [], {}
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
@@ -119,7 +125,7 @@ def test_other_layers_use_the_engine_surface() -> None:
     for name, p in MODULES.items():
         if name.startswith(("gaplab.engine", *ENGINE_INTERNALS_ALLOWED)):
             continue
-        for node in ast.walk(ast.parse(p.read_text())):
+        for node in ast.walk(_tree(p)):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("gaplab.engine."):
                 if node.module != "gaplab.engine.ray_executor":  # optional extra, imported where used
                     inside.append(f"{name}: from {node.module} import ...")
