@@ -182,18 +182,21 @@ class SweepBook:
                     continue
                 done, _ = wait(inflight, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    pack = inflight.pop(fut)
-                    try:
-                        self.record(fut.result())
-                    except Exception as exc:  # a broken pack must not take the sweep down
-                        self.fail(pack, exc)
-                    if self.checkpoints is not None:
-                        Checkpointer(self.checkpoints, [s.run_id for s in pack]).delete()
+                    self._finish(inflight.pop(fut), fut)
                     n_done += 1
-                    self.done_epochs += pack[0].optim.epochs
                     if progress is not None:
                         progress(f"{n_done}/{len(self.packs)} packs{label}", self.done_epochs, self.total_epochs)
         return self.summary()
+
+    def _finish(self, pack: list[RunSpec], fut: Future[list[RunResult]]) -> None:
+        """Store a finished pack's results (or its failure), drop its checkpoint and count its epochs."""
+        try:
+            self.record(fut.result())
+        except Exception as exc:  # a broken pack must not take the sweep down
+            self.fail(pack, exc)
+        if self.checkpoints is not None:
+            Checkpointer(self.checkpoints, [s.run_id for s in pack]).delete()
+        self.done_epochs += pack[0].optim.epochs
 
 
 def _done(value: list[RunResult] | None = None, exc: BaseException | None = None) -> Future[list[RunResult]]:
