@@ -59,9 +59,10 @@ def advise(
     configuration at your n, the error to expect with 2×, 4× and 8× the data, what the best regularizer is
     worth in real examples, and what to do next. Prints its plan before training; re-running resumes.
 
-    `gaplab advise data.csv --target y` advises on your file (without DATA: the built-in --data, default mnist1d).
-    Defaults: model mlp for vectors and cnn2d for images, 40 epochs (at least 400 steps), adam at lr 0.005,
-    batch size from the smallest training size."""
+    `gaplab advise data.csv --target y` advises on your file; without DATA, on the built-in --data (mnist1d).
+
+    Defaults: mlp (vectors) or cnn2d (images), 40 epochs (≥ 400 steps), adam at lr 0.005, batch from the smallest n.
+    """
     from gaplab.advise import advise as run_advise
     from gaplab.advise.plan import Plan
 
