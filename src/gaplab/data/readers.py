@@ -126,20 +126,7 @@ def encode_table(df: pd.DataFrame, src: str, *, target: str = "target", max_cate
         pos = _first_missing(df[col])
         if pos is not None:
             raise DataError(f"{src}: column {col!r} has a missing value at {row_text(pos)}")
-    blocks: list[np.ndarray] = []
-    for col in df.columns:
-        if col == target:
-            continue
-        s = df[col]
-        if s.dtype.kind in "biuf":
-            blocks.append(s.to_numpy(np.float32).reshape(-1, 1))
-            continue
-        levels = sorted(pd.unique(s.astype(str)).tolist())
-        if len(levels) > max_categories:
-            raise DataError(f"{src}: non-numeric column {col!r} has {len(levels)} distinct values, "
-                             f"more than max_categories={max_categories}; encode it numerically or drop it")
-        codes = pd.Categorical(s.astype(str), categories=levels).codes
-        blocks.append(np.eye(len(levels), dtype=np.float32)[codes])
+    blocks = [_feature_block(df[col], src, max_categories) for col in df.columns if col != target]
     if not blocks:
         raise DataError(f"{src}: no feature columns besides the target {target!r}")
     x = torch.as_tensor(np.concatenate(blocks, axis=1))
@@ -151,6 +138,18 @@ def encode_table(df: pd.DataFrame, src: str, *, target: str = "target", max_cate
     else:
         checks.check_target_varies(src, y, where)
     return x, y, task, num_classes, classes
+
+
+def _feature_block(s: pd.Series, src: str, max_categories: int) -> np.ndarray:
+    """One feature column as float32 (n, 1), or a small categorical one-hot encoded (n, levels)."""
+    if s.dtype.kind in "biuf":
+        return s.to_numpy(np.float32).reshape(-1, 1)
+    levels = sorted(pd.unique(s.astype(str)).tolist())
+    if len(levels) > max_categories:
+        raise DataError(f"{src}: non-numeric column {s.name!r} has {len(levels)} distinct values, "
+                        f"more than max_categories={max_categories}; encode it numerically or drop it")
+    codes = pd.Categorical(s.astype(str), categories=levels).codes
+    return np.eye(len(levels), dtype=np.float32)[codes]
 
 
 def dataframe_to_dataset(df: pd.DataFrame, name: str, *, csv: bool = False, target: str = "target",
@@ -222,15 +221,7 @@ def read_npz(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
     num_classes = None
     task: Task = "classification" if classification else "regression"
     if classification:
-        all_y = [y] + ([conv_y(arrays["y_test"])] if has_test else [])
-        if min((int(t.min()) for t in all_y if len(t)), default=0) < 0:
-            raise DataError(f"{path}: integer labels must be >= 0")
-        num_classes = max((int(t.max()) for t in all_y if len(t)), default=0) + 1
-        if classes is not None:
-            if len(classes) < num_classes:
-                raise DataError(f"{path}: array 'classes' names {len(classes)} classes but a label is "
-                                f"{num_classes - 1}")
-            num_classes = len(classes)
+        num_classes = _npz_num_classes(path, [y] + ([conv_y(arrays["y_test"])] if has_test else []), classes)
         if not has_test:
             checks.check_labels(str(path), y, classes, where="array 'y'")
     elif not has_test:
@@ -243,6 +234,19 @@ def read_npz(path: Path, *, test_fraction: float = 0.2, seed: int = 0) -> Datase
                      test_ids=arrays.get("ids_test"))
         return _check_given_split(str(path), ds)
     return _dataset_from_pool(path.stem, x, y, task, num_classes, classes, test_fraction, seed, str(path), ids=ids)
+
+
+def _npz_num_classes(path: Path, labels: list[torch.Tensor], classes: list | None) -> int:
+    """Classes of an .npz's integer labels (train and test): the largest label + 1, or as many as ``classes``
+    names (which must name every label)."""
+    if min((int(t.min()) for t in labels if len(t)), default=0) < 0:
+        raise DataError(f"{path}: integer labels must be >= 0")
+    num_classes = max((int(t.max()) for t in labels if len(t)), default=0) + 1
+    if classes is None:
+        return num_classes
+    if len(classes) < num_classes:
+        raise DataError(f"{path}: array 'classes' names {len(classes)} classes but a label is {num_classes - 1}")
+    return len(classes)
 
 
 # ----------------------------------------------------------------------------- image folder
@@ -274,21 +278,7 @@ def read_image_folder(root: Path, *, mode: str | None = None, size: int | tuple[
             except (OSError, ValueError, Image.DecompressionBombError) as e:
                 raise DataError(f"{p}: cannot read the image: {e}") from None
             images.append(im)
-        if mode is None:
-            mode = "L" if all(_is_gray(im.mode) for im in images) else "RGB"
-        if size is None:
-            w, h = images[0].size
-        elif isinstance(size, int):
-            h = w = size
-        else:
-            h, w = size
-        arrays = []
-        for im in images:
-            im2 = im.convert(mode)
-            if im2.size != (w, h):
-                im2 = im2.resize((w, h), Image.Resampling.BILINEAR)
-            a = np.asarray(im2, dtype=np.float32) / 255.0
-            arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+        arrays = _image_arrays(images, mode, size)
     finally:
         for im in images:
             im.close()
@@ -298,6 +288,29 @@ def read_image_folder(root: Path, *, mode: str | None = None, size: int | tuple[
     checks.check_labels(str(root), y, names, "the class folders")
     return _dataset_from_pool(root.name, x, y, "classification", len(names), names, test_fraction, seed, str(root),
                               ids=np.array([str(p) for p, _ in files]))
+
+
+def _image_arrays(images: list, mode: str | None, size: int | tuple[int, int] | None) -> list[np.ndarray]:
+    """Each image as (C, H, W) float32 in [0, 1]: one mode for all (gray when every image is), one size (the
+    first image's unless ``size`` says)."""
+    from PIL import Image
+
+    if mode is None:
+        mode = "L" if all(_is_gray(im.mode) for im in images) else "RGB"
+    if size is None:
+        w, h = images[0].size
+    elif isinstance(size, int):
+        h = w = size
+    else:
+        h, w = size
+    arrays = []
+    for im in images:
+        im2 = im.convert(mode)
+        if im2.size != (w, h):
+            im2 = im2.resize((w, h), Image.Resampling.BILINEAR)
+        a = np.asarray(im2, dtype=np.float32) / 255.0
+        arrays.append(a[None] if a.ndim == 2 else a.transpose(2, 0, 1))
+    return arrays
 
 
 # ----------------------------------------------------------------------------- MNIST IDX
