@@ -377,22 +377,9 @@ class Pack:
         t0 = time.perf_counter() - self.seconds
         for epoch in range(self.epoch, o.epochs):
             t_epoch = time.perf_counter()
-            keys = [rng.derive_key(s.seed, SHUFFLE, epoch) for s in self.specs]
-            idx, w, steps = (t.to(self.device) for t in epoch_batches(self.data.train_idx, o.batch_size, keys))
-            lr_scale = schedule_factor(o.schedule, epoch, o.epochs, o.step_size, o.gamma)
-            for st in range(idx.shape[1]):
-                active = (steps > st) & ~self.stop.stopped
-                if not bool(active.any()):
-                    break
-                losses = self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale, steps)
-                if on_step is not None:
-                    on_step(epoch, st, losses)
+            self._train_epoch(epoch, on_step)
             if (epoch + 1) % s0.eval_every == 0 or epoch + 1 == o.epochs or self.stop.es is not None:
-                metrics = self.evaluate()
-                for row, rec, m in zip(self.rows, self.stop.records().tolist(), metrics, strict=True):
-                    if rec:
-                        self.results[row].history.append({"epoch": epoch + 1, **m})
-                self.stop.after_eval(metrics, epoch + 1, self.flat)
+                self._record_epoch(epoch)
             all_stopped = self.stop.end_epoch()
             self.epoch = epoch + 1
             self._charge(time.perf_counter() - t_epoch)
@@ -411,6 +398,29 @@ class Pack:
         for r, sec in zip(self.results, self.run_seconds, strict=True):
             r.seconds = sec
         return self.results
+
+    def _train_epoch(self, epoch: int, on_step: Callable[[int, int, torch.Tensor], None] | None) -> None:
+        """One epoch of optimizer steps: each model its own shuffled batches, until its steps run out or it stops."""
+        o = self.specs[0].optim
+        keys = [rng.derive_key(s.seed, SHUFFLE, epoch) for s in self.specs]
+        idx, w, steps = (t.to(self.device) for t in epoch_batches(self.data.train_idx, o.batch_size, keys))
+        lr_scale = schedule_factor(o.schedule, epoch, o.epochs, o.step_size, o.gamma)
+        for st in range(idx.shape[1]):
+            active = (steps > st) & ~self.stop.stopped
+            if not bool(active.any()):
+                break
+            losses = self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale, steps)
+            if on_step is not None:
+                on_step(epoch, st, losses)
+
+    def _record_epoch(self, epoch: int) -> None:
+        """Evaluate every model, append the metrics to the histories of those still recording, and let the stop
+        state (early stopping, best weights) act on them."""
+        metrics = self.evaluate()
+        for row, rec, m in zip(self.rows, self.stop.records().tolist(), metrics, strict=True):
+            if rec:
+                self.results[row].history.append({"epoch": epoch + 1, **m})
+        self.stop.after_eval(metrics, epoch + 1, self.flat)
 
     def _charge(self, seconds: float) -> None:
         """Share ``seconds`` of pack time equally among the models still in the pack."""
