@@ -258,25 +258,35 @@ def _fmt_pred(p: dict[str, Any]) -> str:
 
 
 def _words(x: dict[str, Any], plan: Plan) -> list[str]:
-    """The advice as sentences."""
+    """The advice as sentences: the best configuration, the learning curves, what it is worth, bias/variance,
+    what to do, and (with a goal) whether more data reaches it."""
+    return [*_best_words(x), *_curve_words(x), *_worth_words(x), *_bias_variance_words(x),
+            "Action: " + "; ".join(f"{a['action']} ({a['why']})" for a in x["actions"]) + ".", *_goal_words(x)]
+
+
+def _best_words(x: dict[str, Any]) -> list[str]:
+    """The best configuration at the user's n against plain, with the paired difference over seeds."""
     n, best, cv = x["n"], x["best"], x["curves"]
-    w = []
     shown = best if best != "plain" else x["best_other"]
     pb = x["paired_vs_plain"].get(shown) if shown else None
     if pb is None:
-        w.append(f"At your n = {n} the plain model errs {x['error_at_n']['plain']:.3f}.")
-    else:
-        sig = (" — better than plain beyond seed noise" if pb["high"] < 0 else
-               " — worse than plain beyond seed noise" if pb["low"] > 0 else
-               " — not distinguishable from plain at this many seeds")
-        lead = f"Best at your n = {n}: {best}" if best != "plain" else \
-            f"At your n = {n} nothing beat the plain model; the closest is {shown}"
-        lab = x["best_label"] if best != "plain" else next(c["label"] for c in cv.values() if c["name"] == shown)
-        w.append(f"{lead} ({lab}), error {x['error_at_n'][shown]:.3f} vs "
-                 f"{x['error_at_n']['plain']:.3f} for plain; paired difference {pb['mean']:+.3f} "
-                 f"(90 % interval {pb['low']:+.3f} to {pb['high']:+.3f}, {pb['pairs']} seeds){sig}.")
-    for c in dict.fromkeys(("plain", best)):
-        cur = cv[c]
+        return [f"At your n = {n} the plain model errs {x['error_at_n']['plain']:.3f}."]
+    sig = (" — better than plain beyond seed noise" if pb["high"] < 0 else
+           " — worse than plain beyond seed noise" if pb["low"] > 0 else
+           " — not distinguishable from plain at this many seeds")
+    lead = f"Best at your n = {n}: {best}" if best != "plain" else \
+        f"At your n = {n} nothing beat the plain model; the closest is {shown}"
+    lab = x["best_label"] if best != "plain" else next(c["label"] for c in cv.values() if c["name"] == shown)
+    return [f"{lead} ({lab}), error {x['error_at_n'][shown]:.3f} vs "
+            f"{x['error_at_n']['plain']:.3f} for plain; paired difference {pb['mean']:+.3f} "
+            f"(90 % interval {pb['low']:+.3f} to {pb['high']:+.3f}, {pb['pairs']} seeds){sig}."]
+
+
+def _curve_words(x: dict[str, Any]) -> list[str]:
+    """What more data gives plain and the best configuration, or why a curve is not extrapolated."""
+    w = []
+    for c in dict.fromkeys(("plain", x["best"])):
+        cur = x["curves"][c]
         if cur.get("predictions"):
             w.append(f"More data, {c} (ensemble of the curve families that best predicted the two largest "
                      f"measured sizes from the smaller ones: {cur['formula']}); predicted error with 90 % interval at "
@@ -287,36 +297,51 @@ def _words(x: dict[str, Any], plan: Plan) -> list[str]:
         else:
             w.append(f"The {c} learning curve is ill-behaved: {cur.get('shape')} ({cur.get('shape_reason')}); "
                      f"it is not extrapolated.")
-    wo = x["worth_in_examples"]
-    if best != "plain" and wo.get("extra") is not None:
-        if wo["extra"] == 0:
-            w.append(f"{best} is worth no extra examples: it does not beat plain at n = {n}.")
-        elif not math.isfinite(wo["extra"]):
-            w.append(f"{best} at n = {n} is below anything the plain curve reaches with more data (its floor).")
-        else:
-            flag = " [extrapolated]" if wo["flagged"] else ""
-            w.append(f"{best} is worth about {wo['extra']:.0f} extra real examples at n = {n} "
-                     f"(90 % interval {wo['low']:.0f}–{wo['high']:.0f}){flag}.")
-    elif best != "plain":
-        w.append(f"What {best} is worth in examples: unknown ({wo.get('reason')}).")
+    return w
+
+
+def _worth_words(x: dict[str, Any]) -> list[str]:
+    """What the best regularizer is worth in extra real examples."""
+    n, best, wo = x["n"], x["best"], x["worth_in_examples"]
+    if best == "plain":
+        return []
+    if wo.get("extra") is None:
+        return [f"What {best} is worth in examples: unknown ({wo.get('reason')})."]
+    if wo["extra"] == 0:
+        return [f"{best} is worth no extra examples: it does not beat plain at n = {n}."]
+    if not math.isfinite(wo["extra"]):
+        return [f"{best} at n = {n} is below anything the plain curve reaches with more data (its floor)."]
+    flag = " [extrapolated]" if wo["flagged"] else ""
+    return [f"{best} is worth about {wo['extra']:.0f} extra real examples at n = {n} "
+            f"(90 % interval {wo['low']:.0f}–{wo['high']:.0f}){flag}."]
+
+
+def _bias_variance_words(x: dict[str, Any]) -> list[str]:
+    """Plain's train/test gap and how it shrinks with size; a warning where training had not converged."""
     bv = x["bias_variance"]
     pl = bv["plain"]
-    w.append(f"Bias/variance: plain trains to error {pl['train_error']:.3f} and tests at {pl['test_error']:.3f} "
-             f"(gap {pl['gap']:.3f}); the gap goes from {list(bv['gap_by_size'].values())[0]:.3f} at the smallest "
-             f"size to {list(bv['gap_by_size'].values())[-1]:.3f} at n.")
+    w = [f"Bias/variance: plain trains to error {pl['train_error']:.3f} and tests at {pl['test_error']:.3f} "
+         f"(gap {pl['gap']:.3f}); the gap goes from {list(bv['gap_by_size'].values())[0]:.3f} at the smallest "
+         f"size to {list(bv['gap_by_size'].values())[-1]:.3f} at n."]
     if x["still_training"]:
         w.append("Not converged: at n = " + ", ".join(map(str, x["still_training"])) + " the plain model had not "
                  "fit its training set and its training loss was still falling when training ended; those points "
                  "may lie above the converged curve.")
-    w.append("Action: " + "; ".join(f"{a['action']} ({a['why']})" for a in x["actions"]) + ".")
-    if "goal" in x:
-        for c, g in x["goal"]["by_config"].items():
-            if g["reachable"] is False:
-                w.append(f"More data up to {g['within']:g} examples will not reach {x['goal']['goal']:g} with {c}: "
-                         f"{g['why']}.")
-            elif g["reachable"] is None:
-                w.append(f"Whether more data reaches {x['goal']['goal']:g} with {c} is undecided: {g['why']}.")
-            elif g["reachable"]:
-                flag = " [extrapolated]" if g["flagged"] else ""
-                w.append(f"{c} reaches {x['goal']['goal']:g} at about n = {g['n_needed']:.0f}{flag}.")
+    return w
+
+
+def _goal_words(x: dict[str, Any]) -> list[str]:
+    """Whether more data reaches the user's goal, per configuration."""
+    if "goal" not in x:
+        return []
+    w = []
+    for c, g in x["goal"]["by_config"].items():
+        if g["reachable"] is False:
+            w.append(f"More data up to {g['within']:g} examples will not reach {x['goal']['goal']:g} with {c}: "
+                     f"{g['why']}.")
+        elif g["reachable"] is None:
+            w.append(f"Whether more data reaches {x['goal']['goal']:g} with {c} is undecided: {g['why']}.")
+        elif g["reachable"]:
+            flag = " [extrapolated]" if g["flagged"] else ""
+            w.append(f"{c} reaches {x['goal']['goal']:g} at about n = {g['n_needed']:.0f}{flag}.")
     return w
