@@ -196,10 +196,8 @@ class Watch:
                     losses=[[v] for v in losses], ratios=self._all_ratios,
                     ratio_steps=list(range(len(next(iter(self._all_ratios.values()), [])))))
         dead = self.history[-1].get("dead_relu") if self.history else None
-        with warnings.catch_warnings():  # numpy's "mean of empty slice" on an all-NaN stretch: the rules handle it
-            warnings.simplefilter("ignore", RuntimeWarning)
-            rc, top = ratio_check(m)
-            checks = loss_checks(cast(Any, None), m, top if math.isfinite(top) else 0.01, dead)
+        rc, top = ratio_check(m)
+        checks = loss_checks(cast(Any, None), m, top if math.isfinite(top) else 0.01, dead)
         return [*checks, rc] if self._all_ratios else checks
 
     def _apply_rules(self) -> None:

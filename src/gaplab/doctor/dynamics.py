@@ -22,16 +22,26 @@ def _smooth(v: np.ndarray, w: int) -> np.ndarray:
     return np.convolve(v, np.ones(w) / w, mode="valid")
 
 
+def _mean_finite(a: np.ndarray, empty: float = math.nan) -> float:
+    """Mean of the finite entries of ``a`` (``empty`` when there are none, without numpy's empty-slice warning)."""
+    ok = a[np.isfinite(a)]
+    return float(ok.mean()) if ok.size else empty
+
+
 def loss_checks(ctx: Context, m: MainRun, ratio: float, dead_after: float | None) -> list[Check]:
     losses = np.array(m.losses, dtype=float)  # (steps, seeds)
     n = len(losses)
     diverged = [r for r in m.results if r.status == "diverged"]
     head = max(1, n // 50)
-    l0 = float(np.nanmean(losses[:head]))
+    l0 = _mean_finite(losses[:head])
     finite = np.where(np.isfinite(losses), losses, np.nan)
-    tail = float(np.nanmean(finite[-max(1, n // 10):])) if np.isfinite(finite[-max(1, n // 10):]).any() else math.inf
-    smooth = _smooth(np.nanmean(finite, 1), max(1, n // 20))
-    peak = float(np.nanmax(smooth)) if len(smooth) else math.nan
+    tail = _mean_finite(finite[-max(1, n // 10):], math.inf)
+    rows = np.isfinite(finite).any(1) if finite.ndim == 2 else np.isfinite(finite)
+    step_mean = np.full(len(finite), np.nan)
+    if rows.any():  # a step whose every seed is NaN stays NaN (np.nanmean would warn "Mean of empty slice")
+        step_mean[rows] = np.nanmean(finite[rows].reshape(int(rows.sum()), -1), 1)
+    smooth = _smooth(step_mean, max(1, n // 20))
+    peak = float(np.nanmax(smooth)) if np.isfinite(smooth).any() else math.nan
     details = {"steps": n, "initial": l0, "final": tail, "peak": peak, "diverged_seeds": len(diverged)}
     out = []
     # explosion: a non-finite loss, or the smoothed loss rising far (3×) above where it started
