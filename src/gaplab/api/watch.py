@@ -232,7 +232,8 @@ class Watch:
         """The last epoch's numbers and the rules' verdicts (``check/<name>``: 0 pass, 1 warn, 2 fail)."""
         last = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}
         last["epochs_run"] = len(self.history)
-        last.update({f"check/{c.name}": {"PASS": 0, "WARN": 1, "FAIL": 2}[c.verdict] for c in self.checks})
+        last.update({f"check/{c.name}": {"PASS": 0, "WARN": 1, "FAIL": 2}[c.verdict] for c in self.checks
+                     if c.verdict != "n/a"})
         return last
 
     def _save(self, status: str, error: str | None = None) -> None:

@@ -13,7 +13,7 @@ from gaplab.cli.app import JsonOpt, StoreOpt, ThreadsOpt, app, build_run, consol
 from gaplab.cli.common import print_json, progress_bar, set_threads, user_errors
 from gaplab.store.db import DEFAULT_PATH, Store
 
-_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
+_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "n/a": "dim"}
 
 
 def _table(diag: Any) -> Table:

@@ -10,7 +10,7 @@ import numpy as np
 from gaplab.doctor.context import Context
 from gaplab.doctor.main_run import MainRun, main_run
 from gaplab.doctor.probes import NO_RELU, dead_relu_fraction, gradient_norms
-from gaplab.doctor.result import FAIL, PASS, WARN, Check, verdict_of
+from gaplab.doctor.result import FAIL, PASS, WARN, Check, not_applicable, verdict_of
 
 FAMILY = "dynamics"
 RATIO_LOW, RATIO_HIGH = 1e-5, 1.0  # median ‖ΔW‖/‖W‖ per step outside this is a rate problem (see bands below)
@@ -78,7 +78,7 @@ def loss_checks(ctx: Context, m: MainRun, ratio: float, dead_after: float | None
 def ratio_check(m: MainRun) -> tuple[Check, float]:
     med = {n: float(np.median(v)) for n, v in m.ratios.items() if v}
     if not med:
-        return Check(FAMILY, "update/weight ratio", None, "no weights", "—", PASS), math.nan
+        return not_applicable(FAMILY, "update/weight ratio", "no weight matrix or kernel to measure"), math.nan
     top = max(med.values())
     verdict = PASS
     cause = fix = ""
@@ -99,7 +99,9 @@ def gradient_check(ctx: Context, m: MainRun) -> Check:
     after = gradient_norms(m.trained_model(), x, y, ctx.classification)
     names = list(before)
     if len(names) < 2:
-        return Check(FAMILY, "gradient flow", None, "one layer", "—", PASS, details={"init": before, "end": after})
+        c = not_applicable(FAMILY, "gradient flow", "one weighted layer: no input-to-output ratio")
+        c.details.update(init=before, end=after)
+        return c
     first, last = before[names[0]], before[names[-1]]
     ratio = first / last if last > 0 else (math.inf if first > 0 else 0.0)
     lg = -math.log10(ratio) if 0 < ratio < math.inf else (math.inf if ratio == 0 else -math.inf)
@@ -114,7 +116,7 @@ def gradient_check(ctx: Context, m: MainRun) -> Check:
 def dead_after_check(ctx: Context, m: MainRun) -> tuple[Check, float | None]:
     frac, per = dead_relu_fraction(m.trained_model(), ctx.pool.x_train[ctx.prepared.train_idx])
     if frac is None:
-        return Check(FAMILY, "dead ReLU after training", None, NO_RELU, "—", PASS), None
+        return not_applicable(FAMILY, "dead ReLU after training", NO_RELU), None
     verdict = verdict_of(frac, 0.35, 0.6)  # healthy MNIST-1D MLPs end with ≈25 % silent units
     return Check(FAMILY, "dead ReLU after training", frac, f"{100 * frac:.1f} % of units",
                  "< 35 % silent on the whole training set", verdict,

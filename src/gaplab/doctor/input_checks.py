@@ -12,7 +12,7 @@ from gaplab.doctor.baselines import baselines
 from gaplab.doctor.context import Context
 from gaplab.doctor.main_run import main_run
 from gaplab.doctor.probes import batch_coupling, dead_relu_fraction, has_norm_layers, input_use
-from gaplab.doctor.result import FAIL, PASS, WARN, Check
+from gaplab.doctor.result import FAIL, PASS, WARN, Check, not_applicable
 
 FAMILY = "input"
 
@@ -105,11 +105,11 @@ def channels_used(ctx: Context) -> Check:
                  "or index that leaves out part of x (x[:, :k], a wrong channel count)", {"unused": unused[:200]})
 
 
-def augmentation(ctx: Context) -> Check | None:
+def augmentation(ctx: Context) -> Check:
     """The user's augmentation against none: same runs without it; worse validation error means it changes the
     label (a flipped digit is another digit) or destroys the signal."""
     if not ctx.val_spec.reg.augment:
-        return None
+        return not_applicable(FAMILY, "augmentation keeps labels", "no augmentation in the spec (reg.augment)")
     main = main_run(ctx)
     with_aug = _val_error(ctx, [r.final for r in main.results])
     specs = [r.spec.replace(**{"reg.augment": []}) for r in main.results]
@@ -135,6 +135,5 @@ def augmentation(ctx: Context) -> Check | None:
 def run(ctx: Context) -> list[Check]:
     own, other, norm_layers, dead = input_gradient(ctx)
     checks = [zero_input(ctx, own, dead), coupling(own, other, norm_layers), channels_used(ctx)]
-    aug = augmentation(ctx)
-    return checks + ([aug] if aug is not None else [])
+    return [*checks, augmentation(ctx)]
 
