@@ -22,7 +22,6 @@ import hashlib
 import inspect
 import io
 import os
-import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gaplab.errors import SpecError
+from gaplab.errors import SpecError, user_stacklevel
 
 SUFFIX = ".pt"
 _LIVE: dict[str, nn.Module] = {}  # saved file -> its template, for builds in the process that registered it
@@ -131,18 +130,9 @@ def register(model: nn.Module, folder: str | Path) -> str:
     if kept and str(path) not in _LIVE:
         warnings.warn(f"model {type(model).__name__}: {len(kept)} submodule(s) have no reset_parameters and keep the "
                       f"weights given in every seed: {', '.join(kept[:8])}{' …' if len(kept) > 8 else ''}",
-                      UserWarning, stacklevel=_user_level())
+                      UserWarning, stacklevel=user_stacklevel())
     _LIVE[str(path)] = t
     return f"{path}:{type(model).__name__}"
-
-
-def _user_level() -> int:
-    """``warnings.warn``'s stacklevel of the first caller outside gaplab (the user's line that passed the model)."""
-    root = str(Path(__file__).resolve().parents[1])
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(root):
-        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
-    return level
 
 
 def _load(name: str) -> nn.Module:
