@@ -36,7 +36,9 @@ MIN_EPOCHS_FOR_STALL = 5  # "the loss stalls" needs a few epochs of history befo
 # steps per epoch whose update ratios, gradient norms and ReLU activity are measured (spread over the epoch; the run's
 # first steps always): every step would cost ~60 % of a small MLP's step (benchmarks/watch_overhead.py)
 SAMPLED_STEPS = 5
-LIVE_CHECKS = 20  # with step losses, the explosion rule runs about this many times per doubling of the history
+# with step losses, the explosion rule runs every LIVE_EVERY steps, then LIVE_CHECKS times per doubling of the history
+# (at once on a non-finite loss): a few per epoch, ~1 ms each on a long history
+LIVE_EVERY, LIVE_CHECKS = 25, 20
 
 
 class TrainingWarning(UserWarning):
@@ -143,14 +145,14 @@ class Watch:
     # ---- recording -----------------------------------------------------------------------------
     def step(self, loss: Any) -> None:
         """The mini-batch loss of one step (optional): the loss rules then see every step, and "loss explodes"
-        fires inside an epoch (at a non-finite loss at once, else checked ~``LIVE_CHECKS`` times per doubling)."""
+        fires inside an epoch (at a non-finite loss at once, else every ``LIVE_EVERY`` steps or so)."""
         v = _float(loss)
         if v is None:
             return
         self.step_losses.append(v)
         n = len(self.step_losses)
         if "loss does not explode" not in self._fired and (not math.isfinite(v) or
-                                                            n % max(10, n // LIVE_CHECKS) == 0):
+                                                            n % max(LIVE_EVERY, n // LIVE_CHECKS) == 0):
             self._apply_rules(live=True)
 
     def track(self, loss_fn: Any) -> Any:
@@ -209,8 +211,9 @@ class Watch:
             return self.step_losses
         return [h["train_loss"] for h in self.history if "train_loss" in h]
 
-    def evaluate(self) -> list[Check]:
-        """The doctor's dynamics checks on the history so far (``gaplab.doctor.dynamics``)."""
+    def evaluate(self, live: bool = False) -> list[Check]:
+        """The doctor's dynamics checks on the history so far (``gaplab.doctor.dynamics``); ``live``: only the loss
+        rules (the explosion verdict does not read the update ratios, whose medians cost the most)."""
         from gaplab.doctor.dynamics import loss_checks, ratio_check
         from gaplab.doctor.main_run import MainRun
 
@@ -222,12 +225,14 @@ class Watch:
                     losses=[[v] for v in losses], ratios=self._all_ratios,
                     ratio_steps=list(range(len(next(iter(self._all_ratios.values()), [])))))
         dead = self.history[-1].get("dead_relu") if self.history else None
+        if live:
+            return loss_checks(cast(Any, None), m, 0.01, dead)
         rc, top = ratio_check(m)
         checks = loss_checks(cast(Any, None), m, top if math.isfinite(top) else 0.01, dead)
         return [*checks, rc] if self._all_ratios else checks
 
     def _apply_rules(self, live: bool = False) -> None:
-        checks = self.evaluate()
+        checks = self.evaluate(live)
         if not live:
             self.checks = checks
         for c in checks:
