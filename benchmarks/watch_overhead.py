@@ -1,6 +1,7 @@
 """Per-epoch cost of ``gaplab.watch`` against the same plain PyTorch loop without it (MNIST-1D, an MLP of width
 128, SGD, batches of 100; one thread). Runs alternate bare / watched after a warm-up; prints the median seconds per
-epoch of each and their ratio.
+epoch of each and their ratio, in CPU time (the process's own, one thread: robust on a shared machine) and in wall
+time.
 
     PYTHONPATH=src python benchmarks/watch_overhead.py [--samples 4000] [--epochs 5] [--repeats 3]
 """
@@ -39,17 +40,21 @@ def main() -> None:
             "watch (store)": functools.partial(gaplab.watch, store=Path(tmp) / "w.db", name="bench"),
             "watch (no store)": functools.partial(gaplab.watch, store=None),
         }
-        times: dict[str, list[float]] = {k: [] for k in kinds}
+        cpu: dict[str, list[float]] = {k: [] for k in kinds}
+        wall: dict[str, list[float]] = {k: [] for k in kinds}
         for _ in range(a.repeats):
             for kind, watcher in kinds.items():
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 train_loop(data, epochs=a.epochs, watcher=watcher)
-                times[kind].append((time.perf_counter() - t0) / a.epochs)
-    bare = statistics.median(times["bare"])
+                cpu[kind].append((time.process_time() - c0) / a.epochs)
+                wall[kind].append((time.perf_counter() - t0) / a.epochs)
     print(f"MNIST-1D {len(data[0])} training examples, {steps} steps per epoch, {a.epochs} epochs x {a.repeats}")
-    for kind, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{kind:17s} {1000 * med:7.1f} ms/epoch  ratio {med / bare:.3f}  (+{1000 * (med - bare):.1f} ms)")
+    for name, times in (("CPU", cpu), ("wall", wall)):
+        bare = statistics.median(times["bare"])
+        for kind, ts in times.items():
+            med = statistics.median(ts)
+            print(f"{name:4s} {kind:17s} {1000 * med:7.1f} ms/epoch  ratio {med / bare:.3f}  "
+                  f"(+{1000 * (med - bare):.1f} ms)")
 
 
 if __name__ == "__main__":

@@ -21,3 +21,16 @@ class DataError(GaplabError):
 
 class DataFileNotFoundError(DataError, FileNotFoundError):
     """A data file or folder the user named does not exist (still a ``FileNotFoundError`` for old callers)."""
+
+
+def user_stacklevel() -> int:
+    """``warnings.warn``'s ``stacklevel`` for the caller's caller chain's first frame outside gaplab: a warning then
+    points at the user's line (``gaplab.train(model=net)``, ``w.step(loss)``), however deep inside gaplab it rose."""
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(root):
+        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+    return level

@@ -250,7 +250,7 @@ def hashed(spec: RunSpec) -> dict[str, Any]:
         model.pop("fingerprint", None)
     else:
         where, _, attr = model["name"].rpartition(":")
-        if where.endswith(".py"):
+        if where.endswith((".py", ".pt")):  # .pt: a model instance's saved template (gaplab.models.instance)
             model["name"] = f"{Path(where).name}:{attr}"
     data["model"] = model
     return data

@@ -30,6 +30,8 @@ def test_advise_plans_trains_resumes_and_reports(tmp_path) -> None:
     assert a.counts["trained"] == plan["models"] == len(names) * len(plan["sizes"]) * 3
     x = a.numbers
     assert x["best"] in names and x["words"] and x["actions"]
+    assert x["rows"]["n_test"] == 400 and x["rows"]["pool"] == 300 and len(x["rows"]["test_first"]) == 5
+    assert "Rows are named by position in the moons pool: every run is tested on the same 400 rows" in a.text()
     for c in x["curves"].values():
         assert ("predictions" in c) == bool(c["shape_ok"])
     assert (tmp_path / "advice").exists() or a.folder

@@ -96,7 +96,7 @@ def test_a_dataloader_gives_the_same_diagnosis_as_its_tensors(tmp_path: Path) ->
     y = (x[:, 0] > 0).long()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32, shuffle=True)
     kw = {"mode": "quick", "checks": ["init", "overfit"], "progress": False, "threads": 1, "store": tmp_path / "s.db"}
-    a = gaplab.diagnose(data=(x, y), **kw)
+    a = gaplab.diagnose(data=(x, y), batch_size=32, **kw)  # a DataLoader trains at its own batch size
     b = gaplab.diagnose(data=loader, **kw)
     assert a.spec == b.spec
     assert [(c.name, c.verdict, c.value) for c in a.checks] == [(c.name, c.verdict, c.value) for c in b.checks]

@@ -43,7 +43,8 @@ def test_doctor_table_and_bad_input(tmp_path):
     r = runner.invoke(app, ["doctor", "--quick", "--check", "init", "--no-store", "--threads", "1",
                             "--store", str(tmp_path / "s.db")])
     assert r.exit_code == 0, r.output
-    assert "initial" in r.output and "PASS" in r.output and "All 6 checks passed" in r.output
+    assert "initial" in r.output and "PASS" in r.output and "All 5 checks passed" in r.output
+    assert "1 check n/a" in r.output  # batch size for batch norm: the MLP has none
     bad = runner.invoke(app, ["doctor", "--quick", "--check", "bogus", "--no-store"])
     assert bad.exit_code == 2 and "bogus" in bad.output
     bad = runner.invoke(app, ["doctor", "--model", "nosuchmodel", "--no-store"])

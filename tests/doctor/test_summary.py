@@ -33,7 +33,7 @@ def test_verdicts_and_worst():
     assert verdict_of(5, 10, 100) == "PASS" and verdict_of(50, 10, 100) == "WARN" and verdict_of(500, 10, 100) == "FAIL"
     assert verdict_of(0.01, 0.2, 0.05, higher_is_worse=False) == "FAIL"
     d = Diagnosis(spec={}, task={}, checks=[_c("data", "a", "PASS"), _c("data", "b", "WARN")])
-    assert d.worst == "WARN" and d.to_dict()["counts"] == {"PASS": 1, "WARN": 1, "FAIL": 0}
+    assert d.worst == "WARN" and d.to_dict()["counts"] == {"PASS": 1, "WARN": 1, "FAIL": 0, "n/a": 0}
     with pytest.raises(ValueError, match="verdict"):
         _c("data", "c", "MAYBE")
     with pytest.raises(KeyError, match="no check named"):

@@ -141,6 +141,8 @@ def advise(
         on_plan(plan)
     rows, counts = sweep.run_plan(plan, store, progress, workers)
     numbers = analysis.analyse(plan, rows, n_boot=n_boot, goal=goal, factors=factors)
+    numbers["rows"] = _rows(plan)
+    numbers["words"].append(_rows_sentence(numbers["rows"]))
     # the whole group name (no cut): its hash at the end keeps folders of different requests apart
     root = store.path.parent if store is not None else Path("gaplab-results")
     folder = Path(out) if out is not None else root / "advice" / safe_name(plan.group, limit=None)
@@ -154,6 +156,24 @@ def advise(
     if store is not None:
         store.save_artifact("advice", plan.group, result.to_json(), str(folder))
     return result
+
+
+def _rows(plan: Plan) -> dict[str, Any]:
+    """The user's rows behind the advice: the test set every run is scored on, and the pool the subsets come from."""
+    from gaplab.data import rows
+    from gaplab.engine.datacache import prepared_for
+
+    s = plan.spec(plan.configs[0], plan.sizes[-1], 0)
+    out = rows.summary(prepared_for(s), rows.id_kind(s.data.name, s.data.path))
+    out.pop("train_ids", None)  # per run (each seed draws its own subset): `gaplab runs show RUN` lists them
+    return out
+
+
+def _rows_sentence(r: dict[str, Any]) -> str:
+    first = ", ".join(map(str, r["test_first"])) + (" …" if r["n_test"] > len(r["test_first"]) else "")
+    return (f"Rows are named by {r['id_kind']}: every run is tested on the same {r['n_test']} rows ({first}); each "
+            f"seed trains on its own random subset of the {r['pool']}-row pool (`gaplab runs show RUN` lists a "
+            f"run's rows).")
 
 
 def _budgeted(plan: Plan, store: Store | None, budget_s: float, workers: int, asked: dict[str, Any]) -> Plan:

@@ -79,6 +79,14 @@ def fit_of(curve: dict[str, Any]) -> curves.Ensemble | None:
     return curves.Ensemble(fits, {m["model"]: m["weight"] for m in f["members"]})
 
 
+def error_resolution(plan: Plan) -> float:
+    """The smallest step of a test error: one test example (1/n_test) for classification, 0 for regression."""
+    from gaplab.engine.datacache import prepared_for
+
+    ds = prepared_for(plan.spec(plan.configs[0], plan.sizes[-1], 0)).dataset
+    return 1.0 / max(len(ds.y_test), 1) if ds.num_classes else 0.0
+
+
 def start_error(plan: Plan) -> float | None:
     """M4's start error e0: chance (1 − 1/K) for classification, the constant predictor's test MSE for
     regression (the error before anything is learned)."""
@@ -93,13 +101,18 @@ def start_error(plan: Plan) -> float | None:
     return float(((y_te - y_tr.mean(0)) ** 2).mean())
 
 
-def _paired(plain: list[Row], other: list[Row]) -> dict[str, Any]:
-    """Mean difference other − plain over seeds present in both, with a 90 % t interval."""
+def _paired(plain: list[Row], other: list[Row], resolution: float = 0.0) -> dict[str, Any]:
+    """Mean difference other − plain over seeds present in both, with a 90 % t interval.
+
+    ``resolution`` is the smallest step a test error can take (1/n_test for classification): a few seeds often give
+    identical differences (sd 0), and a zero-width interval would claim a certainty the test set cannot resolve, so
+    the sd is floored at that step."""
     p = {r.seed: r.test_error for r in plain}
     d = np.array([r.test_error - p[r.seed] for r in other if r.seed in p])
     if len(d) < 2:
         return {"mean": float(d.mean()) if len(d) else math.nan, "low": math.nan, "high": math.nan, "pairs": len(d)}
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+    sd = max(float(d.std(ddof=1)), resolution)
+    half = float(stats.t.ppf(0.5 + LEVEL / 2, len(d) - 1) * sd / math.sqrt(len(d)))
     return {"mean": float(d.mean()), "low": float(d.mean() - half), "high": float(d.mean() + half), "pairs": len(d)}
 
 
@@ -149,7 +162,8 @@ def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None =
     shown = {"plain", best, runner_up if best == "plain" else best}
     e0 = start_error(plan)
     cv = {c: _curve(c, labels[c], table[c], n, e0, factors, intervals=c in shown) for c in table}
-    paired = {c: _paired(plain_rows, table[c][n]) for c in others}
+    res = error_resolution(plan)
+    paired = {c: _paired(plain_rows, table[c][n], res) for c in others}
     worth = _worth(cv["plain"], table["plain"], [r.test_error for r in table[best][n]], n) \
         if best != "plain" else {"extra": 0.0}
 

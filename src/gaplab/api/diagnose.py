@@ -7,31 +7,54 @@ same function (``gaplab.api.specs.build_run``), so a spec means the same run whi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import inspect
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
+
+import torch
+from torch import nn
 
 from gaplab.api.progress import Progress, progress_updates
 from gaplab.api.specs import SpecSource, build_run
 from gaplab.api.store import StoreLike, raw_store, store_path
 from gaplab.api.threads import torch_threads
-from gaplab.data.memory import default_folder
+from gaplab.data.memory import MAX_ITEMS, default_folder
 from gaplab.store.db import DEFAULT_PATH
+
+SAMPLE = 20_000  # examples of a torch Dataset or DataLoader the doctor reads by default (its budgets use fewer)
 
 if TYPE_CHECKING:
     from gaplab.advise import Advice
     from gaplab.doctor import Diagnosis
 
 
-def diagnose(spec: SpecSource = None, *, mode: str = "default", checks: Iterable[str] | None = None,
-             target_error: float | None = None, folder: str | Path | None = None, store: StoreLike = DEFAULT_PATH,
-             progress: Progress = True, threads: int | None = None, **overrides: Any) -> Diagnosis:
-    """Run the training doctor on a run spec: PASS/WARN/FAIL per check, its likely cause and what to try.
+def diagnose(spec: SpecSource | nn.Module | Callable[..., nn.Module] = None, data: Any = None, *,
+             loss: Any = None, optimizer: Any = None, lr: float | None = None, sample: int | None = SAMPLE,
+             mode: str = "default", checks: Iterable[str] | None = None, target_error: float | None = None,
+             folder: str | Path | None = None, store: StoreLike = DEFAULT_PATH, progress: Progress = True,
+             threads: int | None = None, **overrides: Any) -> Diagnosis:
+    """Run the training doctor on your model and data, or a run spec: PASS/WARN/FAIL (or n/a, with why) per check,
+    its likely cause and what to try.
 
     Parameters
     ----------
-    spec : dict, str, pathlib.Path or RunSpec, optional
-        What ``gaplab.train`` takes; ``**overrides`` too (``data=(X, y)``, ``target=``, ``test=``, ``width=64``).
+    spec : an ``nn.Module`` instance, its class or a factory; or a dict, str, pathlib.Path or RunSpec, optional
+        A model: ``gaplab.diagnose(model, data)``. An instance is a template: every seed and fold trains a copy
+        re-initialized by its layers' ``reset_parameters`` under the run's seed (``gaplab.models.instance``;
+        a warning names layers without one, which keep the weights given). A spec: what ``gaplab.train`` takes.
+    data : what ``gaplab.train``'s ``data=`` takes — a data set name, ``(X, y)``, a DataFrame (with ``target=``),
+        a torch or Hugging Face Dataset — or a ``DataLoader`` (its Dataset, or batches drawn into tensors; its
+        ``batch_size`` becomes the run's unless ``batch_size=`` is given).
+    loss : ``nn.CrossEntropyLoss()`` (its ``label_smoothing`` kept), ``nn.MSELoss()``, ``F.cross_entropy``, a name;
+        checked against the data's task (gaplab trains cross-entropy or MSE as the data says).
+    optimizer : ``"sgd"``/``"adam"``/``"adamw"``, ``torch.optim.SGD`` or an optimizer instance (its lr, momentum,
+        betas, eps, AdamW's weight decay become the spec's); another optimizer is an error.
+    lr : the learning rate (wins over the optimizer's).
+    sample : a torch Dataset or DataLoader larger than this is diagnosed on a random sample of this many examples
+        (seed 0; the sample size is printed and kept in ``Diagnosis.task["sample"]``); None reads it all.
+    **overrides : ``gaplab.train``'s (``target=``, ``test=``, ``width=64``, ``epochs=``, ``batch_size=``).
     mode : {"default", "quick"}
         ``"quick"`` takes a few seconds with smaller budgets.
     checks : families to run (data, init, input, overfit, lr, dynamics, bias_variance, label_noise); all by default.
@@ -54,10 +77,72 @@ def diagnose(spec: SpecSource = None, *, mode: str = "default", checks: Iterable
     """
     from gaplab.doctor import diagnose as run_doctor
 
-    built = build_run(spec, overrides, data_folder=default_folder(store_path(store)))
+    overrides = dict(overrides)
+    if _is_model(spec):
+        overrides["model"], spec = spec, None
+    for key, value in (("data", data), ("loss", loss), ("optimizer", optimizer), ("lr", lr)):
+        if value is not None:
+            overrides[key] = value
+    drawn = None
+    batch = getattr(overrides.get("data"), "batch_size", None)
+    if isinstance(overrides.get("data"), torch.utils.data.DataLoader) and batch and \
+            not {"batch_size", "optim.batch_size"} & set(overrides):
+        overrides["batch_size"] = batch  # the batch size the user's loop trains with
+    if "data" in overrides:
+        overrides["data"], drawn = bounded(overrides["data"], sample)
+        if drawn is not None and progress is not False:
+            print(f"gaplab.diagnose: {drawn['text']}", file=sys.stderr)
+    built = build_run(cast(SpecSource, spec), overrides, data_folder=default_folder(store_path(store)))
     with progress_updates(progress) as update, torch_threads(threads):
-        return run_doctor(built, mode=mode, checks=checks, target_error=target_error, folder=folder,
-                          progress=update)
+        d = run_doctor(built, mode=mode, checks=checks, target_error=target_error, folder=folder,
+                       progress=update)
+    if drawn is not None:
+        d.task["sample"] = drawn
+    return d
+
+
+def _is_model(obj: Any) -> bool:
+    """An ``nn.Module`` instance, an ``nn.Module`` subclass or a plain function (a factory), not a spec."""
+    return isinstance(obj, nn.Module) or (inspect.isclass(obj) and issubclass(obj, nn.Module)) or \
+        inspect.isfunction(obj)
+
+
+def bounded(data: Any, sample: int | None) -> tuple[Any, dict[str, Any] | None]:
+    """A torch Dataset or DataLoader cut to at most ``sample`` examples, and what was drawn (None for other data).
+
+    A map-style Dataset (a DataLoader's too) gives a random ``Subset`` (seed 0; its items keep their indices as row
+    ids); an iterable DataLoader gives its first batches, drawn into tensors."""
+    from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
+
+    if not isinstance(data, DataLoader | Dataset):
+        return data, None
+    what = "DataLoader" if isinstance(data, DataLoader) else "Dataset"
+    ds = data.dataset if isinstance(data, DataLoader) else data
+    if isinstance(ds, IterableDataset) or not hasattr(ds, "__len__"):
+        if not isinstance(data, DataLoader):
+            return data, None  # refused with its reason by the data reader
+        xs, ys, n = [], [], 0
+        limit = sample or MAX_ITEMS
+        for batch in data:
+            if not isinstance(batch, tuple | list) or len(batch) != 2:
+                return data, None  # the data reader names what is wrong with the batch
+            xs.append(torch.as_tensor(batch[0]))
+            ys.append(torch.as_tensor(batch[1]))
+            n += len(xs[-1])
+            if n >= limit:
+                break
+        if not xs:
+            return data, None
+        x, y = torch.cat(xs)[:limit], torch.cat(ys)[:limit]
+        return (x, y), {"drawn": len(x), "of": None, "from": what,
+                        "text": f"data: drew {len(x)} examples from an iterable {what} (at most {limit})"}
+    n = len(ds)
+    if sample is None or n <= sample:
+        return data, {"drawn": n, "of": n, "from": what, "text": f"data: all {n} examples of the {what}"}
+    pick = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:sample].sort().values
+    return Subset(ds, pick.tolist()), {
+        "drawn": sample, "of": n, "from": what,
+        "text": f"data: a random sample of {sample} of the {what}'s {n} examples (seed 0; sample=None reads all)"}
 
 
 def advise(spec: SpecSource = None, *, budget: str | float | None = "5m", store: StoreLike = DEFAULT_PATH,
@@ -100,15 +185,17 @@ def advise(spec: SpecSource = None, *, budget: str | float | None = "5m", store:
     if isinstance(spec, str | Path) and not overrides and _is_data_name(spec):
         overrides = {"data": str(spec)} if not Path(str(spec)).exists() else {"path": str(spec)}
         spec = None
-    built = build_run(spec, overrides, data_folder=default_folder(store_path(store)))
-    model, model_args = _given_model(spec, overrides)
+    folder_ = default_folder(store_path(store))
+    built = build_run(spec, overrides, data_folder=folder_)
+    model, model_args = _given_model(spec, overrides, folder_)
     db = raw_store(store)
     with progress_updates(progress) as update, torch_threads(threads):
         return run_advise(built.data, model, budget, model_args=model_args, n=n, seeds=seeds, epochs=epochs,
                           goal=goal, store=db, out=out, workers=workers, progress=update)
 
 
-def _given_model(spec: SpecSource, overrides: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+def _given_model(spec: SpecSource, overrides: dict[str, Any],
+                 folder: Path | None = None) -> tuple[str | None, dict[str, Any]]:
     """The model name and arguments the caller gave (not the spec's defaults): advise picks its own model for the
     data's kind (a CNN for images, ...) unless told."""
     from gaplab.api.specs import dotted_overrides, read_source
@@ -123,10 +210,10 @@ def _given_model(spec: SpecSource, overrides: dict[str, Any]) -> tuple[str | Non
             args[key.removeprefix("model.args.")] = value
         elif key == "model" and isinstance(value, dict):
             name, args = value.get("name", name), {**args, **(value.get("args") or {})}
-    if callable(name):  # the model class or factory itself (model=MyNet)
-        from gaplab.models.user import name_of
+    if name is not None and not isinstance(name, str):  # the model itself (model=MyNet, model=net)
+        from gaplab.api.specs import model_name
 
-        name = name_of(name)
+        name = model_name(name, folder)
     return name, args
 
 

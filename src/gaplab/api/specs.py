@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from gaplab.api import fit_args
 from gaplab.errors import SpecError
 from gaplab.spec import MAX_RUNS, RunSpec, SweepSpec, format_error, load_file, parse_run, set_dotted, yaml_lines
 
@@ -87,13 +88,28 @@ def dotted_overrides(overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _model_objects_named(run: Any) -> None:
-    """A model class or factory given as the object itself (``model=MyNet``) becomes its ``file.py:Name``."""
-    model = run.get("model") if isinstance(run, dict) else None
-    if isinstance(model, dict) and callable(model.get("name")):
+def model_name(obj: Any, folder: str | Path | None) -> Any:
+    """The spec name of a model given as an object: a class or factory becomes its ``file.py:Name``, an ``nn.Module``
+    instance its saved template's name (``gaplab.models.instance``, saved in ``folder``); anything else unchanged."""
+    from torch import nn
+
+    if isinstance(obj, nn.Module):
+        from gaplab.data.memory import default_folder
+        from gaplab.models.instance import register
+
+        return register(obj, folder if folder is not None else default_folder(None))
+    if callable(obj):
         from gaplab.models.user import name_of
 
-        model["name"] = name_of(model["name"])
+        return name_of(obj)
+    return obj
+
+
+def _model_objects_named(run: Any, folder: str | Path | None = None) -> None:
+    """A model given as an object (``model=MyNet``, ``model=net``) is named in the spec (``model_name``)."""
+    model = run.get("model") if isinstance(run, dict) else None
+    if isinstance(model, dict) and "name" in model:
+        model["name"] = model_name(model["name"], folder)
 
 
 def python_data(source: SpecSource, overrides: Mapping[str, Any] | None, folder: str | Path | None,
@@ -140,11 +156,12 @@ def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None,
     Errors are ``SpecError``s naming the key path (and ``FILE: `` and the line when read from a file).
     """
     source, overrides = python_data(source, overrides, data_folder)
+    overrides, loss = fit_args.expand(overrides)
     data, lines, prefix = read_source(source)
     if isinstance(data, dict):
         for key, value in dotted_overrides(overrides).items():
             set_dotted(data, key, value)
-        _model_objects_named(data)
+        _model_objects_named(data, data_folder)
     from gaplab.engine import check_runs, with_fingerprint
 
     base = _spec_folder(source)
@@ -153,7 +170,26 @@ def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None,
         check_runs([spec], lines)
     except SpecError as e:
         raise SpecError(prefix + str(e)) from None
+    _check_loss(loss, spec)
     return spec
+
+
+def _check_loss(kind: str | None, spec: RunSpec) -> None:
+    if kind is not None:
+        from gaplab.engine.datacache import prepared_for
+
+        fit_args.check_loss(kind, prepared_for(spec).dataset.task)
+
+
+def _override_base(data: dict[str, Any], overrides: Mapping[str, Any], data_folder: str | Path | None) -> None:
+    """Apply run overrides to a sweep's ``base`` (in place) and name its model objects."""
+    if overrides:
+        base = data.get("base") or {}
+        if isinstance(base, dict):
+            for key, value in dotted_overrides(overrides).items():
+                set_dotted(base, key, value)
+            data["base"] = base
+    _model_objects_named(data.get("base"), data_folder)
 
 
 def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
@@ -166,15 +202,10 @@ def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
     fails before training. Python data (overrides or ``base.data``) is written to ``data_folder`` first.
     """
     source, overrides = python_data(source, overrides, data_folder, section="base")
+    overrides, loss = fit_args.expand(overrides)
     data, lines, prefix = read_source(source)
-    if isinstance(data, dict) and overrides:
-        base = data.get("base") or {}
-        if isinstance(base, dict):
-            for key, value in dotted_overrides(overrides).items():
-                set_dotted(base, key, value)
-            data["base"] = base
     if isinstance(data, dict):
-        _model_objects_named(data.get("base"))
+        _override_base(data, overrides, data_folder)
     try:
         sw = SweepSpec.model_validate(data)
     except ValidationError as e:
@@ -197,4 +228,6 @@ def build_sweep(source: SpecSource, overrides: Mapping[str, Any] | None = None,
         check_runs(specs)
     except SpecError as e:
         raise SpecError(f"{prefix}{e}") from None
+    if specs:
+        _check_loss(loss, specs[0])
     return sw, specs

@@ -1,12 +1,14 @@
 """``gaplab.watch``: record a training loop gaplab does not run (plain PyTorch, Lightning) as a run in the store.
 
 Per epoch: the metrics the loop reports, the generalization gap, per layer the update-to-weight ratio and gradient
-norm (optimizer step hooks) and the fraction of dead ReLU units (forward hooks: units that fire for no example), all
-on 5 steps spread over the epoch, and the weight norm.
+norm (optimizer step hooks) and the fraction of dead ReLU units (units that fire for no example: every ReLU the
+forward computes, ``nn.ReLU`` or ``F.relu``/``torch.relu``, seen by the doctor's ``TorchFunctionMode`` probe during
+the model's forward), all on 5 steps spread over the epoch, and the weight norm.
 The doctor's dynamics rules (``gaplab.doctor.dynamics``: loss explodes, loss stalls, update/weight ratio) run on the
-history so far after each epoch and warn once each, with the doctor's cause text. The run is stored after every
-epoch (status ``running``, then ``done``/``diverged``/``failed``) in the group ``external/<name>``, its spec marked
-``"external": "watch"``.
+history so far after each epoch and warn once each, with the doctor's cause text; with the step losses
+(``w.step(loss)``, or a loss function wrapped by ``w.track``) "loss explodes" also fires inside an epoch.
+The run is stored after every epoch (status ``running``, then ``done``/``diverged``/``failed``) in the group
+``external/<name>``, its spec marked ``"external": "watch"``.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import torch
 from torch import nn
 
 from gaplab.api.store import StoreLike, raw_store
-from gaplab.doctor.probes import weighted_layers
+from gaplab.doctor.probes import _ReluCalls, weighted_layers
 from gaplab.doctor.result import FAIL, PASS, Finding
+from gaplab.errors import user_stacklevel
 from gaplab.store.db import DEFAULT_PATH
 
 GROUP_PREFIX = "external/"
@@ -33,6 +36,9 @@ MIN_EPOCHS_FOR_STALL = 5  # "the loss stalls" needs a few epochs of history befo
 # steps per epoch whose update ratios, gradient norms and ReLU activity are measured (spread over the epoch; the run's
 # first steps always): every step would cost ~60 % of a small MLP's step (benchmarks/watch_overhead.py)
 SAMPLED_STEPS = 5
+# with step losses, the explosion rule runs every LIVE_EVERY steps, then LIVE_CHECKS times per doubling of the history
+# (at once on a non-finite loss): a few per epoch, ~1 ms each on a long history
+LIVE_EVERY, LIVE_CHECKS = 25, 20
 
 
 class TrainingWarning(UserWarning):
@@ -60,7 +66,7 @@ class Watch:
         self.store = raw_store(store)
         self.config = dict(config or {})
         self.layers = weighted_layers(model)
-        self.relus = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.ReLU)]
+        self._mode: _ReluCalls | None = None  # the ReLU probe, active during a sampled training forward
         self.run_id = hashlib.sha256(f"{name}\0{time.time_ns()}\0{os.getpid()}\0{id(self)}".encode()).hexdigest()[:16]
         self.history: list[dict[str, Any]] = []
         self.warnings: list[str] = []
@@ -84,8 +90,8 @@ class Watch:
         if self.optimizer is not None:
             self._handles += [self.optimizer.register_step_pre_hook(self._pre_step),
                               self.optimizer.register_step_post_hook(self._post_step)]
-        for n, m in self.relus:
-            self._handles.append(m.register_forward_hook(self._relu_hook(n)))
+        self._handles += [self.model.register_forward_pre_hook(lambda *_: self.relu_begin()),
+                          self.model.register_forward_hook(lambda *_: self.relu_end(), always_call=True)]
         self._save("running")
         return self
 
@@ -119,23 +125,45 @@ class Watch:
                 self._all_ratios.setdefault(n, []).append(r)
         self._before = None
 
-    def _relu_hook(self, name: str) -> Any:
-        def fn(m: nn.Module, _i: Any, out: Any) -> None:
-            if not m.training or not isinstance(out, torch.Tensor) or not self._sampled():
-                return
-            with torch.no_grad():  # a unit (a channel of a conv) is alive when it fires for any example
-                a = out.detach()
-                a = a.transpose(0, 1).flatten(1) if a.dim() > 1 else a.view(1, -1)
-                act = (a > 0).any(1)
-                self._alive[name] = act if name not in self._alive else self._alive[name] | act
-        return fn
+    def relu_begin(self) -> None:
+        """Start seeing ReLUs (a sampled training forward); the model's forward hooks call it, Lightning's
+        callback calls it per batch (a ``training_step`` need not call the module's own forward)."""
+        if self._mode is None and self.model.training and self._sampled():
+            self._mode = _ReluCalls()
+            self._mode.__enter__()
+
+    def relu_end(self) -> None:
+        """Stop seeing ReLUs; a unit (a conv channel) is alive when it fired for any example of the epoch's samples."""
+        mode, self._mode = self._mode, None
+        if mode is None:
+            return
+        mode.__exit__(None, None, None)
+        for name, act in mode.alive.items():
+            self._alive[name] = act if name not in self._alive or self._alive[name].shape != act.shape \
+                else self._alive[name] | act
 
     # ---- recording -----------------------------------------------------------------------------
     def step(self, loss: Any) -> None:
-        """The mini-batch loss of one step (optional: the live loss rules then see every step)."""
+        """The mini-batch loss of one step (optional): the loss rules then see every step, and "loss explodes"
+        fires inside an epoch (at a non-finite loss at once, else every ``LIVE_EVERY`` steps or so)."""
         v = _float(loss)
-        if v is not None:
-            self.step_losses.append(v)
+        if v is None:
+            return
+        self.step_losses.append(v)
+        n = len(self.step_losses)
+        if "loss does not explode" not in self._fired and (not math.isfinite(v) or
+                                                            n % max(LIVE_EVERY, n // LIVE_CHECKS) == 0):
+            self._apply_rules(live=True)
+
+    def track(self, loss_fn: Any) -> Any:
+        """``loss_fn`` wrapped so each loss it computes in training mode is recorded as ``w.step(loss)`` (then do
+        not call ``w.step`` yourself): ``criterion = w.track(nn.CrossEntropyLoss())``."""
+        def tracked(*args: Any, **kwargs: Any) -> Any:
+            out = loss_fn(*args, **kwargs)
+            if self.model.training:
+                self.step(out)
+            return out
+        return tracked
 
     def epoch(self, train_loss: Any = None, val_loss: Any = None, train_acc: Any = None, val_acc: Any = None,
               **metrics: Any) -> dict[str, Any]:
@@ -183,8 +211,9 @@ class Watch:
             return self.step_losses
         return [h["train_loss"] for h in self.history if "train_loss" in h]
 
-    def evaluate(self) -> list[Finding]:
-        """The doctor's dynamics checks on the history so far (``gaplab.doctor.dynamics``)."""
+    def evaluate(self, live: bool = False) -> list[Finding]:
+        """The doctor's dynamics checks on the history so far (``gaplab.doctor.dynamics``); ``live``: only the loss
+        rules (the explosion verdict does not read the update ratios, whose medians cost the most)."""
         from gaplab.doctor.dynamics import loss_checks, ratio_check
         from gaplab.doctor.main_run import MainRun
 
@@ -196,26 +225,30 @@ class Watch:
                     losses=[[v] for v in losses], ratios=self._all_ratios,
                     ratio_steps=list(range(len(next(iter(self._all_ratios.values()), [])))))
         dead = self.history[-1].get("dead_relu") if self.history else None
-        with warnings.catch_warnings():  # numpy's "mean of empty slice" on an all-NaN stretch: the rules handle it
-            warnings.simplefilter("ignore", RuntimeWarning)
-            rc, top = ratio_check(m)
-            checks = loss_checks(cast(Any, None), m, top if math.isfinite(top) else 0.01, dead)
+        if live:
+            return loss_checks(cast(Any, None), m, 0.01, dead)
+        rc, top = ratio_check(m)
+        checks = loss_checks(cast(Any, None), m, top if math.isfinite(top) else 0.01, dead)
         return [*checks, rc] if self._all_ratios else checks
 
-    def _apply_rules(self) -> None:
-        self.checks = self.evaluate()
-        for c in self.checks:
-            if c.verdict == PASS or c.name in self._fired:
+    def _apply_rules(self, live: bool = False) -> None:
+        checks = self.evaluate(live)
+        if not live:
+            self.checks = checks
+        for c in checks:
+            if c.verdict in (PASS, "n/a") or c.name in self._fired or (live and c.name != "loss does not explode"):
                 continue
             if c.name == "loss falls" and (len(self.history) < MIN_EPOCHS_FOR_STALL or c.verdict != FAIL):
                 continue  # a stall is called after a few epochs, and only when the loss barely moved
             self._fired.add(c.name)
             what = "loss explodes" if c.name == "loss does not explode" else (
                 "loss stalls" if c.name == "loss falls" else c.name)
-            msg = f"gaplab.watch {self.name!r}, epoch {len(self.history)}: {what} — {c.cause}; try: {c.fix}"
+            when = f"epoch {len(self.history) + 1}, step {len(self.step_losses)}" if live else \
+                f"epoch {len(self.history)}"
+            msg = f"gaplab.watch {self.name!r}, {when}: {what} — {c.cause}; try: {c.fix}"
             self.warnings.append(msg)
             if self.warn:
-                warnings.warn(msg, TrainingWarning, stacklevel=3)
+                warnings.warn(msg, TrainingWarning, stacklevel=user_stacklevel())
 
     # ---- the store -----------------------------------------------------------------------------
     def spec(self) -> dict[str, Any]:
@@ -234,7 +267,8 @@ class Watch:
         """The last epoch's numbers and the rules' verdicts (``check/<name>``: 0 pass, 1 warn, 2 fail)."""
         last = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}
         last["epochs_run"] = len(self.history)
-        last.update({f"check/{c.name}": {"PASS": 0, "WARN": 1, "FAIL": 2}[c.verdict] for c in self.checks})
+        last.update({f"check/{c.name}": {"PASS": 0, "WARN": 1, "FAIL": 2}[c.verdict] for c in self.checks
+                     if c.verdict != "n/a"})
         return last
 
     def _save(self, status: str, error: str | None = None) -> None:
@@ -245,6 +279,7 @@ class Watch:
 
     def close(self, status: str | None = None, error: str | None = None) -> None:
         """Remove the hooks and store the run as finished (``diverged`` when a loss was not finite)."""
+        self.relu_end()
         for h in self._handles:
             h.remove()
         self._handles = []
@@ -261,7 +296,8 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *, s
 
     Parameters
     ----------
-    model : the ``nn.Module`` being trained (hooks count dead ``nn.ReLU`` units; functional relu is not seen).
+    model : the ``nn.Module`` being trained (dead ReLU units are counted in its training forwards, ``nn.ReLU`` and
+        ``F.relu``/``torch.relu`` alike, per call site: ``dead/relu 1``, ``dead/relu 2``, ...).
     optimizer : its optimizer (step hooks measure update-to-weight ratios and gradient norms on sampled steps).
     store : results database ("gaplab-results/gaplab.db"; None keeps nothing); the run is in group
         ``external/<name>``.
@@ -273,7 +309,8 @@ def watch(model: nn.Module, optimizer: torch.optim.Optimizer | None = None, *, s
     Returns
     -------
     Watch
-        A context manager: ``w.epoch(...)`` records an epoch, ``w.step(loss)`` a step's loss (optional),
+        A context manager: ``w.epoch(...)`` records an epoch, ``w.step(loss)`` a step's loss (optional; it lets
+        "loss explodes" fire inside an epoch; ``criterion = w.track(loss_fn)`` records every step's loss for you),
         ``w.history``, ``w.warnings``, ``w.checks`` and ``w.run_id`` (``gaplab.Store(...).results(group=
         "external/<name>")`` reads the run back).
 

@@ -10,7 +10,7 @@ from rich.rule import Rule
 from rich.table import Table
 from rich.text import Text
 
-STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red"}
+STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "n/a": "dim"}
 # Narrower than this many columns, the table gives each of its six columns too little room for a word.
 MIN_TABLE_WIDTH = 120
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import yaml
@@ -51,11 +51,17 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (a unique prefi
     if row is None:
         fail(f"no run with id {run_id!r} in {store} (or the prefix is not unique)")
     row["history"] = db.history(row["id"])
+    rows = _run_rows(row["spec"])
     if as_json:
-        print_json(row)
+        print_json({**row, "rows": rows})
         return
     console.print(f"[bold]{row['id']}[/] {row['status']} {row['error'] or ''}")
     console.print(yaml.safe_dump(row["spec"], sort_keys=False))
+    if rows is not None:
+        from gaplab.data.rows import lines
+
+        console.print("\n".join(lines(rows)) if "id_kind" in rows else f"rows: {rows['unavailable']}",
+                      highlight=False)
     console.print(summary_table(row["final"], "final"))
     hist = Table(title="per epoch")
     cols = [c for c in ("epoch", "train_loss", "train_acc", "val_loss", "test_loss", "test_acc")
@@ -65,6 +71,23 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="Run id (a unique prefi
     for h in row["history"]:
         hist.add_row(*[f"{h[c]:.4f}" if isinstance(h[c], float) else str(h[c]) for c in cols])
     console.print(hist)
+
+
+def _run_rows(spec: dict[str, Any]) -> dict[str, Any] | None:
+    """Which of the user's rows the run trained, validated and tested on (``data.rows``); None for a watched loop's
+    run (gaplab never saw its data), ``{"unavailable": why}`` when its data cannot be read now."""
+    if spec.get("external"):
+        return None
+    from gaplab.data import rows
+    from gaplab.engine import prepared_for
+    from gaplab.errors import GaplabError
+    from gaplab.spec import parse_run
+
+    try:
+        s = parse_run(spec)
+        return rows.summary(prepared_for(s), rows.id_kind(s.data.name, s.data.path))
+    except (GaplabError, OSError) as e:
+        return {"unavailable": f"the run's data cannot be read now ({e})"}
 
 
 @app.command("export")

@@ -111,7 +111,16 @@ def _from_torch(ds: Any, source: str) -> Arrays:
         raise DataError(f"{source}: items differ in shape ({e}); every input must have the same shape") from None
     if x.ndim == 1:
         x = x[:, None]
-    return _from_xy((x, y), source)
+    a = _from_xy((x, y), source)
+    a.ids = _ids(_dataset_ids(ds))
+    return a
+
+
+def _dataset_ids(ds: Any) -> np.ndarray:
+    """Each item's index in the Dataset the user built: a ``Subset``'s items keep their parent's indices."""
+    if isinstance(ds, torch.utils.data.Subset):
+        return _dataset_ids(ds.dataset)[np.asarray(ds.indices, dtype=np.int64)]
+    return np.arange(len(ds))
 
 
 def _from_loader(loader: torch.utils.data.DataLoader, source: str) -> Arrays:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.result import FAIL, PASS, WARN, Finding, verdict_of
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding, not_applicable, verdict_of
 
 FAMILY = "data"
 BINS = 20  # quantile bins of the one-feature predictor (classification)
@@ -143,9 +143,9 @@ def single_feature_skill(ctx: Context, max_features: int = 4096, max_rows: int =
 
 def leaky_feature(ctx: Context) -> Finding:
     if len(ctx.raw.x_test) == 0:
-        return Finding(FAMILY, "one-feature leakage", None, "no test set", "—", PASS)
+        return not_applicable(FAMILY, "one-feature leakage", "no test set to score a feature on")
     if _flat(ctx.raw.x_train[:1]).shape[1] == 1:
-        return Finding(FAMILY, "one-feature leakage", None, "one input feature", "—", PASS)
+        return not_applicable(FAMILY, "one-feature leakage", "one input feature: nothing to single out")
     skill, what = single_feature_skill(ctx)
     best = int(torch.nan_to_num(skill, nan=-1.0).argmax())
     v = float(skill[best])
@@ -222,7 +222,7 @@ def test_normalized(ctx: Context) -> Finding:
     band = "test inputs not exactly standardized unless training inputs are"
     xtr, xte = _flat(ctx.raw.x_train), _flat(ctx.raw.x_test)
     if len(xte) < 2:
-        return Finding(FAMILY, "normalization statistics", None, "no test set", "—", PASS)
+        return not_applicable(FAMILY, "normalization statistics", "fewer than 2 test examples")
 
     def exact(x: torch.Tensor) -> bool:
         m, sd = x.mean(0), x.std(0, unbiased=False)
@@ -248,7 +248,7 @@ def validation_leak(ctx: Context, max_rows: int = 1000, max_train: int = 5000) -
     band = "validation examples about as far from training as test examples (ratio ≥ 0.5)"
     p = ctx.prepared
     if len(p.val_idx) == 0 or len(ctx.pool.x_test) == 0:
-        return Finding(FAMILY, "validation split leak", None, "no validation or test set", "—", PASS)
+        return not_applicable(FAMILY, "validation split leak", "no validation or test set to compare")
     g = torch.Generator().manual_seed(0)
 
     def pick(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -274,7 +274,7 @@ def run(ctx: Context) -> list[Finding]:
     ctx.progress("data checks", 0, 1)
     out = [labels(ctx), class_balance(ctx), *feature_scale(ctx), duplicates(ctx), validation_leak(ctx),
            leaky_feature(ctx), test_normalized(ctx)]
-    if not ctx.classification:
-        out.append(target_scale(ctx))
+    out.append(target_scale(ctx) if not ctx.classification else
+               not_applicable(FAMILY, "target scale", "classification: class labels have no scale"))
     ctx.progress("data checks", 1, 1)
     return out

@@ -10,7 +10,7 @@ import numpy as np
 from gaplab.doctor.context import Context
 from gaplab.doctor.main_run import MainRun
 from gaplab.doctor.probes import NO_RELU, dead_relu_fraction, gradient_norms
-from gaplab.doctor.result import FAIL, PASS, WARN, Finding, verdict_of
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding, not_applicable, verdict_of
 
 FAMILY = "dynamics"
 RATIO_LOW, RATIO_HIGH = 1e-5, 1.0  # median ‖ΔW‖/‖W‖ per step outside this is a rate problem (see bands below)
@@ -22,16 +22,26 @@ def _smooth(v: np.ndarray, w: int) -> np.ndarray:
     return np.convolve(v, np.ones(w) / w, mode="valid")
 
 
+def _mean_finite(a: np.ndarray, empty: float = math.nan) -> float:
+    """Mean of the finite entries of ``a`` (``empty`` when there are none, without numpy's empty-slice warning)."""
+    ok = a[np.isfinite(a)]
+    return float(ok.mean()) if ok.size else empty
+
+
 def loss_checks(ctx: Context, m: MainRun, ratio: float, dead_after: float | None) -> list[Finding]:
     losses = np.array(m.losses, dtype=float)  # (steps, seeds)
     n = len(losses)
     diverged = [r for r in m.results if r.status == "diverged"]
     head = max(1, n // 50)
-    l0 = float(np.nanmean(losses[:head]))
+    l0 = _mean_finite(losses[:head])
     finite = np.where(np.isfinite(losses), losses, np.nan)
-    tail = float(np.nanmean(finite[-max(1, n // 10):])) if np.isfinite(finite[-max(1, n // 10):]).any() else math.inf
-    smooth = _smooth(np.nanmean(finite, 1), max(1, n // 20))
-    peak = float(np.nanmax(smooth)) if len(smooth) else math.nan
+    tail = _mean_finite(finite[-max(1, n // 10):], math.inf)
+    rows = np.isfinite(finite).any(1) if finite.ndim == 2 else np.isfinite(finite)
+    step_mean = np.full(len(finite), np.nan)
+    if rows.any():  # a step whose every seed is NaN stays NaN (np.nanmean would warn "Mean of empty slice")
+        step_mean[rows] = np.nanmean(finite[rows].reshape(int(rows.sum()), -1), 1)
+    smooth = _smooth(step_mean, max(1, n // 20))
+    peak = float(np.nanmax(smooth)) if np.isfinite(smooth).any() else math.nan
     details = {"steps": n, "initial": l0, "final": tail, "peak": peak, "diverged_seeds": len(diverged)}
     out = []
     # explosion: a non-finite loss, or the smoothed loss rising far (3×) above where it started
@@ -68,7 +78,7 @@ def loss_checks(ctx: Context, m: MainRun, ratio: float, dead_after: float | None
 def ratio_check(m: MainRun) -> tuple[Finding, float]:
     med = {n: float(np.median(v)) for n, v in m.ratios.items() if v}
     if not med:
-        return Finding(FAMILY, "update/weight ratio", None, "no weights", "—", PASS), math.nan
+        return not_applicable(FAMILY, "update/weight ratio", "no weight matrix or kernel to measure"), math.nan
     top = max(med.values())
     verdict = PASS
     cause = fix = ""
@@ -89,7 +99,9 @@ def gradient_check(ctx: Context, m: MainRun) -> Finding:
     after = gradient_norms(m.trained_model(), x, y, ctx.classification)
     names = list(before)
     if len(names) < 2:
-        return Finding(FAMILY, "gradient flow", None, "one layer", "—", PASS, details={"init": before, "end": after})
+        c = not_applicable(FAMILY, "gradient flow", "one weighted layer: no input-to-output ratio")
+        c.details.update(init=before, end=after)
+        return c
     first, last = before[names[0]], before[names[-1]]
     ratio = first / last if last > 0 else (math.inf if first > 0 else 0.0)
     lg = -math.log10(ratio) if 0 < ratio < math.inf else (math.inf if ratio == 0 else -math.inf)
@@ -104,7 +116,7 @@ def gradient_check(ctx: Context, m: MainRun) -> Finding:
 def dead_after_check(ctx: Context, m: MainRun) -> tuple[Finding, float | None]:
     frac, per = dead_relu_fraction(m.trained_model(), ctx.pool.x_train[ctx.prepared.train_idx])
     if frac is None:
-        return Finding(FAMILY, "dead ReLU after training", None, NO_RELU, "—", PASS), None
+        return not_applicable(FAMILY, "dead ReLU after training", NO_RELU), None
     verdict = verdict_of(frac, 0.35, 0.6)  # healthy MNIST-1D MLPs end with ≈25 % silent units
     return Finding(FAMILY, "dead ReLU after training", frac, f"{100 * frac:.1f} % of units",
                    "< 35 % silent on the whole training set", verdict,

@@ -10,7 +10,7 @@ import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.probes import NO_RELU, activation_scales, dead_relu_fraction, has_batch_norm, loss_of
-from gaplab.doctor.result import FAIL, PASS, WARN, Finding, verdict_of
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding, not_applicable, verdict_of
 
 FAMILY = "init"
 INIT_FIX = "scale the initial weights down (default PyTorch / He / Glorot init), or zero-init the last layer"
@@ -57,8 +57,9 @@ def logit_scale(ctx: Context, out_std: float) -> Finding:
 
 def activation_growth(names: list[str], scales: list[float]) -> Finding:
     if len(scales) < 2:
-        return Finding(FAMILY, "activation scale", None, "one layer", "—", PASS,
-                       details={"layers": names, "rms": scales})
+        c = not_applicable(FAMILY, "activation scale", "one weighted layer: no growth through layers to measure")
+        c.details.update(layers=names, rms=scales)
+        return c
     first, last = scales[0], scales[-1]
     ratio = last / first if first > 0 else (math.inf if last > 0 else 0.0)
     lg = abs(math.log10(ratio)) if 0 < ratio < math.inf else math.inf
@@ -74,7 +75,7 @@ def activation_growth(names: list[str], scales: list[float]) -> Finding:
 
 def dead_at_init(frac: float | None, per: dict[str, float]) -> Finding:
     if frac is None:
-        return Finding(FAMILY, "dead ReLU at init", None, NO_RELU, "—", PASS)
+        return not_applicable(FAMILY, "dead ReLU at init", NO_RELU)
     verdict = verdict_of(frac, 0.2, 0.5)
     return Finding(FAMILY, "dead ReLU at init", frac, f"{100 * frac:.1f} % of units", "< 20 % never active on a batch",
                    verdict, "" if verdict == PASS else "dead ReLU units at init: biases too negative (or inputs "
@@ -99,7 +100,7 @@ def batch_norm_batch(ctx: Context, model: torch.nn.Module) -> Finding:
     """Batch norm normalizes with the statistics of each training batch: of 1–2 examples they are noise."""
     b = ctx.val_spec.optim.batch_size
     if not has_batch_norm(model):
-        return Finding(FAMILY, "batch size for batch norm", None, "no batch norm", "—", PASS)
+        return not_applicable(FAMILY, "batch size for batch norm", "the model has no batch norm")
     # two examples normalize to ±1 whatever they are; eight still give very noisy means and variances
     verdict = FAIL if b <= 2 else WARN if b < 8 else PASS
     return Finding(FAMILY, "batch size for batch norm", b, f"batch size {b}", "≥ 8 examples per batch with batch "
@@ -119,12 +120,12 @@ def run(ctx: Context) -> list[Finding]:
     frac, per = dead_relu_fraction(model, x)
     checks = [initial_loss(ctx, loss), logit_scale(ctx, float(out.float().std())), activation_growth(names, scales),
               dead_at_init(frac, per), batch_norm_batch(ctx, model)]
-    if ctx.classification:
-        checks.append(output_kind(ctx, out))
+    checks.append(output_kind(ctx, out) if ctx.classification else
+                  not_applicable(FAMILY, "outputs are logits", "regression: the outputs are values, not logits"))
     x_rms = float(x.float().pow(2).mean().sqrt())
     if x_rms > 10:  # the data check's "unscaled" band: large outputs come from the inputs, not the weights
         for c in checks[:3]:
-            if c.verdict != PASS:
+            if c.verdict in (WARN, FAIL):
                 c.cause = f"inputs unscaled (RMS {x_rms:.3g}): outputs blow up at init whatever the weights"
                 c.fix = "standardize the inputs (data.standardize: true)"
                 c.details["symptom"] = True

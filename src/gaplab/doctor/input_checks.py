@@ -10,7 +10,7 @@ import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.probes import batch_coupling, dead_relu_fraction, has_norm_layers, input_use
-from gaplab.doctor.result import FAIL, PASS, WARN, Finding
+from gaplab.doctor.result import FAIL, PASS, WARN, Finding, not_applicable
 
 FAMILY = "input"
 
@@ -103,11 +103,11 @@ def channels_used(ctx: Context) -> Finding:
                    "or index that leaves out part of x (x[:, :k], a wrong channel count)", {"unused": unused[:200]})
 
 
-def augmentation(ctx: Context) -> Finding | None:
+def augmentation(ctx: Context) -> Finding:
     """The user's augmentation against none: same runs without it; worse validation error means it changes the
     label (a flipped digit is another digit) or destroys the signal."""
     if not ctx.val_spec.reg.augment:
-        return None
+        return not_applicable(FAMILY, "augmentation keeps labels", "no augmentation in the spec (reg.augment)")
     main = ctx.main
     with_aug = _val_error(ctx, [r.final for r in main.results])
     specs = [r.spec.replace(**{"reg.augment": []}) for r in main.results]
@@ -133,6 +133,5 @@ def augmentation(ctx: Context) -> Finding | None:
 def run(ctx: Context) -> list[Finding]:
     own, other, norm_layers, dead = input_gradient(ctx)
     checks = [zero_input(ctx, own, dead), coupling(own, other, norm_layers), channels_used(ctx)]
-    aug = augmentation(ctx)
-    return checks + ([aug] if aug is not None else [])
+    return [*checks, augmentation(ctx)]
 

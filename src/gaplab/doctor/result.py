@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 PASS, WARN, FAIL = "PASS", "WARN", "FAIL"
-_RANK = {PASS: 0, WARN: 1, FAIL: 2}
+NA = "n/a"  # the check cannot run on this model or data (its reason in ``shown`` and ``details["reason"]``)
+_RANK = {NA: -1, PASS: 0, WARN: 1, FAIL: 2}
 
 # Check families in the order they run and are printed; ``diagnose(checks=[...])`` takes these names.
 FAMILIES = ("data", "init", "input", "overfit", "lr", "dynamics", "bias_variance", "label_noise")
@@ -36,7 +37,12 @@ class Finding:
 
     def __post_init__(self) -> None:
         if self.verdict not in _RANK:
-            raise ValueError(f"verdict must be PASS, WARN or FAIL, got {self.verdict!r}")
+            raise ValueError(f"verdict must be PASS, WARN, FAIL or n/a, got {self.verdict!r}")
+
+
+def not_applicable(family: str, name: str, reason: str) -> Finding:
+    """A check that cannot run on this model or data, and why (shown in the table, ``--json`` and the object)."""
+    return Finding(family, name, None, f"n/a: {reason}", "—", NA, details={"reason": reason})
 
 
 # The old name of Finding, kept while branches written before the rename are merged (remove afterwards).
@@ -54,7 +60,8 @@ def verdict_of(value: float, warn: float, fail: float, higher_is_worse: bool = T
 
 @dataclass
 class Diagnosis:
-    """Every check of one doctor run, the paragraph derived from them, and what was measured on."""
+    """Every check of one doctor run (one that cannot run on this model or data is listed as n/a, with why), the
+    paragraph derived from them, and what was measured on."""
 
     spec: dict[str, Any]
     task: dict[str, Any]
@@ -70,14 +77,18 @@ class Diagnosis:
 
     @property
     def worst(self) -> str:
-        """The worst verdict of any check (PASS when there are none)."""
-        return max((c.verdict for c in self.checks), key=_RANK.__getitem__, default=PASS)
+        """The worst verdict of any check that ran (PASS when there are none; n/a checks do not count)."""
+        return max((c.verdict for c in self.checks if c.verdict != NA), key=_RANK.__getitem__, default=PASS)
 
     def failed(self) -> list[Finding]:
         return [c for c in self.checks if c.verdict == FAIL]
 
     def warned(self) -> list[Finding]:
         return [c for c in self.checks if c.verdict == WARN]
+
+    def not_applicable(self) -> list[Finding]:
+        """The checks that could not run here, each with its reason (``details["reason"]``)."""
+        return [c for c in self.checks if c.verdict == NA]
 
     def check(self, name: str) -> Finding:
         """The check called ``name`` (KeyError when it did not run)."""
@@ -89,4 +100,4 @@ class Diagnosis:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON data: what ``--json`` prints and the store keeps."""
         return {**asdict(self), "worst": self.worst,
-                "counts": {v: sum(c.verdict == v for c in self.checks) for v in (PASS, WARN, FAIL)}}
+                "counts": {v: sum(c.verdict == v for c in self.checks) for v in (PASS, WARN, FAIL, NA)}}

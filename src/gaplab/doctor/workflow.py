@@ -17,7 +17,7 @@ from gaplab.doctor import (
     overfit,
 )
 from gaplab.doctor.context import Context, Progress, save_figures
-from gaplab.doctor.result import FAIL, FAMILIES, WARN, Diagnosis, Finding
+from gaplab.doctor.result import FAIL, FAMILIES, NA, WARN, Diagnosis, Finding, not_applicable
 from gaplab.doctor.suspects import name_suspects
 from gaplab.errors import SpecError
 from gaplab.spec import RunSpec
@@ -25,6 +25,22 @@ from gaplab.spec import RunSpec
 _RUNNERS = {"data": data_checks.run, "init": init_checks.run, "input": input_checks.run, "overfit": overfit.run,
             "lr": lr_range.run, "dynamics": dynamics.run, "bias_variance": bias_variance.run,
             "label_noise": label_noise.run}
+MIN_PER_FOLD = 5  # label noise: out-of-fold probabilities need a few examples in every fold
+
+
+def _inapplicable(fam: str, ctx: Context) -> Finding | None:
+    """A family's single check as n/a (with why) when it cannot run on this data, else None."""
+    n = len(ctx.prepared.train_idx)
+    if fam == "label_noise":
+        if not ctx.classification:
+            return not_applicable(fam, "label noise (heuristic)", "regression: no class labels to be wrong")
+        need = MIN_PER_FOLD * ctx.budget.folds
+        if n < need:
+            return not_applicable(fam, "label noise (heuristic)", f"only {n} training examples; {ctx.budget.folds} "
+                                  f"out-of-fold models need at least {need}")
+    if fam == "overfit" and len(overfit.tiny_indices(ctx)) < 2:
+        return not_applicable(fam, "overfit a tiny set", f"only {n} training example(s): no set to overfit")
+    return None
 
 
 def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | None = None,
@@ -49,7 +65,8 @@ def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | No
     found: list[Finding] = []
     for fam in FAMILIES:
         if fam in fams:
-            found.extend(_RUNNERS[fam](ctx))
+            na = _inapplicable(fam, ctx)
+            found.extend([na] if na is not None else _RUNNERS[fam](ctx))
     oof = name_suspects(ctx, found)
     plots: list[str] = []
     if folder is not None:
@@ -73,6 +90,8 @@ def summarize(checks: list[Finding], suggested_lr: float | None = None, user_lr:
     fails = sorted((c for c in checks if c.verdict == FAIL),
                    key=lambda c: (bool(c.details.get("symptom")), _PRIORITY[c.family]))
     warns = sorted((c for c in checks if c.verdict == WARN), key=lambda c: _PRIORITY[c.family])
+    na = sum(c.verdict == NA for c in checks)
+    ran = len(checks) - na
     parts = []
     if fails:
         first = fails[0]
@@ -83,14 +102,16 @@ def summarize(checks: list[Finding], suggested_lr: float | None = None, user_lr:
             parts.append("Also failing: " + "; ".join(f"{c.name} ({c.cause})" for c in others[:4]) + ".")
     elif warns:
         # the first sentence names the most fundamental warning's cause, as it names a failure's
-        parts.append(f"No check failed ({len(checks)} checks, {len(warns)} worth a look); look first at "
+        parts.append(f"No check failed ({ran} checks, {len(warns)} worth a look); look first at "
                      f"{warns[0].name} — {warns[0].cause}.")
     else:
-        parts.append(f"All {len(checks)} checks passed: nothing here blocks training.")
+        parts.append(f"All {ran} checks passed: nothing here blocks training.")
     rest = warns if fails else warns[1:]
     if rest:
         parts.append(("Worth a look: " if fails else "Also worth a look: ") +
                      "; ".join(f"{c.name} — {c.cause}" for c in rest[:4]) + ".")
     if suggested_lr:
         parts.append(f"The learning-rate range suggests {suggested_lr:.2g} (yours: {user_lr:g}).")
+    if na:
+        parts.append(f"{na} check{'s' if na > 1 else ''} n/a here (see the table for why).")
     return " ".join(parts)

@@ -2,7 +2,8 @@
 
     trainer = lightning.Trainer(max_epochs=20, callbacks=[GaplabCallback(name="mine")])
 
-Each step's training loss (the ``loss`` the ``training_step`` returns) feeds the live rules; at each validation
+Each step's training loss (the ``loss`` the ``training_step`` returns) feeds the live rules ("loss explodes" fires
+within the step it happens in); dead ReLUs are counted over each sampled batch's training step; at each validation
 epoch end the logged ``train_loss``/``val_loss``/``train_acc``/``val_acc`` (also ``*_epoch`` and ``val/loss`` style
 names) are recorded with the layers' dynamics as one epoch of a run in the store.
 """
@@ -45,10 +46,18 @@ class GaplabCallback(pl.Callback):
         self.watch = Watch(pl_module, opts[0] if opts else None, store=self.store, name=self.name,
                            config=self.config, steps_per_epoch=steps, warn=self.warn).__enter__()
 
+    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any,
+                             batch_idx: int) -> None:
+        if self.watch is not None:  # a training_step may call an inner module, not the LightningModule's forward
+            self.watch.relu_begin()
+
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
+        if self.watch is None:
+            return
+        self.watch.relu_end()
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if self.watch is not None and loss is not None:
+        if loss is not None:
             self.watch.step(loss)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

@@ -150,7 +150,12 @@ def _one_line(e: BaseException) -> str:
 
 
 def load_callable(name: str) -> Callable[..., nn.Module]:
-    """The factory or ``nn.Module`` subclass that a user model name points at."""
+    """The factory or ``nn.Module`` subclass that a user model name points at (for a model instance given to gaplab,
+    the builder of its re-initialized copies: ``gaplab.models.instance``)."""
+    from gaplab.models import instance
+
+    if instance.is_instance_name(name):
+        return instance.factory(name)
     where, attr = split_name(name)
     module = _load_module(where)
     fn = getattr(module, attr, None)
@@ -316,6 +321,11 @@ def code_fingerprint(name: str) -> CodeFingerprint:
 
     Asked for every model a pack builds and every run a sweep parses, so it is kept while none of its files changed
     (size and modification time): a new import can only come from an edit of a file it already covers."""
+    from gaplab.models import instance
+
+    if instance.is_instance_name(name):  # content-addressed: the digest is in the saved file's name
+        digest, files = instance.fingerprint_files(name)
+        return CodeFingerprint(digest, files, Path(files[0]).parent)
     where, _ = split_name(name)
     key = (where, os.getcwd())
     kept = _FINGERPRINTS.get(key)

@@ -26,6 +26,11 @@ PANELS: list[tuple[str, tuple[str, ...]]] = [
                                          "labelled_set_acc")),
 ]
 WNORM_PANEL = "weight norms"
+# per-layer panels: (title, metric prefix, y-axis title, log y). Ratios and gradient norms span decades (a rate
+# problem shows as a layer 100× off the others), so they are drawn on a log axis.
+LAYER_PANELS = [(WNORM_PANEL, "wnorm/", "norm", False),
+                ("update/weight ratio per layer", "ratio/", "‖ΔW‖/‖W‖ per step", True),
+                ("gradient norm per layer", "gradnorm/", "‖∇W‖", True)]
 _COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
 
@@ -89,7 +94,8 @@ def curves_figure(curves: dict[str, Sequence[tuple[int, Any]]], metric: str, tit
 
 
 def run_figures(histories: dict[str, list[dict[str, Any]]], log_y: bool = False) -> list[dict[str, Any]]:
-    """The run page's panels (loss, accuracy, gap, clean/noisy, weight norms) for one or several runs' histories.
+    """The run page's panels (loss, accuracy, gap, clean/noisy; per layer: weight norms, update/weight ratios and
+    gradient norms, as ``gaplab.watch`` records them) for one or several runs' histories.
 
     With one run each panel has one line per metric; with several, one line per run and metric, dashed by
     metric, so runs can be compared side by side.
@@ -98,11 +104,12 @@ def run_figures(histories: dict[str, list[dict[str, Any]]], log_y: bool = False)
     for h in histories.values():
         for row in h:
             present.update(row)
-    wnorms = sorted(k for k in present if k.startswith("wnorm/"))
-    panels = [(t, tuple(m for m in ms if m in present)) for t, ms in PANELS] + [(WNORM_PANEL, tuple(wnorms))]
+    panels = [(t, tuple(m for m in ms if m in present), t, log_y) for t, ms in PANELS] + [
+        (t, tuple(sorted(k for k in present if k.startswith(prefix))), y, log_y or log)
+        for t, prefix, y, log in LAYER_PANELS]
     figs = []
     dashes = ["solid", "dash", "dot", "dashdot", "longdash"]
-    for title, ms in panels:
+    for title, ms, y_title, log in panels:
         if not ms:
             continue
         data = []
@@ -114,8 +121,7 @@ def run_figures(histories: dict[str, list[dict[str, Any]]], log_y: bool = False)
                 data.append({"type": "scatter", "mode": "lines", "name": esc(name),
                              "x": [row["epoch"] for row in h], "y": [row.get(m) for row in h],
                              "line": {"color": color, "width": 1.5, "dash": "solid" if one else dashes[mi % 5]}})
-        y_title = "norm" if title == WNORM_PANEL else title
-        figs.append(json_safe({"data": data, "layout": _layout(title, "epoch", y_title, False, log_y)}))
+        figs.append(json_safe({"data": data, "layout": _layout(title, "epoch", y_title, False, log)}))
     return figs
 
 

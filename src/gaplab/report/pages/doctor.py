@@ -27,7 +27,8 @@ def render(row: dict[str, Any], folder: Path) -> str:
     data = spec.get("data", {})
     sub = (f"{e(str(task.get('kind', '')))} · {e(str(data.get('path') or data.get('name')))}"
            f" · model {e(str(spec.get('model', {}).get('name')))} · mode {e(str(d.get('mode')))} · "
-           f"{counts.get('PASS', 0)} pass, {counts.get('WARN', 0)} warn, {counts.get('FAIL', 0)} fail · "
+           f"{counts.get('PASS', 0)} pass, {counts.get('WARN', 0)} warn, {counts.get('FAIL', 0)} fail"
+           f"{f', {n_a} n/a' if (n_a := counts.get('n/a', 0)) else ''} · "
            f"{d.get('seconds', 0):.1f} s")
     return (f"<h1>Diagnosis: {e(str(d.get('title') or row['key']))}</h1><p class=sub>{sub}</p>"
             f"<h2>Diagnosis</h2><p id=summary>{e(d.get('summary', ''))}</p>"
