@@ -161,7 +161,7 @@ def advise(
 def _rows(plan: Plan) -> dict[str, Any]:
     """The user's rows behind the advice: the test set every run is scored on, and the pool the subsets come from."""
     from gaplab.data import rows
-    from gaplab.engine.datacache import prepared_for
+    from gaplab.engine import prepared_for
 
     s = plan.spec(plan.configs[0], plan.sizes[-1], 0)
     out = rows.summary(prepared_for(s), rows.id_kind(s.data.name, s.data.path))

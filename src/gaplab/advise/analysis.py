@@ -81,7 +81,7 @@ def fit_of(curve: dict[str, Any]) -> curves.Ensemble | None:
 
 def error_resolution(plan: Plan) -> float:
     """The smallest step of a test error: one test example (1/n_test) for classification, 0 for regression."""
-    from gaplab.engine.datacache import prepared_for
+    from gaplab.engine import prepared_for
 
     ds = prepared_for(plan.spec(plan.configs[0], plan.sizes[-1], 0)).dataset
     return 1.0 / max(len(ds.y_test), 1) if ds.num_classes else 0.0

@@ -176,7 +176,7 @@ def build_run(source: SpecSource, overrides: Mapping[str, Any] | None = None,
 
 def _check_loss(kind: str | None, spec: RunSpec) -> None:
     if kind is not None:
-        from gaplab.engine.datacache import prepared_for
+        from gaplab.engine import prepared_for
 
         fit_args.check_loss(kind, prepared_for(spec).dataset.task)
 

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from gaplab.api.store import StoreLike, raw_store
-from gaplab.doctor.probes import _ReluCalls, weighted_layers
+from gaplab.doctor.probes import ReluCalls, weighted_layers
 from gaplab.doctor.result import FAIL, PASS, Finding
 from gaplab.errors import user_stacklevel
 from gaplab.store.db import DEFAULT_PATH
@@ -66,7 +66,7 @@ class Watch:
         self.store = raw_store(store)
         self.config = dict(config or {})
         self.layers = weighted_layers(model)
-        self._mode: _ReluCalls | None = None  # the ReLU probe, active during a sampled training forward
+        self._mode: ReluCalls | None = None  # the ReLU probe, active during a sampled training forward
         self.run_id = hashlib.sha256(f"{name}\0{time.time_ns()}\0{os.getpid()}\0{id(self)}".encode()).hexdigest()[:16]
         self.history: list[dict[str, Any]] = []
         self.warnings: list[str] = []
@@ -129,7 +129,7 @@ class Watch:
         """Start seeing ReLUs (a sampled training forward); the model's forward hooks call it, Lightning's
         callback calls it per batch (a ``training_step`` need not call the module's own forward)."""
         if self._mode is None and self.model.training and self._sampled():
-            self._mode = _ReluCalls()
+            self._mode = ReluCalls()
             self._mode.__enter__()
 
     def relu_end(self) -> None:

@@ -62,7 +62,7 @@ def activation_scales(model: nn.Module, x: torch.Tensor) -> tuple[list[str], lis
 NO_RELU = "no ReLU computed (nn.ReLU, F.relu, torch.relu)"
 
 
-class _ReluCalls(TorchFunctionMode):
+class ReluCalls(TorchFunctionMode):
     """Sees every ReLU a forward computes — ``nn.ReLU`` modules and ``F.relu``/``torch.relu``/``Tensor.relu`` calls
     in a user's forward alike — and records, per call site (its order in the forward), which units ever fire."""
 
@@ -88,7 +88,7 @@ class _ReluCalls(TorchFunctionMode):
 def dead_relu_fraction(model: nn.Module, x: torch.Tensor, chunk: int = 2048) -> tuple[float | None, dict[str, float]]:
     """Fraction of ReLU units (channels) that output zero for every example of ``x``; None when the forward computes no
     ReLU. Per site: ``relu k`` is the k-th ReLU the forward computes."""
-    calls = _ReluCalls()
+    calls = ReluCalls()
     model.eval()
     with torch.no_grad():
         for i in range(0, len(x), chunk):

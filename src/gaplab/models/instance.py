@@ -73,7 +73,7 @@ def _user_code(model: nn.Module) -> list[str]:
     """A digest of the code of every class in ``model`` that is the user's, not an installed library's."""
     from gaplab.models import user
 
-    installed = user._installed_roots()
+    installed = user.installed_roots()
     out = []
     for cls in sorted({type(m) for m in model.modules()}, key=lambda c: f"{c.__module__}.{c.__qualname__}"):
         try:

@@ -239,7 +239,8 @@ class CodeFingerprint:
     root: Path
 
 
-def _installed_roots() -> list[Path]:
+def installed_roots() -> list[Path]:
+    """The standard library's and site-packages' folders: code there is installed, not the user's own."""
     paths = sysconfig.get_paths()
     roots = {paths.get(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
     return [Path(r).resolve() for r in roots if r]
@@ -340,7 +341,7 @@ def code_fingerprint(name: str) -> CodeFingerprint:
 
 def _read_fingerprint(where: str) -> CodeFingerprint:
     root, first, mod_name = _root_of(where)
-    installed = _installed_roots()
+    installed = installed_roots()
     seen: dict[Path, bytes] = {}
     todo: list[tuple[Path, str | None]] = [(first, mod_name)]
     if mod_name is not None:  # the packages above the model's module run when it is imported
