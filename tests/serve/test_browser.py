@@ -244,4 +244,7 @@ def test_watched_loop_and_user_model_runs_open(tmp_path: Path, serve_store, tab:
     for rid in (watched, mine.run_id):
         page = tab.open(f"{s.url}/run?id={rid}", "#spec", "#final", "#run-figures .main-svg")
         assert page.locator("#run-figures .main-svg").count() >= 1
+        if rid == watched:  # watch's per-layer dynamics get their own panels
+            titles = page.locator("#run-figures .gtitle").all_text_contents()
+            assert {"update/weight ratio per layer", "gradient norm per layer"} <= set(titles), titles
     assert "zoo.py:cnn" in page.locator("#spec").inner_text()

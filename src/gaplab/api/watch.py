@@ -27,7 +27,7 @@ from torch import nn
 
 from gaplab.api.store import StoreLike, raw_store
 from gaplab.doctor.probes import ReluCalls, weighted_layers
-from gaplab.doctor.result import FAIL, PASS, Finding
+from gaplab.doctor.result import FAIL, NA, PASS, Finding
 from gaplab.errors import user_stacklevel
 from gaplab.store.db import DEFAULT_PATH
 
@@ -236,7 +236,7 @@ class Watch:
         if not live:
             self.checks = checks
         for c in checks:
-            if c.verdict in (PASS, "n/a") or c.name in self._fired or (live and c.name != "loss does not explode"):
+            if c.verdict in (PASS, NA) or c.name in self._fired or (live and c.name != "loss does not explode"):
                 continue
             if c.name == "loss falls" and (len(self.history) < MIN_EPOCHS_FOR_STALL or c.verdict != FAIL):
                 continue  # a stall is called after a few epochs, and only when the loss barely moved
@@ -268,7 +268,7 @@ class Watch:
         last = {k: v for k, v in (self.history[-1] if self.history else {}).items() if k != "epoch"}
         last["epochs_run"] = len(self.history)
         last.update({f"check/{c.name}": {"PASS": 0, "WARN": 1, "FAIL": 2}[c.verdict] for c in self.checks
-                     if c.verdict != "n/a"})
+                     if c.verdict != NA})
         return last
 
     def _save(self, status: str, error: str | None = None) -> None:
