@@ -118,7 +118,7 @@ def advise(
     your own training recipe (the plan says which parts are yours). ``n_boot`` is kept for compatibility: the
     intervals no longer come from a seed bootstrap (see ``advise.predict``).
     """
-    from gaplab.advise import analysis, figures, sweep
+    from gaplab.advise import analysis, sweep
 
     t0 = time.perf_counter()
     budget_s = parse_budget(budget)
@@ -126,15 +126,10 @@ def advise(
         raise SpecError(f"seeds: at least 2 are needed for intervals, got {seeds}")
     if epochs is not None and epochs < 1:
         raise SpecError(f"epochs: must be positive, got {epochs}")
-    d = data_spec(data, target)
     recipe = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer}
-    plan = base_plan(d, model, model_args, n, flip=flip, tabular_noise=noise, width=width, recipe=recipe)
-    if epochs is not None:
-        plan = replace(plan, epochs=epochs, min_steps=min(plan.min_steps, 10 * epochs))
-    if seeds is not None:
-        plan = replace(plan, seeds=seeds)
-    if seeds is not None and seeds < 3:
-        plan.notes.append(f"only {seeds} seeds: intervals are rough")
+    plan = base_plan(data_spec(data, target), model, model_args, n, flip=flip, tabular_noise=noise, width=width,
+                     recipe=recipe)
+    plan = _with_counts(plan, seeds, epochs)
     plan = _budgeted(plan, store, budget_s, workers, {"budget": budget_s, "seeds": seeds, "epochs": epochs,
                                                      "flip": flip, "noise": noise, **recipe})
     if on_plan is not None:
@@ -143,6 +138,25 @@ def advise(
     numbers = analysis.analyse(plan, rows, n_boot=n_boot, goal=goal, factors=factors)
     numbers["rows"] = _rows(plan)
     numbers["words"].append(_rows_sentence(numbers["rows"]))
+    return _advice(plan, numbers, counts, store, out, t0)
+
+
+def _with_counts(plan: Plan, seeds: int | None, epochs: int | None) -> Plan:
+    """The plan with the seeds and epochs the user asked for (None: the plan's own)."""
+    if epochs is not None:
+        plan = replace(plan, epochs=epochs, min_steps=min(plan.min_steps, 10 * epochs))
+    if seeds is not None:
+        plan = replace(plan, seeds=seeds)
+    if seeds is not None and seeds < 3:
+        plan.notes.append(f"only {seeds} seeds: intervals are rough")
+    return plan
+
+
+def _advice(plan: Plan, numbers: dict[str, Any], counts: dict[str, int], store: Store | None,
+            out: str | Path | None, t0: float) -> Advice:
+    """Draw the figures, time the request and store the advice (unless ``store`` is None)."""
+    from gaplab.advise import figures
+
     # the whole group name (no cut): its hash at the end keeps folders of different requests apart
     root = store.path.parent if store is not None else Path("gaplab-results")
     folder = Path(out) if out is not None else root / "advice" / safe_name(plan.group, limit=None)

@@ -262,11 +262,25 @@ def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | No
         dropout = has_dropout(create_model(model, ds.input_shape, ds.output_dim, **model_args))
         if not dropout:
             notes.append(f"no dropout configuration: {model.rsplit('/', 1)[-1]} has no dropout layer")
-    if kind == "image" and not flip:
-        notes.append("no flip augmentation (mirroring can change an image's meaning); add --flip if it does not")
-    if kind == "tabular" and not aug:
-        notes.append("no augmentation for tabular data (add --noise STD for input-noise augmentation)")
+    notes += _augmentation_notes(kind, flip, aug)
+    mine, source = _recipe(recipe)
     batch = int(min(100, max(32, sizes[0] // 2)))
+    return Plan(d, kind, model, model_args, n_user, pool, sizes, configurations(model, model_args, aug, dropout),
+                seeds, epochs, min_steps, int(mine.get("batch_size", batch)), float(mine.get("lr", 5e-3)), notes,
+                optimizer=str(mine.get("optimizer", "adam")), recipe_source=source)
+
+
+def _augmentation_notes(kind: str, flip: bool, aug: list[dict]) -> list[str]:
+    """What the plan leaves out of augmentation, and the flag that adds it."""
+    if kind == "image" and not flip:
+        return ["no flip augmentation (mirroring can change an image's meaning); add --flip if it does not"]
+    if kind == "tabular" and not aug:
+        return ["no augmentation for tabular data (add --noise STD for input-noise augmentation)"]
+    return []
+
+
+def _recipe(recipe: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
+    """The keys of the user's recipe that are set (checked), and a line saying whose recipe the plan uses."""
     mine = {k: v for k, v in (recipe or {}).items() if v is not None}
     unknown = set(mine) - {"optimizer", "lr", "batch_size"}
     if unknown:
@@ -274,9 +288,7 @@ def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | No
     if mine.get("optimizer", "adam") not in ("adam", "adamw", "sgd"):
         raise SpecError(f"recipe.optimizer: one of adam, adamw, sgd, got {mine['optimizer']!r}")
     source = ("yours: " + ", ".join(sorted(mine)) + "; the rest advise's default") if mine else "advise's default"
-    return Plan(d, kind, model, model_args, n_user, pool, sizes, configurations(model, model_args, aug, dropout),
-                seeds, epochs, min_steps, int(mine.get("batch_size", batch)), float(mine.get("lr", 5e-3)), notes,
-                optimizer=str(mine.get("optimizer", "adam")), recipe_source=source)
+    return mine, source
 
 
 def shrink_steps(plan: Plan, more_seeds: bool = True) -> list[Plan]:

@@ -10,7 +10,7 @@ imported where used.
 from gaplab.engine.checkpoint import DEFAULT_EVERY
 from gaplab.engine.datacache import prepared_for, raw_dataset, shared_pool
 from gaplab.engine.executor import run_local, unique_pending
-from gaplab.engine.pack import Pack, RunResult, build_initial, build_model, build_trained, train_pack
+from gaplab.engine.pack import Pack, RunResult, build_initial, build_trained, train_pack
 from gaplab.engine.padding import flops_per_example, pad_arg, width_of
 from gaplab.engine.planning import plan_packs, steps_per_epoch
 from gaplab.engine.validate import check_runs, with_fingerprint
@@ -20,7 +20,6 @@ __all__ = [
     "Pack",
     "RunResult",
     "build_initial",
-    "build_model",
     "build_trained",
     "check_runs",
     "flops_per_example",
