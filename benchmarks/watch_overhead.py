@@ -4,6 +4,7 @@ epoch of each and their ratio, in CPU time (the process's own, one thread: robus
 time.
 
     PYTHONPATH=src python benchmarks/watch_overhead.py [--samples 4000] [--epochs 5] [--repeats 3]
+        [--other path/to/another/gaplab/api/watch.py]   # interleave another version of watch.py (e.g. main's)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=4000)
     ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--other", type=Path, default=None, help="another watch.py to time beside this one")
     a = ap.parse_args()
     torch.set_num_threads(1)
     data = mnist1d(a.samples)
@@ -40,6 +42,14 @@ def main() -> None:
             "watch (store)": functools.partial(gaplab.watch, store=Path(tmp) / "w.db", name="bench"),
             "watch (no store)": functools.partial(gaplab.watch, store=None),
         }
+        if a.other is not None:
+            import importlib.util
+
+            spec = importlib.util.spec_from_file_location("other_watch", a.other)
+            assert spec is not None and spec.loader is not None
+            other = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(other)
+            kinds["other (no store)"] = functools.partial(other.watch, store=None)
         cpu: dict[str, list[float]] = {k: [] for k in kinds}
         wall: dict[str, list[float]] = {k: [] for k in kinds}
         for _ in range(a.repeats):

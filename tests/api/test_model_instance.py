@@ -188,3 +188,19 @@ class _Stream(torch.utils.data.IterableDataset):
     def __iter__(self):
         x, y = _xy(300)
         return iter(zip(x.split(20), y.split(20), strict=True))
+
+
+def test_advise_takes_the_optimizer_lr_and_batch_it_can_use(tmp_path: Path) -> None:
+    from gaplab.api.diagnose import _given_recipe
+    from gaplab.api.specs import build_run
+
+    def recipe(**over: object) -> dict:
+        return _given_recipe(None, dict(over), build_run(None, {"data": _xy(), **over}, data_folder=tmp_path))
+
+    net = nn.Linear(5, 2)
+    assert recipe() == {}
+    assert recipe(optimizer=torch.optim.SGD(net.parameters(), lr=0.05), batch_size=32) == \
+        {"optimizer": "sgd", "lr": 0.05, "batch_size": 32}
+    assert recipe(optimizer="adamw", lr=0.01) == {"optimizer": "adamw", "lr": 0.01}
+    with pytest.raises(SpecError, match=r"optim.momentum: advise trains every size with its own recipe"):
+        recipe(optimizer=torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9))

@@ -21,6 +21,7 @@ from gaplab.api.specs import SpecSource, build_run
 from gaplab.api.store import StoreLike, raw_store, store_path
 from gaplab.api.threads import torch_threads
 from gaplab.data.memory import MAX_ITEMS, default_folder
+from gaplab.errors import SpecError
 from gaplab.store.db import DEFAULT_PATH
 
 SAMPLE = 20_000  # examples of a torch Dataset or DataLoader the doctor reads by default (its budgets use fewer)
@@ -188,10 +189,33 @@ def advise(spec: SpecSource = None, *, budget: str | float | None = "5m", store:
     folder_ = default_folder(store_path(store))
     built = build_run(spec, overrides, data_folder=folder_)
     model, model_args = _given_model(spec, overrides, folder_)
+    recipe = _given_recipe(spec, overrides, built)
     db = raw_store(store)
     with progress_updates(progress) as update, torch_threads(threads):
         return run_advise(built.data, model, budget, model_args=model_args, n=n, seeds=seeds, epochs=epochs,
-                          goal=goal, store=db, out=out, workers=workers, progress=update)
+                          goal=goal, store=db, out=out, workers=workers, progress=update, **recipe)
+
+
+# what advise's plan takes of your training recipe (the rest of its recipe is the plan's, at every size)
+_RECIPE = {"optim.name": "optimizer", "optim.lr": "lr", "optim.batch_size": "batch_size"}
+
+
+def _given_recipe(spec: SpecSource, overrides: dict[str, Any], built: Any) -> dict[str, Any]:
+    """The optimizer, lr and batch size the caller gave (``lr=``, ``optimizer=`` an object or a name, the spec's
+    ``optim``), as advise's recipe; another optimizer setting given is an error, since advise would not use it."""
+    from gaplab.api.fit_args import expand
+    from gaplab.api.specs import dotted_overrides, read_source
+
+    raw, _, _ = read_source(spec if not isinstance(spec, Mapping) else {k: v for k, v in spec.items() if k == "optim"})
+    given = {f"optim.{k}" for k in (raw.get("optim") or {})} if isinstance(raw, dict) else set()
+    rest = {k: v for k, v in overrides.items() if k not in ("data", "test", "model", "target")}
+    given |= {k if k != "optim" else "optim.name" for k in dotted_overrides(expand(rest)[0]) if k.startswith("optim")}
+    extra = sorted(k for k in given - set(_RECIPE) if k not in ("optim.epochs", "optim.eps", "optim.betas")
+                   and getattr(built.optim, k.split(".", 1)[1], None) not in (0, 0.0, False))
+    if extra:
+        raise SpecError(f"{extra[0]}: advise trains every size with its own recipe and takes only your optimizer, lr "
+                        "and batch_size; leave it out (or use gaplab.sweep)")
+    return {arg: getattr(built.optim, key.split(".", 1)[1]) for key, arg in _RECIPE.items() if key in given}
 
 
 def _given_model(spec: SpecSource, overrides: dict[str, Any],

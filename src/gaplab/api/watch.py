@@ -36,9 +36,9 @@ MIN_EPOCHS_FOR_STALL = 5  # "the loss stalls" needs a few epochs of history befo
 # steps per epoch whose update ratios, gradient norms and ReLU activity are measured (spread over the epoch; the run's
 # first steps always): every step would cost ~60 % of a small MLP's step (benchmarks/watch_overhead.py)
 SAMPLED_STEPS = 5
-# with step losses, the explosion rule runs every LIVE_EVERY steps, then LIVE_CHECKS times per doubling of the history
-# (at once on a non-finite loss): a few per epoch, ~1 ms each on a long history
-LIVE_EVERY, LIVE_CHECKS = 25, 20
+# with step losses, the explosion rule runs every LIVE_EVERY steps, then every (history / LIVE_CHECKS) steps, about
+# 7 times per doubling of the history (and at once on a non-finite loss): ≲ 1 ms each
+LIVE_EVERY, LIVE_CHECKS = 10, 10
 
 
 class TrainingWarning(UserWarning):
@@ -145,7 +145,7 @@ class Watch:
     # ---- recording -----------------------------------------------------------------------------
     def step(self, loss: Any) -> None:
         """The mini-batch loss of one step (optional): the loss rules then see every step, and "loss explodes"
-        fires inside an epoch (at a non-finite loss at once, else every ``LIVE_EVERY`` steps or so)."""
+        fires inside an epoch (at a non-finite loss at once, else every 10 steps, less often as the history grows)."""
         v = _float(loss)
         if v is None:
             return
