@@ -43,9 +43,13 @@ __all__ = ["CONV_MODELS", "ConvNet", "ConvPlan", "GroupedConvNet", "conv_net", "
 
 
 def convs(spec: RunSpec) -> bool:
-    """Whether a gaplab model takes the conv path (planning's guess, without building it; ``conv_plan_of`` decides).
+    """Whether a run's model takes the conv path (gaplab's models by name; a user's model is built to know)."""
+    from gaplab.models.user import is_user_name
 
-    User models are decided by building them (engine.paths)."""
+    if is_user_name(spec.model.name):
+        from gaplab.engine.paths import path_of
+
+        return path_of(spec)[0] == "conv"
     return spec.model.name in CONV_MODELS
 
 
@@ -278,12 +282,14 @@ class ConvNet:
         return self._from_cm(dx)
 
     def _drop(self, a: torch.Tensor, st: Drop, counter: torch.Tensor, saved: list | None) -> torch.Tensor:
-        """As models.layers.Dropout on each model's (B, C, *S) activations: x · keep / (1 − p)."""
+        """As models.layers.Dropout on each model's (B, C, *S) activations: x · keep / (1 − p), with one draw per
+        element, or per (example, channel) for channel dropout."""
         p = self.buffers[f"{st.prefix}.p"]
         k = p.shape[0]
         x = self._cm(a, k)
+        shape = tuple(x.shape[1:3]) + (1,) * (x.dim() - 3) if st.channel else tuple(x.shape[1:])
         with phase("dropout masks"):
-            keep = (rng.uniform_stacked(self.buffers[f"{st.prefix}.key"], counter, tuple(x.shape[1:]))
+            keep = (rng.uniform_stacked(self.buffers[f"{st.prefix}.key"], counter, shape)
                     >= p.view(k, *([1] * (x.dim() - 1)))).to(x.dtype)
         share = (1.0 - p.view(k, *([1] * (x.dim() - 1)))).clamp_min(1e-12)
         if saved is not None:

@@ -1,13 +1,14 @@
 """Reading a conv net's module tree into a ConvPlan: the stages engine.conv runs as batched matrix products.
 
-Recognised: gaplab's ``cnn1d``, ``cnn2d`` and ``resnet``, and a user's ``nn.Sequential`` of Conv1d/Conv2d, ReLU,
-MaxPool, BatchNorm, Dropout, Identity, then [AdaptiveAvgPool(1)], Flatten, [Dropout] and (Linear, ReLU/Tanh/GELU,
-[Dropout])*, Linear. Exact module types only: a subclass may override ``forward``, which a plan would silently ignore.
-A plan reader returns None with anything else; ``why_not`` says which layer stopped it.
+Recognised: gaplab's ``cnn1d``, ``cnn2d`` and ``resnet``, and a user's ``nn.Sequential`` of [Unflatten],
+Conv1d/Conv2d, ReLU, MaxPool, BatchNorm, Dropout (element or channel), Identity, then [AdaptiveAvgPool(1)], Flatten,
+[Dropout] and (Linear, ReLU/Tanh/GELU, [Dropout])*, Linear. Exact module types only: a subclass may override
+``forward``, which a plan would silently ignore. ``why_not`` names the layer that stops a model.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from torch import nn
@@ -53,9 +54,11 @@ class Norm:
 
 @dataclass(frozen=True)
 class Drop:
-    """Element-wise dropout on conv activations (e.g. inside a residual block): its buffer prefix."""
+    """Dropout on conv activations (e.g. inside a residual block): its buffer prefix; ``channel``: one draw per
+    (example, channel), as ``nn.Dropout1d/2d``."""
 
     prefix: str
+    channel: bool = False
 
 
 @dataclass(frozen=True)
@@ -137,8 +140,8 @@ def _stage(m: nn.Module, name: str, dims: int) -> Stage | None:
         return _pool(m, name, dims)
     if t is BatchNorm:
         return _norm(m, name)
-    if t is Dropout and m.kind == "element":  # type: ignore[union-attr]
-        return Drop(name)
+    if t is Dropout and m.kind in ("element", "channel"):  # type: ignore[union-attr]
+        return Drop(name, m.kind == "channel")  # type: ignore[union-attr]
     if t is nn.Identity:
         return None
     raise NotPlanned(f"'{name}' ({t.__name__})")
@@ -216,6 +219,12 @@ def _resnet(base: ResNet) -> ConvPlan:
 
 def _sequential(base: nn.Sequential, input_shape: tuple[int, ...]) -> ConvPlan:
     mods = list(base.named_children())
+    if mods and type(mods[0][1]) is nn.Unflatten:  # e.g. (40,) signals as (1, 40) for a Conv1d
+        u = mods[0][1]
+        assert isinstance(u, nn.Unflatten)
+        if u.dim != 1 or len(input_shape) != 1 or math.prod(u.unflattened_size) != input_shape[0]:  # type: ignore
+            raise NotPlanned(f"'{mods[0][0]}' (Unflatten of other than a flat input's dim 1)")
+        input_shape, mods = tuple(int(d) for d in u.unflattened_size), mods[1:]  # type: ignore[union-attr]
     flat = next((i for i, (_, m) in enumerate(mods) if type(m) is nn.Flatten), None)
     if flat is None:
         raise NotPlanned("it has no nn.Flatten before its Linear layers")

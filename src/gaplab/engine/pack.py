@@ -443,6 +443,7 @@ class Pack:
             r = self.results[self.rows[i]]
             r.final = dict(finals[i])
             r.final["epochs_run"] = len(r.history) and r.history[-1]["epoch"]
+            r.final["engine_path"], r.final["engine_path_reason"] = self.path, self.path_reason
             r.final.update(self.stop.finals_of(i))
             if bool(self.stop.diverged[i]):
                 r.status = "diverged"
