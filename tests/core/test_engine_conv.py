@@ -172,3 +172,19 @@ def test_dry_run_names_each_packs_path() -> None:
     out = plan([*USER_CASES["user-cnn1d"], *CASES["sgd-lr"][:1]], None)
     assert out["packs"] == [3, 1]
     assert [p["path"] for p in out["paths"]] == ["conv", "conv"] and "conv stages" in out["paths"][0]["reason"]
+
+
+def test_a_pack_trained_in_chunks_of_models_gives_the_same_numbers() -> None:
+    """Large packs step in chunks of models (ConvNet.models_per_chunk): one model per chunk changes nothing, running
+    statistics included."""
+    specs = USER_CASES["resnet2d-l2"]
+    whole, chunked = Pack(specs), Pack(specs)
+    chunked.net.chunk_bytes = 1
+    assert chunked.net.models_per_chunk(50) == 1 and whole.net.models_per_chunk(50) >= 3
+    whole.fit()
+    chunked.fit()
+    for i in range(3):
+        for hw, hc in zip(whole.results[i].history, chunked.results[i].history, strict=True):
+            assert hc["test_loss"] == pytest.approx(hw["test_loss"], abs=1e-5)
+        sw, sc = whole.state_of(i), chunked.state_of(i)
+        assert all(torch.allclose(sc[n], sw[n], atol=1e-5) for n in sw)

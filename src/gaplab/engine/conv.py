@@ -13,6 +13,7 @@ The numbers equal the vmap path's to float rounding. Which modules are planned: 
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 
@@ -126,6 +127,12 @@ class ConvNet:
     This class holds the 1-D layout (channels-last activations (K, B, *S, C), im2col + ``baddbmm``);
     ``GroupedConvNet`` the 2-D one."""
 
+    # A training chunk's activations stay under this (loss_and_grad). Measured (one SGD step, batch 100, one thread,
+    # CPU time user + system): a whole pack of 48 cnn1d at 64 channels 275 ms, in chunks of 16 MB 208, 8 MB 231;
+    # 48 cnn2d at 32 channels 941 / 573 ms whole / 4 MB chunks, 32 2-D resnets at 16 channels 1469 / 599 ms —
+    # most of a whole pack's extra time is the kernel mapping and zeroing fresh pages for its large tensors.
+    CHUNK_BYTES = 16 << 20
+
     def __init__(self, plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> None:
         self.plan, self.layout, self.buffers = plan, layout, buffers
         # each dropout site acts where some model of the pack drops out, read from the stacked rates, not the specs:
@@ -140,7 +147,9 @@ class ConvNet:
             out, c_in = layout.shapes[st.weight][:2]
             col_width = max(col_width, math.prod(sp_out) * c_in * math.prod(st.kernel))
             acts = max(acts, math.prod(sp_in) * c_in, math.prod(sp_out) * out)
+        self.acts = acts
         self.floats_per_example = col_width + 3 * acts  # the largest columns and activations of one example
+        self.chunk_bytes = self.CHUNK_BYTES
 
     @staticmethod
     def _all(stages: tuple[Stage, ...]) -> list[Stage]:
@@ -383,11 +392,32 @@ class ConvNet:
                 h = _activate(h, layer.act)
         return h
 
+    def models_per_chunk(self, batch: int) -> int:
+        """Models whose training step runs at once: a step's activations of ``chunk_bytes`` at most."""
+        return max(1, self.chunk_bytes // max(1, 4 * batch * self.floats_per_example))
+
     @torch.no_grad()
     def loss_and_grad(self, flat: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, target: torch.Tensor,
                       w: torch.Tensor, kind: str, counter: torch.Tensor) -> torch.Tensor:
         """One training forward + backward on inputs ``x`` (K, B, ...); writes d loss / d params into ``grad``
-        (K, P), moves the running statistics, and returns the per-model data losses (K,)."""
+        (K, P), moves the running statistics, and returns the per-model data losses (K,).
+
+        A large pack runs in chunks of models (``models_per_chunk``): every model's numbers are its own, so they do
+        not change, and a chunk's tensors stay small enough to be reused by the allocator instead of being mapped
+        and zeroed by the kernel at every step (measured in benchmarks/conv_packs.py)."""
+        k, per = flat.shape[0], self.models_per_chunk(x.shape[1])
+        if per >= k:
+            return self._loss_and_grad(flat, grad, x, target, w, kind, counter)
+        losses = []
+        for i in range(0, k, per):
+            sub = copy.copy(self)
+            sub.buffers = {n: b[i:i + per] for n, b in self.buffers.items()}  # views: statistics move in place
+            losses.append(sub._loss_and_grad(flat[i:i + per], grad[i:i + per], x[i:i + per], target[i:i + per],
+                                             w[i:i + per], kind, counter[i:i + per]))
+        return torch.cat(losses)
+
+    def _loss_and_grad(self, flat: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, target: torch.Tensor,
+                       w: torch.Tensor, kind: str, counter: torch.Tensor) -> torch.Tensor:
         p, g = self.layout.views(flat), self.layout.views(grad)
         plan = self.plan
         with phase("forward"):
@@ -431,6 +461,12 @@ class ConvNet:
 class GroupedConvNet(ConvNet):
     """A 2-D ConvPlan with activations (B, K·C, H, W): each convolution one ``groups = K`` convolution (PyTorch's
     kernels, backward by ``convolution_backward``), pools PyTorch's max pool over all K·C channels at once."""
+
+    CHUNK_BYTES = 4 << 20
+
+    def __init__(self, plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> None:
+        super().__init__(plan, layout, buffers)
+        self.floats_per_example = 3 * self.acts  # no im2col columns
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         k, b = x.shape[0], x.shape[1]
