@@ -177,8 +177,8 @@ class Pack:
             vnet = VmapNet(self.base, self.layout, self.buffers)
             why = why_not_vmap(vnet, self.flat, self.data.x_pool) if path == "auto" else None
             if why is None:
-                why_vmap = (f"no fast path takes it (conv path: {why_not_conv(self.base, self.data.ds.input_shape)})"
-                            if path == "auto" else "asked for")
+                why_vmap = (f"no fast path takes it (fused path: MLP stacks without batch norm only; conv path: "
+                            f"{why_not_conv(self.base, self.data.ds.input_shape)})" if path == "auto" else "asked for")
                 return vnet, "vmap", why_vmap
         else:
             why = "asked for"
