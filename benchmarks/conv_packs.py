@@ -1,5 +1,5 @@
-"""Conv packs: one training step of K ``cnn1d``/``cnn2d`` models as a plain loop, a vmap pack and the conv path
-(engine.conv).
+"""Conv packs: one training step of K ``cnn1d``/``cnn2d``/``resnet`` models or a user's ``nn.Sequential`` CNN as a
+plain loop, a vmap pack and the conv path (engine.conv).
 
 Two tables, measured in one run (same process, same load; the machine's load average is printed — quote ratios):
 1. per conv layer shape, forward + backward of K models as im2col + ``bmm`` (what engine.conv does in 1-D) against one
@@ -12,6 +12,7 @@ CPU time is the wall time of an idle box), interleave the approaches and keep th
 
     python benchmarks/conv_packs.py                      # cnn1d channels 4 16 64, cnn2d 8 32; K 16, 1 thread
     python benchmarks/conv_packs.py --channels 4 16 64 --k 16 --threads 2
+    python benchmarks/conv_packs.py --channels --cnn2d-channels --resnet-channels 8 --zoo-channels 8   # some rows
 """
 
 from __future__ import annotations
@@ -22,14 +23,16 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from gaplab.api.specs import build_run
 from gaplab.engine.batches import epoch_batches
 from gaplab.engine.conv import Conv, ConvNet, _col2im, _im2col, _weight_grad, _weight_matrix, out_shape
 from gaplab.engine.pack import Pack, _build_model
-from gaplab.spec import RunSpec, parse_run
+from gaplab.spec import RunSpec
 
 DATA = {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, "standardize": False}
 BATCH = 100
@@ -109,10 +112,15 @@ def layer_table(channels: list[int], channels_2d: list[int], k: int, repeats: in
     return rows
 
 
-def _specs(model: str, ch: int, k: int) -> list[RunSpec]:
-    data = DATA if model == "cnn1d" else {"name": "digits"}
-    base = parse_run({"data": data, "model": {"name": model, "args": {"channels": ch}},
-                      "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": BATCH, "epochs": 1}})
+ZOO_CNN = Path(__file__).parents[1] / "tests" / "models" / "zoo" / "zoo.py"
+
+
+def _specs(model: str, ch: int, k: int, data: dict | None = None) -> list[RunSpec]:
+    """K runs of ``model`` at ``ch`` channels (gaplab's, or the user zoo's Sequential CNN ``zoo-cnn``)."""
+    data = data or (DATA if model == "cnn1d" else {"name": "digits"})
+    name = f"{ZOO_CNN}:cnn" if model == "zoo-cnn" else model
+    base = build_run({"data": data, "model": {"name": name, "args": {"channels": ch}},
+                      "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": BATCH, "epochs": 1}}, {})
     return [base.replace(seed=i) for i in range(k)]
 
 
@@ -155,9 +163,13 @@ def macs_per_example(pack: Pack) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--channels", type=int, nargs="+", default=[4, 16, 64])
+    ap.add_argument("--channels", type=int, nargs="*", default=[4, 16, 64])
     ap.add_argument("--cnn2d-channels", type=int, nargs="*", default=[8, 32],
                     help="cnn2d (avg pool) on 8x8 digits at these channel counts")
+    ap.add_argument("--resnet-channels", type=int, nargs="*", default=[8, 16],
+                    help="resnet (batch norm, 2 residual blocks) on MNIST-1D and on digits at these channel counts")
+    ap.add_argument("--zoo-channels", type=int, nargs="*", default=[8],
+                    help="the user zoo's nn.Sequential CNN (batch norm, channel dropout, max pool) on digits")
     ap.add_argument("--k", type=int, default=16, help="models in the pack")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=7)
@@ -172,15 +184,18 @@ def main() -> None:
     for shape, t_bmm, t_grp in layer_table(a.channels, a.cnn2d_channels, a.k, a.repeats):
         print(f"  {shape:<32} {t_bmm:8.3f} | {t_grp:8.3f} | {t_grp / t_bmm:5.2f}x")
     print("\none SGD step of the K models (ms): loop | vmap | conv ; loop/conv, vmap/conv ; conv GFLOP/s (% of peak)")
-    cases = [("cnn1d", ch) for ch in a.channels] + [("cnn2d", ch) for ch in a.cnn2d_channels]
-    for model, ch in cases:
-        specs = _specs(model, ch, a.k)
+    cases = [("cnn1d", ch, None) for ch in a.channels] + [("cnn2d", ch, None) for ch in a.cnn2d_channels]
+    cases += [("resnet", ch, d) for ch in a.resnet_channels for d in (DATA, {"name": "digits"})]
+    cases += [("zoo-cnn", ch, None) for ch in a.zoo_channels]
+    for model, ch, data in cases:
+        specs = _specs(model, ch, a.k, data)
         conv, vmap = Pack(specs, path="conv"), Pack(specs, path="vmap")
         assert Pack(specs[:1]).path == "conv"
         fns = {"loop": _loop_step(specs, conv), "vmap": _pack_step(vmap), "conv": _pack_step(conv)}
         ms = _median_ms(fns, a.repeats, 3)
         gflops = 6 * macs_per_example(conv) * BATCH * a.k / (ms["conv"] / 1e3) / 1e9
-        print(f"  {model} channels {ch:3d}: {ms['loop']:8.2f} | {ms['vmap']:8.2f} | {ms['conv']:8.2f} ; "
+        label = f"{model}-{'1d' if data is DATA else '2d'}" if model == "resnet" else model
+        print(f"  {label:<9} channels {ch:3d}: {ms['loop']:8.2f} | {ms['vmap']:8.2f} | {ms['conv']:8.2f} ; "
               f"{ms['loop'] / ms['conv']:5.2f}x, {ms['vmap'] / ms['conv']:5.2f}x ; "
               f"{gflops:6.1f} ({gflops / peak:.0%})")
 

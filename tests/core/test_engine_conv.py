@@ -1,19 +1,23 @@
 """The conv path (engine.conv) gives the general vmap path's numbers, regularizer by regularizer.
 
-As tests/core/test_engine_fused.py: each case trains a pack of three ``cnn1d`` or ``cnn2d`` models whose per-model
-settings differ, once per path, and compares every per-epoch metric and the final weights to 1e-5.
+As tests/core/test_engine_fused.py: each case trains a pack of three ``cnn1d``, ``cnn2d``, ``resnet`` or user
+``nn.Sequential`` models whose per-model settings differ, once per path, and compares every per-epoch metric and the
+final weights (running statistics included) to 1e-5.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 from exact_tools import assert_same_results, three
 
+from gaplab.api.specs import build_run
 from gaplab.engine.conv import convs
 from gaplab.engine.datacache import prepared_for
+from gaplab.engine.fused import fuses
 from gaplab.engine.pack import Pack, train_pack
 from gaplab.spec import RunSpec, parse_run
 
@@ -109,3 +113,78 @@ def test_a_subclass_with_its_own_forward_is_not_planned() -> None:
 
     assert conv_plan_of(CNN1d((40,), 10, 4, 0.0)) is not None
     assert conv_plan_of(Doubled((40,), 10, 4, 0.0)) is None
+
+
+BN = {"data": {"name": "digits", "train_size": 300}, "optim.epochs": 2}
+ZOO = Path(__file__).parents[1] / "models" / "zoo" / "zoo.py"
+MINE = Path(__file__).parent / "conv_user_models.py"
+USER_CASES: dict[str, list[RunSpec]] = {
+    # batch norm with running statistics, residual blocks, bias-free convs, dropout inside the blocks (1-D and 2-D)
+    "resnet1d-block-dropout": three(_base(**{"model": {"name": "resnet", "args": {
+        "channels": 4, "blocks": 1, "block_dropout": True}}}), "reg.dropout", [0.0, 0.2, 0.5]),
+    "resnet2d-l2": three(_base(**BN, **{"model": {"name": "resnet", "args": {"channels": 4, "blocks": 1}}}),
+                         "reg.l2", [0.0, 1.0, 5.0]),
+    # a user's Sequentials: the zoo's 2-D CNN (batch norm, channel dropout, max pool, global average) and a 1-D one
+    # (Unflatten, cumulative-average and non-affine batch norm, 1-D max pools, a two-layer head with dropout)
+    "user-zoo-cnn2d": three(build_run({"data": {"name": "digits", "train_size": 300},
+                                       "model": {"name": f"{ZOO}:cnn", "args": {"channels": 4}},
+                                       "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 2,
+                                                 "batch_size": 50}}, {}), "reg.l2", [0.0, 1.0, 5.0]),
+    "user-cnn1d": three(build_run({"data": {"name": "mnist1d", "args": {"num_samples": 500}},
+                                   "model": {"name": f"{MINE}:signal_cnn"},
+                                   # SGD: the bias of a conv before a batch norm has a zero gradient up to
+                                   # rounding, which Adam would scale up to lr-sized steps of either sign
+                                   "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 2,
+                                             "batch_size": 50}}, {}), "reg.weight_decay", [0.0, 0.05, 0.5]),
+}
+
+
+@pytest.mark.parametrize("case", list(USER_CASES))
+def test_norms_residuals_and_user_sequentials_equal_vmap(case: str) -> None:
+    specs = USER_CASES[case]
+    pack = Pack(specs)
+    assert pack.path == "conv" and "conv stages" in pack.path_reason
+    fast = train_pack(specs, keep_state=True, path="conv")
+    general = train_pack(specs, keep_state=True, path="vmap")
+    assert_same_results(case, fast, general)
+    assert fast[0].final["engine_path"] == "conv" and general[0].final["engine_path"] == "vmap"
+    # the running statistics moved, and equally on both paths (assert_same_results compares every state entry)
+    stats = [n for n in fast[0].state if n.endswith("running_var")]
+    assert stats and all(not torch.allclose(fast[0].state[n], torch.ones_like(fast[0].state[n])) for n in stats)
+
+
+def test_user_models_are_planned_by_building_them() -> None:
+    """``convs``/``fuses`` agree with the pack for user models; one the conv path refuses says which layer."""
+    spec = USER_CASES["user-cnn1d"][0]
+    assert convs(spec) and not fuses(spec)
+    leaky = spec.replace(**{"model": {"name": f"{MINE}:leaky_cnn"}})
+    assert not convs(leaky)
+    pack = Pack([leaky])
+    assert pack.path == "vmap" and "'2' (LeakyReLU)" in pack.path_reason
+    mlp = build_run({"data": {"name": "mnist1d", "args": {"num_samples": 500}},
+                     "model": {"name": f"{ZOO}:mlp"}, "optim": {"name": "sgd", "epochs": 1}}, {})
+    assert fuses(mlp) and not convs(mlp)
+
+
+def test_dry_run_names_each_packs_path() -> None:
+    from gaplab.api.sweep import plan
+
+    out = plan([*USER_CASES["user-cnn1d"], *CASES["sgd-lr"][:1]], None)
+    assert out["packs"] == [3, 1]
+    assert [p["path"] for p in out["paths"]] == ["conv", "conv"] and "conv stages" in out["paths"][0]["reason"]
+
+
+def test_a_pack_trained_in_chunks_of_models_gives_the_same_numbers() -> None:
+    """Large packs step in chunks of models (ConvNet.models_per_chunk): one model per chunk changes nothing, running
+    statistics included."""
+    specs = USER_CASES["resnet2d-l2"]
+    whole, chunked = Pack(specs), Pack(specs)
+    chunked.net.chunk_bytes = 1
+    assert chunked.net.models_per_chunk(50) == 1 and whole.net.models_per_chunk(50) >= 3
+    whole.fit()
+    chunked.fit()
+    for i in range(3):
+        for hw, hc in zip(whole.results[i].history, chunked.results[i].history, strict=True):
+            assert hc["test_loss"] == pytest.approx(hw["test_loss"], abs=1e-5)
+        sw, sc = whole.state_of(i), chunked.state_of(i)
+        assert all(torch.allclose(sc[n], sw[n], atol=1e-5) for n in sw)

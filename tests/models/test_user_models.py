@@ -31,7 +31,7 @@ SGD = {"name": "sgd", "lr": 0.05, "momentum": 0.9, "batch_size": 64}
 # (zoo name, data set, the pack path it must take)
 MODELS = {
     "mlp": ("mnist1d", "fused"),  # an nn.Sequential MLP: engine.fused
-    "cnn": ("digits", "vmap"),
+    "cnn": ("digits", "conv"),  # an nn.Sequential CNN: engine.conv
     "SmallResNet": ("digits", "vmap"),
     "SequenceTransformer": ("mnist1d", "loop"),
     "SequenceGRU": ("mnist1d", "loop"),

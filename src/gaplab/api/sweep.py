@@ -20,11 +20,14 @@ from gaplab.store.db import Store as RawStore
 
 
 def plan(specs: Sequence[RunSpec], store: RawStore | None, max_pack: int = 64) -> dict[str, Any]:
-    """What a sweep would do: how many runs, how many not stored yet, and the sizes of the packs they form."""
-    from gaplab.engine import plan_packs, unique_pending
+    """What a sweep would do: how many runs, how many not stored yet, the sizes of the packs they form and the engine
+    path each pack takes (fused, conv, vmap, loop) with the reason."""
+    from gaplab.engine import path_of, plan_packs, unique_pending
 
     pending, ids = unique_pending(specs, store)
-    return {"runs": len(ids), "pending": len(pending), "packs": [len(p) for p in plan_packs(pending, max_pack)]}
+    packs = plan_packs(pending, max_pack)
+    paths = [dict(zip(("path", "reason"), path_of(p[0]), strict=True)) for p in packs]
+    return {"runs": len(ids), "pending": len(pending), "packs": [len(p) for p in packs], "paths": paths}
 
 
 def execute(specs: Sequence[RunSpec], store: RawStore | None, group: str, *, executor: str = "local",

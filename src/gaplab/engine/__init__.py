@@ -1,7 +1,8 @@
 """The training engine's public surface: what the layers above it (api, advise, doctor, studies) use.
 
 Train runs: ``run_local`` (any list of runs, resumable in a store) or ``train_pack`` (one pack, no store);
-plan them: ``plan_packs``, ``steps_per_epoch``, ``unique_pending``; their prepared data: ``prepared_for``;
+plan them: ``plan_packs``, ``path_of`` (the engine path a pack takes, and why), ``steps_per_epoch``,
+``unique_pending``; their prepared data: ``prepared_for``;
 their specs checked before training: ``check_runs``, ``with_fingerprint``; their models: ``build_initial``,
 ``build_trained``. The Ray executor (``gaplab.engine.ray_executor.run_ray``) needs the ``ray`` extra and is
 imported where used.
@@ -12,6 +13,7 @@ from gaplab.engine.datacache import prepared_for, raw_dataset, shared_pool
 from gaplab.engine.executor import run_local, unique_pending
 from gaplab.engine.pack import Pack, RunResult, build_initial, build_trained, train_pack
 from gaplab.engine.padding import flops_per_example, pad_arg, width_of
+from gaplab.engine.paths import path_of
 from gaplab.engine.planning import plan_packs, steps_per_epoch
 from gaplab.engine.validate import check_runs, with_fingerprint
 
@@ -24,6 +26,7 @@ __all__ = [
     "check_runs",
     "flops_per_example",
     "pad_arg",
+    "path_of",
     "plan_packs",
     "prepared_for",
     "raw_dataset",

@@ -1,126 +1,57 @@
-"""The conv fast path: K stacked conv nets (gaplab's ``cnn1d`` and ``cnn2d``) as batched matrix products.
+"""The conv fast path: K stacked conv nets (``cnn1d``, ``cnn2d``, ``resnet``, a user's conv ``nn.Sequential``) as
+batched matrix products, with the backward pass written by hand straight into the pack's flat gradient table (as
+engine.fused does for MLPs).
 
-Each convolution is an im2col (``unfold`` of a channels-last activation) and one ``baddbmm`` over the K models, so a
-pack's convolutions run as K large GEMMs instead of a vmapped (grouped) convolution; the backward pass is written by
-hand, straight into the pack's flat gradient table (as engine.fused does for MLPs): weight gradients are ``bmm``s of
-the saved columns, input gradients a ``bmm`` and one strided add per kernel tap (col2im); 2×2 max pools use PyTorch's
-own kernels on a channels_last view (same maxima, same tie-breaking). The numbers equal the vmap path's to float
-rounding: same layers, same dropout masks (``rng.uniform_stacked`` over the features in PyTorch's channel-major
-order), same padding of narrow models.
+1-D nets keep activations channels-last (K, B, L, C) and run each convolution as an im2col (``unfold``) and one
+``baddbmm`` over the K models; weight gradients are ``bmm``s of the saved columns, input gradients a ``bmm`` and one
+strided add per kernel tap (col2im). 2-D nets keep activations as (B, K·C, H, W) and run each convolution as one
+``groups = K`` convolution (PyTorch's kernels; im2col measured ≈ 4× slower there). Max pools are PyTorch's own
+kernels (same maxima, same tie-breaking), batch norm is ``layers.BatchNorm``'s row-weighted statistics with the
+running statistics updated per model, dropout masks are ``rng.uniform_stacked`` over PyTorch's channel-major order.
+The numbers equal the vmap path's to float rounding. Which modules are planned: engine.convplan.
 """
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from gaplab import rng
+from gaplab.engine.convplan import (
+    CONV_MODELS,
+    Conv,
+    ConvPlan,
+    Drop,
+    MaxPool,
+    Norm,
+    Relu,
+    Residual,
+    Stage,
+    conv_plan_of,
+    why_not,
+)
 from gaplab.engine.flat import FlatLayout
+from gaplab.engine.fused import _act_backward, _activate
 from gaplab.engine.losses import data_loss_and_grad
-from gaplab.models.cnn import CNN1d, CNN2d
-from gaplab.models.layers import Dropout
 from gaplab.phases import phase
 from gaplab.spec import RunSpec
 
-
-@dataclass(frozen=True)
-class Conv:
-    """One Conv1d/Conv2d + ReLU: parameter names and its kernel, stride and zero padding per spatial dimension."""
-
-    weight: str
-    bias: str
-    kernel: tuple[int, ...]
-    stride: tuple[int, ...]
-    padding: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class MaxPool:
-    """``nn.MaxPool2d(2)``: 2×2 windows, stride 2, no padding."""
-
-
-@dataclass(frozen=True)
-class ConvPlan:
-    """Conv+ReLU blocks (max-pooled between them in 2-D), a global average or a flatten, optional dropout, a Linear
-    head — read from a module tree."""
-
-    in_shape: tuple[int, ...]  # (channels, *spatial) of one example
-    stages: tuple[Conv | MaxPool, ...]
-    reduce: str  # "flatten" (PyTorch's channel-major order) or "avg" (global average pool)
-    drop: str | None  # buffer prefix of the Dropout on the reduced features
-    head: tuple[str, str]  # (weight, bias)
-
-
-CONV_MODELS = ("cnn1d", "cnn2d")
+__all__ = ["CONV_MODELS", "ConvNet", "ConvPlan", "GroupedConvNet", "conv_net", "conv_plan_of", "convs", "why_not"]
 
 
 def convs(spec: RunSpec) -> bool:
-    """Whether a run's model takes the conv path (planning's guess, without building it; ``conv_plan_of`` decides)."""
+    """Whether a run's model takes the conv path (gaplab's models by name; a user's model is built to know)."""
+    from gaplab.models.user import is_user_name
+
+    if is_user_name(spec.model.name):
+        from gaplab.engine.paths import path_of
+
+        return path_of(spec)[0] == "conv"
     return spec.model.name in CONV_MODELS
-
-
-def _conv_of(m: nn.Module, name: str) -> Conv | None:
-    if type(m) not in (nn.Conv1d, nn.Conv2d):
-        return None
-    assert isinstance(m, nn.Conv1d | nn.Conv2d)
-    if (m.groups != 1 or any(d != 1 for d in m.dilation) or m.bias is None or m.padding_mode != "zeros"
-            or not isinstance(m.padding, tuple)):
-        return None
-    return Conv(f"{name}.weight", f"{name}.bias", tuple(m.kernel_size), tuple(m.stride), tuple(m.padding))
-
-
-def _is_pool2(m: nn.Module) -> bool:
-    return (type(m) is nn.MaxPool2d and m.kernel_size in (2, (2, 2)) and m.stride in (2, (2, 2))
-            and m.padding in (0, (0, 0)) and m.dilation in (1, (1, 1)) and not m.ceil_mode and not m.return_indices)
-
-
-def _stages(mods: list[nn.Module], prefix: str) -> tuple[Conv | MaxPool, ...] | None:
-    """Conv+ReLU pairs with optional 2×2 max pools after them; None for anything else."""
-    out: list[Conv | MaxPool] = []
-    i = 0
-    while i < len(mods):
-        if _is_pool2(mods[i]) and out and isinstance(out[-1], Conv) and len(out[-1].kernel) == 2:
-            out.append(MaxPool())
-            i += 1
-            continue
-        c = _conv_of(mods[i], f"{prefix}{i}")
-        if c is None or i + 1 >= len(mods) or type(mods[i + 1]) is not nn.ReLU:
-            return None
-        out.append(c)
-        i += 2
-    if not out or not isinstance(out[0], Conv) or len({len(c.kernel) for c in out if isinstance(c, Conv)}) != 1:
-        return None
-    return tuple(out)
-
-
-def conv_plan_of(base: nn.Module) -> ConvPlan | None:
-    """The conv plan of a ``cnn1d`` or ``cnn2d`` model, or None when its layers are not the expected blocks."""
-    # exact types: a subclass may override forward, which the plan would silently ignore
-    if (type(base) not in (CNN1d, CNN2d) or type(base.drop) is not Dropout or base.drop.kind != "element"
-            or type(base.features) is not nn.Sequential):
-        return None
-    mods = list(base.features)
-    if not mods or not isinstance(mods[-1], nn.Flatten) or mods[-1].start_dim != 1:
-        return None
-    mods, reduce = mods[:-1], "flatten"
-    if isinstance(base, CNN2d):
-        last = mods[-1] if mods else None
-        if type(last) is nn.AdaptiveAvgPool2d and last.output_size in (1, (1, 1)):
-            reduce = "avg"
-        elif type(last) is not nn.Identity:
-            return None
-        mods = mods[:-1]
-    assert isinstance(base, CNN1d | CNN2d)
-    in_shape = tuple(int(d) for d in base.in_shape)
-    stages = _stages(mods, "features.")
-    if stages is None or len(in_shape) != 1 + len(next(c for c in stages if isinstance(c, Conv)).kernel):
-        return None
-    return ConvPlan(in_shape, stages, reduce, "drop", ("head.weight", "head.bias"))
 
 
 def out_shape(shape: tuple[int, ...], c: Conv) -> tuple[int, ...]:
@@ -174,75 +105,125 @@ def _col2im(dcol: torch.Tensor, c: Conv, b: int, spatial: tuple[int, ...]) -> to
     return dx[lead + tuple(slice(p, p + n) for p, n in zip(c.padding, spatial, strict=True))]
 
 
+def _walk(stages: tuple[Stage, ...], spatial: tuple[int, ...], channels: int,
+          seen: list[tuple[Conv, tuple[int, ...], tuple[int, ...]]]) -> tuple[tuple[int, ...], int]:
+    """Spatial shape and channels after ``stages``; appends (conv, its input spatial shape, its output's) to
+    ``seen`` in order, residual bodies included."""
+    for st in stages:
+        if isinstance(st, Conv):
+            out = out_shape(spatial, st)
+            seen.append((st, spatial, out))
+            spatial = out
+        elif isinstance(st, MaxPool):
+            spatial = tuple(n // st.size for n in spatial)
+        elif isinstance(st, Residual):
+            spatial, channels = _walk(st.body, spatial, channels, seen)
+    return spatial, channels
+
+
 class ConvNet:
     """Forward and hand-written backward of a ConvPlan over a flat (K, P) parameter table.
 
-    1-D plans keep activations channels-last (K, B, *S, C) and run each convolution as im2col + ``baddbmm``;
-    2-D plans (``GroupedConvNet``) keep them as (B, K·C, H, W) and run one grouped convolution, where im2col's 9×
-    column copies cost more than they save (measured in benchmarks/conv_packs.py)."""
+    This class holds the 1-D layout (channels-last activations (K, B, *S, C), im2col + ``baddbmm``);
+    ``GroupedConvNet`` the 2-D one."""
+
+    # A training chunk's activations stay under this (loss_and_grad). Measured (one SGD step, batch 100, one thread,
+    # CPU time user + system): a whole pack of 48 cnn1d at 64 channels 275 ms, in chunks of 16 MB 208, 8 MB 231;
+    # 48 cnn2d at 32 channels 941 / 573 ms whole / 4 MB chunks, 32 2-D resnets at 16 channels 1469 / 599 ms —
+    # most of a whole pack's extra time is the kernel mapping and zeroing fresh pages for its large tensors.
+    CHUNK_BYTES = 16 << 20
 
     def __init__(self, plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> None:
         self.plan, self.layout, self.buffers = plan, layout, buffers
-        # read from the stacked rates, not the specs: a user's model keeps the rates its code sets
-        drop = plan.drop
-        self.dropout_on = drop is not None and bool((buffers[f"{drop}.p"] > 0).any())
-        spatial = [plan.in_shape[1:]]  # input spatial shape of each stage, then the output's
-        for st in plan.stages:
-            spatial.append(out_shape(spatial[-1], st) if isinstance(st, Conv) else tuple(n // 2 for n in spatial[-1]))
-        self.spatial = spatial
+        # each dropout site acts where some model of the pack drops out, read from the stacked rates, not the specs:
+        # a user's model keeps the rates its code sets (as vmapnet.StepContext decides)
+        sites = [s.prefix for s in self._all(plan.stages) if isinstance(s, Drop)]
+        sites += [d for d in (plan.drop, *(layer.drop for layer in plan.dense)) if d is not None]
+        self.active = {s: bool((buffers[f"{s}.p"] > 0).any()) for s in sites}
+        self.seen: list[tuple[Conv, tuple[int, ...], tuple[int, ...]]] = []
+        _walk(plan.stages, plan.in_shape[1:], plan.in_shape[0], self.seen)
         col_width, acts = 0, 0
-        for st, sp in zip(plan.stages, spatial[1:], strict=False):
-            if isinstance(st, Conv):
-                out, c_in = layout.shapes[st.weight][:2]
-                col_width = max(col_width, math.prod(sp) * c_in * math.prod(st.kernel))
-                acts = max(acts, math.prod(sp) * out)
-        self.floats_per_example = col_width + 2 * acts  # the largest columns and activations of one example
+        for st, sp_in, sp_out in self.seen:
+            out, c_in = layout.shapes[st.weight][:2]
+            col_width = max(col_width, math.prod(sp_out) * c_in * math.prod(st.kernel))
+            acts = max(acts, math.prod(sp_in) * c_in, math.prod(sp_out) * out)
+        self.acts = acts
+        self.floats_per_example = col_width + 3 * acts  # the largest columns and activations of one example
+        self.chunk_bytes = self.CHUNK_BYTES
+
+    @staticmethod
+    def _all(stages: tuple[Stage, ...]) -> list[Stage]:
+        out: list[Stage] = []
+        for st in stages:
+            out += ConvNet._all(st.body) if isinstance(st, Residual) else [st]
+        return out
 
     def macs_per_example(self) -> int:
-        """Multiply-adds of one forward pass (convolutions and head): what the pack's thread policy weighs."""
-        total = 0
-        for st, sp in zip(self.plan.stages, self.spatial[1:], strict=False):
-            if isinstance(st, Conv):
-                total += math.prod(sp) * math.prod(self.layout.shapes[st.weight])
-        return total + math.prod(self.layout.shapes[self.plan.head[0]])
+        """Multiply-adds of one forward pass (convolutions and dense layers): what the pack's thread policy weighs."""
+        total = sum(math.prod(sp) * math.prod(self.layout.shapes[st.weight]) for st, _, sp in self.seen)
+        return total + sum(math.prod(self.layout.shapes[d.weight]) for d in self.plan.dense)
 
     # ---- layout-specific parts (channels-last, im2col) ------------------------------------------------------------
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         """Training inputs (K, B, ...) in this net's activation layout."""
         return x.reshape(*x.shape[:2], *self.plan.in_shape).movedim(2, -1)
 
-    def _first_shared(self, p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        """The first conv+ReLU of every model on shared inputs ``x`` (N, ...): one GEMM for all K models."""
+    def _cm(self, a: torch.Tensor, k: int) -> torch.Tensor:
+        """Activations as a channel-major (K, B, C, *S) view."""
+        return a.movedim(-1, 2)
+
+    def _from_cm(self, t: torch.Tensor) -> torch.Tensor:
+        """The inverse of ``_cm``: a (K, B, C, *S) tensor in this layout."""
+        return t.movedim(2, -1)
+
+    def _first_shared(self, p: dict[str, torch.Tensor], x: torch.Tensor, first: Conv) -> torch.Tensor:
+        """The first convolution of every model on shared inputs ``x`` (N, ...): one GEMM for all K models."""
         n = x.shape[0]
         h = x.reshape(n, *self.plan.in_shape).movedim(1, -1)  # (N, *S, C)
-        first = self.plan.stages[0]
-        assert isinstance(first, Conv)
         w0 = _weight_matrix(p[first.weight])
         k, cout = w0.shape[0], w0.shape[1]
         z = torch.mm(_im2col(h, first), w0.reshape(k * cout, -1).t()).view(-1, k, cout).transpose(0, 1)
-        return torch.relu(z + p[first.bias].unsqueeze(1)).reshape(k, n, *out_shape(h.shape[1:-1], first), cout)
+        if first.bias is not None:
+            z = z + p[first.bias].unsqueeze(1)
+        return z.reshape(k, n, *out_shape(h.shape[1:-1], first), cout)
 
     def _conv(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Conv, saved: list | None) -> torch.Tensor:
         k, b = a.shape[0], a.shape[1]
         col, wm = _im2col(a, st), _weight_matrix(p[st.weight])
-        z = torch.relu_(torch.baddbmm(p[st.bias].unsqueeze(1), col, wm.transpose(1, 2)))
+        if st.bias is None:
+            z = torch.bmm(col, wm.transpose(1, 2))
+        else:
+            z = torch.baddbmm(p[st.bias].unsqueeze(1), col, wm.transpose(1, 2))
         if saved is not None:
-            saved.append((col, wm, z))
+            saved.append((col, wm, tuple(a.shape[2:-1])))
         return z.view(k, b, *out_shape(a.shape[2:-1], st), z.shape[-1])
 
-    def _conv_backward(self, g: dict[str, torch.Tensor], dh: torch.Tensor, st: Conv, saved: tuple, i: int,
-                       b: int) -> torch.Tensor | None:
-        col, wm, z = saved
-        dz = torch.ops.aten.threshold_backward(dh.reshape(z.shape), z, 0)
+    def _conv_backward(self, g: dict[str, torch.Tensor], dz: torch.Tensor, st: Conv, saved: tuple,
+                       need_dx: bool) -> torch.Tensor | None:
+        col, wm, spatial = saved
+        k, b = dz.shape[0], dz.shape[1]
+        dz = dz.reshape(k, -1, dz.shape[-1])
         g[st.weight].copy_(_weight_grad(col, dz, g[st.weight].shape))
-        g[st.bias].copy_(dz.sum(1))
-        return _col2im(torch.bmm(dz, wm), st, b, self.spatial[i]) if i > 0 else None
+        if st.bias is not None:
+            g[st.bias].copy_(dz.sum(1))
+        return _col2im(torch.bmm(dz, wm), st, b, spatial) if need_dx else None
 
-    def _pool(self, a: torch.Tensor, saved: list | None) -> torch.Tensor:
-        raise AssertionError("max pools are 2-D (GroupedConvNet)")
+    def _pool(self, a: torch.Tensor, st: MaxPool, saved: list | None) -> torch.Tensor:
+        # (K, B, L, C) as a channels_last (K·B, C, 1, L) image: PyTorch's 2-D max pool kernel over windows (1, s)
+        k, b, length, c = a.shape
+        x4 = a.reshape(k * b, 1, length, c).permute(0, 3, 1, 2)
+        out, idx = torch.ops.aten.max_pool2d_with_indices(x4, [1, st.size], [1, st.size])
+        if saved is not None:
+            saved.append((x4, idx))
+        return out.permute(0, 2, 3, 1).reshape(k, b, -1, c)
 
-    def _pool_backward(self, dh: torch.Tensor, saved: tuple) -> torch.Tensor:
-        raise AssertionError("max pools are 2-D (GroupedConvNet)")
+    def _pool_backward(self, dh: torch.Tensor, st: MaxPool, saved: tuple) -> torch.Tensor:
+        x4, idx = saved
+        k, b, length, c = dh.shape
+        d4 = dh.reshape(k * b, 1, length, c).permute(0, 3, 1, 2)
+        dx = torch.ops.aten.max_pool2d_with_indices_backward(d4, x4, [1, st.size], [1, st.size], [0, 0], [1, 1],
+                                                             False, idx)
+        return dx.permute(0, 2, 3, 1).reshape(k, b, -1, c)
 
     def _reduce(self, a: torch.Tensor) -> torch.Tensor:
         """Activations → features (K, B, F): global average, or flatten in PyTorch's channel-major order."""
@@ -256,13 +237,140 @@ class ConvNet:
             return (df / n).view(shape[0], shape[1], *([1] * (len(shape) - 3)), shape[-1]).expand(shape)
         return df.view(shape[0], shape[1], shape[-1], *shape[2:-1]).movedim(2, -1)
 
-    # ---- shared by both layouts ---------------------------------------------------------------------------------
-    def _stages(self, p: dict[str, torch.Tensor], a: torch.Tensor, stages: tuple[Conv | MaxPool, ...],
-                saved: list | None) -> torch.Tensor:
-        """Run ``stages`` on activations ``a``; with ``saved``, keep what the backward needs."""
+    # ---- shared by both layouts: batch norm, dropout, ReLU, residual blocks ---------------------------------------
+    def _norm(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Norm, w: torch.Tensor | None,
+              saved: list | None) -> torch.Tensor:
+        """layers.BatchNorm on every model: training (``w`` the (K, B) row weights) or evaluation (``w`` None)."""
+        k = self.buffers[f"{st.prefix}.running_mean"].shape[0]
+        x = self._cm(a, k)  # (K, B, C, *S)
+        shape = (k, 1, -1) + (1,) * (x.dim() - 3)
+        if w is None:
+            y = (x - self.buffers[f"{st.prefix}.running_mean"].view(shape)) * (
+                self.buffers[f"{st.prefix}.running_var"] + st.eps).rsqrt().view(shape)
+        else:
+            red = [1, *range(3, x.dim())]
+            wv = w.to(x.dtype).view(k, -1, *([1] * (x.dim() - 2)))
+            n = w.sum(1) * math.prod(x.shape[3:])  # (K,)
+            mean = (x * wv).sum(red) / n.unsqueeze(1)
+            xc = x - mean.view(shape)
+            var = (xc * xc * wv).sum(red) / n.unsqueeze(1)
+            self._update_stats(st, mean, var * (n / (n - 1).clamp_min(1)).unsqueeze(1))
+            r = (var + st.eps).rsqrt()
+            y = xc * r.view(shape)
+            if saved is not None:
+                saved.append((y, r, wv, n))  # y is x̂ here: the affine map below makes a new tensor
+        if st.affine:
+            y = y * p[f"{st.prefix}.weight"].view(shape) + p[f"{st.prefix}.bias"].view(shape)
+        elif w is not None:
+            y = y.clone()  # x̂ is saved; a ReLU after works in place
+        return self._from_cm(y)
+
+    def _update_stats(self, st: Norm, mean: torch.Tensor, unbiased_var: torch.Tensor) -> None:
+        """torch.nn.modules.batchnorm._BatchNorm.forward's update, per model: momentum None is a cumulative average."""
+        nbt = self.buffers[f"{st.prefix}.num_batches_tracked"]
+        nbt.add_(1)
+        f: float | torch.Tensor = st.momentum if st.momentum is not None else (1.0 / nbt.to(mean.dtype)).unsqueeze(1)
+        self.buffers[f"{st.prefix}.running_mean"].mul_(1 - f).add_(mean * f)
+        self.buffers[f"{st.prefix}.running_var"].mul_(1 - f).add_(unbiased_var * f)
+
+    def _norm_backward(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor], dh: torch.Tensor, st: Norm,
+                       saved: tuple) -> torch.Tensor:
+        xhat, r, wv, n = saved
+        k = r.shape[0]
+        dy = self._cm(dh, k)
+        shape = (k, 1, -1) + (1,) * (dy.dim() - 3)
+        red = [1, *range(3, dy.dim())]
+        if st.affine:
+            g[f"{st.prefix}.weight"].copy_((dy * xhat).sum(red))
+            g[f"{st.prefix}.bias"].copy_(dy.sum(red))
+            dy = dy * p[f"{st.prefix}.weight"].view(shape)
+        # x̂ = (x − μ)·r with weighted μ, σ²: dx = r·(dx̂ − w/n·(Σ dx̂ + x̂·Σ dx̂·x̂))
+        s1 = dy.sum(red).view(shape)
+        s2 = (dy * xhat).sum(red).view(shape)
+        dx = (dy - wv / n.view(k, *([1] * (dy.dim() - 1))) * (s1 + xhat * s2)) * r.view(shape)
+        return self._from_cm(dx)
+
+    def _drop(self, a: torch.Tensor, st: Drop, counter: torch.Tensor, saved: list | None) -> torch.Tensor:
+        """As models.layers.Dropout on each model's (B, C, *S) activations: x · keep / (1 − p), with one draw per
+        element, or per (example, channel) for channel dropout."""
+        p = self.buffers[f"{st.prefix}.p"]
+        k = p.shape[0]
+        x = self._cm(a, k)
+        shape = tuple(x.shape[1:3]) + (1,) * (x.dim() - 3) if st.channel else tuple(x.shape[1:])
+        with phase("dropout masks"):
+            keep = (rng.uniform_stacked(self.buffers[f"{st.prefix}.key"], counter, shape)
+                    >= p.view(k, *([1] * (x.dim() - 1)))).to(x.dtype)
+        share = (1.0 - p.view(k, *([1] * (x.dim() - 1)))).clamp_min(1e-12)
+        if saved is not None:
+            saved.append((keep, share))
+        return self._from_cm(x * keep / share)
+
+    def _drop_backward(self, dh: torch.Tensor, saved: tuple) -> torch.Tensor:
+        keep, share = saved
+        return self._from_cm(self._cm(dh, keep.shape[0]) / share * keep)
+
+    def _stages(self, p: dict[str, torch.Tensor], a: torch.Tensor, stages: tuple[Stage, ...], saved: list | None,
+                counter: torch.Tensor | None, w: torch.Tensor | None) -> torch.Tensor:
+        """Run ``stages`` on activations ``a``: training with ``saved`` (what each stage's backward needs, one entry
+        per stage) and ``counter``/``w``, evaluation without."""
         for st in stages:
-            a = self._pool(a, saved) if isinstance(st, MaxPool) else self._conv(p, a, st, saved)
+            if isinstance(st, Conv):
+                a = self._conv(p, a, st, saved)
+            elif isinstance(st, Relu):
+                a = torch.relu_(a)  # every stage before a ReLU made a new tensor (convplan: the first is a conv)
+                if saved is not None:
+                    saved.append(a)
+            elif isinstance(st, MaxPool):
+                a = self._pool(a, st, saved)
+            elif isinstance(st, Norm):
+                a = self._norm(p, a, st, w, saved)
+            elif isinstance(st, Drop):
+                if counter is not None and self.active[st.prefix]:
+                    a = self._drop(a, st, counter, saved)
+                elif saved is not None:
+                    saved.append(None)
+            else:
+                inner: list | None = [] if saved is not None else None
+                a = a + self._stages(p, a, st.body, inner, counter, w)
+                if saved is not None:
+                    saved.append(inner)
         return a
+
+    def _backward_stages(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor], dh: torch.Tensor,
+                         stages: tuple[Stage, ...], saved: list, top: bool) -> torch.Tensor | None:
+        """d loss / d input of ``stages`` from d loss / d output; parameter gradients written into ``g``. The net's
+        very first convolution (``top``, index 0) computes no input gradient."""
+        d: torch.Tensor | None = dh
+        for i in range(len(stages) - 1, -1, -1):
+            st, sv = stages[i], saved[i]
+            assert d is not None
+            if isinstance(st, Conv):
+                d = self._conv_backward(g, d, st, sv, not (top and i == 0))
+            elif isinstance(st, Relu):
+                d = torch.ops.aten.threshold_backward(d, sv, 0)
+            elif isinstance(st, MaxPool):
+                d = self._pool_backward(d, st, sv)
+            elif isinstance(st, Norm):
+                d = self._norm_backward(p, g, d, st, sv)
+            elif isinstance(st, Drop):
+                if sv is not None:
+                    d = self._drop_backward(d, sv)
+            else:
+                body = self._backward_stages(p, g, d, st.body, sv, False)
+                assert body is not None
+                d = d + body
+        return d
+
+    # ---- the dense tail and the whole net -------------------------------------------------------------------------
+    def _dense_mask(self, prefix: str | None, shape: tuple[int, ...], counter: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """(keep mask, kept share) of a dropout site on (K, B, F) features, or None when it does not act."""
+        if prefix is None or not self.active[prefix]:
+            return None
+        p = self.buffers[f"{prefix}.p"].view(-1, 1, 1)
+        with phase("dropout masks"):
+            keep = (rng.uniform_stacked(self.buffers[f"{prefix}.key"], counter, shape[1:]) >= p).to(torch.float32)
+        return keep, (1.0 - p).clamp_min(1e-12)
 
     @torch.no_grad()
     def forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -275,47 +383,78 @@ class ConvNet:
 
     def _forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         p = self.layout.views(flat)
-        f = self._reduce(self._stages(p, self._first_shared(p, x), self.plan.stages[1:], None))
-        hw, hb = self.plan.head
-        return torch.baddbmm(p[hb].unsqueeze(1), f, p[hw].transpose(1, 2))
+        first = self.plan.stages[0]
+        assert isinstance(first, Conv)
+        h = self._reduce(self._stages(p, self._first_shared(p, x, first), self.plan.stages[1:], None, None, None))
+        for layer in self.plan.dense:
+            h = torch.baddbmm(p[layer.bias].unsqueeze(1), h, p[layer.weight].transpose(1, 2))
+            if layer.act is not None:
+                h = _activate(h, layer.act)
+        return h
+
+    def models_per_chunk(self, batch: int) -> int:
+        """Models whose training step runs at once: a step's activations of ``chunk_bytes`` at most."""
+        return max(1, self.chunk_bytes // max(1, 4 * batch * self.floats_per_example))
 
     @torch.no_grad()
     def loss_and_grad(self, flat: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, target: torch.Tensor,
                       w: torch.Tensor, kind: str, counter: torch.Tensor) -> torch.Tensor:
         """One training forward + backward on inputs ``x`` (K, B, ...); writes d loss / d params into ``grad``
-        (K, P) and returns the per-model data losses (K,)."""
+        (K, P), moves the running statistics, and returns the per-model data losses (K,).
+
+        A large pack runs in chunks of models (``models_per_chunk``): every model's numbers are its own, so they do
+        not change, and a chunk's tensors stay small enough to be reused by the allocator instead of being mapped
+        and zeroed by the kernel at every step (measured in benchmarks/conv_packs.py)."""
+        k, per = flat.shape[0], self.models_per_chunk(x.shape[1])
+        if per >= k:
+            return self._loss_and_grad(flat, grad, x, target, w, kind, counter)
+        losses = []
+        for i in range(0, k, per):
+            sub = copy.copy(self)
+            sub.buffers = {n: b[i:i + per] for n, b in self.buffers.items()}  # views: statistics move in place
+            losses.append(sub._loss_and_grad(flat[i:i + per], grad[i:i + per], x[i:i + per], target[i:i + per],
+                                             w[i:i + per], kind, counter[i:i + per]))
+        return torch.cat(losses)
+
+    def _loss_and_grad(self, flat: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, target: torch.Tensor,
+                       w: torch.Tensor, kind: str, counter: torch.Tensor) -> torch.Tensor:
         p, g = self.layout.views(flat), self.layout.views(grad)
         plan = self.plan
-        b = x.shape[1]
-        hw, hb = plan.head
         with phase("forward"):
-            saved: list = []  # what each stage's backward needs
-            a = self._stages(p, self._input(x), plan.stages, saved)
-            f = self._reduce(a)
-            keep, share = None, None
-            if self.dropout_on:
-                assert plan.drop is not None
-                with phase("dropout masks"):
-                    keep = (rng.uniform_stacked(self.buffers[f"{plan.drop}.key"], counter, tuple(f.shape[1:]))
-                            >= self.buffers[f"{plan.drop}.p"].view(-1, 1, 1)).to(f.dtype)
-                share = (1.0 - self.buffers[f"{plan.drop}.p"].view(-1, 1, 1)).clamp_min(1e-12)
-                f = f * keep / share  # as models.layers.Dropout: x · keep / (1 − p)
-            out_t = torch.baddbmm(p[hb].unsqueeze(2), p[hw], f.transpose(1, 2))  # class-first (K, C, B)
+            saved: list = []
+            a = self._stages(p, self._input(x), plan.stages, saved, counter, w)
+            h = self._reduce(a)
+            masks = [self._dense_mask(plan.drop, tuple(h.shape), counter)]
+            if masks[0] is not None:
+                h = h * masks[0][0] / masks[0][1]  # as models.layers.Dropout: x · keep / (1 − p)
+            dense_saved = []  # per hidden layer: (its input, z, activation)
+            for layer in plan.dense[:-1]:
+                assert layer.act is not None
+                z = torch.baddbmm(p[layer.bias].unsqueeze(1), h, p[layer.weight].transpose(1, 2))
+                act = _activate(z, layer.act)
+                dense_saved.append((h, z, act))
+                m = self._dense_mask(layer.drop, tuple(act.shape), counter)
+                masks.append(m)
+                h = act if m is None else act * m[0] / m[1]
+            head = plan.dense[-1]
+            out_t = torch.baddbmm(p[head.bias].unsqueeze(2), p[head.weight], h.transpose(1, 2))  # class-first
             loss, dz_t = data_loss_and_grad(out_t, target, w, kind)
         with phase("backward"):
-            g[hw].copy_(torch.bmm(dz_t, f))
-            g[hb].copy_(dz_t.sum(2))
-            df = torch.bmm(dz_t.transpose(1, 2), p[hw])  # (K, B, F)
-            if keep is not None and share is not None:
-                df = df / share * keep
-            dh: torch.Tensor | None = self._reduce_backward(df, a.shape)
-            for i in range(len(plan.stages) - 1, -1, -1):
-                st = plan.stages[i]
-                assert dh is not None
-                if isinstance(st, MaxPool):
-                    dh = self._pool_backward(dh, saved[i])
-                else:
-                    dh = self._conv_backward(g, dh, st, saved[i], i, b)
+            g[head.weight].copy_(torch.bmm(dz_t, h))
+            g[head.bias].copy_(dz_t.sum(2))
+            dh = torch.bmm(dz_t.transpose(1, 2), p[head.weight])  # (K, B, F)
+            for i in range(len(dense_saved) - 1, -1, -1):
+                layer, (h_in, z, act), m = plan.dense[i], dense_saved[i], masks[i + 1]
+                assert layer.act is not None
+                if m is not None:
+                    dh = dh / m[1] * m[0]
+                dz = _act_backward(dh, z, act, layer.act)
+                g[layer.weight].copy_(torch.bmm(dz.transpose(1, 2), h_in))
+                g[layer.bias].copy_(dz.sum(1))
+                dh = torch.bmm(dz, p[layer.weight])
+            if masks[0] is not None:
+                dh = dh / masks[0][1] * masks[0][0]
+            self._backward_stages(p, g, self._reduce_backward(dh, a.shape), plan.stages, saved, True)
         return loss
 
 
@@ -323,57 +462,70 @@ class GroupedConvNet(ConvNet):
     """A 2-D ConvPlan with activations (B, K·C, H, W): each convolution one ``groups = K`` convolution (PyTorch's
     kernels, backward by ``convolution_backward``), pools PyTorch's max pool over all K·C channels at once."""
 
+    CHUNK_BYTES = 4 << 20
+
+    def __init__(self, plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> None:
+        super().__init__(plan, layout, buffers)
+        self.floats_per_example = 3 * self.acts  # no im2col columns
+
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         k, b = x.shape[0], x.shape[1]
         return x.reshape(k, b, *self.plan.in_shape).transpose(0, 1).reshape(b, -1, *self.plan.in_shape[1:])
 
-    def _first_shared(self, p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-        first = self.plan.stages[0]
-        assert isinstance(first, Conv)
+    def _cm(self, a: torch.Tensor, k: int) -> torch.Tensor:
+        return a.reshape(a.shape[0], k, -1, *a.shape[2:]).transpose(0, 1)
+
+    def _from_cm(self, t: torch.Tensor) -> torch.Tensor:
+        return t.transpose(0, 1).reshape(t.shape[1], -1, *t.shape[3:])
+
+    def _first_shared(self, p: dict[str, torch.Tensor], x: torch.Tensor, first: Conv) -> torch.Tensor:
         w = p[first.weight]
         # shared inputs: one ungrouped convolution with all K models' filters stacked
-        z = F.conv2d(x.reshape(x.shape[0], *self.plan.in_shape), w.reshape(-1, *w.shape[2:]),
-                     p[first.bias].reshape(-1), first.stride, first.padding)
-        return torch.relu_(z)
+        return F.conv2d(x.reshape(x.shape[0], *self.plan.in_shape), w.reshape(-1, *w.shape[2:]),
+                        None if first.bias is None else p[first.bias].reshape(-1), first.stride, first.padding)
 
     def _conv(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Conv, saved: list | None) -> torch.Tensor:
         w = p[st.weight]
         k = w.shape[0]
         wg = w.reshape(-1, *w.shape[2:])
-        z = torch.relu_(F.conv2d(a, wg, p[st.bias].reshape(-1), st.stride, st.padding, groups=k))
+        z = F.conv2d(a, wg, None if st.bias is None else p[st.bias].reshape(-1), st.stride, st.padding, groups=k)
         if saved is not None:
-            saved.append((a, wg, z))
+            saved.append((a, wg))
         return z
 
-    def _conv_backward(self, g: dict[str, torch.Tensor], dh: torch.Tensor, st: Conv, saved: tuple, i: int,
-                       b: int) -> torch.Tensor | None:
-        a, wg, z = saved
+    def _conv_backward(self, g: dict[str, torch.Tensor], dz: torch.Tensor, st: Conv, saved: tuple,
+                       need_dx: bool) -> torch.Tensor | None:
+        a, wg = saved
         k = g[st.weight].shape[0]
-        dz = torch.ops.aten.threshold_backward(dh, z, 0)
         dx, dw, db = torch.ops.aten.convolution_backward(dz, a, wg, [wg.shape[0]], list(st.stride),
                                                          list(st.padding), [1, 1], False, [0, 0], k,
-                                                         [i > 0, True, True])
+                                                         [need_dx, True, st.bias is not None])
         g[st.weight].copy_(dw.view(g[st.weight].shape))
-        g[st.bias].copy_(db.view(k, -1))
+        if st.bias is not None:
+            g[st.bias].copy_(db.view(k, -1))
         return dx
 
-    def _pool(self, a: torch.Tensor, saved: list | None) -> torch.Tensor:
-        out, idx = torch.ops.aten.max_pool2d_with_indices(a, [2, 2], [2, 2])
+    def _pool(self, a: torch.Tensor, st: MaxPool, saved: list | None) -> torch.Tensor:
+        out, idx = torch.ops.aten.max_pool2d_with_indices(a, [st.size] * 2, [st.size] * 2)
         if saved is not None:
             saved.append((a, idx))
         return out
 
-    def _pool_backward(self, dh: torch.Tensor, saved: tuple) -> torch.Tensor:
+    def _pool_backward(self, dh: torch.Tensor, st: MaxPool, saved: tuple) -> torch.Tensor:
         a, idx = saved
-        return torch.ops.aten.max_pool2d_with_indices_backward(dh, a, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)
+        s = [st.size] * 2
+        return torch.ops.aten.max_pool2d_with_indices_backward(dh, a, s, s, [0, 0], [1, 1], False, idx)
 
     def _reduce(self, a: torch.Tensor) -> torch.Tensor:
         """(B, K·C, H, W) → features (K, B, F), flattened per model in PyTorch's channel-major order."""
-        last = [st for st in self.plan.stages if isinstance(st, Conv)][-1]
-        b, k = a.shape[0], a.shape[1] // self.layout.shapes[last.weight][0]
+        b, k = a.shape[0], self._models(a)
         if self.plan.reduce == "avg":
             return a.mean(dim=(2, 3)).view(b, k, -1).transpose(0, 1)
         return a.reshape(b, k, -1).transpose(0, 1)
+
+    def _models(self, a: torch.Tensor) -> int:
+        """Models in the pack, read from an activation's channels and the last convolution's output channels."""
+        return a.shape[1] // self.layout.shapes[self.seen[-1][0].weight][0]
 
     def _reduce_backward(self, df: torch.Tensor, shape: torch.Size) -> torch.Tensor:
         b = shape[0]
@@ -385,6 +537,4 @@ class GroupedConvNet(ConvNet):
 
 def conv_net(plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> ConvNet:
     """The conv net of a plan: im2col + bmm for 1-D convolutions, grouped convolutions for 2-D ones."""
-    first = plan.stages[0]
-    assert isinstance(first, Conv)
-    return (GroupedConvNet if len(first.kernel) == 2 else ConvNet)(plan, layout, buffers)
+    return (GroupedConvNet if plan.dims == 2 else ConvNet)(plan, layout, buffers)

@@ -51,7 +51,14 @@ FUSED_MODELS = ("linear", "logistic", "mlp", "random-features")
 
 
 def fuses(spec: RunSpec) -> bool:
-    """Whether a run's model takes the fused path (the same answer ``plan_of`` gives for its built module)."""
+    """Whether a run's model takes the fused path (the same answer ``plan_of`` gives for its built module; a user's
+    model is built to know)."""
+    from gaplab.models.user import is_user_name
+
+    if is_user_name(spec.model.name):
+        from gaplab.engine.paths import path_of
+
+        return path_of(spec)[0] == "fused"
     a = spec.model.args
     return (spec.model.name in FUSED_MODELS and not a.get("batch_norm")
             and a.get("activation", "relu") in ("relu", "tanh", "gelu"))

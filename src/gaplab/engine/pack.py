@@ -29,6 +29,7 @@ from gaplab.data import Dataset
 from gaplab.engine.batches import epoch_batches
 from gaplab.engine.checkpoint import Checkpointer
 from gaplab.engine.conv import ConvNet, conv_net, conv_plan_of
+from gaplab.engine.conv import why_not as why_not_conv
 from gaplab.engine.datacache import prepared_for
 from gaplab.engine.flat import FlatLayout
 from gaplab.engine.fused import FusedNet, dropout_on, plan_of
@@ -56,6 +57,8 @@ SMALL_STEP_WORK = 3e7
 # a pack drops its stopped models (early-stopped or diverged) once they are this share of it (docs/performance.md)
 COMPACT_SHARE = 0.25
 PATHS = ("auto", "fused", "conv", "vmap", "loop")
+FUSED_REASON = "an MLP stack (Linear, activation, Dropout)"
+CONV_REASON = "conv stages (Conv, ReLU, BatchNorm, MaxPool, Dropout, residual blocks) and a dense head"
 
 
 @dataclass
@@ -164,17 +167,19 @@ class Pack:
             raise ValueError(f"model {s0.model.name} {s0.model.args} has no fused path")
         if plan is not None:
             net = FusedNet(plan, self.layout, self.buffers, dropout_on(plan, self.buffers))
-            return net, "fused", "a plain MLP stack (Linear, activation, Dropout)"
-        cplan = conv_plan_of(self.base) if path in ("auto", "conv") else None
+            return net, "fused", FUSED_REASON
+        cplan = conv_plan_of(self.base, self.data.ds.input_shape) if path in ("auto", "conv") else None
         if path == "conv" and cplan is None:
-            raise ValueError(f"model {s0.model.name} {s0.model.args} has no conv path")
+            raise ValueError(f"model {s0.model.name} {s0.model.args} has no conv path: "
+                             f"{why_not_conv(self.base, self.data.ds.input_shape)}")
         if cplan is not None:
-            return conv_net(cplan, self.layout, self.buffers), "conv", "conv+ReLU blocks (cnn1d/cnn2d)"
+            return conv_net(cplan, self.layout, self.buffers), "conv", CONV_REASON
         if path != "loop":
             vnet = VmapNet(self.base, self.layout, self.buffers)
             why = why_not_vmap(vnet, self.flat, self.data.x_pool) if path == "auto" else None
             if why is None:
-                why_vmap = "the fast paths take gaplab's MLPs and CNNs only" if path == "auto" else "asked for"
+                why_vmap = (f"no fast path takes it (fused path: MLP stacks without batch norm only; conv path: "
+                            f"{why_not_conv(self.base, self.data.ds.input_shape)})" if path == "auto" else "asked for")
                 return vnet, "vmap", why_vmap
         else:
             why = "asked for"
@@ -435,6 +440,7 @@ class Pack:
             r = self.results[self.rows[i]]
             r.final = dict(finals[i])
             r.final["epochs_run"] = len(r.history) and r.history[-1]["epoch"]
+            r.final["engine_path"], r.final["engine_path_reason"] = self.path, self.path_reason
             r.final.update(self.stop.finals_of(i))
             if bool(self.stop.diverged[i]):
                 r.status = "diverged"

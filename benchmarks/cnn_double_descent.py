@@ -1,0 +1,210 @@
+"""CNN deep double descent on MNIST-1D: the mnist1d notebook's channel sweep, (a) as the notebook runs it, (b) through
+gaplab's pack engine (the conv path).
+
+From greydanus/mnist1d, notebooks/deep-double-descent.ipynb: MNIST-1D made with ``make_dataset`` (16 000 samples,
+train split 0.25: 4 000 train, 12 000 test), 15 % of the training labels replaced by a uniform random class, the
+ConvBase ``nn.Sequential(Conv1d(1, c, 5, stride 2, padding 1), ReLU, Conv1d(c, c, 3, 2, 1), ReLU, Conv1d(c, c, 3, 2, 1),
+ReLU, Flatten, Linear(5c, 10))`` at channel counts c = 2, 4, …, 28, 30, 35, …, 100, SGD(lr 0.01, momentum 0.9), a
+shuffled DataLoader with batch 100, 500 epochs. Published test errors (one seed): 19.6 % at 10 channels, 33.8 % at 18,
+27.7 % at 100.
+
+(a) one model after another, as the notebook; (b) the same runs as gaplab runs (``cnn1d``: the same ConvBase), planned
+into packs by gaplab's planner and trained one pack after another in this process. Timings are CPU seconds of this
+process (on a shared box wall time counts other processes' turns): per channel count, (a)'s own time and (b)'s share of
+its pack's time (a pack's time split equally among its models, as the engine charges runs). Useful FLOP/s count
+6 × multiply-adds × examples × epochs of training (forward and backward), against the float32 GEMM peak measured in
+the same run on the same threads. Test errors are means over ``--seeds``.
+
+Results are cached in ``--cache`` per (approach, channels, seed, epochs): a killed run resumes, a rerun prints.
+
+    python benchmarks/cnn_double_descent.py                   # the notebook's sweep, 500 epochs, 3 seeds (hours)
+    python benchmarks/cnn_double_descent.py --quick           # 6 channel counts, 30 epochs, 3 seeds
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from gaplab.engine.datacache import shared_pool
+from gaplab.engine.pack import train_pack
+from gaplab.engine.padding import flops_per_example
+from gaplab.engine.planning import plan_packs
+from gaplab.spec import RunSpec, parse_run
+
+CHANNELS = [*range(2, 30, 2), *range(30, 101, 5)]
+QUICK_CHANNELS = [2, 4, 10, 18, 40, 100]
+PUBLISHED = {10: 19.64, 18: 33.80, 100: 27.7}  # the notebook's test errors (%), one seed, 500 epochs
+DATA = {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, "standardize": False}
+NOISE = 0.15
+N_TRAIN = 4000
+
+
+def gemm_peak(repeats: int = 5) -> float:
+    """float32 GFLOP/s per CPU second of a 1024³ matrix product on this process's threads (best of ``repeats``)."""
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b
+    best = 0.0
+    for _ in range(repeats):
+        t = time.process_time()
+        torch.mm(a, b)
+        best = max(best, 2 * 1024 ** 3 / max(time.process_time() - t, 1e-9) / 1e9)
+    return best
+
+
+def notebook_cnn(channels: int) -> nn.Module:
+    """The notebook's ``get_model_cnn``."""
+    return nn.Sequential(
+        nn.Conv1d(1, channels, 5, stride=2, padding=1), nn.ReLU(),
+        nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv1d(channels, channels, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Flatten(), nn.Linear(channels * 5, 10))
+
+
+def notebook_run(channels: int, epochs: int, seed: int) -> dict[str, float]:
+    """The notebook's ``fit_model`` on its noisy labels: train and test error (%) and this run's CPU seconds."""
+    ds = shared_pool(parse_run({"data": DATA}).data)
+    gen = np.random.default_rng(seed)
+    y = ds.y_train.clone()
+    flip = gen.random(len(y)) < NOISE  # the notebook: with probability 0.15 a label becomes a uniform random class
+    y[torch.from_numpy(flip)] = torch.from_numpy(gen.integers(0, 10, int(flip.sum())))
+    x, x_test = ds.x_train.unsqueeze(1), ds.x_test.unsqueeze(1)
+    t = time.process_time()
+    torch.manual_seed(seed)
+    model = notebook_cnn(channels)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loader = DataLoader(TensorDataset(x, y), batch_size=100, shuffle=True)
+    for _ in range(epochs):
+        for xb, yb in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xb), yb).backward()
+            opt.step()
+    with torch.no_grad():
+        train_err = float((model(x).argmax(1) != y).float().mean()) * 100
+        test_err = float((model(x_test).argmax(1) != ds.y_test).float().mean()) * 100
+    return {"train_err": train_err, "test_err": test_err, "cpu": time.process_time() - t}
+
+
+def gaplab_specs(channels: list[int], epochs: int, seed: int) -> list[RunSpec]:
+    base = parse_run({"data": {**DATA, "label_noise": NOISE}, "model": {"name": "cnn1d"}, "seed": seed,
+                      "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": epochs},
+                      "eval_every": epochs})
+    return [base.replace(**{"model.args.channels": c}) for c in channels]
+
+
+def gaplab_runs(channels: list[int], epochs: int, seed: int, max_pack: int) -> dict[int, dict[str, float]]:
+    """One seed's runs through the planner and the pack engine: per channel count, errors (%) and CPU share."""
+    out: dict[int, dict[str, float]] = {}
+    for pack in plan_packs(gaplab_specs(channels, epochs, seed), max_pack):
+        t = time.process_time()
+        results = train_pack(pack)
+        cpu = time.process_time() - t
+        for r in results:
+            out[int(r.spec.model.args["channels"])] = {
+                "train_err": 100 * (1 - r.final["train_acc"]), "test_err": 100 * (1 - r.final["test_acc"]),
+                "cpu": cpu / len(results), "pack": len(results), "path": r.final.get("engine_path", "?")}
+    return out
+
+
+def useful_flops(channels: int, epochs: int) -> float:
+    spec = gaplab_specs([channels], 1, 0)[0]
+    return 6.0 * flops_per_example(spec, channels) * N_TRAIN * epochs
+
+
+class Cache:
+    """Results by key in a JSON file, written after every entry (a killed run resumes)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
+
+    def get(self, key: str) -> dict | None:
+        return self.data.get(key)
+
+    def put(self, key: str, value: dict) -> None:
+        self.data[key] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=None, help="default 500 (30 with --quick)")
+    ap.add_argument("--channels", type=int, nargs="+", default=None)
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--max-pack", type=int, default=64)
+    ap.add_argument("--quick", action="store_true", help=f"channels {QUICK_CHANNELS}, 30 epochs")
+    ap.add_argument("--cache", type=Path, default=Path(__file__).parent / "results" / "cnn_double_descent.json")
+    ap.add_argument("--skip-plain", action="store_true", help="only (b)")
+    a = ap.parse_args()
+    epochs = a.epochs or (30 if a.quick else 500)
+    channels = a.channels or (QUICK_CHANNELS if a.quick else CHANNELS)
+    torch.set_num_threads(a.threads)
+    shared_pool(parse_run({"data": DATA}).data)  # generate the data before timing anything
+    peak = gemm_peak()
+    notebook_run(2, 1, 0)  # warm-up: first calls pay for kernel and allocator set-up, in both approaches
+    gaplab_runs([2], 1, 0, a.max_pack)
+    cache = Cache(a.cache)
+    loop: dict[tuple[int, int], dict] = {}
+    ours: dict[tuple[int, int], dict] = {}
+    for seed in range(a.seeds):
+        key = f"gaplab|{epochs}|{seed}|{','.join(map(str, channels))}|{a.max_pack}|{a.threads}"
+        got = cache.get(key)
+        if got is None:
+            got = {str(c): v for c, v in gaplab_runs(channels, epochs, seed, a.max_pack).items()}
+            cache.put(key, got)
+        ours.update({(int(c), seed): v for c, v in got.items()})
+        if a.skip_plain:
+            continue
+        for c in channels:
+            lkey = f"loop|{epochs}|{seed}|{c}|{a.threads}"
+            lgot = cache.get(lkey)
+            if lgot is None:
+                lgot = notebook_run(c, epochs, seed)
+                cache.put(lkey, lgot)
+            loop[(c, seed)] = lgot
+    seeds = range(a.seeds)
+    print(f"CNN double descent (mnist1d notebook), {epochs} epochs, {len(channels)} channel counts × {a.seeds} seeds, "
+          f"{a.threads} thread(s); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
+          f"float32 GEMM peak measured now {peak:.1f} GFLOP/s per CPU second")
+    print("channels | (a) loop CPU s | (b) gaplab CPU s | (a)/(b) | (b) useful GFLOP/s (% peak) | "
+          "test err % (a) | (b) | (b)-(a) | train err % (a) | (b) | published")
+    tot_a = tot_b = tot_f = 0.0
+    for c in channels:
+        fl = useful_flops(c, epochs)
+        t_b = statistics.mean(ours[(c, s)]["cpu"] for s in seeds)
+        e_b = statistics.mean(ours[(c, s)]["test_err"] for s in seeds)
+        tr_b = statistics.mean(ours[(c, s)]["train_err"] for s in seeds)
+        tot_b += t_b * a.seeds
+        tot_f += fl * a.seeds
+        if loop:
+            t_a = statistics.mean(loop[(c, s)]["cpu"] for s in seeds)
+            e_a = statistics.mean(loop[(c, s)]["test_err"] for s in seeds)
+            tr_a = statistics.mean(loop[(c, s)]["train_err"] for s in seeds)
+            tot_a += t_a * a.seeds
+        else:
+            t_a = e_a = tr_a = float("nan")
+        pub = f"{PUBLISHED[c]:.1f}" if c in PUBLISHED and epochs == 500 else "—"
+        gf = fl / t_b / 1e9
+        print(f"{c:8d} | {t_a:14.1f} | {t_b:16.1f} | {t_a / t_b:6.1f}x | {gf:8.1f} ({gf / peak:4.0%})          "
+              f"| {e_a:14.1f} | {e_b:5.1f} | {e_b - e_a:+7.1f} | {tr_a:15.1f} | {tr_b:5.1f} | {pub}")
+    paths = sorted({v["path"] for v in ours.values()})
+    print(f"whole sweep: (a) {tot_a:.0f} CPU s, (b) {tot_b:.0f} CPU s, (a)/(b) {tot_a / tot_b:.1f}x; (b) "
+          f"{tot_f / tot_b / 1e9:.1f} useful GFLOP/s = {tot_f / tot_b / 1e9 / peak:.0%} of peak; engine path(s): "
+          f"{', '.join(paths)}")
+
+
+if __name__ == "__main__":
+    main()
