@@ -233,6 +233,8 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", default=None, help="train only these pair keys (again)")
     ap.add_argument("--evaluate", action="store_true", help="only evaluate the cached curves")
     ap.add_argument("--rule", default=None, help="ensemble rule to evaluate as 'advise' (default: advise's RULE)")
+    ap.add_argument("--tuning-only", action="store_true",
+                    help="evaluate the tuning pairs alone (while designing: the held-out pairs stay unseen)")
     a = ap.parse_args()
     if not a.evaluate:
         collect_all(a.store, a.only)
@@ -243,7 +245,10 @@ def main() -> None:
 
     if a.rule:
         advise_truth_eval.rule_in_use = a.rule
-    advise_truth_eval.evaluate(cached, [p.key for p in TUNING], [p.key for p in HELD_OUT])
+    if a.tuning_only:
+        advise_truth_eval.RESULT_JSON = Path("/tmp/advise_truth_tuning.json")
+        advise_truth_eval.FIGURE = Path("/tmp/advise_truth_tuning.png")
+    advise_truth_eval.evaluate(cached, [p.key for p in TUNING], [] if a.tuning_only else [p.key for p in HELD_OUT])
 
 
 if __name__ == "__main__":
