@@ -221,7 +221,8 @@ def figure(rows: list[dict[str, Any]], tuning: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> dict[str, Any]:
+def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
+             fresh: list[str] | None = None) -> dict[str, Any]:
     """Score every method on both parts; calibrate κ on the tuning part; write the JSON and the figure."""
     keys = [k for k in tuning + held_out if k in cached]
     rows = {k: curve_methods(cached[k]) for k in keys}
@@ -229,7 +230,8 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> 
     # before: the first session's κ (per horizon); after: pooled split-conformal κ; both from the tuning part only
     kap_before = calibrate([rows[k] for k in tuned], rule="per-horizon")
     before: dict[str, Any] = {}
-    for part, ks in (("tuning", tuning), ("held_out", held_out), ("all", tuning + held_out)):
+    named = [("tuning", tuning), ("held_out", held_out), ("held_out_new", fresh or []), ("all", tuning + held_out)]
+    for part, ks in named:
         rs = [dict(rows[k]) for k in ks if k in rows]
         for r in rs:
             set_intervals(r, kap_before)
@@ -245,7 +247,7 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> 
                               "coverage_before": before, "tuning_leave_one_pair_out": leave_one_pair_out(rows, tuned),
                               "protocol": {k: cached[k].get("recipe", {}).get("stopping", "fixed") for k in keys},
                               "parts": {}}
-    for part, ks in (("tuning", tuning), ("held_out", held_out), ("all", tuning + held_out)):
+    for part, ks in named:
         rs = [rows[k] for k in ks if k in rows]
         if not rs:
             continue
@@ -256,13 +258,17 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> 
         result["parts"][part] = s
     result["curves"] = rows
     result["recommended"] = rec
-    parts = {"tuning": tuning, "held_out": held_out, "all": tuning + held_out}
+    parts = dict(named)
     result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000") if "mnist1d-mlp-1000" in parts[part]
                                            else None) for part, s in result["parts"].items()}
     RESULT_JSON.write_text(json.dumps(result, indent=1))
     figure(list(rows.values()), tuning, FIGURE)
     _print(result, rows, rec, tuning)
     return result
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.0%}"
 
 
 def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tuning: list[str]) -> None:
@@ -284,7 +290,7 @@ def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tu
             f"{h} {v['coverage']:.0%} (median width {v['median_width']:.3f})" for h, v in b.items()))
     for part, s in result["parts"].items():
         print(f"\n**{part}**: {s['curves']} curves; recommended configuration best at 2n (or within the paired "
-              f"interval) in {s['recommended_ok']:.0%}, the very best in {s['recommended_same']:.0%}")
+              f"interval) in {_pct(s['recommended_ok'])}, the very best in {_pct(s['recommended_same'])}")
         methods = list(next(iter(s["by_horizon"].values()))["mae"])
         print("\n| method | " + " | ".join(f"MAE {h} | median {h} | rank {h}" for h in s["by_horizon"]) + " |")
         print("|---|" + "---|" * (3 * len(s["by_horizon"])))
