@@ -88,13 +88,44 @@ def set_intervals(r: dict[str, Any], kap: dict[float, float]) -> None:
     r["high"] = [p + kk * u for p, kk, u in zip(r["pred"]["advise"], k, r["scale"], strict=True)]
 
 
-def calibrate(rows: list[dict[str, Any]], level: float = 0.9) -> dict[float, float]:
-    """κ_h: the ``level`` quantile of |truth − advise| / u_h over the given curves, per horizon."""
+def _ratios(rows: list[dict[str, Any]]) -> dict[float, list[float]]:
+    """|truth − advise| / u_h per horizon: the normalized errors κ is calibrated from."""
     ratios: dict[float, list[float]] = {}
     for r in rows:
         for h, tr, p, u in zip(r["horizons"], r["truth"], r["pred"]["advise"], r["scale"], strict=True):
             ratios.setdefault(float(h), []).append(abs(tr - p) / max(u, 1e-6))
-    return {h: float(np.quantile(v, level, method="higher")) for h, v in sorted(ratios.items())}
+    return ratios
+
+
+def calibrate(rows: list[dict[str, Any]], level: float = 0.9, rule: str = "pooled") -> dict[float, float]:
+    """κ_h from the given curves. ``pooled`` (the rule since the second session): one κ for every horizon, the
+    split-conformal quantile of the normalized errors of all horizons together — the ⌈(N+1)·level⌉-th smallest of
+    N, which covers a new case with probability ≥ level if cases are exchangeable (u_h already grows with the
+    horizon). ``per-horizon`` (the first session's): the plain ``level`` quantile at each horizon, from 5–6 values
+    each."""
+    ratios = _ratios(rows)
+    if rule == "per-horizon":
+        return {h: float(np.quantile(v, level, method="higher")) for h, v in sorted(ratios.items())}
+    pooled = sorted(x for v in ratios.values() for x in v)
+    k = math.ceil((len(pooled) + 1) * level)
+    kap = pooled[k - 1] if k <= len(pooled) else math.inf
+    return {h: float(kap) for h in sorted(ratios)}
+
+
+def leave_one_pair_out(rows: dict[str, dict[str, Any]], keys: list[str]) -> dict[str, Any]:
+    """Coverage on each of ``keys`` with κ calibrated on the others only (the fair coverage of the tuning part,
+    whose in-sample coverage is ≥ 90 % by construction)."""
+    hits: dict[str, list[bool]] = {}
+    kappas = {}
+    for k in keys:
+        kap = calibrate([rows[o] for o in keys if o != k])
+        kappas[k] = next(iter(kap.values()))
+        r = dict(rows[k])
+        set_intervals(r, kap)
+        for h, lo, hi, tr in zip(r["horizons"], r["low"], r["high"], r["truth"], strict=True):
+            hits.setdefault(f"{float(h):g}x", []).append(bool(lo <= tr <= hi))
+    return {"coverage": {h: float(np.mean(v)) for h, v in hits.items()}, "cases": {h: len(v) for h, v in hits.items()},
+            "kappa_without": kappas}
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -190,16 +221,33 @@ def figure(rows: list[dict[str, Any]], tuning: list[str], path: Path) -> None:
     plt.close(fig)
 
 
-def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> dict[str, Any]:
+def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
+             fresh: list[str] | None = None) -> dict[str, Any]:
     """Score every method on both parts; calibrate κ on the tuning part; write the JSON and the figure."""
     keys = [k for k in tuning + held_out if k in cached]
     rows = {k: curve_methods(cached[k]) for k in keys}
-    kap = calibrate([rows[k] for k in tuning if k in rows])
+    tuned = [k for k in tuning if k in rows]
+    # before: the first session's κ (per horizon); after: pooled split-conformal κ; both from the tuning part only
+    kap_before = calibrate([rows[k] for k in tuned], rule="per-horizon")
+    before: dict[str, Any] = {}
+    named = [("tuning", tuning), ("held_out", held_out), ("held_out_new", fresh or []), ("all", tuning + held_out)]
+    for part, ks in named:
+        rs = [dict(rows[k]) for k in ks if k in rows]
+        for r in rs:
+            set_intervals(r, kap_before)
+        if rs:
+            before[part] = {h: {"coverage": b["coverage"], "median_width": b["median_width"]}
+                            for h, b in summarize(rs)["by_horizon"].items()}
+    kap = calibrate([rows[k] for k in tuned])
     for r in rows.values():
         set_intervals(r, kap)
     rec = {k: recommended_check(cached[k]) for k in keys}
-    result: dict[str, Any] = {"kappa": {f"{h:g}": v for h, v in kap.items()}, "parts": {}}
-    for part, ks in (("tuning", tuning), ("held_out", held_out), ("all", tuning + held_out)):
+    result: dict[str, Any] = {"kappa": {f"{h:g}": v for h, v in kap.items()},
+                              "kappa_before": {f"{h:g}": v for h, v in kap_before.items()},
+                              "coverage_before": before, "tuning_leave_one_pair_out": leave_one_pair_out(rows, tuned),
+                              "protocol": {k: cached[k].get("recipe", {}).get("stopping", "fixed") for k in keys},
+                              "parts": {}}
+    for part, ks in named:
         rs = [rows[k] for k in ks if k in rows]
         if not rs:
             continue
@@ -210,13 +258,17 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str]) -> 
         result["parts"][part] = s
     result["curves"] = rows
     result["recommended"] = rec
-    parts = {"tuning": tuning, "held_out": held_out, "all": tuning + held_out}
+    parts = dict(named)
     result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000") if "mnist1d-mlp-1000" in parts[part]
                                            else None) for part, s in result["parts"].items()}
     RESULT_JSON.write_text(json.dumps(result, indent=1))
     figure(list(rows.values()), tuning, FIGURE)
     _print(result, rows, rec, tuning)
     return result
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.0%}"
 
 
 def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tuning: list[str]) -> None:
@@ -229,10 +281,16 @@ def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tu
             part = "tuning" if k in tuning else "held out"
             print(f"| {k} | {part} | {h:g}× | {r['targets'][i]:g} | {r['pred']['advise'][i]:.3f} ({r['low'][i]:.3f}–"
                   f"{r['high'][i]:.3f}) | {r['truth'][i]:.3f} | {inside} | {r['shape']} | {w} |")
-    print(f"\nκ (tuning): {result['kappa']}")
+    print(f"\nκ (tuning, pooled split-conformal): {result['kappa']}; before (per horizon): {result['kappa_before']}")
+    lo = result["tuning_leave_one_pair_out"]
+    print("tuning coverage, κ left one pair out: " + ", ".join(f"{h} {v:.0%} ({lo['cases'][h]} cases)"
+                                                               for h, v in lo["coverage"].items()))
+    for part, b in result["coverage_before"].items():
+        print(f"coverage before ({part}, per-horizon κ): " + ", ".join(
+            f"{h} {v['coverage']:.0%} (median width {v['median_width']:.3f})" for h, v in b.items()))
     for part, s in result["parts"].items():
         print(f"\n**{part}**: {s['curves']} curves; recommended configuration best at 2n (or within the paired "
-              f"interval) in {s['recommended_ok']:.0%}, the very best in {s['recommended_same']:.0%}")
+              f"interval) in {_pct(s['recommended_ok'])}, the very best in {_pct(s['recommended_same'])}")
         methods = list(next(iter(s["by_horizon"].values()))["mae"])
         print("\n| method | " + " | ".join(f"MAE {h} | median {h} | rank {h}" for h in s["by_horizon"]) + " |")
         print("|---|" + "---|" * (3 * len(s["by_horizon"])))

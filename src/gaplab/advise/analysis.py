@@ -184,10 +184,12 @@ def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None =
         "best_label": labels[best], "best_other": runner_up, "paired_vs_plain": paired, "worth_in_examples": worth,
         "bias_variance": bv, "actions": actions, "curves": cv,
         # sizes whose plain runs mostly had not fit their training set (error ≥ 1 %) and were still lowering the
-        # training loss at the end: points that may sit above the converged curve. (A loss already near zero
+        # training loss at the end (under the patience rule: reached the epoch cap first): points that may sit
+        # above the converged curve. (A loss already near zero
         # keeps falling in relative terms; that is not under-training.)
         "still_training": [m for m in plan.sizes if table["plain"][m]
-                           and sum(r.train_still_falling and r.train_error >= 0.01 for r in table["plain"][m])
+                           and sum(r.train_still_falling and r.train_error >= 0.01
+                                 and (r.at_cap or not plan.converge) for r in table["plain"][m])
                            > len(table["plain"][m]) / 2],
     }
     if goal is not None:
@@ -339,7 +341,7 @@ def _bias_variance_words(x: dict[str, Any]) -> list[str]:
          f"size to {list(bv['gap_by_size'].values())[-1]:.3f} at n."]
     if x["still_training"]:
         w.append("Not converged: at n = " + ", ".join(map(str, x["still_training"])) + " the plain model had not "
-                 "fit its training set and its training loss was still falling when training ended; those points "
+                 "fit its training set and its training loss was still falling at the epoch cap; those points "
                  "may lie above the converged curve.")
     return w
 

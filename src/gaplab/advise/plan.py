@@ -1,9 +1,13 @@
 """The advise plan: training-set sizes, configurations (plain, regularizers, widths), seeds, epochs and its time.
 
-Every size trains with the same recipe (optimizer, batch, epochs — at least ``min_steps`` optimizer steps so the
-small sizes are not simply under-trained) and is evaluated on the data set's one fixed test set. The plan is
-shrunk (fewer epochs, then fewer configurations) until its estimated time fits the budget; the estimate comes
-from two tiny timed packs (see ``estimate.py``).
+Every size trains with the same recipe (optimizer, batch) until it converges: a patience rule on its training loss
+(stop once it has not fallen by ``CONVERGE_MIN_DELTA`` for about ``CONVERGE_STEPS`` optimizer steps; the weights of
+the lowest loss are kept), capped at the recipe's epochs (at least ``min_steps`` steps at small sizes). The
+early-stopping configurations stop on their validation loss instead. Convergence is judged on the training loss,
+not a validation split: a validation rule would make every configuration an early-stopped one (and spend a fifth
+of the user's examples). Every run is evaluated on the data set's one fixed test set. The budget gives up seeds,
+configurations and sizes before it lowers the cap; the estimate (from two tiny timed packs, ``estimate.py``)
+counts every run at its cap, so it bounds the time from above.
 """
 
 from __future__ import annotations
@@ -28,6 +32,11 @@ DROP_ORDER = ("width-x2", "l2-1", "l2-100", "width-x0.5", "combined", "dropout")
 MIN_SIZES = 5
 SIZES = 7  # sizes measured when the budget allows: 4-parameter curves fitted without the 2 largest keep 5 points
 MIN_SEEDS = 3
+# the convergence rule of runs without early stopping: patience ≈ CONVERGE_STEPS optimizer steps (at least
+# CONVERGE_MIN_EPOCHS epochs), an improvement counts when the training loss falls by more than CONVERGE_MIN_DELTA
+CONVERGE_STEPS = 100
+CONVERGE_MIN_EPOCHS = 2
+CONVERGE_MIN_DELTA = 1e-3
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class Plan:
     budget_seconds: float | None = None
     optimizer: str = "adam"
     recipe_source: str = "advise's default"
+    converge: bool = True  # the patience rule on the training loss (False: every run trains the full cap)
     hashed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # fingerprints, once per plan
 
     @property
@@ -79,6 +89,11 @@ class Plan:
         steps = -(-train_size // self.batch_size)
         return max(self.epochs, -(-self.min_steps // steps))
 
+    def patience_for(self, train_size: int) -> int:
+        """Epochs without a training-loss improvement before a run counts as converged: ≈ ``CONVERGE_STEPS``."""
+        steps = -(-train_size // self.batch_size)
+        return max(CONVERGE_MIN_EPOCHS, -(-CONVERGE_STEPS // steps))
+
     def spec(self, config: Config, size: int, seed: int) -> RunSpec:
         """The run of ``config`` with ``size`` examples in total (early stopping: 80 % train, 20 % validation)."""
         train, val_fraction = size, 0.0
@@ -95,6 +110,9 @@ class Plan:
         }
         if config.early_stopping:
             raw["reg"] = {"early_stopping": {"monitor": "val_loss", "patience": ES_PATIENCE}}
+        elif self.converge:
+            raw["reg"] = {"early_stopping": {"monitor": "train_loss", "patience": self.patience_for(train),
+                                             "min_delta": CONVERGE_MIN_DELTA}}
         spec = parse_run(raw)
         spec = spec.replace(**config.overrides) if config.overrides else spec
         # a user model's code fingerprint enters its run ids (hashed once per plan)
@@ -109,7 +127,7 @@ class Plan:
                 "model_args": self.model_args, "n_user": self.n_user, "pool": self.pool, "sizes": self.sizes,
                 "configs": [{"name": c.name, "label": c.label} for c in self.configs], "seeds": self.seeds,
                 "epochs": self.epochs, "min_steps": self.min_steps, "batch_size": self.batch_size, "lr": self.lr,
-                "optimizer": self.optimizer, "recipe_source": self.recipe_source,
+                "optimizer": self.optimizer, "recipe_source": self.recipe_source, "converge": self.converge,
                 "models": len(self.configs) * len(self.sizes) * self.seeds, "notes": self.notes,
                 "estimate_seconds": self.estimate_seconds, "budget_seconds": self.budget_seconds}
 
@@ -124,7 +142,11 @@ class Plan:
             f"  data: {self.group.split('/', 1)[1].rsplit('-', 2)[0]} ({self.kind}), your n = {self.n_user}; "
             f"sizes {', '.join(map(str, self.sizes))}; one fixed test set for all",
             f"  model: {self.model}({args}); recipe ({self.recipe_source}): {self.optimizer} lr {self.lr:g}, batch "
-            f"{self.batch_size}, {self.epochs} epochs at every size (at least {self.min_steps} steps at small sizes)",
+            f"{self.batch_size}; " + (f"every size trained until its training loss stops falling (patience ≈ "
+                                      f"{CONVERGE_STEPS} steps, min. improvement {CONVERGE_MIN_DELTA:g}), capped at "
+                                      if self.converge else "")
+            + f"{self.epochs} epochs (at least {self.min_steps} steps at small sizes); early-stopping "
+              f"configurations stop on their validation loss",
             "  configurations: " + "; ".join(f"{c.name} ({c.label})" for c in self.configs),
         ]
         lines += [f"  note: {n}" for n in self.notes]
@@ -324,7 +346,7 @@ def fit_budget(plan: Plan, budget: float, estimate: Any, more_seeds: bool = True
                 dropped = [c.name for c in plan.configs if c not in cand.configs]
                 last.notes.append(f"shrunk to fit the budget: {len(cand.sizes)} sizes, {cand.epochs} epochs"
                                   + (f", dropped {', '.join(dropped)}" if dropped else "")
-                                  + (" (fewer epochs than the recipe: larger sizes may be under-trained)"
+                                  + (" (the epoch cap is below the recipe's: runs that reach it may not have converged)"
                                      if cand.epochs < plan.epochs else ""))
             return last
     last.notes.append(f"even the smallest plan is estimated at {format_seconds(last.estimate_seconds or 0)}, "

@@ -23,6 +23,7 @@ class Row:
     train_error: float
     train_still_falling: bool  # training loss fell > 5 % over the last fifth of its epochs
     status: str
+    at_cap: bool = False  # under a patience rule: trained to the epoch cap without converging
 
 
 def _error(final: dict[str, Any], split: str) -> float:
@@ -57,7 +58,9 @@ def run_plan(plan: Plan, store: Store | None, progress: Callable[[str, int, int]
         else:
             final, history, status = {}, [], "failed"
         ok = status == "done"
+        capped = ok and s.reg.early_stopping is not None and final.get("stopped_epoch") is None
         rows.append(Row(c.name, n, seed, _error(final, "test") if ok else math.nan,
-                        _error(final, "train") if ok else math.nan, ok and _still_falling(history), status))
+                        _error(final, "train") if ok else math.nan, ok and _still_falling(history), status,
+                        capped))
     counts = {k: v for k, v in out.items() if k not in ("results", "ids")}
     return rows, counts

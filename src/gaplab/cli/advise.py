@@ -39,7 +39,8 @@ def advise(
                                                 "the rest of a large pool can then check the predictions).")] = None,
     budget: Annotated[str, typer.Option(help="Time budget, e.g. 90s, 5m, 1h: the plan shrinks to fit it.")] = "5m",
     seeds: Annotated[int | None, typer.Option(help="Seeds per size (default 3, more if the budget allows).")] = None,
-    epochs: F.Epochs = None,
+    epochs: Annotated[int | None, typer.Option(help="Epoch cap per run (default 40; at least 400 steps); a run stops "
+                                                    "earlier once its training loss stops falling.")] = None,
     flip: Annotated[bool, typer.Option(help="Images: add horizontal flips (only where mirroring keeps meaning).")]
     = False,
     noise: Annotated[float | None, typer.Option(help="Tabular data: input-noise augmentation with this std.")] = None,
