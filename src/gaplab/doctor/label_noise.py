@@ -36,21 +36,22 @@ def fold_probabilities(ctx: Context) -> FoldProbs:
     g = torch.Generator().manual_seed(ctx.spec.seed)
     fold = torch.randperm(len(idx), generator=g) % k
     epochs = ctx.epochs_for(ctx.budget.fold_steps)
-    spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs})
+    spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs, "reg.early_stopping": None})
     pack = Pack([spec] * k, train_idx=[idx[fold != i] for i in range(k)])
     x = ctx.pool.x_train[idx]
     rows = torch.arange(len(idx))
     total = torch.zeros(len(idx), ctx.k)
+    last = torch.zeros(len(idx), ctx.k)
     label = f"label noise ({k} folds)"
 
     def on_epoch(e: int, n: int) -> None:
         # averaging over the trajectory keeps the early epochs, before the models memorize the wrong labels
-        total.add_(torch.softmax(pack.logits(x), -1)[fold, rows])
+        last.copy_(torch.softmax(pack.logits(x), -1)[fold, rows])
+        total.add_(last)
         ctx.progress(label, e, n)
 
     ctx.progress(label, 0, epochs)
-    pack.fit(on_epoch)
-    last = torch.softmax(pack.logits(x), -1)[fold, rows]
+    pack.fit(on_epoch, metrics=False)  # the probabilities above are all it needs
     return FoldProbs(idx, last, total / epochs)
 
 
@@ -83,22 +84,19 @@ def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200
     pred = probs.argmax(1)
     swap = torch.tensor([int(torch.bincount(pred[(given == c) & (pred != c)], minlength=k).argmax())
                          if bool(((given == c) & (pred != c)).any()) else (c + 1) % k for c in range(k)])
-    best: tuple[float, float, torch.Tensor, torch.Tensor] | None = None
-    for t in _TEMPS.double():
-        q = torch.softmax(logp / t, -1)
-        comp = torch.stack([q[rows, given], torch.full((len(given),), 1.0 / k, dtype=torch.float64),
-                            q[rows, swap[given]]], 1)
-        w = torch.tensor([0.9, 0.05, 0.05], dtype=torch.float64)
-        for _ in range(iters):  # EM on the shares only: the components are fixed
-            joint = comp * w
-            total = joint.sum(1, keepdim=True).clamp_min(1e-300)
-            resp = joint / total
-            w = resp.mean(0)
-        ll = float(total.log().mean())
-        if best is None or ll > best[0]:
-            best = (ll, float(t), w, resp)
-    assert best is not None
-    _, temp, w, resp = best
+    temps = _TEMPS.double()
+    q = torch.softmax(logp.unsqueeze(0) / temps.view(-1, 1, 1), -1)  # (T, N, K): every temperature at once
+    comp = torch.stack([q[:, rows, given], torch.full(q.shape[:2], 1.0 / k, dtype=torch.float64),
+                        q[:, rows, swap[given]]], 1)  # (T, 3, N)
+    w = torch.tensor([0.9, 0.05, 0.05], dtype=torch.float64).repeat(len(temps), 1)
+    for _ in range(iters):  # EM on the shares only: the components are fixed
+        joint = comp * w.unsqueeze(2)
+        total = joint.sum(1, keepdim=True).clamp_min(1e-300)
+        resp = joint / total
+        w = resp.mean(2)
+    ll = total.log().mean((1, 2))
+    b = int(torch.argmax(ll))  # the first best, as a scan over the grid would keep it
+    temp, w, resp = float(temps[b]), w[b], resp[b].T
     wrong = resp[:, 2] + resp[:, 1] * (k - 1) / k
     return NoiseFit((float(w[0]), float(w[1]), float(w[2])), temp, float(w[2] + w[1] * (k - 1) / k),
                     wrong.float())
