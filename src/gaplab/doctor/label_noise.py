@@ -4,7 +4,7 @@ and the examples most likely mislabelled are ranked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -70,6 +70,7 @@ class NoiseFit:
     temperature: float
     rate: float  # estimated share of wrong labels (a uniform draw keeps the true class 1/K of the time)
     posterior: torch.Tensor  # (N,) probability that each given label is wrong
+    loglik: float  # mean log-likelihood of the given labels under the fitted mixture
 
 
 def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200) -> NoiseFit:
@@ -99,13 +100,20 @@ def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200
     temp, w, resp = float(temps[b]), w[b], resp[b].T
     wrong = resp[:, 2] + resp[:, 1] * (k - 1) / k
     return NoiseFit((float(w[0]), float(w[1]), float(w[2])), temp, float(w[2] + w[1] * (k - 1) / k),
-                    wrong.float())
+                    wrong.float(), float(ll[b]))
 
 
-def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> float:
-    """The noise rate fitted on a logistic regression's out-of-fold probabilities (3 folds, at most
-    ``budget.baseline_examples`` examples): a network that underfits blames the labels for its own errors, a
-    simple model that explains them does not."""
+def better_model(net: NoiseFit, simple: NoiseFit | None) -> bool:
+    """Whether the simple model's fit explains the given labels better than the network's (the higher mixture
+    likelihood of out-of-fold predictions, a held-out score): a network that trains worse than a logistic
+    regression (too few steps, too small) would flag the examples it cannot learn."""
+    return simple is not None and simple.loglik > net.loglik
+
+
+def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(positions, probabilities): a logistic regression's out-of-fold probabilities (3 folds) of at most
+    ``budget.baseline_examples`` training examples, or None when a class is too rare for 3 folds. A network that
+    underfits blames the labels for its own errors; a simple model that explains them does not."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -117,30 +125,37 @@ def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> floa
     pick = torch.randperm(len(idx), generator=g)[: ctx.budget.baseline_examples]
     x = ctx.pool.x_train[idx[pick]].reshape(len(pick), -1).numpy()
     y = given[pick]
-    if int(torch.bincount(y, minlength=ctx.k).min()) < 3:  # a class too rare for 3 folds: no second opinion
-        return 1.0
+    if int(torch.bincount(y, minlength=ctx.k).min()) < 3:
+        return None
     with threadpool_limits(torch.get_num_threads()), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         p = cross_val_predict(LogisticRegression(max_iter=300), x, y.numpy(), cv=3, method="predict_proba")
-    return noise_fit(torch.from_numpy(p).float(), y, ctx.k).rate
+    return pick, torch.from_numpy(p).float()
 
 
 def run(ctx: Context) -> list[Check]:
     if not ctx.classification:
         return []
-    idx, oof = out_of_fold(ctx)
+    idx, net = out_of_fold(ctx)
     given = ctx.prepared.labels[idx]
-    fit = noise_fit(oof, given, ctx.k)
+    fit, oof, source = noise_fit(net, given, ctx.k), net, "network"
+    second = second_opinion(ctx, idx, given)
+    simple = None if second is None else noise_fit(second[1], given[second[0]], ctx.k)
     # the verdict takes the lower of the two estimates: label noise shows in both models' eyes
-    rate = min(fit.rate, second_opinion(ctx, idx, given))
+    rate = fit.rate if simple is None else min(fit.rate, simple.rate)
+    if second is not None and len(second[0]) == len(idx) and better_model(fit, simple):
+        assert simple is not None
+        order = torch.argsort(second[0])  # back to the pool's order
+        oof, source = second[1][order], "logistic regression"
+        fit = replace(simple, posterior=simple.posterior[order])
     self_conf = oof[torch.arange(len(given)), given]
     pos = torch.nonzero(fit.posterior > 0.5).flatten()
     pos = pos[torch.argsort(fit.posterior[pos], descending=True)]
     oof_error = float((oof.argmax(1) != given).float().mean())
     ranked = idx[pos]
     details = {"suspects": ranked[:MAX_KEPT].tolist(), "n_suspects": len(pos), "n_train": len(idx),
-               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": rate,
-               "noise_rate_network": fit.rate, "shares": fit.weights,
+               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": rate, "flagged_by": source,
+               "noise_rate_fit": fit.rate, "shares": fit.weights,
                "temperature": fit.temperature, "posterior": fit.posterior[pos][:MAX_KEPT].tolist(),
                "self_confidence": self_conf[pos][:MAX_KEPT].tolist()}
     ctx.cache["label_noise"] = (idx, pos, self_conf)
