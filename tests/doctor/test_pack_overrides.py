@@ -37,3 +37,33 @@ def test_replacement_pool_and_step_callback():
     assert float(pack.x_pool.abs().sum()) == 0 and float(pack.x_test.abs().sum()) == 0
     out = pack.logits(pool.x_test[:5])
     assert out.shape == (1, 5, pool.num_classes)
+
+
+def test_final_metrics_reuse_the_last_epochs_evaluation(monkeypatch):
+    pack = Pack([SPEC, SPEC.replace(seed=1)])
+    calls = []
+    real = pack.evaluate
+    monkeypatch.setattr(pack, "evaluate", lambda flat=None: calls.append(flat) or real(flat))
+    res = pack.fit()
+    # one evaluation per epoch; the final metrics are the last one's (the weights did not change since)
+    assert len(calls) == 2
+    again = real()
+    for r, m in zip(res, again, strict=True):
+        assert r.final["train_loss"] == m["train_loss"] and r.final["test_acc"] == m["test_acc"]
+        assert r.final["epochs_run"] == 2 and len(r.history) == 2
+
+
+def test_fit_without_metrics_trains_the_same_weights():
+    with_m, without = Pack([SPEC]), Pack([SPEC])
+    with_m.fit()
+    res = without.fit(metrics=False)
+    assert torch.equal(with_m.flat, without.flat)
+    assert res[0].history == [] and res[0].final["epochs_run"] == 2 and "train_loss" not in res[0].final
+
+
+def test_fit_without_metrics_refuses_early_stopping():
+    import pytest
+
+    es = SPEC.replace(**{"reg.early_stopping": {"patience": 1}})
+    with pytest.raises(ValueError, match="early stopping"):
+        Pack([es]).fit(metrics=False)

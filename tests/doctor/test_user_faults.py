@@ -112,3 +112,26 @@ def test_clean_mnist1d_label_noise_passes():
     torch.set_num_threads(1)
     c = diagnose(_spec(), mode="quick", checks=["label_noise"]).check("label noise (heuristic)")
     assert c.verdict == "PASS" and c.value < 0.04, c.shown
+
+
+def test_flags_come_from_the_model_that_explains_the_labels_better():
+    """A network that learned little (its right class barely above the rest) loses to a sharper simple model on
+    the mixture likelihood, so the simple model's fit flags; the sharper one wins either way round."""
+    from gaplab.doctor.label_noise import better_model, noise_fit
+
+    g = torch.Generator().manual_seed(0)
+    n, k = 2000, 10
+    true = torch.randint(0, k, (n,), generator=g)
+    hit = torch.rand(n, generator=g) < 0.2
+    given = torch.where(hit, torch.randint(0, k, (n,), generator=g), true)
+
+    def model(strength: float) -> torch.Tensor:
+        logits = torch.randn(n, k, generator=g)
+        logits[torch.arange(n), true] += strength
+        return torch.softmax(logits, -1)
+
+    weak, sharp = noise_fit(model(0.7), given, k), noise_fit(model(4.0), given, k)
+    assert better_model(weak, sharp) and not better_model(sharp, weak) and not better_model(sharp, None)
+    wrong = given != true
+    flagged = sharp.posterior > 0.5
+    assert float((flagged & wrong).sum()) / float(flagged.sum()) > 0.8

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,10 +32,10 @@ Progress = Callable[[str, int, int], None]
 class Budget:
     """How much each family may train; ``quick`` is a few seconds, ``default`` under a minute (MNIST-1D MLP)."""
 
-    seeds: int = 2  # seeds of the main run and of the zero-input baseline
+    seeds: int = 2  # seeds of the main run
     main_steps: int = 800  # optimizer steps of the main run (the user's epochs, capped)
-    lr_rates_per_decade: int = 3
-    lr_seeds: int = 3
+    lr_rates_per_decade: int = 2
+    lr_seeds: int = 2
     lr_steps: int = 150
     tiny_per_class: int = 5
     tiny_steps: int = 300
@@ -145,15 +145,12 @@ class Context:
         results = pack.fit(lambda e, total: self.progress(label, e, total), on_step=step_fn)
         return pack, results
 
-    def zeroed_pool(self) -> Dataset:
-        """The pool with every input set to zero: the input-independent baseline's data."""
-        return replace(self.pool, x_train=torch.zeros_like(self.pool.x_train),
-                       x_test=torch.zeros_like(self.pool.x_test))
-
     def main_spec(self, seed_offset: int = 0) -> RunSpec:
-        """The user's run (with a validation split), its epochs capped by the budget."""
+        """The user's run (with a validation split), its epochs capped by the budget; evaluated at the end only
+        (early stopping aside): no family reads its per-epoch metrics."""
         s = self.val_spec
-        return s.replace(**{"optim.epochs": self.epochs_for(self.budget.main_steps), "seed": s.seed + seed_offset})
+        epochs = self.epochs_for(self.budget.main_steps)
+        return s.replace(**{"optim.epochs": epochs, "seed": s.seed + seed_offset, "eval_every": epochs})
 
     # ---- shared measurements, each computed on first use ----------------------------------------
     @property
@@ -214,7 +211,7 @@ def save_figures(figs: dict[str, Any], folder: Path) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     names = []
     for name, fig in figs.items():
-        fig.savefig(folder / f"{name}.png", dpi=110, bbox_inches="tight")
+        fig.savefig(folder / f"{name}.png", dpi=110)
         plt.close(fig)
         names.append(f"{name}.png")
     return names

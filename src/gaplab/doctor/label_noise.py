@@ -4,7 +4,7 @@ and the examples most likely mislabelled are ranked."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -36,21 +36,22 @@ def fold_probabilities(ctx: Context) -> FoldProbs:
     g = torch.Generator().manual_seed(ctx.spec.seed)
     fold = torch.randperm(len(idx), generator=g) % k
     epochs = ctx.epochs_for(ctx.budget.fold_steps)
-    spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs})
+    spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs, "reg.early_stopping": None})
     pack = Pack([spec] * k, train_idx=[idx[fold != i] for i in range(k)])
     x = ctx.pool.x_train[idx]
     rows = torch.arange(len(idx))
     total = torch.zeros(len(idx), ctx.k)
+    last = torch.zeros(len(idx), ctx.k)
     label = f"label noise ({k} folds)"
 
     def on_epoch(e: int, n: int) -> None:
         # averaging over the trajectory keeps the early epochs, before the models memorize the wrong labels
-        total.add_(torch.softmax(pack.logits(x), -1)[fold, rows])
+        last.copy_(torch.softmax(pack.logits(x), -1)[fold, rows])
+        total.add_(last)
         ctx.progress(label, e, n)
 
     ctx.progress(label, 0, epochs)
-    pack.fit(on_epoch)
-    last = torch.softmax(pack.logits(x), -1)[fold, rows]
+    pack.fit(on_epoch, metrics=False)  # the probabilities above are all it needs
     return FoldProbs(idx, last, total / epochs)
 
 
@@ -69,6 +70,7 @@ class NoiseFit:
     temperature: float
     rate: float  # estimated share of wrong labels (a uniform draw keeps the true class 1/K of the time)
     posterior: torch.Tensor  # (N,) probability that each given label is wrong
+    loglik: float  # mean log-likelihood of the given labels under the fitted mixture
 
 
 def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200) -> NoiseFit:
@@ -83,31 +85,35 @@ def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200
     pred = probs.argmax(1)
     swap = torch.tensor([int(torch.bincount(pred[(given == c) & (pred != c)], minlength=k).argmax())
                          if bool(((given == c) & (pred != c)).any()) else (c + 1) % k for c in range(k)])
-    best: tuple[float, float, torch.Tensor, torch.Tensor] | None = None
-    for t in _TEMPS.double():
-        q = torch.softmax(logp / t, -1)
-        comp = torch.stack([q[rows, given], torch.full((len(given),), 1.0 / k, dtype=torch.float64),
-                            q[rows, swap[given]]], 1)
-        w = torch.tensor([0.9, 0.05, 0.05], dtype=torch.float64)
-        for _ in range(iters):  # EM on the shares only: the components are fixed
-            joint = comp * w
-            total = joint.sum(1, keepdim=True).clamp_min(1e-300)
-            resp = joint / total
-            w = resp.mean(0)
-        ll = float(total.log().mean())
-        if best is None or ll > best[0]:
-            best = (ll, float(t), w, resp)
-    assert best is not None
-    _, temp, w, resp = best
+    temps = _TEMPS.double()
+    q = torch.softmax(logp.unsqueeze(0) / temps.view(-1, 1, 1), -1)  # (T, N, K): every temperature at once
+    comp = torch.stack([q[:, rows, given], torch.full(q.shape[:2], 1.0 / k, dtype=torch.float64),
+                        q[:, rows, swap[given]]], 1)  # (T, 3, N)
+    w = torch.tensor([0.9, 0.05, 0.05], dtype=torch.float64).repeat(len(temps), 1)
+    for _ in range(iters):  # EM on the shares only: the components are fixed
+        joint = comp * w.unsqueeze(2)
+        total = joint.sum(1, keepdim=True).clamp_min(1e-300)
+        resp = joint / total
+        w = resp.mean(2)
+    ll = total.log().mean((1, 2))
+    b = int(torch.argmax(ll))  # the first best, as a scan over the grid would keep it
+    temp, w, resp = float(temps[b]), w[b], resp[b].T
     wrong = resp[:, 2] + resp[:, 1] * (k - 1) / k
     return NoiseFit((float(w[0]), float(w[1]), float(w[2])), temp, float(w[2] + w[1] * (k - 1) / k),
-                    wrong.float())
+                    wrong.float(), float(ll[b]))
 
 
-def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> float:
-    """The noise rate fitted on a logistic regression's out-of-fold probabilities (3 folds, at most
-    ``budget.baseline_examples`` examples): a network that underfits blames the labels for its own errors, a
-    simple model that explains them does not."""
+def better_model(net: NoiseFit, simple: NoiseFit | None) -> bool:
+    """Whether the simple model's fit explains the given labels better than the network's (the higher mixture
+    likelihood of out-of-fold predictions, a held-out score): a network that trains worse than a logistic
+    regression (too few steps, too small) would flag the examples it cannot learn."""
+    return simple is not None and simple.loglik > net.loglik
+
+
+def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """(positions, probabilities): a logistic regression's out-of-fold probabilities (3 folds) of at most
+    ``budget.baseline_examples`` training examples, or None when a class is too rare for 3 folds. A network that
+    underfits blames the labels for its own errors; a simple model that explains them does not."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -119,30 +125,37 @@ def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> floa
     pick = torch.randperm(len(idx), generator=g)[: ctx.budget.baseline_examples]
     x = ctx.pool.x_train[idx[pick]].reshape(len(pick), -1).numpy()
     y = given[pick]
-    if int(torch.bincount(y, minlength=ctx.k).min()) < 3:  # a class too rare for 3 folds: no second opinion
-        return 1.0
+    if int(torch.bincount(y, minlength=ctx.k).min()) < 3:
+        return None
     with threadpool_limits(torch.get_num_threads()), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         p = cross_val_predict(LogisticRegression(max_iter=300), x, y.numpy(), cv=3, method="predict_proba")
-    return noise_fit(torch.from_numpy(p).float(), y, ctx.k).rate
+    return pick, torch.from_numpy(p).float()
 
 
 def run(ctx: Context) -> list[Finding]:
     if not ctx.classification:
         return []
-    idx, oof = out_of_fold(ctx)
+    idx, net = out_of_fold(ctx)
     given = ctx.prepared.labels[idx]
-    fit = noise_fit(oof, given, ctx.k)
+    fit, oof, source = noise_fit(net, given, ctx.k), net, "network"
+    second = second_opinion(ctx, idx, given)
+    simple = None if second is None else noise_fit(second[1], given[second[0]], ctx.k)
     # the verdict takes the lower of the two estimates: label noise shows in both models' eyes
-    rate = min(fit.rate, second_opinion(ctx, idx, given))
+    rate = fit.rate if simple is None else min(fit.rate, simple.rate)
+    if second is not None and len(second[0]) == len(idx) and better_model(fit, simple):
+        assert simple is not None
+        order = torch.argsort(second[0])  # back to the pool's order
+        oof, source = second[1][order], "logistic regression"
+        fit = replace(simple, posterior=simple.posterior[order])
     self_conf = oof[torch.arange(len(given)), given]
     pos = torch.nonzero(fit.posterior > 0.5).flatten()
     pos = pos[torch.argsort(fit.posterior[pos], descending=True)]
     oof_error = float((oof.argmax(1) != given).float().mean())
     ranked = idx[pos]
     details = {"suspects": ranked[:MAX_KEPT].tolist(), "n_suspects": len(pos), "n_train": len(idx),
-               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": rate,
-               "noise_rate_network": fit.rate, "shares": fit.weights,
+               "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": rate, "flagged_by": source,
+               "noise_rate_fit": fit.rate, "shares": fit.weights,
                "temperature": fit.temperature, "posterior": fit.posterior[pos][:MAX_KEPT].tolist(),
                "self_confidence": self_conf[pos][:MAX_KEPT].tolist()}
     ctx.found.label_noise = LabelNoiseFound(idx, pos, self_conf, oof)  # named by doctor.suspects, drawn by plots

@@ -17,6 +17,8 @@ def figures(ctx: Context) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     figs: dict[str, Any] = {}
+    # fixed margins that fit these labels: a tight bounding box would draw every figure twice when saved
+    margins = {"left": 0.13, "right": 0.97, "bottom": 0.14, "top": 0.91}
     curve = ctx.found.lr_curve
     if curve is not None:
         fig, ax = plt.subplots(figsize=(5.5, 3.6))
@@ -31,6 +33,7 @@ def figures(ctx: Context) -> dict[str, Any]:
         ax.set(xscale="log", yscale="log", xlabel="learning rate (fixed per copy)",
                ylabel=f"train loss after {ctx.budget.lr_steps} steps", title="learning-rate range")
         ax.legend(fontsize=7)
+        fig.subplots_adjust(**margins)
         figs["lr_range"] = fig
     main = ctx.found.main
     if main is not None:
@@ -41,6 +44,7 @@ def figures(ctx: Context) -> dict[str, Any]:
             a2.plot(main.ratio_steps[: len(v)], v, lw=0.8, label=n)
         a2.set(yscale="log", xlabel="step", ylabel="‖ΔW‖ / ‖W‖", title="update/weight ratio per layer")
         a2.legend(fontsize=6)
+        fig.subplots_adjust(**{**margins, "left": 0.1, "right": 0.98, "wspace": 0.3})
         figs["dynamics"] = fig
     tiny = ctx.found.tiny_curves
     if tiny is not None:
@@ -51,6 +55,7 @@ def figures(ctx: Context) -> dict[str, Any]:
             ax.plot(arr[:, j], label=f"lr {r:g}" + (" (yours)" if j == 0 else ""))
         ax.set(yscale="log", xlabel="step (full batch)", ylabel="training loss", title="overfitting a tiny set")
         ax.legend(fontsize=7)
+        fig.subplots_adjust(**margins)
         figs["overfit_tiny"] = fig
     noise = ctx.found.label_noise
     if noise is not None:
@@ -61,5 +66,6 @@ def figures(ctx: Context) -> dict[str, Any]:
         ax.set(xlabel="out-of-fold probability of the given label", ylabel="examples",
                title="label-noise suspects (heuristic)")
         ax.legend(fontsize=7)
+        fig.subplots_adjust(**margins)
         figs["label_noise"] = fig
     return figs

@@ -158,6 +158,8 @@ class Pack:
         self.run_seconds = [0.0] * self.k
         self.epoch = 0  # epochs completed
         self.seconds = 0.0  # training time before this process (a resumed pack)
+        self.metrics = True  # per-epoch and final metrics (``fit(metrics=False)`` skips them)
+        self._evaluated: list[dict[str, float]] | None = None  # metrics of the current weights, if still current
 
     def _choose_net(self, path: str) -> tuple[FusedNet | ConvNet | VmapNet | LoopNet, str, str]:
         """The fastest exact net the model allows (or the one ``path`` forces), its path name and why."""
@@ -252,6 +254,7 @@ class Pack:
             self.stop.mark_diverged(~torch.isfinite(loss), epoch)
             act = active & ~self.stop.diverged
             self.opt.step(g, lr_scale, None if bool(act.all()) else act)
+        self._evaluated = None
         return loss
 
     # ---- evaluation --------------------------------------------------------------------------
@@ -291,11 +294,17 @@ class Pack:
 
     def fit(self, on_epoch: Callable[[int, int], None] | None = None,
             checkpoint: Checkpointer | None = None,
-            on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> list[RunResult]:
+            on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+            metrics: bool = True) -> list[RunResult]:
         """Train to the end (or until every model stopped); resume from ``checkpoint`` if it holds a state.
 
         ``on_epoch(epoch, epochs)`` after each epoch, ``on_step(epoch, step, losses)`` after each optimizer step
-        (losses: the K models' mini-batch data losses)."""
+        (losses: the K models' mini-batch data losses). With ``metrics=False`` nothing is evaluated (no history,
+        ``final`` holds only ``epochs_run`` and the stop records): for callers that read the outputs themselves
+        (``logits``), where the evaluation on the pool and test set would be a third of the pack's time."""
+        if not metrics and self.stop.es is not None:
+            raise ValueError("early stopping needs the per-epoch metrics: fit(metrics=False) cannot use it")
+        self.metrics = metrics
         before = torch.get_num_threads()
         torch.set_num_threads(self.threads())
         try:
@@ -362,6 +371,7 @@ class Pack:
         self.run_seconds = list(state["run_seconds"])
         self.epoch = int(state["epoch"])
         self.seconds = float(state["seconds"])
+        self._evaluated = None
 
     def _resume(self, checkpoint: Checkpointer) -> None:
         state = checkpoint.load()
@@ -383,7 +393,8 @@ class Pack:
         for epoch in range(self.epoch, o.epochs):
             t_epoch = time.perf_counter()
             self._train_epoch(epoch, on_step)
-            if (epoch + 1) % s0.eval_every == 0 or epoch + 1 == o.epochs or self.stop.es is not None:
+            if self.metrics and ((epoch + 1) % s0.eval_every == 0 or epoch + 1 == o.epochs
+                                 or self.stop.es is not None):
                 self._record_epoch(epoch)
             all_stopped = self.stop.end_epoch()
             self.epoch = epoch + 1
@@ -422,6 +433,7 @@ class Pack:
         """Evaluate every model, append the metrics to the histories of those still recording, and let the stop
         state (early stopping, best weights) act on them."""
         metrics = self.evaluate()
+        self._evaluated = metrics
         for row, rec, m in zip(self.rows, self.stop.records().tolist(), metrics, strict=True):
             if rec:
                 self.results[row].history.append({"epoch": epoch + 1, **m})
@@ -435,11 +447,16 @@ class Pack:
     def _finish(self, which: range | list[int]) -> None:
         """Final metrics (on best weights under early stopping) and status of the rows ``which``."""
         final_flat = self.stop.final(self.flat)
-        finals = self.evaluate(final_flat)
+        if not self.metrics:
+            finals: list[dict[str, float]] = [{} for _ in range(self.k)]
+        elif self._evaluated is not None and self.stop.es is None:  # the last epoch's metrics are of these weights
+            finals = self._evaluated
+        else:
+            finals = self.evaluate(final_flat)
         for i in which:
             r = self.results[self.rows[i]]
             r.final = dict(finals[i])
-            r.final["epochs_run"] = len(r.history) and r.history[-1]["epoch"]
+            r.final["epochs_run"] = len(r.history) and r.history[-1]["epoch"] if self.metrics else self.epoch
             r.final["engine_path"], r.final["engine_path_reason"] = self.path, self.path_reason
             r.final.update(self.stop.finals_of(i))
             if bool(self.stop.diverged[i]):
@@ -462,6 +479,7 @@ class Pack:
         """Keep only rows ``keep`` in every per-model table (parameters, optimizer, data, stops, buffers)."""
         idx = keep.tolist()
         keep = keep.to(self.device)
+        self._evaluated = None
         self.rows = [self.rows[i] for i in idx]
         self.specs = [self.specs[i] for i in idx]
         self.k = len(idx)
