@@ -3,10 +3,12 @@ batch norm as ``model.train()``/``model.eval()`` in a plain loop, its failures n
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import torch
@@ -96,13 +98,21 @@ def _plain_loop(spec, model: torch.nn.Module) -> list[list[float]]:
     return out
 
 
-@pytest.mark.parametrize("name", ["cnn", "SmallResNet"])
-def test_batch_norm_matches_plain_pytorch_train_eval(name: str) -> None:
+def _import_zoo() -> ModuleType:
+    """The zoo module from ZOO, imported afresh: another test may have imported a different ``zoo`` (a user's
+    project of the same name) earlier in this process."""
+    for name in ("zoo", "zoo_blocks"):
+        sys.modules.pop(name, None)
     sys.path.insert(0, str(ZOO))
     try:
-        import zoo
+        return importlib.import_module("zoo")
     finally:
         sys.path.remove(str(ZOO))
+
+
+@pytest.mark.parametrize("name", ["cnn", "SmallResNet"])
+def test_batch_norm_matches_plain_pytorch_train_eval(name: str) -> None:
+    zoo = _import_zoo()
     spec = _spec(name, epochs=3, **{"reg.dropout": 0.0} if name == "cnn" else {})
     with torch.random.fork_rng():
         torch.manual_seed(rng.derive_key(spec.seed, INIT))
@@ -280,11 +290,7 @@ def test_advise_model_without_dropout_layers_gets_no_dropout_configuration() -> 
 
 
 def test_api_takes_the_model_class_itself(tmp_path: Path) -> None:
-    sys.path.insert(0, str(ZOO))
-    try:
-        import zoo
-    finally:
-        sys.path.remove(str(ZOO))
+    zoo = _import_zoo()
     spec = build_run({"data": {"name": "digits"}}, {"model": zoo.SmallResNet})
     assert spec.model.name == f"{ZOO / 'zoo.py'}:SmallResNet" and spec.model.fingerprint
 
