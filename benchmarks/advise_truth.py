@@ -10,11 +10,14 @@ the ones trained at 2n). Training results are stored (``--store``) and the measu
 Every extrapolation method (each curve family alone, ``last1``, the held-out choice, the ensemble) is fitted to
 the curve up to n and scored at 2×/4×/8× n: absolute error, mean rank per horizon (LCDB's protocol: rank of the
 methods on each curve, averaged), and whether the 90 % interval holds the measured mean. The pairs are split
-up front into a TUNING part (looked at while designing the methods and their interval calibration) and a
-HELD_OUT part (not looked at until the design was fixed); both are reported.
+up front into a TUNING part (looked at while designing the methods and their interval calibration: κ is
+calibrated on it alone) and a HELD_OUT part (not looked at until the design was fixed); both are reported, and
+the held-out pairs first measured in the second session (``MEASURED_SECOND``, trained under advise's patience
+rule; the first 12 pairs ran the fixed recipe) also on their own, with the first session's κ beside the frozen one.
 
     python benchmarks/advise_truth.py                # train what is missing (1 thread), then evaluate
     python benchmarks/advise_truth.py --evaluate     # only evaluate the cached curves
+    python benchmarks/advise_truth.py --evaluate --tuning-only   # the tuning pairs alone (to /tmp)
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ def curve_methods(c: dict[str, Any]) -> dict[str, Any]:
     shape = curves.check_shape(ns, per)
     return {"key": c["key"], "n": c["n"], "targets": t.tolist(), "horizons": (t / c["n"]).tolist(), "truth": truth,
             "pred": out, "low": pr.low, "high": pr.high, "scale": pr.scale, "weights": pr.weights,
-            "scores": choice.scores, "chosen": choice.model, "shape": shape.kind, "e0": e0}
+            "scores": choice.scores, "chosen": choice.model, "shape": shape.kind, "e0": e0,
+            "task": c.get("task", "classification")}
 
 
 def recommended_check(c: dict[str, Any], top: int = 3) -> dict[str, Any]:
@@ -85,7 +86,8 @@ def set_intervals(r: dict[str, Any], kap: dict[float, float]) -> None:
     """advise's interval point ± κ_h·u_h (as ``predict`` makes it) for the given κ."""
     k = [kap[min(kap, key=lambda kk: abs(math.log(kk) - math.log(h)))] for h in r["horizons"]]
     r["low"] = [max(0.0, p - kk * u) for p, kk, u in zip(r["pred"]["advise"], k, r["scale"], strict=True)]
-    r["high"] = [p + kk * u for p, kk, u in zip(r["pred"]["advise"], k, r["scale"], strict=True)]
+    top = 1.0 if r.get("task") == "classification" else math.inf  # an error rate's interval ends at 1
+    r["high"] = [min(top, p + kk * u) for p, kk, u in zip(r["pred"]["advise"], k, r["scale"], strict=True)]
 
 
 def _ratios(rows: list[dict[str, Any]]) -> dict[float, list[float]]:

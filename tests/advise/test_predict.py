@@ -32,6 +32,8 @@ def test_point_and_interval_on_a_known_curve() -> None:
     assert all(lo <= _truth(n) <= hi for n, lo, hi in zip(t, calibrated.low, calibrated.high, strict=True))
     two = P.predict(NS, per, t, kappas={2.0: 2.0, 4.0: 2.0, 8.0: 2.0}, choice=choice)
     assert np.allclose(np.subtract(two.high, two.point), 2 * np.subtract(one.high, one.point), rtol=1e-6)
+    wide = P.predict(NS, per, t, kappas={2.0: 1e3, 4.0: 1e3, 8.0: 1e3}, choice=choice, ceiling=1.0)
+    assert max(wide.high) == 1.0 and min(wide.low) == 0.0  # an error rate's interval stays within [0, 1]
 
 
 def _choice(scores: dict[str, float]) -> curves.Choice:

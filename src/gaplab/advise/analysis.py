@@ -34,7 +34,8 @@ def _table(plan: Plan, rows: list[Row]) -> dict[str, dict[int, list[Row]]]:
 
 
 def _curve(name: str, label: str, by_size: dict[int, list[Row]], n_user: int, start_error: float | None,
-           factors: tuple[float, ...] = FACTORS, intervals: bool = True) -> dict[str, Any]:
+           factors: tuple[float, ...] = FACTORS, intervals: bool = True, ceiling: float | None = None
+           ) -> dict[str, Any]:
     """Measured means per size, shape check, the ensemble and its predictions at ``factors`` × the user's n."""
     ns = [n for n, rs in by_size.items() if rs]
     per = [np.array([r.test_error for r in by_size[n]]) for n in ns]
@@ -53,7 +54,7 @@ def _curve(name: str, label: str, by_size: dict[int, list[Row]], n_user: int, st
     if not shape.ok or not intervals:
         return out
     targets = [round(f * n_user) for f in factors]
-    pr = predict.predict(ns, per, targets, start_error=start_error)
+    pr = predict.predict(ns, per, targets, start_error=start_error, ceiling=ceiling)
     top = sorted(pr.weights.items(), key=lambda kv: -kv[1])
     equal = len({round(w, 9) for _, w in top}) == 1
     out.update(
@@ -161,7 +162,8 @@ def analyse(plan: Plan, rows: list[Row], n_boot: int = 200, goal: float | None =
     # extrapolated: plain and the best (or the closest to plain); every other curve only gets its shape
     shown = {"plain", best, runner_up if best == "plain" else best}
     e0 = start_error(plan)
-    cv = {c: _curve(c, labels[c], table[c], n, e0, factors, intervals=c in shown) for c in table}
+    top = 1.0 if _is_classification(rows) else None  # an error rate's interval ends at 1
+    cv = {c: _curve(c, labels[c], table[c], n, e0, factors, intervals=c in shown, ceiling=top) for c in table}
     res = error_resolution(plan)
     paired = {c: _paired(plain_rows, table[c][n], res) for c in others}
     worth = _worth(cv["plain"], table["plain"], [r.test_error for r in table[best][n]], n) \

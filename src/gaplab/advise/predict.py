@@ -36,7 +36,7 @@ KEEP = 3.0
 # 90 %-interval coverage measured on its held-out pairs: the line `python benchmarks/advise_truth.py` prints last
 # (numbers in benchmarks/results/advise_truth.json).
 KAPPA: dict[float, float] = {2.0: 1.753, 4.0: 1.753, 8.0: 1.753}
-COVERAGE: dict[float, float] = {2.0: 1.0, 4.0: 1.0, 8.0: 0.67}
+COVERAGE: dict[float, float] = {2.0: 1.0, 4.0: 1.0, 8.0: 0.90}
 
 
 def kappa(h: float, kappas: dict[float, float] | None = None) -> float:
@@ -88,9 +88,11 @@ def ensemble(choice: curves.Choice, members: dict[str, np.ndarray], last: float,
 
 def predict(ns: Sequence[float], errs_by_size: Sequence[Sequence[float] | np.ndarray], targets: Sequence[float],
             start_error: float | None = None, rule: str = RULE,
-            kappas: dict[float, float] | None = None, choice: curves.Choice | None = None) -> CurvePrediction:
+            kappas: dict[float, float] | None = None, choice: curves.Choice | None = None,
+            ceiling: float | None = None) -> CurvePrediction:
     """Extrapolate one measured curve (sizes ``ns``, seed errors per size) to ``targets`` (``choice``: the
-    families already fitted and scored by ``curves.choose`` on these means)."""
+    families already fitted and scored by ``curves.choose`` on these means; ``ceiling``: the largest possible
+    error, 1 for a classification error, where the interval is cut)."""
     n = np.asarray(ns, float)
     per = [np.asarray(e, float) for e in errs_by_size]
     means = np.array([e.mean() for e in per])
@@ -108,6 +110,8 @@ def predict(ns: Sequence[float], errs_by_size: Sequence[Sequence[float] | np.nda
     scale = np.sqrt(spread ** 2 + (held * r) ** 2 + sem ** 2)
     k = np.array([kappa(h, kappas) for h in t / big])
     lo, hi = point - k * scale, point + k * scale
+    if ceiling is not None:
+        hi = np.minimum(hi, ceiling)
     floor = float(sum(wm * choice.fits[m].floor for m, wm in w.items()))
     return CurvePrediction([float(v) for v in t], point.tolist(), np.maximum(lo, 0.0).tolist(), hi.tolist(),
                            w, choice.scores, {m: v.tolist() for m, v in members.items()}, spread.tolist(),
