@@ -35,7 +35,7 @@ from gaplab.engine.convplan import (
     why_not,
 )
 from gaplab.engine.flat import FlatLayout
-from gaplab.engine.fused import _act_backward, _activate
+from gaplab.engine.fused import act_backward, activate
 from gaplab.engine.losses import data_loss_and_grad
 from gaplab.phases import phase
 from gaplab.spec import RunSpec
@@ -317,23 +317,33 @@ class ConvNet:
             if isinstance(st, Conv):
                 a = self._conv(p, a, st, saved)
             elif isinstance(st, Relu):
-                a = torch.relu_(a)  # every stage before a ReLU made a new tensor (convplan: the first is a conv)
-                if saved is not None:
-                    saved.append(a)
+                a = self._relu(a, saved)
             elif isinstance(st, MaxPool):
                 a = self._pool(a, st, saved)
             elif isinstance(st, Norm):
                 a = self._norm(p, a, st, w, saved)
             elif isinstance(st, Drop):
-                if counter is not None and self.active[st.prefix]:
-                    a = self._drop(a, st, counter, saved)
-                elif saved is not None:
-                    saved.append(None)
+                a = self._drop_stage(a, st, counter, saved)
             else:
                 inner: list | None = [] if saved is not None else None
                 a = a + self._stages(p, a, st.body, inner, counter, w)
                 if saved is not None:
                     saved.append(inner)
+        return a
+
+    @staticmethod
+    def _relu(a: torch.Tensor, saved: list | None) -> torch.Tensor:
+        a = torch.relu_(a)  # every stage before a ReLU made a new tensor (convplan: the first is a conv)
+        if saved is not None:
+            saved.append(a)
+        return a
+
+    def _drop_stage(self, a: torch.Tensor, st: Drop, counter: torch.Tensor | None, saved: list | None) -> torch.Tensor:
+        """Dropout while training with it active; otherwise the identity (a None keeps ``saved`` one per stage)."""
+        if counter is not None and self.active[st.prefix]:
+            return self._drop(a, st, counter, saved)
+        if saved is not None:
+            saved.append(None)
         return a
 
     def _backward_stages(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor], dh: torch.Tensor,
@@ -389,7 +399,7 @@ class ConvNet:
         for layer in self.plan.dense:
             h = torch.baddbmm(p[layer.bias].unsqueeze(1), h, p[layer.weight].transpose(1, 2))
             if layer.act is not None:
-                h = _activate(h, layer.act)
+                h = activate(h, layer.act)
         return h
 
     def models_per_chunk(self, batch: int) -> int:
@@ -431,7 +441,7 @@ class ConvNet:
             for layer in plan.dense[:-1]:
                 assert layer.act is not None
                 z = torch.baddbmm(p[layer.bias].unsqueeze(1), h, p[layer.weight].transpose(1, 2))
-                act = _activate(z, layer.act)
+                act = activate(z, layer.act)
                 dense_saved.append((h, z, act))
                 m = self._dense_mask(layer.drop, tuple(act.shape), counter)
                 masks.append(m)
@@ -448,7 +458,7 @@ class ConvNet:
                 assert layer.act is not None
                 if m is not None:
                     dh = dh / m[1] * m[0]
-                dz = _act_backward(dh, z, act, layer.act)
+                dz = act_backward(dh, z, act, layer.act)
                 g[layer.weight].copy_(torch.bmm(dz.transpose(1, 2), h_in))
                 g[layer.bias].copy_(dz.sum(1))
                 dh = torch.bmm(dz, p[layer.weight])

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from gaplab.engine.fused import Dense, _act
+from gaplab.engine.fused import Dense, act_name
 from gaplab.models.cnn import CNN1d, CNN2d
 from gaplab.models.layers import BatchNorm, Dropout
 from gaplab.models.resnet import BasicBlock, ResNet
@@ -178,7 +178,7 @@ def _tail(mods: list[tuple[str, nn.Module]]) -> tuple[str | None, tuple[Dense, .
             raise NotPlanned(f"'{name}' ({type(lin).__name__})")
         if i == len(mods) - 1:
             return drop, (*dense, Dense(f"{name}.weight", f"{name}.bias"))
-        act = _act(mods[i + 1][1])
+        act = act_name(mods[i + 1][1])
         if act is None:
             raise NotPlanned(f"'{mods[i + 1][0]}' ({type(mods[i + 1][1]).__name__})")
         d = mods[i + 2] if i + 2 < len(mods) else None

@@ -64,7 +64,8 @@ def fuses(spec: RunSpec) -> bool:
             and a.get("activation", "relu") in ("relu", "tanh", "gelu"))
 
 
-def _act(m: nn.Module) -> str | None:
+def act_name(m: nn.Module) -> str | None:
+    """The fused paths' name of an activation module (relu, tanh, exact gelu); None when they have no kernel for it."""
     if isinstance(m, nn.GELU) and m.approximate != "none":
         return None
     return _ACT.get(type(m))
@@ -76,7 +77,7 @@ def plan_of(base: nn.Module) -> Plan | None:
         layers = []
         for i, blk in enumerate(base.hidden):
             assert isinstance(blk, HiddenBlock)
-            act = _act(blk.act)
+            act = act_name(blk.act)
             if not isinstance(blk.norm, nn.Identity) or act is None:
                 return None
             layers.append(Dense(f"hidden.{i}.linear.weight", f"hidden.{i}.linear.bias", act,
@@ -85,7 +86,7 @@ def plan_of(base: nn.Module) -> Plan | None:
     if type(base) is nn.Sequential:  # exactly: a subclass may override forward
         return _sequential_plan(list(base))
     if isinstance(base, RandomFeatures):
-        act = _act(base.act)
+        act = act_name(base.act)
         if act is None:
             return None
         return Plan([Dense("head.weight", "head.bias")], in_drop="drop",
@@ -112,7 +113,7 @@ def _sequential_plan(mods: list[nn.Module]) -> Plan | None:
             return None
         if i == len(mods) - 1:
             return Plan([*layers, Dense(f"{i}.weight", f"{i}.bias")], in_drop=in_drop)
-        act = _act(mods[i + 1])
+        act = act_name(mods[i + 1])
         if act is None:
             return None
         drop = str(i + 2) if i + 2 < len(mods) and _element_dropout(mods[i + 2]) else None
@@ -128,11 +129,13 @@ def dropout_on(plan: Plan, buffers: dict[str, torch.Tensor]) -> bool:
     return any(bool((buffers[f"{s}.p"] > 0).any()) for s in sites if s is not None)
 
 
-def _activate(z: torch.Tensor, act: str) -> torch.Tensor:
+def activate(z: torch.Tensor, act: str) -> torch.Tensor:
+    """``act`` (a name from ``act_name``) applied to pre-activations ``z``."""
     return torch.relu(z) if act == "relu" else torch.tanh(z) if act == "tanh" else F.gelu(z)
 
 
-def _act_backward(g: torch.Tensor, z: torch.Tensor, a: torch.Tensor, act: str) -> torch.Tensor:
+def act_backward(g: torch.Tensor, z: torch.Tensor, a: torch.Tensor, act: str) -> torch.Tensor:
+    """The gradient through ``act`` at pre-activation ``z`` (output ``a``) of the output gradient ``g``."""
     # the same kernels autograd calls for these activations
     if act == "relu":
         return torch.ops.aten.threshold_backward(g, a, 0)
@@ -177,8 +180,8 @@ class FusedNet:
         wn, bn, act = self.plan.features
         wf, bf = self.buffers[wn], self.buffers[bn]
         if x.dim() == 2:  # shared inputs (evaluation)
-            return _activate(torch.matmul(x, wf.transpose(1, 2)) + bf.unsqueeze(1), act)
-        return _activate(_linear(x, wf, bf), act)
+            return activate(torch.matmul(x, wf.transpose(1, 2)) + bf.unsqueeze(1), act)
+        return activate(_linear(x, wf, bf), act)
 
     @torch.no_grad()
     def forward(self, flat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -192,7 +195,7 @@ class FusedNet:
             z = (torch.matmul(h, w.transpose(1, 2)) + b.unsqueeze(1)) if h.dim() == 2 else _linear(h, w, b)
             if layer.act is None:
                 return z
-            a = _activate(z, layer.act)
+            a = activate(z, layer.act)
             h = h + a if layer.residual else a  # (N, d) + (K, N, d) broadcasts
         raise AssertionError("a plan ends with its head")
 
@@ -221,7 +224,7 @@ class FusedNet:
         for layer in plan.layers[:-1]:
             assert layer.act is not None
             z = _linear(h, p[layer.weight], p[layer.bias])
-            a = _activate(z, layer.act)
+            a = activate(z, layer.act)
             keep = self._mask(layer.drop, tuple(a.shape), counter)
             d = self._dropped(a, keep, layer.drop)
             saved.append((h, z, a, keep))
@@ -249,7 +252,7 @@ class FusedNet:
             if keep is not None:
                 assert layer.drop is not None
                 da = dh / self._kept_share(layer.drop, dh.dim()) * keep.to(dh.dtype)
-            dz = _act_backward(da, z, a, layer.act)
+            dz = act_backward(da, z, a, layer.act)
             g[layer.weight].copy_(torch.bmm(dz.transpose(1, 2), h_in))
             g[layer.bias].copy_(dz.sum(1))
             if i > 0:
