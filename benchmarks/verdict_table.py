@@ -43,8 +43,8 @@ def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str
     import torch
 
     from gaplab.store.db import Store
-    from gaplab.studies.base import run_study
-    from gaplab.studies.checks import Check, tightest
+    from gaplab.studies import run_study
+    from gaplab.studies.framework.checks import Check, tightest
 
     torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
@@ -63,7 +63,7 @@ def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str
 
 def cell(res: list[dict[str, Any]]) -> str:
     """One table cell from the results of the thread counts (the tightest check recomputed from the stored rows)."""
-    from gaplab.studies.checks import Check, tightest
+    from gaplab.studies.framework.checks import Check, tightest
 
     parts = []
     for r in res:
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--resume", action="store_true", help="skip cells already in the --json file")
     args = ap.parse_args(argv)
 
-    from gaplab.studies.registry import all_studies
+    from gaplab.studies import all_studies
 
     names = [s for s in args.studies.split(",") if s] or list(all_studies())
     seeds, threads = _ints(args.seeds), _ints(args.threads)
@@ -149,7 +149,7 @@ def _render_main(argv: list[str]) -> int:
     """``--render FILE``: print the table of a saved ``--json`` file without running anything."""
     data = json.loads(Path(argv[1]).read_text())
     table = data["table"]
-    from gaplab.studies.registry import all_studies
+    from gaplab.studies import all_studies
 
     names = [n for n in all_studies() if n in table] + [n for n in table if n not in all_studies()]
     seeds = sorted({int(s) for b in table.values() for s in b})

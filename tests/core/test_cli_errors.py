@@ -110,8 +110,11 @@ def test_a_bug_shows_its_traceback_in_a_real_process(tmp_path: Path) -> None:
 
 def test_study_parameters_are_checked_against_the_preset_types() -> None:
     """A --set value must read as the preset value's type; text that does is converted (no study is run here)."""
+    from dataclasses import dataclass
+
     from gaplab.errors import SpecError
-    from gaplab.studies.registry import get
+    from gaplab.studies import get
+    from gaplab.studies.framework import Preset
 
     st = get("polyfit")  # draws: int, noise: float, lambdas: list of floats
     p = st.params("quick", {"draws": "3", "noise": "0.5", "very_noisy": 2, "lambdas": [1, "0.5"]})
@@ -119,17 +122,22 @@ def test_study_parameters_are_checked_against_the_preset_types() -> None:
     for bad, message in [({"draws": 2.5}, "draws = 2.5: expected an integer"),
                          ({"draws": True}, "draws = True: expected an integer"),
                          ({"noise": "abc"}, "noise = 'abc': expected a number"),
-                         ({"lambdas": 0.1}, "lambdas = 0.1: expected a list")]:
+                         ({"lambdas": 0.1}, "lambdas = 0.1: expected a list"),
+                         ({"nope": 1}, "unknown parameter 'nope'")]:
         with pytest.raises(SpecError, match=message):
             st.params("quick", bad)
-    from gaplab.studies.base import Study
 
-    other = Study("t", "C0", "a claim", lambda ctx, p: None, {"quick": {"flag": True, "act": "relu"}})  # type: ignore
-    assert other.params("quick", {"flag": "false", "act": "tanh"}) == {"flag": False, "act": "tanh"}
+    @dataclass(frozen=True)
+    class Other(Preset):
+        flag: bool
+        act: str
+
+    other = Other(flag=True, act="relu")
+    assert other.overridden({"flag": "false", "act": "tanh"}, "t").as_dict() == {"flag": False, "act": "tanh"}
     with pytest.raises(SpecError, match="flag = 1: expected true or false"):
-        other.params("quick", {"flag": 1})
+        other.overridden({"flag": 1}, "t")
     with pytest.raises(SpecError, match="act = 3: expected text"):
-        other.params("quick", {"act": 3})
+        other.overridden({"act": 3}, "t")
 
 
 def test_tour_checks_its_study_names_before_running_any(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ from PIL import Image
 
 from gaplab.report.html import write_report
 from gaplab.store.db import Store
-from gaplab.studies.base import run_study
+from gaplab.studies import run_study
 
 
 class _Collect(HTMLParser):

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gaplab.store.db import Store
-from gaplab.studies.base import Verdict, run_study
+from gaplab.studies import Verdict, run_study
 
 
 @pytest.fixture(autouse=True)
@@ -33,17 +33,18 @@ def study_env(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store]:
 
 @pytest.fixture(scope="session")
 def quick_verdict(study_env: tuple[Path, Store]) -> Callable[..., Verdict]:
-    """``quick_verdict(name, **overrides)``: the study's quick verdict at seed 0, computed once per session."""
+    """``quick_verdict(name, seed=0, **overrides)``: the study's quick verdict, computed once per session."""
     tmp, store = study_env
-    cache: dict[tuple[str, str], Verdict] = {}
+    cache: dict[tuple[str, int, str], Verdict] = {}
 
-    def get(name: str, **overrides: object) -> Verdict:
-        key = (name, repr(sorted(overrides.items())))
+    def get(name: str, seed: int = 0, **overrides: object) -> Verdict:
+        key = (name, seed, repr(sorted(overrides.items())))
         if key not in cache:
             one = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
-                cache[key] = run_study(name, "quick", 0, tmp / f"out{len(cache)}", store, overrides=overrides or None)
+                cache[key] = run_study(name, "quick", seed, tmp / f"out{len(cache)}", store,
+                                       overrides=overrides or None)
             finally:
                 torch.set_num_threads(one)
         return cache[key]

@@ -1,14 +1,15 @@
-"""The verdict framework: checks → held, margins, undecided at this size, derived summary words, seeds, dry mode."""
+"""The verdict framework: checks → held, margins, undecided at this size, derived summary words, seeds."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pytest
 
-from gaplab.studies.base import Outcome, StudyContext
-from gaplab.studies.checks import (
+from gaplab.studies.framework import Measured, Preset, Study, no_runs, run_seeds
+from gaplab.studies.framework.checks import (
     Check,
     MeasuredSpread,
     compose_summary,
@@ -19,6 +20,7 @@ from gaplab.studies.checks import (
     t_resolution,
     tightest,
 )
+from gaplab.studies.framework.run import run
 
 
 def test_margins_follow_the_comparison() -> None:
@@ -61,13 +63,29 @@ def test_summary_words_are_derived_and_rule_is_listed() -> None:
     assert tightest(checks).name == "b"
 
 
-def test_outcome_derives_held_and_has_no_back_door() -> None:
-    o = Outcome(summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])
-    assert o.held is False and o.summary.startswith("Claim did not hold: x.") and "Failed: v 1 < 0.5" in o.summary
-    with pytest.raises(TypeError):
-        Outcome(held=True, summary="x", numbers={}, checks=[Check("a", "v", 1.0, "<", 0.5)])  # type: ignore[call-arg]
+@dataclass(frozen=True)
+class _P(Preset):
+    value: float
+
+
+@dataclass(frozen=True)
+class _M(Measured):
+    value: float
+
+
+def _toy(checks: list[Check]) -> Study[_P, _M]:
+    return Study("toy", "C0", "a toy claim", quick=_P(1.0), full=_P(2.0), specs=no_runs,
+                 measure=lambda ctx, p: _M(p.value), checks=lambda m, p: checks, figures=lambda m, p: {},
+                 summary=lambda m, p: "x")
+
+
+def test_the_verdict_is_derived_and_has_no_back_door(tmp_path) -> None:
+    v = run(_toy([Check("a", "v", 1.0, "<", 0.5)]), out=tmp_path)
+    assert v.held is False and v.summary.startswith("Claim did not hold: x.") and "Failed: v 1 < 0.5" in v.summary
+    assert v.numbers == {"value": 1.0} and v.params == {"value": 1.0}
+    assert "held" not in {f.name for f in fields(Study)}  # a study declares checks; nothing states a verdict
     with pytest.raises(ValueError, match="at least one check"):
-        Outcome(summary="written by the study", numbers={"n": 1}, checks=[])
+        run(_toy([]), out=tmp_path)
 
 
 def test_resolutions_come_from_the_measured_spread() -> None:
@@ -86,7 +104,9 @@ def test_resolutions_come_from_the_measured_spread() -> None:
     # a measured spread fills only checks that have neither a resolution nor an exactness reason
     spread = MeasuredSpread(seeds=5, sd={"a": 0.1, "b": 0.1, "c": 0.1})
     a, b, c, d = spread.apply([Check("a", "x", 1.0, ">", 0.0), Check("b", "x", 1.0, ">", 0.0, resolution=0.5),
-                               Check("c", "x", 0.0, "<=", 0.0, exact="an identity"), Check("d", "x", 1.0, ">", 0.0)])
+                               Check("c", "x", 0.0, "<=", 0.0, exact="an identity"), Check("d", "x", 1.0, ">", 0.0)],
+                              as_measured=True)
+    assert spread.apply([Check("a", "x", 1.0, ">", 0.0)], as_measured=False)[0].resolution is None
     assert a.resolution == pytest.approx(0.27764, rel=1e-4) and b.resolution == 0.5
     assert c.resolution is None and c.exact and d.resolution is None
     with pytest.raises(ValueError, match="not both"):
@@ -94,25 +114,23 @@ def test_resolutions_come_from_the_measured_spread() -> None:
     assert Check.from_row(a.row()) == a and Check.from_row(c.row()) == c
     # a ratio spread over orders of magnitude: resolved iff |ln(value / threshold)| >= t·log_sd
     logs = MeasuredSpread(seeds=5, sd={}, log_sd={"r": 0.5})  # t·log_sd = 1.388: a factor of 4.01
-    assert decide(logs.apply([Check("r", "ratio", 50.0, ">", 10.0)]))[0] is True  # a factor of 5
-    assert decide(logs.apply([Check("r", "ratio", 30.0, ">", 10.0)]))[0] is None  # a factor of 3
-    assert decide(logs.apply([Check("r", "ratio", 3.0, ">", 10.0)]))[0] is None
-    assert decide(logs.apply([Check("r", "ratio", 2.0, ">", 10.0)]))[0] is False
+    assert decide(logs.apply([Check("r", "ratio", 50.0, ">", 10.0)], True))[0] is True  # a factor of 5
+    assert decide(logs.apply([Check("r", "ratio", 30.0, ">", 10.0)], True))[0] is None  # a factor of 3
+    assert decide(logs.apply([Check("r", "ratio", 3.0, ">", 10.0)], True))[0] is None
+    assert decide(logs.apply([Check("r", "ratio", 2.0, ">", 10.0)], True))[0] is False
 
 
-def test_seeds_are_derived_from_the_study_seed(tmp_path) -> None:
-    ctx0 = StudyContext("s", "quick", 0, tmp_path / "a", None)
-    ctx1 = StudyContext("s", "quick", 1, tmp_path / "b", None)
-    assert ctx0.seeds(3) == [0, 1, 2] and ctx1.seeds(3) == [3, 4, 5]
-    assert not set(ctx0.seeds(4)) & set(ctx1.seeds(4))
+def test_seeds_are_derived_from_the_study_seed() -> None:
+    assert run_seeds(0, 3) == [0, 1, 2] and run_seeds(1, 3) == [3, 4, 5]
+    assert not set(run_seeds(0, 4)) & set(run_seeds(1, 4))
     with pytest.raises(ValueError):
-        ctx0.seeds(0)
+        run_seeds(0, 0)
 
 
 def test_report_shows_checks_and_undecided_reason(tmp_path) -> None:
     from gaplab.report.html import write_report
     from gaplab.store.db import Store
-    from gaplab.studies.base import Verdict
+    from gaplab.studies import Verdict
 
     checks = [Check("gain", "dropout gain", 0.01, ">", 0.0, resolution=0.03)]
     held, summary, reason = compose_summary(checks, "Measured a small gain")

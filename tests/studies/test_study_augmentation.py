@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gaplab.studies.augmentation import METHODS
-from gaplab.studies.registry import get
+from gaplab.studies import get
+from gaplab.studies.claims.augmentation import METHODS
 
 
 def test_augmentation_quick(quick_verdict) -> None:

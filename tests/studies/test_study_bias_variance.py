@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gaplab.studies.registry import get
+from gaplab.studies import get
 
 
 def test_bias_variance_quick_holds(quick_verdict):

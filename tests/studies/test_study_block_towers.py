@@ -6,7 +6,7 @@ import numpy as np
 
 from gaplab.data.builtin_block_towers import is_stable, make_towers
 from gaplab.data.registry import load_dataset
-from gaplab.studies.registry import get
+from gaplab.studies import get
 
 
 def test_statics_by_hand():

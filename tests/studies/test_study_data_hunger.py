@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from gaplab.studies.curves import equivalent_n, fit_power_law, isotonic_decreasing
-from gaplab.studies.data_hunger import PENALTIES
-from gaplab.studies.registry import get
+from gaplab.studies import get
+from gaplab.studies.claims.data_hunger import PENALTIES
+from gaplab.studies.framework.curves import equivalent_n, fit_power_law, isotonic_decreasing
 
 
 def test_power_law_and_interpolation() -> None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gaplab.studies.dropout import mc_expectation
-from gaplab.studies.registry import get
+from gaplab.studies import get
+from gaplab.studies.claims.dropout import mc_expectation
 
 
 def test_mc_expectation_inverted_vs_plain() -> None:

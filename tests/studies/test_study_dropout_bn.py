@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from gaplab.studies.registry import get
+from gaplab.studies import get
 
 
 def test_dropout_bn_quick(quick_verdict) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from gaplab.data import load_dataset
-from gaplab.studies.registry import get
+from gaplab.studies import get
 
 
 def test_inner_product_dataset() -> None:

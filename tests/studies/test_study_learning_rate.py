@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from gaplab.spec import parse_run
-from gaplab.studies.base import StoredRun, run_study
-from gaplab.studies.learning_rate import _diverged
-from gaplab.studies.registry import get
+from gaplab.studies import get, run_study
+from gaplab.studies.claims.learning_rate import diverged
+from gaplab.studies.framework import StoredRun
 
 
 def test_quick_holds(quick_verdict) -> None:
@@ -27,9 +27,9 @@ def test_breaks_without_large_rates(quick_verdict) -> None:
 
 def test_zero_loss_is_a_fit_not_divergence() -> None:
     spec = parse_run({"data": {"name": "mnist1d"}})
-    assert _diverged(StoredRun(spec, "done", {"train_loss": 0.0}, [])) is False
-    assert _diverged(StoredRun(spec, "done", {"train_loss": float("nan")}, [])) is True
-    assert _diverged(StoredRun(spec, "diverged", {"train_loss": 1.0}, [])) is True
+    assert diverged(StoredRun(spec, "done", {"train_loss": 0.0}, [])) is False
+    assert diverged(StoredRun(spec, "done", {"train_loss": float("nan")}, [])) is True
+    assert diverged(StoredRun(spec, "diverged", {"train_loss": 1.0}, [])) is True
 
 
 def test_every_rate_diverging_is_reported_not_a_crash(tmp_path) -> None:

@@ -62,8 +62,7 @@ def study(name: str, preset: str = "quick", seed: int = 0, *, store: StoreLike =
     ...
     gaplab.errors.SpecError: ...study 'no-such-claim'...
     """
-    from gaplab.studies.base import run_study
-    from gaplab.studies.registry import get
+    from gaplab.studies import get, run_study
 
     try:  # bad names are the caller's input: SpecError, whatever the registry raises
         get(name).params(preset, params)

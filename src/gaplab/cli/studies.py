@@ -26,7 +26,7 @@ from gaplab.errors import SpecError
 from gaplab.store.db import DEFAULT_PATH, Store
 
 if TYPE_CHECKING:
-    from gaplab.studies.base import Verdict
+    from gaplab.studies import Verdict
 
 study_app = typer.Typer(help="Run a study of one claim: `gaplab study list`, `gaplab study NAME`.",
                         no_args_is_help=True)
@@ -37,7 +37,7 @@ DEFAULT_REPORT = Path("gaplab-report")
 @study_app.command("list")
 def study_list(as_json: JsonOpt = False) -> None:
     """Every study, the claim it tests and its presets."""
-    from gaplab.studies.registry import all_studies
+    from gaplab.studies import all_studies
 
     studies = all_studies()
     if as_json:
@@ -73,8 +73,7 @@ def study_run(
 
     `gaplab study NAME ...` is short for `gaplab study run NAME ...`.
     """
-    from gaplab.studies.base import run_study
-    from gaplab.studies.registry import get
+    from gaplab.studies import get, run_study
 
     get(name)
     set_threads(threads)
@@ -129,8 +128,7 @@ def tour(
     Studies run side by side in worker processes (most packs are too small to use two cores by themselves);
     every run goes to the same store, so a re-run skips what is stored."""
     from gaplab.report.html import write_report
-    from gaplab.studies.base import run_study
-    from gaplab.studies.registry import all_studies
+    from gaplab.studies import all_studies, run_study
 
     known = all_studies()
     unknown = [n for n in only if n not in known]
@@ -179,7 +177,7 @@ def _study_in_worker(name: str, preset: str, seed: int, out: Path, store_path: P
     """One study in a tour worker process: its own torch threads and store connection."""
     import torch
 
-    from gaplab.studies.base import run_study
+    from gaplab.studies import run_study
 
     torch.set_num_threads(threads)
     return run_study(name, preset, seed, out, Store(store_path))

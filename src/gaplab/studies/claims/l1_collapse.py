@@ -35,20 +35,67 @@ so the quick preset now trains 600 steps (the full preset 1200): seed 8 then hol
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
 from gaplab.engine.datacache import prepared_for
-from gaplab.studies.base import Outcome, Params, StoredRun, StudyContext, study
-from gaplab.studies.checks import Check, t_resolution
-from gaplab.studies.plotting import subplots
+from gaplab.spec import RunSpec
+from gaplab.studies.framework import (
+    Check,
+    Measured,
+    Preset,
+    StoredRun,
+    Study,
+    StudyContext,
+    aside,
+    run_seeds,
+    run_spec,
+    subplots,
+    t_resolution,
+)
 from gaplab.theory.ridge import affine_fit
 
 PENALTIES = ("none", "l1", "l2")
-RULE = {"max_l1_active": 0.5, "min_l1_zero": 0.5, "max_relative_distance": 0.10, "comparable_factor": 2.0,
-        "min_unit_ratio": 2.0, "min_l2_active": 0.5, "max_zero_ratio": 0.5}  # thresholds, the same in both presets
+STATS = ("active_units", "fraction_zero_weights", "distance", "relative_distance", "test_error", "train_error")
+
+
+@dataclass(frozen=True)
+class P(Preset):
+    d: int
+    pool: int
+    train_size: int
+    noise: float
+    width: int
+    depth: int
+    epochs: int
+    lr: float
+    batch_size: int
+    l1: list[float]
+    l2: list[float]
+    seeds: int
+    optimizer: str
+    momentum: float
+    unit_threshold: float
+    zero_threshold: float
+    # the rule's thresholds, the same in both presets
+    max_l1_active: float
+    min_l1_zero: float
+    max_relative_distance: float
+    comparable_factor: float
+    min_unit_ratio: float
+    min_l2_active: float
+    max_zero_ratio: float
+
+
+QUICK = P(d=10, pool=100, train_size=100, noise=0.1, width=128, depth=1, epochs=600, lr=0.05, batch_size=100,
+          l1=[0.1, 0.3, 1.0, 3.0], l2=[0.3, 1.0, 3.0, 10.0], seeds=4, optimizer="sgd", momentum=0.9,
+          unit_threshold=1e-2, zero_threshold=1e-3, max_l1_active=0.5, min_l1_zero=0.5, max_relative_distance=0.10,
+          comparable_factor=2.0, min_unit_ratio=2.0, min_l2_active=0.5, max_zero_ratio=0.5)
+FULL = replace(QUICK, pool=1000, train_size=200, width=256, l1=[0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
+               l2=[0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0], seeds=3)
 
 
 def _key(x: float) -> str:
@@ -62,7 +109,7 @@ def unit_scores(state: dict[str, torch.Tensor], depth: int) -> list[np.ndarray]:
     return [np.linalg.norm(mats[i], axis=1) * np.linalg.norm(mats[i + 1], axis=0) for i in range(depth)]
 
 
-def measure(run: StoredRun, depth: int, unit_threshold: float, zero_threshold: float) -> dict[str, Any]:
+def measure_run(run: StoredRun, depth: int, unit_threshold: float, zero_threshold: float) -> dict[str, Any]:
     """Active units, near-zero weights and function-space distance to the best linear fit for one trained run."""
     state = run.state
     assert state is not None
@@ -90,69 +137,108 @@ def measure(run: StoredRun, depth: int, unit_threshold: float, zero_threshold: f
             "scores": np.sort(np.concatenate(scores))[::-1]}
 
 
-@study(
-    "l1-collapse",
-    claim_id="C3",
-    claim="A big network on truly linear data: with a suitable L1 penalty most weights go to zero and the net "
-          "behaves like one linear neuron; L2 keeps every weight small but non-zero (not sparse).",
-    quick={"d": 10, "pool": 100, "train_size": 100, "noise": 0.1, "width": 128, "depth": 1, "epochs": 600,
-           "lr": 0.05, "batch_size": 100, "l1": [0.1, 0.3, 1.0, 3.0], "l2": [0.3, 1.0, 3.0, 10.0], "seeds": 4,
-           "optimizer": "sgd", "momentum": 0.9, "unit_threshold": 1e-2, "zero_threshold": 1e-3, **RULE},
-    full={"d": 10, "pool": 1000, "train_size": 200, "noise": 0.1, "width": 256, "depth": 1, "epochs": 600,
-          "lr": 0.05, "batch_size": 100, "l1": [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
-          "l2": [0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0], "seeds": 3, "optimizer": "sgd", "momentum": 0.9,
-          "unit_threshold": 1e-2, "zero_threshold": 1e-3, **RULE},
-    # an L1 penalty too weak to switch units off
-    breaking={"l1": [1e-4], "l2": [1.0], "width": 32, "epochs": 100},
-)
-def l1_collapse(ctx: StudyContext, p: Params) -> Outcome:
-    base = ctx.spec({
-        "data": {"name": "linear-teacher", "args": {"d": p.d, "n_train": p.pool, "noise": p.noise, "seed": ctx.seed},
+def _grid(p: P) -> dict[str, list[float]]:
+    return {"none": [0.0], "l1": list(p.l1), "l2": list(p.l2)}
+
+
+def specs(p: P, seed: int) -> dict[tuple[str, float, int], RunSpec]:
+    """(penalty, λ, seed): a big tanh MLP on linear-teacher data, unregularized and under L1 and L2."""
+    base = run_spec({
+        "data": {"name": "linear-teacher", "args": {"d": p.d, "n_train": p.pool, "noise": p.noise, "seed": seed},
                  "train_size": p.train_size if p.train_size < p.pool else None},
         "model": {"name": "mlp", "args": {"width": p.width, "depth": p.depth, "activation": "tanh"}},
         "optim": {"name": p.optimizer, "lr": p.lr, "momentum": p.momentum if p.optimizer == "sgd" else 0.0,
                   "epochs": p.epochs, "batch_size": p.batch_size, "schedule": "cosine"},
         "eval_every": p.epochs,
-    })
-    grid: dict[str, list[float]] = {"none": [0.0], "l1": list(p.l1), "l2": list(p.l2)}
-    cells = [(pen, lam, s) for pen in PENALTIES for lam in grid[pen] for s in ctx.seeds(p.seeds)]
-    specs = [base.replace(seed=s, **({f"reg.{pen}": lam} if pen != "none" else {}))
-             for pen, lam, s in cells]
-    runs = ctx.train(specs, keep_state=True)
+    }, seed)
+    return {(pen, lam, s): base.replace(seed=s, **({f"reg.{pen}": lam} if pen != "none" else {}))
+            for pen in PENALTIES for lam in _grid(p)[pen] for s in run_seeds(seed, p.seeds)}
 
-    per: dict[tuple[str, float], list[dict[str, Any]]] = {}
-    for (pen, lam, _), r in zip(cells, runs, strict=True):
-        per.setdefault((pen, lam), []).append(measure(r, p.depth, p.unit_threshold, p.zero_threshold))
 
-    def avg(pen: str, lam: float, k: str) -> float:
-        return float(np.mean([m[k] for m in per[(pen, lam)]]))
+@dataclass(frozen=True)
+class M(Measured):
+    active_units: dict[str, dict[str, float]]
+    fraction_zero_weights: dict[str, dict[str, float]]
+    distance_to_best_linear_fit: dict[str, dict[str, float]]
+    relative_distance_to_best_linear_fit: dict[str, dict[str, float]]
+    active_fraction: dict[str, dict[str, float]]
+    test_error: dict[str, dict[str, float]]
+    train_error: dict[str, dict[str, float]]
+    linear_fit_test_error: float
+    hidden_units: int
+    l1_collapsed: dict[str, bool]
+    l1_best: float | None
+    l2_comparable: float | None
+    unit_threshold: float
+    zero_threshold: float
+    seeds: int
+    l1_star: float = aside()  # the best collapsed L1 strength, else the sparsest
+    stats: dict[tuple[str, float], dict[str, float]] = aside()  # seed means by (penalty, λ)
+    per: dict[tuple[str, float], list[dict[str, Any]]] = aside()  # per seed
 
-    units = per[("none", 0.0)][0]["units"]
-    stats = {(pen, lam): {k: avg(pen, lam, k) for k in ("active_units", "fraction_zero_weights", "distance",
-                                                          "relative_distance", "test_error", "train_error")}
-             for pen in PENALTIES for lam in grid[pen]}
-    for s in stats.values():
-        s["active_fraction"] = s["active_units"] / units
+
+def _pick(stats: dict[tuple[str, float], dict[str, float]], p: P) -> tuple[list[float], float | None, float,
+                                                                           float | None]:
+    """The collapsed L1 strengths, the best of them (lowest test error), L1* (that, or the sparsest L1), and the
+    sparsest L2 whose test error is comparable to L1*'s."""
     none = stats[("none", 0.0)]
 
-    def l1_stat(lam: float, k: str) -> float:
+    def l1(lam: float, k: str) -> float:
         return stats[("l1", lam)][k]
 
-    collapsed = [lam for lam in grid["l1"]
-                 if l1_stat(lam, "active_fraction") < p.max_l1_active and l1_stat(lam, "fraction_zero_weights")
-                 > p.min_l1_zero and l1_stat(lam, "relative_distance") <= p.max_relative_distance
-                 and l1_stat(lam, "distance") < none["distance"]]
-    l1_best = min(collapsed, key=lambda lam: l1_stat(lam, "test_error")) if collapsed else None
-    l1_star = l1_best if l1_best is not None else min(grid["l1"], key=lambda lam: l1_stat(lam, "active_units"))
-    a = stats[("l1", l1_star)]
-    comparable = [lam for lam in grid["l2"]
-                  if stats[("l2", lam)]["test_error"] <= p.comparable_factor * a["test_error"]]
+    collapsed = [lam for lam in p.l1
+                 if l1(lam, "active_fraction") < p.max_l1_active and l1(lam, "fraction_zero_weights")
+                 > p.min_l1_zero and l1(lam, "relative_distance") <= p.max_relative_distance
+                 and l1(lam, "distance") < none["distance"]]
+    l1_best = min(collapsed, key=lambda lam: l1(lam, "test_error")) if collapsed else None
+    l1_star = l1_best if l1_best is not None else min(p.l1, key=lambda lam: l1(lam, "active_units"))
+    comparable = [lam for lam in p.l2
+                  if stats[("l2", lam)]["test_error"] <= p.comparable_factor * l1(l1_star, "test_error")]
     l2_cmp = min(comparable, key=lambda lam: stats[("l2", lam)]["active_units"]) if comparable else None
-    nan = math.nan
-    b = stats[("l2", l2_cmp)] if l2_cmp is not None else {k: nan for k in a}
-    checks = _checks(p, per, units, l1_star, l2_cmp, a, b, none)
-    which = "the best collapsed L1" if l1_best is not None else "no L1 strength collapsed; the sparsest L1"
-    why = (f"L1 λ={_key(l1_star)} ({which}): {a['active_units']:.1f}/{units} hidden units active, "
+    return collapsed, l1_best, l1_star, l2_cmp
+
+
+def measure(ctx: StudyContext, p: P) -> M:
+    grid = _grid(p)
+    per: dict[tuple[str, float], list[dict[str, Any]]] = {}
+    for (pen, lam, _), r in ctx.runs.items():
+        per.setdefault((pen, lam), []).append(measure_run(r, p.depth, p.unit_threshold, p.zero_threshold))
+    units = per[("none", 0.0)][0]["units"]
+    stats = {key: {k: float(np.mean([m[k] for m in runs])) for k in STATS} for key, runs in per.items()}
+    for s in stats.values():
+        s["active_fraction"] = s["active_units"] / units
+    collapsed, l1_best, l1_star, l2_cmp = _pick(stats, p)
+
+    def table(k: str) -> dict[str, dict[str, float]]:
+        return {pen: {_key(lam): stats[(pen, lam)][k] for lam in grid[pen]} for pen in PENALTIES}
+
+    return M(
+        active_units=table("active_units"), fraction_zero_weights=table("fraction_zero_weights"),
+        distance_to_best_linear_fit=table("distance"),
+        relative_distance_to_best_linear_fit=table("relative_distance"), active_fraction=table("active_fraction"),
+        test_error=table("test_error"), train_error=table("train_error"),
+        linear_fit_test_error=float(np.mean([m["linear_fit_test_error"] for m in per[("none", 0.0)]])),
+        hidden_units=units, l1_collapsed={_key(x): x in collapsed for x in grid["l1"]}, l1_best=l1_best,
+        l2_comparable=l2_cmp, unit_threshold=p.unit_threshold, zero_threshold=p.zero_threshold, seeds=p.seeds,
+        l1_star=l1_star, stats=stats, per=per)
+
+
+def _l2_stats(m: M) -> dict[str, float]:
+    if m.l2_comparable is None:
+        return {k: math.nan for k in m.stats[("l1", m.l1_star)]}
+    return m.stats[("l2", m.l2_comparable)]
+
+
+def checks(m: M, p: P) -> list[Check]:
+    return _checks(p, m.per, m.hidden_units, m.l1_star, m.l2_comparable, m.stats[("l1", m.l1_star)], _l2_stats(m),
+                   m.stats[("none", 0.0)])
+
+
+def summary(m: M, p: P) -> str:
+    a, b, none, units, l2_cmp = m.stats[("l1", m.l1_star)], _l2_stats(m), m.stats[("none", 0.0)], m.hidden_units, \
+        m.l2_comparable
+    which = "the best collapsed L1" if m.l1_best is not None else "no L1 strength collapsed; the sparsest L1"
+    why = (f"L1 λ={_key(m.l1_star)} ({which}): {a['active_units']:.1f}/{units} hidden units active, "
            f"{a['fraction_zero_weights']:.0%} of weights ≈ 0, RMS distance to the least-squares linear fit "
            f"{a['distance']:.3f} ({a['relative_distance']:.1%} of its RMS; unregularized {none['distance']:.3f}), "
            f"test MSE {a['test_error']:.4f}; ")
@@ -162,35 +248,10 @@ def l1_collapse(ctx: StudyContext, p: Params) -> Outcome:
     else:
         why += (f"the sparsest L2 at comparable test error (λ={_key(l2_cmp)}, test MSE {b['test_error']:.4f}) keeps "
                 f"{b['active_units']:.1f}/{units} units active with {b['fraction_zero_weights']:.0%} of weights ≈ 0")
-
-    _figures(ctx, p, grid, stats, per, units, l1_best, l2_cmp)
-
-    summary = why + "."
-
-    def table(k: str) -> dict[str, dict[str, float]]:
-        return {pen: {_key(lam): stats[(pen, lam)][k] for lam in grid[pen]} for pen in PENALTIES}
-
-    numbers = {
-        "active_units": table("active_units"),
-        "fraction_zero_weights": table("fraction_zero_weights"),
-        "distance_to_best_linear_fit": table("distance"),
-        "relative_distance_to_best_linear_fit": table("relative_distance"),
-        "active_fraction": table("active_fraction"),
-        "test_error": table("test_error"),
-        "train_error": table("train_error"),
-        "linear_fit_test_error": float(np.mean([m["linear_fit_test_error"] for m in per[("none", 0.0)]])),
-        "hidden_units": units,
-        "l1_collapsed": {_key(x): x in collapsed for x in grid["l1"]},
-        "l1_best": l1_best,
-        "l2_comparable": l2_cmp,
-        "unit_threshold": p.unit_threshold,
-        "zero_threshold": p.zero_threshold,
-        "seeds": p.seeds,
-    }
-    return Outcome(summary=summary, numbers=numbers, checks=checks)
+    return why + "."
 
 
-def _checks(p: Params, per: dict[tuple[str, float], list[dict[str, Any]]], units: int, l1_star: float,
+def _checks(p: P, per: dict[tuple[str, float], list[dict[str, Any]]], units: int, l1_star: float,
             l2_cmp: float | None, a: dict[str, float], b: dict[str, float], none: dict[str, float]) -> list[Check]:
     """The rule's checks on the seed means; each resolution is the t-interval of the same quantity over seeds."""
     nan = math.nan
@@ -226,10 +287,11 @@ def _checks(p: Params, per: dict[tuple[str, float], list[dict[str, Any]]], units
     ]
 
 
-def _figures(ctx: StudyContext, p: Params, grid: dict[str, list[float]], stats: dict[tuple[str, float], dict],
-             per: dict[tuple[str, float], list[dict[str, Any]]], units: int, l1_best: float | None,
-             l2_cmp: float | None) -> None:
-    colors = {"l1": "C3", "l2": "C0", "none": "gray"}
+COLORS = {"l1": "C3", "l2": "C0", "none": "gray"}
+
+
+def _strength_figure(m: M, p: P) -> Any:
+    grid, stats, per, l1_best, colors = _grid(p), m.stats, m.per, m.l1_best, COLORS
     fig, ax = subplots(2, 2)
     ax = ax.ravel()
     panels = [("active_fraction", "active hidden units (fraction)", "units switched on", False),
@@ -256,8 +318,11 @@ def _figures(ctx: StudyContext, p: Params, grid: dict[str, list[float]], stats: 
     ax[3].legend(fontsize=8)
     fig.suptitle(f"width-{p.width} tanh MLP on linear-teacher data (d={p.d}, m={p.train_size}, "
                  f"{p.seeds} seed{'s' if p.seeds > 1 else ''})")
-    ctx.savefig(fig, "l1_collapse_vs_strength")
+    return fig
 
+
+def _units_figure(m: M, p: P) -> Any:
+    per, l1_best, l2_cmp, colors = m.per, m.l1_best, m.l2_comparable, COLORS
     fig, ax = subplots(1)
     shown = [("none", 0.0, "no penalty")]
     if l1_best is not None:
@@ -273,4 +338,18 @@ def _figures(ctx: StudyContext, p: Params, grid: dict[str, list[float]], stats: 
     ax.set_ylabel("‖w_in‖·‖w_out‖ / max over units")
     ax.set_title(f"unit importance, width {p.width} tanh MLP on linear data (seed 0)")
     ax.legend(fontsize=8)
-    ctx.savefig(fig, "l1_collapse_units")
+    return fig
+
+
+def figures(m: M, p: P) -> dict[str, Any]:
+    return {"l1_collapse_vs_strength": _strength_figure(m, p), "l1_collapse_units": _units_figure(m, p)}
+
+
+STUDY = Study(
+    "l1-collapse", "C3",
+    "A big network on truly linear data: with a suitable L1 penalty most weights go to zero and the net "
+    "behaves like one linear neuron; L2 keeps every weight small but non-zero (not sparse).",
+    quick=QUICK, full=FULL, specs=specs, measure=measure, checks=checks, figures=figures, summary=summary,
+    keep_state=True,
+    breaking={"l1": [1e-4], "l2": [1.0], "width": 32, "epochs": 100},  # an L1 penalty too weak to switch units off
+)

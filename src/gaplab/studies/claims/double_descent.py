@@ -32,7 +32,7 @@ Rule (declared as checks; thresholds in the presets):
   (``final_test_error``) by more than ``peak_margin``; undecided when no width reaches the interpolation
   threshold. ``peak_excess`` (peak minus the larger of the two comparison errors, per noise level) shows whether
   label noise makes the peak stronger; it is reported, not part of the rule.
-Run seeds come from ``ctx.seeds(seeds)``; the random-feature draws from ``ctx.seed``. The quick preset takes the
+Run seeds come from the study's seed (``run_seeds``), and so do the random-feature draws. The quick preset takes the
 median over 15 random-feature draws (3 until 2026-12-06: the peak factor then spread over a factor e^1.05 between
 seeds, 65…964, so that its resolution left ``--seed 5``'s factor 36 undecided; with 15 draws it spreads over
 e^0.59, 22…111 at seeds 0–4).
@@ -41,6 +41,7 @@ e^0.59, 22…111 at seeds 0–4).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,9 +49,20 @@ from matplotlib.ticker import NullFormatter
 from threadpoolctl import threadpool_limits
 
 from gaplab.data.registry import load_dataset
-from gaplab.studies.base import Outcome, Params, StudyContext, study
-from gaplab.studies.checks import Check, MeasuredSpread
-from gaplab.studies.plotting import subplots
+from gaplab.spec import RunSpec
+from gaplab.studies.framework import (
+    Check,
+    Measured,
+    MeasuredSpread,
+    Preset,
+    StoredRun,
+    Study,
+    StudyContext,
+    aside,
+    run_seeds,
+    run_spec,
+    subplots,
+)
 from gaplab.theory.ridge import min_norm_fit
 
 FULL_WIDTHS = [int(w) for w in np.unique(np.geomspace(2, 300, 20, dtype=int))]
@@ -58,7 +70,7 @@ INTERP_TRAIN_ERROR = 0.01
 
 # Seed-to-seed SD of each check's value over --seed 0-4 of the quick preset (one run seed each), measured
 # 2026-12-06 with `benchmarks/verdict_table.py --seeds 0-4 --threads 1`: the resolution of a check whose runs
-# cannot measure their own spread (checks.MeasuredSpread; it applies to the quick preset without overrides).
+# cannot measure their own spread (MeasuredSpread; it applies to the quick preset without overrides).
 SPREAD = MeasuredSpread(seeds=5, sd={
     "rf_peak_not_below_half_n": 0.0,
     "rf_peak_not_above_2n": 0.0,
@@ -66,128 +78,156 @@ SPREAD = MeasuredSpread(seeds=5, sd={
 }, log_sd={"rf_peak_high": 0.588})
 
 
-@study(
-    "double-descent",
-    claim_id="C14",
-    claim=("Double descent: test error vs model size (and vs epochs) rises, peaks near the interpolation "
-           "threshold, then falls again; label noise makes it stronger."),
-    quick={"widths": [8, 16, 32, 64, 128], "noise_levels": [0.0, 0.15], "epochs": 20, "eval_every": 5,
-           "seeds": 1, "train_size": 1000, "modelwise_rule": False, "peak_margin": 0.01, "peak_resolution": 0.01,
-           "rf_n": 100, "rf_d": 20, "rf_noise": 0.2, "rf_n_test": 1000, "rf_ratios": 13, "rf_draws": 15,
-           "rf_ridge": 0.01, "rf_peak_factor": 2.0, "rf_ridge_max": 1.5},
-    # the mnist1d notebook's schedule: 500 epochs of SGD 0.01 (momentum 0.9), batch 100, its 19 widths, one run each
-    full={"widths": FULL_WIDTHS, "noise_levels": [0.0, 0.15], "epochs": 500, "eval_every": 10, "seeds": 1,
-          "train_size": None, "modelwise_rule": True, "peak_margin": 0.01, "peak_resolution": 0.01,
-          "rf_n": 200, "rf_d": 20, "rf_noise": 0.2, "rf_n_test": 2000, "rf_ratios": 25, "rf_draws": 10,
-          "rf_ridge": 0.01, "rf_peak_factor": 2.0, "rf_ridge_max": 1.5},
-    # "ridge" 0 is min-norm again: the peak at N = n stays, so the ridge part (and the study) fails
-    breaking={"rf_ridge": 0.0, "widths": [8, 16], "epochs": 2, "train_size": 500},
-)
-def double_descent(ctx: StudyContext, p: Params) -> Outcome:
-    widths = sorted(int(w) for w in p.widths)
-    noises = [float(x) for x in p.noise_levels]
-    mw = _modelwise(ctx, p, widths, noises)
-    rf = _random_features(ctx, p)
+@dataclass(frozen=True)
+class P(Preset):
+    widths: list[int]
+    noise_levels: list[float]
+    epochs: int
+    eval_every: int
+    seeds: int
+    train_size: int | None
+    modelwise_rule: bool
+    peak_margin: float
+    peak_resolution: float
+    rf_n: int
+    rf_d: int
+    rf_noise: float
+    rf_n_test: int
+    rf_ratios: int
+    rf_draws: int
+    rf_ridge: float
+    rf_peak_factor: float
+    rf_ridge_max: float
 
-    numbers: dict[str, Any] = {k: mw[k] for k in ("interpolation_width", "peak_width", "peak_test_error",
-                                                  "min_test_error_before_peak", "final_test_error",
-                                                  "peak_excess")}
-    numbers.update({k: rf[k] for k in ("peak_features_over_n", "peak_mse", "mse_at_half_n", "mse_at_2n",
-                                       "ridge_max_over_median", "minnorm_max_over_median", "ridge_peak_factor")})
-    numbers["interpolation_rule"] = f"first width with training error <= {INTERP_TRAIN_ERROR}"
-    numbers["test_error"] = mw["test_error"]
-    numbers["train_error"] = mw["train_error"]
-    numbers["epochwise_test_error"] = mw["epochwise"]
-    numbers["epochwise_rise"] = mw["epochwise_rise"]  # final minus lowest test error over epochs, per width
-    numbers["rf_mse"] = rf["curve"]
-    numbers["rf_ridge_mse"] = rf["ridge_curve"]
-    top = str(max(noises))
-    checks = [
-        Check("rf_peak_not_below_half_n", "random features: N/n of the min-norm MSE peak", rf["peak_features_over_n"],
+
+QUICK = P(widths=[8, 16, 32, 64, 128], noise_levels=[0.0, 0.15], epochs=20, eval_every=5, seeds=1, train_size=1000,
+          modelwise_rule=False, peak_margin=0.01, peak_resolution=0.01, rf_n=100, rf_d=20, rf_noise=0.2,
+          rf_n_test=1000, rf_ratios=13, rf_draws=15, rf_ridge=0.01, rf_peak_factor=2.0, rf_ridge_max=1.5)
+# the mnist1d notebook's schedule: 500 epochs of SGD 0.01 (momentum 0.9), batch 100, its 19 widths, one run each
+FULL = replace(QUICK, widths=FULL_WIDTHS, epochs=500, eval_every=10, train_size=None, modelwise_rule=True, rf_n=200,
+               rf_n_test=2000, rf_ratios=25, rf_draws=10)
+
+
+def _widths(p: P) -> list[int]:
+    return sorted(int(w) for w in p.widths)
+
+
+def _noises(p: P) -> list[float]:
+    return [float(x) for x in p.noise_levels]
+
+
+def specs(p: P, seed: int) -> dict[tuple[float, int, int], RunSpec]:
+    """(label noise, width, seed): the MNIST-1D MLPs of the model-wise curve (the random features need none)."""
+    base = run_spec({
+        "data": {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, "standardize": False,
+                 "train_size": p.train_size},
+        "model": {"name": "mlp", "args": {"depth": 2, "width": _widths(p)[0]}},
+        "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": p.epochs},
+        "eval_every": p.eval_every,
+    }, seed)
+    return {(nz, w, s): base.replace(**{"model.args.width": w, "data.label_noise": nz, "seed": s})
+            for nz in _noises(p) for w in _widths(p) for s in run_seeds(seed, p.seeds)}
+
+
+@dataclass(frozen=True)
+class M(Measured):
+    interpolation_width: dict[str, int | None]
+    peak_width: dict[str, int | None]
+    peak_test_error: dict[str, float | None]
+    min_test_error_before_peak: dict[str, float | None]
+    final_test_error: dict[str, float]
+    peak_excess: dict[str, float | None]
+    peak_features_over_n: float
+    peak_mse: float
+    mse_at_half_n: float
+    mse_at_2n: float
+    ridge_max_over_median: float
+    minnorm_max_over_median: float
+    ridge_peak_factor: float
+    interpolation_rule: str
+    test_error: dict[str, dict[str, float]]
+    train_error: dict[str, dict[str, float]]
+    epochwise_test_error: dict[str, dict[str, dict[str, float]]]
+    epochwise_rise: dict[str, dict[str, float]]  # final minus lowest test error over epochs, per width
+    rf_mse: dict[str, float]
+    rf_ridge_mse: dict[str, float]
+    modelwise: dict[str, Any] = aside()
+    rf: dict[str, Any] = aside()
+
+
+def measure(ctx: StudyContext, p: P) -> M:
+    mw = _modelwise(ctx, _widths(p), _noises(p))
+    rf = _random_features(ctx.seed, p)
+    return M(**{k: mw[k] for k in ("interpolation_width", "peak_width", "peak_test_error",
+                                   "min_test_error_before_peak", "final_test_error", "peak_excess")},
+             **{k: rf[k] for k in ("peak_features_over_n", "peak_mse", "mse_at_half_n", "mse_at_2n",
+                                   "ridge_max_over_median", "minnorm_max_over_median", "ridge_peak_factor")},
+             interpolation_rule=f"first width with training error <= {INTERP_TRAIN_ERROR}",
+             test_error=mw["test_error"], train_error=mw["train_error"], epochwise_test_error=mw["epochwise"],
+             epochwise_rise=mw["epochwise_rise"], rf_mse=rf["curve"], rf_ridge_mse=rf["ridge_curve"],
+             modelwise=mw, rf=rf)
+
+
+def checks(m: M, p: P) -> list[Check]:
+    top = str(max(_noises(p)))
+    out = [
+        Check("rf_peak_not_below_half_n", "random features: N/n of the min-norm MSE peak", m.peak_features_over_n,
               ">=", 0.5),
-        Check("rf_peak_not_above_2n", "random features: N/n of the min-norm MSE peak", rf["peak_features_over_n"],
+        Check("rf_peak_not_above_2n", "random features: N/n of the min-norm MSE peak", m.peak_features_over_n,
               "<=", 2.0),
         Check("rf_peak_high", "random features: peak MSE / max(MSE at N = n/2, at N = 2n)",
-              rf["peak_mse"] / max(rf["mse_at_half_n"], rf["mse_at_2n"]), ">", p.rf_peak_factor),
+              m.peak_mse / max(m.mse_at_half_n, m.mse_at_2n), ">", p.rf_peak_factor),
         Check("rf_ridge_removes_peak", "random features, ridge: max MSE for N/n in [0.5, 2] / max(MSE at n/2, at 2n)",
-              rf["ridge_peak_factor"], "<", p.rf_ridge_max),
+              m.ridge_peak_factor, "<", p.rf_ridge_max),
     ]
     if p.modelwise_rule:
-        pk, lo = mw["peak_test_error"][top], mw["min_test_error_before_peak"][top]
-        nan = float("nan")
-        checks += [
+        pk, lo, nan = m.peak_test_error[top], m.min_test_error_before_peak[top], float("nan")
+        out += [
             Check("modelwise_peak_above_narrower", f"model-wise, noise {top}: peak test error − best narrower width's",
                   nan if pk is None or lo is None else pk - lo, ">", p.peak_margin, resolution=p.peak_resolution),
             Check("modelwise_peak_above_widest", f"model-wise, noise {top}: peak test error − widest net's",
-                  nan if pk is None else pk - mw["final_test_error"][top], ">", p.peak_margin,
+                  nan if pk is None else pk - m.final_test_error[top], ">", p.peak_margin,
                   resolution=p.peak_resolution),
         ]
+    return out
 
-    _figures(ctx, p, widths, noises, mw, rf)
-    if mw["interpolation_width"][top] is None:
+
+def summary(m: M, p: P) -> str:
+    top = str(max(_noises(p)))
+    if m.interpolation_width[top] is None:
         mw_txt = (f"model-wise (noise {top}): no width reached training error <= {INTERP_TRAIN_ERROR} "
                   f"in {p.epochs} epochs")
     else:
-        mw_txt = (f"model-wise (noise {top}): interpolation at width {numbers['interpolation_width'][top]}, "
-                  f"test-error peak {numbers['peak_test_error'][top]:.3f} at width {numbers['peak_width'][top]} "
-                  f"vs {_fmt(numbers['min_test_error_before_peak'][top])} best narrower and "
-                  f"{numbers['final_test_error'][top]:.3f} widest")
+        mw_txt = (f"model-wise (noise {top}): interpolation at width {m.interpolation_width[top]}, "
+                  f"test-error peak {m.peak_test_error[top]:.3f} at width {m.peak_width[top]} "
+                  f"vs {_fmt(m.min_test_error_before_peak[top])} best narrower and "
+                  f"{m.final_test_error[top]:.3f} widest")
     if not p.modelwise_rule:
         mw_txt += " (shown, not ruled on at this size)"
-    excess = ", ".join(f"{k}: {v:+.3f}" for k, v in numbers["peak_excess"].items() if v is not None)
+    excess = ", ".join(f"{k}: {v:+.3f}" for k, v in m.peak_excess.items() if v is not None)
     if excess:
         mw_txt += f"; peak excess over max(best narrower, widest) by label noise {excess}"
-    rf_txt = (f"random features: min-norm MSE peaks at N/n = {rf['peak_features_over_n']:.2f} "
-              f"(MSE {rf['peak_mse']:.3g} vs {rf['mse_at_half_n']:.3g} at n/2 and {rf['mse_at_2n']:.3g} at 2n), "
-              f"ridge {p.rf_ridge:g} leaves a peak factor of {rf['ridge_peak_factor']:.2f} (min-norm: "
-              f"{rf['peak_mse'] / max(rf['mse_at_half_n'], rf['mse_at_2n']):.3g})")
-    return Outcome(summary=f"{mw_txt}; {rf_txt}", numbers=numbers, checks=SPREAD.apply(checks, ctx))
+    rf_txt = (f"random features: min-norm MSE peaks at N/n = {m.peak_features_over_n:.2f} "
+              f"(MSE {m.peak_mse:.3g} vs {m.mse_at_half_n:.3g} at n/2 and {m.mse_at_2n:.3g} at 2n), "
+              f"ridge {p.rf_ridge:g} leaves a peak factor of {m.ridge_peak_factor:.2f} (min-norm: "
+              f"{m.peak_mse / max(m.mse_at_half_n, m.mse_at_2n):.3g})")
+    return f"{mw_txt}; {rf_txt}"
 
 
 def _fmt(v: float | None) -> str:
     return "none" if v is None else f"{v:.3f}"
 
 
-def _modelwise(ctx: StudyContext, p: Params, widths: list[int], noises: list[float]) -> dict[str, Any]:
-    """Train every (noise, width, seed) in one call; seed-mean errors per width and per evaluated epoch."""
-    base = ctx.spec({
-        "data": {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, "standardize": False,
-                 "train_size": p.train_size},
-        "model": {"name": "mlp", "args": {"depth": 2, "width": widths[0]}},
-        "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": p.epochs},
-        "eval_every": p.eval_every,
-    })
-    keys, specs = [], []
-    for nz in noises:
-        for w in widths:
-            for s in ctx.seeds(p.seeds):
-                keys.append((nz, w))
-                specs.append(base.replace(**{"model.args.width": w, "data.label_noise": nz, "seed": s}))
-    runs = ctx.train(specs)
-    by: dict[tuple[float, int], list] = {}
-    for k, r in zip(keys, runs, strict=True):
-        by.setdefault(k, []).append(r)
-
+def _modelwise(ctx: StudyContext, widths: list[int], noises: list[float]) -> dict[str, Any]:
+    """Seed-mean errors of the (noise, width, seed) runs per width and per evaluated epoch."""
+    by: dict[tuple[float, int], list[StoredRun]] = {}
+    for (nz, w, _), r in ctx.runs.items():
+        by.setdefault((nz, w), []).append(r)
     out: dict[str, Any] = {k: {} for k in ("interpolation_width", "peak_width", "peak_test_error",
                                            "min_test_error_before_peak", "final_test_error", "test_error",
                                            "train_error", "epochwise", "epochwise_rise")}
     for nz in noises:
-        key = str(nz)
-        te = np.array([np.mean([1 - r.final["test_acc"] for r in by[(nz, w)]]) for w in widths])
-        tr = np.array([np.mean([1 - r.final["train_acc"] for r in by[(nz, w)]]) for w in widths])
-        out["test_error"][key] = {str(w): float(v) for w, v in zip(widths, te, strict=True)}
-        out["train_error"][key] = {str(w): float(v) for w, v in zip(widths, tr, strict=True)}
-        interp = next((w for w, t in zip(widths, tr, strict=True) if t <= INTERP_TRAIN_ERROR), None)
-        out["interpolation_width"][key] = interp
-        out["final_test_error"][key] = float(te[-1])
-        if interp is None:
-            out["peak_width"][key] = out["peak_test_error"][key] = out["min_test_error_before_peak"][key] = None
-        else:
-            window = [i for i, w in enumerate(widths) if interp / 2 <= w <= 2 * interp]
-            j = max(window, key=lambda i: te[i])
-            out["peak_width"][key] = widths[j]
-            out["peak_test_error"][key] = float(te[j])
-            out["min_test_error_before_peak"][key] = float(te[:j].min()) if j > 0 else None
+        _modelwise_noise(out, str(nz), [by[(nz, w)] for w in widths], widths)
     out["peak_excess"] = {}
     for nz in noises:
         key = str(nz)
@@ -207,7 +247,26 @@ def _modelwise(ctx: StudyContext, p: Params, widths: list[int], noises: list[flo
     return out
 
 
-def _random_features(ctx: StudyContext, p: Params) -> dict[str, Any]:
+def _modelwise_noise(out: dict[str, Any], key: str, runs: list[list[StoredRun]], widths: list[int]) -> None:
+    """One noise level's model-wise curve, interpolation width and test-error peak near it, into ``out``."""
+    te = np.array([np.mean([1 - r.final["test_acc"] for r in rs]) for rs in runs])
+    tr = np.array([np.mean([1 - r.final["train_acc"] for r in rs]) for rs in runs])
+    out["test_error"][key] = {str(w): float(v) for w, v in zip(widths, te, strict=True)}
+    out["train_error"][key] = {str(w): float(v) for w, v in zip(widths, tr, strict=True)}
+    interp = next((w for w, t in zip(widths, tr, strict=True) if t <= INTERP_TRAIN_ERROR), None)
+    out["interpolation_width"][key] = interp
+    out["final_test_error"][key] = float(te[-1])
+    if interp is None:
+        out["peak_width"][key] = out["peak_test_error"][key] = out["min_test_error_before_peak"][key] = None
+    else:
+        window = [i for i, w in enumerate(widths) if interp / 2 <= w <= 2 * interp]
+        j = max(window, key=lambda i: te[i])
+        out["peak_width"][key] = widths[j]
+        out["peak_test_error"][key] = float(te[j])
+        out["min_test_error_before_peak"][key] = float(te[:j].min()) if j > 0 else None
+
+
+def _random_features(seed: int, p: P) -> dict[str, Any]:
     """Median test MSE of min-norm / ridge least squares on N random ReLU features (closed form, no training)."""
     n = int(p.rf_n)
     ratios = np.geomspace(0.1, 10, int(p.rf_ratios))
@@ -216,7 +275,7 @@ def _random_features(ctx: StudyContext, p: Params) -> dict[str, Any]:
     mse = np.zeros((len(lams), p.rf_draws, len(ns)))
     # small solves: one BLAS thread is faster, and avoids idle threads spinning on a shared machine
     with threadpool_limits(limits=1):
-        _rf_draws(ctx, p, n, ns, lams, mse)
+        _rf_draws(seed, p, n, ns, lams, mse)
     med = np.median(mse, axis=1)
     over = np.array(ns) / n
     i_pk = int(np.argmax(med[0]))
@@ -239,14 +298,14 @@ def _random_features(ctx: StudyContext, p: Params) -> dict[str, Any]:
     return res
 
 
-def _rf_draws(ctx: StudyContext, p: Params, n: int, ns: list[int], lams: tuple[float, ...], mse: np.ndarray) -> None:
+def _rf_draws(seed: int, p: P, n: int, ns: list[int], lams: tuple[float, ...], mse: np.ndarray) -> None:
     """Fill ``mse[lam, draw, N]``: each draw has its own teacher data and its own random features."""
     for d in range(p.rf_draws):
         ds = load_dataset("linear-teacher", {"d": p.rf_d, "n_train": n, "n_test": p.rf_n_test, "noise": p.rf_noise,
-                                             "seed": 1000 * ctx.seed + d})
+                                             "seed": 1000 * seed + d})
         x, y = ds.x_train.numpy().astype(np.float64), ds.y_train.numpy().astype(np.float64)
         xt, yt = ds.x_test.numpy().astype(np.float64), ds.y_test.numpy().astype(np.float64)
-        g = np.random.default_rng([ctx.seed, d])
+        g = np.random.default_rng([seed, d])
         w_feat = g.standard_normal((p.rf_d, max(ns))) / math.sqrt(p.rf_d)
         for j, N in enumerate(ns):
             # ReLU features scaled by 1/sqrt(N) so the Gram matrix (and the ridge's scale) does not grow with N
@@ -257,8 +316,8 @@ def _rf_draws(ctx: StudyContext, p: Params, n: int, ns: list[int], lams: tuple[f
                 mse[li, d, j] = float(np.mean((ft @ w - yt) ** 2))
 
 
-def _figures(ctx: StudyContext, p: Params, widths: list[int], noises: list[float], mw: dict[str, Any],
-             rf: dict[str, Any]) -> None:
+def _modelwise_figure(m: M, p: P) -> Any:
+    widths, noises, mw = _widths(p), _noises(p), m.modelwise
     fig, ax = subplots(2)
     colors = ["tab:blue", "tab:red", "tab:green", "tab:purple"]
     for c, nz in zip(colors, noises, strict=False):
@@ -290,8 +349,11 @@ def _figures(ctx: StudyContext, p: Params, widths: list[int], noises: list[float
     ax[1].set_ylabel("test 0-1 error")
     ax[1].set_title("epoch-wise (solid: label noise, dashed: clean)", fontsize=9)
     ax[1].legend(fontsize=7)
-    ctx.savefig(fig, "model_and_epoch_wise")
+    return fig
 
+
+def _random_features_figure(m: M, p: P) -> Any:
+    rf = m.rf
     fig, ax = subplots(1)
     ax.plot(rf["over"], rf["med"][0], "o-", ms=4, label="min-norm least squares")
     ax.plot(rf["over"], rf["med"][1], "s-", ms=4, label=f"ridge λ={p.rf_ridge:g}")
@@ -302,7 +364,11 @@ def _figures(ctx: StudyContext, p: Params, widths: list[int], noises: list[float
     ax.set_ylabel("test MSE (median over draws)")
     ax.set_title(f"random ReLU features, linear teacher d={p.rf_d}, n={p.rf_n}, noise {p.rf_noise:g}", fontsize=9)
     ax.legend(fontsize=8)
-    ctx.savefig(fig, "random_features")
+    return fig
+
+
+def figures(m: M, p: P) -> dict[str, Any]:
+    return {"model_and_epoch_wise": _modelwise_figure(m, p), "random_features": _random_features_figure(m, p)}
 
 
 def _epochwise_widths(widths: list[int], interp: int | None) -> list[int]:
@@ -311,3 +377,14 @@ def _epochwise_widths(widths: list[int], interp: int | None) -> list[int]:
     near = min(widths, key=lambda w: abs(math.log(w / mid)))
     narrow = min(widths, key=lambda w: abs(math.log(w / max(mid / 8, widths[0]))))
     return list(dict.fromkeys([narrow, near, widths[-1]]))
+
+
+STUDY = Study(
+    "double-descent", "C14",
+    "Double descent: test error vs model size (and vs epochs) rises, peaks near the interpolation "
+    "threshold, then falls again; label noise makes it stronger.",
+    quick=QUICK, full=FULL, specs=specs, measure=measure, checks=checks, figures=figures, summary=summary,
+    spread=SPREAD,
+    # "ridge" 0 is min-norm again: the peak at N = n stays, so the ridge part (and the study) fails
+    breaking={"rf_ridge": 0.0, "widths": [8, 16], "epochs": 2, "train_size": 500},
+)

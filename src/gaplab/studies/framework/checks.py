@@ -1,15 +1,14 @@
 """A study's verdict from the checks it declares once: ``held``, the rule sentence and the checks table.
 
-Usage (in a study function; thresholds and resolutions come from the preset ``p``)::
+Usage (a study's ``checks(m, p)`` phase; thresholds and resolutions come from the preset ``p``)::
 
-    from gaplab.studies.checks import Check
+    from gaplab.studies.framework import Check
 
-    checks = [
+    return [
         Check("noise_explodes", "best degree ≥ 6 / best degree, 7 noisy points", ratio, ">=", p.explode_factor),
         Check("clean_fits", "test MSE of degree 6, 7 clean points", mse6, "<", p.clean_mse_max,
               resolution=p.clean_mse_resolution),
     ]
-    return Outcome(summary="what was measured, in words (no verdict words)", numbers={...}, checks=checks)
 
 The framework derives everything else (``decide``): ``held`` is False if any check fails by more than its
 resolution, None ("undecided at this size") if no check fails decisively but some check's |margin| is below its
@@ -17,19 +16,20 @@ resolution (or its value could not be measured, NaN), and True otherwise. The su
 ``verdict.json`` is "<verdict words>: <your summary> Rule: <the checks as a sentence>.", so the verdict words
 cannot disagree with ``held``; ``verdict.json["checks"]`` holds one row per check (``Check.row``).
 
-A check's *margin* is how far the value clears the threshold, in the value's units (positive = passed,
-negative = failed); ``relative_margin`` divides it by |threshold|. ``resolution`` is the smallest |margin| the
-preset can resolve. Every check of a stochastic quantity carries one, derived from a seed-to-seed spread:
+A check's *margin* is how far the value clears the threshold, in the value's units (positive = passed, negative =
+failed); ``relative_margin`` divides it by |threshold|. ``resolution`` is the smallest |margin| the preset can
+resolve. Every check of a stochastic quantity carries one, derived from a seed-to-seed spread:
 ``t_resolution(per_seed_values)`` when the study measures the quantity on several seeds,
-``jackknife_resolution(stat, n)`` when the value is a function of seed means (a ratio, a point read off a curve),
-or ``MeasuredSpread`` (``spread_resolution(sd, m)``) from a spread measured once over m study seeds and kept in
-the study as a constant (with one seed per run a study cannot measure its own spread). A check whose value has no
-seed-to-seed noise to resolve (an algebraic identity, a guard that counts broken runs) says why in ``exact``
-instead; the common study tests enforce that every check has one or the other. Without either (None, or NaN when
-a spread was measured on one seed), any margin decides, so a wobble would read "did not hold".
+``jackknife_resolution(stat, n)`` when the value is a function of seed means (a ratio, a point read off a curve), or
+``MeasuredSpread`` (``spread_resolution(sd, m)``) from a spread measured once over m study seeds and kept in the
+study as a constant, ``Study(spread=...)`` (with one seed per run a study cannot measure its own spread). A check
+whose value has no seed-to-seed noise to resolve (an algebraic identity, a guard that counts broken runs) says why
+in ``exact`` instead; the common study tests enforce that every check has one or the other. Without either (None, or
+NaN when a spread was measured on one seed), any margin decides, so a wobble would read "did not hold".
 
-Seeds: ``ctx.seeds(n)`` gives a study's n run seeds derived from ``--seed`` (disjoint for different seeds),
-so every study honours the CLI's seed. A study cannot state its verdict by hand: ``Outcome`` takes checks only.
+Seeds: ``run_seeds(seed, n)`` (``ctx.seeds(n)`` in ``measure``) gives a study's n run seeds derived from
+``--seed`` (disjoint for different seeds), so every study honours the CLI's seed. A study cannot state its verdict
+by hand: the verdict is derived from its checks only.
 """
 
 from __future__ import annotations
@@ -112,11 +112,11 @@ class MeasuredSpread:
             return c.value * (1 - math.exp(-k)) if c.value > c.threshold else c.value * (math.exp(k) - 1)
         return spread_resolution(self.sd[c.name], self.seeds) if c.name in self.sd else math.nan
 
-    def apply(self, checks: Sequence[Check], ctx: Any = None) -> list[Check]:
+    def apply(self, checks: Sequence[Check], as_measured: bool) -> list[Check]:
         """``checks`` with a resolution from the measured spread on each check that has neither a resolution nor an
         exactness reason and whose name has a measured spread. The spread was measured on the quick preset as it is:
-        for a study context on another preset or with overrides (``ctx.as_measured`` False) nothing is changed."""
-        if ctx is not None and not getattr(ctx, "as_measured", False):
+        on another preset or with overrides (``as_measured`` False) nothing is changed."""
+        if not as_measured:
             return list(checks)
         return [replace(c, resolution=self.resolution(c))
                 if c.resolution is None and not c.exact and (c.name in self.sd or c.name in self.log_sd) else c
