@@ -5,17 +5,17 @@ For each (data, model, optimizer) pair:
 - **truth**: full trainings with the pair's own settings (20 epochs, batch 100, constant rate) at a 13-point log
   grid of rates (the doctor's range for the optimizer) × 3 seeds, one pack; the grid's best is the lowest seed-mean
   final validation loss;
-- **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 3 seeds each) from
+- **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 2 seeds each) from
   5 doctor seeds; every rule reads the same curve (seed-mean final training loss against the rate):
   - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``, a tenth of the training-loss minimum (since issue 22);
   - ``gaplab minimum``: the minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
     decreasing run's point 1/3 + 1/6 of the way along it; the steepest loss drop per log-rate; the rate of the
     lowest loss divided by 10), after fastai's trimming of the first tenth of the curve (``lr_find`` passes
-    ``lrs[num_it//10:-5]``; the last 5 of 100 points round to none of 16);
+    ``lrs[num_it//10:-5]``; the last 5 of 100 points round to none of 11);
   - Lightning's steepest descent (lightning/pytorch/tuner/lr_finder.py, ``_LRFinder.suggestion``: the argmin of
     ``np.gradient`` of the finite losses after skipping ``skip_begin=10`` of 100 points at the start and
-    ``skip_end=1`` at the end, scaled to this curve's length: 2 and 1);
+    ``skip_end=1`` at the end, scaled to this curve's length: 1 and 1 of 11);
 - **score**: full training (3 seeds) at each rule's suggestion from doctor seed 0; its seed-mean final validation
   loss relative to the grid's best (within 5 % counts as a hit); and sd(log10 suggestion) over the 5 doctor seeds.
 

@@ -5,7 +5,9 @@ noise (class c → c+1), the doctor's k out-of-fold models (default budget, one 
 every training example. On them we score the whole flagged set (precision, recall, F1 against the labels that
 really changed) and the ranking (area under the precision–recall curve, average precision) of:
 
-- ``gaplab``: the doctor's noise fit (``gaplab.doctor.label_noise.noise_fit``; flagged = posterior > 0.5);
+- ``gaplab``: the doctor's noise fit (``gaplab.doctor.label_noise.noise_fit``; flagged = posterior > 0.5) on
+  whichever of the network's and the logistic regression's probabilities explains the given labels better (the
+  mixture's likelihood, ``better_model``); ``gaplab(network)``: the same on the network's alone;
 - ``gaplab-CL``: the hand-written confident-learning rule the doctor used before (``cl_suspects``);
 - ``cleanlab(oof)``: ``cleanlab.filter.find_label_issues`` on the identical out-of-fold probabilities;
 - ``cleanlab(logreg)``: the same on a 5-fold ``cross_val_predict`` logistic regression's probabilities.
