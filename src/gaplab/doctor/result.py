@@ -45,10 +45,6 @@ def not_applicable(family: str, name: str, reason: str) -> Finding:
     return Finding(family, name, None, f"n/a: {reason}", "—", NA, details={"reason": reason})
 
 
-# The old name of Finding, kept while branches written before the rename are merged (remove afterwards).
-Check = Finding
-
-
 def verdict_of(value: float, warn: float, fail: float, higher_is_worse: bool = True) -> str:
     """PASS/WARN/FAIL for ``value`` against a warn and a fail threshold."""
     if not higher_is_worse:
