@@ -58,7 +58,7 @@ def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str
             "score": tight.score if tight else None, "margin": tight.margin if tight else None,
             "cpu": round(cpu, 2), "wall": v.seconds, "scores": {c.name: c.score for c in checks},
             "summary": data["summary"], "undecided_reason": data["undecided_reason"], "numbers": data["numbers"],
-            "checks": data["checks"], "params": data["params"]}
+            "checks": data["checks"], "params": data["params"], "runs": data["runs"], "figures": data["figures"]}
 
 
 def cell(res: list[dict[str, Any]]) -> str:
