@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from gaplab.engine.planning import steps_per_epoch
+from gaplab.engine import steps_per_epoch
 from gaplab.spec import RunSpec
 from gaplab.studies.framework import (
     Check,
@@ -165,7 +165,7 @@ class M(Measured):
 
 def _errors(ctx: StudyContext, p: P) -> dict[str, dict[int, list[float]]]:
     """Test errors by method and size over seeds, with k-NN on the plain MLP's training subsets (no training)."""
-    from gaplab.engine.datacache import prepared_for
+    from gaplab.engine import prepared_for
     from gaplab.theory import knn
 
     err: dict[str, dict[int, list[float]]] = {m: {n: [] for n in _sizes(p)} for m in [*_variants(p), "knn"]}

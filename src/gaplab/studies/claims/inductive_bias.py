@@ -99,7 +99,7 @@ def _param_count(name: str, args: dict[str, Any], input_shape: tuple[int, ...], 
 
 
 def measure(ctx: StudyContext, p: P) -> M:
-    from gaplab.engine.datacache import prepared_for
+    from gaplab.engine import prepared_for
 
     acc: dict[tuple[str, bool], list[float]] = {}
     train_acc: dict[tuple[str, bool], list[float]] = {}

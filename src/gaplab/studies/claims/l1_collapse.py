@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from gaplab.engine.datacache import prepared_for
+from gaplab.engine import prepared_for
 from gaplab.spec import RunSpec
 from gaplab.studies.framework import (
     Check,

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from gaplab.engine.datacache import prepared_for
+from gaplab.engine import prepared_for
 from gaplab.spec import RunSpec
 from gaplab.studies.framework import (
     Check,

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from gaplab.engine.datacache import prepared_for
+from gaplab.engine import prepared_for
 from gaplab.spec import RunSpec
 from gaplab.studies.framework import (
     Check,

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from gaplab.engine.datacache import prepared_for
+from gaplab.engine import prepared_for
 from gaplab.spec import RunSpec
 from gaplab.studies.framework import (
     Check,

@@ -39,7 +39,7 @@ class StoredRun:
 
     def model(self) -> Any:
         """The trained model (final or best weights) in eval mode; needs the study's ``keep_state=True``."""
-        from gaplab.engine.pack import build_trained
+        from gaplab.engine import build_trained
 
         if self.state is None:
             raise RuntimeError("weights were not kept: declare the study with keep_state=True")

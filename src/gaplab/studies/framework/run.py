@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gaplab.engine.executor import run_local
+from gaplab.engine import run_local
 from gaplab.spec import RunSpec
 from gaplab.store.db import Store
 from gaplab.studies.framework.checks import Check, compose_summary, tightest
