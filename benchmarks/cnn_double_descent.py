@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from conv_packs import gemm_peak  # benchmarks/ is the script's folder, first on sys.path
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -48,17 +49,6 @@ DATA = {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, 
 NOISE = 0.15
 N_TRAIN = 4000
 
-
-def gemm_peak(repeats: int = 5) -> float:
-    """float32 GFLOP/s per CPU second of a 1024³ matrix product on this process's threads (best of ``repeats``)."""
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
-    a @ b
-    best = 0.0
-    for _ in range(repeats):
-        t = time.process_time()
-        torch.mm(a, b)
-        best = max(best, 2 * 1024 ** 3 / max(time.process_time() - t, 1e-9) / 1e9)
-    return best
 
 
 def notebook_cnn(channels: int) -> nn.Module:

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from gaplab.api.specs import build_run
 from gaplab.engine.batches import epoch_batches
 from gaplab.engine.conv import Conv, ConvNet, _col2im, _im2col, _weight_grad, _weight_matrix, out_shape
-from gaplab.engine.pack import Pack, _build_model
+from gaplab.engine.pack import Pack, build_model
 from gaplab.spec import RunSpec
 
 DATA = {"name": "mnist1d", "args": {"num_samples": 16000, "train_split": 0.25}, "standardize": False}
@@ -139,7 +139,7 @@ def _pack_step(pack: Pack) -> Callable[[], object]:
 def _loop_step(specs: list[RunSpec], pack: Pack) -> Callable[[], object]:
     """The plain approach: each model an nn.Module with its own torch.optim.SGD, one step after another."""
     ds = pack.data.ds
-    models = [_build_model(s, ds.input_shape, ds.output_dim) for s in specs]
+    models = [build_model(s, ds.input_shape, ds.output_dim) for s in specs]
     opts = [torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9) for m in models]
     x, y = pack.data.x_pool[:BATCH * 8], pack.data.true_labels[:BATCH * 8]
     state = {"s": 0}
