@@ -47,6 +47,11 @@ def test_flags_set_their_spec_keys() -> None:
         "model.args.width": 8, "reg.l2": 0.5, "optim.batch_size": 16}
 
 
+def test_flags_read_from_a_commands_parameters() -> None:
+    flags = F.RunFlags.from_params({"width": 8, "l2": None, "quick": True, "source": "d.csv"})
+    assert flags == F.RunFlags(width=8)  # the command's own options (quick, source) are not run flags
+
+
 def test_positional_data_or_spec(tmp_path: Path) -> None:
     csv = _csv(tmp_path)
     spec = F.build_run(str(csv), F.RunFlags(target="y", model="logistic"), [])

@@ -17,6 +17,7 @@ from gaplab.store.db import DEFAULT_PATH, Store
 
 @user_errors
 def doctor(
+    ctx: typer.Context,
     source: F.Source = None,
     quick: Annotated[bool, typer.Option("--quick", help="A few seconds: smaller budgets everywhere.")] = False,
     checks: Annotated[list[str], typer.Option("--check", help="Run only this check family (repeatable): data, "
@@ -65,12 +66,7 @@ def doctor(
         from gaplab.errors import SpecError
 
         raise SpecError("--suspects: needs the label_noise family; add --check label_noise")
-    flags = F.RunFlags(
-        data=data, path=path, target=target, train_size=train_size, val_fraction=val_fraction,
-        label_noise=label_noise, model=model, width=width, depth=depth, optimizer=optimizer, lr=lr, momentum=momentum,
-        batch_size=batch_size, epochs=epochs, schedule=schedule, l1=l1, l2=l2, weight_decay=weight_decay,
-        dropout=dropout, label_smoothing=label_smoothing, mixup=mixup, seed=seed, device=device)
-    spec = F.build_run(source, flags, set_, spec_file)
+    spec = F.build_run(source, F.RunFlags.received(ctx), set_, spec_file)
     set_threads(threads)
     _diagnose(spec, quick=quick, checks=checks, target_error=target_error, out=out, suspects=suspects,
               store=None if no_store else store, default_store=store, as_json=as_json)

@@ -2,11 +2,13 @@
 
 Each flag is an ``Annotated`` type whose option is made by ``_flag`` from the API's keyword table
 (``gaplab.api.specs.KEYWORDS``), so a flag and the keyword ``gaplab.train`` takes name the same spec key.
-``RunFlags`` carries the values a command received; its ``overrides`` are the dotted spec keys they set.
+``RunFlags`` carries the values a command received (``RunFlags.received`` reads them from the command's click
+context, in one place for every command); its ``overrides`` are the dotted spec keys they set.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any
@@ -99,6 +101,17 @@ class RunFlags:
     mixup: float | None = None
     seed: int | None = None
     device: str | None = None
+
+    @classmethod
+    def received(cls, ctx: typer.Context) -> RunFlags:
+        """The run flags among the parameters a command parsed (typer needs each flag in the command's signature;
+        its value is read back here, so no command lists the table again)."""
+        return cls.from_params(ctx.params)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> RunFlags:
+        """The run flags among ``params`` (a command's parameters by name); other names are left out."""
+        return cls(**{f.name: params.get(f.name) for f in fields(cls)})
 
     def overrides(self) -> dict[str, Any]:
         """The dotted spec keys the given flags set."""

@@ -40,6 +40,7 @@ def summary_table(final: dict[str, Any], title: str) -> Table:
 
 @user_errors
 def train(
+    ctx: typer.Context,
     source: F.Source = None,
     data: F.Data = None,
     path: F.DataPath = None,
@@ -77,12 +78,7 @@ def train(
     """
     from gaplab.api.train import run_one
 
-    flags = F.RunFlags(
-        data=data, path=path, target=target, train_size=train_size, val_fraction=val_fraction,
-        label_noise=label_noise, model=model, width=width, depth=depth, optimizer=optimizer, lr=lr, momentum=momentum,
-        batch_size=batch_size, epochs=epochs, schedule=schedule, l1=l1, l2=l2, weight_decay=weight_decay,
-        dropout=dropout, label_smoothing=label_smoothing, mixup=mixup, seed=seed, device=device)
-    spec = F.build_run(source, flags, set_, spec_file)
+    spec = F.build_run(source, F.RunFlags.received(ctx), set_, spec_file)
     set_threads(threads)
     db = None if no_store else Store(store)
     with progress_bar(not as_json) as update:
