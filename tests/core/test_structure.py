@@ -1,4 +1,5 @@
-"""The package's shape: no import circles between modules, no private name used outside its module."""
+"""The package's shape: no import circles between modules, no private name used outside its module, no long
+function."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def _modules() -> dict[str, Path]:
 
 
 MODULES = _modules()
+MAX_FUNCTION_LINES = 60  # code lines of one function, its docstring left out
 
 
 @cache
@@ -128,3 +130,27 @@ def test_other_layers_use_the_engine_surface() -> None:
             elif isinstance(node, ast.ImportFrom) and node.module == "gaplab.engine":
                 inside += [f"{name}: {a.name} not exported" for a in node.names if a.name not in engine.__all__]
     assert inside == []
+
+
+def _code_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines from ``def`` to the function's last line, its docstring left out: a public function's numpydoc
+    docstring may be long, the code it documents may not (nested functions count toward their host)."""
+    n = (node.end_lineno or node.lineno) - node.lineno + 1
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        n -= (first.end_lineno or first.lineno) - first.lineno + 1
+    return n
+
+
+def test_every_function_is_short() -> None:
+    long = [f"{name}:{node.lineno} {node.name} ({n} lines)" for name, p in MODULES.items()
+            for node in ast.walk(_tree(p)) if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and (n := _code_lines(node)) > MAX_FUNCTION_LINES]
+    assert long == []
+
+
+def test_function_length_leaves_out_the_docstring_only() -> None:
+    f = ast.parse('@cache\ndef f(\n    x,\n):\n    """Doc.\n\n    More.\n    """\n    y = x\n    return y\n').body[0]
+    g = ast.parse("def g():\n    'not a docstring' + 'but code'\n    return 1\n").body[0]
+    assert isinstance(f, ast.FunctionDef) and isinstance(g, ast.FunctionDef)
+    assert (_code_lines(f), _code_lines(g)) == (5, 3)  # def, x, ):, y =, return; a string expression is code

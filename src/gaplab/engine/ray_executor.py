@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -245,6 +246,97 @@ def _checkpoint_folder(store: Store | None, given: str | None, every: float, loc
     return None
 
 
+class _Driver:
+    """This process's hold on Ray for one sweep: the connection (started here or joined), the reaper of a local
+    cluster, the shipped files; ``close`` undoes what was set up here, whatever failed."""
+
+    def __init__(self, address: str | None, num_cpus: int | None) -> None:
+        import ray
+
+        self.address = address
+        self.num_cpus = num_cpus
+        self.started_here = not ray.is_initialized()
+        self.local = self.started_here and address is None  # a cluster on this machine: workers see our folders
+        self.reaper: _Reaper | None = None
+        self.shipment: Shipment | None = None
+
+    def ship(self, specs: list[RunSpec]) -> None:
+        """Stage the files ``specs`` name (data files only for a remote cluster), then connect with them."""
+        self.shipment = stage(specs, data=not self.local)
+        self.connect()
+
+    def connect(self) -> None:
+        """Start (or join) the Ray connection with the shipment as its runtime env, once; joining one started
+        elsewhere is allowed only when nothing has to be shipped."""
+        import ray
+
+        if not self.started_here:
+            if self.shipment is not None:
+                # Ray uploads local folders only for a job's runtime_env, which its ray.init sets
+                raise SpecError("a Ray sweep of user model or data files must start its own Ray connection: call "
+                                "ray.shutdown() first and pass the cluster's address (gaplab ships the files then)")
+            return
+        if ray.is_initialized():
+            return
+        if self.local:
+            self.reaper = _Reaper()
+        # a local cluster's workers inherit this process's environment (GAPLAB_* settings included)
+        ray.init(address=self.address, num_cpus=None if self.address else (self.num_cpus or os.cpu_count()),
+                 include_dashboard=False, log_to_driver=False, configure_logging=False,
+                 runtime_env=self.shipment.runtime_env() if self.shipment is not None else None)
+
+    def tick(self) -> None:
+        """Tell the reaper (if any) about the cluster's processes started so far."""
+        if self.reaper is not None:
+            self.reaper.update()
+
+    def close(self) -> None:
+        """Shut down a connection started here, then let the reaper finish and remove the staged files."""
+        import ray
+
+        if self.started_here and ray.is_initialized():
+            ray.shutdown()
+        if self.reaper is not None:
+            self.reaper.close()
+        if self.shipment is not None:
+            self.shipment.cleanup()
+
+
+@dataclass(frozen=True)
+class _TaskSettings:
+    """What every pack task of a sweep is given besides its specs."""
+
+    keep_state: bool
+    threads: int
+    checkpoint_every: float
+
+
+def _drive(book: SweepBook, driver: _Driver, options: dict[str, Any], task: _TaskSettings,
+           progress: ProgressFn | None) -> dict[str, Any]:
+    """Submit the book's packs as Ray tasks, as many at once as the cluster has CPU slots, until all are settled."""
+    import ray
+
+    if "GAPLAB_TASK_MARKERS" in os.environ and not driver.local:
+        options["runtime_env"] = {"env_vars": {"GAPLAB_TASK_MARKERS": os.environ["GAPLAB_TASK_MARKERS"]}}
+    remote = ray.remote(_train_remote).options(**options)
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1)) // task.threads)
+    package = driver.shipment.name if driver.shipment is not None else None
+
+    def submit(pack: list[RunSpec], ck_folder: str | None, _label: str) -> Future[list[RunResult]]:
+        ref = remote.remote([s.normalized() for s in pack], [s.run_id for s in pack], task.keep_state,
+                            task.threads, ck_folder, task.checkpoint_every, package)
+        driver.tick()
+        return _settle(ref.future(), pack)
+
+    def on_progress(label: str, done: int, total: int) -> None:
+        driver.tick()
+        if progress is not None:
+            progress(label, done, total)
+
+    driver.tick()
+    return book.drive(slots, submit, on_progress, " (ray)")
+
+
 def run_ray(
     specs: Iterable[RunSpec],
     store: Store | None,
@@ -265,76 +357,24 @@ def run_ray(
     none on a remote one). ``gpus_per_pack``: the share of one GPU each pack task asks for with device cuda.
     """
     require_ray()
-    import ray
-
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     specs = list(specs)
-    started_here = not ray.is_initialized()
-    local = started_here and address is None  # a cluster on this machine: its workers see the driver's folders
-    folder = _checkpoint_folder(store, checkpoint_dir, checkpoint_every, local)
+    driver = _Driver(address, num_cpus)
+    folder = _checkpoint_folder(store, checkpoint_dir, checkpoint_every, driver.local)
     cuda = any(s.device.startswith("cuda") for s in specs)
-    reaper: _Reaper | None = None
-    shipment: Shipment | None = None
-
-    def connect(package: Shipment | None) -> None:
-        nonlocal reaper
-        if not started_here:
-            if package is not None:
-                # Ray uploads local folders only for a job's runtime_env, which its ray.init sets
-                raise SpecError("a Ray sweep of user model or data files must start its own Ray connection: call "
-                                "ray.shutdown() first and pass the cluster's address (gaplab ships the files then)")
-            return
-        if ray.is_initialized():
-            return
-        if local:
-            reaper = _Reaper()
-        # a local cluster's workers inherit this process's environment (GAPLAB_* settings included)
-        ray.init(address=address, num_cpus=None if address else (num_cpus or os.cpu_count()),
-                 include_dashboard=False, log_to_driver=False, configure_logging=False,
-                 runtime_env=package.runtime_env() if package is not None else None)
-
     try:
         options: dict[str, Any] = {"num_cpus": threads_per_task, "max_retries": TASK_RETRIES}
         budget = None
         if cuda:  # the GPU's memory decides the packs: connect (shipping every run's files) before planning
-            shipment = stage(specs, data=not local)
-            connect(shipment)
+            driver.ship(specs)
             gpu, budget = gpu_request(gpus_per_pack)
             options.update(gpu)
         book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every if folder else 0,
                          checkpoint_root=folder, budget=budget)
         if not book.packs:
             return book.summary()
-        if not cuda:
-            # ship before any pack starts: a file that cannot travel fails the sweep here, with its name
-            shipment = stage([s for p in book.packs for s in p], data=not local)
-            connect(shipment)
-        if "GAPLAB_TASK_MARKERS" in os.environ and not local:
-            options["runtime_env"] = {"env_vars": {"GAPLAB_TASK_MARKERS": os.environ["GAPLAB_TASK_MARKERS"]}}
-        remote = ray.remote(_train_remote).options(**options)
-        slots = max(1, int(ray.cluster_resources().get("CPU", 1)) // threads_per_task)
-        package = shipment.name if shipment is not None else None
-
-        def submit(pack: list[RunSpec], ck_folder: str | None, _label: str) -> Future[list[RunResult]]:
-            ref = remote.remote([s.normalized() for s in pack], [s.run_id for s in pack], keep_state,
-                                threads_per_task, ck_folder, checkpoint_every, package)
-            if reaper is not None:
-                reaper.update()
-            return _settle(ref.future(), pack)
-
-        def on_progress(label: str, done: int, total: int) -> None:
-            if reaper is not None:
-                reaper.update()
-            if progress is not None:
-                progress(label, done, total)
-
-        if reaper is not None:
-            reaper.update()
-        return book.drive(slots, submit, on_progress, " (ray)")
+        if not cuda:  # ship before any pack starts: a file that cannot travel fails the sweep here, with its name
+            driver.ship([s for p in book.packs for s in p])
+        return _drive(book, driver, options, _TaskSettings(keep_state, threads_per_task, checkpoint_every), progress)
     finally:
-        if started_here and ray.is_initialized():
-            ray.shutdown()
-        if reaper is not None:
-            reaper.close()
-        if shipment is not None:
-            shipment.cleanup()
+        driver.close()
