@@ -76,6 +76,7 @@ def test_same_positional_data_in_every_command(tmp_path: Path) -> None:
 
     stored = Store(db).run(json.loads(r.stdout.strip().splitlines()[-1])["run_id"])
     assert stored is not None and stored["spec"]["data"]["name"] == "file"
+    assert (stored["spec"]["model"]["name"], stored["spec"]["optim"]["epochs"]) == ("logistic", 1)  # flags via ctx
     r = runner.invoke(app, ["doctor", csv, "--target", "y", "--quick", "--check", "data", "--no-store", "--json",
                             "--threads", "1", "--store", db])
     assert r.exit_code == 0, r.output
