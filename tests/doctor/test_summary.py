@@ -26,7 +26,7 @@ def test_root_cause_comes_before_its_symptoms():
 def test_data_problems_lead_and_clean_runs_say_so():
     checks = [_c("init", "initial loss", "FAIL", "init too large"), _c("data", "one-feature leakage", "FAIL", "leak")]
     assert "Fix this first — one-feature leakage: leak" in summarize(checks)
-    assert summarize([_c("data", "x", "PASS")]) == "All 1 checks passed: nothing here blocks training."
+    assert summarize([_c("data", "x", "PASS")]) == "The check passed: nothing here blocks training."
 
 
 def test_verdicts_and_worst():

@@ -96,7 +96,8 @@ def _diagnose(spec: RunSpec, *, quick: bool, checks: list[str], target_error: fl
         return
     console.print(doctor_view.findings(diag, console.width))
     console.print(diag.summary, highlight=False)
-    console.print(f"[dim]{len(diag.checks)} checks in {diag.seconds:.1f} s (CPU {diag.cpu_seconds:.1f} s); "
+    n = len(diag.checks)
+    console.print(f"[dim]{n} check{'' if n == 1 else 's'} in {diag.seconds:.1f} s (CPU {diag.cpu_seconds:.1f} s); "
                   f"plots in {folder}{'' if store is None else f'; stored as doctor/{key} in {store}'}[/]",
                   highlight=False)
     if written is not None:

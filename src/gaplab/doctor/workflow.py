@@ -102,10 +102,10 @@ def summarize(checks: list[Finding], suggested_lr: float | None = None, user_lr:
             parts.append("Also failing: " + "; ".join(f"{c.name} ({c.cause})" for c in others[:4]) + ".")
     elif warns:
         # the first sentence names the most fundamental warning's cause, as it names a failure's
-        parts.append(f"No check failed ({ran} checks, {len(warns)} worth a look); look first at "
+        parts.append(f"No check failed ({_checks(ran)}, {len(warns)} worth a look); look first at "
                      f"{warns[0].name} — {warns[0].cause}.")
     else:
-        parts.append(f"All {ran} checks passed: nothing here blocks training.")
+        parts.append(f"{'The check' if ran == 1 else f'All {_checks(ran)}'} passed: nothing here blocks training.")
     rest = warns if fails else warns[1:]
     if rest:
         parts.append(("Worth a look: " if fails else "Also worth a look: ") +
@@ -115,3 +115,8 @@ def summarize(checks: list[Finding], suggested_lr: float | None = None, user_lr:
     if na:
         parts.append(f"{na} check{'s' if na > 1 else ''} n/a here (see the table for why).")
     return " ".join(parts)
+
+
+def _checks(n: int) -> str:
+    """``n`` checks, with the noun in the singular for one."""
+    return f"{n} check" if n == 1 else f"{n} checks"
