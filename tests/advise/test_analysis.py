@@ -55,3 +55,19 @@ def test_analysis_of_known_curves() -> None:
     assert any("will not" in w for w in x["words"])
     assert x["actions"][0]["action"] in ("more data", "more regularization")
     assert x["bias_variance"]["plain"]["gap"] == pytest.approx(0.5 * x["error_at_n"]["plain"], rel=1e-6)
+
+
+def _bias_variance(gaps: list[float]) -> dict[str, object]:
+    return {"plain": {"train_error": 0.0, "test_error": 0.05, "gap": 0.05, "still_falling": False},
+            "gap_by_size": {50 * 2**i: g for i, g in enumerate(gaps)}}
+
+
+@pytest.mark.parametrize("shape", ["ok", "flat"])
+def test_a_flat_curve_is_no_case_for_more_data(shape: str) -> None:
+    """A train/test gap that shrinks with n says "more data" only if the test error itself falls with n."""
+    cv = {"plain": {"name": "plain", "shape": shape, "shape_reason": "error does not fall measurably",
+                    "predictions": []}}
+    acts = analysis._actions(cv, {"plain": 0.05}, {}, "plain", _bias_variance([0.066, 0.05]), 455)
+    assert [a["action"] for a in acts] == (["more data"] if shape == "ok" else ["none clearly"])
+    if shape == "flat":
+        assert "flat" in acts[0]["why"] and "more data is not shown to help" in acts[0]["why"]

@@ -229,15 +229,21 @@ def _actions(cv: dict[str, Any], at_n: dict[str, float], paired: dict[str, Any],
         acts.append({"action": "bigger model", "why": f"training error {pl['train_error']:.3f} is close to test "
                      f"error {pl['test_error']:.3f}: the model underfits (bias)"})
     gaps = list(bv["gap_by_size"].values())
+    # a gap that shrinks while the test error itself does not fall measurably (a flat curve) is no case for data
+    flat = cv["plain"].get("shape") == "flat"
     if (not any(a["action"] == "more data" for a in acts) and pl["gap"] > 0.5 * pl["test_error"] > 0
-            and gaps[-1] < gaps[0]):
+            and gaps[-1] < gaps[0] and not flat):
         acts.append({"action": "more data", "why": f"variance: training error {pl['train_error']:.3f} vs test "
                      f"{pl['test_error']:.3f}, and the gap shrinks with n ({gaps[0]:.3f} → {gaps[-1]:.3f})"})
     if pl["still_falling"] and pl["train_error"] >= 0.5 * pl["test_error"]:
         acts.append({"action": "train longer", "why": "the plain model underfits and its training loss was still "
                      "falling at the end of training"})
     if not acts:
-        acts.append({"action": "none clearly", "why": "no action has an effect beyond seed-to-seed noise here"})
+        why = "no action has an effect beyond seed-to-seed noise here"
+        if flat:
+            why += f"; the plain learning curve is flat ({cv['plain'].get('shape_reason')}), so more data is not " \
+                   "shown to help at these sizes"
+        acts.append({"action": "none clearly", "why": why})
     return acts
 
 
