@@ -257,7 +257,8 @@ def main() -> None:
     if a.tuning_only:
         advise_truth_eval.RESULT_JSON = Path("/tmp/advise_truth_tuning.json")
         advise_truth_eval.FIGURE = Path("/tmp/advise_truth_tuning.png")
-    fixed = json.loads(CURVES_FIXED_JSON.read_text()) if CURVES_FIXED_JSON.exists() else {}
+    fixed = with_start_errors(json.loads(CURVES_FIXED_JSON.read_text()) if CURVES_FIXED_JSON.exists() else {},
+                              Path(a.store).parent / "advise-truth-data")
     advise_truth_eval.evaluate(cached, [p.key for p in TUNING], [] if a.tuning_only else [p.key for p in HELD_OUT],
                                [] if a.tuning_only else list(MEASURED_SECOND), fixed)
 
