@@ -34,6 +34,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent
 CURVES_JSON = ROOT / "results" / "advise_truth_curves.json"
+# the first session's fixed-recipe curves of the 12 pairs it measured, kept beside their re-measurement under the
+# patience rule (the held-out part "as first measured")
+CURVES_FIXED_JSON = ROOT / "results" / "advise_truth_curves_fixed.json"
 RESULT_JSON = ROOT / "results" / "advise_truth.json"
 FIGURE = ROOT.parent / "docs" / "advise-truth-calibration.png"
 # every run is stored here (a rerun skips what is stored); the measured curves, per pair, in CURVES_JSON (committed)
@@ -254,8 +257,10 @@ def main() -> None:
     if a.tuning_only:
         advise_truth_eval.RESULT_JSON = Path("/tmp/advise_truth_tuning.json")
         advise_truth_eval.FIGURE = Path("/tmp/advise_truth_tuning.png")
+    fixed = with_start_errors(json.loads(CURVES_FIXED_JSON.read_text()) if CURVES_FIXED_JSON.exists() else {},
+                              Path(a.store).parent / "advise-truth-data")
     advise_truth_eval.evaluate(cached, [p.key for p in TUNING], [] if a.tuning_only else [p.key for p in HELD_OUT],
-                               [] if a.tuning_only else list(MEASURED_SECOND))
+                               [] if a.tuning_only else list(MEASURED_SECOND), fixed)
 
 
 if __name__ == "__main__":

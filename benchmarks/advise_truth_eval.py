@@ -224,15 +224,24 @@ def figure(rows: list[dict[str, Any]], tuning: list[str], path: Path) -> None:
 
 
 def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
-             fresh: list[str] | None = None) -> dict[str, Any]:
-    """Score every method on both parts; calibrate κ on the tuning part; write the JSON and the figure."""
-    keys = [k for k in tuning + held_out if k in cached]
+             fresh: list[str] | None = None, fixed: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Score every method on every part; calibrate κ on the tuning part; write the JSON and the figure.
+
+    ``fixed`` holds the first session's fixed-recipe curves: a held-out pair re-measured under the patience rule
+    is scored both ways, its first curve as ``KEY@fixed`` (part ``held_out_first``: the held-out part as first
+    measured; ``held_out``: advise as it ships)."""
+    redone = [k for k in held_out if k in cached and k in (fixed or {})
+              and cached[k].get("recipe", {}).get("stopping") == "patience"]
+    cached = {**cached, **{f"{k}@fixed": {**(fixed or {})[k], "key": f"{k}@fixed"} for k in redone}}
+    keys = [k for k in tuning + held_out if k in cached] + [f"{k}@fixed" for k in redone]
     rows = {k: curve_methods(cached[k]) for k in keys}
     tuned = [k for k in tuning if k in rows]
     # before: the first session's κ (per horizon); after: pooled split-conformal κ; both from the tuning part only
     kap_before = calibrate([rows[k] for k in tuned], rule="per-horizon")
     before: dict[str, Any] = {}
-    named = [("tuning", tuning), ("held_out", held_out), ("held_out_new", fresh or []), ("all", tuning + held_out)]
+    named = [("tuning", tuning), ("held_out_first", [f"{k}@fixed" if k in redone else k for k in held_out]),
+             ("held_out", held_out), ("held_out_new", fresh or []),
+             ("remeasured_fixed", [f"{k}@fixed" for k in redone]), ("remeasured", redone), ("all", tuning + held_out)]
     for part, ks in named:
         rs = [dict(rows[k]) for k in ks if k in rows]
         for r in rs:
@@ -248,12 +257,14 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
                               "kappa_before": {f"{h:g}": v for h, v in kap_before.items()},
                               "coverage_before": before, "tuning_leave_one_pair_out": leave_one_pair_out(rows, tuned),
                               "protocol": {k: cached[k].get("recipe", {}).get("stopping", "fixed") for k in keys},
-                              "parts": {}}
+                              "remeasured_under_patience": redone, "parts": {}}
     for part, ks in named:
         rs = [rows[k] for k in ks if k in rows]
         if not rs:
             continue
         s = summarize(rs)
+        s["pairs"] = [k for k in ks if k in rows]
+        s["patience"] = sum(result["protocol"][k] == "patience" for k in s["pairs"])
         checked = [rec[k] for k in ks if k in rec and rec[k]["checked"]]
         s["recommended_ok"] = float(np.mean([c["ok"] for c in checked])) if checked else None
         s["recommended_same"] = float(np.mean([c["same"] for c in checked])) if checked else None
@@ -264,7 +275,7 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
     result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000") if "mnist1d-mlp-1000" in parts[part]
                                            else None) for part, s in result["parts"].items()}
     RESULT_JSON.write_text(json.dumps(result, indent=1))
-    figure(list(rows.values()), tuning, FIGURE)
+    figure([r for k, r in rows.items() if not k.endswith("@fixed")], tuning, FIGURE)
     _print(result, rows, rec, tuning)
     return result
 
@@ -280,7 +291,7 @@ def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tu
         for i, h in enumerate(r["horizons"]):
             inside = "yes" if r["low"][i] <= r["truth"][i] <= r["high"][i] else "**no**"
             w = ", ".join(f"{m} {v:.2f}" for m, v in sorted(r["weights"].items(), key=lambda kv: -kv[1])[:3])
-            part = "tuning" if k in tuning else "held out"
+            part = "tuning" if k in tuning else "held out, first (fixed)" if k.endswith("@fixed") else "held out"
             print(f"| {k} | {part} | {h:g}× | {r['targets'][i]:g} | {r['pred']['advise'][i]:.3f} ({r['low'][i]:.3f}–"
                   f"{r['high'][i]:.3f}) | {r['truth'][i]:.3f} | {inside} | {r['shape']} | {w} |")
     print(f"\nκ (tuning, pooled split-conformal): {result['kappa']}; before (per horizon): {result['kappa_before']}")
@@ -291,7 +302,8 @@ def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tu
         print(f"coverage before ({part}, per-horizon κ): " + ", ".join(
             f"{h} {v['coverage']:.0%} (median width {v['median_width']:.3f})" for h, v in b.items()))
     for part, s in result["parts"].items():
-        print(f"\n**{part}**: {s['curves']} curves; recommended configuration best at 2n (or within the paired "
+        print(f"\n**{part}**: {s['curves']} curves ({s['patience']} under the patience rule); recommended "
+              f"configuration best at 2n (or within the paired "
               f"interval) in {_pct(s['recommended_ok'])}, the very best in {_pct(s['recommended_same'])}")
         methods = list(next(iter(s["by_horizon"].values()))["mae"])
         print("\n| method | " + " | ".join(f"MAE {h} | median {h} | rank {h}" for h in s["by_horizon"]) + " |")

@@ -103,6 +103,7 @@ def advise(
     lr: float | None = None,
     batch_size: int | None = None,
     optimizer: str | None = None,
+    weight_decay: float | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     on_plan: Callable[[Plan], None] | None = None,
 ) -> Advice:
@@ -114,8 +115,9 @@ def advise(
     image augmentation; ``noise`` adds input-noise
     augmentation to tabular data; ``goal`` asks whether more data can reach that error; ``on_plan`` is called
     with the final plan before any training; ``factors`` are the multiples of n predicted (default 2, 4, 8: the
-    horizons whose interval coverage the truth benchmark measured); ``lr`` / ``batch_size`` / ``optimizer`` are
-    your own training recipe (the plan says which parts are yours). ``n_boot`` is kept for compatibility: the
+    horizons whose interval coverage the truth benchmark measured); ``lr`` / ``batch_size`` / ``optimizer`` /
+    ``weight_decay`` (decoupled, as AdamW's; in every configuration) are your own training recipe (the plan says
+    which parts are yours). ``n_boot`` is kept for compatibility: the
     intervals no longer come from a seed bootstrap (see ``advise.predict``).
     """
     from gaplab.advise import analysis, sweep
@@ -126,7 +128,7 @@ def advise(
         raise SpecError(f"seeds: at least 2 are needed for intervals, got {seeds}")
     if epochs is not None and epochs < 1:
         raise SpecError(f"epochs: must be positive, got {epochs}")
-    recipe = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer}
+    recipe = {"lr": lr, "batch_size": batch_size, "optimizer": optimizer, "weight_decay": weight_decay}
     plan = base_plan(data_spec(data, target), model, model_args, n, flip=flip, tabular_noise=noise, width=width,
                      recipe=recipe)
     plan = _with_counts(plan, seeds, epochs)

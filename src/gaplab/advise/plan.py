@@ -20,7 +20,7 @@ from typing import Any
 from gaplab.engine import with_fingerprint
 from gaplab.errors import DataError, SpecError
 from gaplab.models import create_model, has_dropout, user
-from gaplab.spec import DataSpec, RunSpec, parse_run
+from gaplab.spec import DataSpec, RegSpec, RunSpec, parse_run
 
 # L2 strengths λ (penalty λ/(2m)·Σ‖W‖², m = training-set size), dropout rate, early-stopping hold-out and patience
 L2_STRENGTHS = (1.0, 10.0, 100.0)
@@ -72,6 +72,7 @@ class Plan:
     optimizer: str = "adam"
     recipe_source: str = "advise's default"
     converge: bool = True  # the patience rule on the training loss (False: every run trains the full cap)
+    weight_decay: float = 0.0  # the user's decoupled weight decay (AdamW's), part of the recipe of every run
     hashed: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # fingerprints, once per plan
 
     @property
@@ -113,6 +114,8 @@ class Plan:
         elif self.converge:
             raw["reg"] = {"early_stopping": {"monitor": "train_loss", "patience": self.patience_for(train),
                                              "min_delta": CONVERGE_MIN_DELTA}}
+        if self.weight_decay:
+            raw.setdefault("reg", {})["weight_decay"] = self.weight_decay
         spec = parse_run(raw)
         spec = spec.replace(**config.overrides) if config.overrides else spec
         # a user model's code fingerprint enters its run ids (hashed once per plan)
@@ -127,7 +130,8 @@ class Plan:
                 "model_args": self.model_args, "n_user": self.n_user, "pool": self.pool, "sizes": self.sizes,
                 "configs": [{"name": c.name, "label": c.label} for c in self.configs], "seeds": self.seeds,
                 "epochs": self.epochs, "min_steps": self.min_steps, "batch_size": self.batch_size, "lr": self.lr,
-                "optimizer": self.optimizer, "recipe_source": self.recipe_source, "converge": self.converge,
+                "optimizer": self.optimizer, "weight_decay": self.weight_decay, "recipe_source": self.recipe_source,
+                "converge": self.converge,
                 "models": len(self.configs) * len(self.sizes) * self.seeds, "notes": self.notes,
                 "estimate_seconds": self.estimate_seconds, "budget_seconds": self.budget_seconds}
 
@@ -142,7 +146,9 @@ class Plan:
             f"  data: {self.group.split('/', 1)[1].rsplit('-', 2)[0]} ({self.kind}), your n = {self.n_user}; "
             f"sizes {', '.join(map(str, self.sizes))}; one fixed test set for all",
             f"  model: {self.model}({args}); recipe ({self.recipe_source}): {self.optimizer} lr {self.lr:g}, batch "
-            f"{self.batch_size}; " + (f"every size trained until its training loss stops falling (patience ≈ "
+            f"{self.batch_size}"
+            + (f", weight decay {self.weight_decay:g} (decoupled) in every configuration" if self.weight_decay else "")
+            + "; " + (f"every size trained until its training loss stops falling (patience ≈ "
                                       f"{CONVERGE_STEPS} steps, min. improvement {CONVERGE_MIN_DELTA:g}), capped at "
                                       if self.converge else "")
             + f"{self.epochs} epochs (at least {self.min_steps} steps at small sizes); early-stopping "
@@ -247,8 +253,9 @@ def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | No
               min_steps: int = 400, width: int | None = None, recipe: dict[str, Any] | None = None) -> Plan:
     """The full plan before budgeting: loads the data once to learn its shape, pool size and classes.
 
-    ``recipe`` holds the user's own training recipe (``optimizer``, ``lr``, ``batch_size``); what it does not
-    give is advise's default (adam, lr 0.005, batch from the smallest size), and the plan says which is which."""
+    ``recipe`` holds the user's own training recipe (``optimizer``, ``lr``, ``batch_size``, ``weight_decay``); what
+    it does not give is advise's default (adam, lr 0.005, batch from the smallest size, no weight decay), and the
+    plan says which is which."""
     from gaplab.engine import prepared_for
 
     d = data.model_dump(mode="json", exclude_none=True)
@@ -289,7 +296,8 @@ def base_plan(data: DataSpec, model: str | None, model_args: dict[str, Any] | No
     batch = int(min(100, max(32, sizes[0] // 2)))
     return Plan(d, kind, model, model_args, n_user, pool, sizes, configurations(model, model_args, aug, dropout),
                 seeds, epochs, min_steps, int(mine.get("batch_size", batch)), float(mine.get("lr", 5e-3)), notes,
-                optimizer=str(mine.get("optimizer", "adam")), recipe_source=source)
+                optimizer=str(mine.get("optimizer", "adam")), recipe_source=source,
+                weight_decay=float(mine.get("weight_decay", 0.0)))
 
 
 def _augmentation_notes(kind: str, flip: bool, aug: list[dict]) -> list[str]:
@@ -304,13 +312,30 @@ def _augmentation_notes(kind: str, flip: bool, aug: list[dict]) -> list[str]:
 def _recipe(recipe: dict[str, Any] | None) -> tuple[dict[str, Any], str]:
     """The keys of the user's recipe that are set (checked), and a line saying whose recipe the plan uses."""
     mine = {k: v for k, v in (recipe or {}).items() if v is not None}
-    unknown = set(mine) - {"optimizer", "lr", "batch_size"}
+    unknown = set(mine) - {"optimizer", "lr", "batch_size", "weight_decay"}
     if unknown:
-        raise SpecError(f"recipe: unknown keys {sorted(unknown)}; use optimizer, lr, batch_size")
+        raise SpecError(f"recipe: unknown keys {sorted(unknown)}; use optimizer, lr, batch_size, weight_decay")
+    if not float(mine.get("weight_decay", 0.0)) >= 0:
+        raise SpecError(f"recipe.weight_decay: must be >= 0, got {mine['weight_decay']!r}")
     if mine.get("optimizer", "adam") not in ("adam", "adamw", "sgd"):
         raise SpecError(f"recipe.optimizer: one of adam, adamw, sgd, got {mine['optimizer']!r}")
     source = ("yours: " + ", ".join(sorted(mine)) + "; the rest advise's default") if mine else "advise's default"
     return mine, source
+
+
+def recipe_from_reg(reg: RegSpec) -> dict[str, Any]:
+    """The part of a run's ``reg`` section advise takes as the user's recipe: decoupled weight decay (AdamW's),
+    applied to every configuration. Any other regularizer set is an error naming it: advise compares its own
+    regularizers against an unregularized model, so it would silently not be the model the user asked about."""
+    for name in RegSpec.model_fields:  # 0 / None / off mean "not set" (a built spec may carry dropout 0.0)
+        if name not in ("weight_decay", "early_stopping") and getattr(reg, name) not in (None, 0, 0.0, False, ()):
+            raise SpecError(f"reg.{name}: advise compares its own regularizers (L2, dropout, early stopping, "
+                            f"augmentation) against an unregularized model and takes none of yours; leave it out "
+                            f"(gaplab.sweep trains your own)")
+    if reg.early_stopping is not None:
+        raise SpecError("reg.early_stopping: advise stops every size by its own rule (and early stopping is one of "
+                        "its configurations); leave it out")
+    return {"weight_decay": reg.weight_decay} if reg.weight_decay else {}
 
 
 def shrink_steps(plan: Plan, more_seeds: bool = True) -> list[Plan]:

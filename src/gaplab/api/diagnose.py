@@ -182,6 +182,7 @@ def advise(spec: SpecSource = None, *, budget: str | float | None = "5m", store:
     gaplab.errors.DataError: data (X, y): only 5 examples; gaplab needs at least 10 to hold out a test set ...
     """
     from gaplab.advise import advise as run_advise
+    from gaplab.advise.plan import recipe_from_reg
 
     if isinstance(spec, str | Path) and not overrides and _is_data_name(spec):
         overrides = {"data": str(spec)} if not Path(str(spec)).exists() else {"path": str(spec)}
@@ -189,7 +190,7 @@ def advise(spec: SpecSource = None, *, budget: str | float | None = "5m", store:
     folder_ = default_folder(store_path(store))
     built = build_run(spec, overrides, data_folder=folder_)
     model, model_args = _given_model(spec, overrides, folder_)
-    recipe = _given_recipe(spec, overrides, built)
+    recipe = {**_given_recipe(spec, overrides, built), **recipe_from_reg(built.reg)}  # other reg.* keys: an error
     db = raw_store(store)
     with progress_updates(progress) as update, torch_threads(threads):
         return run_advise(built.data, model, budget, model_args=model_args, n=n, seeds=seeds, epochs=epochs,
