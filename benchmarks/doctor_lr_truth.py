@@ -133,16 +133,24 @@ def truth(name: str, over: dict[str, Any]) -> dict[str, Any]:
 
 
 def curves(name: str, over: dict[str, Any]) -> list[dict[str, Any]]:
-    """The doctor's learning-rate range (default budget) from each doctor seed."""
+    """The doctor's learning-rate range (default budget) from each doctor seed: training and validation losses.
+
+    (``<pair>.curves.json`` are the previous session's ranges, training loss only, kept for comparison.)"""
     def make() -> list[dict[str, Any]]:
         out = []
         for seed in range(DOCTOR_SEEDS):
             c = lr_range.measure(Context(spec_of(over, seed), "default"))
-            out.append({"rates": c.rates, "losses": np.where(np.isfinite(c.losses), c.losses, 1e30).tolist(),
+            assert c.val_losses is not None
+            out.append({"rates": c.rates, "losses": _finite(c.losses), "val_losses": _finite(c.val_losses),
                         "init_loss": c.init_loss})
         return out
 
-    return _cached(CACHE / f"{name.replace(' ', '_')}.curves.json", make)
+    return _cached(CACHE / f"{name.replace(' ', '_')}.range.json", make)
+
+
+def _finite(a: np.ndarray) -> list[list[float]]:
+    """JSON has no inf: a diverged copy is stored as 1e30."""
+    return np.where(np.isfinite(a), a, 1e30).tolist()
 
 
 # ---- the reference rules, from their documented definitions (see the module docstring) ------------------------
@@ -247,7 +255,7 @@ def main() -> None:
         if only and i not in only:
             continue
         slug = name.replace(" ", "_")
-        if args.cached_only and not all((CACHE / f"{slug}.{part}.json").exists() for part in ("truth", "curves")):
+        if args.cached_only and not all((CACHE / f"{slug}.{part}.json").exists() for part in ("truth", "range")):
             continue
         rows[name] = evaluate(name, over)
         print(f"done {name}", file=sys.stderr, flush=True)

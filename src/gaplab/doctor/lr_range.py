@@ -14,6 +14,7 @@ import numpy as np
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.result import FAIL, PASS, WARN, Finding
+from gaplab.engine import RunResult
 from gaplab.spec import RunSpec
 
 FAMILY = "lr"
@@ -32,6 +33,7 @@ class LrCurve:
     losses: np.ndarray  # (seeds, rates) final training loss; inf where a copy diverged
     init_loss: float
     user_loss: np.ndarray  # (seeds,) at the user's own rate
+    val_losses: np.ndarray | None = None  # (seeds, rates) final validation loss (same evaluation); inf if diverged
 
 
 def grid(optimizer: str, per_decade: int) -> list[float]:
@@ -51,9 +53,14 @@ def measure(ctx: Context) -> LrCurve:
     specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s})
              for s in range(b.lr_seeds) for r in [*rates, user.optim.lr]]
     _, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs)
-    loss = np.array([r.final.get("train_loss", math.inf) if r.status == "done" else math.inf for r in res])
-    loss = np.where(np.isfinite(loss), loss, math.inf).reshape(b.lr_seeds, len(rates) + 1)
-    return LrCurve(rates, loss[:, :-1], ctx.init_loss, loss[:, -1])
+    loss, val = (_final(res, key).reshape(b.lr_seeds, len(rates) + 1) for key in ("train_loss", "val_loss"))
+    return LrCurve(rates, loss[:, :-1], ctx.init_loss, loss[:, -1], val[:, :-1])
+
+
+def _final(res: list[RunResult], key: str) -> np.ndarray:
+    """``key`` of each run's final metrics; inf where the run diverged."""
+    v = np.array([r.final.get(key, math.inf) if r.status == "done" else math.inf for r in res])
+    return np.where(np.isfinite(v), v, math.inf)
 
 
 @dataclass
