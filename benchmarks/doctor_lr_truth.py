@@ -6,9 +6,12 @@ For each (data, model, optimizer) pair:
   grid of rates (the doctor's range for the optimizer) × 3 seeds, one pack; the grid's best is the lowest seed-mean
   final validation loss;
 - **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 2 seeds each) from
-  5 doctor seeds; every rule reads the same curve (seed-mean final training loss against the rate):
-  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``, a tenth of the training-loss minimum (since issue 22);
-  - ``gaplab minimum``: the minimum itself (the doctor's suggestion before issue 22);
+  5 doctor seeds, final training and validation loss per rate; the reference rules read the seed-mean training
+  loss against the rate (what an LR finder records), gaplab's rule also the validation loss:
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the validation-loss minimum, or a tenth of it where
+    the range already overfits there (since issue 22's third session);
+  - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
+  - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
     decreasing run's point 1/3 + 1/6 of the way along it; the steepest loss drop per log-rate; the rate of the
     lowest loss divided by 10), after fastai's trimming of the first tenth of the curve (``lr_find`` passes
@@ -55,7 +58,7 @@ DOCTOR_SEEDS = 5
 HIT = 1.05
 SGD = {"name": "sgd", "momentum": 0.9}
 ADAM = {"name": "adam"}
-RULES = ("gaplab", "gaplab minimum", "fastai valley", "fastai steep", "fastai minimum", "Lightning")
+RULES = ("gaplab", "gaplab tenth", "gaplab minimum", "fastai valley", "fastai steep", "fastai minimum", "Lightning")
 
 
 def _table(name: str) -> str:
@@ -140,7 +143,6 @@ def curves(name: str, over: dict[str, Any]) -> list[dict[str, Any]]:
         out = []
         for seed in range(DOCTOR_SEEDS):
             c = lr_range.measure(Context(spec_of(over, seed), "default"))
-            assert c.val_losses is not None
             out.append({"rates": c.rates, "losses": _finite(c.losses), "val_losses": _finite(c.val_losses),
                         "init_loss": c.init_loss})
         return out
@@ -203,12 +205,15 @@ def lightning(rates: np.ndarray, loss: np.ndarray) -> float | None:
 
 def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
     rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
-    c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1))
+    val = np.array(curve["val_losses"])
+    c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1),
+                         np.where(val >= 1e29, np.inf, val))
     mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
     s = lr_range.suggest(c)
-    return {"gaplab": s.lr, "gaplab minimum": s.minimum, "fastai valley": fastai_valley(rates, mean),
-            "fastai steep": fastai_steep(rates, mean), "fastai minimum": fastai_minimum(rates, mean),
-            "Lightning": lightning(rates, mean)}
+    return {"gaplab": s.lr, "gaplab minimum": s.minimum,
+            "gaplab tenth": None if s.minimum is None else s.minimum / 10,
+            "fastai valley": fastai_valley(rates, mean), "fastai steep": fastai_steep(rates, mean),
+            "fastai minimum": fastai_minimum(rates, mean), "Lightning": lightning(rates, mean)}
 
 
 def at_suggestions(name: str, over: dict[str, Any], lrs: list[float]) -> dict[str, list[float]]:
