@@ -156,7 +156,7 @@ def run(ctx: Context) -> list[Finding]:
         return [Finding(FAMILY, "learning rate", None, "inconclusive", band, WARN, s.reason,
                         "widen the grid or the budget (default mode), or check the other failures first", details)]
     ratio = user / s.minimum
-    shown = f"suggest {s.lr:.3g} (loss minimum {s.minimum:.3g}; yours {user:g})"
+    shown = f"suggest {s.lr:.3g} (training-loss minimum {s.minimum:.3g}; yours {user:g})"
     if excess < 0.2 or (0.1 <= ratio <= 10 and excess < 0.5):
         return [Finding(FAMILY, "learning rate", s.lr, shown, band, PASS, details=details)]
     too = _direction(user, s.minimum)
