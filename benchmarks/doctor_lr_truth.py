@@ -6,9 +6,12 @@ For each (data, model, optimizer) pair:
   grid of rates (the doctor's range for the optimizer) × 3 seeds, one pack; the grid's best is the lowest seed-mean
   final validation loss;
 - **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 2 seeds each) from
-  5 doctor seeds; every rule reads the same curve (seed-mean final training loss against the rate):
-  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``, a tenth of the training-loss minimum (since issue 22);
-  - ``gaplab minimum``: the minimum itself (the doctor's suggestion before issue 22);
+  5 doctor seeds, final training and validation loss per rate; the reference rules read the seed-mean training
+  loss against the rate (what an LR finder records), gaplab's rule also the validation loss:
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the validation-loss minimum, or a tenth of it where
+    the range already overfits there (since issue 22's third session);
+  - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
+  - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
     decreasing run's point 1/3 + 1/6 of the way along it; the steepest loss drop per log-rate; the rate of the
     lowest loss divided by 10), after fastai's trimming of the first tenth of the curve (``lr_find`` passes
@@ -51,11 +54,12 @@ from gaplab.spec import RunSpec, parse_run  # noqa: E402
 CACHE = ROOT / "benchmarks" / "results" / "lr_truth"
 GRID_POINTS = 13
 TRUTH_SEEDS = (100, 101, 102)
-DOCTOR_SEEDS = 5
+# doctor seed s trains its range copies at seeds s … s + lr_seeds − 1: spaced by 10 so no two share a copy
+DOCTOR_SEEDS = (0, 10, 20, 30, 40)
 HIT = 1.05
 SGD = {"name": "sgd", "momentum": 0.9}
 ADAM = {"name": "adam"}
-RULES = ("gaplab", "gaplab minimum", "fastai valley", "fastai steep", "fastai minimum", "Lightning")
+RULES = ("gaplab", "gaplab tenth", "gaplab minimum", "fastai valley", "fastai steep", "fastai minimum", "Lightning")
 
 
 def _table(name: str) -> str:
@@ -133,16 +137,24 @@ def truth(name: str, over: dict[str, Any]) -> dict[str, Any]:
 
 
 def curves(name: str, over: dict[str, Any]) -> list[dict[str, Any]]:
-    """The doctor's learning-rate range (default budget) from each doctor seed."""
-    def make() -> list[dict[str, Any]]:
-        out = []
-        for seed in range(DOCTOR_SEEDS):
-            c = lr_range.measure(Context(spec_of(over, seed), "default"))
-            out.append({"rates": c.rates, "losses": np.where(np.isfinite(c.losses), c.losses, 1e30).tolist(),
-                        "init_loss": c.init_loss})
-        return out
+    """The doctor's learning-rate range (default budget) from each doctor seed: training and validation losses,
+    cached per doctor seed (``<pair>.curves.json`` are the second session's ranges, training loss only)."""
+    path = CACHE / f"{name.replace(' ', '_')}.range.json"
+    have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    for seed in DOCTOR_SEEDS:
+        if str(seed) in have:
+            continue
+        c = lr_range.measure(Context(spec_of(over, seed), "default"))
+        have[str(seed)] = {"rates": c.rates, "losses": _finite(c.losses), "val_losses": _finite(c.val_losses),
+                           "init_loss": c.init_loss}
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(have))
+    return [have[str(seed)] for seed in DOCTOR_SEEDS]
 
-    return _cached(CACHE / f"{name.replace(' ', '_')}.curves.json", make)
+
+def _finite(a: np.ndarray) -> list[list[float]]:
+    """JSON has no inf: a diverged copy is stored as 1e30."""
+    return np.where(np.isfinite(a), a, 1e30).tolist()
 
 
 # ---- the reference rules, from their documented definitions (see the module docstring) ------------------------
@@ -195,12 +207,15 @@ def lightning(rates: np.ndarray, loss: np.ndarray) -> float | None:
 
 def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
     rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
-    c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1))
+    val = np.array(curve["val_losses"])
+    c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1),
+                         np.where(val >= 1e29, np.inf, val))
     mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
     s = lr_range.suggest(c)
-    return {"gaplab": s.lr, "gaplab minimum": s.minimum, "fastai valley": fastai_valley(rates, mean),
-            "fastai steep": fastai_steep(rates, mean), "fastai minimum": fastai_minimum(rates, mean),
-            "Lightning": lightning(rates, mean)}
+    return {"gaplab": s.lr, "gaplab minimum": s.minimum,
+            "gaplab tenth": None if s.minimum is None else s.minimum / 10,
+            "fastai valley": fastai_valley(rates, mean), "fastai steep": fastai_steep(rates, mean),
+            "fastai minimum": fastai_minimum(rates, mean), "Lightning": lightning(rates, mean)}
 
 
 def at_suggestions(name: str, over: dict[str, Any], lrs: list[float]) -> dict[str, list[float]]:
@@ -247,7 +262,7 @@ def main() -> None:
         if only and i not in only:
             continue
         slug = name.replace(" ", "_")
-        if args.cached_only and not all((CACHE / f"{slug}.{part}.json").exists() for part in ("truth", "curves")):
+        if args.cached_only and not all((CACHE / f"{slug}.{part}.json").exists() for part in ("truth", "range")):
             continue
         rows[name] = evaluate(name, over)
         print(f"done {name}", file=sys.stderr, flush=True)
@@ -256,7 +271,7 @@ def main() -> None:
         names = [n for n in rows if tuning(n) == tune]
         if not names:
             continue
-        print(f"\n{part}: final val loss at the suggestion / grid's best (sd log10 over {DOCTOR_SEEDS} doctor "
+        print(f"\n{part}: final val loss at the suggestion / grid's best (sd log10 over {len(DOCTOR_SEEDS)} doctor "
               f"seeds)\n")
         print("| pair | best rate | " + " | ".join(RULES) + " |")
         print("|---|---|" + "---|" * len(RULES))
@@ -271,6 +286,14 @@ def main() -> None:
         hits = {rule: sum(rows[n][rule]["hit"] for n in names) for rule in RULES}
         print(f"\nwithin {round(100 * (HIT - 1))} % of the best: " +
               ", ".join(f"{rule} {h}/{len(names)}" for rule, h in hits.items()))
+        # a graded view beside the count: how far above the best the rule's trainings end, over the part's pairs
+        print("geometric mean of val loss / best (pairs without a suggestion left out): " +
+              ", ".join(f"{rule} {_geomean([rows[n][rule]['relative'] for n in names]):.2f}" for rule in RULES))
+
+
+def _geomean(xs: list[float]) -> float:
+    ok = [x for x in xs if math.isfinite(x)]
+    return float(np.exp(np.mean(np.log(ok)))) if ok else math.nan
 
 
 if __name__ == "__main__":

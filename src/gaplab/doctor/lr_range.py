@@ -14,15 +14,16 @@ import numpy as np
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.result import FAIL, PASS, WARN, Finding
+from gaplab.engine import RunResult
 from gaplab.spec import RunSpec
 
 FAMILY = "lr"
 FLOOR = 1e-4
 NEAR = 1.5
-# the training-loss minimum after a short budget is the fastest rate, not the best one to train at: full trainings
-# there end 1.2–2× above the grid's best validation loss (benchmarks/doctor_lr_truth.py); a tenth of it (fastai's
-# "minimum" rule applies the same factor) was chosen on the MNIST-1D pair, 15× above its best grid rate
-TRAIN_BELOW = 10.0
+# the suggestion steps down by STEP_DOWN from the validation minimum when the range overfits there by more than GAP
+# of the untrained loss (chosen on the MNIST-1D pairs of benchmarks/doctor_lr_truth.py; see ``suggest``)
+GAP = 0.1
+STEP_DOWN = 10.0
 GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 
 
@@ -32,6 +33,7 @@ class LrCurve:
     losses: np.ndarray  # (seeds, rates) final training loss; inf where a copy diverged
     init_loss: float
     user_loss: np.ndarray  # (seeds,) at the user's own rate
+    val_losses: np.ndarray  # (seeds, rates) final validation loss (the same evaluation); inf where diverged
 
 
 def grid(optimizer: str, per_decade: int) -> list[float]:
@@ -51,54 +53,87 @@ def measure(ctx: Context) -> LrCurve:
     specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s})
              for s in range(b.lr_seeds) for r in [*rates, user.optim.lr]]
     _, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs)
-    loss = np.array([r.final.get("train_loss", math.inf) if r.status == "done" else math.inf for r in res])
-    loss = np.where(np.isfinite(loss), loss, math.inf).reshape(b.lr_seeds, len(rates) + 1)
-    return LrCurve(rates, loss[:, :-1], ctx.init_loss, loss[:, -1])
+    loss, val = (_final(res, key).reshape(b.lr_seeds, len(rates) + 1) for key in ("train_loss", "val_loss"))
+    return LrCurve(rates, loss[:, :-1], ctx.init_loss, loss[:, -1], val[:, :-1])
+
+
+def _final(res: list[RunResult], key: str) -> np.ndarray:
+    """``key`` of each run's final metrics; inf where the run diverged."""
+    v = np.array([r.final.get(key, math.inf) if r.status == "done" else math.inf for r in res])
+    return np.where(np.isfinite(v), v, math.inf)
+
+
+@dataclass
+class Minimum:
+    """Where a seed-mean loss curve has its minimum, or why it has none (``rate`` None)."""
+
+    rate: float | None  # refined by a parabola through the minimum's neighbours
+    reason: str
+    per_seed: list[float]  # each seed's own best rate
+    index: int | None  # grid index of the seed-mean minimum
 
 
 @dataclass
 class Suggestion:
-    minimum: float | None  # the rate at the seed-mean training-loss minimum
+    minimum: float | None  # the rate at the seed-mean training-loss minimum (the verdict's reference)
+    val_minimum: float | None  # the rate at the seed-mean validation-loss minimum
+    gap: float | None  # (validation − training loss) / untrained loss at the validation minimum
     reason: str
-    per_seed: list[float]
+    per_seed: list[float]  # each seed's best rate on the curve that decided the suggestion
     best_index: int | None
-
-    @property
-    def lr(self) -> float | None:
-        """The rate to train at: ``TRAIN_BELOW`` times below the training-loss minimum."""
-        return None if self.minimum is None else self.minimum / TRAIN_BELOW
+    lr: float | None  # the rate to train at (see ``suggest``)
 
 
 def suggest(c: LrCurve) -> Suggestion:
+    """The rate of the lowest validation loss after the short range, or a tenth of it when the range already
+    overfits there (validation above training loss by more than ``GAP`` of the untrained loss).
+
+    Why: the doctor is judged by the validation loss at the end of the user's (longer) run. A network that
+    overfits within the short range overfits more over the full run at that rate; a tenth of the rate keeps it
+    short of that (MNIST-1D MLPs). One that does not (the CNNs) keeps improving at the rate the range found best.
+    Where the validation curve is inconclusive (seeds disagree: small validation sets) but the training curve is
+    not, the suggestion is a tenth of the training-loss minimum (the earlier rule)."""
+    train = minimum(c.rates, c.losses, c.init_loss)
+    if train.rate is None:
+        return Suggestion(None, None, None, train.reason, train.per_seed, train.index, None)
+    val = minimum(c.rates, c.val_losses, c.init_loss)
+    if val.rate is None or val.index is None:
+        return Suggestion(train.rate, None, None, val.reason.replace("inconclusive", "validation loss inconclusive") +
+                          "; a tenth of the training-loss minimum", train.per_seed, train.index, train.rate / STEP_DOWN)
+    gap = float(np.mean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
+    lr = val.rate / STEP_DOWN if gap > GAP else val.rate
+    return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, lr)
+
+
+def minimum(rates: list[float], losses: np.ndarray, init_loss: float) -> Minimum:
     """The rate at the minimum of the seed-mean log loss (refined by a parabola through its neighbours), found
-    only if the seeds agree (see below) and it is not on the grid edge; the suggestion (``lr``) is a tenth of it."""
-    logr = np.log10(c.rates)
+    only if the seeds agree (see below) and it is not on the grid edge."""
+    logr = np.log10(rates)
     # losses below 10⁻⁴ of the untrained loss all count as "fitted" (and an exact 0 would give log −inf)
-    logl = np.log(np.minimum(c.losses, 1e30) + FLOOR * c.init_loss)
-    per_seed = [float(c.rates[int(np.argmin(row))]) for row in logl]
-    if not np.isfinite(c.losses).any():
-        return Suggestion(None, "inconclusive: every rate diverged", per_seed, None)
+    logl = np.log(np.minimum(losses, 1e30) + FLOOR * init_loss)
+    per_seed = [float(rates[int(np.argmin(row))]) for row in logl]
+    if not np.isfinite(losses).any():
+        return Minimum(None, "inconclusive: every rate diverged", per_seed, None)
     mean = logl.mean(0)
     i = int(np.argmin(mean))
-    if c.losses[:, i].mean() >= 0.9 * c.init_loss:
-        return Suggestion(None, "inconclusive: no rate lowered the loss within the budget", per_seed, i)
-    if i == 0 or i == len(c.rates) - 1:
+    if losses[:, i].mean() >= 0.9 * init_loss:
+        return Minimum(None, "inconclusive: no rate lowered the loss within the budget", per_seed, i)
+    if i == 0 or i == len(rates) - 1:
         side = "lowest" if i == 0 else "highest"
-        return Suggestion(None, f"inconclusive: the best rate is the {side} of the grid", per_seed, i)
+        return Minimum(None, f"inconclusive: the best rate is the {side} of the grid", per_seed, i)
     # the seeds agree when each one's own best rate is a neighbour of the consensus, or when the consensus rate is
     # within a factor NEAR of each seed's own best loss (a flat basin, where the argmin itself is noise)
     spread = [abs(int(np.argmin(row)) - i) for row in logl]
     near = all(row[i] <= row.min() + np.log(NEAR) for row in logl)
     if max(spread) > 1 and not near:
-        return Suggestion(None, "inconclusive: the seeds disagree on the best rate (" +
-                          ", ".join(f"{r:.2g}" for r in per_seed) + ")", per_seed, i)
+        return Minimum(None, "inconclusive: the seeds disagree on the best rate (" +
+                       ", ".join(f"{r:.2g}" for r in per_seed) + ")", per_seed, i)
     y0, y1, y2 = mean[i - 1], mean[i], mean[i + 1]
     h = logr[i + 1] - logr[i]
     shift = 0.0
     if np.isfinite([y0, y1, y2]).all() and y0 - 2 * y1 + y2 > 0:  # a parabola through the three, opening upward
         shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
-    lr = float(10 ** (logr[i] + h * float(np.clip(shift, -0.5, 0.5))))
-    return Suggestion(lr, "the seeds agree", per_seed, i)
+    return Minimum(float(10 ** (logr[i] + h * float(np.clip(shift, -0.5, 0.5)))), "the seeds agree", per_seed, i)
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -111,16 +146,17 @@ def run(ctx: Context) -> list[Finding]:
     excess = (u - best) / max(c.init_loss - best, 1e-12) if math.isfinite(u) else math.inf
     details = {"rates": c.rates, "loss_mean": _mean(c.losses), "loss_per_seed": c.losses.tolist(),
                "per_seed_best": s.per_seed, "user_loss": u, "best_loss": best, "excess": excess,
-               "init_loss": c.init_loss, "steps": ctx.budget.lr_steps}
+               "init_loss": c.init_loss, "steps": ctx.budget.lr_steps, "val_loss_mean": _mean(c.val_losses),
+               "loss_minimum_rate": s.minimum, "val_minimum_rate": s.val_minimum, "gap": s.gap, "rule": s.reason}
     ctx.found.suggested_lr = s.lr
-    details["loss_minimum_rate"] = s.minimum
-    band = "loss-minimum rate where the seeds agree; yours within 10× of it and ≤ 20 % of the possible gain lost"
+    band = ("validation-loss minimum (a tenth of it if the range overfits there); yours within 10× of the "
+            "training-loss minimum and ≤ 20 % of the possible gain lost")
     if s.minimum is None or s.lr is None:
         # no suggestion, so no verdict on the user's rate either: an inconclusive range is a warning, never a failure
         return [Finding(FAMILY, "learning rate", None, "inconclusive", band, WARN, s.reason,
                         "widen the grid or the budget (default mode), or check the other failures first", details)]
     ratio = user / s.minimum
-    shown = f"suggest {s.lr:.3g} (loss minimum {s.minimum:.3g}; yours {user:g})"
+    shown = f"suggest {s.lr:.3g} (training-loss minimum {s.minimum:.3g}; yours {user:g})"
     if excess < 0.2 or (0.1 <= ratio <= 10 and excess < 0.5):
         return [Finding(FAMILY, "learning rate", s.lr, shown, band, PASS, details=details)]
     too = _direction(user, s.minimum)

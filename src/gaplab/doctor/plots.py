@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from gaplab.doctor.context import Context
+from gaplab.doctor.lr_range import LrCurve
 
 
 def figures(ctx: Context) -> dict[str, Any]:
@@ -19,22 +20,8 @@ def figures(ctx: Context) -> dict[str, Any]:
     figs: dict[str, Any] = {}
     # fixed margins that fit these labels: a tight bounding box would draw every figure twice when saved
     margins = {"left": 0.13, "right": 0.97, "bottom": 0.14, "top": 0.91}
-    curve = ctx.found.lr_curve
-    if curve is not None:
-        fig, ax = plt.subplots(figsize=(5.5, 3.6))
-        loss = np.where(np.isfinite(curve.losses), curve.losses, np.nan)
-        for row in loss:
-            ax.plot(curve.rates, row, color="0.7", lw=1)
-        ax.plot(curve.rates, np.nanmean(loss, 0), "o-", color="C0", label="mean over seeds")
-        ax.axvline(ctx.val_spec.optim.lr, color="C3", ls="--", label=f"yours {ctx.val_spec.optim.lr:g}")
-        if ctx.found.suggested_lr:
-            ax.axvline(ctx.found.suggested_lr, color="C2", label=f"suggested {ctx.found.suggested_lr:.2g}")
-        ax.axhline(curve.init_loss, color="0.4", ls=":", lw=1, label="untrained")
-        ax.set(xscale="log", yscale="log", xlabel="learning rate (fixed per copy)",
-               ylabel=f"train loss after {ctx.budget.lr_steps} steps", title="learning-rate range")
-        ax.legend(fontsize=7)
-        fig.subplots_adjust(**margins)
-        figs["lr_range"] = fig
+    if ctx.found.lr_curve is not None:
+        figs["lr_range"] = _lr_range(ctx, ctx.found.lr_curve, plt, margins)
     main = ctx.found.main
     if main is not None:
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.4))
@@ -69,3 +56,23 @@ def figures(ctx: Context) -> dict[str, Any]:
         fig.subplots_adjust(**margins)
         figs["label_noise"] = fig
     return figs
+
+
+def _lr_range(ctx: Context, curve: LrCurve, plt: Any, margins: dict[str, float]) -> Any:
+    """Training (each seed, and their mean) and validation loss against the rate, the user's and suggested rates."""
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    loss = np.where(np.isfinite(curve.losses), curve.losses, np.nan)
+    for row in loss:
+        ax.plot(curve.rates, row, color="0.7", lw=1)
+    ax.plot(curve.rates, np.nanmean(loss, 0), "o-", color="C0", label="training, mean over seeds")
+    val = np.where(np.isfinite(curve.val_losses), curve.val_losses, np.nan)
+    ax.plot(curve.rates, np.nanmean(val, 0), "s--", color="C1", ms=4, label="validation, mean over seeds")
+    ax.axvline(ctx.val_spec.optim.lr, color="C3", ls="--", label=f"yours {ctx.val_spec.optim.lr:g}")
+    if ctx.found.suggested_lr:
+        ax.axvline(ctx.found.suggested_lr, color="C2", label=f"suggested {ctx.found.suggested_lr:.2g}")
+    ax.axhline(curve.init_loss, color="0.4", ls=":", lw=1, label="untrained")
+    ax.set(xscale="log", yscale="log", xlabel="learning rate (fixed per copy)",
+           ylabel=f"loss after {ctx.budget.lr_steps} steps", title="learning-rate range")
+    ax.legend(fontsize=7)
+    fig.subplots_adjust(**margins)
+    return fig

@@ -1,0 +1,68 @@
+"""The learning-rate rule (``lr_range.suggest``) on synthetic range curves: which minimum, when it steps down."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gaplab.doctor.lr_range import GAP, STEP_DOWN, LrCurve, grid, suggest
+
+RATES = grid("adam", 2)  # 1e-5 … 1, 11 rates
+LOGR = np.log10(RATES)
+INIT = 2.3
+
+
+def bowl(center: float, depth: float = 1.5, width: float = 1.0) -> np.ndarray:
+    """A loss curve over RATES, lowest (INIT − depth) at log10 rate ``center``, symmetric in log rate."""
+    return INIT - depth * np.exp(-((LOGR - center) / width) ** 2)
+
+
+def curve(train: np.ndarray, val: np.ndarray, seeds: int = 2) -> LrCurve:
+    return LrCurve(RATES, np.tile(train, (seeds, 1)), INIT, np.full(seeds, INIT), np.tile(val, (seeds, 1)))
+
+
+def test_validation_minimum_when_the_range_does_not_overfit() -> None:
+    # training loss lowest at 1e-1.5, validation at 1e-2.5 (a grid point), the two close there: no step down
+    s = suggest(curve(bowl(-1.5), bowl(-2.5) + 0.05))
+    assert s.minimum == pytest.approx(10 ** -1.5, rel=0.05)
+    assert s.val_minimum == pytest.approx(10 ** -2.5, rel=0.05)
+    assert s.gap is not None and s.gap < GAP
+    assert s.lr == s.val_minimum
+
+
+def test_a_tenth_of_the_validation_minimum_when_the_range_overfits_there() -> None:
+    # validation loss above training loss by half the untrained loss at its minimum: the full run would overfit more
+    train = bowl(-2.0, depth=2.0)
+    s = suggest(curve(train, bowl(-2.0, depth=2.0) + 0.5 * INIT))
+    assert s.gap == pytest.approx(0.5, abs=0.01)
+    assert s.val_minimum is not None and s.lr == pytest.approx(s.val_minimum / STEP_DOWN)
+    assert s.lr == pytest.approx(1e-3, rel=0.05)
+
+
+def test_parabola_refines_between_grid_points() -> None:
+    # the validation minimum halfway between two grid points lands between them, not on either
+    s = suggest(curve(bowl(-2.0), bowl(-2.25, width=0.8) + 0.01))
+    assert s.lr is not None and 10 ** -2.5 < s.lr < 10 ** -2.0
+    assert s.lr == pytest.approx(10 ** -2.25, rel=0.15)
+
+
+def test_inconclusive_validation_falls_back_to_a_tenth_of_the_training_minimum() -> None:
+    # the two seeds' validation minima lie three decades apart and neither basin is flat: no agreement
+    train = np.tile(bowl(-2.0), (2, 1))
+    val = np.stack([bowl(-0.5, depth=2.0, width=0.3), bowl(-4.5, depth=2.0, width=0.3)])
+    s = suggest(LrCurve(RATES, train, INIT, np.full(2, INIT), val))
+    assert s.val_minimum is None and s.minimum is not None
+    assert s.lr == pytest.approx(s.minimum / STEP_DOWN)
+    assert "validation loss inconclusive" in s.reason
+
+
+def test_no_suggestion_when_the_training_minimum_is_on_the_grid_edge() -> None:
+    s = suggest(curve(INIT - np.linspace(0.1, 2.0, len(RATES)), bowl(-2.0)))
+    assert s.lr is None and s.minimum is None and "highest of the grid" in s.reason
+
+
+def test_diverged_copies_count_as_infinitely_bad() -> None:
+    train, val = bowl(-2.0), bowl(-2.0) + 0.05
+    train[-3:] = val[-3:] = np.inf
+    s = suggest(curve(train, val))
+    assert s.lr == pytest.approx(1e-2, rel=0.05)
