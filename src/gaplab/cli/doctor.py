@@ -19,7 +19,8 @@ from gaplab.store.db import DEFAULT_PATH, Store
 def doctor(
     source: F.Source = None,
     quick: Annotated[bool, typer.Option("--quick", help="A few seconds: smaller budgets everywhere (shorter, "
-                                        "fewer trainings) and no plots unless --out is given.")] = False,
+                                        "fewer trainings); label noise only with --check label_noise; no plots "
+                                        "unless --out is given.")] = False,
     checks: Annotated[list[str], typer.Option("--check", help="Run only this check family (repeatable): data, "
                                               "init, input, overfit, lr, dynamics, bias_variance, label_noise.")] = [],
     target_error: Annotated[float | None, typer.Option(

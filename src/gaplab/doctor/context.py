@@ -136,14 +136,27 @@ class Context:
 
     def train(self, label: str, specs: list[RunSpec], dataset: Dataset | None = None,
               train_idx: list[torch.Tensor] | None = None,
-              on_step: Callable[[Pack, int, int, torch.Tensor], None] | None = None) -> tuple[Pack, list[RunResult]]:
-        """Train ``specs`` as one pack (optionally on another pool or per-model index sets); show progress."""
+              on_step: Callable[[Pack, int, int, torch.Tensor], None] | None = None,
+              metrics: bool = True) -> tuple[Pack, list[RunResult]]:
+        """Train ``specs`` as one pack (optionally on another pool or per-model index sets); show progress.
+        ``metrics=False`` skips the engine's evaluation on the pool and test set (see ``train_loss``)."""
         pack = Pack(specs, dataset=dataset, train_idx=train_idx)
         epochs = specs[0].optim.epochs
         step_fn = None if on_step is None else (lambda e, s, losses: on_step(pack, e, s, losses))
         self.progress(label, 0, epochs)
-        results = pack.fit(lambda e, total: self.progress(label, e, total), on_step=step_fn)
+        results = pack.fit(lambda e, total: self.progress(label, e, total), on_step=step_fn, metrics=metrics)
         return pack, results
+
+    def train_loss(self, pack: Pack, idx: torch.Tensor) -> torch.Tensor:
+        """Each model's loss (K,) on pool rows ``idx`` with the run's labels (eval mode); inf where not finite.
+        What a family reads when the training loss is all it needs: the engine's metrics would evaluate every
+        validation and test example too (a third of a short pack's time)."""
+        from gaplab.engine.metrics import per_example
+
+        y = pack.data.labels[:, idx] if self.classification else self.pool.y_train[idx]
+        loss, _ = per_example(pack.logits(self.pool.x_train[idx]), y, self.classification)
+        mean = loss.mean(1)
+        return torch.where(torch.isfinite(mean), mean, torch.full_like(mean, math.inf))
 
     def main_spec(self, seed_offset: int = 0) -> RunSpec:
         """The user's run (with a validation split), its epochs capped by the budget; evaluated at the end only

@@ -48,12 +48,16 @@ def measure(ctx: Context) -> LrCurve:
     epochs = ctx.epochs_for(b.lr_steps)
     base = user.replace(**{"optim.epochs": epochs, "optim.schedule": "constant", "eval_every": epochs,
                            "reg.early_stopping": None})
-    specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s})
-             for s in range(b.lr_seeds) for r in [*rates, user.optim.lr]]
-    _, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs)
-    loss = np.array([r.final.get("train_loss", math.inf) if r.status == "done" else math.inf for r in res])
-    loss = np.where(np.isfinite(loss), loss, math.inf).reshape(b.lr_seeds, len(rates) + 1)
-    return LrCurve(rates, loss[:, :-1], ctx.init_loss, loss[:, -1])
+    # the user's rate is trained as a grid column of its own unless it is a grid rate (a round 1e-2, say): that
+    # column is the same training, seed for seed
+    on_grid = [i for i, r in enumerate(rates) if math.isclose(r, user.optim.lr, rel_tol=1e-9)]
+    cols = rates if on_grid else [*rates, user.optim.lr]
+    specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s}) for s in range(b.lr_seeds) for r in cols]
+    pack, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs, metrics=False)
+    final = ctx.train_loss(pack, ctx.prepared.train_idx).tolist()  # the training loss is all the curve reads
+    loss = np.array([v if r.status == "done" else math.inf for v, r in zip(final, res, strict=True)])
+    loss = np.where(np.isfinite(loss), loss, math.inf).reshape(b.lr_seeds, len(cols))
+    return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, on_grid[0] if on_grid else -1])
 
 
 @dataclass

@@ -48,10 +48,11 @@ def run(ctx: Context) -> list[Finding]:
                            "optim.schedule": "constant", "eval_every": steps})
     specs = [base.replace(**{"optim.lr": r}) for r in rates]
     curves: list[list[float]] = []
-    _, res = ctx.train(f"overfit {len(tiny)} examples", specs, train_idx=[tiny] * len(specs),
-                       on_step=lambda _p, _e, _s, losses: curves.append(losses.tolist()))
+    pack, res = ctx.train(f"overfit {len(tiny)} examples", specs, train_idx=[tiny] * len(specs),
+                          on_step=lambda _p, _e, _s, losses: curves.append(losses.tolist()), metrics=False)
     scale = ctx.ln_k if ctx.classification else ctx.target_var
-    final = [r.final.get("train_loss", math.nan) if r.status == "done" else math.inf for r in res]
+    losses = ctx.train_loss(pack, tiny).tolist()  # on the tiny set only: not the pool's validation and test rows
+    final = [v if r.status == "done" else math.inf for v, r in zip(losses, res, strict=True)]
     final = [v if math.isfinite(v) else math.inf for v in final]
     fitted = [v <= FIT_FRACTION * scale for v in final]
     ctx.found.tiny_curves = (rates, curves)
