@@ -37,6 +37,7 @@ class Budget:
     lr_rates_per_decade: int = 2
     lr_seeds: int = 2
     lr_steps: int = 150
+    lr_eval_examples: int | None = None  # training examples the range's final loss is read on (None: all)
     tiny_per_class: int = 5
     tiny_steps: int = 300
     folds: int = 4
@@ -71,8 +72,8 @@ BUDGETS = {
     # quick: ≤ 5 s of CPU on the MNIST-1D MLP with imports (torch alone ≈ 2.5 s). Halving the range's and the tiny
     # set's steps (60 → 30, 200 → 100) kept every verdict of the healthy run and of rates 100× too high, 1000× too
     # low and SGD + momentum, seeds 0-1 (the suggestion moves 6e-4 → 5e-4: a shorter budget favours higher rates)
-    "quick": Budget(seeds=1, main_steps=200, lr_rates_per_decade=1, lr_seeds=2, lr_steps=30, tiny_steps=100,
-                    folds=3, fold_steps=200, baseline_examples=1500, probe_examples=256),
+    "quick": Budget(seeds=1, main_steps=200, lr_rates_per_decade=1, lr_seeds=2, lr_steps=30, lr_eval_examples=1000,
+                    tiny_steps=100, folds=3, fold_steps=200, baseline_examples=1500, probe_examples=256),
 }
 
 

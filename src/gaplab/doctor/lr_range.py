@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.result import FAIL, PASS, WARN, Finding
@@ -54,10 +55,21 @@ def measure(ctx: Context) -> LrCurve:
     cols = rates if on_grid else [*rates, user.optim.lr]
     specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s}) for s in range(b.lr_seeds) for r in cols]
     pack, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs, metrics=False)
-    final = ctx.train_loss(pack, ctx.prepared.train_idx).tolist()  # the training loss is all the curve reads
+    final = ctx.train_loss(pack, _eval_rows(ctx)).tolist()  # the training loss is all the curve reads
     loss = np.array([v if r.status == "done" else math.inf for v, r in zip(final, res, strict=True)])
     loss = np.where(np.isfinite(loss), loss, math.inf).reshape(b.lr_seeds, len(cols))
     return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, on_grid[0] if on_grid else -1])
+
+
+def _eval_rows(ctx: Context) -> torch.Tensor:
+    """The training examples the final loss is read on: all, or (quick) a fixed random ``lr_eval_examples`` — one
+    subset for every rate and seed, so its sampling error is shared along the curve rather than added to it."""
+    idx = ctx.prepared.train_idx
+    n = ctx.budget.lr_eval_examples
+    if n is None or n >= len(idx):
+        return idx
+    g = torch.Generator().manual_seed(ctx.spec.seed)
+    return idx[torch.randperm(len(idx), generator=g)[:n]]
 
 
 @dataclass
