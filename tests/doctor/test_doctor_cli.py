@@ -18,7 +18,8 @@ def test_doctor_json_store_and_report_page(tmp_path):
     db = tmp_path / "s.db"
     r = runner.invoke(app, ["doctor", "--data", "file", "--path", csv, "--model", "mlp", "--width", "32", "--quick",
                             "--check", "data", "--check", "init", "--check", "overfit", "--check", "bias_variance",
-                            "--target-error", "0.01", "--store", str(db), "--json", "--threads", "1"])
+                            "--target-error", "0.01", "--store", str(db), "--json", "--threads", "1",
+                            "--out", str(tmp_path / "figs")])  # --quick draws figures only when asked
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
     assert out["counts"]["FAIL"] >= 1 and out["worst"] == "FAIL"
@@ -44,6 +45,8 @@ def test_doctor_table_and_bad_input(tmp_path):
                             "--store", str(tmp_path / "s.db")])
     assert r.exit_code == 0, r.output
     assert "initial" in r.output and "PASS" in r.output and "All 5 checks passed" in r.output
+    assert "no plots (--quick draws them with --out DIR)" in " ".join(r.output.split())
+    assert not (tmp_path / "doctor").exists()
     assert "1 check n/a" in r.output  # batch size for batch norm: the MLP has none
     bad = runner.invoke(app, ["doctor", "--quick", "--check", "bogus", "--no-store"])
     assert bad.exit_code == 2 and "bogus" in bad.output

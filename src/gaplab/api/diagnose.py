@@ -57,7 +57,8 @@ def diagnose(spec: SpecSource | nn.Module | Callable[..., nn.Module] = None, dat
         (seed 0; the sample size is printed and kept in ``Diagnosis.task["sample"]``); None reads it all.
     **overrides : ``gaplab.train``'s (``target=``, ``test=``, ``width=64``, ``epochs=``, ``batch_size=``).
     mode : {"default", "quick"}
-        ``"quick"`` takes a few seconds with smaller budgets.
+        ``"quick"`` takes a few seconds with smaller budgets; it runs the label-noise family only when ``checks``
+        names it (otherwise n/a, with that reason).
     checks : families to run (data, init, input, overfit, lr, dynamics, bias_variance, label_noise); all by default.
     target_error : the error you aim for (the bias reference); default: the best simple baseline.
     folder : where to draw the figures (none without it).

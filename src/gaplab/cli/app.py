@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
+import threading
+
 import typer
 
 from gaplab.cli import advise, catalog, doctor, run, runs, serve, studies
@@ -25,7 +30,24 @@ app.command()(studies.tour)
 
 
 def main() -> None:
-    app()
+    """The console script. Once the command is done it leaves without the interpreter's teardown, which costs
+    ≈ 0.5 s of CPU with torch loaded (a tenth of a quick doctor run): the output is flushed, the atexit handlers
+    run, the store's transactions are committed; a bug's traceback (not a SystemExit) still propagates as usual."""
+    try:
+        app()
+        code: object = 0
+    except SystemExit as e:
+        code = e.code
+    if isinstance(code, str):  # what the interpreter does with SystemExit("message")
+        print(code, file=sys.stderr)
+        code = 1
+    status = 0 if code is None else int(code) if isinstance(code, int) else 1
+    if threading.active_count() > 1:  # a worker thread still running: let the interpreter wait for it
+        sys.exit(status)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 if __name__ == "__main__":

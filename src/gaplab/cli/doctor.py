@@ -19,12 +19,15 @@ from gaplab.store.db import DEFAULT_PATH, Store
 def doctor(
     ctx: typer.Context,
     source: F.Source = None,
-    quick: Annotated[bool, typer.Option("--quick", help="A few seconds: smaller budgets everywhere.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="A few seconds: smaller budgets everywhere (shorter, "
+                                        "fewer trainings); label noise only with --check label_noise; no plots "
+                                        "unless --out is given.")] = False,
     checks: Annotated[list[str], typer.Option("--check", help="Run only this check family (repeatable): data, "
                                               "init, input, overfit, lr, dynamics, bias_variance, label_noise.")] = [],
     target_error: Annotated[float | None, typer.Option(
         help="Error you aim for (1 − accuracy, or MSE / target variance): the bias reference.")] = None,
-    out: Annotated[Path | None, typer.Option(help="Folder for the plots (default: next to the store).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Folder for the plots (default: next to the store; with --quick "
+                                             "none are drawn unless this is given).")] = None,
     suspects: Annotated[Path | None, typer.Option(
         "--suspects", help="Write the label-noise suspects as CSV (id, given, predicted, p_given).")] = None,
     store: StoreOpt = DEFAULT_PATH,
@@ -80,26 +83,28 @@ def _diagnose(spec: RunSpec, *, quick: bool, checks: list[str], target_error: fl
     mode = "quick" if quick else "default"
     key = f"{spec.run_id}-{mode}"
     folder = out or Path(default_store).parent / "doctor" / key
+    # drawing costs about as much CPU as a quick doctor's checks (matplotlib's import alone ≈ 1 s): asked for only
+    draw = out is not None or not quick
     with progress_bar(not as_json) as update:
-        diag = diagnose(spec, mode=mode, checks=checks or None, target_error=target_error, folder=folder,
-                        progress=update)
+        diag = diagnose(spec, mode=mode, checks=checks or None, target_error=target_error,
+                        folder=folder if draw else None, progress=update)
     result = diag.to_dict()
     result["title"] = f"{spec.data.name if not spec.data.path else Path(spec.data.path).name} · " \
                       f"{spec.model.name} · {mode} · {diag.worst}"
     oof = result.pop("out_of_fold")  # big: printed with --json, not stored
     if store is not None:
-        Store(store).save_artifact("doctor", key, result, str(Path(folder).resolve()))
+        Store(store).save_artifact("doctor", key, result, str(Path(folder).resolve()) if draw else None)
     written = _write_suspects(diag, suspects) if suspects is not None else None
     if as_json:
         result["out_of_fold"] = oof
-        print_json({**result, "key": key, "folder": str(folder)})
+        print_json({**result, "key": key, "folder": str(folder) if draw else None})
         return
     console.print(doctor_view.findings(diag, console.width))
     console.print(diag.summary, highlight=False)
+    plots = f"plots in {folder}" if draw else "no plots (--quick draws them with --out DIR)"
     n = len(diag.checks)
     console.print(f"[dim]{n} check{'' if n == 1 else 's'} in {diag.seconds:.1f} s (CPU {diag.cpu_seconds:.1f} s); "
-                  f"plots in {folder}{'' if store is None else f'; stored as doctor/{key} in {store}'}[/]",
-                  highlight=False)
+                  f"{plots}{'' if store is None else f'; stored as doctor/{key} in {store}'}[/]", highlight=False)
     if written is not None:
         console.print(f"{written} label-noise suspects written to {suspects}", highlight=False)
 

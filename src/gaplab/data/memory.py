@@ -12,21 +12,24 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
-import pandas as pd
 import torch
 
 from gaplab.errors import DataError
 
 from . import checks
 from .readers import encode_table, read_npz
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # A torch or Hugging Face Dataset is read item by item into memory; beyond this many items (or MAX_BYTES of inputs)
 # it is refused with its size named: pass arrays, a Subset, or write it to an .npz file.
@@ -44,15 +47,27 @@ class Arrays:
     source: str
 
 
+def _is_frame(obj: Any) -> TypeGuard[pd.DataFrame]:
+    """A pandas DataFrame; pandas is not imported to ask (≈ 0.5 s): an object cannot be one unless it is loaded."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, pd.DataFrame)
+
+
+def _is_named(obj: Any) -> bool:
+    """A pandas Series or DataFrame (see ``_is_frame``)."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, pd.Series | pd.DataFrame)
+
+
 def is_python_data(obj: Any) -> bool:
     """True for the objects this module turns into a data file (a tuple of two arrays, a DataFrame, a Dataset)."""
-    if isinstance(obj, pd.DataFrame | torch.utils.data.Dataset | torch.utils.data.DataLoader) or _is_hf(obj):
+    if _is_frame(obj) or isinstance(obj, torch.utils.data.Dataset | torch.utils.data.DataLoader) or _is_hf(obj):
         return True
     return isinstance(obj, tuple | list) and len(obj) == 2 and all(_is_array(a) for a in obj)
 
 
 def _is_array(a: Any) -> bool:
-    return isinstance(a, np.ndarray | torch.Tensor | pd.Series | pd.DataFrame | list)
+    return isinstance(a, np.ndarray | torch.Tensor | list) or _is_named(a)
 
 
 def _is_hf(obj: Any) -> bool:
@@ -62,7 +77,7 @@ def _is_hf(obj: Any) -> bool:
 def _numpy(a: Any) -> np.ndarray:
     if isinstance(a, torch.Tensor):
         return a.detach().cpu().numpy()
-    if isinstance(a, pd.Series | pd.DataFrame):
+    if _is_named(a):
         return a.to_numpy()
     return np.asarray(a)
 
@@ -82,7 +97,7 @@ def _from_xy(obj: Any, source: str) -> Arrays:
         raise DataError(f"{source}: X has {len(x)} examples but y has {len(y)}")
     if x.dtype.kind not in "biuf":
         raise DataError(f"{source}: X must be numeric, got {x.dtype}")
-    named = [a for a in obj if isinstance(a, pd.Series | pd.DataFrame)]  # sklearn-style (X_df, y_series)
+    named = [a for a in obj if _is_named(a)]  # sklearn-style (X_df, y_series)
     ids = _ids(named[0].index) if named else np.arange(len(x))
     return Arrays(x, y, ids, source)
 
@@ -240,7 +255,7 @@ def _write_npz(arrays: dict[str, np.ndarray], folder: Path) -> Path:
 
 
 def _side(obj: Any, target: str | None, source: str) -> tuple[Arrays | pd.DataFrame, list | None, str | None]:
-    if isinstance(obj, pd.DataFrame):
+    if _is_frame(obj):
         return obj, None, target
     if _is_hf(obj):
         return _from_hf(obj, target, source)
@@ -255,7 +270,7 @@ def _side(obj: Any, target: str | None, source: str) -> tuple[Arrays | pd.DataFr
 
 
 def _describe(obj: Any, name: str) -> str:
-    if isinstance(obj, pd.DataFrame):
+    if _is_frame(obj):
         return f"{name} (DataFrame)"
     if _is_hf(obj):
         return f"{name} (datasets.Dataset)"
@@ -272,6 +287,8 @@ def _tables(train: pd.DataFrame, test: pd.DataFrame | None, target: str | None, 
     if test is not None and list(test.columns) != list(train.columns):
         raise DataError(f"{test_src}: columns {', '.join(map(str, test.columns))} differ from the training "
                         f"table's {', '.join(map(str, train.columns))}")
+    import pandas as pd
+
     both = train if test is None else pd.concat([train, test], ignore_index=True)
     index = np.concatenate([_ids(train.index)] + ([_ids(test.index)] if test is not None else []))
     x, y, task, _, found = encode_table(both, src, target=target, max_categories=max_categories,
@@ -296,8 +313,8 @@ def materialize(data: Any, test: Any = None, *, target: str | None = None, folde
     src, test_src = _describe(data, "data"), _describe(test, "test") if test is not None else ""
     a, classes, target = _side(data, target, src)
     b, test_classes, _ = _side(test, target, test_src) if test is not None else (None, None, None)
-    if isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
-        if not (isinstance(a, pd.DataFrame) and (b is None or isinstance(b, pd.DataFrame))):
+    if _is_frame(a) or _is_frame(b):
+        if not (_is_frame(a) and (b is None or _is_frame(b))):
             raise DataError(f"{test_src or src}: data and test must both be tables or both be arrays")
         train, held, classes = _tables(a, b, target, src, test_src, classes or test_classes, max_categories)
     else:

@@ -8,10 +8,9 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +19,9 @@ from gaplab.errors import DataError, DataFileNotFoundError, GaplabError
 from . import checks
 from .dataset import Dataset, Task
 from .transforms import validation_split
+
+if TYPE_CHECKING:  # pandas costs ≈ 0.5 s to import: only a table file needs it
+    import pandas as pd
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp"}
 TABULAR_EXTS = {".csv", ".parquet", ".pq"}
@@ -96,6 +98,8 @@ def _row_text(pos: int, csv: bool) -> str:
 
 
 def _encode_target(y: pd.Series, max_categories: int) -> tuple[torch.Tensor, Task, int | None, list | None]:
+    import pandas as pd
+
     kind = y.dtype.kind
     levels = pd.unique(y)
     if kind in "biu" and len(levels) > max_categories:
@@ -142,6 +146,8 @@ def encode_table(df: pd.DataFrame, src: str, *, target: str = "target", max_cate
 
 def _feature_block(s: pd.Series, src: str, max_categories: int) -> np.ndarray:
     """One feature column as float32 (n, 1), or a small categorical one-hot encoded (n, levels)."""
+    import pandas as pd
+
     if s.dtype.kind in "biuf":
         return s.to_numpy(np.float32).reshape(-1, 1)
     levels = sorted(pd.unique(s.astype(str)).tolist())
@@ -451,6 +457,8 @@ def read_file(path: str | Path, target: str | None = None, **args: Any) -> Datas
                                  seed=opts.seed)
     ext = p.suffix.lower()
     if ext in (".csv", ".parquet", ".pq"):
+        import pandas as pd
+
         csv = ext == ".csv"
         with _reading(p):
             df = pd.read_csv(p) if csv else pd.read_parquet(p)

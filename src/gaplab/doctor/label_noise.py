@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from gaplab.doctor.context import Context, LabelNoiseFound
+from gaplab.doctor.linear import out_of_fold_proba
 from gaplab.doctor.result import PASS, WARN, Finding
 from gaplab.engine import Pack
 
@@ -114,23 +115,13 @@ def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> tupl
     """(positions, probabilities): a logistic regression's out-of-fold probabilities (3 folds) of at most
     ``budget.baseline_examples`` training examples, or None when a class is too rare for 3 folds. A network that
     underfits blames the labels for its own errors; a simple model that explains them does not."""
-    import warnings
-
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import cross_val_predict
-    from threadpoolctl import threadpool_limits
-
     g = torch.Generator().manual_seed(ctx.spec.seed)
     pick = torch.randperm(len(idx), generator=g)[: ctx.budget.baseline_examples]
-    x = ctx.pool.x_train[idx[pick]].reshape(len(pick), -1).numpy()
+    x = ctx.pool.x_train[idx[pick]].reshape(len(pick), -1)
     y = given[pick]
     if int(torch.bincount(y, minlength=ctx.k).min()) < 3:
         return None
-    with threadpool_limits(torch.get_num_threads()), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        p = cross_val_predict(LogisticRegression(max_iter=300), x, y.numpy(), cv=3, method="predict_proba")
-    return pick, torch.from_numpy(p).float()
+    return pick, out_of_fold_proba(x, y, ctx.k, folds=3)
 
 
 def run(ctx: Context) -> list[Finding]:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.result import FAIL, PASS, WARN, Finding
@@ -50,17 +51,33 @@ def measure(ctx: Context) -> LrCurve:
     epochs = ctx.epochs_for(b.lr_steps)
     base = user.replace(**{"optim.epochs": epochs, "optim.schedule": "constant", "eval_every": epochs,
                            "reg.early_stopping": None})
-    specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s})
-             for s in range(b.lr_seeds) for r in [*rates, user.optim.lr]]
-    _, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs)
-    loss, val = (_final(res, key).reshape(b.lr_seeds, len(rates) + 1) for key in ("train_loss", "val_loss"))
-    return LrCurve(rates, loss[:, :-1], ctx.init_loss, loss[:, -1], val[:, :-1])
+    # the user's rate is trained as a grid column of its own unless it is a grid rate (a round 1e-2, say): that
+    # column is the same training, seed for seed
+    on_grid = [i for i, r in enumerate(rates) if math.isclose(r, user.optim.lr, rel_tol=1e-9)]
+    cols = rates if on_grid else [*rates, user.optim.lr]
+    specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s}) for s in range(b.lr_seeds) for r in cols]
+    pack, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs, metrics=False)
+    # the curves read each model's training and validation loss on its own split (seeds split the pool apart)
+    loss, val = (_final(v, res).reshape(b.lr_seeds, len(cols)) for v in ctx.split_losses(pack, _eval_rows(ctx)))
+    user_col = on_grid[0] if on_grid else -1
+    return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, user_col], val[:, :len(rates)])
 
 
-def _final(res: list[RunResult], key: str) -> np.ndarray:
-    """``key`` of each run's final metrics; inf where the run diverged."""
-    v = np.array([r.final.get(key, math.inf) if r.status == "done" else math.inf for r in res])
+def _final(per_model: torch.Tensor, res: list[RunResult]) -> np.ndarray:
+    """Each run's loss; inf where the run diverged or the loss is not finite."""
+    v = np.array([x if r.status == "done" else math.inf for x, r in zip(per_model.tolist(), res, strict=True)])
     return np.where(np.isfinite(v), v, math.inf)
+
+
+def _eval_rows(ctx: Context) -> torch.Tensor | None:
+    """The pool rows the final losses are read on: all (None), or (quick) a fixed random ``lr_eval_examples`` —
+    one subset for every rate and seed, so its sampling error is shared along the curve rather than added to it."""
+    idx = torch.arange(len(ctx.pool.y_train))
+    n = ctx.budget.lr_eval_examples
+    if n is None or n >= len(idx):
+        return None
+    g = torch.Generator().manual_seed(ctx.spec.seed)
+    return idx[torch.randperm(len(idx), generator=g)[:n]]
 
 
 @dataclass

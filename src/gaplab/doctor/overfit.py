@@ -1,6 +1,7 @@
 """Overfit a tiny set: regularization, augmentation and shuffling off, a few examples per class, full batch.
 
-A correct set-up drives the training loss to (near) zero within a step budget. When it does not, the pack's
+A correct set-up drives the training loss to (near) zero within a step budget (training stops once it has). When
+it does not, the pack's
 other learning rates and the loss an input-blind model would reach tell learning rate, capacity and a
 label/input mismatch apart.
 """
@@ -13,11 +14,13 @@ import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.result import FAIL, PASS, WARN, Finding
+from gaplab.engine import Pack
 from gaplab.spec import RegSpec
 
 FAMILY = "overfit"
 FIT_FRACTION = 0.05  # "fitted": loss ≤ 5 % of the untrained level (ln K, or the target variance)
 SLOW_FRACTION = 0.25  # between 5 % and 25 %: still fitting when the budget ran out (WARN, not FAIL)
+CHECK_EVERY = 10  # steps between the tests whether the user's rate has fitted the set (training stops then)
 
 
 def tiny_indices(ctx: Context) -> torch.Tensor:
@@ -41,22 +44,33 @@ def other_rates(lr: float, optimizer: str) -> list[float]:
 def run(ctx: Context) -> list[Finding]:
     tiny = tiny_indices(ctx)
     user = ctx.val_spec
-    steps = ctx.budget.tiny_steps
     rates = [user.optim.lr, *other_rates(user.optim.lr, user.optim.name)]
     # full batch: one step per epoch, so the step budget is the epoch count and shuffling changes nothing
-    base = user.replace(**{"reg": RegSpec().model_dump(), "optim.batch_size": len(tiny), "optim.epochs": steps,
-                           "optim.schedule": "constant", "eval_every": steps})
+    base = user.replace(**{"reg": RegSpec().model_dump(), "optim.batch_size": len(tiny),
+                           "optim.epochs": ctx.budget.tiny_steps, "optim.schedule": "constant",
+                           "eval_every": ctx.budget.tiny_steps})
     specs = [base.replace(**{"optim.lr": r}) for r in rates]
     curves: list[list[float]] = []
-    _, res = ctx.train(f"overfit {len(tiny)} examples", specs, train_idx=[tiny] * len(specs),
-                       on_step=lambda _p, _e, _s, losses: curves.append(losses.tolist()))
     scale = ctx.ln_k if ctx.classification else ctx.target_var
-    final = [r.final.get("train_loss", math.nan) if r.status == "done" else math.inf for r in res]
+
+    def on_step(pack: Pack, _e: int, _s: int, losses: torch.Tensor) -> None:
+        curves.append(losses.tolist())
+        # once the user's rate has fitted the set (the verdict's own test: its loss in eval mode), the rest of the
+        # budget cannot change the verdict; the other rates only explain a failure at the user's
+        if len(curves) % CHECK_EVERY == 0 and float(ctx.train_loss(pack, tiny)[0]) <= FIT_FRACTION * scale:
+            pack.halt()
+
+    pack, res = ctx.train(f"overfit {len(tiny)} examples", specs, train_idx=[tiny] * len(specs), on_step=on_step,
+                          metrics=False)
+    steps = len(curves)
+    losses = ctx.train_loss(pack, tiny).tolist()  # on the tiny set only: not the pool's validation and test rows
+    final = [v if r.status == "done" else math.inf for v, r in zip(losses, res, strict=True)]
     final = [v if math.isfinite(v) else math.inf for v in final]
     fitted = [v <= FIT_FRACTION * scale for v in final]
     ctx.found.tiny_curves = (rates, curves)
     blind = _input_blind_loss(ctx, tiny)
-    details = {"examples": len(tiny), "steps": steps, "rates": rates, "final_loss": final, "input_blind_loss": blind}
+    details = {"examples": len(tiny), "steps": steps, "budget_steps": ctx.budget.tiny_steps, "rates": rates,
+               "final_loss": final, "input_blind_loss": blind}
     shown = f"loss {final[0]:.3g} after {steps} steps ({len(tiny)} examples)"
     band = f"≤ {FIT_FRACTION * scale:.3g} ({100 * FIT_FRACTION:.0f} % of {'ln K' if ctx.classification else 'var'})"
     if fitted[0]:

@@ -28,12 +28,17 @@ _RUNNERS = {"data": data_checks.run, "init": init_checks.run, "input": input_che
 MIN_PER_FOLD = 5  # label noise: out-of-fold probabilities need a few examples in every fold
 
 
-def _inapplicable(fam: str, ctx: Context) -> Finding | None:
-    """A family's single check as n/a (with why) when it cannot run on this data, else None."""
+def _inapplicable(fam: str, ctx: Context, named: bool) -> Finding | None:
+    """A family's single check as n/a (with why) when it cannot run on this data, or is skipped in quick mode
+    without being ``named`` in ``checks``; else None."""
     n = len(ctx.prepared.train_idx)
     if fam == "label_noise":
         if not ctx.classification:
             return not_applicable(fam, "label noise (heuristic)", "regression: no class labels to be wrong")
+        if ctx.mode == "quick" and not named:
+            # its out-of-fold models cost as much CPU as every other quick check together
+            return not_applicable(fam, "label noise (heuristic)", "skipped in --quick: run without --quick, or "
+                                  "name it (--check label_noise)")
         need = MIN_PER_FOLD * ctx.budget.folds
         if n < need:
             return not_applicable(fam, "label noise (heuristic)", f"only {n} training examples; {ctx.budget.folds} "
@@ -50,7 +55,8 @@ def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | No
 
     Parameters
     ----------
-    mode : "default" (under a minute for MNIST-1D-sized problems) or "quick" (a few seconds).
+    mode : "default" (under a minute for MNIST-1D-sized problems) or "quick" (a few seconds: smaller budgets, and
+        the label-noise family only when ``checks`` names it).
     checks : families to run (see ``gaplab.doctor.result.FAMILIES``); all by default.
     target_error : the error level you aim for (bias/variance reference); default: the best simple baseline.
     folder : where to write the figures (PNG); none are drawn without it.
@@ -65,7 +71,7 @@ def diagnose(spec: RunSpec, *, mode: str = "default", checks: Iterable[str] | No
     found: list[Finding] = []
     for fam in FAMILIES:
         if fam in fams:
-            na = _inapplicable(fam, ctx)
+            na = _inapplicable(fam, ctx, named=checks is not None)
             found.extend([na] if na is not None else _RUNNERS[fam](ctx))
     oof = name_suspects(ctx, found)
     plots: list[str] = []

@@ -312,6 +312,11 @@ class Pack:
         finally:
             torch.set_num_threads(before)
 
+    def halt(self) -> None:
+        """Stop every model after the current step: ``fit`` finishes as if its epochs had run out (weights as they
+        are). For callers that train with ``fit(metrics=False)`` and read the outputs themselves."""
+        self.stop.stopped.fill_(True)
+
     # ---- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         """Everything the loop carries from one epoch to the next, as tensors and plain data (CPU).

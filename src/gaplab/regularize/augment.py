@@ -22,7 +22,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.special import betaincinv
 from torch import Tensor
 
 
@@ -51,6 +50,8 @@ def _bcast(v: Tensor, ref: Tensor) -> Tensor:
 
 def _beta(alpha: Tensor | float, gens: Sequence[torch.Generator]) -> np.ndarray:
     """One λ ~ Beta(α_k, α_k) per model, inverse CDF of u ~ gens[k]; α_k <= 0 gives λ = 1 (u still drawn)."""
+    from scipy.special import betaincinv  # scipy costs ≈ 1 s to import: only MixUp/CutMix need it
+
     k = len(gens)
     a = torch.as_tensor(alpha, dtype=torch.float64).cpu().expand(k).numpy()
     u = np.array([float(torch.rand((), generator=g, dtype=torch.float64)) for g in gens])
