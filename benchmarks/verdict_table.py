@@ -155,7 +155,6 @@ def _render_main(argv: list[str]) -> int:
     seeds = sorted({int(s) for b in table.values() for s in b})
     print(render(table, names, seeds, data["preset"], ",".join(map(str, data["threads"]))))
     return 0
-    return 0
 
 
 if __name__ == "__main__":
