@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gaplab.data import Dataset
-from gaplab.engine import Pack, RunResult, prepared_for, raw_dataset, shared_pool
+from gaplab.engine import Pack, RunResult, masked_mean, per_example, prepared_for, raw_dataset, shared_pool
 from gaplab.spec import RunSpec
 
 if TYPE_CHECKING:
@@ -156,8 +156,6 @@ class Context:
         What a family reads when the training loss is all it needs: the engine's metrics would evaluate every
         validation and test example too (a third of a short pack's time). ``idx`` must be training rows of every
         model (a tiny set they share); models with their own splits read ``split_losses``."""
-        from gaplab.engine.metrics import per_example
-
         y = pack.data.labels[:, idx] if self.classification else self.pool.y_train[idx]
         loss, _ = per_example(pack.logits(self.pool.x_train[idx]), y, self.classification)
         return _finite_or_inf(loss.mean(1))
@@ -166,8 +164,6 @@ class Context:
         """Each model's (K,) training loss on its own training rows (its labels) and validation loss on its own
         validation rows (the pool's labels, as the engine's ``val_loss``), both among pool rows ``rows`` (default:
         every row some model uses), eval mode, no test set; inf where not finite or a model has no such row."""
-        from gaplab.engine.metrics import masked_mean, per_example
-
         d = pack.data
         cols = d.eval_cols if rows is None else rows
         out = pack.logits(self.pool.x_train[cols])

@@ -4,13 +4,14 @@ Train runs: ``run_local`` (any list of runs, resumable in a store) or ``train_pa
 plan them: ``plan_packs``, ``path_of`` (the engine path a pack takes, and why), ``steps_per_epoch``,
 ``unique_pending``; their prepared data: ``prepared_for``;
 their specs checked before training: ``check_runs``, ``with_fingerprint``; their models: ``build_initial``,
-``build_trained``. The Ray executor (``gaplab.engine.ray_executor.run_ray``) needs the ``ray`` extra and is
-imported where used.
+``build_trained``; a pack's losses read by hand: ``per_example``, ``masked_mean``. The Ray executor
+(``gaplab.engine.ray_executor.run_ray``) needs the ``ray`` extra and is imported where used.
 """
 
 from gaplab.engine.checkpoint import DEFAULT_EVERY
 from gaplab.engine.datacache import prepared_for, raw_dataset, shared_pool
 from gaplab.engine.executor import run_local, unique_pending
+from gaplab.engine.metrics import masked_mean, per_example
 from gaplab.engine.pack import Pack, RunResult, build_initial, build_trained, train_pack
 from gaplab.engine.padding import flops_per_example, pad_arg, width_of
 from gaplab.engine.paths import path_of
@@ -25,8 +26,10 @@ __all__ = [
     "build_trained",
     "check_runs",
     "flops_per_example",
+    "masked_mean",
     "pad_arg",
     "path_of",
+    "per_example",
     "plan_packs",
     "prepared_for",
     "raw_dataset",
