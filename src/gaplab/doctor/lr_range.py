@@ -64,9 +64,8 @@ def measure(ctx: Context) -> LrCurve:
 
 
 def _final(per_model: torch.Tensor, res: list[RunResult]) -> np.ndarray:
-    """Each run's loss; inf where the run diverged or the loss is not finite."""
-    v = np.array([x if r.status == "done" else math.inf for x, r in zip(per_model.tolist(), res, strict=True)])
-    return np.where(np.isfinite(v), v, math.inf)
+    """Each run's loss (already inf where not finite, ``Context.split_losses``); inf where the run diverged."""
+    return np.array([x if r.status == "done" else math.inf for x, r in zip(per_model.tolist(), res, strict=True)])
 
 
 def _eval_rows(ctx: Context) -> torch.Tensor | None:
