@@ -1,0 +1,22 @@
+"""Suite-wide collection rules: the suite runs on two pytest-xdist workers (``addopts`` in pyproject.toml).
+
+Tests that share state run on one worker, as a group (``--dist loadgroup``): the study tests share one session store
+of quick verdicts (tests/studies/conftest.py), and the Ray and process-lifecycle tests start and kill clusters
+and process trees that must not overlap another such test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+GROUPS = {"studies": ("tests/studies/",),
+          "processes": ("tests/core/test_ray_cluster.py", "tests/core/test_worker_lifecycle.py")}
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks into node ids
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        for group, prefixes in GROUPS.items():
+            if path.startswith(prefixes):
+                item.add_marker(pytest.mark.xdist_group(group))
