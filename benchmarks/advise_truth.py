@@ -307,7 +307,7 @@ def main() -> None:
     fixed = with_start_errors(json.loads(CURVES_FIXED_JSON.read_text()) if CURVES_FIXED_JSON.exists() else {},
                               Path(a.store).parent / "advise-truth-data")
     advise_truth_eval.evaluate(cached, [p.key for p in TUNING], [] if a.tuning_only else [p.key for p in HELD_OUT],
-                               [] if a.tuning_only else list(MEASURED_SECOND), fixed)
+                               [] if a.tuning_only else [p.key for p in FRESH], fixed)
 
 
 if __name__ == "__main__":

@@ -76,13 +76,18 @@ def plausible(choice: curves.Choice, members: dict[str, np.ndarray], last: float
 
 def ensemble(choice: curves.Choice, members: dict[str, np.ndarray], last: float, sem: float,
              rule: str = RULE) -> tuple[np.ndarray, dict[str, float]]:
-    """The point prediction and member weights of ``rule``: ``winner``, ``uniform``, ``inverse-square``
-    (``curves.weights``, scores floored at 2 seed standard errors) or ``median`` (the median of the members
-    kept by the uniform rule)."""
+    """The point prediction and member weights of ``rule``: ``winner``, ``uniform``, ``inverse-square``,
+    ``softmax`` (``curves.weights``, scores floored at 2 seed standard errors), ``median`` (the median of the
+    members kept by the uniform rule) or ``trimmed`` (the uniform members without the two whose prediction at the
+    farthest target is highest and lowest, when at least 4 are kept: no single member over- or under-shooting
+    alone moves the point)."""
     scores = plausible(choice, members, last, sem)
-    w = curves.weights(scores, "uniform" if rule == "median" else rule, KEEP, noise=2 * sem)
+    w = curves.weights(scores, "uniform" if rule in ("median", "trimmed") else rule, KEEP, noise=2 * sem)
     if rule == "median":
         return np.median([members[m] for m in w], axis=0), w
+    if rule == "trimmed" and len(w) >= 4 and len(next(iter(members.values()))):
+        far = sorted(w, key=lambda m: float(members[m][-1]))
+        w = {m: 1.0 / (len(far) - 2) for m in far[1:-1]}
     return np.sum([wm * members[m] for m, wm in w.items()], axis=0), w
 
 
