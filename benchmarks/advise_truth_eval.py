@@ -231,7 +231,8 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
     """Score every method on every part; calibrate κ on the tuning part; write the JSON and the figure.
 
     Parts: ``tuning`` (κ and the ensemble rule were chosen on it), ``held_out`` (scored, and looked at, in earlier
-    sessions), ``fresh`` (declared and measured after the rule and κ were frozen: the blind part) and ``all``.
+    sessions), ``fresh`` (declared and measured after the rule and κ were frozen: the blind part),
+    ``held_out_and_fresh`` (every curve κ was not calibrated on: the coverage advise quotes) and ``all``.
     ``fixed`` holds the first session's fixed-recipe curves: a tuning pair re-measured under the patience rule is
     also scored as first measured, as ``KEY@fixed`` (part ``tuning_fixed``)."""
     fresh = fresh or []
@@ -242,7 +243,7 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
     rows = {k: curve_methods(cached[k]) for k in keys}
     tuned = [k for k in tuning if k in rows]
     named = [("tuning", tuning), ("tuning_fixed", [f"{k}@fixed" for k in redone]), ("held_out", held_out),
-             ("fresh", fresh), ("all", tuning + held_out + fresh)]
+             ("fresh", fresh), ("held_out_and_fresh", held_out + fresh), ("all", tuning + held_out + fresh)]
     # before: the κ advise shipped until this session, on the same points
     kap_before = {2.0: KAPPA_BEFORE, 4.0: KAPPA_BEFORE, 8.0: KAPPA_BEFORE}
     before: dict[str, Any] = {}
@@ -326,7 +327,8 @@ def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tu
         print(f"\nmust show ({part}):\n")
         for k, (v, ok) in ms.items():
             print(f"- {'PASS' if ok else 'MISS'} {k}: {v}")
-    held = result["parts"].get("fresh", result["parts"].get("held_out", {})).get("by_horizon", {})
+    # the coverage advise quotes: every curve κ was not calibrated on
+    held = result["parts"].get("held_out_and_fresh", {}).get("by_horizon", {})
     print("\nfor gaplab.advise.predict: KAPPA = {" + ", ".join(f"{float(h):g}: {v:.3f}" for h, v in
                                                           result["kappa"].items()) + "}; COVERAGE = {"
           + ", ".join(f"{float(h[:-1]):g}: {b['coverage']:.2f}" for h, b in held.items()) + "}")
