@@ -32,7 +32,10 @@ def start_error(c: dict[str, Any]) -> float | None:
     return c.get("start_error")
 
 
-RULES = {"winner": "select", "uniform": "ens-uniform", "inverse-square": "ens-inv2", "median": "ens-median"}
+RULES = {"winner": "select", "uniform": "ens-uniform", "inverse-square": "ens-inv2", "softmax": "ens-softmax",
+         "median": "ens-median", "trimmed": "ens-trimmed"}
+# the κ advise shipped before the fourth session (calibrated on the tuning pairs' fixed-recipe curves, uniform rule)
+KAPPA_BEFORE = 1.753
 rule_in_use = P.RULE
 
 
@@ -188,7 +191,7 @@ def must_show(s: dict[str, Any], mlp: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def figure(rows: list[dict[str, Any]], tuning: list[str], path: Path) -> None:
+def figure(rows: list[dict[str, Any]], tuning: list[str], fresh: list[str], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,11 +204,10 @@ def figure(rows: list[dict[str, Any]], tuning: list[str], path: Path) -> None:
             if h not in hs:
                 continue
             i = hs.index(h)
-            held = r["key"] not in tuning
+            kind = "tuning" if r["key"] in tuning else "fresh" if r["key"] in fresh else "held"
             p, lo, hi, tr = r["pred"]["advise"][i], r["low"][i], r["high"][i], r["truth"][i]
-            col = "tab:orange" if held else "tab:blue"
-            ax.errorbar(tr, p, yerr=[[p - lo], [hi - p]], fmt="o" if held else "s", color=col, ms=4, capsize=2,
-                        alpha=0.8)
+            col, fmt = {"tuning": ("tab:blue", "s"), "held": ("tab:orange", "o"), "fresh": ("tab:green", "D")}[kind]
+            ax.errorbar(tr, p, yerr=[[p - lo], [hi - p]], fmt=fmt, color=col, ms=4, capsize=2, alpha=0.8)
             if not lo <= tr <= hi:
                 ax.annotate(r["key"], (tr, p), fontsize=6, alpha=0.7)
         lim = ax.get_xlim()
@@ -214,7 +216,8 @@ def figure(rows: list[dict[str, Any]], tuning: list[str], path: Path) -> None:
         ax.set_xlabel("measured error (mean of 3 seeds)")
     axes[0].set_ylabel("predicted error with 90 % interval")
     axes[0].plot([], [], "s", color="tab:blue", label="tuning")
-    axes[0].plot([], [], "o", color="tab:orange", label="held out")
+    axes[0].plot([], [], "o", color="tab:orange", label="held out (seen before)")
+    axes[0].plot([], [], "D", color="tab:green", label="fresh held out (blind)")
     axes[0].legend(fontsize=8)
     fig.suptitle("advise: predicted vs measured test error at 2×/4×/8× the user's n (benchmarks/advise_truth.py)")
     fig.tight_layout()
@@ -227,21 +230,23 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
              fresh: list[str] | None = None, fixed: dict[str, Any] | None = None) -> dict[str, Any]:
     """Score every method on every part; calibrate κ on the tuning part; write the JSON and the figure.
 
-    ``fixed`` holds the first session's fixed-recipe curves: a held-out pair re-measured under the patience rule
-    is scored both ways, its first curve as ``KEY@fixed`` (part ``held_out_first``: the held-out part as first
-    measured; ``held_out``: advise as it ships)."""
-    redone = [k for k in held_out if k in cached and k in (fixed or {})
+    Parts: ``tuning`` (κ and the ensemble rule were chosen on it), ``held_out`` (scored, and looked at, in earlier
+    sessions), ``fresh`` (declared and measured after the rule and κ were frozen: the blind part),
+    ``held_out_and_fresh`` (every curve κ was not calibrated on: the coverage advise quotes) and ``all``.
+    ``fixed`` holds the first session's fixed-recipe curves: a tuning pair re-measured under the patience rule is
+    also scored as first measured, as ``KEY@fixed`` (part ``tuning_fixed``)."""
+    fresh = fresh or []
+    redone = [k for k in tuning if k in cached and k in (fixed or {})
               and cached[k].get("recipe", {}).get("stopping") == "patience"]
     cached = {**cached, **{f"{k}@fixed": {**(fixed or {})[k], "key": f"{k}@fixed"} for k in redone}}
-    keys = [k for k in tuning + held_out if k in cached] + [f"{k}@fixed" for k in redone]
+    keys = [k for k in tuning + held_out + fresh if k in cached] + [f"{k}@fixed" for k in redone]
     rows = {k: curve_methods(cached[k]) for k in keys}
     tuned = [k for k in tuning if k in rows]
-    # before: the first session's κ (per horizon); after: pooled split-conformal κ; both from the tuning part only
-    kap_before = calibrate([rows[k] for k in tuned], rule="per-horizon")
+    named = [("tuning", tuning), ("tuning_fixed", [f"{k}@fixed" for k in redone]), ("held_out", held_out),
+             ("fresh", fresh), ("held_out_and_fresh", held_out + fresh), ("all", tuning + held_out + fresh)]
+    # before: the κ advise shipped until this session, on the same points
+    kap_before = {2.0: KAPPA_BEFORE, 4.0: KAPPA_BEFORE, 8.0: KAPPA_BEFORE}
     before: dict[str, Any] = {}
-    named = [("tuning", tuning), ("held_out_first", [f"{k}@fixed" if k in redone else k for k in held_out]),
-             ("held_out", held_out), ("held_out_new", fresh or []),
-             ("remeasured_fixed", [f"{k}@fixed" for k in redone]), ("remeasured", redone), ("all", tuning + held_out)]
     for part, ks in named:
         rs = [dict(rows[k]) for k in ks if k in rows]
         for r in rs:
@@ -253,11 +258,11 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
     for r in rows.values():
         set_intervals(r, kap)
     rec = {k: recommended_check(cached[k]) for k in keys}
-    result: dict[str, Any] = {"kappa": {f"{h:g}": v for h, v in kap.items()},
+    result: dict[str, Any] = {"rule": rule_in_use, "kappa": {f"{h:g}": v for h, v in kap.items()},
                               "kappa_before": {f"{h:g}": v for h, v in kap_before.items()},
                               "coverage_before": before, "tuning_leave_one_pair_out": leave_one_pair_out(rows, tuned),
                               "protocol": {k: cached[k].get("recipe", {}).get("stopping", "fixed") for k in keys},
-                              "remeasured_under_patience": redone, "parts": {}}
+                              "parts": {}}
     for part, ks in named:
         rs = [rows[k] for k in ks if k in rows]
         if not rs:
@@ -275,8 +280,8 @@ def evaluate(cached: dict[str, Any], tuning: list[str], held_out: list[str],
     result["must_show"] = {part: must_show(s, rows.get("mnist1d-mlp-1000") if "mnist1d-mlp-1000" in parts[part]
                                            else None) for part, s in result["parts"].items()}
     RESULT_JSON.write_text(json.dumps(result, indent=1))
-    figure([r for k, r in rows.items() if not k.endswith("@fixed")], tuning, FIGURE)
-    _print(result, rows, rec, tuning)
+    figure([r for k, r in rows.items() if not k.endswith("@fixed")], tuning, fresh, FIGURE)
+    _print(result, rows, rec, tuning, fresh)
     return result
 
 
@@ -284,22 +289,25 @@ def _pct(v: float | None) -> str:
     return "—" if v is None else f"{v:.0%}"
 
 
-def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tuning: list[str]) -> None:
+def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tuning: list[str],
+           fresh: list[str]) -> None:
     print("\n| pair | part | horizon | n | predicted (90 % interval) | measured | inside | shape | weights |")
     print("|---|---|---|---|---|---|---|---|---|")
     for k, r in rows.items():
         for i, h in enumerate(r["horizons"]):
             inside = "yes" if r["low"][i] <= r["truth"][i] <= r["high"][i] else "**no**"
             w = ", ".join(f"{m} {v:.2f}" for m, v in sorted(r["weights"].items(), key=lambda kv: -kv[1])[:3])
-            part = "tuning" if k in tuning else "held out, first (fixed)" if k.endswith("@fixed") else "held out"
+            part = ("tuning" if k in tuning else "tuning, fixed recipe" if k.endswith("@fixed") else
+                    "fresh" if k in fresh else "held out")
             print(f"| {k} | {part} | {h:g}× | {r['targets'][i]:g} | {r['pred']['advise'][i]:.3f} ({r['low'][i]:.3f}–"
                   f"{r['high'][i]:.3f}) | {r['truth'][i]:.3f} | {inside} | {r['shape']} | {w} |")
-    print(f"\nκ (tuning, pooled split-conformal): {result['kappa']}; before (per horizon): {result['kappa_before']}")
+    print(f"\nrule {result['rule']}; κ (tuning, pooled split-conformal): {result['kappa']}; "
+          f"before (shipped until now): {result['kappa_before']}")
     lo = result["tuning_leave_one_pair_out"]
     print("tuning coverage, κ left one pair out: " + ", ".join(f"{h} {v:.0%} ({lo['cases'][h]} cases)"
                                                                for h, v in lo["coverage"].items()))
     for part, b in result["coverage_before"].items():
-        print(f"coverage before ({part}, per-horizon κ): " + ", ".join(
+        print(f"coverage before ({part}, κ {KAPPA_BEFORE}): " + ", ".join(
             f"{h} {v['coverage']:.0%} (median width {v['median_width']:.3f})" for h, v in b.items()))
     for part, s in result["parts"].items():
         print(f"\n**{part}**: {s['curves']} curves ({s['patience']} under the patience rule); recommended "
@@ -319,7 +327,8 @@ def _print(result: dict[str, Any], rows: dict[str, Any], rec: dict[str, Any], tu
         print(f"\nmust show ({part}):\n")
         for k, (v, ok) in ms.items():
             print(f"- {'PASS' if ok else 'MISS'} {k}: {v}")
-    held = result["parts"].get("held_out", {}).get("by_horizon", {})
+    # the coverage advise quotes: every curve κ was not calibrated on
+    held = result["parts"].get("held_out_and_fresh", {}).get("by_horizon", {})
     print("\nfor gaplab.advise.predict: KAPPA = {" + ", ".join(f"{float(h):g}: {v:.3f}" for h, v in
                                                           result["kappa"].items()) + "}; COVERAGE = {"
           + ", ".join(f"{float(h[:-1]):g}: {b['coverage']:.2f}" for h, b in held.items()) + "}")

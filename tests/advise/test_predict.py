@@ -55,3 +55,18 @@ def test_members_predicting_a_rise_are_left_out_and_rules_differ() -> None:
     assert med.tolist() == pytest.approx([0.18, 0.16])
     win, w1 = P.ensemble(c, members, 0.2, 0.001, "winner")
     assert w1 == {"pow3": 1.0} and win.tolist() == pytest.approx([0.18, 0.16])
+
+
+def test_softmax_and_trimmed_rules() -> None:
+    c = _choice({"pow3": 0.01, "exp3": 0.02, "vap3": 0.025, "mmf4": 0.01, "pow2": 0.05})  # pow2: beyond 3× best
+    members = {"pow3": np.array([0.18, 0.10]), "exp3": np.array([0.19, 0.17]), "vap3": np.array([0.17, 0.14]),
+               "mmf4": np.array([0.16, 0.12]), "pow2": np.array([0.15, 0.05])}
+    _, w = P.ensemble(c, members, 0.2, 0.001, "softmax")  # ∝ exp(−(s − best)/best) over the kept families
+    assert set(w) == {"pow3", "exp3", "vap3", "mmf4"}
+    assert w["exp3"] / w["pow3"] == pytest.approx(np.exp(-1.0)) and w["pow3"] == pytest.approx(w["mmf4"])
+    point, wt = P.ensemble(c, members, 0.2, 0.001, "trimmed")  # drops the highest (exp3) and lowest (pow3) at 2nd
+    assert wt == {"vap3": 0.5, "mmf4": 0.5}
+    assert point.tolist() == pytest.approx([0.165, 0.13])
+    three = {m: members[m] for m in ("pow3", "exp3", "mmf4")}
+    _, w3 = P.ensemble(_choice({"pow3": 0.01, "exp3": 0.02, "mmf4": 0.01}), three, 0.2, 0.001, "trimmed")
+    assert set(w3) == {"pow3", "exp3", "mmf4"}  # fewer than 4 members: nothing trimmed

@@ -356,9 +356,10 @@ def choose(ns: Numbers, errs: Numbers, models: Sequence[str] = FAMILIES,
 def weights(scores: dict[str, float], rule: str = "inverse-square", keep: float = 3.0,
             noise: float = 1e-4) -> dict[str, float]:
     """Ensemble weights from held-out scores (lower is better): ``winner`` (all on the best),
-    ``inverse-square`` (1/score², over models scoring within ``keep``× the best) or ``uniform`` (equal, same
-    cut). Scores are floored at ``noise`` (the seed noise of the held-out points): differences below it are not
-    evidence, so a lucky fit does not take everything. Sums to 1."""
+    ``inverse-square`` (1/score², over models scoring within ``keep``× the best), ``uniform`` (equal, same
+    cut) or ``softmax`` (∝ exp(−(score − best) / best), same cut: a model at 2× the best score gets e⁻¹ of its
+    weight). Scores are floored at ``noise`` (the seed noise of the held-out points): differences below it are
+    not evidence, so a lucky fit does not take everything. Sums to 1."""
     if not scores:
         return {}
     best = min(scores.values())
@@ -372,6 +373,9 @@ def weights(scores: dict[str, float], rule: str = "inverse-square", keep: float 
         raw = {m: 1.0 for m in kept}
     elif rule == "inverse-square":
         raw = {m: 1.0 / s ** 2 for m, s in kept.items()}
+    elif rule == "softmax":
+        tau = min(kept.values())
+        raw = {m: math.exp(-(s - tau) / tau) for m, s in kept.items()}
     else:
         raise ValueError(f"unknown weighting rule {rule!r}")
     tot = sum(raw.values())
