@@ -61,18 +61,19 @@ def probabilities(data: str, model: str, kind: str, rate: float) -> dict[str, np
     ctx = Context(spec, "default")
     epochs = ctx.epochs_for(ctx.budget.fold_steps)
     out = dict(np.load(path)) if path.exists() else {}
-    if int(out.get("fold_epochs", -1)) != epochs:  # trained under another fold budget
-        out = {}
-    if int(out.get("second_folds", 0)) == L.SECOND_FOLDS:
+    same_folds = int(out.get("fold_epochs", -1)) == epochs
+    if same_folds and int(out.get("second_folds", 0)) == L.SECOND_FOLDS:
         return out
-    if not out:
+    if not same_folds:  # trained under another fold budget: the folds again
         c0 = time.process_time()
         fp = L.fold_probabilities(ctx)
         cpu = time.process_time() - c0
         given = ctx.prepared.labels[fp.idx]
         x = ctx.pool.x_train[fp.idx].reshape(len(fp.idx), -1).numpy()
+        # the scikit-learn reference depends on the labels only: kept from the cache when there is one
+        lr = out["logreg"] if "logreg" in out else logreg_probs(x, given.numpy())
         out = {"last": fp.last.numpy(), "averaged": fp.averaged.numpy(), "given": given.numpy(),
-               "truth": ctx.prepared.corrupted[fp.idx].numpy(), "logreg": logreg_probs(x, given.numpy()),
+               "truth": ctx.prepared.corrupted[fp.idx].numpy(), "logreg": lr,
                "cpu": np.array(cpu), "fold_epochs": np.array(epochs)}
     idx = ctx.prepared.train_idx
     second = L.second_opinion(ctx, idx, ctx.prepared.labels[idx])
