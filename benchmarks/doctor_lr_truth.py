@@ -37,6 +37,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,9 @@ from gaplab.spec import RunSpec, parse_run  # noqa: E402
 CACHE = ROOT / "benchmarks" / "results" / "lr_truth"
 GRID_POINTS = 13
 TRUTH_SEEDS = (100, 101, 102)
-# doctor seed s trains its range copies at seeds s … s + lr_seeds − 1: spaced by 10 so no two share a copy
-DOCTOR_SEEDS = (0, 10, 20, 30, 40)
+# doctor seed s trains its range copies at seeds s … s + seeds − 1 (up to lr_range.MAX_SEEDS = 16 on small
+# validation splits): spaced by 20 so no two share a copy, and below the truth's seeds
+DOCTOR_SEEDS = (0, 20, 40, 60, 80)
 HIT = 1.05
 SGD = {"name": "sgd", "momentum": 0.9}
 ADAM = {"name": "adam"}
@@ -169,9 +171,12 @@ def curves(name: str, over: dict[str, Any]) -> list[dict[str, Any]]:
     for seed in DOCTOR_SEEDS:
         if str(seed) in have:
             continue
+        t0 = time.process_time()
         c = lr_range.measure(Context(spec_of(over, seed), "default"))
+        cpu = time.process_time() - t0
         have[str(seed)] = {"rates": c.rates, "losses": _finite(c.losses), "val_losses": _finite(c.val_losses),
-                           "init_loss": c.init_loss}
+                           "init_loss": c.init_loss, "whole_run": c.whole_run, "steps": c.steps,
+                           "stopped": None if c.stopped is None else c.stopped.tolist(), "cpu": cpu}
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(have))
     return [have[str(seed)] for seed in DOCTOR_SEEDS]
@@ -234,7 +239,7 @@ def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
     rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
     val = np.array(curve["val_losses"])
     c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1),
-                         np.where(val >= 1e29, np.inf, val))
+                         np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False))
     mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
     s = lr_range.suggest(c)
     return {"gaplab": s.lr, "gaplab minimum": s.minimum,
