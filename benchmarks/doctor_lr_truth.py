@@ -163,23 +163,33 @@ def truth(name: str, over: dict[str, Any]) -> dict[str, Any]:
     return _cached(CACHE / f"{slug}.truth.json", lambda: {"rates": rates, "val_loss": val_losses(over, rates)})
 
 
-def curves(name: str, over: dict[str, Any]) -> list[dict[str, Any]]:
+def curves(name: str, over: dict[str, Any], prune: bool = False,
+           seeds: tuple[int, ...] = DOCTOR_SEEDS) -> list[dict[str, Any]]:
     """The doctor's learning-rate range (default budget) from each doctor seed: training and validation losses,
-    cached per doctor seed (``<pair>.curves.json`` are the second session's ranges, training loss only)."""
-    path = CACHE / f"{name.replace(' ', '_')}.range.json"
+    cached per doctor seed (``<pair>.curves.json`` are the second session's ranges, training loss only).
+
+    Every rule reads the full range (``prune=False``: every copy trains its whole budget, as an LR finder records
+    its curve); the doctor itself prunes copies off the basin (``lr_range.PRUNE``), cached as ``<pair>.pruned.json``
+    at doctor seed 0 to show that gaplab's suggestion does not change by it, and what it saves."""
+    path = CACHE / f"{name.replace(' ', '_')}.{'pruned' if prune else 'range'}.json"
     have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    for seed in DOCTOR_SEEDS:
+    for seed in seeds:
         if str(seed) in have:
             continue
-        t0 = time.process_time()
-        c = lr_range.measure(Context(spec_of(over, seed), "default"))
-        cpu = time.process_time() - t0
+        saved = lr_range.PRUNE
+        lr_range.PRUNE = saved if prune else ()
+        try:
+            t0 = time.process_time()
+            c = lr_range.measure(Context(spec_of(over, seed), "default"))
+            cpu = time.process_time() - t0
+        finally:
+            lr_range.PRUNE = saved
         have[str(seed)] = {"rates": c.rates, "losses": _finite(c.losses), "val_losses": _finite(c.val_losses),
                            "init_loss": c.init_loss, "whole_run": c.whole_run, "steps": c.steps,
                            "stopped": None if c.stopped is None else c.stopped.tolist(), "cpu": cpu}
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(have))
-    return [have[str(seed)] for seed in DOCTOR_SEEDS]
+    return [have[str(seed)] for seed in seeds]
 
 
 def _finite(a: np.ndarray) -> list[list[float]]:
@@ -270,6 +280,13 @@ def evaluate(name: str, over: dict[str, Any]) -> dict[str, Any]:
     trained = at_suggestions(name, over, list(first.values()))
     row: dict[str, Any] = {"best_val_loss": best, "best_rate": t["rates"][int(np.argmin([np.mean(v) for v in
                                                                                          t["val_loss"]]))]}
+    pruned = curves(name, over, prune=True, seeds=DOCTOR_SEEDS[:1])[0]
+    p_lr = suggestions(pruned)["gaplab"]
+    row["pruned"] = {"lr": p_lr, "same": p_lr == per_seed[0]["gaplab"] or (
+        p_lr is not None and per_seed[0]["gaplab"] is not None and math.isclose(p_lr, per_seed[0]["gaplab"],
+                                                                                 rel_tol=1e-3)),
+                     "cpu": pruned["cpu"], "cpu_full": cs[0]["cpu"], "seeds": len(cs[0]["losses"]),
+                     "steps": cs[0]["steps"]}
     for rule in RULES:
         s = per_seed[0][rule]
         logs = [math.log10(p[rule]) for p in per_seed if p[rule] is not None]
@@ -313,6 +330,12 @@ def main() -> None:
                 cells.append("none" if x["lr"] is None else
                              f"{x['lr']:.2g}: {x['relative']:.3f}{'' if x['hit'] else ' ✗'} (sd {x['sd_log10']:.2f})")
             print(f"| {n} | {r['best_rate']:.2g} | " + " | ".join(cells) + " |")
+        same = sum(rows[n]["pruned"]["same"] for n in names)
+        cpu_p, cpu_f = (sum(rows[n]["pruned"][k] for n in names) for k in ("cpu", "cpu_full"))
+        print(f"\nthe doctor's pruned range at doctor seed 0: the same gaplab suggestion on {same}/{len(names)} pairs; "
+              f"its CPU {cpu_p:.0f} s against {cpu_f:.0f} s unpruned (" +
+              ", ".join(f"{n}: {rows[n]['pruned']['seeds']} seeds × {rows[n]['pruned']['steps']} steps"
+                        for n in names) + ")")
         hits = {rule: sum(rows[n][rule]["hit"] for n in names) for rule in RULES}
         print(f"\nwithin {round(100 * (HIT - 1))} % of the best: " +
               ", ".join(f"{rule} {h}/{len(names)}" for rule, h in hits.items()))
