@@ -63,4 +63,5 @@ def test_pruned_range_keeps_the_deciding_copies(monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_allclose(pruned.losses[kept], full.losses[kept], rtol=1e-5)
     np.testing.assert_allclose(pruned.val_losses[kept], full.val_losses[kept], rtol=1e-5)
     np.testing.assert_allclose(pruned.user_loss, full.user_loss, rtol=1e-5)
-    assert lr_range.suggest(pruned).lr == lr_range.suggest(full).lr is not None
+    got, want = lr_range.suggest(pruned).lr, lr_range.suggest(full).lr
+    assert want is not None and got == pytest.approx(want, rel=1e-5)

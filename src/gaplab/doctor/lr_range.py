@@ -33,7 +33,7 @@ GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 # training- or validation-loss minimum train on; the others (far off every basin) stop where they are. The kept
 # copies train as before (to float rounding), so the minimum, its neighbours and each seed's own best are those
 # of the full range whenever they lie within the margin of where they were at that step.
-PRUNE = ((0.25, 2), (0.5, 1))
+PRUNE = ((0.25, 2), (0.5, 2))
 
 
 @dataclass
