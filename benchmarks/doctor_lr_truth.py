@@ -5,11 +5,15 @@ For each (data, model, optimizer) pair:
 - **truth**: full trainings with the pair's own settings (20 epochs, batch 100, constant rate) at a 13-point log
   grid of rates (the doctor's range for the optimizer) × 3 seeds, one pack; the grid's best is the lowest seed-mean
   final validation loss;
-- **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 2 seeds each) from
-  5 doctor seeds, final training and validation loss per rate; the reference rules read the seed-mean training
-  loss against the rate (what an LR finder records), gaplab's rule also the validation loss:
-  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the validation-loss minimum, or a tenth of it where
-    the range already overfits there (since issue 22's third session);
+- **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 2 seeds each, more
+  on small validation splits, fewer steps for models above 1e5 multiply-adds per example: ``lr_range.range_seeds``,
+  ``range_steps``) from 5 doctor seeds, final training and validation loss per rate, every copy trained its whole
+  budget (the doctor prunes copies off the basin; ``<pair>.pruned.json`` checks that this leaves its suggestion
+  as it is at doctor seed 0); the reference rules read the seed-mean training loss against the rate (what an LR
+  finder records), gaplab's rule also the validation loss:
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the seed-mean validation-loss minimum, or a tenth of it
+    where the range already overfits there and the user's run is longer than the range (issue 22, third and
+    fourth sessions);
   - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
   - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
