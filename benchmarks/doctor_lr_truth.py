@@ -170,7 +170,9 @@ def truth(name: str, over: dict[str, Any]) -> dict[str, Any]:
 def curves(name: str, over: dict[str, Any], prune: bool = False,
            seeds: tuple[int, ...] = DOCTOR_SEEDS) -> list[dict[str, Any]]:
     """The doctor's learning-rate range (default budget) from each doctor seed: training and validation losses,
-    cached per doctor seed (``<pair>.curves.json`` are the second session's ranges, training loss only).
+    cached per doctor seed (``<pair>.curves.json`` are the second session's ranges, training loss only). Doctor
+    seeds 0, 20 and 40 of the pairs whose budget did not change in the fourth session (2 seeds, 150 steps) are the
+    third session's ranges, the same trainings (no ``cpu`` or ``steps`` recorded).
 
     Every rule reads the full range (``prune=False``: every copy trains its whole budget, as an LR finder records
     its curve); the doctor itself prunes copies off the basin (``lr_range.PRUNE``), cached as ``<pair>.pruned.json``
@@ -289,8 +291,8 @@ def evaluate(name: str, over: dict[str, Any]) -> dict[str, Any]:
     row["pruned"] = {"lr": p_lr, "same": p_lr == per_seed[0]["gaplab"] or (
         p_lr is not None and per_seed[0]["gaplab"] is not None and math.isclose(p_lr, per_seed[0]["gaplab"],
                                                                                  rel_tol=1e-3)),
-                     "cpu": pruned["cpu"], "cpu_full": cs[0]["cpu"], "seeds": len(cs[0]["losses"]),
-                     "steps": cs[0]["steps"]}
+                     "cpu": pruned["cpu"], "cpu_full": cs[0].get("cpu"), "seeds": len(cs[0]["losses"]),
+                     "steps": cs[0].get("steps")}
     for rule in RULES:
         s = per_seed[0][rule]
         logs = [math.log10(p[rule]) for p in per_seed if p[rule] is not None]
@@ -335,9 +337,10 @@ def main() -> None:
                              f"{x['lr']:.2g}: {x['relative']:.3f}{'' if x['hit'] else ' ✗'} (sd {x['sd_log10']:.2f})")
             print(f"| {n} | {r['best_rate']:.2g} | " + " | ".join(cells) + " |")
         same = sum(rows[n]["pruned"]["same"] for n in names)
-        cpu_p, cpu_f = (sum(rows[n]["pruned"][k] for n in names) for k in ("cpu", "cpu_full"))
+        timed = [n for n in names if rows[n]["pruned"]["cpu_full"] is not None]  # ranges cached with their CPU
+        cpu_p, cpu_f = (sum(rows[n]["pruned"][k] for n in timed) for k in ("cpu", "cpu_full"))
         print(f"\nthe doctor's pruned range at doctor seed 0: the same gaplab suggestion on {same}/{len(names)} pairs; "
-              f"its CPU {cpu_p:.0f} s against {cpu_f:.0f} s unpruned (" +
+              f"its CPU {cpu_p:.0f} s against {cpu_f:.0f} s unpruned on the {len(timed)} pairs timed (" +
               ", ".join(f"{n}: {rows[n]['pruned']['seeds']} seeds × {rows[n]['pruned']['steps']} steps"
                         for n in names) + ")")
         hits = {rule: sum(rows[n][rule]["hit"] for n in names) for rule in RULES}
