@@ -38,9 +38,10 @@ class Budget:
     lr_seeds: int = 2
     lr_steps: int = 150
     # the range's steps scale down for models above this many multiply-adds per example, to ``lr_min_steps``
-    # (``lr_range.range_steps``); None: always ``lr_steps``
+    # (``lr_range.range_steps``); None: always ``lr_steps``. A floor of 50 moved the 32-channel digits CNN's
+    # suggestion from 0.014 (150 steps) to 0.27 (grid's best 0.0083); 100 gives 0.019-0.026 (doctor_lr_truth.py)
     lr_macs: int | None = 100_000
-    lr_min_steps: int = 50
+    lr_min_steps: int = 100
     lr_eval_examples: int | None = None  # training examples the range's final loss is read on (None: all)
     # validation rows the range's seeds should see together: more seeds where the split is small (``range_seeds``)
     lr_val_examples: int | None = 400
