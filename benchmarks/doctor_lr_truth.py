@@ -5,11 +5,15 @@ For each (data, model, optimizer) pair:
 - **truth**: full trainings with the pair's own settings (20 epochs, batch 100, constant rate) at a 13-point log
   grid of rates (the doctor's range for the optimizer) × 3 seeds, one pack; the grid's best is the lowest seed-mean
   final validation loss;
-- **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 2 seeds each) from
-  5 doctor seeds, final training and validation loss per rate; the reference rules read the seed-mean training
-  loss against the rate (what an LR finder records), gaplab's rule also the validation loss:
-  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the validation-loss minimum, or a tenth of it where
-    the range already overfits there (since issue 22's third session);
+- **curves**: the doctor's learning-rate range (default budget: short fixed-rate trainings, 2 seeds each, more
+  on small validation splits, fewer steps for models above 1e5 multiply-adds per example: ``lr_range.range_seeds``,
+  ``range_steps``) from 5 doctor seeds, final training and validation loss per rate, every copy trained its whole
+  budget (the doctor prunes copies off the basin; ``<pair>.pruned.json`` checks that this leaves its suggestion
+  as it is at doctor seed 0); the reference rules read the seed-mean training loss against the rate (what an LR
+  finder records), gaplab's rule also the validation loss:
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the seed-mean validation-loss minimum, or a tenth of it
+    where the range already overfits there and the user's run is longer than the range (issue 22, third and
+    fourth sessions);
   - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
   - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
@@ -22,8 +26,10 @@ For each (data, model, optimizer) pair:
 - **score**: full training (3 seeds) at each rule's suggestion from doctor seed 0; its seed-mean final validation
   loss relative to the grid's best (within 5 % counts as a hit); and sd(log10 suggestion) over the 5 doctor seeds.
 
-Tuning and held-out parts: the MNIST-1D pairs are the tuning part (the only ones looked at while changing
-gaplab's rule); every other pair is held out and reported separately. Results are cached as JSON in
+Parts, reported separately: the MNIST-1D pairs are the tuning part (the only ones looked at while changing
+gaplab's rule); the other pairs of issue 22's second and third sessions are held out but were seen (their counts
+were printed while rules were chosen); the pairs named "fresh …" were declared before any was measured and are
+the blind held-out part. Results are cached as JSON in
 ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
     python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only]
@@ -35,6 +41,7 @@ import argparse
 import json
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,8 +61,9 @@ from gaplab.spec import RunSpec, parse_run  # noqa: E402
 CACHE = ROOT / "benchmarks" / "results" / "lr_truth"
 GRID_POINTS = 13
 TRUTH_SEEDS = (100, 101, 102)
-# doctor seed s trains its range copies at seeds s … s + lr_seeds − 1: spaced by 10 so no two share a copy
-DOCTOR_SEEDS = (0, 10, 20, 30, 40)
+# doctor seed s trains its range copies at seeds s … s + seeds − 1 (up to lr_range.MAX_SEEDS = 16 on small
+# validation splits): spaced by 20 so no two share a copy, and below the truth's seeds
+DOCTOR_SEEDS = (0, 20, 40, 60, 80)
 HIT = 1.05
 SGD = {"name": "sgd", "momentum": 0.9}
 ADAM = {"name": "adam"}
@@ -80,6 +88,7 @@ def _table(name: str) -> str:
 def pairs() -> list[tuple[str, dict[str, Any]]]:
     """(name, run spec overrides); MNIST-1D pairs first (the tuning part)."""
     m1 = {"name": "mnist1d"}
+    m1_small = {"name": "mnist1d", "args": {"num_samples": 600}}
     dg = {"name": "digits"}
     return [
         ("mnist1d mlp adam", {"data": m1, "model": {"name": "mlp"}, "optim": ADAM}),
@@ -98,11 +107,33 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
                                "model": {"name": "mlp", "args": {"width": 64}}, "optim": ADAM}),
         ("digits user model adam", {"data": dg, "model": {"name": "gaplab_user_model:factory",
                                                           "args": {"hidden": 32}}, "optim": ADAM}),
+        # fresh held-out pairs (issue 22, fourth session): declared before any of them was measured, never looked
+        # at while choosing the rule or the budget; small validation splits (wine 28 rows, breast cancer 91,
+        # MNIST-1D at 600 examples 96) where the suggestion wandered, a narrower digits MLP and a small conv net
+        ("fresh wine csv mlp sgd", {"data": {"name": "file", "path": _table("wine")},
+                                    "model": {"name": "mlp", "args": {"width": 64}}, "optim": SGD}),
+        ("fresh breast-cancer csv mlp adam", {"data": {"name": "file", "path": _table("breast_cancer")},
+                                              "model": {"name": "mlp", "args": {"width": 64}}, "optim": ADAM}),
+        ("fresh digits mlp width 32 adam", {"data": dg, "model": {"name": "mlp", "args": {"width": 32}},
+                                            "optim": ADAM}),
+        ("fresh mnist1d-600 mlp sgd", {"data": m1_small, "model": {"name": "mlp"}, "optim": SGD}),
+        ("fresh mnist1d-600 cnn1d adam", {"data": m1_small, "model": {"name": "cnn1d"}, "optim": ADAM}),
+        # declared after the five above but before any measurement of them: the doctor's default digits CNN (32
+        # channels, 0.6 M multiply-adds per example), whose range is the one shortened by the model's cost
+        # (its SGD twin, declared with it, was dropped before any measurement: the shared machine's CPU ran out)
+        ("fresh digits cnn2d 32 adam", {"data": dg, "model": {"name": "cnn2d"}, "optim": ADAM}),
     ]
 
 
-def tuning(name: str) -> bool:
-    return name.startswith("mnist1d")
+PARTS = ("tuning", "held out (seen)", "fresh held out")
+
+
+def part(name: str) -> str:
+    """The tuning part (MNIST-1D: looked at while choosing the rule), the held-out pairs of issue 22's second and
+    third sessions (their counts were seen while choosing; not blind) and the fresh held-out pairs (blind)."""
+    if name.startswith("fresh "):
+        return PARTS[2]
+    return PARTS[0] if name.startswith("mnist1d") else PARTS[1]
 
 
 def spec_of(over: dict[str, Any], seed: int, lr: float | None = None) -> RunSpec:
@@ -136,20 +167,35 @@ def truth(name: str, over: dict[str, Any]) -> dict[str, Any]:
     return _cached(CACHE / f"{slug}.truth.json", lambda: {"rates": rates, "val_loss": val_losses(over, rates)})
 
 
-def curves(name: str, over: dict[str, Any]) -> list[dict[str, Any]]:
+def curves(name: str, over: dict[str, Any], prune: bool = False,
+           seeds: tuple[int, ...] = DOCTOR_SEEDS) -> list[dict[str, Any]]:
     """The doctor's learning-rate range (default budget) from each doctor seed: training and validation losses,
-    cached per doctor seed (``<pair>.curves.json`` are the second session's ranges, training loss only)."""
-    path = CACHE / f"{name.replace(' ', '_')}.range.json"
+    cached per doctor seed (``<pair>.curves.json`` are the second session's ranges, training loss only). Doctor
+    seeds 0, 20 and 40 of the pairs whose budget did not change in the fourth session (2 seeds, 150 steps) are the
+    third session's ranges, the same trainings (no ``cpu`` or ``steps`` recorded).
+
+    Every rule reads the full range (``prune=False``: every copy trains its whole budget, as an LR finder records
+    its curve); the doctor itself prunes copies off the basin (``lr_range.PRUNE``), cached as ``<pair>.pruned.json``
+    at doctor seed 0 to show that gaplab's suggestion does not change by it, and what it saves."""
+    path = CACHE / f"{name.replace(' ', '_')}.{'pruned' if prune else 'range'}.json"
     have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    for seed in DOCTOR_SEEDS:
+    for seed in seeds:
         if str(seed) in have:
             continue
-        c = lr_range.measure(Context(spec_of(over, seed), "default"))
+        saved = lr_range.PRUNE
+        lr_range.PRUNE = saved if prune else ()
+        try:
+            t0 = time.process_time()
+            c = lr_range.measure(Context(spec_of(over, seed), "default"))
+            cpu = time.process_time() - t0
+        finally:
+            lr_range.PRUNE = saved
         have[str(seed)] = {"rates": c.rates, "losses": _finite(c.losses), "val_losses": _finite(c.val_losses),
-                           "init_loss": c.init_loss}
+                           "init_loss": c.init_loss, "whole_run": c.whole_run, "steps": c.steps,
+                           "stopped": None if c.stopped is None else c.stopped.tolist(), "cpu": cpu}
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(have))
-    return [have[str(seed)] for seed in DOCTOR_SEEDS]
+    return [have[str(seed)] for seed in seeds]
 
 
 def _finite(a: np.ndarray) -> list[list[float]]:
@@ -209,7 +255,7 @@ def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
     rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
     val = np.array(curve["val_losses"])
     c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1),
-                         np.where(val >= 1e29, np.inf, val))
+                         np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False))
     mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
     s = lr_range.suggest(c)
     return {"gaplab": s.lr, "gaplab minimum": s.minimum,
@@ -240,6 +286,14 @@ def evaluate(name: str, over: dict[str, Any]) -> dict[str, Any]:
     trained = at_suggestions(name, over, list(first.values()))
     row: dict[str, Any] = {"best_val_loss": best, "best_rate": t["rates"][int(np.argmin([np.mean(v) for v in
                                                                                          t["val_loss"]]))]}
+    pruned = curves(name, over, prune=True, seeds=DOCTOR_SEEDS[:1])[0]
+    p_lr = suggestions(pruned)["gaplab"]
+    full_lr = per_seed[0]["gaplab"]
+    # the same within 1 %: pruned copies stop at higher losses, which can move the parabola's refinement a little
+    moved = abs(math.log(p_lr / full_lr)) if p_lr is not None and full_lr is not None else None
+    row["pruned"] = {"lr": p_lr, "moved": moved, "same": p_lr == full_lr or (moved is not None and moved < 0.01),
+                     "cpu": pruned["cpu"], "cpu_full": cs[0].get("cpu"), "seeds": len(cs[0]["losses"]),
+                     "steps": cs[0].get("steps")}
     for rule in RULES:
         s = per_seed[0][rule]
         logs = [math.log10(p[rule]) for p in per_seed if p[rule] is not None]
@@ -267,12 +321,12 @@ def main() -> None:
         rows[name] = evaluate(name, over)
         print(f"done {name}", file=sys.stderr, flush=True)
     (CACHE.parent / "lr_truth.json").write_text(json.dumps(rows, indent=1))
-    for part, tune in (("tuning part (MNIST-1D)", True), ("held-out part", False)):
-        names = [n for n in rows if tuning(n) == tune]
+    for which in PARTS:
+        names = [n for n in rows if part(n) == which]
         if not names:
             continue
-        print(f"\n{part}: final val loss at the suggestion / grid's best (sd log10 over {len(DOCTOR_SEEDS)} doctor "
-              f"seeds)\n")
+        print(f"\n{which} part: final val loss at the suggestion / grid's best (sd log10 over "
+              f"{len(DOCTOR_SEEDS)} doctor seeds)\n")
         print("| pair | best rate | " + " | ".join(RULES) + " |")
         print("|---|---|" + "---|" * len(RULES))
         for n in names:
@@ -283,6 +337,15 @@ def main() -> None:
                 cells.append("none" if x["lr"] is None else
                              f"{x['lr']:.2g}: {x['relative']:.3f}{'' if x['hit'] else ' ✗'} (sd {x['sd_log10']:.2f})")
             print(f"| {n} | {r['best_rate']:.2g} | " + " | ".join(cells) + " |")
+        same = sum(rows[n]["pruned"]["same"] for n in names)
+        timed = [n for n in names if rows[n]["pruned"]["cpu_full"] is not None]  # ranges cached with their CPU
+        cpu_p, cpu_f = (sum(rows[n]["pruned"][k] for n in timed) for k in ("cpu", "cpu_full"))
+        moved = max((rows[n]["pruned"]["moved"] or 0.0) for n in names)
+        print(f"\nthe doctor's pruned range at doctor seed 0: the same gaplab suggestion (within 1 %; largest "
+              f"change {100 * moved:.2f} %) on {same}/{len(names)} pairs; "
+              f"its CPU {cpu_p:.0f} s against {cpu_f:.0f} s unpruned on the {len(timed)} pairs timed (" +
+              ", ".join(f"{n}: {rows[n]['pruned']['seeds']} seeds × {rows[n]['pruned']['steps']} steps"
+                        for n in names) + ")")
         hits = {rule: sum(rows[n][rule]["hit"] for n in names) for rule in RULES}
         print(f"\nwithin {round(100 * (HIT - 1))} % of the best: " +
               ", ".join(f"{rule} {h}/{len(names)}" for rule, h in hits.items()))

@@ -56,9 +56,37 @@ def test_inconclusive_validation_falls_back_to_a_tenth_of_the_training_minimum()
     assert "validation loss inconclusive" in s.reason
 
 
-def test_no_suggestion_when_the_training_minimum_is_on_the_grid_edge() -> None:
-    s = suggest(curve(INIT - np.linspace(0.1, 2.0, len(RATES)), bowl(-2.0)))
+def test_no_suggestion_when_both_minima_are_on_the_grid_edge() -> None:
+    falling = INIT - np.linspace(0.1, 2.0, len(RATES))
+    s = suggest(curve(falling, falling + 0.05))
     assert s.lr is None and s.minimum is None and "highest of the grid" in s.reason
+
+
+def test_the_validation_minimum_stands_where_training_fits_best_at_the_top_rate() -> None:
+    # small data: the training loss keeps falling to the grid's edge, the validation loss has a clear minimum
+    s = suggest(curve(INIT - np.linspace(0.1, 2.0, len(RATES)), bowl(-2.0)))
+    assert s.minimum is None and s.lr == pytest.approx(1e-2, rel=0.05)
+
+
+def test_no_step_down_when_the_range_trained_the_whole_run() -> None:
+    # the same overfitting range as above, but no longer run is to come: the validation minimum itself
+    train = bowl(-2.0, depth=2.0)
+    c = curve(train, train + 0.5 * INIT)
+    c.whole_run = True
+    s = suggest(c)
+    assert s.gap is not None and s.gap > GAP and s.lr == s.val_minimum
+
+
+def test_many_seeds_agree_through_their_halves_and_the_mean_loss() -> None:
+    # 8 seeds of a small validation split: one seed's loss is near 0 at 1e-1 (it fits its few rows), another's
+    # best wanders two decades away; the seeds' mean loss still has its minimum at 1e-2, and so do both halves
+    rng = np.random.default_rng(0)
+    val = np.tile(bowl(-2.0), (8, 1)) * rng.uniform(0.9, 1.1, (8, len(RATES)))
+    val[3, LOGR == -1.0] = 1e-9
+    val[6] = bowl(-4.0)
+    s = suggest(LrCurve(RATES, np.tile(bowl(-1.5), (8, 1)), INIT, np.full(8, INIT), val))
+    assert s.val_minimum is not None and abs(np.log10(s.val_minimum) + 2.0) < 0.25
+    assert s.lr == s.val_minimum  # validation above training by less than GAP here: no step down
 
 
 def test_diverged_copies_count_as_infinitely_bad() -> None:

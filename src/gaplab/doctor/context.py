@@ -37,7 +37,14 @@ class Budget:
     lr_rates_per_decade: int = 2
     lr_seeds: int = 2
     lr_steps: int = 150
+    # the range's steps scale down for models above this many multiply-adds per example, to ``lr_min_steps``
+    # (``lr_range.range_steps``); None: always ``lr_steps``. A floor of 50 moved the 32-channel digits CNN's
+    # suggestion from 0.014 (150 steps) to 0.27 (grid's best 0.0083); 100 gives 0.019-0.026 (doctor_lr_truth.py)
+    lr_macs: int | None = 100_000
+    lr_min_steps: int = 100
     lr_eval_examples: int | None = None  # training examples the range's final loss is read on (None: all)
+    # validation rows the range's seeds should see together: more seeds where the split is small (``range_seeds``)
+    lr_val_examples: int | None = 400
     tiny_per_class: int = 5
     tiny_steps: int = 300
     folds: int = 4
@@ -141,10 +148,11 @@ class Context:
     def train(self, label: str, specs: list[RunSpec], dataset: Dataset | None = None,
               train_idx: list[torch.Tensor] | None = None,
               on_step: Callable[[Pack, int, int, torch.Tensor], None] | None = None,
-              metrics: bool = True) -> tuple[Pack, list[RunResult]]:
+              metrics: bool = True, compact: bool = False) -> tuple[Pack, list[RunResult]]:
         """Train ``specs`` as one pack (optionally on another pool or per-model index sets); show progress.
-        ``metrics=False`` skips the engine's evaluation on the pool and test set (see ``train_loss``)."""
-        pack = Pack(specs, dataset=dataset, train_idx=train_idx)
+        ``metrics=False`` skips the engine's evaluation on the pool and test set (see ``train_loss``);
+        ``compact`` retires stopped models from the pack (``pack.rows`` then maps its rows to ``specs``)."""
+        pack = Pack(specs, dataset=dataset, train_idx=train_idx, compact=compact)
         epochs = specs[0].optim.epochs
         step_fn = None if on_step is None else (lambda e, s, losses: on_step(pack, e, s, losses))
         self.progress(label, 0, epochs)

@@ -15,7 +15,7 @@ import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.result import FAIL, PASS, WARN, Finding
-from gaplab.engine import RunResult
+from gaplab.engine import Pack, RunResult
 from gaplab.spec import RunSpec
 
 FAMILY = "lr"
@@ -25,7 +25,15 @@ NEAR = 1.5
 # of the untrained loss (chosen on the MNIST-1D pairs of benchmarks/doctor_lr_truth.py; see ``suggest``)
 GAP = 0.1
 STEP_DOWN = 10.0
+MAX_SEEDS = 16
 GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
+
+
+# Pruning: after each fraction of the range's steps, only the rates within MARGIN grid points of some seed's current
+# training- or validation-loss minimum train on; the others (far off every basin) stop where they are. The kept
+# copies train as before (to float rounding), so the minimum, its neighbours and each seed's own best are those
+# of the full range whenever they lie within the margin of where they were at that step.
+PRUNE = ((0.25, 2), (0.5, 2))
 
 
 @dataclass
@@ -35,6 +43,9 @@ class LrCurve:
     init_loss: float
     user_loss: np.ndarray  # (seeds,) at the user's own rate
     val_losses: np.ndarray  # (seeds, rates) final validation loss (the same evaluation); inf where diverged
+    whole_run: bool = False  # the range trained as many steps as the user's run (small data): no step-down
+    stopped: np.ndarray | None = None  # (seeds, rates) steps trained where a copy was pruned early, else 0
+    steps: int = 0  # optimizer steps of each (unpruned) copy
 
 
 def grid(optimizer: str, per_decade: int) -> list[float]:
@@ -43,24 +54,133 @@ def grid(optimizer: str, per_decade: int) -> list[float]:
     return [float(r) for r in np.logspace(math.log10(lo), math.log10(hi), n)]
 
 
+def macs_per_example(model: torch.nn.Module, x: torch.Tensor) -> int:
+    """Multiply-adds of one forward pass of ``model`` per example of ``x`` (its linear and conv layers; the rest is
+    cheap beside them), counted with forward hooks: works for any user model too."""
+    total = 0
+
+    def count(m: torch.nn.Module, _inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(m, torch.nn.Linear):
+            total += out.numel() * m.in_features
+        elif isinstance(m, torch.nn.modules.conv._ConvNd):
+            total += out.numel() * (m.in_channels // m.groups) * math.prod(m.kernel_size)
+
+    hooks = [m.register_forward_hook(count) for m in model.modules()]
+    try:
+        was = model.training
+        with torch.no_grad():
+            model.eval()(x)
+        model.train(was)
+    finally:
+        for h in hooks:
+            h.remove()
+    return total // max(len(x), 1)
+
+
+def range_steps(ctx: Context) -> int:
+    """The range's optimizer steps per copy: ``lr_steps``, fewer for a model whose forward pass costs more than
+    ``lr_macs`` multiply-adds per example — the budget scales with the model's cost so that a conv net's range
+    costs about an MLP's — but never fewer than ``lr_min_steps`` (a shorter range favours higher rates)."""
+    b = ctx.budget
+    if b.lr_macs is None:
+        return b.lr_steps
+    x, _ = ctx.probe_batch()
+    macs = macs_per_example(ctx.initial_model, x[:4])
+    return max(min(b.lr_min_steps, b.lr_steps), min(b.lr_steps, round(b.lr_steps * b.lr_macs / max(macs, 1))))
+
+
+def range_seeds(ctx: Context, steps: int) -> int:
+    """Seeds of the range: ``lr_seeds``, more where the validation split is small (each seed draws its own split),
+    so the seeds together see about ``lr_val_examples`` validation rows; at most as many as keep the range's
+    trained examples (seeds × ``steps``) within twice the budget's (``lr_seeds`` × ``lr_steps``)."""
+    b = ctx.budget
+    n_val = len(ctx.prepared.val_idx)
+    if b.lr_val_examples is None or n_val == 0:
+        return b.lr_seeds
+    cap = min(MAX_SEEDS, max(b.lr_seeds, 2 * b.lr_seeds * b.lr_steps // max(steps, 1)))
+    return int(min(cap, max(b.lr_seeds, math.ceil(b.lr_val_examples / n_val))))
+
+
 def measure(ctx: Context) -> LrCurve:
     """Train the grid × seeds (plus the user's rate × seeds) as one pack (``ctx.lr_curve`` calls this once)."""
     b = ctx.budget
     user: RunSpec = ctx.val_spec
     rates = grid(user.optim.name, b.lr_rates_per_decade)
-    epochs = ctx.epochs_for(b.lr_steps)
+    epochs = ctx.epochs_for(range_steps(ctx))
+    per_epoch = ctx.steps_per_epoch(len(ctx.prepared.train_idx), user.optim.batch_size)
+    seeds = range_seeds(ctx, epochs * per_epoch)
     base = user.replace(**{"optim.epochs": epochs, "optim.schedule": "constant", "eval_every": epochs,
                            "reg.early_stopping": None})
     # the user's rate is trained as a grid column of its own unless it is a grid rate (a round 1e-2, say): that
     # column is the same training, seed for seed
     on_grid = [i for i, r in enumerate(rates) if math.isclose(r, user.optim.lr, rel_tol=1e-9)]
     cols = rates if on_grid else [*rates, user.optim.lr]
-    specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s}) for s in range(b.lr_seeds) for r in cols]
-    pack, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs, metrics=False)
+    user_col = on_grid[0] if on_grid else len(rates)
+    specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s}) for s in range(seeds) for r in cols]
+    pruner = _Pruner(ctx, seeds, len(cols), len(rates), user_col, per_epoch, epochs * per_epoch)
+    pack, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs, metrics=False, on_step=pruner,
+                          compact=True)
     # the curves read each model's training and validation loss on its own split (seeds split the pool apart)
-    loss, val = (_final(v, res).reshape(b.lr_seeds, len(cols)) for v in ctx.split_losses(pack, _eval_rows(ctx)))
-    user_col = on_grid[0] if on_grid else -1
-    return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, user_col], val[:, :len(rates)])
+    loss, val = (_final(v, res).reshape(seeds, len(cols)) for v in pruner.losses(pack))
+    stopped = pruner.stopped_at.reshape(seeds, len(cols))[:, :len(rates)]
+    return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, user_col], val[:, :len(rates)],
+                   whole_run=epochs >= user.optim.epochs, stopped=stopped, steps=epochs * per_epoch)
+
+
+class _Pruner:
+    """The range's ``on_step``: at each ``PRUNE`` fraction of the steps, stops the copies off every seed's basin
+    (``pack.stop.stopped``; the pack then retires them) and keeps the losses they stopped at."""
+
+    def __init__(self, ctx: Context, seeds: int, cols: int, rates: int, user_col: int, per_epoch: int,
+                 total: int) -> None:
+        self.ctx, self.seeds, self.cols, self.rates, self.user_col = ctx, seeds, cols, rates, user_col
+        self.per_epoch = per_epoch
+        self.at = [(max(1, round(f * total)), m) for f, m in PRUNE if round(f * total) < total]
+        k = seeds * cols
+        self.kept = np.full((2, k), np.nan)  # training and validation loss of each pruned copy
+        self.stopped_at = np.zeros(k, dtype=int)
+
+    def losses(self, pack: Pack) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every copy's (K,) training and validation loss: the pack's current rows read now, pruned copies as
+        they stopped."""
+        out = []
+        now = [v.cpu().numpy() for v in self.ctx.split_losses(pack, _eval_rows(self.ctx))]
+        for j in range(2):
+            full = np.full(self.seeds * self.cols, math.inf)
+            full[pack.rows] = now[j]
+            pruned = self.stopped_at > 0
+            full[pruned] = self.kept[j][pruned]
+            out.append(torch.from_numpy(full))
+        return out[0], out[1]
+
+    def __call__(self, pack: Pack, epoch: int, step: int, _losses: torch.Tensor) -> None:
+        done = epoch * self.per_epoch + step + 1
+        while self.at and done >= self.at[0][0]:
+            self._prune(pack, self.at.pop(0)[1], done)
+
+    def _prune(self, pack: Pack, margin: int, done: int) -> None:
+        now = [v.numpy() for v in self.losses(pack)]
+        keep = np.zeros(self.rates, dtype=bool)
+        for curve in now:
+            for row in curve.reshape(self.seeds, self.cols)[:, :self.rates]:
+                if np.isfinite(row).any():
+                    i = int(np.argmin(row))
+                    keep[max(0, i - margin):i + margin + 1] = True
+        keep_cols = np.ones(self.cols, dtype=bool)
+        keep_cols[:self.rates] = keep
+        keep_cols[self.user_col] = True  # the verdict on the user's rate reads its whole budget
+        live = np.zeros_like(keep_cols, shape=self.seeds * self.cols)
+        live[pack.rows] = True  # a copy no longer in the pack has diverged (retired): its inf stays
+        drop = ~np.tile(keep_cols, self.seeds) & live & (self.stopped_at == 0)
+        if not drop.any():
+            return
+        where = {orig: pos for pos, orig in enumerate(pack.rows)}
+        rows = [where[int(i)] for i in np.flatnonzero(drop)]
+        for j in range(2):
+            self.kept[j][drop] = now[j][drop]
+        self.stopped_at[drop] = done
+        pack.stop.stopped[torch.tensor(rows)] = True
 
 
 def _final(per_model: torch.Tensor, res: list[RunResult]) -> np.ndarray:
@@ -101,38 +221,52 @@ class Suggestion:
 
 
 def suggest(c: LrCurve) -> Suggestion:
-    """The rate of the lowest validation loss after the short range, or a tenth of it when the range already
-    overfits there (validation above training loss by more than ``GAP`` of the untrained loss).
+    """The rate of the lowest validation loss after the range, or a tenth of it when the range already overfits
+    there (validation above training loss by more than ``GAP`` of the untrained loss) and the user's run is longer.
 
     Why: the doctor is judged by the validation loss at the end of the user's (longer) run. A network that
     overfits within the short range overfits more over the full run at that rate; a tenth of the rate keeps it
-    short of that (MNIST-1D MLPs). One that does not (the CNNs) keeps improving at the rate the range found best.
-    Where the validation curve is inconclusive (seeds disagree: small validation sets) but the training curve is
-    not, the suggestion is a tenth of the training-loss minimum (the earlier rule)."""
+    short of that (MNIST-1D MLPs). One that does not (the CNNs) keeps improving at the rate the range found best;
+    nor is there more to come when the range already trained the whole run (small data). The validation curve is
+    the seeds' mean loss (what the user's run is judged by), not their mean log loss: one seed's near-zero loss
+    on a few validation rows must not outvote another's large one. Where the validation curve is inconclusive
+    (seeds disagree) but the training curve is not, the suggestion is a tenth of the training-loss minimum."""
     train = minimum(c.rates, c.losses, c.init_loss)
+    val = minimum(c.rates, c.val_losses, c.init_loss, expected=True)
+    if val.rate is not None and val.index is not None:
+        gap = float(np.mean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
+        lr = val.rate / STEP_DOWN if gap > GAP and not c.whole_run else val.rate
+        return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, lr)
     if train.rate is None:
         return Suggestion(None, None, None, train.reason, train.per_seed, train.index, None)
-    val = minimum(c.rates, c.val_losses, c.init_loss)
-    if val.rate is None or val.index is None:
-        return Suggestion(train.rate, None, None, val.reason.replace("inconclusive", "validation loss inconclusive") +
-                          "; a tenth of the training-loss minimum", train.per_seed, train.index, train.rate / STEP_DOWN)
-    gap = float(np.mean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
-    lr = val.rate / STEP_DOWN if gap > GAP else val.rate
-    return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, lr)
+    return Suggestion(train.rate, None, None, val.reason.replace("inconclusive", "validation loss inconclusive") +
+                      "; a tenth of the training-loss minimum", train.per_seed, train.index, train.rate / STEP_DOWN)
 
 
-def minimum(rates: list[float], losses: np.ndarray, init_loss: float) -> Minimum:
-    """The rate at the minimum of the seed-mean log loss (refined by a parabola through its neighbours), found
-    only if the seeds agree (see below) and it is not on the grid edge."""
+def minimum(rates: list[float], losses: np.ndarray, init_loss: float, expected: bool = False) -> Minimum:
+    """The rate at the minimum of the seed-mean log loss (``expected``: the log of the seed-mean loss), refined by
+    a parabola through its neighbours, found only if the seeds agree (see below) and it is not on the grid edge.
+
+    With more than two seeds the agreement is judged between two halves of them (alternate seeds, each half's
+    mean curve as one seed): any single seed of many wanders on a small validation split, their mean less so."""
     logr = np.log10(rates)
     # losses below 10⁻⁴ of the untrained loss all count as "fitted" (and an exact 0 would give log −inf)
-    logl = np.log(np.minimum(losses, 1e30) + FLOOR * init_loss)
+    floor = FLOOR * init_loss
+
+    def curve(rows: np.ndarray) -> np.ndarray:
+        capped = np.minimum(rows, 1e30)
+        if expected:
+            return np.log(capped.mean(0) + floor)
+        return np.log(capped + floor).mean(0)
+
+    groups = [losses[i:i + 1] for i in range(len(losses))] if len(losses) <= 2 else [losses[0::2], losses[1::2]]
+    logl = np.stack([curve(g) for g in groups])
     per_seed = [float(rates[int(np.argmin(row))]) for row in logl]
     if not np.isfinite(losses).any():
         return Minimum(None, "inconclusive: every rate diverged", per_seed, None)
-    mean = logl.mean(0)
+    mean = curve(losses)
     i = int(np.argmin(mean))
-    if losses[:, i].mean() >= 0.9 * init_loss:
+    if np.minimum(losses[:, i], 1e30).mean() >= 0.9 * init_loss:
         return Minimum(None, "inconclusive: no rate lowered the loss within the budget", per_seed, i)
     if i == 0 or i == len(rates) - 1:
         side = "lowest" if i == 0 else "highest"
@@ -162,20 +296,23 @@ def run(ctx: Context) -> list[Finding]:
     excess = (u - best) / max(c.init_loss - best, 1e-12) if math.isfinite(u) else math.inf
     details = {"rates": c.rates, "loss_mean": _mean(c.losses), "loss_per_seed": c.losses.tolist(),
                "per_seed_best": s.per_seed, "user_loss": u, "best_loss": best, "excess": excess,
-               "init_loss": c.init_loss, "steps": ctx.budget.lr_steps, "val_loss_mean": _mean(c.val_losses),
+               "init_loss": c.init_loss, "steps": c.steps, "val_loss_mean": _mean(c.val_losses),
+               "seeds": len(c.losses), "stopped_at": None if c.stopped is None else c.stopped.tolist(),
                "loss_minimum_rate": s.minimum, "val_minimum_rate": s.val_minimum, "gap": s.gap, "rule": s.reason}
     ctx.found.suggested_lr = s.lr
     band = ("validation-loss minimum (a tenth of it if the range overfits there); yours within 10× of the "
             "training-loss minimum and ≤ 20 % of the possible gain lost")
-    if s.minimum is None or s.lr is None:
+    ref = s.minimum if s.minimum is not None else s.val_minimum  # the validation minimum where training fits anywhere
+    if ref is None or s.lr is None:
         # no suggestion, so no verdict on the user's rate either: an inconclusive range is a warning, never a failure
         return [Finding(FAMILY, "learning rate", None, "inconclusive", band, WARN, s.reason,
                         "widen the grid or the budget (default mode), or check the other failures first", details)]
-    ratio = user / s.minimum
-    shown = f"suggest {s.lr:.3g} (training-loss minimum {s.minimum:.3g}; yours {user:g})"
+    ratio = user / ref
+    which = "training" if s.minimum is not None else "validation"
+    shown = f"suggest {s.lr:.3g} ({which}-loss minimum {ref:.3g}; yours {user:g})"
     if excess < 0.2 or (0.1 <= ratio <= 10 and excess < 0.5):
         return [Finding(FAMILY, "learning rate", s.lr, shown, band, PASS, details=details)]
-    too = _direction(user, s.minimum)
+    too = _direction(user, ref)
     verdict = FAIL if excess >= 0.5 and not 0.1 <= ratio <= 10 else WARN
     cause = (f"learning rate {too}: yours ({user:g}) ends at loss {u:.3g} against {best:.3g} at the best rate "
              f"({excess:.0%} of the possible gain lost)")

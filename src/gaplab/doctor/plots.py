@@ -72,7 +72,7 @@ def _lr_range(ctx: Context, curve: LrCurve, plt: Any, margins: dict[str, float])
         ax.axvline(ctx.found.suggested_lr, color="C2", label=f"suggested {ctx.found.suggested_lr:.2g}")
     ax.axhline(curve.init_loss, color="0.4", ls=":", lw=1, label="untrained")
     ax.set(xscale="log", yscale="log", xlabel="learning rate (fixed per copy)",
-           ylabel=f"loss after {ctx.budget.lr_steps} steps", title="learning-rate range")
+           ylabel=f"loss after {curve.steps} steps", title="learning-rate range")
     ax.legend(fontsize=7)
     fig.subplots_adjust(**margins)
     return fig
