@@ -71,3 +71,10 @@ def test_a_flat_curve_is_no_case_for_more_data(shape: str) -> None:
     assert [a["action"] for a in acts] == (["more data"] if shape == "ok" else ["none clearly"])
     if shape == "flat":
         assert "flat" in acts[0]["why"] and "more data is not shown to help" in acts[0]["why"]
+
+
+def test_worth_with_an_open_upper_end_says_or_more() -> None:
+    x = {"n": 500, "best": "augment", "worth_in_examples": {"extra": 969.0, "low": 366.0, "high": math.inf,
+                                                            "flagged": False}}
+    (words,) = analysis._worth_words(x)
+    assert "366 or more" in words and "inf" not in words

@@ -336,8 +336,12 @@ def _worth_words(x: dict[str, Any]) -> list[str]:
     if not math.isfinite(wo["extra"]):
         return [f"{best} at n = {n} is below anything the plain curve reaches with more data (its floor)."]
     flag = " [extrapolated]" if wo["flagged"] else ""
-    return [f"{best} is worth about {wo['extra']:.0f} extra real examples at n = {n} "
-            f"(90 % interval {wo['low']:.0f}–{wo['high']:.0f}){flag}."]
+    # infinite when the upper end of plain's predicted interval stays above the regularized error at every
+    # predicted size (``_worth``)
+    span = (f"{wo['low']:.0f}–{wo['high']:.0f}" if math.isfinite(wo["high"])
+            else f"{wo['low']:.0f} or more: the upper end of plain's interval stays above that error "
+                 "at every predicted size")
+    return [f"{best} is worth about {wo['extra']:.0f} extra real examples at n = {n} (90 % interval {span}){flag}."]
 
 
 def _bias_variance_words(x: dict[str, Any]) -> list[str]:
