@@ -67,12 +67,12 @@ def macs_per_example(model: torch.nn.Module, x: torch.Tensor) -> int:
             total += out.numel() * (m.in_channels // m.groups) * math.prod(m.kernel_size)
 
     hooks = [m.register_forward_hook(count) for m in model.modules()]
+    was = model.training
     try:
-        was = model.training
         with torch.no_grad():
             model.eval()(x)
-        model.train(was)
     finally:
+        model.train(was)
         for h in hooks:
             h.remove()
     return total // max(len(x), 1)
