@@ -5,9 +5,9 @@ store would reuse the first thread count's runs). Each cell shows the verdict an
 (``Check.score``: margin in units of its resolution, or relative to the threshold when it has none), e.g.
 ``held +0.42 (ridge_helps)``; a cell that differs between 1 and 2 threads shows both.
 
-``--json FILE`` keeps every verdict whole (summary, numbers, the checks table, seconds), rewritten after each cell
-so a long table can be watched and resumed (``--resume`` skips cells already in FILE); ``--render FILE`` prints the
-table of such a file again.
+``--json FILE`` keeps every verdict whole (summary, numbers, the checks table, seconds, the commit it ran on),
+rewritten after each cell so a long table can be watched and resumed (``--resume`` skips cells already in FILE);
+``--render FILE`` prints the table of such a file again.
 
     python benchmarks/verdict_table.py --studies polyfit,dropout --seeds 0-4 --threads 1,2 --preset quick
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +37,22 @@ def _ints(text: str) -> list[int]:
         elif part:
             out.append(int(part))
     return out
+
+
+def source_commit() -> str:
+    """The commit of the gaplab source that runs (``+dirty`` when it has uncommitted changes), so a result file
+    says which code made each cell; "unknown" outside a git checkout."""
+    import gaplab
+
+    root = Path(gaplab.__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=root, capture_output=True,
+                               text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty else "")
 
 
 def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +75,8 @@ def run_one(name: str, preset: str, seed: int, threads: int, overrides: dict[str
             "score": tight.score if tight else None, "margin": tight.margin if tight else None,
             "cpu": round(cpu, 2), "wall": v.seconds, "scores": {c.name: c.score for c in checks},
             "summary": data["summary"], "undecided_reason": data["undecided_reason"], "numbers": data["numbers"],
-            "checks": data["checks"], "params": data["params"], "runs": data["runs"], "figures": data["figures"]}
+            "checks": data["checks"], "params": data["params"], "runs": data["runs"], "figures": data["figures"],
+            "commit": source_commit()}
 
 
 def cell(res: list[dict[str, Any]]) -> str:
