@@ -35,20 +35,51 @@ import numpy as np
 import torch
 
 from gaplab.doctor import label_noise as L
+from gaplab.doctor import reference_net
 from gaplab.doctor.context import Context
 from gaplab.engine.validate import with_fingerprint
 from gaplab.spec import parse_run
 
 CACHE = Path(__file__).resolve().parent / "results" / "label_noise"
-PAIRS = [("mnist1d", "mlp"), ("mnist1d", "cnn1d"), ("digits", "mlp"), ("digits", "cnn2d")]
-HELD_OUT = {"digits"}
 NOISES = [("symmetric", 0.0), ("symmetric", 0.1), ("symmetric", 0.2), ("symmetric", 0.3), ("symmetric", 0.4),
           ("asymmetric", 0.3)]
+# the benchmark's data sets, by the name its cases carry
+DATA: dict[str, dict] = {"mnist1d": {"name": "mnist1d"}, "digits": {"name": "digits"}}
+# (part, data, model, noise levels)
+CASES = [("tuning", "mnist1d", "mlp", NOISES), ("tuning", "mnist1d", "cnn1d", NOISES),
+         ("held out, seen", "digits", "mlp", NOISES), ("held out, seen", "digits", "cnn2d", NOISES)]
 SEED = 0
+CLEANLAB = ("cleanlab(oof)", "cleanlab(logreg)", "cleanlab(conv net)")
 
 
 def case_name(data: str, model: str, kind: str, rate: float) -> str:
     return f"{data}-{model}-{kind[:3]}{int(round(100 * rate)):02d}"
+
+
+def context(data: str, model: str, kind: str, rate: float) -> Context:
+    """The doctor's default context for one case."""
+    spec = with_fingerprint(parse_run({"seed": SEED, "model": {"name": model},
+                                       "data": {**DATA[data], "label_noise": rate, "noise_kind": kind}}))
+    return Context(spec, "default")
+
+
+def conv_probabilities(data: str, model: str, kind: str, rate: float) -> dict[str, np.ndarray]:
+    """The doctor's conv-net second opinion (``label_noise.conv_opinion``: cnn1d folds, pruned and retrained) for
+    one (data, noise) case, or nothing where it does not apply; it does not depend on the user's model, so it is
+    computed once per (data, noise) and cached."""
+    ctx = context(data, model, kind, rate)
+    if not (ctx.budget.conv_reference and reference_net.applies(ctx)):
+        return {}
+    path = CACHE / f"{case_name(data, 'conv', kind, rate)}.npz"
+    if path.exists():
+        return {f"conv_{k}": v for k, v in np.load(path).items()}
+    idx = ctx.prepared.train_idx
+    c0 = time.process_time()
+    probs = L.conv_opinion(ctx, ctx.prepared.labels[idx]).numpy()
+    out = {"probs": probs, "cpu": np.array(time.process_time() - c0)}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **out)
+    return {f"conv_{k}": v for k, v in out.items()}
 
 
 def probabilities(data: str, model: str, kind: str, rate: float) -> dict[str, np.ndarray]:
@@ -56,9 +87,7 @@ def probabilities(data: str, model: str, kind: str, rate: float) -> dict[str, np
     5-fold logistic regression) and a 5-fold scikit-learn logistic regression's probabilities for one case;
     computed once, then read from the cache."""
     path = CACHE / f"{case_name(data, model, kind, rate)}.npz"
-    spec = with_fingerprint(parse_run({"seed": SEED, "model": {"name": model},
-                                       "data": {"name": data, "label_noise": rate, "noise_kind": kind}}))
-    ctx = Context(spec, "default")
+    ctx = context(data, model, kind, rate)
     epochs = ctx.epochs_for(ctx.budget.fold_steps)
     out = dict(np.load(path)) if path.exists() else {}
     same_folds = int(out.get("fold_epochs", -1)) == epochs
@@ -140,17 +169,25 @@ def detectors(c: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     k = c["averaged"].shape[1]
     out = {}
     g = torch.from_numpy(given)
-    net = L.noise_fit(torch.from_numpy(c["averaged"]), g, k)
-    simple = L.noise_fit(torch.from_numpy(c["second"]), g, k)
-    # as the doctor: the verdict takes the lower of its network's and its 5-fold logistic regression's estimate,
-    # the flags come from whichever explains the labels better
-    fit, probs = (simple, c["second"]) if L.better_model(net, simple) else (net, c["averaged"])
-    rate = min(net.rate, simple.rate)
+    sources = {"network": c["averaged"], "logistic regression": c["second"]}
+    if "conv_probs" in c:
+        sources["conv net"] = c["conv_probs"]
+    fits = {name: L.noise_fit(torch.from_numpy(p), g, k) for name, p in sources.items()}
+    net = fits["network"]
+    # as the doctor: the verdict takes the lowest estimate, the flags come from the source that explains the
+    # given labels best
+    chosen = L.best_source(fits)
+    fit, probs = fits[chosen], sources[chosen]
+    rate = min(f.rate for f in fits.values())
     post = fit.posterior.numpy()
     out["gaplab"] = {**scores(flags(fit, probs, given, k), post, truth), "rate_estimate": rate,
-                     "rate_network": net.rate, "systematic": L.systematic(fit),
-                     "flagged_by": "logistic regression" if fit is simple else "network",
+                     "rate_network": net.rate, "systematic": L.systematic(fit), "flagged_by": chosen,
+                     "loglik": {name: f.loglik for name, f in fits.items()},
                      "temperature": fit.temperature, "verdict": "WARN" if rate >= L.WARN_RATE else "PASS"}
+    if "conv net" in fits:
+        conv = fits["conv net"]
+        out["gaplab(conv net)"] = {**scores(flags(conv, c["conv_probs"], given, k), conv.posterior.numpy(), truth),
+                                   "rate_estimate": conv.rate, "cpu": float(c["conv_cpu"])}
     out["gaplab(posterior>0.5)"] = scores(post > 0.5, post, truth)  # the previous sessions' flags
     post_net = net.posterior.numpy()
     out["gaplab(network)"] = scores(flags(net, c["averaged"], given, k), post_net, truth)
@@ -161,7 +198,10 @@ def detectors(c: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     flag = np.zeros(len(given), bool)
     flag[pos.numpy()] = True
     out["gaplab-CL"] = scores(flag, 1 - sc.numpy(), truth)
-    for name, probs in (("cleanlab(oof)", c["averaged"]), ("cleanlab(logreg)", c["logreg"])):
+    refs = [("cleanlab(oof)", c["averaged"]), ("cleanlab(logreg)", c["logreg"])]
+    if "conv_probs" in c:
+        refs.append(("cleanlab(conv net)", c["conv_probs"]))
+    for name, probs in refs:
         probs = probs / probs.sum(1, keepdims=True)
         issues = find_label_issues(given, probs, n_jobs=1)  # one thread, as everything else here
         out[name] = scores(issues, 1 - get_label_quality_scores(given, probs), truth)
@@ -176,34 +216,39 @@ def main() -> None:
     ap.add_argument("--json", default=str(CACHE.parent / "label_noise_truth.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rows = {}
-    for data, model in PAIRS:
-        for kind, rate in NOISES:
+    rows, part_of = {}, {}
+    for part, data, model, noises in CASES:
+        for kind, rate in noises:
             name = case_name(data, model, kind, rate)
-            rows[name] = detectors(probabilities(data, model, kind, rate))
+            c = probabilities(data, model, kind, rate)
+            rows[name] = detectors({**c, **conv_probabilities(data, model, kind, rate)})
+            rows[name]["part"] = part
+            part_of[name] = part
             print(".", end="", flush=True)
     print()
     Path(args.json).write_text(json.dumps(rows, indent=1))
-    methods = ["gaplab", "gaplab(posterior>0.5)", "gaplab(network)", "cleanlab(oof)", "cleanlab(logreg)"]
-    for part, held in (("tuning part (MNIST-1D)", False), ("held-out part (digits)", True)):
+    methods = ["gaplab", "gaplab(network)", "gaplab(conv net)", "cleanlab(oof)", "cleanlab(logreg)",
+               "cleanlab(conv net)"]
+    for part in dict.fromkeys(part_of.values()):
         print(f"\n{part}: F1 / PR-AUC of the flagged set; gaplab's estimated noise rate and verdict\n")
         print("| case | wrong labels | " + " | ".join(methods) + " | flagged by | gaplab rate est. | verdict |")
         print("|---|---|" + "---|" * (len(methods) + 3))
         for name, r in rows.items():
-            if (name.split("-")[0] in HELD_OUT) != held:
+            if part_of[name] != part:
                 continue
-            cells = " | ".join(f"{r[m]['f1']:.2f} / {r[m]['pr_auc']:.2f}" if r["truth"]["rate"] > 0
-                               else f"{r[m]['flagged']} flagged" for m in methods)
+            cells = " | ".join("—" if m not in r else f"{r[m]['f1']:.2f} / {r[m]['pr_auc']:.2f}"
+                               if r["truth"]["rate"] > 0 else f"{r[m]['flagged']} flagged" for m in methods)
             g = r["gaplab"]
             how = g["flagged_by"] + (", swap" if g["systematic"] else "")
             print(f"| {name} | {100 * r['truth']['rate']:.1f} % | {cells} | {how} | "
                   f"{100 * g['rate_estimate']:.1f} % | {g['verdict']} |")
-    noisy = {n: r for n, r in rows.items() if r["truth"]["rate"] > 0}
-    lost = [n for n, r in noisy.items()
-            if r["gaplab"]["f1"] < max(r["cleanlab(oof)"]["f1"], r["cleanlab(logreg)"]["f1"])]
-    clean = [f"{n}: {r['gaplab']['verdict']}" for n, r in rows.items() if r["truth"]["rate"] == 0]
-    print(f"\ngaplab F1 >= the better cleanlab on {len(noisy) - len(lost)}/{len(noisy)} noisy cases"
-          + (f" (not: {', '.join(lost)})" if lost else "") + "; clean labels: " + ", ".join(clean))
+    for part in dict.fromkeys(part_of.values()):
+        noisy = {n: r for n, r in rows.items() if r["truth"]["rate"] > 0 and part_of[n] == part}
+        lost = [n for n, r in noisy.items() if r["gaplab"]["f1"] < max(r[m]["f1"] for m in CLEANLAB if m in r)]
+        clean = [f"{n}: {r['gaplab']['verdict']}" for n, r in rows.items()
+                 if r["truth"]["rate"] == 0 and part_of[n] == part]
+        print(f"\n{part}: gaplab F1 >= the best cleanlab on {len(noisy) - len(lost)}/{len(noisy)} noisy cases"
+              + (f" (not: {', '.join(lost)})" if lost else "") + "; clean labels: " + ", ".join(clean))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from gaplab.doctor import reference_net
 from gaplab.doctor.context import Context, LabelNoiseFound
 from gaplab.doctor.linear import out_of_fold_proba
 from gaplab.doctor.result import PASS, WARN, Finding
@@ -32,13 +33,18 @@ class FoldProbs:
     averaged: torch.Tensor  # (N, K) mean over every epoch's predictions
 
 
+def fold_of(ctx: Context) -> torch.Tensor:
+    """Each training example's fold (0 … ``budget.folds`` − 1), drawn from the run's seed."""
+    g = torch.Generator().manual_seed(ctx.spec.seed)
+    return torch.randperm(len(ctx.prepared.train_idx), generator=g) % ctx.budget.folds
+
+
 def fold_probabilities(ctx: Context) -> FoldProbs:
     """Train ``budget.folds`` models in one pack, model i on every training example outside fold i, and read each
     example's probabilities from the model that never saw it, after every epoch."""
     idx = ctx.prepared.train_idx
     k = ctx.budget.folds
-    g = torch.Generator().manual_seed(ctx.spec.seed)
-    fold = torch.randperm(len(idx), generator=g) % k
+    fold = fold_of(ctx)
     epochs = ctx.epochs_for(ctx.budget.fold_steps)
     spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs, "reg.early_stopping": None})
     pack = Pack([spec] * k, train_idx=[idx[fold != i] for i in range(k)])
@@ -164,21 +170,45 @@ def second_opinion(ctx: Context, idx: torch.Tensor, given: torch.Tensor) -> tupl
     return pick, out_of_fold_proba(x, y, ctx.k, folds=SECOND_FOLDS)
 
 
+def conv_opinion(ctx: Context, given: torch.Tensor) -> torch.Tensor:
+    """Out-of-fold probabilities of gaplab's conv net on a 1-D signal (``reference_net``), pruned and retrained as
+    confident learning prescribes (Northcutt et al. 2021, "prune, count and rank"): the folds trained on every
+    label flag their suspects, and the same folds retrain without them and predict every example again, so the
+    second models learn from far fewer wrong labels (MNIST-1D, 40 % noise: F1 0.82 → 0.86)."""
+    fold = fold_of(ctx)
+    first = reference_net.fold_probabilities(ctx, fold, label="label noise: conv reference, 1st round")
+    keep = torch.ones(len(given), dtype=torch.bool)
+    keep[flag(noise_fit(first, given, ctx.k), first, given, ctx.k)] = False
+    return reference_net.fold_probabilities(ctx, fold, keep, label="label noise: conv reference, pruned")
+
+
+def best_source(fits: dict[str, NoiseFit]) -> str:
+    """The source whose fit explains the given labels best (the highest mixture likelihood out of fold, a held-out
+    score); the first on ties."""
+    return max(fits, key=lambda name: fits[name].loglik)
+
+
 def run(ctx: Context) -> list[Finding]:
     if not ctx.classification:
         return []
     idx, net = out_of_fold(ctx)
     given = ctx.prepared.labels[idx]
-    fit, oof, source = noise_fit(net, given, ctx.k), net, "network"
+    fits = {"network": noise_fit(net, given, ctx.k)}
+    probs = {"network": net}
     second = second_opinion(ctx, idx, given)
     simple = None if second is None else noise_fit(second[1], given[second[0]], ctx.k)
-    # the verdict takes the lower of the two estimates: label noise shows in both models' eyes
-    rate = fit.rate if simple is None else min(fit.rate, simple.rate)
-    if second is not None and len(second[0]) == len(idx) and better_model(fit, simple):
-        assert simple is not None
+    # the verdict takes the lowest estimate: label noise shows in every model's eyes
+    rate = min(fits["network"].rate, 1.0 if simple is None else simple.rate)
+    if second is not None and simple is not None and len(second[0]) == len(idx):
         order = torch.argsort(second[0])  # back to the pool's order
-        oof, source = second[1][order], "logistic regression"
-        fit = replace(simple, posterior=simple.posterior[order])
+        fits["logistic regression"] = replace(simple, posterior=simple.posterior[order])
+        probs["logistic regression"] = second[1][order]
+    if ctx.budget.conv_reference and reference_net.applies(ctx):
+        probs["conv net"] = conv_opinion(ctx, given)
+        fits["conv net"] = noise_fit(probs["conv net"], given, ctx.k)
+        rate = min(rate, fits["conv net"].rate)
+    source = best_source(fits)
+    fit, oof = fits[source], probs[source]
     self_conf = oof[torch.arange(len(given)), given]
     pos = flag(fit, oof, given, ctx.k)
     oof_error = float((oof.argmax(1) != given).float().mean())
