@@ -215,6 +215,7 @@ def run(ctx: Context) -> list[Finding]:
     ranked = idx[pos]
     details = {"suspects": ranked[:MAX_KEPT].tolist(), "n_suspects": len(pos), "n_train": len(idx),
                "folds": ctx.budget.folds, "oof_error": oof_error, "noise_rate": rate, "flagged_by": source,
+               "loglik": {name: f.loglik for name, f in fits.items()},
                "noise_rate_fit": fit.rate, "shares": fit.weights,
                "systematic": systematic(fit),
                "temperature": fit.temperature, "posterior": fit.posterior[pos][:MAX_KEPT].tolist(),
