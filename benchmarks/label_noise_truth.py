@@ -161,9 +161,9 @@ def cl_suspects(oof: torch.Tensor, given: torch.Tensor, k: int) -> tuple[torch.T
     return pos[order], self_conf
 
 
-def flags(fit: L.NoiseFit, probs: np.ndarray, given: np.ndarray, k: int) -> np.ndarray:
-    """The doctor's flagged set (``label_noise.flag``) as a boolean mask."""
-    pos = L.flag(fit, torch.from_numpy(probs), torch.from_numpy(given), k).numpy()
+def flags(fit: L.NoiseFit, probs: np.ndarray, given: np.ndarray, k: int, source: str = "network") -> np.ndarray:
+    """The doctor's flagged set (``label_noise.flag``) from ``source``'s probabilities as a boolean mask."""
+    pos = L.flag(fit, torch.from_numpy(probs), torch.from_numpy(given), k, source in L.RETRAINED).numpy()
     mask = np.zeros(len(given), bool)
     mask[pos] = True
     return mask
@@ -188,14 +188,15 @@ def detectors(c: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     fit, probs = fits[chosen], sources[chosen]
     rate = min(f.rate for f in fits.values())
     post = fit.posterior.numpy()
-    out["gaplab"] = {**scores(flags(fit, probs, given, k), post, truth), "rate_estimate": rate,
+    out["gaplab"] = {**scores(flags(fit, probs, given, k, chosen), post, truth), "rate_estimate": rate,
                      "rate_network": net.rate, "systematic": L.systematic(fit), "flagged_by": chosen,
                      "loglik": {name: f.loglik for name, f in fits.items()},
                      "temperature": fit.temperature, "verdict": "WARN" if rate >= L.WARN_RATE else "PASS"}
     if "conv net" in fits:
         conv = fits["conv net"]
-        out["gaplab(conv net)"] = {**scores(flags(conv, c["conv_probs"], given, k), conv.posterior.numpy(), truth),
-                                   "rate_estimate": conv.rate, "cpu": float(c["conv_cpu"])}
+        conv_flags = flags(conv, c["conv_probs"], given, k, "conv net")
+        out["gaplab(conv net)"] = {**scores(conv_flags, conv.posterior.numpy(), truth), "rate_estimate": conv.rate,
+                                   "cpu": float(c["conv_cpu"])}
     out["gaplab(posterior>0.5)"] = scores(post > 0.5, post, truth)  # the previous sessions' flags
     post_net = net.posterior.numpy()
     out["gaplab(network)"] = scores(flags(net, c["averaged"], given, k), post_net, truth)
