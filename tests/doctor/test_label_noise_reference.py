@@ -39,6 +39,7 @@ def _shaped(shape: tuple[int, ...], classification: bool = True) -> Context:
 def test_the_reference_applies_to_signals_only_and_not_in_quick_mode() -> None:
     assert reference_net.applies(_shaped((40,))) and reference_net.applies(_shaped((3, 40)))
     assert not reference_net.applies(_shaped((13,)))  # a short table: no signal
+    assert not reference_net.applies(_shaped((4096,)))  # too long to train within the budget
     assert not reference_net.applies(_shaped((1, 8, 8)))  # images: no 2-D reference (digits meets the bars)
     assert not reference_net.applies(_shaped((40,), classification=False))
     assert BUDGETS["default"].conv_reference and not BUDGETS["quick"].conv_reference
@@ -49,6 +50,8 @@ def test_pruned_examples_leave_every_fold_models_training() -> None:
     fold = L.fold_of(ctx)
     keep = torch.ones(len(fold), dtype=torch.bool)
     keep[::3] = False
+    # an MNIST-1D fold trains 20 epochs (38 steps each); a pool four times larger, 800 steps' worth
+    assert (reference_net.spec_for(ctx, 2400).optim.epochs, reference_net.spec_for(ctx, 9600).optim.epochs) == (20, 5)
     spec = reference_net.spec_for(ctx, 100)
     assert (spec.model.name, spec.optim.batch_size, spec.reg.dropout) == ("cnn1d", reference_net.BATCH, 0.0)
     probs = reference_net.fold_probabilities(ctx, fold, keep)

@@ -22,20 +22,26 @@ BATCH = 64
 LR = 2e-2
 EPOCHS = 20
 MAX_STEPS = 800  # per model and round: 20 epochs of an MNIST-1D fold; fewer epochs on a larger pool
-MIN_LENGTH = 16  # a shorter input is not read as a signal
+# a longer signal costs more per example: the steps shrink in proportion beyond MNIST-1D's 40 positions (at least
+# MIN_STEPS), and beyond MAX_LENGTH there is no reference (its CPU would exceed the doctor's whole budget)
+BASE_LENGTH = 40
+MIN_STEPS = 100
+MIN_LENGTH, MAX_LENGTH = 16, 1024  # a shorter input is not read as a signal
 
 
 def applies(ctx: Context) -> bool:
-    """Whether the input is a 1-D signal, (L,) or (C, L), long enough for three stride-2 convolutions."""
+    """Whether the input is a 1-D signal, (L,) or (C, L), long enough for three stride-2 convolutions and short
+    enough to train within the budget."""
     shape = ctx.pool.input_shape
-    return ctx.classification and len(shape) in (1, 2) and shape[-1] >= MIN_LENGTH
+    return ctx.classification and len(shape) in (1, 2) and MIN_LENGTH <= shape[-1] <= MAX_LENGTH
 
 
 def spec_for(ctx: Context, n_train: int) -> RunSpec:
     """The reference's run: the user's data and seed, cnn1d, Adam at ``LR`` on batches of ``BATCH``, no
-    regularization, ``EPOCHS`` epochs of ``n_train`` examples at most ``MAX_STEPS`` steps."""
+    regularization, ``EPOCHS`` epochs of ``n_train`` examples within ``MAX_STEPS`` steps (fewer on long signals)."""
     per_epoch = max(1, -(-n_train // BATCH))
-    epochs = max(1, min(EPOCHS, MAX_STEPS // per_epoch))
+    steps = max(MIN_STEPS, MAX_STEPS * BASE_LENGTH // max(BASE_LENGTH, ctx.pool.input_shape[-1]))
+    epochs = max(1, min(EPOCHS, steps // per_epoch))
     return ctx.val_spec.replace(**{"model": MODEL, "reg": {}, "eval_every": epochs,
                                    "optim": {"name": "adam", "lr": LR, "batch_size": BATCH, "epochs": epochs}})
 
