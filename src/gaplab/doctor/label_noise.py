@@ -114,13 +114,6 @@ def noise_fit(probs: torch.Tensor, given: torch.Tensor, k: int, iters: int = 200
                     wrong.float(), float(ll[b]))
 
 
-def better_model(net: NoiseFit, simple: NoiseFit | None) -> bool:
-    """Whether the simple model's fit explains the given labels better than the network's (the higher mixture
-    likelihood of out-of-fold predictions, a held-out score): a network that trains worse than a logistic
-    regression (too few steps, too small) would flag the examples it cannot learn."""
-    return simple is not None and simple.loglik > net.loglik
-
-
 def confident_joint(probs: torch.Tensor, given: torch.Tensor, k: int) -> torch.Tensor:
     """Calibrated confident joint (Northcutt et al. 2021, eqs. 1–2; cleanlab's ``compute_confident_joint`` and
     ``calibrate_confident_joint``): (K, K) counts of examples labelled i whose probability of class j reaches j's
