@@ -5,20 +5,23 @@ noise (class c → c+1), the doctor's k out-of-fold models (default budget, one 
 every training example. On them we score the whole flagged set (precision, recall, F1 against the labels that
 really changed) and the ranking (area under the precision–recall curve, average precision) of:
 
-- ``gaplab``: the doctor's noise fit (``gaplab.doctor.label_noise.noise_fit``) on whichever of the network's and
-  the doctor's 5-fold logistic regression's probabilities explains the given labels better (the mixture's
-  likelihood, ``better_model``), flagged by ``label_noise.flag`` (posterior > 0.5; under a class swap, the
-  confident joint's count in the posterior's order); ``gaplab(posterior>0.5)``: the previous sessions' flags;
-  ``gaplab(network)``: ``flag`` on the network's fit alone;
+- ``gaplab``: the doctor's noise fit (``gaplab.doctor.label_noise.noise_fit``) on whichever source's probabilities
+  explain the given labels best (the mixture's likelihood, ``best_source``): the network's, the doctor's 5-fold
+  logistic regression's, or on 1-D signals its conv-net second opinion's (``label_noise.conv_opinion``: cnn1d
+  folds, pruned and retrained); flagged by ``label_noise.flag`` (posterior > 0.5; under a class swap, the confident
+  joint's count in the posterior's order, except for the retrained conv folds); the rate is the lowest estimate;
+  ``gaplab(network)`` / ``gaplab(conv net)``: ``flag`` on that source's fit alone;
 - ``gaplab-CL``: the hand-written confident-learning rule the doctor used before (``cl_suspects``);
 - ``cleanlab(oof)``: ``cleanlab.filter.find_label_issues`` on the identical out-of-fold probabilities;
-- ``cleanlab(logreg)``: the same on a 5-fold ``cross_val_predict`` logistic regression's probabilities.
+- ``cleanlab(logreg)``: the same on a 5-fold ``cross_val_predict`` logistic regression's probabilities;
+- ``cleanlab(conv net)``: the same on the conv second opinion's probabilities.
 
 Tuning and held-out parts: the rule choices (epoch-averaged probabilities, the noise fit, the 0.5 posterior,
 the 5 % warning rate) were made on MNIST-1D; digits (MLP and CNN) is held out and reported separately. (One
 choice, adding the swap component to the fit, was made after the held-out table of the symmetric-only fit had
-been printed; it was decided by MNIST-1D's asymmetric case, 0 → 0.37 / 0.56 F1.) The out-of-fold
-probabilities are cached in ``benchmarks/results/label_noise/`` (delete to retrain).
+been printed; it was decided by MNIST-1D's asymmetric case, 0 → 0.37 / 0.56 F1.) A fresh held-out part
+(``CASES``) was added in the fifth session before its rule was measured. The out-of-fold probabilities are cached
+in ``benchmarks/results/label_noise/`` (delete to retrain).
 
     python benchmarks/label_noise_truth.py [--threads 1] [--json benchmarks/results/label_noise_truth.json]
 """
@@ -35,20 +38,59 @@ import numpy as np
 import torch
 
 from gaplab.doctor import label_noise as L
+from gaplab.doctor import reference_net
 from gaplab.doctor.context import Context
 from gaplab.engine.validate import with_fingerprint
 from gaplab.spec import parse_run
 
 CACHE = Path(__file__).resolve().parent / "results" / "label_noise"
-PAIRS = [("mnist1d", "mlp"), ("mnist1d", "cnn1d"), ("digits", "mlp"), ("digits", "cnn2d")]
-HELD_OUT = {"digits"}
 NOISES = [("symmetric", 0.0), ("symmetric", 0.1), ("symmetric", 0.2), ("symmetric", 0.3), ("symmetric", 0.4),
           ("asymmetric", 0.3)]
+# the benchmark's data sets, by the name its cases carry
+FRESH_MNIST1D = {"name": "mnist1d", "args": {"seed": 7, "num_samples": 6000}}
+DATA: dict[str, dict] = {"mnist1d": {"name": "mnist1d"}, "digits": {"name": "digits"},
+                         "mnist1d_s7": FRESH_MNIST1D, "mnist1d_s7_perm": {**FRESH_MNIST1D, "permute_inputs": True}}
+# (part, data, model, noise levels). The fresh part was added (its own commit) after the fifth session's rule was
+# frozen and before any of it was measured: MNIST-1D drawn by another generator seed at 6000 examples (the conv
+# second opinion was tuned on seed 42's 5000), and the same with its 40 positions permuted, a 1-D input with no
+# order for a conv net to use (the rule must not prefer it there, nor call clean labels noisy)
+FRESH = "held out, fresh"
+CASES = [("tuning", "mnist1d", "mlp", NOISES), ("tuning", "mnist1d", "cnn1d", NOISES),
+         ("held out, seen", "digits", "mlp", NOISES), ("held out, seen", "digits", "cnn2d", NOISES),
+         (FRESH, "mnist1d_s7", "mlp", NOISES), (FRESH, "mnist1d_s7", "cnn1d", NOISES),
+         (FRESH, "mnist1d_s7_perm", "mlp", [("symmetric", 0.0), ("symmetric", 0.2), ("symmetric", 0.4)])]
 SEED = 0
+CLEANLAB = ("cleanlab(oof)", "cleanlab(logreg)", "cleanlab(conv net)")
 
 
 def case_name(data: str, model: str, kind: str, rate: float) -> str:
     return f"{data}-{model}-{kind[:3]}{int(round(100 * rate)):02d}"
+
+
+def context(data: str, model: str, kind: str, rate: float) -> Context:
+    """The doctor's default context for one case."""
+    spec = with_fingerprint(parse_run({"seed": SEED, "model": {"name": model},
+                                       "data": {**DATA[data], "label_noise": rate, "noise_kind": kind}}))
+    return Context(spec, "default")
+
+
+def conv_probabilities(data: str, model: str, kind: str, rate: float) -> dict[str, np.ndarray]:
+    """The doctor's conv-net second opinion (``label_noise.conv_opinion``: cnn1d folds, pruned and retrained) for
+    one (data, noise) case, or nothing where it does not apply; it does not depend on the user's model, so it is
+    computed once per (data, noise) and cached."""
+    ctx = context(data, model, kind, rate)
+    if not (ctx.budget.conv_reference and reference_net.applies(ctx)):
+        return {}
+    path = CACHE / f"{case_name(data, 'conv', kind, rate)}.npz"
+    if path.exists():
+        return {f"conv_{k}": v for k, v in np.load(path).items()}
+    idx = ctx.prepared.train_idx
+    c0 = time.process_time()
+    probs = L.conv_opinion(ctx, ctx.prepared.labels[idx]).numpy()
+    out = {"probs": probs, "cpu": np.array(time.process_time() - c0)}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **out)
+    return {f"conv_{k}": v for k, v in out.items()}
 
 
 def probabilities(data: str, model: str, kind: str, rate: float) -> dict[str, np.ndarray]:
@@ -56,9 +98,7 @@ def probabilities(data: str, model: str, kind: str, rate: float) -> dict[str, np
     5-fold logistic regression) and a 5-fold scikit-learn logistic regression's probabilities for one case;
     computed once, then read from the cache."""
     path = CACHE / f"{case_name(data, model, kind, rate)}.npz"
-    spec = with_fingerprint(parse_run({"seed": SEED, "model": {"name": model},
-                                       "data": {"name": data, "label_noise": rate, "noise_kind": kind}}))
-    ctx = Context(spec, "default")
+    ctx = context(data, model, kind, rate)
     epochs = ctx.epochs_for(ctx.budget.fold_steps)
     out = dict(np.load(path)) if path.exists() else {}
     same_folds = int(out.get("fold_epochs", -1)) == epochs
@@ -124,9 +164,9 @@ def cl_suspects(oof: torch.Tensor, given: torch.Tensor, k: int) -> tuple[torch.T
     return pos[order], self_conf
 
 
-def flags(fit: L.NoiseFit, probs: np.ndarray, given: np.ndarray, k: int) -> np.ndarray:
-    """The doctor's flagged set (``label_noise.flag``) as a boolean mask."""
-    pos = L.flag(fit, torch.from_numpy(probs), torch.from_numpy(given), k).numpy()
+def flags(fit: L.NoiseFit, probs: np.ndarray, given: np.ndarray, k: int, source: str = "network") -> np.ndarray:
+    """The doctor's flagged set (``label_noise.flag``) from ``source``'s probabilities as a boolean mask."""
+    pos = L.flag(fit, torch.from_numpy(probs), torch.from_numpy(given), k, source in L.RETRAINED).numpy()
     mask = np.zeros(len(given), bool)
     mask[pos] = True
     return mask
@@ -140,17 +180,26 @@ def detectors(c: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     k = c["averaged"].shape[1]
     out = {}
     g = torch.from_numpy(given)
-    net = L.noise_fit(torch.from_numpy(c["averaged"]), g, k)
-    simple = L.noise_fit(torch.from_numpy(c["second"]), g, k)
-    # as the doctor: the verdict takes the lower of its network's and its 5-fold logistic regression's estimate,
-    # the flags come from whichever explains the labels better
-    fit, probs = (simple, c["second"]) if L.better_model(net, simple) else (net, c["averaged"])
-    rate = min(net.rate, simple.rate)
+    sources = {"network": c["averaged"], "logistic regression": c["second"]}
+    if "conv_probs" in c:
+        sources["conv net"] = c["conv_probs"]
+    fits = {name: L.noise_fit(torch.from_numpy(p), g, k) for name, p in sources.items()}
+    net = fits["network"]
+    # as the doctor: the verdict takes the lowest estimate, the flags come from the source that explains the
+    # given labels best
+    chosen = L.best_source(fits)
+    fit, probs = fits[chosen], sources[chosen]
+    rate = min(f.rate for f in fits.values())
     post = fit.posterior.numpy()
-    out["gaplab"] = {**scores(flags(fit, probs, given, k), post, truth), "rate_estimate": rate,
-                     "rate_network": net.rate, "systematic": L.systematic(fit),
-                     "flagged_by": "logistic regression" if fit is simple else "network",
+    out["gaplab"] = {**scores(flags(fit, probs, given, k, chosen), post, truth), "rate_estimate": rate,
+                     "rate_network": net.rate, "systematic": L.systematic(fit), "flagged_by": chosen,
+                     "loglik": {name: f.loglik for name, f in fits.items()},
                      "temperature": fit.temperature, "verdict": "WARN" if rate >= L.WARN_RATE else "PASS"}
+    if "conv net" in fits:
+        conv = fits["conv net"]
+        conv_flags = flags(conv, c["conv_probs"], given, k, "conv net")
+        out["gaplab(conv net)"] = {**scores(conv_flags, conv.posterior.numpy(), truth), "rate_estimate": conv.rate,
+                                   "cpu": float(c["conv_cpu"])}
     out["gaplab(posterior>0.5)"] = scores(post > 0.5, post, truth)  # the previous sessions' flags
     post_net = net.posterior.numpy()
     out["gaplab(network)"] = scores(flags(net, c["averaged"], given, k), post_net, truth)
@@ -161,7 +210,10 @@ def detectors(c: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
     flag = np.zeros(len(given), bool)
     flag[pos.numpy()] = True
     out["gaplab-CL"] = scores(flag, 1 - sc.numpy(), truth)
-    for name, probs in (("cleanlab(oof)", c["averaged"]), ("cleanlab(logreg)", c["logreg"])):
+    refs = [("cleanlab(oof)", c["averaged"]), ("cleanlab(logreg)", c["logreg"])]
+    if "conv_probs" in c:
+        refs.append(("cleanlab(conv net)", c["conv_probs"]))
+    for name, probs in refs:
         probs = probs / probs.sum(1, keepdims=True)
         issues = find_label_issues(given, probs, n_jobs=1)  # one thread, as everything else here
         out[name] = scores(issues, 1 - get_label_quality_scores(given, probs), truth)
@@ -176,34 +228,39 @@ def main() -> None:
     ap.add_argument("--json", default=str(CACHE.parent / "label_noise_truth.json"))
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    rows = {}
-    for data, model in PAIRS:
-        for kind, rate in NOISES:
+    rows, part_of = {}, {}
+    for part, data, model, noises in CASES:
+        for kind, rate in noises:
             name = case_name(data, model, kind, rate)
-            rows[name] = detectors(probabilities(data, model, kind, rate))
+            c = probabilities(data, model, kind, rate)
+            rows[name] = detectors({**c, **conv_probabilities(data, model, kind, rate)})
+            rows[name]["part"] = part
+            part_of[name] = part
             print(".", end="", flush=True)
     print()
     Path(args.json).write_text(json.dumps(rows, indent=1))
-    methods = ["gaplab", "gaplab(posterior>0.5)", "gaplab(network)", "cleanlab(oof)", "cleanlab(logreg)"]
-    for part, held in (("tuning part (MNIST-1D)", False), ("held-out part (digits)", True)):
+    methods = ["gaplab", "gaplab(network)", "gaplab(conv net)", "cleanlab(oof)", "cleanlab(logreg)",
+               "cleanlab(conv net)"]
+    for part in dict.fromkeys(part_of.values()):
         print(f"\n{part}: F1 / PR-AUC of the flagged set; gaplab's estimated noise rate and verdict\n")
         print("| case | wrong labels | " + " | ".join(methods) + " | flagged by | gaplab rate est. | verdict |")
         print("|---|---|" + "---|" * (len(methods) + 3))
         for name, r in rows.items():
-            if (name.split("-")[0] in HELD_OUT) != held:
+            if part_of[name] != part:
                 continue
-            cells = " | ".join(f"{r[m]['f1']:.2f} / {r[m]['pr_auc']:.2f}" if r["truth"]["rate"] > 0
-                               else f"{r[m]['flagged']} flagged" for m in methods)
+            cells = " | ".join("—" if m not in r else f"{r[m]['f1']:.2f} / {r[m]['pr_auc']:.2f}"
+                               if r["truth"]["rate"] > 0 else f"{r[m]['flagged']} flagged" for m in methods)
             g = r["gaplab"]
             how = g["flagged_by"] + (", swap" if g["systematic"] else "")
             print(f"| {name} | {100 * r['truth']['rate']:.1f} % | {cells} | {how} | "
                   f"{100 * g['rate_estimate']:.1f} % | {g['verdict']} |")
-    noisy = {n: r for n, r in rows.items() if r["truth"]["rate"] > 0}
-    lost = [n for n, r in noisy.items()
-            if r["gaplab"]["f1"] < max(r["cleanlab(oof)"]["f1"], r["cleanlab(logreg)"]["f1"])]
-    clean = [f"{n}: {r['gaplab']['verdict']}" for n, r in rows.items() if r["truth"]["rate"] == 0]
-    print(f"\ngaplab F1 >= the better cleanlab on {len(noisy) - len(lost)}/{len(noisy)} noisy cases"
-          + (f" (not: {', '.join(lost)})" if lost else "") + "; clean labels: " + ", ".join(clean))
+    for part in dict.fromkeys(part_of.values()):
+        noisy = {n: r for n, r in rows.items() if r["truth"]["rate"] > 0 and part_of[n] == part}
+        lost = [n for n, r in noisy.items() if r["gaplab"]["f1"] < max(r[m]["f1"] for m in CLEANLAB if m in r)]
+        clean = [f"{n}: {r['gaplab']['verdict']}" for n, r in rows.items()
+                 if r["truth"]["rate"] == 0 and part_of[n] == part]
+        print(f"\n{part}: gaplab F1 >= the best cleanlab on {len(noisy) - len(lost)}/{len(noisy)} noisy cases"
+              + (f" (not: {', '.join(lost)})" if lost else "") + "; clean labels: " + ", ".join(clean))
 
 
 if __name__ == "__main__":

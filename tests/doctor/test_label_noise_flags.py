@@ -64,3 +64,18 @@ def test_symmetric_noise_and_clean_labels_keep_the_posterior() -> None:
     pos = flag(fit, probs, noisy, K)
     assert torch.equal(torch.sort(pos).values, torch.nonzero(fit.posterior > 0.5).flatten())
     assert bool((fit.posterior[pos][:-1] >= fit.posterior[pos][1:]).all())  # most suspect first
+
+
+def test_retrained_folds_keep_the_posterior_under_a_swap() -> None:
+    """Folds retrained without their suspects (the conv second opinion) learned little of the swap: their flags are
+    the posterior's, not the confident joint's count."""
+    g = torch.Generator().manual_seed(3)
+    true = torch.randint(0, K, (N,), generator=g)
+    wrong = torch.rand(N, generator=g) < 0.3
+    given = torch.where(wrong, (true + 1) % K, true)
+    probs = _learned(true, 0.3, g)
+    fit = noise_fit(probs, given, K)
+    assert systematic(fit)
+    pos = flag(fit, probs, given, K, retrained=True)
+    assert torch.equal(torch.sort(pos).values, torch.nonzero(fit.posterior > 0.5).flatten())
+    assert len(pos) < len(flag(fit, probs, given, K))

@@ -117,7 +117,7 @@ def test_clean_mnist1d_label_noise_passes():
 def test_flags_come_from_the_model_that_explains_the_labels_better():
     """A network that learned little (its right class barely above the rest) loses to a sharper simple model on
     the mixture likelihood, so the simple model's fit flags; the sharper one wins either way round."""
-    from gaplab.doctor.label_noise import better_model, noise_fit
+    from gaplab.doctor.label_noise import best_source, noise_fit
 
     g = torch.Generator().manual_seed(0)
     n, k = 2000, 10
@@ -131,7 +131,8 @@ def test_flags_come_from_the_model_that_explains_the_labels_better():
         return torch.softmax(logits, -1)
 
     weak, sharp = noise_fit(model(0.7), given, k), noise_fit(model(4.0), given, k)
-    assert better_model(weak, sharp) and not better_model(sharp, weak) and not better_model(sharp, None)
+    assert best_source({"network": weak, "logistic regression": sharp}) == "logistic regression"
+    assert best_source({"network": sharp, "logistic regression": weak}) == "network"
     wrong = given != true
     flagged = sharp.posterior > 0.5
     assert float((flagged & wrong).sum()) / float(flagged.sum()) > 0.8

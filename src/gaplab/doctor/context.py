@@ -49,6 +49,7 @@ class Budget:
     tiny_steps: int = 300
     folds: int = 4
     fold_steps: int = 250  # short: longer training memorizes the noisy labels and hides them
+    conv_reference: bool = True  # label noise on a 1-D signal also asks gaplab's conv net (``reference_net``)
     baseline_examples: int = 4000
     probe_examples: int = 512
 
@@ -80,7 +81,8 @@ BUDGETS = {
     # set's steps (60 → 30, 200 → 100) kept every verdict of the healthy run and of rates 100× too high, 1000× too
     # low and SGD + momentum, seeds 0-1 (the suggestion moves 6e-4 → 5e-4: a shorter budget favours higher rates)
     "quick": Budget(seeds=1, main_steps=200, lr_rates_per_decade=1, lr_seeds=2, lr_steps=30, lr_eval_examples=1000,
-                    tiny_steps=100, folds=3, fold_steps=200, baseline_examples=1500, probe_examples=256),
+                    tiny_steps=100, folds=3, fold_steps=200, conv_reference=False, baseline_examples=1500,
+                    probe_examples=256),
 }
 
 
