@@ -10,7 +10,9 @@ For each (data, model, optimizer) pair:
   ``range_steps``) from 5 doctor seeds, final training and validation loss per rate, every copy trained its whole
   budget (the doctor prunes copies off the basin; ``<pair>.pruned.json`` checks that this leaves its suggestion
   as it is at doctor seed 0); the reference rules read the seed-mean training loss against the rate (what an LR
-  finder records), gaplab's rule also the validation loss:
+  finder records), gaplab's rule also the validation loss, after ``lr_range.refine`` (fifth session: more seeds at
+  the five rates around the validation minimum while the two halves of the seeds put it more than 0.15 decades
+  apart; cached apart in ``<pair>.refine.json``):
   - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the seed-mean validation-loss minimum, or a tenth of it
     where the range already overfits there and the user's run is longer than the range (issue 22, third and
     fourth sessions);
@@ -28,8 +30,9 @@ For each (data, model, optimizer) pair:
 
 Parts, reported separately: the MNIST-1D pairs are the tuning part (the only ones looked at while changing
 gaplab's rule); the other pairs of issue 22's second and third sessions are held out but were seen (their counts
-were printed while rules were chosen); the pairs named "fresh …" were declared before any was measured and are
-the blind held-out part. Results are cached as JSON in
+were printed while rules were chosen); the pairs named "fresh …" were declared before any was measured and were
+the fourth session's blind held-out part (seen since); those named "fresh5 …" were declared in the fifth session
+before any was trained and scored once with the rule frozen (its blind part). Results are cached as JSON in
 ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
     python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only]
@@ -201,7 +204,7 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
         lr_range.PRUNE = saved if prune else ()
         try:
             t0 = time.process_time()
-            c = lr_range.measure(Context(spec_of(over, seed), "default"))
+            c = lr_range.first_pass(Context(spec_of(over, seed), "default"))
             cpu = time.process_time() - t0
         finally:
             lr_range.PRUNE = saved
@@ -210,12 +213,48 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
                            "stopped": None if c.stopped is None else c.stopped.tolist(), "cpu": cpu}
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(have))
-    return [have[str(seed)] for seed in seeds]
+    return [{**have[str(seed)], "refine": refined(name, over, seed, have[str(seed)], prune)} for seed in seeds]
 
 
-def _finite(a: np.ndarray) -> list[list[float]]:
-    """JSON has no inf: a diverged copy is stored as 1e30."""
-    return np.where(np.isfinite(a), a, 1e30).tolist()
+def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], prune: bool) -> dict[str, Any]:
+    """The seeds ``lr_range.refine`` adds to a first pass (fifth session), cached in ``<pair>.refine.json`` per
+    doctor seed (``pruned:<seed>`` for the doctor's pruned range): the columns they trained, their losses and CPU."""
+    path = CACHE / f"{name.replace(' ', '_')}.refine.json"
+    have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    key = f"pruned:{seed}" if prune else str(seed)
+    if key not in have:
+        c = _curve(first)
+        t0 = time.process_time()
+        r = lr_range.refine(Context(spec_of(over, seed), "default"), c)
+        extra = slice(len(c.losses), None)
+        cols = [int(j) for j in np.flatnonzero(~np.isnan(r.val_losses[extra]).all(0))]
+        # a seed added in a later round may not have trained every column of an earlier round's window: None there
+        have[key] = {"cols": cols, "losses": _finite(r.losses[extra][:, cols], keep_nan=True),
+                     "val_losses": _finite(r.val_losses[extra][:, cols], keep_nan=True),
+                     "cpu": time.process_time() - t0}
+        path.write_text(json.dumps(have))
+    return have[key]
+
+
+def _curve(curve: dict[str, Any], refine: bool = False) -> lr_range.LrCurve:
+    """A cached range as the rule reads it (``refine``: with the seeds ``lr_range.refine`` added)."""
+    losses, val = np.array(curve["losses"]), np.array(curve["val_losses"])
+    c = lr_range.LrCurve(list(curve["rates"]), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"],
+                         np.zeros(1), np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False))
+    r = curve.get("refine")
+    if refine and r and r["cols"]:
+        more = [np.array(r[k], dtype=float) for k in ("losses", "val_losses")]  # None (not trained) → NaN
+        c = c.extended(r["cols"], *(np.where(m >= 1e29, np.inf, m) for m in more))
+    return c
+
+
+def _finite(a: np.ndarray, keep_nan: bool = False) -> list[list[float | None]]:
+    """JSON has no inf: a diverged copy is stored as 1e30 (``keep_nan``: NaN, a copy not trained, as None)."""
+    out: list[list[float | None]] = np.where(np.isfinite(a), a, 1e30).tolist()
+    if keep_nan:
+        out = [[None if math.isnan(x) else y for x, y in zip(ra, ro, strict=True)] for ra, ro in zip(a.tolist(), out,
+                                                                                                     strict=True)]
+    return out
 
 
 # ---- the reference rules, from their documented definitions (see the module docstring) ------------------------
@@ -267,12 +306,11 @@ def lightning(rates: np.ndarray, loss: np.ndarray) -> float | None:
 
 
 def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
+    """Every rule's suggestion: gaplab's read the refined range, the reference rules the first pass's seed-mean
+    training loss (what an LR finder records)."""
     rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
-    val = np.array(curve["val_losses"])
-    c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1),
-                         np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False))
     mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
-    s = lr_range.suggest(c)
+    s = lr_range.suggest(_curve(curve, refine=True))
     return {"gaplab": s.lr, "gaplab minimum": s.minimum,
             "gaplab tenth": None if s.minimum is None else s.minimum / 10,
             "fastai valley": fastai_valley(rates, mean), "fastai steep": fastai_steep(rates, mean),
@@ -307,8 +345,10 @@ def evaluate(name: str, over: dict[str, Any]) -> dict[str, Any]:
     # the same within 1 %: pruned copies stop at higher losses, which can move the parabola's refinement a little
     moved = abs(math.log(p_lr / full_lr)) if p_lr is not None and full_lr is not None else None
     row["pruned"] = {"lr": p_lr, "moved": moved, "same": p_lr == full_lr or (moved is not None and moved < 0.01),
-                     "cpu": pruned["cpu"], "cpu_full": cs[0].get("cpu"), "seeds": len(cs[0]["losses"]),
-                     "steps": cs[0].get("steps")}
+                     "cpu": pruned["cpu"] + pruned["refine"]["cpu"], "cpu_full": cs[0].get("cpu"),
+                     "seeds": len(cs[0]["losses"]), "steps": cs[0].get("steps")}
+    # seeds lr_range.refine added at each doctor seed (0: the seeds agreed, or the model's range was cut for cost)
+    row["refined"] = [len(c["refine"]["losses"]) for c in cs]
     for rule in RULES:
         s = per_seed[0][rule]
         logs = [math.log10(p[rule]) for p in per_seed if p[rule] is not None]
@@ -352,6 +392,8 @@ def main() -> None:
                 cells.append("none" if x["lr"] is None else
                              f"{x['lr']:.2g}: {x['relative']:.3f}{'' if x['hit'] else ' ✗'} (sd {x['sd_log10']:.2f})")
             print(f"| {n} | {r['best_rate']:.2g} | " + " | ".join(cells) + " |")
+        print("\nseeds added by the refinement at doctor seeds " + ", ".join(map(str, DOCTOR_SEEDS)) + ": " +
+              "; ".join(f"{n} {'/'.join(map(str, rows[n]['refined']))}" for n in names))
         same = sum(rows[n]["pruned"]["same"] for n in names)
         timed = [n for n in names if rows[n]["pruned"]["cpu_full"] is not None]  # ranges cached with their CPU
         cpu_p, cpu_f = (sum(rows[n]["pruned"][k] for n in timed) for k in ("cpu", "cpu_full"))

@@ -35,6 +35,13 @@ GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 # of the full range whenever they lie within the margin of where they were at that step.
 PRUNE = ((0.25, 2), (0.5, 2))
 
+# Refinement (``refine``): while the two halves of the seeds put the validation minimum more than REFINE_DECADES apart
+# (a third of the default grid's step: the sd bar of doctor_lr_truth.py), the range trains as many seeds again, at
+# the rates within REFINE_HALF grid points of the seed-mean validation minimum only; at most MAX_SEEDS seeds, and
+# at most ``Budget.lr_refine`` times the first pass's copies in all
+REFINE_DECADES = 0.15
+REFINE_HALF = 2
+
 
 @dataclass
 class LrCurve:
@@ -46,6 +53,22 @@ class LrCurve:
     whole_run: bool = False  # the range trained as many steps as the user's run (small data): no step-down
     stopped: np.ndarray | None = None  # (seeds, rates) steps trained where a copy was pruned early, else 0
     steps: int = 0  # optimizer steps of each (unpruned) copy
+    # seeds added by ``refine`` are rows after the first pass's (whose ``user_loss`` and ``stopped`` they lack):
+    # NaN at the rates they did not train
+    refined: int = 0
+
+    def extended(self, cols: list[int], losses: np.ndarray, val_losses: np.ndarray) -> LrCurve:
+        """This curve with more seeds, trained at grid columns ``cols`` only ((seeds, len(cols)) losses)."""
+        def grow(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+            rows = np.full((len(new), len(self.rates)), np.nan)
+            rows[:, cols] = new
+            return np.concatenate([old, rows])
+
+        stopped = None if self.stopped is None else np.concatenate(
+            [self.stopped, np.zeros((len(losses), len(self.rates)), dtype=self.stopped.dtype)])
+        return LrCurve(self.rates, grow(self.losses, losses), self.init_loss, self.user_loss,
+                       grow(self.val_losses, val_losses), self.whole_run, stopped, self.steps,
+                       self.refined + len(losses))
 
 
 def grid(optimizer: str, per_decade: int) -> list[float]:
@@ -102,16 +125,30 @@ def range_seeds(ctx: Context, steps: int) -> int:
     return int(min(cap, max(b.lr_seeds, math.ceil(b.lr_val_examples / n_val))))
 
 
+def _base(ctx: Context) -> tuple[RunSpec, int, int]:
+    """The spec every copy of the range trains (the user's at a constant rate for the range's epochs), its epochs
+    and the steps per epoch."""
+    user: RunSpec = ctx.val_spec
+    epochs = ctx.epochs_for(range_steps(ctx))
+    per_epoch = ctx.steps_per_epoch(len(ctx.prepared.train_idx), user.optim.batch_size)
+    base = user.replace(**{"optim.epochs": epochs, "optim.schedule": "constant", "eval_every": epochs,
+                           "reg.early_stopping": None})
+    return base, epochs, per_epoch
+
+
 def measure(ctx: Context) -> LrCurve:
-    """Train the grid × seeds (plus the user's rate × seeds) as one pack (``ctx.lr_curve`` calls this once)."""
+    """Train the grid × seeds (plus the user's rate × seeds) as one pack, then ``refine`` it (``ctx.lr_curve``
+    calls this once)."""
+    return refine(ctx, first_pass(ctx))
+
+
+def first_pass(ctx: Context) -> LrCurve:
+    """The range before ``refine``: every grid rate (and the user's) × ``range_seeds`` seeds, pruned."""
     b = ctx.budget
     user: RunSpec = ctx.val_spec
     rates = grid(user.optim.name, b.lr_rates_per_decade)
-    epochs = ctx.epochs_for(range_steps(ctx))
-    per_epoch = ctx.steps_per_epoch(len(ctx.prepared.train_idx), user.optim.batch_size)
+    base, epochs, per_epoch = _base(ctx)
     seeds = range_seeds(ctx, epochs * per_epoch)
-    base = user.replace(**{"optim.epochs": epochs, "optim.schedule": "constant", "eval_every": epochs,
-                           "reg.early_stopping": None})
     # the user's rate is trained as a grid column of its own unless it is a grid rate (a round 1e-2, say): that
     # column is the same training, seed for seed
     on_grid = [i for i, r in enumerate(rates) if math.isclose(r, user.optim.lr, rel_tol=1e-9)]
@@ -126,6 +163,76 @@ def measure(ctx: Context) -> LrCurve:
     stopped = pruner.stopped_at.reshape(seeds, len(cols))[:, :len(rates)]
     return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, user_col], val[:, :len(rates)],
                    whole_run=epochs >= user.optim.epochs, stopped=stopped, steps=epochs * per_epoch)
+
+
+def refine(ctx: Context, c: LrCurve) -> LrCurve:
+    """More seeds near the validation minimum while the seeds' halves disagree on it (``refine_window``).
+
+    Why: on a small validation split, or near the rate where training turns unstable, two seeds' curves can put the
+    minimum a grid step apart, and the suggestion then wanders between doctor runs. More seeds everywhere would cost
+    every run; here only the runs that need them pay, and only at the rates that decide the minimum. Not for a model
+    whose range was already shortened for its cost (above ``lr_macs``): there the doctor's time budget is spent."""
+    b = ctx.budget
+    allowed = b.lr_refine * len(c.losses) * len(c.rates)  # copies
+    if allowed <= 0 or range_steps(ctx) < b.lr_steps:
+        return c
+    used = 0
+    base, epochs, _ = _base(ctx)
+    while (cols := refine_window(c)) is not None:
+        have = len(c.losses)
+        add = min(have, MAX_SEEDS - have)
+        if add <= 0 or used + add * len(cols) > allowed:
+            break
+        specs = [base.replace(**{"optim.lr": c.rates[j], "seed": ctx.val_spec.seed + s})
+                 for s in range(have, have + add) for j in cols]
+        pack, res = ctx.train(f"learning-rate range, {add} more seeds ({len(specs)} models)", specs, metrics=False,
+                              compact=True)
+        losses = []
+        for v in ctx.split_losses(pack, _eval_rows(ctx)):
+            full = torch.full((len(specs),), math.inf, dtype=v.dtype)
+            full[pack.rows] = v
+            losses.append(_final(full, res).reshape(add, len(cols)))
+        c = c.extended(cols, losses[0], losses[1])
+        used += len(specs)
+    return c
+
+
+def refine_window(c: LrCurve) -> list[int] | None:
+    """The grid columns within ``REFINE_HALF`` of the seed-mean validation minimum when the two halves of the seeds
+    put their minima more than ``REFINE_DECADES`` apart (None: they agree, or there is no interior minimum that
+    lowered the loss, which more seeds would not change)."""
+    i = int(np.nanargmin(_log_mean(c.val_losses, c.init_loss)))
+    if i in (0, len(c.rates) - 1) or np.nanmean(np.minimum(c.val_losses[:, i], 1e30)) >= 0.9 * c.init_loss:
+        return None
+    logr = np.log10(c.rates)
+    apart = [_vertex(logr, y) for y in (_log_mean(g, c.init_loss) for g in _halves(c.val_losses))]
+    if abs(apart[0] - apart[1]) <= REFINE_DECADES:
+        return None
+    return list(range(max(0, i - REFINE_HALF), min(len(c.rates), i + REFINE_HALF + 1)))
+
+
+def _halves(losses: np.ndarray) -> list[np.ndarray]:
+    """The seeds whose agreement is judged: each alone (two or fewer), else alternate halves."""
+    return [losses[i:i + 1] for i in range(len(losses))] if len(losses) <= 2 else [losses[0::2], losses[1::2]]
+
+
+def _log_mean(losses: np.ndarray, init_loss: float) -> np.ndarray:
+    """Log of the seed-mean loss per rate (seeds that did not train a rate left out); losses below ``FLOOR`` of the
+    untrained loss all count as fitted (and an exact 0 would give log −inf)."""
+    return np.log(np.nanmean(np.minimum(losses, 1e30), 0) + FLOOR * init_loss)
+
+
+def _vertex(logr: np.ndarray, y: np.ndarray, i: int | None = None) -> float:
+    """log10 of the rate at the minimum of ``y``, refined by a parabola through it and its neighbours (at most half
+    a grid step from the grid point); the grid point itself on the edge or where the three do not open upward."""
+    i = int(np.nanargmin(y)) if i is None else i
+    if i == 0 or i == len(y) - 1:
+        return float(logr[i])
+    y0, y1, y2 = y[i - 1], y[i], y[i + 1]
+    shift = 0.0
+    if np.isfinite([y0, y1, y2]).all() and y0 - 2 * y1 + y2 > 0:
+        shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
+    return float(logr[i] + (logr[i + 1] - logr[i]) * float(np.clip(shift, -0.5, 0.5)))
 
 
 class _Pruner:
@@ -234,7 +341,7 @@ def suggest(c: LrCurve) -> Suggestion:
     train = minimum(c.rates, c.losses, c.init_loss)
     val = minimum(c.rates, c.val_losses, c.init_loss, expected=True)
     if val.rate is not None and val.index is not None:
-        gap = float(np.mean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
+        gap = float(np.nanmean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
         lr = val.rate / STEP_DOWN if gap > GAP and not c.whole_run else val.rate
         return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, lr)
     if train.rate is None:
@@ -250,40 +357,31 @@ def minimum(rates: list[float], losses: np.ndarray, init_loss: float, expected: 
     With more than two seeds the agreement is judged between two halves of them (alternate seeds, each half's
     mean curve as one seed): any single seed of many wanders on a small validation split, their mean less so."""
     logr = np.log10(rates)
-    # losses below 10⁻⁴ of the untrained loss all count as "fitted" (and an exact 0 would give log −inf)
-    floor = FLOOR * init_loss
 
     def curve(rows: np.ndarray) -> np.ndarray:
-        capped = np.minimum(rows, 1e30)
         if expected:
-            return np.log(capped.mean(0) + floor)
-        return np.log(capped + floor).mean(0)
+            return _log_mean(rows, init_loss)
+        return np.nanmean(np.log(np.minimum(rows, 1e30) + FLOOR * init_loss), 0)
 
-    groups = [losses[i:i + 1] for i in range(len(losses))] if len(losses) <= 2 else [losses[0::2], losses[1::2]]
-    logl = np.stack([curve(g) for g in groups])
-    per_seed = [float(rates[int(np.argmin(row))]) for row in logl]
+    logl = np.stack([curve(g) for g in _halves(losses)])
+    per_seed = [float(rates[int(np.nanargmin(row))]) for row in logl]
     if not np.isfinite(losses).any():
         return Minimum(None, "inconclusive: every rate diverged", per_seed, None)
     mean = curve(losses)
     i = int(np.argmin(mean))
-    if np.minimum(losses[:, i], 1e30).mean() >= 0.9 * init_loss:
+    if np.nanmean(np.minimum(losses[:, i], 1e30)) >= 0.9 * init_loss:
         return Minimum(None, "inconclusive: no rate lowered the loss within the budget", per_seed, i)
     if i == 0 or i == len(rates) - 1:
         side = "lowest" if i == 0 else "highest"
         return Minimum(None, f"inconclusive: the best rate is the {side} of the grid", per_seed, i)
     # the seeds agree when each one's own best rate is a neighbour of the consensus, or when the consensus rate is
     # within a factor NEAR of each seed's own best loss (a flat basin, where the argmin itself is noise)
-    spread = [abs(int(np.argmin(row)) - i) for row in logl]
-    near = all(row[i] <= row.min() + np.log(NEAR) for row in logl)
+    spread = [abs(int(np.nanargmin(row)) - i) for row in logl]
+    near = all(row[i] <= np.nanmin(row) + np.log(NEAR) for row in logl)
     if max(spread) > 1 and not near:
         return Minimum(None, "inconclusive: the seeds disagree on the best rate (" +
                        ", ".join(f"{r:.2g}" for r in per_seed) + ")", per_seed, i)
-    y0, y1, y2 = mean[i - 1], mean[i], mean[i + 1]
-    h = logr[i + 1] - logr[i]
-    shift = 0.0
-    if np.isfinite([y0, y1, y2]).all() and y0 - 2 * y1 + y2 > 0:  # a parabola through the three, opening upward
-        shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
-    return Minimum(float(10 ** (logr[i] + h * float(np.clip(shift, -0.5, 0.5)))), "the seeds agree", per_seed, i)
+    return Minimum(float(10 ** _vertex(logr, mean, i)), "the seeds agree", per_seed, i)
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -291,10 +389,11 @@ def run(ctx: Context) -> list[Finding]:
     s = suggest(c)
     user = ctx.val_spec.optim.lr
     u = float(np.mean(c.user_loss)) if np.isfinite(c.user_loss).all() else math.inf
-    best = float(np.min(c.losses.mean(0)))
+    best = float(np.min(np.nanmean(c.losses, 0)))
     # how much of the possible improvement (from the untrained loss to the best rate's) the user's rate misses
     excess = (u - best) / max(c.init_loss - best, 1e-12) if math.isfinite(u) else math.inf
     details = {"rates": c.rates, "loss_mean": _mean(c.losses), "loss_per_seed": c.losses.tolist(),
+               "refined_seeds": c.refined,
                "per_seed_best": s.per_seed, "user_loss": u, "best_loss": best, "excess": excess,
                "init_loss": c.init_loss, "steps": c.steps, "val_loss_mean": _mean(c.val_losses),
                "seeds": len(c.losses), "stopped_at": None if c.stopped is None else c.stopped.tolist(),
@@ -324,5 +423,5 @@ def _direction(user: float, ref: float) -> str:
 
 
 def _mean(losses: np.ndarray) -> list[float]:
-    """Seed-mean loss per rate (inf where any seed diverged)."""
-    return [float(v) for v in losses.mean(0)]
+    """Seed-mean loss per rate (inf where any seed diverged; seeds that did not train a rate left out)."""
+    return [float(v) for v in np.nanmean(losses, 0)]
