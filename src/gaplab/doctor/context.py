@@ -47,7 +47,7 @@ class Budget:
     lr_val_examples: int | None = 400
     # ``lr_range.refine``: more seeds near the validation minimum where the seeds disagree on it, at most this many
     # times the first pass's copies (0: never)
-    lr_refine: float = 2.0
+    lr_refine: float = 4.0
     tiny_per_class: int = 5
     tiny_steps: int = 300
     folds: int = 4
