@@ -228,7 +228,22 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
                            "stopped": None if c.stopped is None else c.stopped.tolist(), "cpu": cpu}
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(have))
-    return [{**have[str(seed)], "refine": refined(name, over, seed, have[str(seed)], prune)} for seed in seeds]
+    steps, run_steps = lengths(name, over)
+    return [{**have[str(seed)], "refine": refined(name, over, seed, have[str(seed)], prune), "steps": steps,
+             "run_steps": run_steps} for seed in seeds]
+
+
+_LENGTHS: dict[str, tuple[int, int]] = {}
+
+
+def lengths(name: str, over: dict[str, Any]) -> tuple[int, int]:
+    """Optimizer steps of the pair's range and of its full run (the ranges of the third session did not record them;
+    they do not depend on the seed)."""
+    if name not in _LENGTHS:
+        ctx = Context(spec_of(over, DOCTOR_SEEDS[0]), "default")
+        _, epochs, per_epoch = lr_range._base(ctx)
+        _LENGTHS[name] = (epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch)
+    return _LENGTHS[name]
 
 
 def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], prune: bool) -> dict[str, Any]:
@@ -255,7 +270,8 @@ def _curve(curve: dict[str, Any], refine: bool = False) -> lr_range.LrCurve:
     """A cached range as the rule reads it (``refine``: with the seeds ``lr_range.refine`` added)."""
     losses, val = np.array(curve["losses"]), np.array(curve["val_losses"])
     c = lr_range.LrCurve(list(curve["rates"]), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"],
-                         np.zeros(1), np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False))
+                         np.zeros(1), np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False),
+                         steps=curve.get("steps") or 0, run_steps=curve.get("run_steps") or 0)
     r = curve.get("refine")
     if refine and r and r["cols"]:
         more = [np.array(r[k], dtype=float) for k in ("losses", "val_losses")]  # None (not trained) → NaN

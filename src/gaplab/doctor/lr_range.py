@@ -25,6 +25,9 @@ NEAR = 1.5
 # of the untrained loss (chosen on the MNIST-1D pairs of benchmarks/doctor_lr_truth.py; see ``suggest``)
 GAP = 0.1
 STEP_DOWN = 10.0
+# ... the full STEP_DOWN when the user's run is RATIO_FULL or more times the range (MNIST-1D: 640 steps against 160),
+# none when the range is the whole run, log-linear in between (fifth session; see ``step_down``)
+RATIO_FULL = 4.0
 MAX_SEEDS = 16
 GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 
@@ -56,6 +59,7 @@ class LrCurve:
     # seeds added by ``refine`` are rows after the first pass's (whose ``user_loss`` and ``stopped`` they lack):
     # NaN at the rates they did not train
     refined: int = 0
+    run_steps: int = 0  # optimizer steps of the user's run (0: unknown)
 
     def extended(self, cols: list[int], losses: np.ndarray, val_losses: np.ndarray) -> LrCurve:
         """This curve with more seeds, trained at grid columns ``cols`` only ((seeds, len(cols)) losses)."""
@@ -68,7 +72,7 @@ class LrCurve:
             [self.stopped, np.zeros((len(losses), len(self.rates)), dtype=self.stopped.dtype)])
         return LrCurve(self.rates, grow(self.losses, losses), self.init_loss, self.user_loss,
                        grow(self.val_losses, val_losses), self.whole_run, stopped, self.steps,
-                       self.refined + len(losses))
+                       self.refined + len(losses), self.run_steps)
 
 
 def grid(optimizer: str, per_decade: int) -> list[float]:
@@ -162,7 +166,8 @@ def first_pass(ctx: Context) -> LrCurve:
     loss, val = (_final(v, res).reshape(seeds, len(cols)) for v in pruner.losses(pack))
     stopped = pruner.stopped_at.reshape(seeds, len(cols))[:, :len(rates)]
     return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, user_col], val[:, :len(rates)],
-                   whole_run=epochs >= user.optim.epochs, stopped=stopped, steps=epochs * per_epoch)
+                   whole_run=epochs >= user.optim.epochs, stopped=stopped, steps=epochs * per_epoch,
+                   run_steps=user.optim.epochs * per_epoch)
 
 
 def refine(ctx: Context, c: LrCurve) -> LrCurve:
@@ -342,12 +347,28 @@ def suggest(c: LrCurve) -> Suggestion:
     val = minimum(c.rates, c.val_losses, c.init_loss, expected=True)
     if val.rate is not None and val.index is not None:
         gap = float(np.nanmean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
-        lr = val.rate / STEP_DOWN if gap > GAP and not c.whole_run else val.rate
+        lr = val.rate / step_down(c) if gap > GAP else val.rate
         return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, lr)
     if train.rate is None:
         return Suggestion(None, None, None, train.reason, train.per_seed, train.index, None)
     return Suggestion(train.rate, None, None, val.reason.replace("inconclusive", "validation loss inconclusive") +
                       "; a tenth of the training-loss minimum", train.per_seed, train.index, train.rate / STEP_DOWN)
+
+
+def step_down(c: LrCurve) -> float:
+    """How far below the validation minimum to train when the range overfits there: the overfitting still to come
+    grows with the part of the user's run the range did not train. ``STEP_DOWN`` at ``RATIO_FULL`` or more times the
+    range's steps, 1 when the range is the whole run, log-linear in the ratio between (``STEP_DOWN`` if unknown).
+
+    Why (fifth session): the constant tenth was chosen on MNIST-1D, whose run is 4× the range; on blind pairs whose
+    runs were 1.5–1.7× the range (teacher-MLP, MNIST-1D at 2000 examples, Adam) it stepped 10× below a validation
+    minimum that was itself within 2 % of the grid's best."""
+    if c.whole_run:
+        return 1.0
+    if c.steps <= 0 or c.run_steps <= 0:
+        return STEP_DOWN
+    f = (c.run_steps / c.steps - 1.0) / (RATIO_FULL - 1.0)
+    return float(STEP_DOWN ** min(max(f, 0.0), 1.0))
 
 
 def minimum(rates: list[float], losses: np.ndarray, init_loss: float, expected: bool = False) -> Minimum:
