@@ -333,8 +333,9 @@ class Suggestion:
 
 
 def suggest(c: LrCurve) -> Suggestion:
-    """The rate of the lowest validation loss after the range, or a tenth of it when the range already overfits
-    there (validation above training loss by more than ``GAP`` of the untrained loss) and the user's run is longer.
+    """The rate of the lowest validation loss after the range, or below it (down to a tenth, ``step_down``) when the
+    range already overfits there (validation above training loss by more than ``GAP`` of the untrained loss) and the
+    user's run is longer.
 
     Why: the doctor is judged by the validation loss at the end of the user's (longer) run. A network that
     overfits within the short range overfits more over the full run at that rate; a tenth of the rate keeps it
@@ -420,8 +421,8 @@ def run(ctx: Context) -> list[Finding]:
                "seeds": len(c.losses), "stopped_at": None if c.stopped is None else c.stopped.tolist(),
                "loss_minimum_rate": s.minimum, "val_minimum_rate": s.val_minimum, "gap": s.gap, "rule": s.reason}
     ctx.found.suggested_lr = s.lr
-    band = ("validation-loss minimum (a tenth of it if the range overfits there); yours within 10× of the "
-            "training-loss minimum and ≤ 20 % of the possible gain lost")
+    band = ("validation-loss minimum (down to a tenth of it if the range overfits there and your run is longer); "
+            "yours within 10× of the training-loss minimum and ≤ 20 % of the possible gain lost")
     ref = s.minimum if s.minimum is not None else s.val_minimum  # the validation minimum where training fits anywhere
     if ref is None or s.lr is None:
         # no suggestion, so no verdict on the user's rate either: an inconclusive range is a warning, never a failure
