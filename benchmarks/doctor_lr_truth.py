@@ -252,15 +252,24 @@ def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], p
     path = CACHE / f"{name.replace(' ', '_')}.refine.json"
     have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     key = f"pruned:{seed}" if prune else str(seed)
-    if key not in have:
-        c = _curve(first)
+    c = _curve(first)
+    cells = lr_range.pruned_near_minimum(c)
+    if key in have and "unpruned" not in have[key] and not cells:
+        have[key]["unpruned"] = []  # cached before ``lr_range.unprune`` existed, which has nothing to do here
+    if key not in have or "unpruned" not in have[key]:
         t0 = time.process_time()
-        r = lr_range.refine(Context(spec_of(over, seed), "default"), c)
+        ctx = Context(spec_of(over, seed), "default")
+        u = lr_range.unprune(ctx, c)
+        done = np.argwhere((c.stopped > 0) & (u.stopped == 0)) if c.stopped is not None and u.stopped is not None \
+            else np.zeros((0, 2), dtype=int)
+        r = lr_range.refine(ctx, u)
         extra = slice(len(c.losses), None)
         cols = [int(j) for j in np.flatnonzero(~np.isnan(r.val_losses[extra]).all(0))]
         # a seed added in a later round may not have trained every column of an earlier round's window: None there
         have[key] = {"cols": cols, "losses": _finite(r.losses[extra][:, cols], keep_nan=True),
                      "val_losses": _finite(r.val_losses[extra][:, cols], keep_nan=True),
+                     "unpruned": [[int(s), int(j), *(_finite(np.array([[u.losses[s, j], u.val_losses[s, j]]]))[0])]
+                                  for s, j in done],
                      "cpu": time.process_time() - t0}
         path.write_text(json.dumps(have))
     return have[key]
@@ -269,10 +278,15 @@ def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], p
 def _curve(curve: dict[str, Any], refine: bool = False) -> lr_range.LrCurve:
     """A cached range as the rule reads it (``refine``: with the seeds ``lr_range.refine`` added)."""
     losses, val = np.array(curve["losses"]), np.array(curve["val_losses"])
+    stopped = np.array(curve["stopped"]) if curve.get("stopped") is not None else None
     c = lr_range.LrCurve(list(curve["rates"]), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"],
                          np.zeros(1), np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False),
-                         steps=curve.get("steps") or 0, run_steps=curve.get("run_steps") or 0)
+                         stopped=stopped, steps=curve.get("steps") or 0, run_steps=curve.get("run_steps") or 0)
     r = curve.get("refine")
+    if refine and r and r.get("unpruned"):  # the doctor's pruned range: copies trained on near the minimum
+        cells = [(int(s), int(j)) for s, j, _, _ in r["unpruned"]]
+        more = np.array([[t, v] for _, _, t, v in r["unpruned"]])
+        c = c.patched(cells, *(np.where(m >= 1e29, np.inf, m) for m in (more[:, 0], more[:, 1])))
     if refine and r and r["cols"]:
         more = [np.array(r[k], dtype=float) for k in ("losses", "val_losses")]  # None (not trained) → NaN
         c = c.extended(r["cols"], *(np.where(m >= 1e29, np.inf, m) for m in more))

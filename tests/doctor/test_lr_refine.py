@@ -85,3 +85,30 @@ def test_no_refinement_in_quick_mode_or_for_a_model_cut_for_cost(monkeypatch: py
     assert refine(Context(spec, "quick"), c) is c
     monkeypatch.setattr(lr_range, "range_steps", lambda ctx: ctx.budget.lr_min_steps)
     assert refine(Context(spec, "default"), c) is c
+
+
+def test_pruned_copies_next_to_the_minimum_are_named() -> None:
+    c = curve(-2.0, -2.0)
+    i = int(np.argmin(np.abs(LOGR + 2.0)))
+    c.stopped = np.zeros((2, len(RATES)), dtype=int)
+    c.stopped[:, [0, 1, len(RATES) - 1]] = 40  # far from the minimum: as the range leaves them
+    assert lr_range.pruned_near_minimum(c) == []
+    c.stopped[1, i - 1] = 40
+    assert lr_range.pruned_near_minimum(c) == [(1, i - 1)]
+
+
+def test_unprune_trains_the_named_copy_as_the_range_would_have(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch.set_num_threads(1)
+    ctx = _tiny()
+    monkeypatch.setattr(lr_range, "PRUNE", ())
+    full = lr_range.first_pass(ctx)  # every copy trained to the end; then one next to the minimum "stopped"
+    i = int(np.nanargmin(lr_range._log_mean(full.val_losses, full.init_loss)))
+    assert full.stopped is not None
+    c = full.patched([], np.zeros(0), np.zeros(0))
+    c.stopped = full.stopped.copy()
+    c.stopped[0, i + 1] = 1
+    c.losses[0, i + 1] = c.val_losses[0, i + 1] = 99.0
+    u = lr_range.unprune(ctx, c)
+    assert u.stopped is not None and u.stopped[0, i + 1] == 0 and lr_range.pruned_near_minimum(u) == []
+    assert u.val_losses[0, i + 1] == pytest.approx(full.val_losses[0, i + 1], rel=1e-4)
+    assert u.losses[0, i + 1] == pytest.approx(full.losses[0, i + 1], rel=1e-4)
