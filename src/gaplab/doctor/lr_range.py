@@ -2,7 +2,9 @@
 
 Unlike an LR finder whose rate grows every step (which confounds rate with training time), every copy trains
 the same number of steps at one rate; the training loss after that budget is the curve. A rate is suggested
-only where the seeds agree on where the minimum lies; otherwise the check says why it is inconclusive.
+only where the seeds agree on where the minimum lies; otherwise the check says why it is inconclusive. Copies far
+from every minimum stop early (``PRUNE``; ``unprune`` trains on any next to the final minimum), and where two halves
+of the seeds disagree on the validation minimum, more seeds train near it (``refine``).
 """
 
 from __future__ import annotations
