@@ -10,7 +10,9 @@ For each (data, model, optimizer) pair:
   ``range_steps``) from 5 doctor seeds, final training and validation loss per rate, every copy trained its whole
   budget (the doctor prunes copies off the basin; ``<pair>.pruned.json`` checks that this leaves its suggestion
   as it is at doctor seed 0); the reference rules read the seed-mean training loss against the rate (what an LR
-  finder records), gaplab's rule also the validation loss:
+  finder records), gaplab's rule also the validation loss, after ``lr_range.refine`` (fifth session: more seeds at
+  the five rates around the validation minimum while the two halves of the seeds put it more than 0.15 decades
+  apart; cached apart in ``<pair>.refine.json``):
   - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the seed-mean validation-loss minimum, or a tenth of it
     where the range already overfits there and the user's run is longer than the range (issue 22, third and
     fourth sessions);
@@ -28,8 +30,9 @@ For each (data, model, optimizer) pair:
 
 Parts, reported separately: the MNIST-1D pairs are the tuning part (the only ones looked at while changing
 gaplab's rule); the other pairs of issue 22's second and third sessions are held out but were seen (their counts
-were printed while rules were chosen); the pairs named "fresh …" were declared before any was measured and are
-the blind held-out part. Results are cached as JSON in
+were printed while rules were chosen); the pairs named "fresh …" were declared before any was measured and were
+the fourth session's blind held-out part (seen since); those named "fresh5 …" were declared in the fifth session
+before any was trained and scored once with the rule frozen (its blind part). Results are cached as JSON in
 ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
     python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only]
@@ -122,15 +125,45 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
         # channels, 0.6 M multiply-adds per example), whose range is the one shortened by the model's cost
         # (its SGD twin, declared with it, was dropped before any measurement: the shared machine's CPU ran out)
         ("fresh digits cnn2d 32 adam", {"data": dg, "model": {"name": "cnn2d"}, "optim": ADAM}),
+        # fresh held-out pairs of issue 22's fifth session: declared in their own commit before any of them was
+        # trained, scored once with the rule frozen; cheap (small data, an MLP or an 8-channel CNN), each unlike the
+        # pairs above in one respect: a synthetic teacher, MNIST-1D at 2000 examples, another batch size, 2-D moons
+        ("fresh5 teacher-mlp mlp adam", {"data": {"name": "teacher-mlp", "args": {"d": 20, "classes": 5, "noise": 0.3,
+                                                                                  "n_train": 1500}},
+                                         "model": {"name": "mlp"}, "optim": ADAM}),
+        ("fresh5 mnist1d-2000 mlp adam", {"data": {"name": "mnist1d", "args": {"num_samples": 2000}},
+                                          "model": {"name": "mlp"}, "optim": ADAM}),
+        ("fresh5 digits cnn2d 8 sgd batch 50", {"data": dg, "model": {"name": "cnn2d", "args": {"channels": 8}},
+                                                "optim": {**SGD, "batch_size": 50}}),
+        ("fresh5 moons mlp sgd", {"data": {"name": "moons", "args": {"n_train": 600, "noise": 0.3}},
+                                  "model": {"name": "mlp", "args": {"width": 64}}, "optim": SGD}),
+        # declared after the four above were scored (0/4) and before the rule was amended for what they showed: runs
+        # 1.5-3x as long as the range (where the amendment acts), each unlike the pairs above; scored once
+        ("fresh6 teacher-mlp mlp sgd", {"data": {"name": "teacher-mlp", "args": {"classes": 3, "noise": 0.5,
+                                                                                 "n_train": 2500}},
+                                        "model": {"name": "mlp"}, "optim": SGD}),
+        ("fresh6 mnist1d-3000 mlp sgd", {"data": {"name": "mnist1d", "args": {"num_samples": 3000}},
+                                         "model": {"name": "mlp"}, "optim": SGD}),
+        ("fresh6 blobs mlp adam", {"data": {"name": "blobs", "args": {"centers": 6, "n_features": 10,
+                                                                      "cluster_std": 3.0, "n_train": 1500}},
+                                   "model": {"name": "mlp", "args": {"width": 64}}, "optim": ADAM}),
+        ("fresh6 digits mlp width 128 sgd batch 50", {"data": dg, "model": {"name": "mlp", "args": {"width": 128}},
+                                                      "optim": {**SGD, "batch_size": 50}}),
     ]
 
 
-PARTS = ("tuning", "held out (seen)", "fresh held out")
+PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth session)",
+         "fresh held out (fifth session, after the amendment)")
 
 
 def part(name: str) -> str:
     """The tuning part (MNIST-1D: looked at while choosing the rule), the held-out pairs of issue 22's second and
-    third sessions (their counts were seen while choosing; not blind) and the fresh held-out pairs (blind)."""
+    third sessions (their counts were seen while choosing; not blind), the fourth session's fresh held-out pairs
+    (blind then, seen since) and the fifth session's (blind: scored once with the rule frozen)."""
+    if name.startswith("fresh6 "):
+        return PARTS[4]
+    if name.startswith("fresh5 "):
+        return PARTS[3]
     if name.startswith("fresh "):
         return PARTS[2]
     return PARTS[0] if name.startswith("mnist1d") else PARTS[1]
@@ -186,7 +219,7 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
         lr_range.PRUNE = saved if prune else ()
         try:
             t0 = time.process_time()
-            c = lr_range.measure(Context(spec_of(over, seed), "default"))
+            c = lr_range.first_pass(Context(spec_of(over, seed), "default"))
             cpu = time.process_time() - t0
         finally:
             lr_range.PRUNE = saved
@@ -195,12 +228,78 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
                            "stopped": None if c.stopped is None else c.stopped.tolist(), "cpu": cpu}
         CACHE.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(have))
-    return [have[str(seed)] for seed in seeds]
+    steps, run_steps = lengths(name, over)
+    return [{**have[str(seed)], "refine": refined(name, over, seed, have[str(seed)], prune), "steps": steps,
+             "run_steps": run_steps} for seed in seeds]
 
 
-def _finite(a: np.ndarray) -> list[list[float]]:
-    """JSON has no inf: a diverged copy is stored as 1e30."""
-    return np.where(np.isfinite(a), a, 1e30).tolist()
+_LENGTHS: dict[str, tuple[int, int]] = {}
+
+
+def lengths(name: str, over: dict[str, Any]) -> tuple[int, int]:
+    """Optimizer steps of the pair's range and of its full run (the ranges of the third session did not record them;
+    they do not depend on the seed)."""
+    if name not in _LENGTHS:
+        ctx = Context(spec_of(over, DOCTOR_SEEDS[0]), "default")
+        _, epochs, per_epoch = lr_range._base(ctx)
+        _LENGTHS[name] = (epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch)
+    return _LENGTHS[name]
+
+
+def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], prune: bool) -> dict[str, Any]:
+    """The seeds ``lr_range.refine`` adds to a first pass (fifth session), cached in ``<pair>.refine.json`` per
+    doctor seed (``pruned:<seed>`` for the doctor's pruned range): the columns they trained, their losses and CPU."""
+    path = CACHE / f"{name.replace(' ', '_')}.refine.json"
+    have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    key = f"pruned:{seed}" if prune else str(seed)
+    c = _curve(first)
+    cells = lr_range.pruned_near_minimum(c)
+    if key in have and "unpruned" not in have[key] and not cells:
+        have[key]["unpruned"] = []  # cached before ``lr_range.unprune`` existed, which has nothing to do here
+    if key not in have or "unpruned" not in have[key]:
+        t0 = time.process_time()
+        ctx = Context(spec_of(over, seed), "default")
+        u = lr_range.unprune(ctx, c)
+        done = np.argwhere((c.stopped > 0) & (u.stopped == 0)) if c.stopped is not None and u.stopped is not None \
+            else np.zeros((0, 2), dtype=int)
+        r = lr_range.refine(ctx, u)
+        extra = slice(len(c.losses), None)
+        cols = [int(j) for j in np.flatnonzero(~np.isnan(r.val_losses[extra]).all(0))]
+        # a seed added in a later round may not have trained every column of an earlier round's window: None there
+        have[key] = {"cols": cols, "losses": _finite(r.losses[extra][:, cols], keep_nan=True),
+                     "val_losses": _finite(r.val_losses[extra][:, cols], keep_nan=True),
+                     "unpruned": [[int(s), int(j), *(_finite(np.array([[u.losses[s, j], u.val_losses[s, j]]]))[0])]
+                                  for s, j in done],
+                     "cpu": time.process_time() - t0}
+        path.write_text(json.dumps(have))
+    return have[key]
+
+
+def _curve(curve: dict[str, Any], refine: bool = False) -> lr_range.LrCurve:
+    """A cached range as the rule reads it (``refine``: with the seeds ``lr_range.refine`` added)."""
+    losses, val = np.array(curve["losses"]), np.array(curve["val_losses"])
+    stopped = np.array(curve["stopped"]) if curve.get("stopped") is not None else None
+    c = lr_range.LrCurve(list(curve["rates"]), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"],
+                         np.zeros(1), np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False),
+                         stopped=stopped, steps=curve.get("steps") or 0, run_steps=curve.get("run_steps") or 0)
+    r = curve.get("refine")
+    if refine and r and r.get("unpruned"):  # the doctor's pruned range: copies trained on near the minimum
+        cells = [(int(s), int(j)) for s, j, _, _ in r["unpruned"]]
+        more = np.array([[t, v] for _, _, t, v in r["unpruned"]])
+        c = c.patched(cells, *(np.where(m >= 1e29, np.inf, m) for m in (more[:, 0], more[:, 1])))
+    if refine and r and r["cols"]:
+        more = [np.array(r[k], dtype=float) for k in ("losses", "val_losses")]  # None (not trained) → NaN
+        c = c.extended(r["cols"], *(np.where(m >= 1e29, np.inf, m) for m in more))
+    return c
+
+
+def _finite(a: np.ndarray, keep_nan: bool = False) -> list[list[float | None]]:
+    """JSON has no inf: a diverged copy is stored as 1e30 (``keep_nan``: NaN, a copy not trained, as None)."""
+    out: list[list[float | None]] = np.where(np.isfinite(a), a, 1e30).tolist()
+    if keep_nan:
+        out = [[None if math.isnan(x) else y for x, y in zip(ra, ro, strict=True)] for ra, ro in zip(a.tolist(), out,
+                                                                                                     strict=True)]
+    return out
 
 
 # ---- the reference rules, from their documented definitions (see the module docstring) ------------------------
@@ -252,12 +351,11 @@ def lightning(rates: np.ndarray, loss: np.ndarray) -> float | None:
 
 
 def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
+    """Every rule's suggestion: gaplab's read the refined range, the reference rules the first pass's seed-mean
+    training loss (what an LR finder records)."""
     rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
-    val = np.array(curve["val_losses"])
-    c = lr_range.LrCurve(list(rates), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"], np.zeros(1),
-                         np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False))
     mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
-    s = lr_range.suggest(c)
+    s = lr_range.suggest(_curve(curve, refine=True))
     return {"gaplab": s.lr, "gaplab minimum": s.minimum,
             "gaplab tenth": None if s.minimum is None else s.minimum / 10,
             "fastai valley": fastai_valley(rates, mean), "fastai steep": fastai_steep(rates, mean),
@@ -292,8 +390,10 @@ def evaluate(name: str, over: dict[str, Any]) -> dict[str, Any]:
     # the same within 1 %: pruned copies stop at higher losses, which can move the parabola's refinement a little
     moved = abs(math.log(p_lr / full_lr)) if p_lr is not None and full_lr is not None else None
     row["pruned"] = {"lr": p_lr, "moved": moved, "same": p_lr == full_lr or (moved is not None and moved < 0.01),
-                     "cpu": pruned["cpu"], "cpu_full": cs[0].get("cpu"), "seeds": len(cs[0]["losses"]),
-                     "steps": cs[0].get("steps")}
+                     "cpu": pruned["cpu"] + pruned["refine"]["cpu"], "cpu_full": cs[0].get("cpu"),
+                     "seeds": len(cs[0]["losses"]), "steps": cs[0].get("steps")}
+    # seeds lr_range.refine added at each doctor seed (0: the seeds agreed, or the model's range was cut for cost)
+    row["refined"] = [len(c["refine"]["losses"]) for c in cs]
     for rule in RULES:
         s = per_seed[0][rule]
         logs = [math.log10(p[rule]) for p in per_seed if p[rule] is not None]
@@ -337,6 +437,8 @@ def main() -> None:
                 cells.append("none" if x["lr"] is None else
                              f"{x['lr']:.2g}: {x['relative']:.3f}{'' if x['hit'] else ' ✗'} (sd {x['sd_log10']:.2f})")
             print(f"| {n} | {r['best_rate']:.2g} | " + " | ".join(cells) + " |")
+        print("\nseeds added by the refinement at doctor seeds " + ", ".join(map(str, DOCTOR_SEEDS)) + ": " +
+              "; ".join(f"{n} {'/'.join(map(str, rows[n]['refined']))}" for n in names))
         same = sum(rows[n]["pruned"]["same"] for n in names)
         timed = [n for n in names if rows[n]["pruned"]["cpu_full"] is not None]  # ranges cached with their CPU
         cpu_p, cpu_f = (sum(rows[n]["pruned"][k] for n in timed) for k in ("cpu", "cpu_full"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaplab.doctor.lr_range import GAP, STEP_DOWN, LrCurve, grid, suggest
+from gaplab.doctor.lr_range import GAP, RATIO_FULL, STEP_DOWN, LrCurve, grid, step_down, suggest
 
 RATES = grid("adam", 2)  # 1e-5 … 1, 11 rates
 LOGR = np.log10(RATES)
@@ -94,3 +94,18 @@ def test_diverged_copies_count_as_infinitely_bad() -> None:
     train[-3:] = val[-3:] = np.inf
     s = suggest(curve(train, val))
     assert s.lr == pytest.approx(1e-2, rel=0.05)
+
+
+@pytest.mark.parametrize(("run_steps", "factor"), [(160, 1.0), (400, 10 ** 0.5), (640, STEP_DOWN), (6400, STEP_DOWN),
+                                                   (0, STEP_DOWN)])
+def test_the_step_down_grows_with_the_run_the_range_did_not_train(run_steps: int, factor: float) -> None:
+    # a range of 160 steps: a run of the same length gets none, RATIO_FULL (4) times as long the full tenth, 2.5 times
+    # half of it in log; an unknown run length the full tenth
+    assert RATIO_FULL == 4.0
+    train = bowl(-2.0, depth=2.0)
+    c = curve(train, train + 0.5 * INIT)
+    c.steps, c.run_steps = 160, run_steps
+    assert step_down(c) == pytest.approx(factor)
+    s = suggest(c)
+    assert s.gap is not None and s.gap > GAP and s.val_minimum is not None
+    assert s.lr == pytest.approx(s.val_minimum / factor)

@@ -53,9 +53,9 @@ def test_pruned_range_keeps_the_deciding_copies(monkeypatch: pytest.MonkeyPatch)
     torch.set_num_threads(1)
     spec = parse_run({"data": {"name": "teacher-mlp", "args": {"n_train": 400, "n_test": 50, "classes": 3}},
                       "model": {"name": "mlp", "args": {"width": 16}}, "optim": {"epochs": 6, "batch_size": 50}})
-    pruned = lr_range.measure(Context(spec, "default"))
+    pruned = lr_range.first_pass(Context(spec, "default"))
     monkeypatch.setattr(lr_range, "PRUNE", ())
-    full = lr_range.measure(Context(spec, "default"))
+    full = lr_range.first_pass(Context(spec, "default"))
     assert pruned.stopped is not None and (pruned.stopped > 0).any() and full.stopped is not None
     assert not (full.stopped > 0).any()
     kept = pruned.stopped == 0

@@ -45,6 +45,9 @@ class Budget:
     lr_eval_examples: int | None = None  # training examples the range's final loss is read on (None: all)
     # validation rows the range's seeds should see together: more seeds where the split is small (``range_seeds``)
     lr_val_examples: int | None = 400
+    # ``lr_range.refine``: more seeds near the validation minimum where the seeds disagree on it, at most this many
+    # times the first pass's copies (0: never)
+    lr_refine: float = 4.0
     tiny_per_class: int = 5
     tiny_steps: int = 300
     folds: int = 4
@@ -82,7 +85,7 @@ BUDGETS = {
     # low and SGD + momentum, seeds 0-1 (the suggestion moves 6e-4 → 5e-4: a shorter budget favours higher rates)
     "quick": Budget(seeds=1, main_steps=200, lr_rates_per_decade=1, lr_seeds=2, lr_steps=30, lr_eval_examples=1000,
                     tiny_steps=100, folds=3, fold_steps=200, conv_reference=False, baseline_examples=1500,
-                    probe_examples=256),
+                    probe_examples=256, lr_refine=0.0),
 }
 
 

@@ -2,11 +2,14 @@
 
 Unlike an LR finder whose rate grows every step (which confounds rate with training time), every copy trains
 the same number of steps at one rate; the training loss after that budget is the curve. A rate is suggested
-only where the seeds agree on where the minimum lies; otherwise the check says why it is inconclusive.
+only where the seeds agree on where the minimum lies; otherwise the check says why it is inconclusive. Copies far
+from every minimum stop early (``PRUNE``; ``unprune`` trains on any next to the final minimum), and where two halves
+of the seeds disagree on the validation minimum, more seeds train near it (``refine``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -25,6 +28,9 @@ NEAR = 1.5
 # of the untrained loss (chosen on the MNIST-1D pairs of benchmarks/doctor_lr_truth.py; see ``suggest``)
 GAP = 0.1
 STEP_DOWN = 10.0
+# ... the full STEP_DOWN when the user's run is RATIO_FULL or more times the range (MNIST-1D: 640 steps against 160),
+# none when the range is the whole run, log-linear in between (fifth session; see ``step_down``)
+RATIO_FULL = 4.0
 MAX_SEEDS = 16
 GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 
@@ -34,6 +40,13 @@ GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 # copies train as before (to float rounding), so the minimum, its neighbours and each seed's own best are those
 # of the full range whenever they lie within the margin of where they were at that step.
 PRUNE = ((0.25, 2), (0.5, 2))
+
+# Refinement (``refine``): while the two halves of the seeds put the validation minimum more than REFINE_DECADES apart
+# (a third of the default grid's step: the sd bar of doctor_lr_truth.py), the range trains as many seeds again, at
+# the rates within REFINE_HALF grid points of the seed-mean validation minimum only; at most MAX_SEEDS seeds, and
+# at most ``Budget.lr_refine`` times the first pass's copies in all
+REFINE_DECADES = 0.15
+REFINE_HALF = 2
 
 
 @dataclass
@@ -46,6 +59,33 @@ class LrCurve:
     whole_run: bool = False  # the range trained as many steps as the user's run (small data): no step-down
     stopped: np.ndarray | None = None  # (seeds, rates) steps trained where a copy was pruned early, else 0
     steps: int = 0  # optimizer steps of each (unpruned) copy
+    # seeds added by ``refine`` are rows after the first pass's (whose ``user_loss`` and ``stopped`` they lack):
+    # NaN at the rates they did not train
+    refined: int = 0
+    run_steps: int = 0  # optimizer steps of the user's run (0: unknown)
+
+    def extended(self, cols: list[int], losses: np.ndarray, val_losses: np.ndarray) -> LrCurve:
+        """This curve with more seeds, trained at grid columns ``cols`` only ((seeds, len(cols)) losses)."""
+        def grow(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+            rows = np.full((len(new), len(self.rates)), np.nan)
+            rows[:, cols] = new
+            return np.concatenate([old, rows])
+
+        stopped = None if self.stopped is None else np.concatenate(
+            [self.stopped, np.zeros((len(losses), len(self.rates)), dtype=self.stopped.dtype)])
+        return LrCurve(self.rates, grow(self.losses, losses), self.init_loss, self.user_loss,
+                       grow(self.val_losses, val_losses), self.whole_run, stopped, self.steps,
+                       self.refined + len(losses), self.run_steps)
+
+    def patched(self, cells: list[tuple[int, int]], losses: np.ndarray, val_losses: np.ndarray) -> LrCurve:
+        """This curve with the (seed, column) ``cells`` trained to the end: their losses replaced, not stopped."""
+        tr, va = self.losses.copy(), self.val_losses.copy()
+        stopped = None if self.stopped is None else self.stopped.copy()
+        for k, (s, j) in enumerate(cells):
+            tr[s, j], va[s, j] = losses[k], val_losses[k]
+            if stopped is not None:
+                stopped[s, j] = 0
+        return dataclasses.replace(self, losses=tr, val_losses=va, stopped=stopped)
 
 
 def grid(optimizer: str, per_decade: int) -> list[float]:
@@ -102,16 +142,30 @@ def range_seeds(ctx: Context, steps: int) -> int:
     return int(min(cap, max(b.lr_seeds, math.ceil(b.lr_val_examples / n_val))))
 
 
+def _base(ctx: Context) -> tuple[RunSpec, int, int]:
+    """The spec every copy of the range trains (the user's at a constant rate for the range's epochs), its epochs
+    and the steps per epoch."""
+    user: RunSpec = ctx.val_spec
+    epochs = ctx.epochs_for(range_steps(ctx))
+    per_epoch = ctx.steps_per_epoch(len(ctx.prepared.train_idx), user.optim.batch_size)
+    base = user.replace(**{"optim.epochs": epochs, "optim.schedule": "constant", "eval_every": epochs,
+                           "reg.early_stopping": None})
+    return base, epochs, per_epoch
+
+
 def measure(ctx: Context) -> LrCurve:
-    """Train the grid × seeds (plus the user's rate × seeds) as one pack (``ctx.lr_curve`` calls this once)."""
+    """Train the grid × seeds (plus the user's rate × seeds) as one pack, then ``refine`` it (``ctx.lr_curve``
+    calls this once)."""
+    return refine(ctx, unprune(ctx, first_pass(ctx)))
+
+
+def first_pass(ctx: Context) -> LrCurve:
+    """The range before ``refine``: every grid rate (and the user's) × ``range_seeds`` seeds, pruned."""
     b = ctx.budget
     user: RunSpec = ctx.val_spec
     rates = grid(user.optim.name, b.lr_rates_per_decade)
-    epochs = ctx.epochs_for(range_steps(ctx))
-    per_epoch = ctx.steps_per_epoch(len(ctx.prepared.train_idx), user.optim.batch_size)
+    base, epochs, per_epoch = _base(ctx)
     seeds = range_seeds(ctx, epochs * per_epoch)
-    base = user.replace(**{"optim.epochs": epochs, "optim.schedule": "constant", "eval_every": epochs,
-                           "reg.early_stopping": None})
     # the user's rate is trained as a grid column of its own unless it is a grid rate (a round 1e-2, say): that
     # column is the same training, seed for seed
     on_grid = [i for i, r in enumerate(rates) if math.isclose(r, user.optim.lr, rel_tol=1e-9)]
@@ -125,7 +179,110 @@ def measure(ctx: Context) -> LrCurve:
     loss, val = (_final(v, res).reshape(seeds, len(cols)) for v in pruner.losses(pack))
     stopped = pruner.stopped_at.reshape(seeds, len(cols))[:, :len(rates)]
     return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, user_col], val[:, :len(rates)],
-                   whole_run=epochs >= user.optim.epochs, stopped=stopped, steps=epochs * per_epoch)
+                   whole_run=epochs >= user.optim.epochs, stopped=stopped, steps=epochs * per_epoch,
+                   run_steps=user.optim.epochs * per_epoch)
+
+
+def refine(ctx: Context, c: LrCurve) -> LrCurve:
+    """More seeds near the validation minimum while the seeds' halves disagree on it (``refine_window``).
+
+    Why: on a small validation split, or near the rate where training turns unstable, two seeds' curves can put the
+    minimum a grid step apart, and the suggestion then wanders between doctor runs. More seeds everywhere would cost
+    every run; here only the runs that need them pay, and only at the rates that decide the minimum. Not for a model
+    whose range was already shortened for its cost (above ``lr_macs``): there the doctor's time budget is spent."""
+    b = ctx.budget
+    allowed = b.lr_refine * len(c.losses) * len(c.rates)  # copies
+    if allowed <= 0 or range_steps(ctx) < b.lr_steps:
+        return c
+    used = 0
+    base, epochs, _ = _base(ctx)
+    while (cols := refine_window(c)) is not None:
+        have = len(c.losses)
+        add = min(have, MAX_SEEDS - have)
+        if add <= 0 or used + add * len(cols) > allowed:
+            break
+        specs = [base.replace(**{"optim.lr": c.rates[j], "seed": ctx.val_spec.seed + s})
+                 for s in range(have, have + add) for j in cols]
+        tr, va = _train_copies(ctx, f"learning-rate range, {add} more seeds ({len(specs)} models)", specs)
+        c = c.extended(cols, tr.reshape(add, len(cols)), va.reshape(add, len(cols)))
+        used += len(specs)
+    return c
+
+
+def pruned_near_minimum(c: LrCurve) -> list[tuple[int, int]]:
+    """(seed, column) of the copies stopped early at or next to the seed-mean validation- or training-loss minimum.
+
+    Pruning keeps the rates within two grid points of where each seed's minimum lay at half the steps; a minimum
+    that moved further by the end can have a stopped neighbour, whose higher loss then bends the parabola and the
+    seeds' agreement (MNIST-1D at 2000 examples with Adam, teacher-MLP with SGD: the suggestion moved 19–36 %)."""
+    if c.stopped is None or not (c.stopped > 0).any():
+        return []
+    cells: set[tuple[int, int]] = set()
+    for losses in (c.val_losses, c.losses):
+        i = int(np.nanargmin(_log_mean(losses, c.init_loss)))
+        for j in range(max(0, i - 1), min(len(c.rates), i + 2)):
+            cells.update((int(s), j) for s in np.flatnonzero(c.stopped[:, j] > 0))
+    return sorted(cells)
+
+
+def unprune(ctx: Context, c: LrCurve) -> LrCurve:
+    """Train to the end the copies ``pruned_near_minimum`` names (the same seeds and rates as the range's), until
+    no minimum has a stopped neighbour: then the rule reads what the unpruned range would have given there."""
+    base, _, _ = _base(ctx)
+    while cells := pruned_near_minimum(c):
+        specs = [base.replace(**{"optim.lr": c.rates[j], "seed": ctx.val_spec.seed + s}) for s, j in cells]
+        tr, va = _train_copies(ctx, f"learning-rate range, {len(specs)} pruned copies near the minimum", specs)
+        c = c.patched(cells, tr, va)
+    return c
+
+
+def _train_copies(ctx: Context, label: str, specs: list[RunSpec]) -> tuple[np.ndarray, np.ndarray]:
+    """Each spec's final training and validation loss, trained as one pack (inf where diverged)."""
+    pack, res = ctx.train(label, specs, metrics=False, compact=True)
+    out = []
+    for v in ctx.split_losses(pack, _eval_rows(ctx)):
+        full = torch.full((len(specs),), math.inf, dtype=v.dtype)
+        full[pack.rows] = v
+        out.append(_final(full, res))
+    return out[0], out[1]
+
+
+def refine_window(c: LrCurve) -> list[int] | None:
+    """The grid columns within ``REFINE_HALF`` of the seed-mean validation minimum when the two halves of the seeds
+    put their minima more than ``REFINE_DECADES`` apart (None: they agree, or there is no interior minimum that
+    lowered the loss, which more seeds would not change)."""
+    i = int(np.nanargmin(_log_mean(c.val_losses, c.init_loss)))
+    if i in (0, len(c.rates) - 1) or np.nanmean(np.minimum(c.val_losses[:, i], 1e30)) >= 0.9 * c.init_loss:
+        return None
+    logr = np.log10(c.rates)
+    apart = [_vertex(logr, y) for y in (_log_mean(g, c.init_loss) for g in _halves(c.val_losses))]
+    if abs(apart[0] - apart[1]) <= REFINE_DECADES:
+        return None
+    return list(range(max(0, i - REFINE_HALF), min(len(c.rates), i + REFINE_HALF + 1)))
+
+
+def _halves(losses: np.ndarray) -> list[np.ndarray]:
+    """The seeds whose agreement is judged: each alone (two or fewer), else alternate halves."""
+    return [losses[i:i + 1] for i in range(len(losses))] if len(losses) <= 2 else [losses[0::2], losses[1::2]]
+
+
+def _log_mean(losses: np.ndarray, init_loss: float) -> np.ndarray:
+    """Log of the seed-mean loss per rate (seeds that did not train a rate left out); losses below ``FLOOR`` of the
+    untrained loss all count as fitted (and an exact 0 would give log −inf)."""
+    return np.log(np.nanmean(np.minimum(losses, 1e30), 0) + FLOOR * init_loss)
+
+
+def _vertex(logr: np.ndarray, y: np.ndarray, i: int | None = None) -> float:
+    """log10 of the rate at the minimum of ``y``, refined by a parabola through it and its neighbours (at most half
+    a grid step from the grid point); the grid point itself on the edge or where the three do not open upward."""
+    i = int(np.nanargmin(y)) if i is None else i
+    if i == 0 or i == len(y) - 1:
+        return float(logr[i])
+    y0, y1, y2 = y[i - 1], y[i], y[i + 1]
+    shift = 0.0
+    if np.isfinite([y0, y1, y2]).all() and y0 - 2 * y1 + y2 > 0:
+        shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
+    return float(logr[i] + (logr[i + 1] - logr[i]) * float(np.clip(shift, -0.5, 0.5)))
 
 
 class _Pruner:
@@ -221,8 +378,9 @@ class Suggestion:
 
 
 def suggest(c: LrCurve) -> Suggestion:
-    """The rate of the lowest validation loss after the range, or a tenth of it when the range already overfits
-    there (validation above training loss by more than ``GAP`` of the untrained loss) and the user's run is longer.
+    """The rate of the lowest validation loss after the range, or below it (down to a tenth, ``step_down``) when the
+    range already overfits there (validation above training loss by more than ``GAP`` of the untrained loss) and the
+    user's run is longer.
 
     Why: the doctor is judged by the validation loss at the end of the user's (longer) run. A network that
     overfits within the short range overfits more over the full run at that rate; a tenth of the rate keeps it
@@ -234,13 +392,29 @@ def suggest(c: LrCurve) -> Suggestion:
     train = minimum(c.rates, c.losses, c.init_loss)
     val = minimum(c.rates, c.val_losses, c.init_loss, expected=True)
     if val.rate is not None and val.index is not None:
-        gap = float(np.mean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
-        lr = val.rate / STEP_DOWN if gap > GAP and not c.whole_run else val.rate
+        gap = float(np.nanmean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
+        lr = val.rate / step_down(c) if gap > GAP else val.rate
         return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, lr)
     if train.rate is None:
         return Suggestion(None, None, None, train.reason, train.per_seed, train.index, None)
     return Suggestion(train.rate, None, None, val.reason.replace("inconclusive", "validation loss inconclusive") +
                       "; a tenth of the training-loss minimum", train.per_seed, train.index, train.rate / STEP_DOWN)
+
+
+def step_down(c: LrCurve) -> float:
+    """How far below the validation minimum to train when the range overfits there: the overfitting still to come
+    grows with the part of the user's run the range did not train. ``STEP_DOWN`` at ``RATIO_FULL`` or more times the
+    range's steps, 1 when the range is the whole run, log-linear in the ratio between (``STEP_DOWN`` if unknown).
+
+    Why (fifth session): the constant tenth was chosen on MNIST-1D, whose run is 4× the range; on blind pairs whose
+    runs were 1.5–1.7× the range (teacher-MLP, MNIST-1D at 2000 examples, Adam) it stepped 10× below a validation
+    minimum that was itself within 2 % of the grid's best."""
+    if c.whole_run:
+        return 1.0
+    if c.steps <= 0 or c.run_steps <= 0:
+        return STEP_DOWN
+    f = (c.run_steps / c.steps - 1.0) / (RATIO_FULL - 1.0)
+    return float(STEP_DOWN ** min(max(f, 0.0), 1.0))
 
 
 def minimum(rates: list[float], losses: np.ndarray, init_loss: float, expected: bool = False) -> Minimum:
@@ -250,40 +424,31 @@ def minimum(rates: list[float], losses: np.ndarray, init_loss: float, expected: 
     With more than two seeds the agreement is judged between two halves of them (alternate seeds, each half's
     mean curve as one seed): any single seed of many wanders on a small validation split, their mean less so."""
     logr = np.log10(rates)
-    # losses below 10⁻⁴ of the untrained loss all count as "fitted" (and an exact 0 would give log −inf)
-    floor = FLOOR * init_loss
 
     def curve(rows: np.ndarray) -> np.ndarray:
-        capped = np.minimum(rows, 1e30)
         if expected:
-            return np.log(capped.mean(0) + floor)
-        return np.log(capped + floor).mean(0)
+            return _log_mean(rows, init_loss)
+        return np.nanmean(np.log(np.minimum(rows, 1e30) + FLOOR * init_loss), 0)
 
-    groups = [losses[i:i + 1] for i in range(len(losses))] if len(losses) <= 2 else [losses[0::2], losses[1::2]]
-    logl = np.stack([curve(g) for g in groups])
-    per_seed = [float(rates[int(np.argmin(row))]) for row in logl]
+    logl = np.stack([curve(g) for g in _halves(losses)])
+    per_seed = [float(rates[int(np.nanargmin(row))]) for row in logl]
     if not np.isfinite(losses).any():
         return Minimum(None, "inconclusive: every rate diverged", per_seed, None)
     mean = curve(losses)
     i = int(np.argmin(mean))
-    if np.minimum(losses[:, i], 1e30).mean() >= 0.9 * init_loss:
+    if np.nanmean(np.minimum(losses[:, i], 1e30)) >= 0.9 * init_loss:
         return Minimum(None, "inconclusive: no rate lowered the loss within the budget", per_seed, i)
     if i == 0 or i == len(rates) - 1:
         side = "lowest" if i == 0 else "highest"
         return Minimum(None, f"inconclusive: the best rate is the {side} of the grid", per_seed, i)
     # the seeds agree when each one's own best rate is a neighbour of the consensus, or when the consensus rate is
     # within a factor NEAR of each seed's own best loss (a flat basin, where the argmin itself is noise)
-    spread = [abs(int(np.argmin(row)) - i) for row in logl]
-    near = all(row[i] <= row.min() + np.log(NEAR) for row in logl)
+    spread = [abs(int(np.nanargmin(row)) - i) for row in logl]
+    near = all(row[i] <= np.nanmin(row) + np.log(NEAR) for row in logl)
     if max(spread) > 1 and not near:
         return Minimum(None, "inconclusive: the seeds disagree on the best rate (" +
                        ", ".join(f"{r:.2g}" for r in per_seed) + ")", per_seed, i)
-    y0, y1, y2 = mean[i - 1], mean[i], mean[i + 1]
-    h = logr[i + 1] - logr[i]
-    shift = 0.0
-    if np.isfinite([y0, y1, y2]).all() and y0 - 2 * y1 + y2 > 0:  # a parabola through the three, opening upward
-        shift = 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2)
-    return Minimum(float(10 ** (logr[i] + h * float(np.clip(shift, -0.5, 0.5)))), "the seeds agree", per_seed, i)
+    return Minimum(float(10 ** _vertex(logr, mean, i)), "the seeds agree", per_seed, i)
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -291,17 +456,18 @@ def run(ctx: Context) -> list[Finding]:
     s = suggest(c)
     user = ctx.val_spec.optim.lr
     u = float(np.mean(c.user_loss)) if np.isfinite(c.user_loss).all() else math.inf
-    best = float(np.min(c.losses.mean(0)))
+    best = float(np.min(np.nanmean(c.losses, 0)))
     # how much of the possible improvement (from the untrained loss to the best rate's) the user's rate misses
     excess = (u - best) / max(c.init_loss - best, 1e-12) if math.isfinite(u) else math.inf
     details = {"rates": c.rates, "loss_mean": _mean(c.losses), "loss_per_seed": c.losses.tolist(),
+               "refined_seeds": c.refined,
                "per_seed_best": s.per_seed, "user_loss": u, "best_loss": best, "excess": excess,
                "init_loss": c.init_loss, "steps": c.steps, "val_loss_mean": _mean(c.val_losses),
                "seeds": len(c.losses), "stopped_at": None if c.stopped is None else c.stopped.tolist(),
                "loss_minimum_rate": s.minimum, "val_minimum_rate": s.val_minimum, "gap": s.gap, "rule": s.reason}
     ctx.found.suggested_lr = s.lr
-    band = ("validation-loss minimum (a tenth of it if the range overfits there); yours within 10× of the "
-            "training-loss minimum and ≤ 20 % of the possible gain lost")
+    band = ("validation-loss minimum (down to a tenth of it if the range overfits there and your run is longer); "
+            "yours within 10× of the training-loss minimum and ≤ 20 % of the possible gain lost")
     ref = s.minimum if s.minimum is not None else s.val_minimum  # the validation minimum where training fits anywhere
     if ref is None or s.lr is None:
         # no suggestion, so no verdict on the user's rate either: an inconclusive range is a warning, never a failure
@@ -324,5 +490,5 @@ def _direction(user: float, ref: float) -> str:
 
 
 def _mean(losses: np.ndarray) -> list[float]:
-    """Seed-mean loss per rate (inf where any seed diverged)."""
-    return [float(v) for v in losses.mean(0)]
+    """Seed-mean loss per rate (inf where any seed diverged; seeds that did not train a rate left out)."""
+    return [float(v) for v in np.nanmean(losses, 0)]
