@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from gaplab.doctor.label_noise import confident_joint, flag, noise_fit, systematic
+from gaplab.doctor.label_noise import NoiseFit, confident_joint, flag, noise_fit, systematic
 
 N, K = 3000, 10
 torch.set_num_threads(1)  # the suite runs on a shared machine: no spinning threads
@@ -35,13 +35,18 @@ def test_confident_joint_matches_cleanlab() -> None:
     assert torch.allclose(ours, torch.as_tensor(theirs, dtype=torch.float64), atol=1.0)
 
 
-def test_a_learned_swap_is_counted_and_ranked() -> None:
-    g = torch.Generator().manual_seed(0)
+def _swapped(seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, NoiseFit]:
+    """30 % of the labels swapped c → c + 1, models that learned the swap: (wrong mask, given, probs, fit)."""
+    g = torch.Generator().manual_seed(seed)
     true = torch.randint(0, K, (N,), generator=g)
     wrong = torch.rand(N, generator=g) < 0.3
     given = torch.where(wrong, (true + 1) % K, true)
     probs = _learned(true, 0.3, g)
-    fit = noise_fit(probs, given, K)
+    return wrong, given, probs, noise_fit(probs, given, K)
+
+
+def test_a_learned_swap_is_counted_and_ranked() -> None:
+    wrong, given, probs, fit = _swapped(0)
     assert systematic(fit), fit.weights
     assert fit.rate < 0.2  # the likelihood alone under-counts what the models learned
     flagged = torch.zeros(N, dtype=torch.bool)
@@ -69,12 +74,7 @@ def test_symmetric_noise_and_clean_labels_keep_the_posterior() -> None:
 def test_retrained_folds_keep_the_posterior_under_a_swap() -> None:
     """Folds retrained without their suspects (the conv second opinion) learned little of the swap: their flags are
     the posterior's, not the confident joint's count."""
-    g = torch.Generator().manual_seed(3)
-    true = torch.randint(0, K, (N,), generator=g)
-    wrong = torch.rand(N, generator=g) < 0.3
-    given = torch.where(wrong, (true + 1) % K, true)
-    probs = _learned(true, 0.3, g)
-    fit = noise_fit(probs, given, K)
+    _, given, probs, fit = _swapped(3)
     assert systematic(fit)
     pos = flag(fit, probs, given, K, retrained=True)
     assert torch.equal(torch.sort(pos).values, torch.nonzero(fit.posterior > 0.5).flatten())
