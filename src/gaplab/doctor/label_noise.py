@@ -10,6 +10,7 @@ import torch
 
 from gaplab.doctor import reference_net
 from gaplab.doctor.context import Context, LabelNoiseFound
+from gaplab.doctor.folds import averaged_over_epochs
 from gaplab.doctor.linear import out_of_fold_proba
 from gaplab.doctor.result import PASS, WARN, Finding
 from gaplab.engine import Pack
@@ -51,19 +52,9 @@ def fold_probabilities(ctx: Context) -> FoldProbs:
     pack = Pack([spec] * k, train_idx=[idx[fold != i] for i in range(k)])
     x = ctx.pool.x_train[idx]
     rows = torch.arange(len(idx))
-    total = torch.zeros(len(idx), ctx.k)
-    last = torch.zeros(len(idx), ctx.k)
-    label = f"label noise ({k} folds)"
-
-    def on_epoch(e: int, n: int) -> None:
-        # averaging over the trajectory keeps the early epochs, before the models memorize the wrong labels
-        last.copy_(torch.softmax(pack.logits(x), -1)[fold, rows])
-        total.add_(last)
-        ctx.progress(label, e, n)
-
-    ctx.progress(label, 0, epochs)
-    pack.fit(on_epoch, metrics=False)  # the probabilities above are all it needs
-    return FoldProbs(idx, last, total / epochs)
+    last, averaged = averaged_over_epochs(ctx, pack, f"label noise ({k} folds)",
+                                          lambda: torch.softmax(pack.logits(x), -1)[fold, rows])
+    return FoldProbs(idx, last, averaged)
 
 
 def out_of_fold(ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
