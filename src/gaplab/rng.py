@@ -6,9 +6,23 @@ state, which is what makes a model trained alone and inside a vmapped pack bit-f
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
 import torch
 
 _M32 = 0xFFFFFFFF
+_GLOBAL = threading.RLock()  # torch's global generator is process-wide: packs trained in threads take turns
+
+
+@contextmanager
+def seeded(seed: int, devices: Sequence[torch.device | int | str] = ()) -> Iterator[None]:
+    """Run a block on torch's global generator seeded with ``seed``, restored afterwards, one thread at a time
+    (for code that draws from the global generator: model constructors, a user's ``torch.rand`` in forward)."""
+    with _GLOBAL, torch.random.fork_rng(devices=list(devices)):
+        torch.manual_seed(seed)
+        yield
 
 
 def _mix32(x: torch.Tensor) -> torch.Tensor:

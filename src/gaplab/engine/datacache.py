@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 
 from gaplab.data import Dataset, Prepared, load_dataset, prepare, shared_view
 from gaplab.spec import DataSpec, RunSpec
 
 _SHARED: dict[str, Dataset] = {}
 _RAW: dict[str, Dataset] = {}
+_LOCK = threading.RLock()  # packs trained side by side in threads load each pool once
 _POOL_FIELDS = ("name", "args", "path", "fingerprint", "target", "standardize", "permute_inputs", "gaussian_inputs")
 
 
@@ -22,21 +24,24 @@ def raw_dataset(data: DataSpec) -> Dataset:
     """The data set as loaded, before any shared transform (standardization, ...); loaded once per process."""
     d = data.model_dump(mode="json")
     key = json.dumps({k: d[k] for k in ("name", "args", "path", "fingerprint", "target")}, sort_keys=True)
-    if key not in _RAW:
-        args = dict(data.args)
-        if data.path is not None and data.target is not None:
-            args["target"] = data.target
-        _RAW[key] = load_dataset(data.name, args, path=data.path)
-    return _RAW[key]
+    with _LOCK:
+        if key not in _RAW:
+            args = dict(data.args)
+            if data.path is not None and data.target is not None:
+                args["target"] = data.target
+            _RAW[key] = load_dataset(data.name, args, path=data.path)
+        return _RAW[key]
 
 
 def shared_pool(data: DataSpec) -> Dataset:
     """The data set after the transforms every run on it shares; loaded once per process."""
     key = pool_key(data)
-    if key not in _SHARED:
-        _SHARED[key] = shared_view(raw_dataset(data), standardize=data.standardize,
-                                   permute_inputs=data.permute_inputs, gaussian_inputs=data.gaussian_inputs, seed=0)
-    return _SHARED[key]
+    with _LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = shared_view(raw_dataset(data), standardize=data.standardize,
+                                       permute_inputs=data.permute_inputs, gaussian_inputs=data.gaussian_inputs,
+                                       seed=0)
+        return _SHARED[key]
 
 
 def prepared_for(spec: RunSpec, pool: Dataset | None = None) -> Prepared:

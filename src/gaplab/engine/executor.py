@@ -1,6 +1,7 @@
 """Run many specs: skip what the store has, group the rest into packs, train them, store each run.
 
-The local executor trains packs one after another in this process, or in worker processes that die with it;
+The local executor trains packs in this process (side by side in threads, one torch thread each, when torch has
+several), or in worker processes that die with it;
 the Ray executor (engine.ray_executor) sends packs as tasks. Either way only the driver writes to the store,
 claims a pack's runs in the store before training them (so concurrent sweeps on one store never train a run
 twice), and resumes a pack killed mid-training from its checkpoint (engine.checkpoint).
@@ -16,7 +17,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,7 @@ SubmitFn = Callable[[list[RunSpec], str | None, str], "Future[list[RunResult]]"]
 
 HEARTBEAT_EVERY = STALE_AFTER / 6
 WAIT_POLL = 1.0  # seconds between looks at runs another sweep is training
+SIGNAL_POLL = 0.2  # seconds the driver sleeps at most while packs train
 
 
 class SweepBook:
@@ -180,7 +182,8 @@ class SweepBook:
                         time.sleep(WAIT_POLL)
                         queue, elsewhere = elsewhere, []
                     continue
-                done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                # timed: a Ctrl-C that lands on another thread is only seen when this thread wakes
+                done, _ = wait(inflight, timeout=SIGNAL_POLL, return_when=FIRST_COMPLETED)
                 for fut in done:
                     self._finish(inflight.pop(fut), fut)
                     n_done += 1
@@ -232,6 +235,9 @@ def run_local(
     book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every, root)
     if workers > 1 and len(book.packs) > 1:
         return _run_workers(book, workers, progress, keep_state, checkpoint_every)
+    slots = side_by_side(book.packs)
+    if slots > 1:
+        return _run_threads(book, slots, progress, keep_state, checkpoint_every)
 
     def submit(pack: list[RunSpec], folder: str | None, label: str) -> Future[list[RunResult]]:
         base = book.done_epochs
@@ -247,6 +253,83 @@ def run_local(
             return _done(exc=exc)
 
     return book.drive(1, submit, None)
+
+
+# ---- packs side by side in threads of this process -----------------------------------------
+# a pack may use engine.planning.memory_budget(), a quarter of the machine's memory: three at once leave a quarter
+MAX_SIDE_BY_SIDE = 3
+
+
+class _Halt(BaseException):
+    """Raised in a pack thread at its next step once the sweep is interrupted (its checkpoint stays)."""
+
+
+def side_by_side(packs: list[list[RunSpec]]) -> int:
+    """How many packs this process trains at once: torch's thread count, one thread per pack.
+
+    At most ``MAX_SIDE_BY_SIDE`` (memory), and one when a single pack is more than half the work: it is better off
+    alone with every thread (``Pack.threads``) than on one thread beside the rest.
+    """
+    import torch
+
+    if len(packs) < 2:
+        return 1
+    costs = [pack_cost(p) for p in packs]
+    if max(costs) > sum(costs) / 2:
+        return 1
+    return max(1, min(torch.get_num_threads(), len(packs), MAX_SIDE_BY_SIDE))
+
+
+def _run_threads(book: SweepBook, slots: int, progress: ProgressFn | None, keep_state: bool,
+                 checkpoint_every: float) -> dict[str, Any]:
+    """Train up to ``slots`` packs at once in threads of this process, each pack's ops on one torch thread.
+
+    A pack step is a chain of small ops that a second OpenMP thread mostly waits through (docs/performance.md);
+    packs side by side use every core instead, give the numbers of one-thread runs, and slow down gracefully on
+    a shared machine (no spinning threads). Longest packs start first; only this thread writes to the store.
+    """
+    import torch
+
+    book.packs = sorted(book.packs, key=pack_cost, reverse=True)
+    halt = threading.Event()
+    lock = threading.Lock()
+    running: dict[int, int] = {}  # submit number -> epochs done, of the packs in flight
+
+    def check(_epoch: int, _step: int, _losses: object) -> None:
+        if halt.is_set():
+            raise _Halt
+
+    def train(key: int, pack: list[RunSpec], folder: str | None, label: str) -> list[RunResult]:
+        def on_epoch(e: int, _total: int) -> None:
+            with lock:
+                running[key] = e
+                if progress is not None:
+                    progress(label, book.done_epochs + sum(running.values()), book.total_epochs)
+
+        ck = Checkpointer(folder, [s.run_id for s in pack], checkpoint_every) if folder else None
+        try:
+            return train_pack(pack, on_epoch, keep_state=keep_state, checkpoint=ck, on_step=check,
+                              own_threads=False)
+        finally:
+            with lock:
+                running.pop(key, None)
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(slots, thread_name_prefix="gaplab-pack")
+    n = iter(range(len(book.packs) + 1))
+
+    def submit(pack: list[RunSpec], folder: str | None, label: str) -> Future[list[RunResult]]:
+        return pool.submit(train, next(n), pack, folder, label)
+
+    try:
+        return book.drive(slots, submit, None)
+    except BaseException:
+        halt.set()  # Ctrl-C: every pack stops at its next step, its last checkpoint kept for the next run
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        torch.set_num_threads(before)
 
 
 # ---- worker processes that die with their parent ----------------------------------------------

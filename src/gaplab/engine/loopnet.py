@@ -100,8 +100,7 @@ class LoopNet:
         outs = []
         with phase("forward"):
             for k in range(flat.shape[0]):
-                with torch.random.fork_rng(devices=self._devices):
-                    torch.manual_seed(rng.derive_key(self.keys[k], int(counter[k])))
+                with rng.seeded(rng.derive_key(self.keys[k], int(counter[k])), self._devices):
                     self.ctx.set(counter[k], w[k])
                     try:
                         outs.append(self._one(params, k, x[k]))

@@ -80,8 +80,7 @@ class RunResult:
 
 def build_model(s: RunSpec, input_shape: tuple[int, ...], output_dim: int, **override: Any) -> torch.nn.Module:
     """One run's model, initialized from its own seed, with its dropout rate and keys."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(rng.derive_key(s.seed, INIT))
+    with rng.seeded(rng.derive_key(s.seed, INIT)):
         m = create_model(s.model.name, input_shape, output_dim, **{**s.model.args, **override})
     if s.reg.dropout is not None:  # None: a user model's dropout layers keep the rates written in its code
         set_dropout_rate(m, s.reg.dropout)
@@ -295,16 +294,20 @@ class Pack:
     def fit(self, on_epoch: Callable[[int, int], None] | None = None,
             checkpoint: Checkpointer | None = None,
             on_step: Callable[[int, int, torch.Tensor], None] | None = None,
-            metrics: bool = True) -> list[RunResult]:
+            metrics: bool = True, own_threads: bool = True) -> list[RunResult]:
         """Train to the end (or until every model stopped); resume from ``checkpoint`` if it holds a state.
 
         ``on_epoch(epoch, epochs)`` after each epoch, ``on_step(epoch, step, losses)`` after each optimizer step
         (losses: the K models' mini-batch data losses). With ``metrics=False`` nothing is evaluated (no history,
         ``final`` holds only ``epochs_run`` and the stop records): for callers that read the outputs themselves
-        (``logits``), where the evaluation on the pool and test set would be a third of the pack's time."""
+        (``logits``), where the evaluation on the pool and test set would be a third of the pack's time.
+        With ``own_threads`` False torch's thread count is left as the caller set it (packs trained side by side in
+        threads of one process: the count is process-wide, so no pack may change it)."""
         if not metrics and self.stop.es is not None:
             raise ValueError("early stopping needs the per-epoch metrics: fit(metrics=False) cannot use it")
         self.metrics = metrics
+        if not own_threads:
+            return self._fit(on_epoch, checkpoint, on_step)
         before = torch.get_num_threads()
         torch.set_num_threads(self.threads())
         try:
@@ -540,13 +543,15 @@ def build_trained(spec: RunSpec, state: dict[str, torch.Tensor]) -> torch.nn.Mod
 
 def train_pack(specs: list[RunSpec], on_epoch: Callable[[int, int], None] | None = None,
                keep_state: bool = False, checkpoint: Checkpointer | None = None,
-               path: str = "auto") -> list[RunResult]:
+               path: str = "auto", on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+               own_threads: bool = True) -> list[RunResult]:
     """Train runs that share data and architecture as one pack (see engine.planning.pack_key for who may share).
 
-    With ``checkpoint`` the pack resumes from a matching saved state and saves its state as it goes.
+    With ``checkpoint`` the pack resumes from a matching saved state and saves its state as it goes;
+    ``on_step`` and ``own_threads`` as ``Pack.fit``.
     """
     pack = Pack(specs, path=path, compact=True)
-    results = pack.fit(on_epoch, checkpoint)
+    results = pack.fit(on_epoch, checkpoint, on_step, own_threads=own_threads)
     if keep_state:
         for i, r in enumerate(results):
             r.state = pack.state_of(i)

@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gaplab import rng
 from gaplab.errors import SpecError, user_stacklevel
 
 SUFFIX = ".pt"
@@ -100,8 +101,7 @@ def template(model: nn.Module) -> tuple[nn.Module, list[str]]:
     except Exception as e:
         raise SpecError(f"model: the {type(model).__name__} instance cannot be copied ({type(e).__name__}: {e}); "
                         "pass its class or a factory (model=MyNet)") from None
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with rng.seeded(0):
         kept = reinitialize(t)
     return t, kept
 
