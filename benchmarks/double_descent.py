@@ -6,6 +6,9 @@
     both test-error-vs-width curves side by side.
 
     python benchmarks/double_descent.py                 # the full sweep (500 epochs), gaplab with 1 and 2 workers
+
+With 1 worker the packs train side by side in threads of this process (one torch thread each, ``--threads`` of
+them at once: engine.executor.side_by_side); with 2, in two processes of ``cores / 2`` threads each.
     python benchmarks/double_descent.py --epochs 20 --workers 2
 """
 
@@ -21,7 +24,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from gaplab.engine.datacache import shared_pool
-from gaplab.engine.executor import run_local
+from gaplab.engine.executor import run_local, side_by_side
+from gaplab.engine.planning import plan_packs
 from gaplab.spec import parse_run
 
 WIDTHS = [int(w) for w in np.unique(np.geomspace(2, 300, 20, dtype=int))]
@@ -121,8 +125,10 @@ def main() -> None:
           f"{peak:.1f} GFLOP/s")
     gf_a = flops / t_a / 1e9
     print(f"(a) notebook loop: {t_a:8.1f} s   ({gf_a:.1f} GFLOP/s, {gf_a / peak:.0%} of peak)")
+    at_once = side_by_side(plan_packs(specs))
     for workers, t_b in times.items():
-        print(f"(b) gaplab, {workers} worker(s): {t_b:8.1f} s   speed-up (a)/(b) {t_a / t_b:5.1f}x   "
+        how = f"{workers} worker processes" if workers > 1 else f"1 process, {at_once} packs side by side"
+        print(f"(b) gaplab, {how}: {t_b:8.1f} s   speed-up (a)/(b) {t_a / t_b:5.1f}x   "
               f"{flops / t_b / 1e9:6.1f} useful GFLOP/s = {flops / t_b / 1e9 / peak:.0%} of peak")
     head = "width " + "".join(f"| a test err {nz:<4} | b test err {nz:<4} | b train err {nz:<4}" for nz in args.noise)
     print(head)

@@ -23,6 +23,7 @@ from gaplab.engine import (
     flops_per_example,
     pad_arg,
     plan_packs,
+    side_by_side,
     steps_per_epoch,
     train_pack,
     unique_pending,
@@ -127,6 +128,8 @@ def estimator(cost: StepCost, workers: int = 1) -> Callable[[Plan], float]:
                                   distinct_rows(p, plan.pool)) * MARGIN for p in packs]
         if not secs:
             return 0.0
-        return max(sum(secs) / max(1, min(workers, len(secs))), max(secs))
+        # worker processes, or in one process the packs it trains side by side (a thread each)
+        at_once = workers if workers > 1 else side_by_side(packs)
+        return max(sum(secs) / max(1, min(at_once, len(secs))), max(secs))
 
     return estimate

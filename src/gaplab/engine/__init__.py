@@ -1,7 +1,8 @@
 """The training engine's public surface: what the layers above it (api, advise, doctor, studies) use.
 
 Train runs: ``run_local`` (any list of runs, resumable in a store) or ``train_pack`` (one pack, no store);
-plan them: ``plan_packs``, ``path_of`` (the engine path a pack takes, and why), ``steps_per_epoch``,
+plan them: ``plan_packs``, ``side_by_side`` (how many packs this process trains at once),
+``path_of`` (the engine path a pack takes, and why), ``steps_per_epoch``,
 ``unique_pending``; their prepared data: ``prepared_for``;
 their specs checked before training: ``check_runs``, ``with_fingerprint``; their models: ``build_initial``,
 ``build_trained``; a pack's losses read by hand: ``per_example``, ``masked_mean``. The Ray executor
@@ -10,7 +11,7 @@ their specs checked before training: ``check_runs``, ``with_fingerprint``; their
 
 from gaplab.engine.checkpoint import DEFAULT_EVERY
 from gaplab.engine.datacache import prepared_for, raw_dataset, shared_pool
-from gaplab.engine.executor import run_local, unique_pending
+from gaplab.engine.executor import run_local, side_by_side, unique_pending
 from gaplab.engine.metrics import masked_mean, per_example
 from gaplab.engine.pack import Pack, RunResult, build_initial, build_trained, train_pack
 from gaplab.engine.padding import flops_per_example, pad_arg, width_of
@@ -35,6 +36,7 @@ __all__ = [
     "raw_dataset",
     "run_local",
     "shared_pool",
+    "side_by_side",
     "steps_per_epoch",
     "train_pack",
     "unique_pending",
