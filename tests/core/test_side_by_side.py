@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from gaplab.engine.executor import MAX_SIDE_BY_SIDE, run_local, side_by_side
+from gaplab.engine.planning import balanced
 from gaplab.spec import RunSpec, parse_run
 from gaplab.store.db import Store
 
@@ -33,17 +34,25 @@ def threads():
     torch.set_num_threads(before)
 
 
-def test_side_by_side_counts_threads_packs_and_a_dominant_pack(threads) -> None:
-    small, big = specs([16]), specs([400])
-    other = [s.replace(**{"optim.lr": 0.1}) for s in small]
+def test_side_by_side_counts_threads_and_models(threads) -> None:
     threads(2)
-    assert side_by_side([small]) == 1
-    assert side_by_side([small, big]) == 1  # one pack is nearly all the work: alone, with every thread
-    assert side_by_side([small, other]) == 2
+    assert side_by_side(1) == 1 and side_by_side(5) == 2
     threads(1)
-    assert side_by_side([small, other]) == 1
+    assert side_by_side(5) == 1
     threads(8)
-    assert side_by_side([small, other, small, other, small]) == MAX_SIDE_BY_SIDE
+    assert side_by_side(5) == MAX_SIDE_BY_SIDE
+
+
+def test_balanced_cuts_the_costliest_packs_until_each_has_a_share() -> None:
+    small, big = specs([16]), specs([400], seeds=4)
+    assert balanced([small, big], 1) == [small, big]
+    cut = balanced([small, big], 2)  # the width-400 pack is nearly all the work: cut in halves
+    assert sorted(map(len, cut)) == [2, 2, 2]
+    assert sorted(map(len, balanced([small, big], 3))) == [1, 1, 1, 1, 2]
+    assert sorted(s.run_id for p in cut for s in p) == sorted(s.run_id for s in small + big)
+    assert balanced([specs([16], seeds=1)], 2) == [specs([16], seeds=1)]  # one model: nothing to cut
+    even = [small, [s.replace(**{"optim.lr": 0.1}) for s in small]]
+    assert balanced(even, 2) == even
 
 
 def test_side_by_side_gives_the_numbers_of_one_thread(threads) -> None:
@@ -54,7 +63,17 @@ def test_side_by_side_gives_the_numbers_of_one_thread(threads) -> None:
     two = {r.run_id: r.final for r in run_local(sweep, None)["results"]}
     assert torch.get_num_threads() == 2  # restored after the packs ran on one thread each
     assert len(one) == len(sweep)
-    assert one == two  # bit for bit: every op of a pack ran on one thread either way
+    assert one == two  # bit for bit: every op of a pack ran on one thread either way, in the same packs
+
+
+def test_one_pack_is_cut_to_use_every_thread(threads) -> None:
+    sweep = specs([32], seeds=4)
+    threads(1)
+    one = {r.run_id: r.final for r in run_local(sweep, None)["results"]}
+    threads(2)
+    two = {r.run_id: r.final for r in run_local(sweep, None)["results"]}  # two packs of two, side by side
+    for i, f in one.items():
+        assert two[i] == pytest.approx(f, abs=1e-5)  # a model's numbers do not depend on its pack-mates
 
 
 def test_ctrl_c_stops_every_pack_thread(tmp_path: Path, threads) -> None:

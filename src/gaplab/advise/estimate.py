@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from gaplab.advise.plan import Plan
 from gaplab.engine import (
     Pack,
+    balanced,
     flops_per_example,
     pad_arg,
     plan_packs,
@@ -122,14 +123,13 @@ def estimator(cost: StepCost, workers: int = 1) -> Callable[[Plan], float]:
     def estimate(plan: Plan) -> float:
         specs = [s for *_, s in plan.runs()]
         runs, _ = unique_pending(specs, None)  # no store: only duplicates drop out
-        packs = plan_packs(runs)
+        at_once = workers if workers > 1 else side_by_side(len(runs))  # processes, or packs side by side
+        packs = balanced(plan_packs(runs), at_once if workers == 1 else 1)
         secs = [cost.pack_seconds(len(p), p[0].optim.epochs * steps_per_epoch(p[0]),
                                   max(p, key=lambda s: width_of(s) if pad_arg(s) else 0), evaluations(p[0]),
                                   distinct_rows(p, plan.pool)) * MARGIN for p in packs]
         if not secs:
             return 0.0
-        # worker processes, or in one process the packs it trains side by side (a thread each)
-        at_once = workers if workers > 1 else side_by_side(packs)
         return max(sum(secs) / max(1, min(at_once, len(secs))), max(secs))
 
     return estimate

@@ -130,7 +130,7 @@ def sweep(
     set_threads(threads)
     db = Store(store)
     if dry_run:
-        print_json(plan(specs, db, max_pack))
+        print_json(plan(specs, db, max_pack, workers))
         return
     if executor not in ("local", "ray"):
         fail(f"--executor must be 'local' or 'ray', got {executor!r}")

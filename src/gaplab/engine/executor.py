@@ -24,7 +24,7 @@ from typing import Any
 
 from gaplab.engine.checkpoint import DEFAULT_EVERY, Checkpointer, check_location, checkpoint_dir
 from gaplab.engine.pack import RunResult, train_pack
-from gaplab.engine.planning import DEFAULT_MAX_PACK, pack_cost, pack_keys, plan_packs
+from gaplab.engine.planning import DEFAULT_MAX_PACK, balanced, pack_cost, pack_keys, plan_packs
 from gaplab.spec import RunSpec
 from gaplab.store.db import STALE_AFTER, Store, new_owner
 
@@ -68,9 +68,10 @@ class SweepBook:
 
     def __init__(self, specs: Iterable[RunSpec], store: Store | None, group: str | None, max_pack: int,
                  keep_state: bool, checkpoint_every: float = DEFAULT_EVERY, checkpoint_root: str | None = None,
-                 budget: int | None = None) -> None:
+                 budget: int | None = None, side_by_side: int = 1) -> None:
         """``checkpoint_root``: folder or fsspec URL of the pack checkpoints (default beside the store);
-        ``budget``: bytes one pack may use (default: engine.planning.memory_budget)."""
+        ``budget``: bytes one pack may use (default: engine.planning.memory_budget); ``side_by_side``: packs
+        trained at once in this process (packs are cut so each has work: engine.planning.balanced)."""
         self.store = store
         uniq: dict[str, RunSpec] = {}
         for s in specs:
@@ -84,6 +85,7 @@ class SweepBook:
         keys = pack_keys(uniq.values())
         live_keys = {keys[i] for i in todo}
         planned = plan_packs([s for i, s in uniq.items() if keys[i] in live_keys], max_pack, keys, budget)
+        planned = balanced(planned, side_by_side)
         self.packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in planned) if p]
         self.total_epochs = sum(p[0].optim.epochs for p in self.packs)
         self.done_epochs = 0
@@ -232,12 +234,13 @@ def run_local(
     A pack that raises is recorded as failed run by run and the sweep goes on.
     """
     root = check_location(checkpoint_dir) if checkpoint_dir is not None and checkpoint_every > 0 else None
-    book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every, root)
+    specs = list(specs)
+    slots = 1 if workers > 1 else side_by_side(len(specs))
+    book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every, root, side_by_side=slots)
     if workers > 1 and len(book.packs) > 1:
         return _run_workers(book, workers, progress, keep_state, checkpoint_every)
-    slots = side_by_side(book.packs)
-    if slots > 1:
-        return _run_threads(book, slots, progress, keep_state, checkpoint_every)
+    if slots > 1 and len(book.packs) > 1:
+        return _run_threads(book, min(slots, len(book.packs)), progress, keep_state, checkpoint_every)
 
     def submit(pack: list[RunSpec], folder: str | None, label: str) -> Future[list[RunResult]]:
         base = book.done_epochs
@@ -264,20 +267,12 @@ class _Halt(BaseException):
     """Raised in a pack thread at its next step once the sweep is interrupted (its checkpoint stays)."""
 
 
-def side_by_side(packs: list[list[RunSpec]]) -> int:
-    """How many packs this process trains at once: torch's thread count, one thread per pack.
-
-    At most ``MAX_SIDE_BY_SIDE`` (memory), and one when a single pack is more than half the work: it is better off
-    alone with every thread (``Pack.threads``) than on one thread beside the rest.
-    """
+def side_by_side(models: int) -> int:
+    """How many packs this process trains at once, one torch thread each: torch's thread count, at most
+    ``MAX_SIDE_BY_SIDE`` (memory) and at most one per model (packs are then cut to match: planning.balanced)."""
     import torch
 
-    if len(packs) < 2:
-        return 1
-    costs = [pack_cost(p) for p in packs]
-    if max(costs) > sum(costs) / 2:
-        return 1
-    return max(1, min(torch.get_num_threads(), len(packs), MAX_SIDE_BY_SIDE))
+    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, models))
 
 
 def _run_threads(book: SweepBook, slots: int, progress: ProgressFn | None, keep_state: bool,

@@ -144,3 +144,21 @@ def pack_cost(pack: list[RunSpec]) -> float:
     s = max(pack, key=lambda x: width_of(x) if pad_arg(x) else 0)
     per = flops_per_example(s, width_of(s)) if pad_arg(s) else 1.0
     return len(pack) * per * s.optim.epochs * max(1, s.data.train_size or 1)
+
+
+def balanced(packs: list[list[RunSpec]], slots: int) -> list[list[RunSpec]]:
+    """``packs`` with the costliest cut in halves until none is more than 1/``slots`` of the work (or it is one
+    model): ``slots`` packs trained side by side then keep every thread busy to the end. A model's numbers do not
+    depend on its pack-mates (tests/core/test_engine_exact.py), so cutting a pack changes only the speed."""
+    out = list(packs)
+    if slots < 2 or not out:
+        return out
+    share = sum(pack_cost(p) for p in out) / slots
+    while True:
+        i = max(range(len(out)), key=lambda j: pack_cost(out[j]))
+        p = out[i]
+        if len(p) < 2 or pack_cost(p) <= share:
+            return out
+        half = (len(p) + 1) // 2
+        out[i:i + 1] = [p[:half], p[half:]]
+
