@@ -8,6 +8,9 @@ CPU time and wall time per step with 1 and with 2 threads (interleaved rounds, m
   the better use of a shared box (a second worker process then gets the other core).
 - wall(1)/wall(2): the speed-up seen now. On a loaded box it understates an idle box's (another process holds a core
   part of the time) — quote it only with the load average printed beside it.
+- wall(2)/wall(halves): the same K models as two packs of K/2 trained side by side in two threads of this process,
+  one torch thread each (what the executor does with several threads: engine.executor.side_by_side), per step of
+  the whole pack. Above 1.0, cutting the pack beats giving it two OpenMP threads.
 
     python benchmarks/thread_policy.py
     python benchmarks/thread_policy.py --rounds 9 --steps 5
@@ -73,25 +76,57 @@ def measure(pack: Pack, rounds: int, steps: int) -> dict[int, tuple[float, float
     return {t: (statistics.median(c for c, _ in v), statistics.median(w for _, w in v)) for t, v in got.items()}
 
 
+def halves(specs: list[RunSpec], rounds: int, steps: int) -> float:
+    """Median wall ms per step of two packs of half the models each, stepping side by side in two threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    packs = [Pack(specs[: len(specs) // 2]), Pack(specs[len(specs) // 2:])]
+    plans = []
+    for pack in packs:
+        idx, w, per_model = epoch_batches(pack.data.train_idx, 100, list(range(pack.k)))
+        plans.append((pack, idx, w, per_model, torch.ones(pack.k, dtype=torch.bool)))
+
+    def run(plan: tuple) -> None:
+        pack, idx, w, per_model, active = plan
+        for s in range(steps):
+            pack.step(idx[:, s % idx.shape[1]], w[:, s % idx.shape[1]], active, 0, s, 1.0, per_model)
+
+    torch.set_num_threads(1)
+    times = []
+    with ThreadPoolExecutor(2) as pool:
+        for r in range(rounds + 1):  # the first round warms up
+            t = time.perf_counter()
+            list(pool.map(run, plans))
+            if r:
+                times.append((time.perf_counter() - t) / steps * 1e3)
+    return statistics.median(times)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--steps", type=int, default=4, help="steps per timed round")
+    ap.add_argument("--only", help="only the cases of this model (mlp, cnn1d, cnn2d)")
     a = ap.parse_args()
     torch.manual_seed(0)
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; policy: 2 threads from "
           f"{SMALL_STEP_WORK:.0e} multiply-adds per step")
     print("pack                    | path  | MACs/step | policy | CPU ms 1t | CPU ms 2t | CPU 2t/1t | wall ms 1t | "
-          "wall ms 2t | wall 1t/2t")
+          "wall ms 2t | wall 1t/2t | wall ms halves | wall 2t/halves")
     for label, model, arg, widths, k in CASES:
+        if a.only and label != a.only:
+            continue
         for width in widths:
-            pack = Pack(_specs(model, arg, width, k))
+            specs = _specs(model, arg, width, k)
+            pack = Pack(specs)
             work = _work(pack)
             policy = 1 if work < SMALL_STEP_WORK else 2
             m = measure(pack, a.rounds, a.steps)
             (c1, w1), (c2, w2) = m[1], m[2]
+            wh = halves(specs, a.rounds, a.steps)
             print(f"{label:>6} {arg} {width:4d} K {k:3d} | {pack.path:5s} | {work:9.2e} | {policy:6d} | {c1:9.2f} | "
-                  f"{c2:9.2f} | {c2 / c1:9.2f} | {w1:10.2f} | {w2:10.2f} | {w1 / w2:10.2f}")
+                  f"{c2:9.2f} | {c2 / c1:9.2f} | {w1:10.2f} | {w2:10.2f} | {w1 / w2:10.2f} | {wh:14.2f} | "
+                  f"{w2 / wh:14.2f}")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 

@@ -235,7 +235,9 @@ def run_local(
     """
     root = check_location(checkpoint_dir) if checkpoint_dir is not None and checkpoint_every > 0 else None
     specs = list(specs)
-    slots = 1 if workers > 1 else side_by_side(len(specs))
+    # side by side only on the CPU: a GPU's packs share its one device, not the process's threads
+    on_cpu = all(s.device.split(":", 1)[0] == "cpu" for s in specs)
+    slots = side_by_side(len(specs)) if workers == 1 and on_cpu else 1
     book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every, root, side_by_side=slots)
     if workers > 1 and len(book.packs) > 1:
         return _run_workers(book, workers, progress, keep_state, checkpoint_every)
@@ -273,6 +275,7 @@ def side_by_side(models: int) -> int:
     import torch
 
     return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, models))
+
 
 
 def _run_threads(book: SweepBook, slots: int, progress: ProgressFn | None, keep_state: bool,
