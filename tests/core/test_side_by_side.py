@@ -34,13 +34,15 @@ def threads():
     torch.set_num_threads(before)
 
 
-def test_side_by_side_counts_threads_and_models(threads) -> None:
+def test_side_by_side_counts_threads_and_runs_on_the_cpu(threads) -> None:
+    one, five = specs([16], seeds=1), specs([16], seeds=5)
     threads(2)
-    assert side_by_side(1) == 1 and side_by_side(5) == 2
+    assert side_by_side(one) == 1 and side_by_side(five) == 2
+    assert side_by_side([s.replace(device="cuda") for s in five]) == 1
     threads(1)
-    assert side_by_side(5) == 1
+    assert side_by_side(five) == 1
     threads(8)
-    assert side_by_side(5) == MAX_SIDE_BY_SIDE
+    assert side_by_side(five) == MAX_SIDE_BY_SIDE
 
 
 def test_balanced_cuts_the_costliest_packs_until_each_has_a_share() -> None:

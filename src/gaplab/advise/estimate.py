@@ -123,7 +123,7 @@ def estimator(cost: StepCost, workers: int = 1) -> Callable[[Plan], float]:
     def estimate(plan: Plan) -> float:
         specs = [s for *_, s in plan.runs()]
         runs, _ = unique_pending(specs, None)  # no store: only duplicates drop out
-        at_once = workers if workers > 1 else side_by_side(len(runs))  # processes, or packs side by side
+        at_once = workers if workers > 1 else side_by_side(runs)  # processes, or packs side by side
         packs = balanced(plan_packs(runs), at_once if workers == 1 else 1)
         secs = [cost.pack_seconds(len(p), p[0].optim.epochs * steps_per_epoch(p[0]),
                                   max(p, key=lambda s: width_of(s) if pad_arg(s) else 0), evaluations(p[0]),

@@ -26,7 +26,7 @@ def plan(specs: Sequence[RunSpec], store: RawStore | None, max_pack: int = 64, w
     from gaplab.engine import balanced, path_of, plan_packs, side_by_side, unique_pending
 
     pending, ids = unique_pending(specs, store)
-    at_once = side_by_side(len(pending)) if workers == 1 else 1
+    at_once = side_by_side(pending) if workers == 1 else 1
     packs = balanced(plan_packs(pending, max_pack), at_once)
     paths = [dict(zip(("path", "reason"), path_of(p[0]), strict=True)) for p in packs]
     return {"runs": len(ids), "pending": len(pending), "packs": [len(p) for p in packs],

@@ -235,9 +235,7 @@ def run_local(
     """
     root = check_location(checkpoint_dir) if checkpoint_dir is not None and checkpoint_every > 0 else None
     specs = list(specs)
-    # side by side only on the CPU: a GPU's packs share its one device, not the process's threads
-    on_cpu = all(s.device.split(":", 1)[0] == "cpu" for s in specs)
-    slots = side_by_side(len(specs)) if workers == 1 and on_cpu else 1
+    slots = side_by_side(specs) if workers == 1 else 1
     book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every, root, side_by_side=slots)
     if workers > 1 and len(book.packs) > 1:
         return _run_workers(book, workers, progress, keep_state, checkpoint_every)
@@ -269,13 +267,15 @@ class _Halt(BaseException):
     """Raised in a pack thread at its next step once the sweep is interrupted (its checkpoint stays)."""
 
 
-def side_by_side(models: int) -> int:
-    """How many packs this process trains at once, one torch thread each: torch's thread count, at most
-    ``MAX_SIDE_BY_SIDE`` (memory) and at most one per model (packs are then cut to match: planning.balanced)."""
+def side_by_side(specs: list[RunSpec]) -> int:
+    """How many packs of these runs this process trains at once, one torch thread each: torch's thread count, at
+    most ``MAX_SIDE_BY_SIDE`` (memory) and one per run (packs are cut to match: planning.balanced); one for GPU runs
+    (their packs share the device, not the process's threads)."""
     import torch
 
-    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, models))
-
+    if any(s.device.split(":", 1)[0] != "cpu" for s in specs):
+        return 1
+    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, len(specs)))
 
 
 def _run_threads(book: SweepBook, slots: int, progress: ProgressFn | None, keep_state: bool,
