@@ -142,7 +142,7 @@ def range_seeds(ctx: Context, steps: int) -> int:
     return int(min(cap, max(b.lr_seeds, math.ceil(b.lr_val_examples / n_val))))
 
 
-def _base(ctx: Context) -> tuple[RunSpec, int, int]:
+def base_spec(ctx: Context) -> tuple[RunSpec, int, int]:
     """The spec every copy of the range trains (the user's at a constant rate for the range's epochs), its epochs
     and the steps per epoch."""
     user: RunSpec = ctx.val_spec
@@ -159,12 +159,13 @@ def measure(ctx: Context) -> LrCurve:
     return refine(ctx, unprune(ctx, first_pass(ctx)))
 
 
-def first_pass(ctx: Context) -> LrCurve:
-    """The range before ``refine``: every grid rate (and the user's) × ``range_seeds`` seeds, pruned."""
+def first_pass(ctx: Context, prune: bool = True) -> LrCurve:
+    """The range before ``refine``: every grid rate (and the user's) × ``range_seeds`` seeds, pruned (``prune``
+    False: every copy trains its whole budget, as an LR finder records its curve)."""
     b = ctx.budget
     user: RunSpec = ctx.val_spec
     rates = grid(user.optim.name, b.lr_rates_per_decade)
-    base, epochs, per_epoch = _base(ctx)
+    base, epochs, per_epoch = base_spec(ctx)
     seeds = range_seeds(ctx, epochs * per_epoch)
     # the user's rate is trained as a grid column of its own unless it is a grid rate (a round 1e-2, say): that
     # column is the same training, seed for seed
@@ -172,7 +173,8 @@ def first_pass(ctx: Context) -> LrCurve:
     cols = rates if on_grid else [*rates, user.optim.lr]
     user_col = on_grid[0] if on_grid else len(rates)
     specs = [base.replace(**{"optim.lr": r, "seed": user.seed + s}) for s in range(seeds) for r in cols]
-    pruner = _Pruner(ctx, seeds, len(cols), len(rates), user_col, per_epoch, epochs * per_epoch)
+    pruner = _Pruner(ctx, seeds, len(cols), len(rates), user_col, per_epoch, epochs * per_epoch,
+                     PRUNE if prune else ())
     pack, res = ctx.train(f"learning-rate range ({len(specs)} models)", specs, metrics=False, on_step=pruner,
                           compact=True)
     # the curves read each model's training and validation loss on its own split (seeds split the pool apart)
@@ -195,7 +197,7 @@ def refine(ctx: Context, c: LrCurve) -> LrCurve:
     if allowed <= 0 or range_steps(ctx) < b.lr_steps:
         return c
     used = 0
-    base, epochs, _ = _base(ctx)
+    base, epochs, _ = base_spec(ctx)
     while (cols := refine_window(c)) is not None:
         have = len(c.losses)
         add = min(have, MAX_SEEDS - have)
@@ -228,7 +230,7 @@ def pruned_near_minimum(c: LrCurve) -> list[tuple[int, int]]:
 def unprune(ctx: Context, c: LrCurve) -> LrCurve:
     """Train to the end the copies ``pruned_near_minimum`` names (the same seeds and rates as the range's), until
     no minimum has a stopped neighbour: then the rule reads what the unpruned range would have given there."""
-    base, _, _ = _base(ctx)
+    base, _, _ = base_spec(ctx)
     while cells := pruned_near_minimum(c):
         specs = [base.replace(**{"optim.lr": c.rates[j], "seed": ctx.val_spec.seed + s}) for s, j in cells]
         tr, va = _train_copies(ctx, f"learning-rate range, {len(specs)} pruned copies near the minimum", specs)
@@ -290,10 +292,10 @@ class _Pruner:
     (``pack.stop.stopped``; the pack then retires them) and keeps the losses they stopped at."""
 
     def __init__(self, ctx: Context, seeds: int, cols: int, rates: int, user_col: int, per_epoch: int,
-                 total: int) -> None:
+                 total: int, schedule: tuple[tuple[float, int], ...]) -> None:
         self.ctx, self.seeds, self.cols, self.rates, self.user_col = ctx, seeds, cols, rates, user_col
         self.per_epoch = per_epoch
-        self.at = [(max(1, round(f * total)), m) for f, m in PRUNE if round(f * total) < total]
+        self.at = [(max(1, round(f * total)), m) for f, m in schedule if round(f * total) < total]
         k = seeds * cols
         self.kept = np.full((2, k), np.nan)  # training and validation loss of each pruned copy
         self.stopped_at = np.zeros(k, dtype=int)
