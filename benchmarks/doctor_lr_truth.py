@@ -56,7 +56,7 @@ sys.path.insert(0, str(ROOT / "tests" / "doctor"))
 sys.path.insert(0, str(ROOT / "tests" / "models"))
 
 from gaplab.doctor import lr_range  # noqa: E402
-from gaplab.doctor.context import Context  # noqa: E402
+from gaplab.doctor.context import BUDGETS, Context  # noqa: E402
 from gaplab.engine.pack import Pack  # noqa: E402
 from gaplab.engine.validate import with_fingerprint  # noqa: E402
 from gaplab.spec import RunSpec, parse_run  # noqa: E402
@@ -249,13 +249,51 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
     Every rule reads the full range (``prune=False``: every copy trains its whole budget, as an LR finder records
     its curve); the doctor itself prunes copies off the basin (``lr_range.PRUNE``), cached as ``<pair>.pruned.json``
     at doctor seed 0 to show that gaplab's suggestion does not change by it, and what it saves."""
-    steps, run_steps = lengths(name, over)
+    steps, run_steps, refines = lengths(name, over)
     out = []
     for seed in seeds:
-        first = first_pass_cached(name, over, seed, prune)
-        out.append({**first, "refine": refined(name, over, seed, first, prune), "steps": steps,
-                    "run_steps": run_steps})
+        first = {**first_pass_cached(name, over, seed, prune), "steps": steps, "run_steps": run_steps}
+        rf = refined(name, over, seed, first, prune)
+        c = replayed(first, rf, refines)
+        if c is None:  # the current refinement needs a training the cache lacks: refine again, and store that
+            rf = refined(name, over, seed, first, prune, again=True)
+            c = replayed(first, rf, refines)
+            assert c is not None, name
+        out.append({**first, "refine": rf, "curve": c})
     return out
+
+
+class _NotCached(Exception):
+    pass
+
+
+def replayed(first: dict[str, Any], rf: dict[str, Any], refines: bool) -> lr_range.LrCurve | None:
+    """The range as the doctor reads it: the first pass, the copies ``lr_range.unprune`` trained on, and the rounds of
+    ``lr_range.refine`` as the current code plays them (``refine_rounds``), served from the stored extra seeds; None
+    where a round needs a training that is not stored (the rule of refinement changed since)."""
+    c = _curve(first)
+    if rf.get("unpruned"):  # the doctor's pruned range: copies trained on near the minimum
+        cells = [(int(s), int(j)) for s, j, _, _ in rf["unpruned"]]
+        more = np.array([[t, v] for _, _, t, v in rf["unpruned"]])
+        c = c.patched(cells, *(np.where(m >= 1e29, np.inf, m) for m in (more[:, 0], more[:, 1])))
+    if not refines:
+        return c
+    n, cols_stored = len(c.losses), list(rf["cols"])
+    rows = [np.array(rf[k], dtype=float).reshape(len(rf[k]), len(cols_stored)) for k in ("losses", "val_losses")]
+
+    def train(cols: list[int], seeds: range) -> tuple[np.ndarray, np.ndarray]:
+        if not set(cols) <= set(cols_stored) or seeds.stop - n > len(rows[0]):
+            raise _NotCached
+        idx = [cols_stored.index(j) for j in cols]
+        tr, va = (r[seeds.start - n:seeds.stop - n][:, idx] for r in rows)
+        if np.isnan(tr).any() or np.isnan(va).any():
+            raise _NotCached
+        return np.where(tr >= 1e29, np.inf, tr), np.where(va >= 1e29, np.inf, va)
+
+    try:
+        return lr_range.refine_rounds(c, BUDGETS["default"].lr_refine, train)
+    except _NotCached:
+        return None
 
 
 def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -> dict[str, Any]:
@@ -274,22 +312,24 @@ def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -
     return dict(have[str(seed)])
 
 
-_LENGTHS: dict[str, tuple[int, int]] = {}
+_LENGTHS: dict[str, tuple[int, int, bool]] = {}
 
 
-def lengths(name: str, over: dict[str, Any]) -> tuple[int, int]:
+def lengths(name: str, over: dict[str, Any]) -> tuple[int, int, bool]:
     """Optimizer steps of the pair's range and of its full run (the ranges of the third session did not record them;
-    they do not depend on the seed)."""
+    they do not depend on the seed), and whether the doctor refines its range (``lr_range.refines``)."""
     if name not in _LENGTHS:
         ctx = Context(spec_of(over, DOCTOR_SEEDS[0]), "default")
         _, epochs, per_epoch = lr_range.base_spec(ctx)
-        _LENGTHS[name] = (epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch)
+        _LENGTHS[name] = (epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch, lr_range.refines(ctx))
     return _LENGTHS[name]
 
 
-def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], prune: bool) -> dict[str, Any]:
+def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], prune: bool,
+            again: bool = False) -> dict[str, Any]:
     """The seeds ``lr_range.refine`` adds to a first pass (fifth session), cached in ``<pair>.refine.json`` per
-    doctor seed (``pruned:<seed>`` for the doctor's pruned range): the columns they trained, their losses and CPU."""
+    doctor seed (``pruned:<seed>`` for the doctor's pruned range): the columns they trained, their losses and CPU
+    (``again``: refine anew with the current code, replacing what is stored)."""
     path = CACHE / f"{name.replace(' ', '_')}.refine.json"
     have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     key = f"pruned:{seed}" if prune else str(seed)
@@ -297,7 +337,7 @@ def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], p
     cells = lr_range.pruned_near_minimum(c)
     if key in have and "unpruned" not in have[key] and not cells:
         have[key]["unpruned"] = []  # cached before ``lr_range.unprune`` existed, which has nothing to do here
-    if key not in have or "unpruned" not in have[key]:
+    if again or key not in have or "unpruned" not in have[key]:
         t0 = time.process_time()
         ctx = Context(spec_of(over, seed), "default")
         u = lr_range.unprune(ctx, c)
@@ -316,22 +356,13 @@ def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], p
     return have[key]
 
 
-def _curve(curve: dict[str, Any], refine: bool = False) -> lr_range.LrCurve:
-    """A cached range as the rule reads it (``refine``: with the seeds ``lr_range.refine`` added)."""
+def _curve(curve: dict[str, Any]) -> lr_range.LrCurve:
+    """A cached first pass of the range as an ``LrCurve`` (``replayed`` adds what the doctor trains after it)."""
     losses, val = np.array(curve["losses"]), np.array(curve["val_losses"])
     stopped = np.array(curve["stopped"]) if curve.get("stopped") is not None else None
-    c = lr_range.LrCurve(list(curve["rates"]), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"],
-                         np.zeros(1), np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False),
-                         stopped=stopped, steps=curve.get("steps") or 0, run_steps=curve.get("run_steps") or 0)
-    r = curve.get("refine")
-    if refine and r and r.get("unpruned"):  # the doctor's pruned range: copies trained on near the minimum
-        cells = [(int(s), int(j)) for s, j, _, _ in r["unpruned"]]
-        more = np.array([[t, v] for _, _, t, v in r["unpruned"]])
-        c = c.patched(cells, *(np.where(m >= 1e29, np.inf, m) for m in (more[:, 0], more[:, 1])))
-    if refine and r and r["cols"]:
-        more = [np.array(r[k], dtype=float) for k in ("losses", "val_losses")]  # None (not trained) → NaN
-        c = c.extended(r["cols"], *(np.where(m >= 1e29, np.inf, m) for m in more))
-    return c
+    return lr_range.LrCurve(list(curve["rates"]), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"],
+                            np.zeros(1), np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False),
+                            stopped=stopped, steps=curve.get("steps") or 0, run_steps=curve.get("run_steps") or 0)
 
 
 def _finite(a: np.ndarray, keep_nan: bool = False) -> list[list[float | None]]:
@@ -396,7 +427,7 @@ def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
     training loss (what an LR finder records)."""
     rates, losses = np.array(curve["rates"]), np.array(curve["losses"])
     mean = np.where((losses >= 1e29).any(0), np.inf, losses.mean(0))
-    s = lr_range.suggest(_curve(curve, refine=True))
+    s = lr_range.suggest(curve["curve"])
     return {"gaplab": s.lr, "gaplab minimum": s.minimum,
             "gaplab tenth": None if s.minimum is None else s.minimum / 10,
             "fastai valley": fastai_valley(rates, mean), "fastai steep": fastai_steep(rates, mean),
@@ -446,7 +477,7 @@ def evaluate(name: str, over: dict[str, Any]) -> dict[str, Any]:
                      "cpu": pruned["cpu"] + pruned["refine"]["cpu"], "cpu_full": cs[0].get("cpu"),
                      "seeds": len(cs[0]["losses"]), "steps": cs[0].get("steps")}
     # seeds lr_range.refine added at each doctor seed (0: the seeds agreed, or the model's range was cut for cost)
-    row["refined"] = [len(c["refine"]["losses"]) for c in cs]
+    row["refined"] = [c["curve"].refined for c in cs]
     for rule in RULES:
         s = per_seed[0][rule]
         logs = [math.log10(p[rule]) for p in per_seed if p[rule] is not None]

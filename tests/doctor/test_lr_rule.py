@@ -109,3 +109,17 @@ def test_the_step_down_grows_with_the_run_the_range_did_not_train(run_steps: int
     s = suggest(c)
     assert s.gap is not None and s.gap > GAP and s.val_minimum is not None
     assert s.lr == pytest.approx(s.val_minimum / factor)
+
+
+def test_refined_seeds_are_not_outvoted_by_one_first_pass_seed_off_the_window() -> None:
+    # 2 first-pass seeds at every rate, 14 refined seeds at the five rates around 1e-2 only; the second first-pass
+    # seed is lucky at 10^-0.5 (outside the window). Its half must not read that one value against eight seeds' mean
+    # (the sixth session's blobs case: "disagree", then a fallback 3x lower)
+    rng = np.random.default_rng(1)
+    val = np.tile(bowl(-2.0, depth=2.2), (16, 1)) * rng.uniform(0.9, 1.1, (16, len(RATES)))
+    window = np.abs(LOGR + 2.0) <= 1.0
+    val[2:, ~window] = np.nan
+    val[1, LOGR == -0.5] = 0.5 * np.nanmin(val[1::2][:, window].mean(0))
+    s = suggest(LrCurve(RATES, np.tile(bowl(-1.5), (16, 1)), INIT, np.full(2, INIT), val, refined=14))
+    assert s.val_minimum is not None and abs(np.log10(s.val_minimum) + 2.0) < 0.25
+    assert "inconclusive" not in s.reason

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -192,22 +193,40 @@ def refine(ctx: Context, c: LrCurve) -> LrCurve:
     minimum a grid step apart, and the suggestion then wanders between doctor runs. More seeds everywhere would cost
     every run; here only the runs that need them pay, and only at the rates that decide the minimum. Not for a model
     whose range was already shortened for its cost (above ``lr_macs``): there the doctor's time budget is spent."""
-    b = ctx.budget
-    allowed = b.lr_refine * len(c.losses) * len(c.rates)  # copies
-    if allowed <= 0 or range_steps(ctx) < b.lr_steps:
+    if not refines(ctx):
         return c
+    base, _, _ = base_spec(ctx)
+
+    def train(cols: list[int], seeds: range) -> tuple[np.ndarray, np.ndarray]:
+        specs = [base.replace(**{"optim.lr": c.rates[j], "seed": ctx.val_spec.seed + s}) for s in seeds for j in cols]
+        tr, va = _train_copies(ctx, f"learning-rate range, {len(seeds)} more seeds ({len(specs)} models)", specs)
+        return tr.reshape(len(seeds), len(cols)), va.reshape(len(seeds), len(cols))
+
+    return refine_rounds(c, ctx.budget.lr_refine, train)
+
+
+def refines(ctx: Context) -> bool:
+    """Whether ``refine`` may add seeds: not in a budget without refinement (quick), nor for a model whose range was
+    already shortened for its cost."""
+    return ctx.budget.lr_refine > 0 and range_steps(ctx) >= ctx.budget.lr_steps
+
+
+def refine_rounds(c: LrCurve, budget: float, train: Callable[[list[int], range], tuple[np.ndarray, np.ndarray]]
+                  ) -> LrCurve:
+    """``refine``'s rounds: ``train(cols, seeds)`` gives the (seeds, cols) training and validation losses of the
+    seeds (offsets from the user's seed) at grid columns ``cols``; as many seeds again each round, at most
+    ``MAX_SEEDS`` and ``budget`` times the first pass's copies (a benchmark can replay the rounds from stored
+    trainings)."""
+    allowed = budget * len(c.losses) * len(c.rates)  # copies
     used = 0
-    base, epochs, _ = base_spec(ctx)
     while (cols := refine_window(c)) is not None:
         have = len(c.losses)
         add = min(have, MAX_SEEDS - have)
         if add <= 0 or used + add * len(cols) > allowed:
             break
-        specs = [base.replace(**{"optim.lr": c.rates[j], "seed": ctx.val_spec.seed + s})
-                 for s in range(have, have + add) for j in cols]
-        tr, va = _train_copies(ctx, f"learning-rate range, {add} more seeds ({len(specs)} models)", specs)
-        c = c.extended(cols, tr.reshape(add, len(cols)), va.reshape(add, len(cols)))
-        used += len(specs)
+        tr, va = train(cols, range(have, have + add))
+        c = c.extended(cols, tr, va)
+        used += add * len(cols)
     return c
 
 
@@ -264,8 +283,21 @@ def refine_window(c: LrCurve) -> list[int] | None:
 
 
 def _halves(losses: np.ndarray) -> list[np.ndarray]:
-    """The seeds whose agreement is judged: each alone (two or fewer), else alternate halves."""
-    return [losses[i:i + 1] for i in range(len(losses))] if len(losses) <= 2 else [losses[0::2], losses[1::2]]
+    """The seeds whose agreement is judged: each alone (two or fewer), else alternate halves. A column that not every
+    seed trained (outside ``refine``'s window) reads the same pooled mean in both halves.
+
+    Why (sixth session): after refinement a half's value outside the window is one first-pass seed's, its value
+    inside the mean of eight; one seed's lucky low loss far off the minimum then outvoted the window (blobs, Adam:
+    "disagree (0.0032, 0.1)" after 16 seeds, and the fallback moved the suggestion 3×)."""
+    if len(losses) <= 2:
+        return [losses[i:i + 1] for i in range(len(losses))]
+    groups = [losses[0::2].copy(), losses[1::2].copy()]
+    partial = np.isnan(losses).any(0)
+    if partial.any():
+        pooled = np.nanmean(np.minimum(losses[:, partial], 1e30), 0)
+        for g in groups:
+            g[:, partial] = pooled
+    return groups
 
 
 def _log_mean(losses: np.ndarray, init_loss: float) -> np.ndarray:
