@@ -25,9 +25,11 @@ from gaplab.spec import RunSpec
 FAMILY = "lr"
 FLOOR = 1e-4
 NEAR = 1.5
-# the suggestion steps down by STEP_DOWN from the validation minimum when the range overfits there by more than GAP
-# of the untrained loss (chosen on the MNIST-1D pairs of benchmarks/doctor_lr_truth.py; see ``suggest``)
-GAP = 0.1
+# the suggestion steps down from the validation minimum by a part of STEP_DOWN (in log) that grows with how much the
+# range overfits there — the full step from GAP_FULL of the untrained loss on — and with how much longer the user's
+# run is (``step_down``); GAP_FULL is the least-squares fit through 0 on the MNIST-1D pairs of
+# benchmarks/doctor_lr_truth.py (sixth session; see ``suggest``)
+GAP_FULL = 0.16
 STEP_DOWN = 10.0
 # ... the full STEP_DOWN when the user's run is RATIO_FULL or more times the range (MNIST-1D: 640 steps against 160),
 # none when the range is the whole run, log-linear in between (fifth session; see ``step_down``)
@@ -412,22 +414,25 @@ class Suggestion:
 
 
 def suggest(c: LrCurve) -> Suggestion:
-    """The rate of the lowest validation loss after the range, or below it (down to a tenth, ``step_down``) when the
-    range already overfits there (validation above training loss by more than ``GAP`` of the untrained loss) and the
-    user's run is longer.
+    """The rate of the lowest validation loss after the range, or below it when the range already overfits there and
+    the user's run is longer: by ``step_down`` raised to gap / ``GAP_FULL`` (at most 1), where the gap is validation
+    minus training loss there over the untrained loss.
 
     Why: the doctor is judged by the validation loss at the end of the user's (longer) run. A network that
-    overfits within the short range overfits more over the full run at that rate; a tenth of the rate keeps it
-    short of that (MNIST-1D MLPs). One that does not (the CNNs) keeps improving at the rate the range found best;
-    nor is there more to come when the range already trained the whole run (small data). The validation curve is
-    the seeds' mean loss (what the user's run is judged by), not their mean log loss: one seed's near-zero loss
-    on a few validation rows must not outvote another's large one. Where the validation curve is inconclusive
-    (seeds disagree) but the training curve is not, the suggestion is a tenth of the training-loss minimum."""
+    overfits within the short range overfits more over the full run at that rate, and more the more it already
+    does; a lower rate keeps it short of that. Nor is there more to come when the range already trained the whole
+    run (small data). On the four MNIST-1D pairs (runs 4× the range) the step each needed, in decades, is nearly
+    proportional to its gap (0.98, 0.79, 0.43, 0.13 of a decade at gaps 0.154, 0.123, 0.075, 0.026): the rule before
+    the sixth session stepped the full tenth above a gap of 0.1 and none below, which left the CNN with Adam 3×
+    too high. The validation curve is the seeds' mean loss (what the user's run is judged by), not their mean log
+    loss: one seed's near-zero loss on a few validation rows must not outvote another's large one. Where the
+    validation curve is inconclusive (seeds disagree) but the training curve is not, the suggestion is a tenth of
+    the training-loss minimum."""
     train = minimum(c.rates, c.losses, c.init_loss)
     val = minimum(c.rates, c.val_losses, c.init_loss, expected=True)
     if val.rate is not None and val.index is not None:
         gap = float(np.nanmean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
-        lr = val.rate / step_down(c) if gap > GAP else val.rate
+        lr = val.rate / step_down(c) ** min(max(gap / GAP_FULL, 0.0), 1.0)
         return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, lr)
     if train.rate is None:
         return Suggestion(None, None, None, train.reason, train.per_seed, train.index, None)
@@ -436,8 +441,9 @@ def suggest(c: LrCurve) -> Suggestion:
 
 
 def step_down(c: LrCurve) -> float:
-    """How far below the validation minimum to train when the range overfits there: the overfitting still to come
-    grows with the part of the user's run the range did not train. ``STEP_DOWN`` at ``RATIO_FULL`` or more times the
+    """How far below the validation minimum to train when the range overfits there by ``GAP_FULL`` or more (less
+    overfitting steps a part of it, ``suggest``): the overfitting still to come grows with the part of the user's
+    run the range did not train. ``STEP_DOWN`` at ``RATIO_FULL`` or more times the
     range's steps, 1 when the range is the whole run, log-linear in the ratio between (``STEP_DOWN`` if unknown).
 
     Why (fifth session): the constant tenth was chosen on MNIST-1D, whose run is 4× the range; on blind pairs whose
@@ -500,7 +506,8 @@ def run(ctx: Context) -> list[Finding]:
                "seeds": len(c.losses), "stopped_at": None if c.stopped is None else c.stopped.tolist(),
                "loss_minimum_rate": s.minimum, "val_minimum_rate": s.val_minimum, "gap": s.gap, "rule": s.reason}
     ctx.found.suggested_lr = s.lr
-    band = ("validation-loss minimum (down to a tenth of it if the range overfits there and your run is longer); "
+    band = ("validation-loss minimum (lower, to a tenth at most, the more the range overfits there and the longer your "
+            "run); "
             "yours within 10× of the training-loss minimum and ≤ 20 % of the possible gain lost")
     ref = s.minimum if s.minimum is not None else s.val_minimum  # the validation minimum where training fits anywhere
     if ref is None or s.lr is None:
