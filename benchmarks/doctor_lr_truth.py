@@ -12,10 +12,10 @@ For each (data, model, optimizer) pair:
   as it is at doctor seed 0); the reference rules read the seed-mean training loss against the rate (what an LR
   finder records), gaplab's rule also the validation loss, after ``lr_range.refine`` (fifth session: more seeds at
   the five rates around the validation minimum while the two halves of the seeds put it more than 0.15 decades
-  apart; cached apart in ``<pair>.refine.json``):
-  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the seed-mean validation-loss minimum, or a tenth of it
-    where the range already overfits there and the user's run is longer than the range (issue 22, third and
-    fourth sessions);
+  apart; cached apart in ``<pair>.refine.json`` and replayed with the current code, ``replayed``):
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the seed-mean validation-loss minimum, stepped down
+    (to a tenth at most) the more the range already overfits there and the longer the user's run is than the range
+    (issue 22, third to sixth sessions);
   - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
   - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
@@ -26,16 +26,19 @@ For each (data, model, optimizer) pair:
     ``np.gradient`` of the finite losses after skipping ``skip_begin=10`` of 100 points at the start and
     ``skip_end=1`` at the end, scaled to this curve's length: 1 and 1 of 11);
 - **score**: full training (3 seeds) at each rule's suggestion from doctor seed 0; its seed-mean final validation
-  loss relative to the grid's best (within 5 % counts as a hit); and sd(log10 suggestion) over the 5 doctor seeds.
+  loss relative to the grid's best (within 5 % counts as a hit); and sd(log10 suggestion) over the 5 doctor seeds;
+  with ``--ceiling`` also training at the grid's best rate × and ÷ 1.02: how much of the bar any rule can reach.
 
 Parts, reported separately: the MNIST-1D pairs are the tuning part (the only ones looked at while changing
 gaplab's rule); the other pairs of issue 22's second and third sessions are held out but were seen (their counts
 were printed while rules were chosen); the pairs named "fresh …" were declared before any was measured and were
 the fourth session's blind held-out part (seen since); those named "fresh5 …" were declared in the fifth session
-before any was trained and scored once with the rule frozen (its blind part). Results are cached as JSON in
-``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
+before any was trained and scored once with the rule frozen (its blind part), "fresh6 …" likewise for the fifth
+session's amended rule, and "fresh7 …" (sixth session) declared in commit 297cc05, their truth and first passes
+trained unseen (``--prefetch``), scored once with the rule frozen in the commit that adds this sentence. Results
+are cached as JSON in ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
-    python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only]
+    python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only] [--ceiling] [--prefetch]
 """
 
 from __future__ import annotations
