@@ -74,7 +74,7 @@ def test_refine_trains_the_next_seeds_at_the_window_within_its_budget() -> None:
     assert (trained.sum(1) == 2 * REFINE_HALF + 1).all() and np.isfinite(r.val_losses[2:][trained]).all()
     # the added seeds are the range's next ones: the first equals training seed 2 alone at its first column
     j = int(np.flatnonzero(trained[0])[0])
-    base, _, _ = lr_range._base(ctx)
+    base, _, _ = lr_range.base_spec(ctx)
     _, res = ctx.train("one", [base.replace(**{"optim.lr": RATES[j], "seed": ctx.val_spec.seed + 2})])
     assert r.val_losses[2, j] == pytest.approx(res[0].final["val_loss"], rel=1e-4)
 
@@ -97,11 +97,10 @@ def test_pruned_copies_next_to_the_minimum_are_named() -> None:
     assert lr_range.pruned_near_minimum(c) == [(1, i - 1)]
 
 
-def test_unprune_trains_the_named_copy_as_the_range_would_have(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unprune_trains_the_named_copy_as_the_range_would_have() -> None:
     torch.set_num_threads(1)
     ctx = _tiny()
-    monkeypatch.setattr(lr_range, "PRUNE", ())
-    full = lr_range.first_pass(ctx)  # every copy trained to the end; then one next to the minimum "stopped"
+    full = lr_range.first_pass(ctx, prune=False)  # every copy trained to the end; then one by the minimum "stopped"
     i = int(np.nanargmin(lr_range._log_mean(full.val_losses, full.init_loss)))
     assert full.stopped is not None
     c = full.patched([], np.zeros(0), np.zeros(0))

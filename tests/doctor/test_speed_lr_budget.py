@@ -49,13 +49,12 @@ def test_fewer_steps_for_costly_models_never_below_the_floor() -> None:
     assert lr_range.range_steps(_ctx(100, huge)) == b.lr_min_steps
 
 
-def test_pruned_range_keeps_the_deciding_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pruned_range_keeps_the_deciding_copies() -> None:
     torch.set_num_threads(1)
     spec = parse_run({"data": {"name": "teacher-mlp", "args": {"n_train": 400, "n_test": 50, "classes": 3}},
                       "model": {"name": "mlp", "args": {"width": 16}}, "optim": {"epochs": 6, "batch_size": 50}})
     pruned = lr_range.first_pass(Context(spec, "default"))
-    monkeypatch.setattr(lr_range, "PRUNE", ())
-    full = lr_range.first_pass(Context(spec, "default"))
+    full = lr_range.first_pass(Context(spec, "default"), prune=False)
     assert pruned.stopped is not None and (pruned.stopped > 0).any() and full.stopped is not None
     assert not (full.stopped > 0).any()
     kept = pruned.stopped == 0
