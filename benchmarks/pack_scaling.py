@@ -19,10 +19,11 @@ Approaches:
 The float32 GEMM peak and ``torch.bmm`` at the pack's largest product are measured in the same run: the hidden layer
 (K, 100, w) @ (K, w, w) for the MLP, the second convolution as im2col (K, 100·10, 3c) @ (K, 3c, c) for the CNN.
 On a loaded machine two OpenMP threads can make small steps 10-20x slower (docs/performance.md): compare with
---threads 1.
+--threads 1; there ``--clock cpu`` times everything by this process's CPU time, which other processes' turns do not
+inflate (the table then quotes the load average).
 
     python benchmarks/pack_scaling.py --json pack.json --plot pack.png     # full grid (a few minutes, idle machine)
-    python benchmarks/pack_scaling.py --family cnn1d --threads 1 --plot docs/pack-scaling-conv.png   # conv path
+    python benchmarks/pack_scaling.py --family cnn1d --threads 1 --clock cpu --plot docs/pack-scaling-conv.png
     python benchmarks/pack_scaling.py --quick                              # smoke test, < 30 s
 """
 
@@ -33,6 +34,7 @@ import gc
 import itertools
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -47,6 +49,7 @@ from torch.utils.data import DataLoader, TensorDataset
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cnn_double_descent import notebook_cnn  # noqa: E402
+from conv_packs import gemm_peak as cpu_gemm_peak  # noqa: E402
 from double_descent import gemm_peak, notebook_setup  # noqa: E402
 
 from gaplab.engine.datacache import shared_pool  # noqa: E402
@@ -57,6 +60,8 @@ from gaplab.spec import RunSpec, parse_run  # noqa: E402
 DATA = {"name": "mnist1d", "args": {"num_samples": 1000, "train_split": 0.5}, "standardize": False}
 BATCH, STEPS_PER_EPOCH, WARMUP = 100, 5, 5
 COLORS = {"plain": "C0", "vmap": "C1", "fused": "C2", "conv": "C3"}
+# wall time (idle machine) or this process's CPU time (a shared one: other processes' turns are not counted)
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 Plain = tuple[nn.Module, torch.optim.Optimizer, DataLoader]
 
 
@@ -125,27 +130,27 @@ class StepTimer:
     Garbage collection is paused inside the window (as timeit does): one full collection over the objects torch's
     imports made takes ≈ 0.3 s, more than a whole small cell."""
 
-    def __init__(self, steps: int) -> None:
-        self.steps, self.done, self.seconds, self.threads, self._t = steps, 0, 0.0, 0, 0.0
+    def __init__(self, steps: int, clock: Callable[[], float]) -> None:
+        self.steps, self.clock, self.done, self.seconds, self.threads, self._t = steps, clock, 0, 0.0, 0, 0.0
 
     def tick(self) -> None:
         self.done += 1
         if self.done == WARMUP:
             self.threads = torch.get_num_threads()
             gc.disable()
-            self._t = time.perf_counter()
+            self._t = self.clock()
         elif self.done == WARMUP + self.steps:
-            self.seconds = time.perf_counter() - self._t
+            self.seconds = self.clock() - self._t
             gc.enable()
 
 
-def time_plain(fam: Family, width: int, models: int, steps: int) -> tuple[float, int]:
+def time_plain(fam: Family, width: int, models: int, steps: int, clock: Callable[[], float]) -> tuple[float, int]:
     """Seconds for ``steps`` optimizer steps of one notebook model (mean over ``models`` seeds), warm-up excluded."""
     ds = shared_pool(parse_run({"data": DATA}).data)
     total = 0.0
     for seed in range(models):
         model, opt, loader = fam.plain(width, ds.x_train, ds.y_train, seed)
-        timer = StepTimer(steps)
+        timer = StepTimer(steps, clock)
         epochs = itertools.chain.from_iterable(itertools.repeat(loader))  # a new shuffled pass each epoch
         try:
             for xb, yb in itertools.islice(epochs, WARMUP + steps):
@@ -159,11 +164,12 @@ def time_plain(fam: Family, width: int, models: int, steps: int) -> tuple[float,
     return total / models, timer.threads
 
 
-def time_pack(fam: Family, width: int, k: int, steps: int, path: str) -> tuple[float | None, int | None]:
+def time_pack(fam: Family, width: int, k: int, steps: int, path: str,
+              clock: Callable[[], float]) -> tuple[float | None, int | None]:
     """Seconds for ``steps`` optimizer steps of a pack of ``k`` models (seeds 0..k-1), warm-up excluded, and
     the threads the pack trained with (it picks its own: Pack.threads)."""
     pack = Pack([base_spec(fam, width, steps).replace(seed=i) for i in range(k)], path=path)
-    timer = StepTimer(steps)
+    timer = StepTimer(steps, clock)
     try:
         pack.fit(on_step=lambda epoch, step, losses: timer.tick())
     finally:
@@ -171,7 +177,8 @@ def time_pack(fam: Family, width: int, k: int, steps: int, path: str) -> tuple[f
     return timer.seconds, timer.threads
 
 
-def bmm_rate(k: int, dims: tuple[int, int, int], reps: int = 5, flops_per_rep: float = 2e8) -> float:
+def bmm_rate(k: int, dims: tuple[int, int, int], reps: int = 5, flops_per_rep: float = 2e8,
+             clock: Callable[[], float] = time.perf_counter) -> float:
     """GFLOP/s of torch.bmm at (k, m, n) @ (k, n, p), best of ``reps`` timings of about ``flops_per_rep`` each."""
     m, n, p = dims
     a, b = torch.randn(k, m, n), torch.randn(k, n, p)
@@ -180,10 +187,10 @@ def bmm_rate(k: int, dims: tuple[int, int, int], reps: int = 5, flops_per_rep: f
     torch.bmm(a, b)
     best = math.inf
     for _ in range(reps):
-        t = time.perf_counter()
+        t = clock()
         for _ in range(calls):
             torch.bmm(a, b)
-        best = min(best, time.perf_counter() - t)
+        best = min(best, clock() - t)
     return calls * flops / best / 1e9
 
 
@@ -196,24 +203,33 @@ def cell(fam: Family, width: int, k: int, approach: str, steps: int, seconds: fl
 
 
 def run(fam: Family, widths: list[int], ks: list[int], steps: int, threads: int, plain_models: int,
-        peak_n: int, bmm_flops: float = 2e8) -> dict[str, Any]:
+        peak_n: int, bmm_flops: float = 2e8, clock: str = "wall") -> dict[str, Any]:
     """Every cell of the grid, the GEMM peak and the bmm ceiling per width, as one JSON-able dict.
 
-    For the CNN, "width" is the channel count (the argument ``fam.arg``)."""
+    For the CNN, "width" is the channel count (the argument ``fam.arg``). With ``clock="cpu"`` every time (cells,
+    peak, bmm) is this process's CPU time and the peak is conv_packs' (1024³)."""
     torch.set_num_threads(threads)
     shared_pool(parse_run({"data": DATA}).data)  # generate (or load) the data before timing anything
-    out: dict[str, Any] = {"family": fam.model, "threads": threads, "steps": steps, "warmup": WARMUP, "batch": BATCH,
-                           "plain_models": plain_models, "peak_gflops": gemm_peak(peak_n), "peak_n": peak_n,
+    tick = CLOCKS[clock]
+    if clock == "cpu":
+        peak, peak_n = cpu_gemm_peak(), 1024
+    else:
+        peak = gemm_peak(peak_n)
+    out: dict[str, Any] = {"family": fam.model, "clock": clock, "load_average": [os.getloadavg()[0]],
+                           "threads": threads, "steps": steps, "warmup": WARMUP, "batch": BATCH,
+                           "plain_models": plain_models, "peak_gflops": peak, "peak_n": peak_n,
                            "bmm_k": max(ks), "bmm_gflops": {}, "cells": []}
     for w in widths:
-        out["bmm_gflops"][str(w)] = bmm_rate(max(ks), fam.bmm_dims(w), flops_per_rep=bmm_flops)
-        plain, plain_threads = time_plain(fam, w, plain_models, steps)  # one model's; K models take K times as long
+        out["bmm_gflops"][str(w)] = bmm_rate(max(ks), fam.bmm_dims(w), flops_per_rep=bmm_flops, clock=tick)
+        # one model's time; K models take K times as long
+        plain, plain_threads = time_plain(fam, w, plain_models, steps, tick)
         for k in ks:
             row = [cell(fam, w, k, "plain", steps, k * plain, plain_threads)]
-            row += [cell(fam, w, k, p, steps, *time_pack(fam, w, k, steps, p)) for p in fam.approaches[1:]]
+            row += [cell(fam, w, k, p, steps, *time_pack(fam, w, k, steps, p, tick)) for p in fam.approaches[1:]]
             out["cells"] += row
             sys.stderr.write(f"{fam.arg} {w:4d} K {k:4d}: " + "  ".join(
                 f"{c['approach']} {_num(c['gflops'])} GFLOP/s" for c in row) + "\n")
+    out["load_average"].append(os.getloadavg()[0])
     return out
 
 
@@ -227,12 +243,16 @@ def markdown(fam: Family, res: dict[str, Any]) -> str:
     bmm = ", ".join(f"{fam.arg[0]}={w}: {v:.1f}" for w, v in res["bmm_gflops"].items())
     shape = fam.bmm.format(k=res["bmm_k"], batch=res["batch"])
     approaches = fam.approaches
+    cpu = res.get("clock") == "cpu"
     lines = [f"float32 GEMM peak ({res['peak_n']}³, {res['threads']} threads): {res['peak_gflops']:.1f} GFLOP/s; "
              f"torch.bmm at {shape}: {bmm} GFLOP/s",
              f"{res['steps']} optimizer steps timed per cell after {res['warmup']} warm-up steps, batch {res['batch']};"
              " useful GFLOP/s = 6 × batch × forward multiply-adds, summed over the K models",
              f"plain loop: {res['plain_models']} model(s) per {fam.unit} timed and scaled by K (models run "
-             "one after another, so its throughput does not depend on K)", "",
+             "one after another, so its throughput does not depend on K)",
+             *([f"times are this process's CPU seconds (a shared machine: load average "
+                f"{' → '.join(f'{v:.1f}' for v in res['load_average'])} on {os.cpu_count()} cores, start → end)"]
+               if cpu else []), "",
              f"| {fam.arg} | K | " + " | ".join(f"{a} GFLOP/s" for a in approaches) + " | "
              + " | ".join(f"{a} steps/s" for a in approaches) + " | threads " + "/".join(approaches) + " |",
              "|---:|---:|" + "---:|" * (2 * len(approaches) + 1)]
@@ -289,6 +309,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--quick", action="store_true",
                     help="a small grid (" + "; ".join(f"{n} {f.quick}" for n, f in FAMILIES.items())
                     + ", < 30 s), for a smoke test")
+    ap.add_argument("--clock", choices=list(CLOCKS), default="wall",
+                    help="time cells, peak and bmm by wall time (default; an idle machine) or by this process's CPU "
+                         "time (a shared machine; with one thread it is the wall time of an idle one)")
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     ap.add_argument("--plot", help="also draw the figure to this PNG file")
     args = ap.parse_args(argv)
@@ -299,7 +322,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     grid = {**(fam.quick if args.quick else fam.full),
             **{k: v for k, v in vars(args).items() if k in fam.full and v is not None}}
     res = run(fam, grid["widths"], grid["ks"], grid["steps"], args.threads, grid["plain_models"], grid["peak_n"],
-              grid["bmm_flops"])
+              grid["bmm_flops"], args.clock)
     print(markdown(fam, res))
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=1))

@@ -47,11 +47,13 @@ def test_cnn1d_grid_times_the_conv_path(tmp_path: Path, capsys: pytest.CaptureFi
     threads = torch.get_num_threads()
     try:
         pack_scaling.main(["--family", "cnn1d", "--quick", "--channels", "2", "--ks", "1", "2", "--steps", "2",
-                           "--threads", "1", "--json", str(tmp_path / "c.json"), "--plot", str(tmp_path / "c.png")])
+                           "--threads", "1", "--clock", "cpu", "--json", str(tmp_path / "c.json"),
+                           "--plot", str(tmp_path / "c.png")])
     finally:
         torch.set_num_threads(threads)
     res = json.loads((tmp_path / "c.json").read_text())
-    assert res["family"] == "cnn1d" and res["bmm_gflops"]["2"] > 0
+    assert res["family"] == "cnn1d" and res["clock"] == "cpu" and res["bmm_gflops"]["2"] > 0
+    assert res["peak_n"] == 1024 and len(res["load_average"]) == 2
     cells = {(c["k"], c["approach"]): c for c in res["cells"]}
     assert set(cells) == {(k, a) for k in (1, 2) for a in ("plain", "vmap", "conv")}
     # the CNN's multiply-adds at 2 channels: convolutions 19·2·1·5 + 10·2·2·3 + 5·2·2·3, head 5·2·10
@@ -65,4 +67,5 @@ def test_cnn1d_grid_times_the_conv_path(tmp_path: Path, capsys: pytest.CaptureFi
         assert c["gflops"] == pytest.approx(c["steps_per_s"] * 6 * 100 * macs / 1e9)
     table = capsys.readouterr().out
     assert "| channels | K | plain GFLOP/s | vmap GFLOP/s | conv GFLOP/s |" in table and "n/a" not in table
+    assert "times are this process's CPU seconds" in table
     assert (tmp_path / "c.png").stat().st_size > 10_000
