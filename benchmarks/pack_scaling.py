@@ -307,8 +307,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     help=f"plain-loop models timed per width, scaled by K (default {full['mlp']['plain_models']})")
     ap.add_argument("--threads", type=int, default=2, help="torch threads (a pack may use fewer: Pack.threads)")
     ap.add_argument("--quick", action="store_true",
-                    help="a small grid (" + "; ".join(f"{n} {f.quick}" for n, f in FAMILIES.items())
-                    + ", < 30 s), for a smoke test")
+                    help="a small grid (" + "; ".join(f"{n} {f.quick['widths']}" for n, f in FAMILIES.items())
+                    + f"; K {FAMILIES['mlp'].quick['ks']}, {FAMILIES['mlp'].quick['steps']} steps, < 30 s), "
+                    "for a smoke test")
     ap.add_argument("--clock", choices=list(CLOCKS), default="wall",
                     help="time cells, peak and bmm by wall time (default; an idle machine) or by this process's CPU "
                          "time (a shared machine; with one thread it is the wall time of an idle one)")
