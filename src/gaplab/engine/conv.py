@@ -81,11 +81,19 @@ def _weight_matrix(w: torch.Tensor) -> torch.Tensor:
     return w.movedim(2, -1).reshape(w.shape[0], w.shape[1], -1)
 
 
+# MKL's bmm runs 3-9x slower when a product's output rows are narrower than this (K models, batch 100, one thread,
+# 2-10 output channels: benchmarks/conv_packs.py), and about as fast either way from 16 channels on
+NARROW = 16
+
+
 def _weight_grad(col: torch.Tensor, dz: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """d loss / d weight (K, out, C, *k) from the columns (K, M, ∏k·C) and output gradients (K, M, out).
 
-    As colᵀ·dz (K, ∏k·C, out), transposed after: the same product as dzᵀ·col but 3-5× faster in MKL's bmm here."""
+    As colᵀ·dz (K, ∏k·C, out), transposed after (3-5× faster than dzᵀ·col in MKL's bmm from 16 channels on), or as
+    dzᵀ·col (K, out, ∏k·C) when ``out`` is narrow and the columns wider (then 2-4× faster)."""
     k, out, ch, *ks = shape
+    if out < NARROW and out < col.shape[2]:
+        return torch.bmm(dz.transpose(1, 2), col).view(k, out, *ks, ch).movedim(-1, 2)
     return torch.bmm(col.transpose(1, 2), dz).view(k, *ks, ch, out).movedim(-1, 1).movedim(-1, 2)
 
 
@@ -190,7 +198,12 @@ class ConvNet:
     def _conv(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Conv, saved: list | None) -> torch.Tensor:
         k, b = a.shape[0], a.shape[1]
         col, wm = _im2col(a, st), _weight_matrix(p[st.weight])
-        if st.bias is None:
+        if wm.shape[1] < NARROW:  # few output channels: as wm·colᵀ (K, out, M), then copied channels-last (a
+            # strided activation made the ReLU's backward 3x slower)
+            bias_t = None if st.bias is None else p[st.bias].unsqueeze(2)
+            z = (torch.bmm(wm, col.transpose(1, 2)) if bias_t is None
+                 else torch.baddbmm(bias_t, wm, col.transpose(1, 2))).transpose(1, 2).contiguous()
+        elif st.bias is None:
             z = torch.bmm(col, wm.transpose(1, 2))
         else:
             z = torch.baddbmm(p[st.bias].unsqueeze(1), col, wm.transpose(1, 2))
