@@ -492,7 +492,9 @@ class GroupedConvNet(ConvNet):
     convolution (PyTorch's kernels, backward by ``convolution_backward``), pools PyTorch's max pool over all K·C
     channels at once."""
 
-    CHUNK_BYTES = 4 << 20
+    # with freed memory reused (engine.memory), 16 MB chunks beat 4 MB ones: 14 digits CNNs at 32 channels 171 -> 150
+    # ms per step, at 8 channels 38 -> 34 ms (one thread; 64 MB: the same as 16)
+    CHUNK_BYTES = 16 << 20
     SHARED_GEMM = True
 
     def __init__(self, plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> None:
