@@ -3,7 +3,7 @@ plain loop, a vmap pack and the conv path (engine.conv).
 
 Two tables, measured in one run (same process, same load; the machine's load average is printed — quote ratios):
 1. per conv layer shape, forward + backward of K models as im2col + ``bmm`` (what engine.conv does in 1-D) against one
-   grouped convolution (``groups = K``, autograd backward; what it does in 2-D);
+   grouped convolution (``groups = K``, autograd backward; what it does in 2-D, on channels-last tensors);
 2. per channel count, a whole SGD step (momentum 0.9, batch 100): K ``nn.Module``s one after another with
    ``torch.optim.SGD`` (the plain loop), a pack on the vmap path, a pack on the conv path — and the conv path's useful
    GFLOP/s against the float32 GEMM peak measured here.
@@ -97,10 +97,11 @@ def layer_table(channels: list[int], channels_2d: list[int], k: int, repeats: in
             _col2im(torch.bmm(dz, wm), c, BATCH, spatial)
 
         conv = F.conv1d if len(spatial) == 1 else F.conv2d
-        xg = torch.randn(BATCH, k * c_in, *spatial, requires_grad=True)
-        wg = w.reshape(k * ch, c_in, *c.kernel).clone().requires_grad_(True)
+        fmt = torch.channels_last if len(spatial) == 2 else torch.contiguous_format  # as engine.conv keeps 2-D
+        xg = torch.randn(BATCH, k * c_in, *spatial).contiguous(memory_format=fmt).requires_grad_(True)
+        wg = w.reshape(k * ch, c_in, *c.kernel).contiguous(memory_format=fmt).requires_grad_(True)
         bg = b.reshape(-1).clone().requires_grad_(True)
-        gout = torch.randn(BATCH, k * ch, *outs)
+        gout = torch.randn(BATCH, k * ch, *outs).contiguous(memory_format=fmt)
 
         def grouped(xg=xg, wg=wg, bg=bg, gout=gout, c=c, conv=conv) -> None:
             out = conv(xg, wg, bg, stride=c.stride, padding=c.padding, groups=k)

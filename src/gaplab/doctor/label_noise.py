@@ -10,7 +10,7 @@ import torch
 
 from gaplab.doctor import reference_net
 from gaplab.doctor.context import Context, LabelNoiseFound
-from gaplab.doctor.folds import averaged_over_epochs
+from gaplab.doctor.folds import averaged_over_epochs, held_out
 from gaplab.doctor.linear import out_of_fold_proba
 from gaplab.doctor.result import PASS, WARN, Finding
 from gaplab.engine import Pack
@@ -51,9 +51,8 @@ def fold_probabilities(ctx: Context) -> FoldProbs:
     spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs, "reg.early_stopping": None})
     pack = Pack([spec] * k, train_idx=[idx[fold != i] for i in range(k)])
     x = ctx.pool.x_train[idx]
-    rows = torch.arange(len(idx))
     last, averaged = averaged_over_epochs(ctx, pack, f"label noise ({k} folds)",
-                                          lambda: torch.softmax(pack.logits(x), -1)[fold, rows])
+                                          lambda: held_out(pack, x, fold, ctx.k))
     return FoldProbs(idx, last, averaged)
 
 

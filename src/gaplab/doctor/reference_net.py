@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.folds import averaged_over_epochs
+from gaplab.doctor.folds import averaged_over_epochs, held_out
 from gaplab.engine import Pack
 from gaplab.spec import RunSpec
 
@@ -58,14 +58,4 @@ def fold_probabilities(ctx: Context, fold: torch.Tensor, keep: torch.Tensor | No
     spec = spec_for(ctx, max(len(t) for t in train))
     pack = Pack([spec] * k, train_idx=train)
     x = ctx.pool.x_train[idx]
-    parts = [torch.nonzero(fold == i).flatten() for i in range(k)]
-
-    def predict() -> torch.Tensor:
-        # each model on its own fold only (a quarter of the evaluation's cost); one stacked row of the pack's
-        # weights is that model (cnn1d keeps no buffers such as batch-norm statistics)
-        out = torch.zeros(len(idx), ctx.k)
-        for i, p in enumerate(parts):
-            out[p] = torch.softmax(pack.net.forward(pack.flat[i:i + 1], x[p])[0], -1)
-        return out
-
-    return averaged_over_epochs(ctx, pack, label, predict)[1]
+    return averaged_over_epochs(ctx, pack, label, lambda: held_out(pack, x, fold, ctx.k))[1]

@@ -37,6 +37,7 @@ from gaplab.engine.convplan import (
 from gaplab.engine.flat import FlatLayout
 from gaplab.engine.fused import act_backward, activate
 from gaplab.engine.losses import data_loss_and_grad
+from gaplab.engine.memory import keep_freed_memory
 from gaplab.phases import phase
 from gaplab.spec import RunSpec
 
@@ -81,11 +82,19 @@ def _weight_matrix(w: torch.Tensor) -> torch.Tensor:
     return w.movedim(2, -1).reshape(w.shape[0], w.shape[1], -1)
 
 
+# MKL's bmm runs 3-9x slower when a product's output rows are narrower than this (K models, batch 100, one thread,
+# 2-10 output channels: benchmarks/conv_packs.py), and about as fast either way from 16 channels on
+NARROW = 16
+
+
 def _weight_grad(col: torch.Tensor, dz: torch.Tensor, shape: torch.Size) -> torch.Tensor:
     """d loss / d weight (K, out, C, *k) from the columns (K, M, ∏k·C) and output gradients (K, M, out).
 
-    As colᵀ·dz (K, ∏k·C, out), transposed after: the same product as dzᵀ·col but 3-5× faster in MKL's bmm here."""
+    As colᵀ·dz (K, ∏k·C, out), transposed after (3-5× faster than dzᵀ·col in MKL's bmm from 16 channels on), or as
+    dzᵀ·col (K, out, ∏k·C) when ``out`` is narrow and the columns wider (then 2-4× faster)."""
     k, out, ch, *ks = shape
+    if out < NARROW and out < col.shape[2]:
+        return torch.bmm(dz.transpose(1, 2), col).view(k, out, *ks, ch).movedim(-1, 2)
     return torch.bmm(col.transpose(1, 2), dz).view(k, *ks, ch, out).movedim(-1, 1).movedim(-1, 2)
 
 
@@ -190,7 +199,12 @@ class ConvNet:
     def _conv(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Conv, saved: list | None) -> torch.Tensor:
         k, b = a.shape[0], a.shape[1]
         col, wm = _im2col(a, st), _weight_matrix(p[st.weight])
-        if st.bias is None:
+        if wm.shape[1] < NARROW:  # few output channels: as wm·colᵀ (K, out, M), then copied channels-last (a
+            # strided activation made the ReLU's backward 3x slower)
+            bias_t = None if st.bias is None else p[st.bias].unsqueeze(2)
+            z = (torch.bmm(wm, col.transpose(1, 2)) if bias_t is None
+                 else torch.baddbmm(bias_t, wm, col.transpose(1, 2))).transpose(1, 2).contiguous()
+        elif st.bias is None:
             z = torch.bmm(col, wm.transpose(1, 2))
         else:
             z = torch.baddbmm(p[st.bias].unsqueeze(1), col, wm.transpose(1, 2))
@@ -468,11 +482,20 @@ class ConvNet:
         return loss
 
 
-class GroupedConvNet(ConvNet):
-    """A 2-D ConvPlan with activations (B, K·C, H, W): each convolution one ``groups = K`` convolution (PyTorch's
-    kernels, backward by ``convolution_backward``), pools PyTorch's max pool over all K·C channels at once."""
+# 2-D activations and filters are kept channels-last: oneDNN's grouped convolution then runs 1.5-2x faster forward and
+# backward at 32 channels, 4x at the first layer's one input channel (benchmarks/conv_packs.py, one thread)
+CL = torch.channels_last
 
-    CHUNK_BYTES = 4 << 20
+
+class GroupedConvNet(ConvNet):
+    """A 2-D ConvPlan with activations (B, K·C, H, W) in channels-last memory: each convolution one ``groups = K``
+    convolution (PyTorch's kernels, backward by ``convolution_backward``), pools PyTorch's max pool over all K·C
+    channels at once."""
+
+    # with freed memory reused (engine.memory), 16 MB chunks beat 4 MB ones: 14 digits CNNs at 32 channels 171 -> 150
+    # ms per step, at 8 channels 38 -> 34 ms (one thread; 64 MB: the same as 16)
+    CHUNK_BYTES = 16 << 20
+    SHARED_GEMM = True
 
     def __init__(self, plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> None:
         super().__init__(plan, layout, buffers)
@@ -480,7 +503,8 @@ class GroupedConvNet(ConvNet):
 
     def _input(self, x: torch.Tensor) -> torch.Tensor:
         k, b = x.shape[0], x.shape[1]
-        return x.reshape(k, b, *self.plan.in_shape).transpose(0, 1).reshape(b, -1, *self.plan.in_shape[1:])
+        a = x.reshape(k, b, *self.plan.in_shape).transpose(0, 1).reshape(b, -1, *self.plan.in_shape[1:])
+        return a.contiguous(memory_format=CL)
 
     def _cm(self, a: torch.Tensor, k: int) -> torch.Tensor:
         return a.reshape(a.shape[0], k, -1, *a.shape[2:]).transpose(0, 1)
@@ -490,15 +514,26 @@ class GroupedConvNet(ConvNet):
 
     def _first_shared(self, p: dict[str, torch.Tensor], x: torch.Tensor, first: Conv) -> torch.Tensor:
         w = p[first.weight]
+        if w.shape[2] == 1 and self.SHARED_GEMM:
+            # one input channel: im2col + one GEMM for all K models' filters, whose (N·H·W, K·C) output is already
+            # the channels-last layout; oneDNN ran this convolution 3-8x slower at 4-14 digits CNNs (one thread)
+            h = x.reshape(x.shape[0], *self.plan.in_shape).movedim(1, -1)  # (N, H, W, 1)
+            wm = _weight_matrix(w).reshape(-1, math.prod(first.kernel))
+            col = _im2col(h, first)
+            z = torch.mm(col, wm.t()) if first.bias is None else torch.addmm(p[first.bias].reshape(-1), col, wm.t())
+            return z.view(x.shape[0], *out_shape(h.shape[1:-1], first), -1).permute(0, 3, 1, 2)
         # shared inputs: one ungrouped convolution with all K models' filters stacked
-        return F.conv2d(x.reshape(x.shape[0], *self.plan.in_shape), w.reshape(-1, *w.shape[2:]),
-                        None if first.bias is None else p[first.bias].reshape(-1), first.stride, first.padding)
+        return F.conv2d(x.reshape(x.shape[0], *self.plan.in_shape).contiguous(memory_format=CL),
+                        w.reshape(-1, *w.shape[2:]).contiguous(memory_format=CL),
+                        None if first.bias is None else p[first.bias].reshape(-1), first.stride,
+                        first.padding).contiguous(memory_format=CL)
 
     def _conv(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Conv, saved: list | None) -> torch.Tensor:
         w = p[st.weight]
         k = w.shape[0]
-        wg = w.reshape(-1, *w.shape[2:])
+        wg = w.reshape(-1, *w.shape[2:]).contiguous(memory_format=CL)
         z = F.conv2d(a, wg, None if st.bias is None else p[st.bias].reshape(-1), st.stride, st.padding, groups=k)
+        z = z.contiguous(memory_format=CL)  # on one input channel oneDNN answers channel-major
         if saved is not None:
             saved.append((a, wg))
         return z
@@ -541,10 +576,11 @@ class GroupedConvNet(ConvNet):
         b = shape[0]
         if self.plan.reduce == "avg":
             n = shape[2] * shape[3]
-            return (df / n).transpose(0, 1).reshape(b, -1, 1, 1).expand(shape)
-        return df.transpose(0, 1).reshape(shape)
+            return (df / n).transpose(0, 1).reshape(b, -1, 1, 1).expand(shape).contiguous(memory_format=CL)
+        return df.transpose(0, 1).reshape(shape).contiguous(memory_format=CL)
 
 
 def conv_net(plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> ConvNet:
     """The conv net of a plan: im2col + bmm for 1-D convolutions, grouped convolutions for 2-D ones."""
+    keep_freed_memory()  # a conv step's large tensors reused, not faulted in afresh: 10-25 % of a step (engine.memory)
     return (GroupedConvNet if plan.dims == 2 else ConvNet)(plan, layout, buffers)
