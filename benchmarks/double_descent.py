@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from gaplab.engine.datacache import shared_pool
 from gaplab.engine.executor import run_local, side_by_side
-from gaplab.engine.planning import plan_packs
+from gaplab.engine.planning import balanced, plan_packs
 from gaplab.spec import parse_run
 
 WIDTHS = [int(w) for w in np.unique(np.geomspace(2, 300, 20, dtype=int))]
@@ -125,7 +125,7 @@ def main() -> None:
           f"{peak:.1f} GFLOP/s")
     gf_a = flops / t_a / 1e9
     print(f"(a) notebook loop: {t_a:8.1f} s   ({gf_a:.1f} GFLOP/s, {gf_a / peak:.0%} of peak)")
-    at_once = side_by_side(plan_packs(specs))
+    at_once = min(side_by_side(specs), len(balanced(plan_packs(specs), side_by_side(specs))))
     for workers, t_b in times.items():
         how = f"{workers} worker processes" if workers > 1 else f"1 process, {at_once} packs side by side"
         print(f"(b) gaplab, {how}: {t_b:8.1f} s   speed-up (a)/(b) {t_a / t_b:5.1f}x   "
