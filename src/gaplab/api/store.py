@@ -40,7 +40,7 @@ class Store:
     >>> store.groups()
       group   kind  runs  done  diverged  failed
     0    lr  sweep     2     2         0       0
-    >>> store.runs(group="lr")[["optim.lr", "status"]]
+    >>> store.runs(group="lr").sort_values("optim.lr", ignore_index=True)[["optim.lr", "status"]]
        optim.lr status
     0      0.01   done
     1      0.10   done
