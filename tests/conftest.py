@@ -3,11 +3,21 @@
 Tests that share state run on one worker, as a group (``--dist loadgroup``): the study tests share one session store
 of quick verdicts (tests/studies/conftest.py), and the Ray and process-lifecycle tests start and kill clusters
 and process trees that must not overlap another such test.
+
+Each worker trains on one torch thread, and so does every ``gaplab`` it starts (``GAPLAB_THREADS``): two workers
+on two cores already fill the machine, and a second thread per worker (the CLI's default, and the trigger for packs
+side by side) would put four busy threads on two cores. Tests of thread behaviour set their own counts.
 """
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
+
+os.environ.setdefault("GAPLAB_THREADS", "1")
+torch.set_num_threads(1)
 
 GROUPS = {"studies": ("tests/studies/",),
           "processes": ("tests/core/test_ray_cluster.py", "tests/core/test_worker_lifecycle.py")}
