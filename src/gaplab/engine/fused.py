@@ -156,10 +156,11 @@ class FusedNet:
         self.plan, self.layout, self.buffers = plan, layout, buffers
         self.dropout_on = dropout_on
 
-    def _mask(self, prefix: str | None, shape: tuple[int, ...], counter: torch.Tensor) -> torch.Tensor | None:
+    def _mask(self, prefix: str | None, shape: tuple[int, ...], counter: torch.Tensor | None) -> torch.Tensor | None:
         """Model k's inverted-dropout keep mask (0/1) for a site, or None when no model drops out."""
         if prefix is None or not self.dropout_on:
             return None
+        assert counter is not None, "a pack with dropout passes each model's step counter"
         with phase("dropout masks"):
             u = rng.uniform_stacked(self.buffers[f"{prefix}.key"], counter, shape[1:])
             return u >= self.buffers[f"{prefix}.p"].view(-1, *([1] * (len(shape) - 1)))
@@ -201,9 +202,10 @@ class FusedNet:
 
     @torch.no_grad()
     def loss_and_grad(self, flat: torch.Tensor, grad: torch.Tensor, x: torch.Tensor, target: torch.Tensor,
-                      w: torch.Tensor, kind: str, counter: torch.Tensor) -> torch.Tensor:
+                      w: torch.Tensor, kind: str, counter: torch.Tensor | None) -> torch.Tensor:
         """One training forward + backward on inputs ``x`` (K, B, ...); writes d loss / d params into ``grad``
-        (K, P) and returns the per-model data losses (K,)."""
+        (K, P) and returns the per-model data losses (K,). ``counter`` (K,) keys the dropout masks (None: no model
+        drops out)."""
         p, g = self.layout.views(flat), self.layout.views(grad)
         with phase("forward"):
             loss, dz_t, h, saved = self._forward_train(p, x, target, w, kind, counter)
@@ -212,7 +214,8 @@ class FusedNet:
         return loss
 
     def _forward_train(self, p: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor, w: torch.Tensor,
-                       kind: str, counter: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
+                       kind: str, counter: torch.Tensor | None
+                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
         """Training forward to the loss: (losses, d loss / d head output (K, C, B), head input, per-layer saves)."""
         plan = self.plan
         h = x.flatten(2)
@@ -240,7 +243,7 @@ class FusedNet:
         plan = self.plan
         head = plan.layers[-1]
         g[head.weight].copy_(torch.bmm(dz_t, h))
-        g[head.bias].copy_(dz_t.sum(2))
+        torch.sum(dz_t, 2, out=g[head.bias])
         if not saved:
             return
         dh = torch.bmm(dz_t.transpose(1, 2), p[head.weight])
@@ -254,7 +257,7 @@ class FusedNet:
                 da = dh / self._kept_share(layer.drop, dh.dim()) * keep.to(dh.dtype)
             dz = act_backward(da, z, a, layer.act)
             g[layer.weight].copy_(torch.bmm(dz.transpose(1, 2), h_in))
-            g[layer.bias].copy_(dz.sum(1))
+            torch.sum(dz, 1, out=g[layer.bias])
             if i > 0:
                 dh_in = torch.bmm(dz, p[layer.weight])
                 dh = dh_in + dh if layer.residual else dh_in

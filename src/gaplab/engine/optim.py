@@ -29,6 +29,7 @@ class BatchedOptimizer:
         self.use_decay = hyper.uses("weight_decay")
         names = ("buf",) if self.kind == "sgd" and self.use_momentum else ("m", "v") if self.kind == "adam" else ()
         self.state: dict[str, torch.Tensor] = {n: torch.zeros_like(flat) for n in names}
+        self._lr: tuple[torch.Tensor, int, float, torch.Tensor] | None = None  # (rates, their version, factor, column)
 
     @torch.no_grad()
     def step(self, g: torch.Tensor, lr_scale: float, active: torch.Tensor | None) -> None:
@@ -47,7 +48,7 @@ class BatchedOptimizer:
 
     def _update(self, g: torch.Tensor, lr_scale: float) -> None:
         p, h = self.flat, self.h
-        lr = (h.lr * lr_scale).unsqueeze(1)
+        lr = self._lr_column(lr_scale)
         if self.use_decay:
             p.mul_(1 - lr * h.weight_decay.unsqueeze(1))
         if self.kind == "sgd":
@@ -70,6 +71,15 @@ class BatchedOptimizer:
         v.mul_(b2).addcmul_(g, g * (1 - b2))
         denom = (v.sqrt() / bias2_sqrt).add_(h.eps.unsqueeze(1))
         p.sub_(step_size * m / denom)
+
+    def _lr_column(self, lr_scale: float) -> torch.Tensor:
+        """(K, 1) learning rates times the schedule's factor, made again only when the factor or the rates change
+        (once per epoch at most)."""
+        lr = self.h.lr
+        key = (lr, lr._version, lr_scale)
+        if self._lr is None or self._lr[0] is not lr or self._lr[1:3] != key[1:]:
+            self._lr = (*key, (lr * lr_scale).unsqueeze(1))
+        return self._lr[3]
 
     def select(self, keep: torch.Tensor, flat: torch.Tensor) -> None:
         """Keep only the models at ``keep``; ``flat`` is the pack's new (compacted) parameter table."""

@@ -15,6 +15,7 @@ penalties' gradients, clip, mark diverged models, update.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -113,6 +114,21 @@ def _stacked(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int
     return base, params, buffers, narrow
 
 
+class AnyOf:
+    """``bool(mask.any())`` of a (K,) bool tensor, read again only after the tensor changed: a step asks whether any
+    model stopped or diverged, and the answer (one op and a device sync) changes a few times per run at most."""
+
+    def __init__(self) -> None:
+        self._seen: tuple[torch.Tensor, int] | None = None  # the tensor itself is held: its id is never reused
+        self._any = False
+
+    def any(self, mask: torch.Tensor) -> bool:
+        seen = self._seen
+        if seen is None or seen[0] is not mask or seen[1] != mask._version:
+            self._seen, self._any = (mask, mask._version), bool(mask.any())
+        return self._any
+
+
 class Pack:
     """K models of one architecture trained together on one shared data pool."""
 
@@ -142,6 +158,7 @@ class Pack:
         self.buffers = {n: b.to(dev) for n, b in buffers.items()}
         self.hyper = h = Hyper(self.specs, dev)
         self.net, self.path, self.path_reason = self._choose_net(path)
+        self._stopped, self._diverged = AnyOf(), AnyOf()
         self.opt = BatchedOptimizer(self.flat, s0.optim.name, h, s0.optim.nesterov)
         self.stop = StopState(self.specs, self.flat, h)
         self.pen_names = penalized(self.base, s0.reg.penalize_bias, s0.reg.penalize_norm)
@@ -229,30 +246,39 @@ class Pack:
             xb, yt, _ = aug.cutmix(xb, yt, h.mix_alpha, gens)
         return xb, yt
 
-    def step(self, idx: torch.Tensor, w: torch.Tensor, active: torch.Tensor, epoch: int, step: int,
-             lr_scale: float, steps: torch.Tensor) -> torch.Tensor:
+    def step(self, idx: torch.Tensor, w: torch.Tensor, active: torch.Tensor | None, epoch: int, step: int,
+             lr_scale: float, steps: torch.Tensor,
+             batch: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """One optimizer step on batch indices ``idx`` (K, B) with sample weights ``w``; returns the data losses.
 
-        ``steps`` (K,) is each model's own steps per epoch (``epoch_batches``): its dropout counter is
-        epoch · steps + step, so its masks do not depend on pack-mates with more steps per epoch."""
+        ``active`` (K,) marks the models that step (None: every model). ``steps`` (K,) is each model's own steps
+        per epoch (``epoch_batches``): its dropout counter is epoch · steps + step, so its masks do not depend on
+        pack-mates with more steps per epoch. ``batch``: the inputs and labels at ``idx``, when already gathered
+        (``PackData.epoch``)."""
         with phase("data gather"):
-            xb, yb = self.data.batch(idx)
+            xb, yb = self.data.batch(idx) if batch is None else batch
             yt = self._targets(yb)
         if self.use_aug:
             with phase("augment"):
                 xb, yt = self._augment(xb, yt, epoch, step)
-        g = self.grad
-        counter = epoch * steps + step
-        loss = self.net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, counter)
+        g, net = self.grad, self.net
+        if isinstance(net, FusedNet) and not net.dropout_on:  # the counter only keys dropout masks
+            loss = net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, None)
+        else:
+            loss = net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, epoch * steps + step)
         with phase("optimizer"), torch.no_grad():
             add_penalty_grads_(g, self.flat, self.c_l2, self.c_l1)
             if self.hyper.uses("clip"):
                 # torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6), capped at 1
                 norm = g.pow(2).sum(1).sqrt()
                 g.mul_((self.hyper.clip / (norm + 1e-6)).clamp(max=1.0).unsqueeze(1))
-            self.stop.mark_diverged(~torch.isfinite(loss), epoch)
-            act = active & ~self.stop.diverged
-            self.opt.step(g, lr_scale, None if bool(act.all()) else act)
+            # the losses' sum is finite when every loss is (one op and sync per step instead of isfinite's five);
+            # when it is not, an overflow or a diverged model: the per-model test decides
+            if not math.isfinite(float(loss.sum())):
+                self.stop.mark_diverged(~torch.isfinite(loss), epoch)
+            if self._diverged.any(self.stop.diverged):
+                active = ~self.stop.diverged if active is None else active & ~self.stop.diverged
+            self.opt.step(g, lr_scale, None if active is None or bool(active.all()) else active)
         self._evaluated = None
         return loss
 
@@ -429,11 +455,16 @@ class Pack:
         keys = [rng.derive_key(s.seed, SHUFFLE, epoch) for s in self.specs]
         idx, w, steps = (t.to(self.device) for t in epoch_batches(self.data.train_idx, o.batch_size, keys))
         lr_scale = schedule_factor(o.schedule, epoch, o.epochs, o.step_size, o.gamma)
+        every = int(steps.min())  # steps every model takes this epoch, unless it stops
+        gathered = self.data.epoch(idx)
         for st in range(idx.shape[1]):
-            active = (steps > st) & ~self.stop.stopped
-            if not bool(active.any()):
-                break
-            losses = self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale, steps)
+            active: torch.Tensor | None = None
+            if st >= every or self._stopped.any(self.stop.stopped):
+                active = (steps > st) & ~self.stop.stopped
+                if not bool(active.any()):
+                    break
+            batch = None if gathered is None else (gathered[0][st], gathered[1][st])
+            losses = self.step(idx[:, st], w[:, st], active, epoch, st, lr_scale, steps, batch)
             if on_step is not None:
                 on_step(epoch, st, losses)
 

@@ -10,6 +10,8 @@ from gaplab.data import Dataset, Prepared
 from gaplab.engine.datacache import prepared_for
 from gaplab.spec import RunSpec
 
+EPOCH_BYTES = 64 * 2**20  # an epoch's inputs gathered at once (PackData.epoch) up to this size
+
 
 class PackData:
     """The pool's tensors and per-model (K, N) tables: labels (noisy/random ones included), train/val masks,
@@ -64,6 +66,23 @@ class PackData:
         y = torch.gather(self.labels, 1, idx) if self.classification else self.true_labels[idx]
         k, b = idx.shape
         return self.x_pool.index_select(0, idx.reshape(-1)).view(k, b, *self.x_pool.shape[1:]), y
+
+    def epoch(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Every batch of an epoch at once for index tables ``idx`` (K, S, B): inputs (S, K, B, ...) and labels
+        (S, K, B), step-major so each step's batch is one contiguous block; None when that would take more than
+        ``EPOCH_BYTES`` (then ``batch`` gathers step by step). One gather per epoch instead of one per step: a
+        small pack's step is short enough that the per-step gathers were a tenth of it."""
+        k, s, b = idx.shape
+        row = self.x_pool[0].numel() * self.x_pool.element_size()
+        if k * s * b * row > EPOCH_BYTES:
+            return None
+        by_step = idx.transpose(0, 1).reshape(s, k * b)
+        x = self.x_pool.index_select(0, by_step.reshape(-1)).view(s, k, b, *self.x_pool.shape[1:])
+        if self.classification:
+            y = torch.gather(self.labels, 1, idx.reshape(k, s * b)).view(k, s, b).transpose(0, 1).contiguous()
+        else:
+            y = self.true_labels[by_step].view(s, k, b, *self.true_labels.shape[1:])
+        return x, y
 
     def select(self, keep: torch.Tensor) -> None:
         """Keep only the models at indices ``keep`` (compaction)."""
