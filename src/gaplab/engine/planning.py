@@ -203,21 +203,20 @@ class Schedule:
 
 
 def schedule(specs: Iterable[RunSpec], workers: int | None = 1, max_pack: int = DEFAULT_MAX_PACK, *,
-             pending: Collection[str] | None = None, keys: dict[str, str] | None = None,
-             budget: int | None = None) -> Schedule:
+             pending: Collection[str] | None = None, budget: int | None = None) -> Schedule:
     """The packs a sweep of ``specs`` trains and how many at once; the executor trains it, the dry run shows it
     and advise's time estimate adds it up, so the three cannot disagree.
 
     ``workers``: local processes (1: this process, packs side by side when torch has several threads); None: a
     cluster's (packs are not cut, one at a time here). Only the runs in ``pending`` (run ids; default all) are
     trained, but packs are planned over every run whose pack group has a pending run and then cut down to the
-    pending ones: a re-run after a kill plans the same packs, so each finds its checkpoint. ``keys``: the runs'
-    ``pack_keys`` if known; ``budget``: bytes one pack may use (default ``memory_budget()``).
+    pending ones: a re-run after a kill plans the same packs, so each finds its checkpoint. ``budget``: bytes one
+    pack may use (default ``memory_budget()``).
     """
     uniq: dict[str, RunSpec] = {}
     for s in specs:
         uniq.setdefault(s.run_id, s)
-    keys = pack_keys(uniq.values()) if keys is None else keys
+    keys = pack_keys(uniq.values())
     todo = set(uniq) if pending is None else set(pending)
     live = {keys[i] for i in todo if i in uniq}
     planned = plan_packs([s for i, s in uniq.items() if keys[i] in live], max_pack, keys, budget)
