@@ -8,7 +8,7 @@
     python benchmarks/double_descent.py                 # the full sweep (500 epochs), gaplab with 1 and 2 workers
 
 With 1 worker the packs train side by side in threads of this process (one torch thread each, ``--threads`` of
-them at once: engine.executor.side_by_side); with 2, in two processes of ``cores / 2`` threads each.
+them at once: engine.planning.schedule); with 2, in two processes of ``cores / 2`` threads each.
     python benchmarks/double_descent.py --epochs 20 --workers 2
 """
 
@@ -24,8 +24,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from gaplab.engine.datacache import shared_pool
-from gaplab.engine.executor import run_local, side_by_side
-from gaplab.engine.planning import balanced, plan_packs
+from gaplab.engine.executor import run_local
+from gaplab.engine.planning import schedule
 from gaplab.spec import parse_run
 
 WIDTHS = [int(w) for w in np.unique(np.geomspace(2, 300, 20, dtype=int))]
@@ -125,7 +125,7 @@ def main() -> None:
           f"{peak:.1f} GFLOP/s")
     gf_a = flops / t_a / 1e9
     print(f"(a) notebook loop: {t_a:8.1f} s   ({gf_a:.1f} GFLOP/s, {gf_a / peak:.0%} of peak)")
-    at_once = min(side_by_side(specs), len(balanced(plan_packs(specs), side_by_side(specs))))
+    at_once = schedule(specs).at_once
     for workers, t_b in times.items():
         how = f"{workers} worker processes" if workers > 1 else f"1 process, {at_once} packs side by side"
         print(f"(b) gaplab, {how}: {t_b:8.1f} s   speed-up (a)/(b) {t_a / t_b:5.1f}x   "

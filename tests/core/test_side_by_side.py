@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import signal
 import threading
 import time
@@ -11,8 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from gaplab.api.sweep import plan
+from gaplab.engine import executor
 from gaplab.engine.executor import MAX_SIDE_BY_SIDE, run_local, side_by_side
-from gaplab.engine.planning import balanced
+from gaplab.engine.planning import balanced, pack_cost, schedule
 from gaplab.spec import RunSpec, parse_run
 from gaplab.store.db import Store
 
@@ -55,6 +58,62 @@ def test_balanced_cuts_the_costliest_packs_until_each_has_a_share() -> None:
     assert balanced([specs([16], seeds=1)], 2) == [specs([16], seeds=1)]  # one model: nothing to cut
     even = [small, [s.replace(**{"optim.lr": 0.1}) for s in small]]
     assert balanced(even, 2) == even
+
+
+def cut_one_at_a_time(packs: list[list[RunSpec]], slots: int) -> list[list[RunSpec]]:
+    """``balanced`` as first written (re-scan every pack for the costliest after each cut): the reference."""
+    out = list(packs)
+    share = sum(pack_cost(p) for p in out) / slots
+    while out:
+        i = max(range(len(out)), key=lambda j: pack_cost(out[j]))
+        p = out[i]
+        if len(p) < 2 or pack_cost(p) <= share:
+            break
+        out[i:i + 1] = [p[:(len(p) + 1) // 2], p[(len(p) + 1) // 2:]]
+    return out
+
+
+def test_balanced_cuts_as_the_reference_and_many_packs_fast() -> None:
+    base = parse_run(BASE)
+    runs = [base.replace(**{"model.args.width": 4 + i % 7, "seed": i}) for i in range(120)]
+    rnd = random.Random(0)
+    for _ in range(20):  # equal costs too: the first in the list is cut first, halves stay in place
+        edges = [0, *sorted(rnd.sample(range(1, 120), rnd.randint(1, 12))), 120]
+        packs = [runs[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+        slots = rnd.randint(2, 30)
+        assert balanced(packs, slots) == cut_one_at_a_time(packs, slots)
+    many = [base] * 2000  # 2000 equal runs (their cost is all that counts here)
+    t0 = time.process_time()
+    cut = balanced([many], 1000)  # ≈ 1000 cuts: the reference, re-scanning every pack per cut, takes ≈ 10 s
+    assert time.process_time() - t0 < 0.5
+    assert sum(map(len, cut)) == 2000 and max(map(len, cut)) <= 2
+
+
+def test_the_dry_run_shows_the_packs_and_count_that_train(tmp_path: Path, threads, monkeypatch) -> None:
+    sweep = specs([8, 64], epochs=1, seeds=3)
+    db = Store(tmp_path / "s.db")
+    run_local(sweep[:1], db)  # one run stored: the dry run and the run both plan the five others
+    threads(2)
+    shown = plan(sweep, db)
+    trained: list[int] = []
+    at_once: list[int] = []
+    train_pack, run_threads = executor.train_pack, executor._run_threads
+
+    def spy_train(pack: list[RunSpec], *a, **kw):  # noqa: ANN202
+        trained.append(len(pack))
+        return train_pack(pack, *a, **kw)
+
+    def spy_threads(book: executor.SweepBook, slots: int, *a):  # noqa: ANN202
+        at_once.append(slots)
+        return run_threads(book, slots, *a)
+
+    monkeypatch.setattr(executor, "train_pack", spy_train)
+    monkeypatch.setattr(executor, "_run_threads", spy_threads)
+    assert run_local(sweep, db)["trained"] == shown["pending"] == 5
+    assert sorted(trained) == sorted(shown["packs"]) and at_once == [shown["at_once"]] == [2]
+    two = schedule(sweep, workers=4)  # worker processes: packs not cut, as many at once as there are packs
+    assert two.at_once == min(4, len(two.packs)) and not two.in_threads
+    assert schedule(sweep, workers=None).at_once == 1  # a cluster's: one at a time here
 
 
 def test_side_by_side_gives_the_numbers_of_one_thread(threads) -> None:

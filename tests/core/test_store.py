@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 
 import pandas as pd
 
@@ -26,6 +27,41 @@ def test_save_read_and_replace(tmp_path) -> None:
     db.save_failed("b", {"seed": 1}, "boom")
     assert db.finished(["a", "b"]) == {"a"}
     assert [r["id"] for r in db.runs(group="g")] == ["a"]
+
+
+def _ids(rows: list[dict]) -> list[str]:
+    return [r["id"] for r in rows]
+
+
+def test_a_group_lists_its_runs_as_tagged_not_as_finished(tmp_path) -> None:
+    db = Store(tmp_path / "x.db")
+    db.tag("g", ["c", "a", "b"])  # a sweep tags its runs in its declared order before training any
+    for rid in ("b", "a", "c"):  # packs side by side finish in either order
+        _save(db, rid)
+    db.save_run("d", {"seed": 0}, "done", [], {}, 1.0, groups=["g", "h"])  # stored into groups it was not tagged in
+    db.tag("g", ["e", "a"])  # a wider sweep of the same name: its new runs after, "a" keeps its place
+    _save(db, "e")
+    assert _ids(db.runs(group="g")) == ["c", "a", "b", "d", "e"]
+    assert _ids(db.runs(group="g", status="done")) == ["c", "a", "b", "d", "e"]
+    assert _ids(db.runs(group="h")) == ["d"]
+    assert set(_ids(db.runs())) == {"a", "b", "c", "d", "e"}
+
+
+def test_a_store_from_before_groups_kept_order_lists_them_as_tagged(tmp_path) -> None:
+    path = tmp_path / "old.db"
+    db = Store(path)
+    for rid in ("a", "b", "c"):
+        _save(db, rid)
+    db.close()
+    con = sqlite3.connect(path)  # the groups table as stores wrote it before: no order column
+    con.executescript("DROP TABLE groups; CREATE TABLE groups (name TEXT NOT NULL, run_id TEXT NOT NULL,"
+                      " PRIMARY KEY (name, run_id)); INSERT INTO groups VALUES ('g', 'c'), ('g', 'a'), ('g', 'b');")
+    con.close()
+    db = Store(path)
+    db.tag("g", ["d"])
+    _save(db, "d")
+    assert _ids(db.runs(group="g")) == ["c", "a", "b", "d"]
+    assert _ids(Store(path).runs(group="g")) == ["c", "a", "b", "d"]  # opened again: nothing to do
 
 
 def test_export(tmp_path) -> None:

@@ -52,3 +52,11 @@ def test_doctor_table_and_bad_input(tmp_path):
     assert bad.exit_code == 2 and "bogus" in bad.output
     bad = runner.invoke(app, ["doctor", "--model", "nosuchmodel", "--no-store"])
     assert bad.exit_code == 2 and "model.name" in bad.output
+
+
+def test_no_store_writes_nothing_unless_out_is_given(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the store's default folder, where the plots would go, is under here
+    r = runner.invoke(app, ["doctor", "--check", "overfit", "--no-store", "--threads", "1"])  # draws by default
+    assert r.exit_code == 0, r.output
+    assert "no plots (--no-store draws them with --out DIR)" in " ".join(r.output.split())
+    assert list(tmp_path.rglob("*")) == []

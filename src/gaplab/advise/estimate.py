@@ -5,7 +5,8 @@ fixed per-step dispatch cost c0). Both are measured on one epoch of the largest 
 An evaluation (training rows + the test set) costs e0 + K·e1, timed on the same packs; a run under a patience
 rule is evaluated after every epoch — at small sizes, where an epoch is a step or two, that is most of its time —
 and every run is counted at its epoch cap, so the estimate bounds the time from above;
-the plan's packs come from the executor's own ``plan_packs``, so the estimate counts the packs that will run.
+the plan's packs and how many train at once come from the executor's own ``schedule``, so the estimate counts
+the packs that will run.
 Times are the CPU time of the calling thread, so a plan does not shrink because other programs share the machine
 (on a busy machine the sweep then takes longer than estimated; the advice reports both), and a pack on two OpenMP
 threads is not charged for the second thread's spinning.
@@ -20,14 +21,11 @@ from dataclasses import dataclass
 from gaplab.advise.plan import Plan
 from gaplab.engine import (
     Pack,
-    balanced,
     flops_per_example,
     pad_arg,
-    plan_packs,
-    side_by_side,
+    schedule,
     steps_per_epoch,
     train_pack,
-    unique_pending,
     width_of,
 )
 from gaplab.spec import RunSpec
@@ -121,15 +119,12 @@ def estimator(cost: StepCost, workers: int = 1) -> Callable[[Plan], float]:
     stored count too, so the plan fitted to a budget does not depend on what the store holds."""
 
     def estimate(plan: Plan) -> float:
-        specs = [s for *_, s in plan.runs()]
-        runs, _ = unique_pending(specs, None)  # no store: only duplicates drop out
-        at_once = workers if workers > 1 else side_by_side(runs)  # processes, or packs side by side
-        packs = balanced(plan_packs(runs), at_once if workers == 1 else 1)
+        sched = schedule([s for *_, s in plan.runs()], workers)  # every run counts: no store here
         secs = [cost.pack_seconds(len(p), p[0].optim.epochs * steps_per_epoch(p[0]),
                                   max(p, key=lambda s: width_of(s) if pad_arg(s) else 0), evaluations(p[0]),
-                                  distinct_rows(p, plan.pool)) * MARGIN for p in packs]
+                                  distinct_rows(p, plan.pool)) * MARGIN for p in sched.packs]
         if not secs:
             return 0.0
-        return max(sum(secs) / max(1, min(at_once, len(secs))), max(secs))
+        return max(sum(secs) / sched.at_once, max(secs))
 
     return estimate

@@ -40,7 +40,7 @@ class Store:
     >>> store.groups()
       group   kind  runs  done  diverged  failed
     0    lr  sweep     2     2         0       0
-    >>> store.runs(group="lr").sort_values("optim.lr", ignore_index=True)[["optim.lr", "status"]]
+    >>> store.runs(group="lr")[["optim.lr", "status"]]
        optim.lr status
     0      0.01   done
     1      0.10   done
@@ -78,7 +78,8 @@ class Store:
         return Run.from_row(row, self.db)
 
     def results(self, group: str | None = None, status: str | None = None) -> Results:
-        """Stored runs (all, or of one sweep/study ``group``, or with one ``status``) as ``Results``, oldest first.
+        """Stored runs (all, or of one sweep/study ``group``, or with one ``status``) as ``Results``: oldest first,
+        a group's in the order its sweep declared them.
 
         Parameters
         ----------
@@ -101,7 +102,7 @@ class Store:
         Parameters
         ----------
         group : str, optional
-            Only runs of this sweep or study group.
+            Only runs of this sweep or study group, in the order it declared them.
         status : {"done", "diverged", "failed"}, optional
             Only runs with this status.
 

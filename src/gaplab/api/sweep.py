@@ -22,15 +22,14 @@ from gaplab.store.db import Store as RawStore
 def plan(specs: Sequence[RunSpec], store: RawStore | None, max_pack: int = 64, workers: int = 1) -> dict[str, Any]:
     """What a local sweep would do: how many runs, how many not stored yet, the sizes of the packs they form, how
     many train at once (``workers`` processes, or packs side by side in threads of one process) and the engine path
-    each pack takes (fused, conv, vmap, loop) with the reason."""
-    from gaplab.engine import balanced, path_of, plan_packs, side_by_side, unique_pending
+    each pack takes (fused, conv, vmap, loop) with the reason. The executor trains the same ``schedule``."""
+    from gaplab.engine import path_of, schedule, unique_pending
 
     pending, ids = unique_pending(specs, store)
-    at_once = side_by_side(pending) if workers == 1 else 1
-    packs = balanced(plan_packs(pending, max_pack), at_once)
-    paths = [dict(zip(("path", "reason"), path_of(p[0]), strict=True)) for p in packs]
-    return {"runs": len(ids), "pending": len(pending), "packs": [len(p) for p in packs],
-            "at_once": min(max(at_once, workers), max(1, len(packs))), "paths": paths}
+    sched = schedule(specs, workers, max_pack, pending={s.run_id for s in pending})
+    paths = [dict(zip(("path", "reason"), path_of(p[0]), strict=True)) for p in sched.packs]
+    return {"runs": len(ids), "pending": len(pending), "packs": [len(p) for p in sched.packs],
+            "at_once": sched.at_once, "paths": paths}
 
 
 def execute(specs: Sequence[RunSpec], store: RawStore | None, group: str, *, executor: str = "local",

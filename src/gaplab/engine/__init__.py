@@ -1,7 +1,8 @@
 """The training engine's public surface: what the layers above it (api, advise, doctor, studies) use.
 
 Train runs: ``run_local`` (any list of runs, resumable in a store) or ``train_pack`` (one pack, no store);
-plan them: ``plan_packs``, ``side_by_side`` and ``balanced`` (packs trained at once in this process),
+plan them: ``schedule`` (the packs and how many train at once, as ``run_local`` trains them), ``plan_packs``,
+``side_by_side`` and ``balanced`` (packs trained at once in this process),
 ``path_of`` (the engine path a pack takes, and why), ``steps_per_epoch``,
 ``unique_pending``; their prepared data: ``prepared_for``;
 their specs checked before training: ``check_runs``, ``with_fingerprint``; their models: ``build_initial``,
@@ -16,13 +17,14 @@ from gaplab.engine.metrics import masked_mean, per_example
 from gaplab.engine.pack import Pack, RunResult, build_initial, build_trained, train_pack
 from gaplab.engine.padding import flops_per_example, pad_arg, width_of
 from gaplab.engine.paths import path_of
-from gaplab.engine.planning import balanced, plan_packs, steps_per_epoch
+from gaplab.engine.planning import Schedule, balanced, plan_packs, schedule, steps_per_epoch
 from gaplab.engine.validate import check_runs, with_fingerprint
 
 __all__ = [
     "DEFAULT_EVERY",
     "Pack",
     "RunResult",
+    "Schedule",
     "balanced",
     "build_initial",
     "build_trained",
@@ -36,6 +38,7 @@ __all__ = [
     "prepared_for",
     "raw_dataset",
     "run_local",
+    "schedule",
     "shared_pool",
     "side_by_side",
     "steps_per_epoch",

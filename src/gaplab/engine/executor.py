@@ -9,6 +9,7 @@ twice), and resumes a pack killed mid-training from its checkpoint (engine.check
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sqlite3
@@ -24,9 +25,17 @@ from typing import Any
 
 from gaplab.engine.checkpoint import DEFAULT_EVERY, Checkpointer, check_location, checkpoint_dir
 from gaplab.engine.pack import RunResult, train_pack
-from gaplab.engine.planning import DEFAULT_MAX_PACK, balanced, pack_cost, pack_keys, plan_packs
+from gaplab.engine.planning import (  # MAX_SIDE_BY_SIDE, side_by_side: also read from here (tests, benchmarks)
+    DEFAULT_MAX_PACK,
+    MAX_SIDE_BY_SIDE,
+    pack_cost,
+    schedule,
+    side_by_side,
+)
 from gaplab.spec import RunSpec
 from gaplab.store.db import STALE_AFTER, Store, new_owner
+
+__all__ = ["MAX_SIDE_BY_SIDE", "SweepBook", "run_local", "side_by_side", "unique_pending"]
 
 
 def unique_pending(specs: Iterable[RunSpec], store: Store | None,
@@ -68,10 +77,10 @@ class SweepBook:
 
     def __init__(self, specs: Iterable[RunSpec], store: Store | None, group: str | None, max_pack: int,
                  keep_state: bool, checkpoint_every: float = DEFAULT_EVERY, checkpoint_root: str | None = None,
-                 budget: int | None = None, side_by_side: int = 1) -> None:
+                 budget: int | None = None, workers: int | None = None) -> None:
         """``checkpoint_root``: folder or fsspec URL of the pack checkpoints (default beside the store);
-        ``budget``: bytes one pack may use (default: engine.planning.memory_budget); ``side_by_side``: packs
-        trained at once in this process (packs are cut so each has work: engine.planning.balanced)."""
+        ``budget``: bytes one pack may use (default: engine.planning.memory_budget); ``workers``: local processes
+        (1: this one), None for a cluster's; the packs and how many train at once: engine.planning.schedule."""
         self.store = store
         uniq: dict[str, RunSpec] = {}
         for s in specs:
@@ -81,12 +90,9 @@ class SweepBook:
         self.groups = [group] if group else []
         if store is not None and group:
             store.tag(group, self.ids)
-        todo = {s.run_id for s in pending}
-        keys = pack_keys(uniq.values())
-        live_keys = {keys[i] for i in todo}
-        planned = plan_packs([s for i, s in uniq.items() if keys[i] in live_keys], max_pack, keys, budget)
-        planned = balanced(planned, side_by_side)
-        self.packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in planned) if p]
+        self.schedule = schedule(uniq.values(), workers, max_pack, pending={s.run_id for s in pending},
+                                 budget=budget)
+        self.packs = self.schedule.packs
         self.total_epochs = sum(p[0].optim.epochs for p in self.packs)
         self.done_epochs = 0
         self.counts: dict[str, Any] = {"runs": len(self.ids), "skipped": len(self.ids) - len(pending),
@@ -234,13 +240,12 @@ def run_local(
     A pack that raises is recorded as failed run by run and the sweep goes on.
     """
     root = check_location(checkpoint_dir) if checkpoint_dir is not None and checkpoint_every > 0 else None
-    specs = list(specs)
-    slots = side_by_side(specs) if workers == 1 else 1
-    book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every, root, side_by_side=slots)
-    if workers > 1 and len(book.packs) > 1:
+    book = SweepBook(specs, store, group, max_pack, keep_state, checkpoint_every, root, workers=workers)
+    at_once = book.schedule.at_once
+    if at_once > 1 and not book.schedule.in_threads:
         return _run_workers(book, workers, progress, keep_state, checkpoint_every)
-    if slots > 1 and len(book.packs) > 1:
-        return _run_threads(book, min(slots, len(book.packs)), progress, keep_state, checkpoint_every)
+    if at_once > 1:
+        return _run_threads(book, at_once, progress, keep_state, checkpoint_every)
 
     def submit(pack: list[RunSpec], folder: str | None, label: str) -> Future[list[RunResult]]:
         base = book.done_epochs
@@ -259,23 +264,8 @@ def run_local(
 
 
 # ---- packs side by side in threads of this process -----------------------------------------
-# a pack may use engine.planning.memory_budget(), a quarter of the machine's memory: three at once leave a quarter
-MAX_SIDE_BY_SIDE = 3
-
-
 class _Halt(BaseException):
     """Raised in a pack thread at its next step once the sweep is interrupted (its checkpoint stays)."""
-
-
-def side_by_side(specs: list[RunSpec]) -> int:
-    """How many packs of these runs this process trains at once, one torch thread each: torch's thread count, at
-    most ``MAX_SIDE_BY_SIDE`` (memory) and one per run (packs are cut to match: planning.balanced); one for GPU runs
-    (their packs share the device, not the process's threads)."""
-    import torch
-
-    if any(s.device.split(":", 1)[0] != "cpu" for s in specs):
-        return 1
-    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, len(specs)))
 
 
 def _run_threads(book: SweepBook, slots: int, progress: ProgressFn | None, keep_state: bool,
@@ -315,7 +305,7 @@ def _run_threads(book: SweepBook, slots: int, progress: ProgressFn | None, keep_
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     pool = ThreadPoolExecutor(slots, thread_name_prefix="gaplab-pack")
-    n = iter(range(len(book.packs) + 1))
+    n = itertools.count()
 
     def submit(pack: list[RunSpec], folder: str | None, label: str) -> Future[list[RunResult]]:
         return pool.submit(train, next(n), pack, folder, label)

@@ -1,14 +1,16 @@
 """Planning packs: which runs may train together (``pack_key``), how widths are bucketed, how big a pack may be.
 
 Planning is separate from executing (engine.executor): a sweep, ``advise``'s cost estimate and the API's
-dry run all plan with the same functions, so they count the packs that will actually run.
+dry run all plan with ``schedule``, so they count the packs that will actually run and how many at once.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from gaplab.engine.conv import convs
@@ -150,15 +152,75 @@ def balanced(packs: list[list[RunSpec]], slots: int) -> list[list[RunSpec]]:
     """``packs`` with the costliest cut in halves until none is more than 1/``slots`` of the work (or it is one
     model): ``slots`` packs trained side by side then keep every thread busy to the end. A model's numbers do not
     depend on its pack-mates (tests/core/test_engine_exact.py), so cutting a pack changes only the speed."""
-    out = list(packs)
-    if slots < 2 or not out:
-        return out
-    share = sum(pack_cost(p) for p in out) / slots
+    if slots < 2 or not packs:
+        return list(packs)
+    # a heap of (-cost, place): the costliest first, among equal costs the first in the list. A place is the pack's
+    # index then 0/1 per halving, so the halves sort where their pack stood (no place is a prefix of another)
+    at: dict[tuple[int, ...], list[RunSpec]] = {(i,): p for i, p in enumerate(packs)}
+    heap = [(-pack_cost(p), place) for place, p in at.items()]
+    share = -sum(c for c, _ in heap) / slots
+    heapq.heapify(heap)
     while True:
-        i = max(range(len(out)), key=lambda j: pack_cost(out[j]))
-        p = out[i]
-        if len(p) < 2 or pack_cost(p) <= share:
-            return out
+        cost, place = heap[0]
+        p = at[place]
+        if len(p) < 2 or -cost <= share:
+            return [at[k] for k in sorted(at)]
+        del at[place]
         half = (len(p) + 1) // 2
-        out[i:i + 1] = [p[:half], p[half:]]
+        at[(*place, 0)], at[(*place, 1)] = p[:half], p[half:]
+        heapq.heapreplace(heap, (-pack_cost(p[:half]), (*place, 0)))
+        heapq.heappush(heap, (-pack_cost(p[half:]), (*place, 1)))
 
+
+# a pack may use memory_budget(), a quarter of the machine's memory: three at once leave a quarter
+MAX_SIDE_BY_SIDE = 3
+
+
+def side_by_side(specs: Sequence[RunSpec]) -> int:
+    """How many packs of these runs one process trains at once, one torch thread each: torch's thread count, at
+    most ``MAX_SIDE_BY_SIDE`` (memory) and one per run (packs are cut to match: ``balanced``); one for GPU runs
+    (their packs share the device, not the process's threads)."""
+    import torch
+
+    if any(s.device.split(":", 1)[0] != "cpu" for s in specs):
+        return 1
+    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, len(specs)))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """The packs a sweep trains, in plan order, and how many train at once: in ``workers`` processes, or with
+    one worker side by side in threads of this process (``in_threads``)."""
+
+    packs: list[list[RunSpec]]
+    at_once: int
+    workers: int | None = 1
+
+    @property
+    def in_threads(self) -> bool:
+        """Packs train side by side in threads of this process (one torch thread each)."""
+        return self.workers == 1 and self.at_once > 1
+
+
+def schedule(specs: Iterable[RunSpec], workers: int | None = 1, max_pack: int = DEFAULT_MAX_PACK, *,
+             pending: Collection[str] | None = None, budget: int | None = None) -> Schedule:
+    """The packs a sweep of ``specs`` trains and how many at once; the executor trains it, the dry run shows it
+    and advise's time estimate adds it up, so the three cannot disagree.
+
+    ``workers``: local processes (1: this process, packs side by side when torch has several threads); None: a
+    cluster's (packs are not cut, one at a time here). Only the runs in ``pending`` (run ids; default all) are
+    trained, but packs are planned over every run whose pack group has a pending run and then cut down to the
+    pending ones: a re-run after a kill plans the same packs, so each finds its checkpoint. ``budget``: bytes one
+    pack may use (default ``memory_budget()``).
+    """
+    uniq: dict[str, RunSpec] = {}
+    for s in specs:
+        uniq.setdefault(s.run_id, s)
+    keys = pack_keys(uniq.values())
+    todo = set(uniq) if pending is None else set(pending)
+    live = {keys[i] for i in todo if i in uniq}
+    planned = plan_packs([s for i, s in uniq.items() if keys[i] in live], max_pack, keys, budget)
+    slots = side_by_side(list(uniq.values())) if workers == 1 else 1
+    packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in balanced(planned, slots)) if p]
+    at_once = max(1, min(slots if workers == 1 else workers or 1, len(packs)))
+    return Schedule(packs, at_once, workers)

@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
 CREATE TABLE IF NOT EXISTS groups (
     name TEXT NOT NULL,
     run_id TEXT NOT NULL,
+    seq INTEGER,
     PRIMARY KEY (name, run_id)
 );
 CREATE TABLE IF NOT EXISTS claims (
@@ -76,6 +77,9 @@ CREATE TABLE IF NOT EXISTS claims (
     heartbeat REAL NOT NULL
 );
 """
+
+# A run's place in its group: one after the group's last (tag() numbers a sweep's runs in its declared order)
+_NEXT_SEQ = "SELECT coalesce(max(seq), -1) + 1 FROM groups WHERE name = ?"
 
 # A claim whose owner has not beaten its heartbeat for this long is taken over (its process is presumed dead).
 STALE_AFTER = 60.0
@@ -167,8 +171,22 @@ class Store:
             self._con.execute("PRAGMA synchronous=NORMAL")
             self._con.execute("PRAGMA foreign_keys=ON")
             self._con.executescript(_SCHEMA)
+            self._group_order()
         except (OSError, sqlite3.DatabaseError) as e:  # a folder, an unwritable place, not an SQLite file
             raise DataError(f"--store {self.path}: cannot open it as a results database: {e}") from None
+
+    def _group_order(self) -> None:
+        """Give a store written before groups kept their order one: its runs in the order they were tagged (the
+        table's rowids); index it, so a run's place and a group's listing are lookups."""
+        def has_seq() -> bool:
+            return "seq" in {r[1] for r in self._con.execute("PRAGMA table_info(groups)")}
+
+        if not has_seq():
+            with self._tx() as c:  # under the write lock: a second process opening it now waits, then skips
+                if not has_seq():
+                    c.execute("ALTER TABLE groups ADD COLUMN seq INTEGER")
+                    c.execute("UPDATE groups SET seq = rowid")
+        self._con.execute("CREATE INDEX IF NOT EXISTS groups_seq ON groups (name, seq)")
 
     def close(self) -> None:
         self._con.close()
@@ -212,8 +230,8 @@ class Store:
                 [(run_id, int(h["epoch"]), _dumps({k: v for k, v in h.items() if k != "epoch"}))
                  for h in history],
             )
-            c.executemany("INSERT OR IGNORE INTO groups (name, run_id) VALUES (?, ?)",
-                          [(g, run_id) for g in groups])
+            c.executemany(f"INSERT OR IGNORE INTO groups (name, run_id, seq) VALUES (?, ?, ({_NEXT_SEQ}))",
+                          [(g, run_id, g) for g in groups])
             if blob is not None:
                 c.execute("INSERT OR REPLACE INTO states (run_id, blob) VALUES (?, ?)", (run_id, blob))
             c.execute("DELETE FROM claims WHERE run_id = ?", (run_id,))
@@ -284,10 +302,12 @@ class Store:
         return dict(self._rows_in("SELECT run_id, owner FROM claims WHERE run_id IN ({})", run_ids))
 
     def tag(self, group: str, run_ids: Iterable[str]) -> None:
-        """Add runs to a named group (a sweep or a study), so reports can find them."""
+        """Add runs to a named group (a sweep or a study), so reports can find them; the group lists them in this
+        order, after the runs it had (a run it had keeps its place)."""
         with self._tx() as c:
-            c.executemany("INSERT OR IGNORE INTO groups (name, run_id) VALUES (?, ?)",
-                          [(group, r) for r in run_ids])
+            first = c.execute(_NEXT_SEQ, (group,)).fetchone()[0]
+            c.executemany("INSERT OR IGNORE INTO groups (name, run_id, seq) VALUES (?, ?, ?)",
+                          [(group, r, first + i) for i, r in enumerate(run_ids)])
 
     # ---- reading -----------------------------------------------------------------------------
     def _rows_in(self, query: str, run_ids: Iterable[str]) -> Iterator[tuple[Any, ...]]:
@@ -320,7 +340,8 @@ class Store:
         return self._row(rows[0])
 
     def runs(self, status: str | None = None, group: str | None = None) -> list[dict[str, Any]]:
-        """All runs, optionally only those with ``status`` or in ``group``, oldest first."""
+        """All runs, optionally only those with ``status`` or in ``group``: oldest first, a group's in the order it
+        was tagged (a sweep's as it declared them: packs trained side by side finish in either order)."""
         q, args = "SELECT runs.* FROM runs", []
         where = []
         if group is not None:
@@ -332,7 +353,7 @@ class Store:
             args.append(status)
         if where:
             q += " WHERE " + " AND ".join(where)
-        q += " ORDER BY runs.created, runs.id"
+        q += " ORDER BY " + ("groups.seq, " if group is not None else "") + "runs.created, runs.id"
         return [self._row(r) for r in self._con.execute(q, args)]
 
     def history(self, run_id: str) -> list[dict[str, Any]]:
