@@ -156,6 +156,17 @@ def test_plan_packs_buckets_widths() -> None:
     assert ranges[0][0] == 2 and ranges[-1][1] == 300 and ranges[0][1] < 300  # 2 is never padded to 300
 
 
+def test_plan_packs_keeps_a_pack_table_within_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gaplab.engine import planning
+
+    spec = _spec(**{"model.args.width": 128})  # 40-128-128-10: 23 050 parameters, 92 200 bytes per model
+    specs = [spec.replace(seed=i) for i in range(64)]
+    monkeypatch.setattr(planning, "cache_bytes", lambda: 4 * 2**20)  # 0.8 × 4 MB holds 36 models' tables
+    assert [len(p) for p in planning.plan_packs(specs)] == [32, 32]
+    monkeypatch.setattr(planning, "cache_bytes", lambda: 64 * 2**20)
+    assert [len(p) for p in planning.plan_packs(specs)] == [64]
+
+
 def test_bucket_widths_is_the_cheapest_contiguous_split() -> None:
     from itertools import combinations
 

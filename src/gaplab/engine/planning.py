@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gaplab.engine.conv import convs
@@ -87,6 +88,11 @@ def _width_buckets(group: list[RunSpec]) -> list[list[RunSpec]]:
 def model_bytes(spec: RunSpec) -> int:
     """Memory one model takes in a pack: parameters with gradient, optimizer state and best copy (6 × 4 bytes
     each), plus float32 activations for the larger of a training batch and an evaluation chunk."""
+    return _model_sizes(spec)[1]
+
+
+def _model_sizes(spec: RunSpec) -> tuple[int, int]:
+    """(parameters, ``model_bytes``) of one run's model."""
     import torch
 
     from gaplab.engine.datacache import shared_pool
@@ -94,7 +100,8 @@ def model_bytes(spec: RunSpec) -> int:
 
     ds = shared_pool(spec.data)
     model = build_model(spec, ds.input_shape, ds.output_dim)
-    n_params = sum(p.numel() for p in model.parameters()) + sum(b.numel() for b in model.buffers())
+    n_params = sum(p.numel() for p in model.parameters())
+    n_state = n_params + sum(b.numel() for b in model.buffers())
     acts = [0]
 
     def count(_m: torch.nn.Module, _i: object, out: object) -> None:
@@ -106,7 +113,30 @@ def model_bytes(spec: RunSpec) -> int:
         model.eval()(ds.x_train[:2])
     for h in hooks:
         h.remove()
-    return 24 * n_params + 4 * acts[0] * max(spec.optim.batch_size, EVAL_CHUNK) * 2
+    return n_params, 24 * n_state + 4 * acts[0] * max(spec.optim.batch_size, EVAL_CHUNK) * 2
+
+
+# A pack's (K, P) parameter table may fill this share of the last-level cache: every step streams it (and the
+# gradient and optimizer tables) through the elementwise ops. Measured (docs/performance.md, one thread, 32 MB L3):
+# MLP packs keep their GFLOP/s per CPU second up to tables of 25-29 MB and lose 15-35 % from 34 MB up.
+CACHE_SHARE = 0.8
+DEFAULT_CACHE = 32 * 2**20
+
+
+def cache_bytes() -> int:
+    """This machine's last-level cache (Linux sysfs), or ``DEFAULT_CACHE`` where it cannot be read."""
+    best = (0, 0)
+    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
+        try:
+            level = int((index / "level").read_text())
+            size = (index / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        unit = {"K": 2**10, "M": 2**20, "G": 2**30}.get(size[-1:].upper(), 1)
+        digits = size.rstrip("KkMmGg")
+        if digits.isdigit():
+            best = max(best, (level, int(digits) * unit))
+    return best[1] or DEFAULT_CACHE
 
 
 def memory_budget() -> int:
@@ -125,7 +155,8 @@ def pack_keys(specs: Iterable[RunSpec]) -> dict[str, str]:
 def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK,
                keys: dict[str, str] | None = None, budget: int | None = None) -> list[list[RunSpec]]:
     """Group specs by ``pack_key`` (first-seen order), bucket widths, split groups so a pack has at most
-    ``max_pack`` models and fits in ``budget`` bytes (default ``memory_budget()``; a GPU's share on a cluster)."""
+    ``max_pack`` models, fits in ``budget`` bytes (default ``memory_budget()``; a GPU's share on a cluster) and, on
+    the CPU, keeps its parameter table within ``CACHE_SHARE`` of the last-level cache."""
     groups: dict[str, list[RunSpec]] = {}
     for s in specs:
         groups.setdefault(keys[s.run_id] if keys is not None else pack_key(s), []).append(s)
@@ -134,7 +165,10 @@ def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK,
     for g in groups.values():
         for b in _width_buckets(g):
             widest = max(b, key=lambda s: width_of(s) if pad_arg(s) else 0)
-            cap = max(1, min(max_pack, budget // max(1, model_bytes(widest))))
+            n_params, nbytes = _model_sizes(widest)
+            cap = max(1, min(max_pack, budget // max(1, nbytes)))
+            if widest.device.split(":", 1)[0] == "cpu":  # a GPU's memory is not a CPU cache
+                cap = max(1, min(cap, int(CACHE_SHARE * cache_bytes()) // max(1, 4 * n_params)))
             n = -(-len(b) // cap)
             size = -(-len(b) // n)  # balanced chunks
             packs.extend(b[i:i + size] for i in range(0, len(b), size))
