@@ -1,0 +1,53 @@
+"""A pack step skips work only while every model steps: a model stopped mid-epoch (by ``halt`` or by a caller
+writing ``stop.stopped``, as the doctor's LR range does) keeps its weights from the next step on."""
+
+from __future__ import annotations
+
+import torch
+
+from gaplab.engine.pack import AnyOf, Pack
+from gaplab.spec import parse_run
+
+SPEC = {"data": {"name": "mnist1d", "args": {"num_samples": 600}}, "model": {"name": "mlp", "args": {"width": 8}},
+        "optim": {"name": "sgd", "lr": 0.05, "momentum": 0.9, "epochs": 2, "batch_size": 50}}
+
+
+def _pack(k: int = 3) -> Pack:
+    base = parse_run(SPEC)
+    return Pack([base.replace(seed=i) for i in range(k)])
+
+
+def test_halt_inside_an_epoch_stops_every_model_after_that_step() -> None:
+    pack = _pack()
+
+    def on_step(epoch: int, step: int, _losses: torch.Tensor) -> None:
+        if (epoch, step) == (0, 3):
+            pack.halt()
+
+    pack.fit(on_step=on_step, metrics=False)
+    assert pack.opt.steps.tolist() == [4.0, 4.0, 4.0]
+
+
+def test_a_model_stopped_mid_epoch_keeps_its_weights_and_its_mates_train() -> None:
+    pack = _pack()
+    seen: dict[int, torch.Tensor] = {}
+
+    def on_step(epoch: int, step: int, _losses: torch.Tensor) -> None:
+        if (epoch, step) == (0, 2):
+            pack.stop.stopped[1] = True  # as doctor.lr_range stops a diverging rate
+            seen[1] = pack.flat[1].clone()
+            seen[0] = pack.flat[0].clone()
+
+    pack.fit(on_step=on_step, metrics=False)
+    assert torch.equal(pack.flat[1], seen[1]) and not torch.equal(pack.flat[0], seen[0])
+    steps = pack.opt.steps.tolist()
+    assert steps[1] == 3.0 and steps[0] == steps[2] > 3.0
+
+
+def test_any_of_reads_a_mask_again_only_when_it_changed() -> None:
+    mask = torch.zeros(4, dtype=torch.bool)
+    flag = AnyOf()
+    assert not flag.any(mask)
+    mask[2] = True  # in place: the tensor's version moves
+    assert flag.any(mask)
+    assert not flag.any(torch.zeros(4, dtype=torch.bool))  # another tensor
