@@ -17,7 +17,8 @@ from torch import nn
 
 from gaplab import rng
 from gaplab.engine.flat import FlatLayout
-from gaplab.engine.losses import data_loss_and_grad
+from gaplab.engine.losses import loss_and_grad
+from gaplab.engine.script import scripted
 from gaplab.models.layers import Dropout
 from gaplab.models.mlp import MLP, HiddenBlock
 from gaplab.models.random_features import RandomFeatures
@@ -205,59 +206,67 @@ class FusedNet:
                       w: torch.Tensor, kind: str, counter: torch.Tensor | None) -> torch.Tensor:
         """One training forward + backward on inputs ``x`` (K, B, ...); writes d loss / d params into ``grad``
         (K, P) and returns the per-model data losses (K,). ``counter`` (K,) keys the dropout masks (None: no model
-        drops out)."""
+        drops out). The dropout masks are drawn here; the layers run in ``dense_train`` (TorchScript)."""
+        plan = self.plan
         p, g = self.layout.views(flat), self.layout.views(grad)
         with phase("forward"):
-            loss, dz_t, h, saved = self._forward_train(p, x, target, w, kind, counter)
-        with phase("backward"):
-            self._backward(p, g, h, dz_t, saved)
+            h = x.flatten(2)
+            if plan.features is not None:
+                h = self._features(h)
+            h = self._dropped(h, self._mask(plan.in_drop, tuple(h.shape), counter), plan.in_drop)
+            keeps: list[torch.Tensor | None] = []
+            shares: list[torch.Tensor | None] = []
+            for layer in plan.layers[:-1]:
+                keep = self._mask(layer.drop, (h.shape[0], h.shape[1], p[layer.weight].shape[1]), counter)
+                keeps.append(keep)
+                shares.append(None if keep is None or layer.drop is None else self._kept_share(layer.drop, 3))
+            names = [(layer.weight, layer.bias) for layer in plan.layers]
+            return scripted(dense_train)(
+                h, target, w, [p[n] for n, _ in names], [p[b] for _, b in names], [g[n] for n, _ in names],
+                [g[b] for _, b in names], [layer.act or "" for layer in plan.layers[:-1]],
+                [layer.residual for layer in plan.layers[:-1]], keeps, shares, kind)
+
+
+def dense_train(h: torch.Tensor, target: torch.Tensor, w: torch.Tensor, weights: list[torch.Tensor],
+                biases: list[torch.Tensor], gweights: list[torch.Tensor], gbiases: list[torch.Tensor],
+                acts: list[str], residual: list[bool], keeps: list[torch.Tensor | None],
+                shares: list[torch.Tensor | None], kind: str) -> torch.Tensor:
+    """Forward to the loss and hand-written backward of dense layers over K stacked models (TorchScript: see
+    engine.script): hidden layers i < n = len(acts) compute z = h·Wᵢᵀ + bᵢ, a = act(z), h' = [h +] a·keepᵢ/shareᵢ
+    (inverted dropout, as models.layers.Dropout); the head (the last weight) outputs class-first (K, C, B) for the
+    loss kernels (engine.losses). Writes d loss / d W and d loss / d b into ``gweights``/``gbiases`` (views of the
+    pack's gradient table); returns the per-model data losses (K,)."""
+    n = len(acts)
+    ins: list[torch.Tensor] = []
+    zs: list[torch.Tensor] = []
+    outs: list[torch.Tensor] = []
+    for i in range(n):
+        z = torch.baddbmm(biases[i].unsqueeze(1), h, weights[i].transpose(1, 2))
+        a = activate(z, acts[i])
+        d = a
+        keep, share = keeps[i], shares[i]
+        if keep is not None and share is not None:
+            d = a * keep.to(a.dtype) / share
+        ins.append(h)
+        zs.append(z)
+        outs.append(a)
+        h = h + d if residual[i] else d
+    out_t = torch.baddbmm(biases[n].unsqueeze(2), weights[n], h.transpose(1, 2))
+    loss, dz_t = loss_and_grad(out_t, target, w, kind)
+    gweights[n].copy_(torch.bmm(dz_t, h))
+    gbiases[n].copy_(dz_t.sum(2))
+    if n == 0:
         return loss
-
-    def _forward_train(self, p: dict[str, torch.Tensor], x: torch.Tensor, target: torch.Tensor, w: torch.Tensor,
-                       kind: str, counter: torch.Tensor | None
-                       ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:
-        """Training forward to the loss: (losses, d loss / d head output (K, C, B), head input, per-layer saves)."""
-        plan = self.plan
-        h = x.flatten(2)
-        if plan.features is not None:
-            h = self._features(h)
-        keep_in = self._mask(plan.in_drop, tuple(h.shape), counter)
-        h = self._dropped(h, keep_in, plan.in_drop)
-        saved = []  # per hidden layer: (its input, z, a, keep mask)
-        for layer in plan.layers[:-1]:
-            assert layer.act is not None
-            z = _linear(h, p[layer.weight], p[layer.bias])
-            a = activate(z, layer.act)
-            keep = self._mask(layer.drop, tuple(a.shape), counter)
-            d = self._dropped(a, keep, layer.drop)
-            saved.append((h, z, a, keep))
-            h = h + d if layer.residual else d
-        head = plan.layers[-1]
-        # the head class-first, (K, C, B) = W (K, C, in) @ hᵀ, for the loss kernels (engine.losses)
-        out_t = torch.baddbmm(p[head.bias].unsqueeze(2), p[head.weight], h.transpose(1, 2))
-        loss, dz_t = data_loss_and_grad(out_t, target, w, kind)
-        return loss, dz_t, h, saved
-
-    def _backward(self, p: dict[str, torch.Tensor], g: dict[str, torch.Tensor], h: torch.Tensor,
-                  dz_t: torch.Tensor, saved: list) -> None:
-        plan = self.plan
-        head = plan.layers[-1]
-        g[head.weight].copy_(torch.bmm(dz_t, h))
-        torch.sum(dz_t, 2, out=g[head.bias])
-        if not saved:
-            return
-        dh = torch.bmm(dz_t.transpose(1, 2), p[head.weight])
-        for i in range(len(saved) - 1, -1, -1):
-            layer = plan.layers[i]
-            h_in, z, a, keep = saved[i]
-            assert layer.act is not None
-            da = dh
-            if keep is not None:
-                assert layer.drop is not None
-                da = dh / self._kept_share(layer.drop, dh.dim()) * keep.to(dh.dtype)
-            dz = act_backward(da, z, a, layer.act)
-            g[layer.weight].copy_(torch.bmm(dz.transpose(1, 2), h_in))
-            torch.sum(dz, 1, out=g[layer.bias])
-            if i > 0:
-                dh_in = torch.bmm(dz, p[layer.weight])
-                dh = dh_in + dh if layer.residual else dh_in
+    dh = torch.bmm(dz_t.transpose(1, 2), weights[n])
+    for i in range(n - 1, -1, -1):
+        da = dh
+        keep, share = keeps[i], shares[i]
+        if keep is not None and share is not None:
+            da = dh / share * keep.to(dh.dtype)
+        dz = act_backward(da, zs[i], outs[i], acts[i])
+        gweights[i].copy_(torch.bmm(dz.transpose(1, 2), ins[i]))
+        gbiases[i].copy_(dz.sum(1))
+        if i > 0:
+            dh_in = torch.bmm(dz, weights[i])
+            dh = dh_in + dh if residual[i] else dh_in
+    return loss

@@ -14,6 +14,7 @@ import math
 import torch
 
 from gaplab.engine.hyper import Hyper
+from gaplab.engine.script import scripted
 
 
 class BatchedOptimizer:
@@ -47,30 +48,16 @@ class BatchedOptimizer:
             t[frozen] = old
 
     def _update(self, g: torch.Tensor, lr_scale: float) -> None:
-        p, h = self.flat, self.h
+        h = self.h
         lr = self._lr_column(lr_scale)
-        if self.use_decay:
-            p.mul_(1 - lr * h.weight_decay.unsqueeze(1))
+        decay = h.weight_decay.unsqueeze(1) if self.use_decay else None
         if self.kind == "sgd":
-            d = g
-            if self.use_momentum:
-                mom = h.momentum.unsqueeze(1)
-                buf = self.state["buf"]
-                buf.mul_(mom).add_(g)
-                d = g.add(buf * mom) if self.nesterov else buf
-            p.sub_(d * lr)
+            mom = h.momentum.unsqueeze(1) if self.use_momentum else None
+            scripted(sgd_update)(self.flat, g, self.state.get("buf"), lr, mom, decay, self.nesterov)
             return
-        b1, b2 = h.beta1.unsqueeze(1), h.beta2.unsqueeze(1)
-        # torch.optim.Adam: step_size = lr / (1 − β1^t); denom = √v / √(1 − β2^t) + eps
-        t = self.steps.to(p.device).unsqueeze(1)
-        bias1 = (1 - b1.double() ** t).float()
-        bias2_sqrt = (1 - b2.double() ** t).sqrt().float()
-        step_size = lr / bias1.clamp_min(1e-30)
-        m, v = self.state["m"], self.state["v"]
-        m.mul_(b1).add_(g * (1 - b1))
-        v.mul_(b2).addcmul_(g, g * (1 - b2))
-        denom = (v.sqrt() / bias2_sqrt).add_(h.eps.unsqueeze(1))
-        p.sub_(step_size * m / denom)
+        t = self.steps.to(self.flat.device).unsqueeze(1)
+        scripted(adam_update)(self.flat, g, self.state["m"], self.state["v"], lr, h.beta1.unsqueeze(1),
+                              h.beta2.unsqueeze(1), h.eps.unsqueeze(1), t, decay)
 
     def _lr_column(self, lr_scale: float) -> torch.Tensor:
         """(K, 1) learning rates times the schedule's factor, made again only when the factor or the rates change
@@ -86,6 +73,35 @@ class BatchedOptimizer:
         self.flat = flat
         self.steps = self.steps[keep]
         self.state = {n: s[keep] for n, s in self.state.items()}
+
+
+def sgd_update(p: torch.Tensor, g: torch.Tensor, buf: torch.Tensor | None, lr: torch.Tensor,
+               mom: torch.Tensor | None, decay: torch.Tensor | None, nesterov: bool) -> None:
+    """torch.optim.SGD's update of ``p`` (K, P) in place, with (K, 1) rates, momenta and decoupled decay."""
+    if decay is not None:
+        p.mul_(1 - lr * decay)
+    d = g
+    if buf is not None and mom is not None:
+        buf.mul_(mom).add_(g)
+        d = g.add(buf * mom) if nesterov else buf
+    p.sub_(d * lr)
+
+
+def adam_update(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, lr: torch.Tensor,
+                b1: torch.Tensor, b2: torch.Tensor, eps: torch.Tensor, t: torch.Tensor,
+                decay: torch.Tensor | None) -> None:
+    """torch.optim.Adam's update of ``p`` (K, P) in place, with (K, 1) hyperparameters and step counts ``t``
+    (float64), and decoupled decay (AdamW)."""
+    if decay is not None:
+        p.mul_(1 - lr * decay)
+    # torch.optim.Adam: step_size = lr / (1 − β1^t); denom = √v / √(1 − β2^t) + eps
+    bias1 = (1 - b1.double() ** t).float()
+    bias2_sqrt = (1 - b2.double() ** t).sqrt().float()
+    step_size = lr / bias1.clamp_min(1e-30)
+    m.mul_(b1).add_(g * (1 - b1))
+    v.mul_(b2).addcmul_(g, g * (1 - b2))
+    denom = (v.sqrt() / bias2_sqrt).add_(eps)
+    p.sub_(step_size * m / denom)
 
 
 def schedule_factor(kind: str, epoch: int, epochs: int, step_size: int, gamma: float) -> float:
