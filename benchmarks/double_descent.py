@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -79,6 +81,26 @@ def notebook_loop(epochs: int, noise: float, widths: list[int], seed: int) -> tu
     return train_err, test_err
 
 
+def loop_curves(args: argparse.Namespace, cache: Path | None
+                ) -> tuple[float, dict[float, tuple[list[float], list[float]]], str]:
+    """(a)'s wall seconds and (train, test) errors per noise level, from ``cache`` when it holds this sweep (then
+    with the date it ran; else '' and the loop runs now and is stored)."""
+    key = f"{args.epochs}|{args.noise}|{args.widths}|{args.seed}"
+    stored = json.loads(cache.read_text()) if cache is not None and cache.exists() else {}
+    if key in stored:
+        hit = stored[key]
+        return hit["seconds"], {float(nz): (c[0], c[1]) for nz, c in hit["curves"].items()}, hit["when"]
+    t = time.perf_counter()
+    curves = {nz: notebook_loop(args.epochs, nz, args.widths, args.seed) for nz in args.noise}
+    seconds = time.perf_counter() - t
+    if cache is not None:
+        stored[key] = {"seconds": seconds, "curves": {str(nz): list(c) for nz, c in curves.items()},
+                       "when": time.strftime("%Y-%m-%d %H:%M"), "threads": args.threads,
+                       "load": os.getloadavg()[0]}
+        cache.write_text(json.dumps(stored, indent=1))
+    return seconds, curves, ""
+
+
 def gaplab_specs(epochs: int, noises: list[float], widths: list[int], seed: int):
     base = {"data": DATA, "model": {"name": "mlp", "args": {"depth": 2}},
             "optim": {"name": "sgd", "lr": 0.01, "momentum": 0.9, "batch_size": 100, "epochs": epochs},
@@ -98,9 +120,17 @@ def main() -> None:
     ap.add_argument("--widths", type=int, nargs="+", default=WIDTHS)
     ap.add_argument("--skip-plain", action="store_true", help="only (b); the ratio is then not printed")
     ap.add_argument("--json", help="also write the numbers to this JSON file")
+    ap.add_argument("--loop-cache", help="keep (a)'s time and curves in this JSON file, keyed by epochs, noise, "
+                    "widths and seed: a later run reads them instead of re-running the loop (its errors do not "
+                    "depend on the machine's load; its time does, and is printed with the date it was measured)")
+    ap.add_argument("--only-loop", action="store_true", help="run (or read) only (a), e.g. to fill --loop-cache")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     shared_pool(parse_run({"data": DATA}).data)  # generate (or load) the data before timing anything
+    if args.only_loop:
+        t_a, _, when = loop_curves(args, Path(args.loop_cache) if args.loop_cache else None)
+        print(f"(a) notebook loop: {t_a:.1f} s{' (cached: ' + when + ')' if when else ''}")
+        return
 
     peak = gemm_peak()
     specs = gaplab_specs(args.epochs, args.noise, args.widths, args.seed)
@@ -116,10 +146,9 @@ def main() -> None:
     plain: dict[float, tuple[list[float], list[float]]] = {}
     t_a = float("nan")
     if not args.skip_plain:
-        t = time.perf_counter()
-        for nz in args.noise:
-            plain[nz] = notebook_loop(args.epochs, nz, args.widths, args.seed)
-        t_a = time.perf_counter() - t
+        t_a, plain, when = loop_curves(args, Path(args.loop_cache) if args.loop_cache else None)
+        if when:
+            print(f"(a) read from {args.loop_cache}: run {when} (its time was measured then, on that run's load)")
 
     print(f"epochs {args.epochs}, {len(specs)} models, threads {args.threads}; float32 GEMM peak measured now: "
           f"{peak:.1f} GFLOP/s")
