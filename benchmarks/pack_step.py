@@ -25,7 +25,8 @@ MATMUL = ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul
 
 
 def breakdown(pack: Pack, steps: int) -> dict[str, float]:
-    """Milliseconds per step in each phase (forward excludes the dropout masks drawn inside it), matmuls, total."""
+    """Milliseconds per step in each phase (forward excludes the dropout masks drawn inside it; on the fused path it
+    includes the backward, which runs inside the same TorchScript call: engine.fused.dense_train), matmuls, total."""
     idx, w, per_model = epoch_batches(pack.data.train_idx, pack.specs[0].optim.batch_size, list(range(pack.k)))
     active = torch.ones(pack.k, dtype=torch.bool)
     n = idx.shape[1]
