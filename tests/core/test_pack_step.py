@@ -51,3 +51,13 @@ def test_any_of_reads_a_mask_again_only_when_it_changed() -> None:
     mask[2] = True  # in place: the tensor's version moves
     assert flag.any(mask)
     assert not flag.any(torch.zeros(4, dtype=torch.bool))  # another tensor
+
+
+def test_epoch_batches_stack_equals_the_padded_tables() -> None:
+    from gaplab.engine.batches import epoch_batches
+
+    even = [torch.arange(200) + 1000 * i for i in range(3)]  # 4 full batches each: the stacked fast case
+    idx, w, steps = epoch_batches(even, 50, [7, 8, 9])
+    padded, pw, _ = epoch_batches([*even, torch.arange(30)], 50, [7, 8, 9, 10])  # a short mate: the padded case
+    assert torch.equal(idx, padded[:3]) and torch.equal(w, pw[:3]) and bool((w == 1).all())
+    assert steps.tolist() == [4, 4, 4] and pw[3].sum() == 30

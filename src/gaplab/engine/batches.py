@@ -17,11 +17,16 @@ def epoch_batches(
     k = len(train_idx)
     steps = torch.tensor([-(-len(t) // batch_size) for t in train_idx])
     s_max = int(steps.max())
-    idx = torch.zeros(k, s_max * batch_size, dtype=torch.int64)
-    w = torch.zeros(k, s_max * batch_size)
-    for i, (t, key) in enumerate(zip(train_idx, keys, strict=True)):
-        perm = torch.randperm(len(t), generator=torch.Generator().manual_seed(key))
-        idx[i, : len(t)] = t[perm]
-        idx[i, len(t):] = t[0]
-        w[i, : len(t)] = 1.0
+    orders = [t[torch.randperm(len(t), generator=torch.Generator().manual_seed(key))]
+              for t, key in zip(train_idx, keys, strict=True)]
+    if all(len(t) == s_max * batch_size for t in train_idx):  # no padding: one stack (a small pack's common case)
+        idx = torch.stack(orders)
+        w = torch.ones(k, s_max * batch_size)
+    else:
+        idx = torch.zeros(k, s_max * batch_size, dtype=torch.int64)
+        w = torch.zeros(k, s_max * batch_size)
+        for i, (t, order) in enumerate(zip(train_idx, orders, strict=True)):
+            idx[i, : len(t)] = order
+            idx[i, len(t):] = t[0]
+            w[i, : len(t)] = 1.0
     return idx.view(k, s_max, batch_size), w.view(k, s_max, batch_size), steps
