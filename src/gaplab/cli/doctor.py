@@ -27,11 +27,12 @@ def doctor(
     target_error: Annotated[float | None, typer.Option(
         help="Error you aim for (1 − accuracy, or MSE / target variance): the bias reference.")] = None,
     out: Annotated[Path | None, typer.Option(help="Folder for the plots (default: next to the store; with --quick "
-                                             "none are drawn unless this is given).")] = None,
+                                             "or --no-store none are drawn unless this is given).")] = None,
     suspects: Annotated[Path | None, typer.Option(
         "--suspects", help="Write the label-noise suspects as CSV (id, given, predicted, p_given).")] = None,
     store: StoreOpt = DEFAULT_PATH,
-    no_store: Annotated[bool, typer.Option("--no-store", help="Do not write to the results database.")] = False,
+    no_store: Annotated[bool, typer.Option("--no-store", help="Do not write to the results database (nor the plots, "
+                                                            "unless --out is given).")] = False,
     as_json: JsonOpt = False,
     threads: ThreadsOpt = None,
     data: F.Data = None,
@@ -83,8 +84,9 @@ def _diagnose(spec: RunSpec, *, quick: bool, checks: list[str], target_error: fl
     mode = "quick" if quick else "default"
     key = f"{spec.run_id}-{mode}"
     folder = out or Path(default_store).parent / "doctor" / key
-    # drawing costs about as much CPU as a quick doctor's checks (matplotlib's import alone ≈ 1 s): asked for only
-    draw = out is not None or not quick
+    # drawing costs about as much CPU as a quick doctor's checks (matplotlib's import alone ≈ 1 s): asked for only;
+    # --no-store writes nothing unless --out names a folder
+    draw = out is not None or not (quick or store is None)
     with progress_bar(not as_json) as update:
         diag = diagnose(spec, mode=mode, checks=checks or None, target_error=target_error,
                         folder=folder if draw else None, progress=update)
@@ -101,7 +103,8 @@ def _diagnose(spec: RunSpec, *, quick: bool, checks: list[str], target_error: fl
         return
     console.print(doctor_view.findings(diag, console.width))
     console.print(diag.summary, highlight=False)
-    plots = f"plots in {folder}" if draw else "no plots (--quick draws them with --out DIR)"
+    plots = f"plots in {folder}" if draw else \
+        f"no plots ({'--quick' if quick else '--no-store'} draws them with --out DIR)"
     n = len(diag.checks)
     console.print(f"[dim]{n} check{'' if n == 1 else 's'} in {diag.seconds:.1f} s (CPU {diag.cpu_seconds:.1f} s); "
                   f"{plots}{'' if store is None else f'; stored as doctor/{key} in {store}'}[/]", highlight=False)

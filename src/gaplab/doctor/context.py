@@ -37,9 +37,10 @@ class Budget:
     lr_rates_per_decade: int = 2
     lr_seeds: int = 2
     lr_steps: int = 150
-    # the range's steps scale down for models above this many multiply-adds per example, to ``lr_min_steps``
-    # (``lr_range.range_steps``); None: always ``lr_steps``. A floor of 50 moved the 32-channel digits CNN's
-    # suggestion from 0.014 (150 steps) to 0.27 (grid's best 0.0083); 100 gives 0.019-0.026 (doctor_lr_truth.py)
+    # the range's steps (and the label-noise folds') scale down for models above this many multiply-adds per
+    # example, to ``lr_min_steps`` (``cost.steps_for_cost``); None: always ``lr_steps``. A floor of 50 moved the
+    # 32-channel digits CNN's suggestion from 0.014 (150 steps) to 0.27 (grid's best 0.0083); 100 gives 0.019-0.026
+    # (doctor_lr_truth.py)
     lr_macs: int | None = 100_000
     lr_min_steps: int = 100
     lr_eval_examples: int | None = None  # training examples the range's final loss is read on (None: all)
@@ -52,6 +53,7 @@ class Budget:
     tiny_steps: int = 300
     folds: int = 4
     fold_steps: int = 250  # short: longer training memorizes the noisy labels and hides them
+    fold_min_steps: int = 100  # ... fewer for costly models, as the range's (``label_noise.fold_epochs``)
     conv_reference: bool = True  # label noise on a 1-D signal also asks gaplab's conv net (``reference_net``)
     baseline_examples: int = 4000
     probe_examples: int = 512

@@ -10,6 +10,7 @@ import torch
 
 from gaplab.doctor import reference_net
 from gaplab.doctor.context import Context, LabelNoiseFound
+from gaplab.doctor.cost import steps_for_cost
 from gaplab.doctor.folds import averaged_over_epochs, held_out
 from gaplab.doctor.linear import out_of_fold_proba
 from gaplab.doctor.result import PASS, WARN, Finding
@@ -41,13 +42,21 @@ def fold_of(ctx: Context) -> torch.Tensor:
     return torch.randperm(len(ctx.prepared.train_idx), generator=g) % ctx.budget.folds
 
 
+def fold_epochs(ctx: Context) -> int:
+    """The fold models' epochs: ``fold_steps`` steps, fewer for a model above ``lr_macs`` multiply-adds per example
+    (``cost.steps_for_cost``, at least ``fold_min_steps``): on the 32-channel digits CNN the folds were a third of
+    the doctor's CPU, and the flagged set comes from the second opinion there (``best_source``)."""
+    b = ctx.budget
+    return ctx.epochs_for(steps_for_cost(ctx, b.fold_steps, b.fold_min_steps))
+
+
 def fold_probabilities(ctx: Context) -> FoldProbs:
     """Train ``budget.folds`` models in one pack, model i on every training example outside fold i, and read each
     example's probabilities from the model that never saw it, after every epoch."""
     idx = ctx.prepared.train_idx
     k = ctx.budget.folds
     fold = fold_of(ctx)
-    epochs = ctx.epochs_for(ctx.budget.fold_steps)
+    epochs = fold_epochs(ctx)
     spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs, "reg.early_stopping": None})
     pack = Pack([spec] * k, train_idx=[idx[fold != i] for i in range(k)])
     x = ctx.pool.x_train[idx]
