@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gaplab.data import Dataset
+from gaplab.doctor.parallel import check_halt
 from gaplab.engine import Pack, RunResult, masked_mean, per_example, prepared_for, raw_dataset, shared_pool
 from gaplab.spec import RunSpec
 
@@ -155,15 +156,27 @@ class Context:
     def train(self, label: str, specs: list[RunSpec], dataset: Dataset | None = None,
               train_idx: list[torch.Tensor] | None = None,
               on_step: Callable[[Pack, int, int, torch.Tensor], None] | None = None,
-              metrics: bool = True, compact: bool = False) -> tuple[Pack, list[RunResult]]:
+              metrics: bool = True, compact: bool = False, alone: bool = True) -> tuple[Pack, list[RunResult]]:
         """Train ``specs`` as one pack (optionally on another pool or per-model index sets); show progress.
         ``metrics=False`` skips the engine's evaluation on the pool and test set (see ``train_loss``);
-        ``compact`` retires stopped models from the pack (``pack.rows`` then maps its rows to ``specs``)."""
+        ``compact`` retires stopped models from the pack (``pack.rows`` then maps its rows to ``specs``);
+        ``alone`` False: one of packs trained side by side (``doctor.parallel``), which leaves torch's thread
+        count as it is; an empty ``label`` shows no progress (the side-by-side packs after the first)."""
         pack = Pack(specs, dataset=dataset, train_idx=train_idx, compact=compact)
         epochs = specs[0].optim.epochs
-        step_fn = None if on_step is None else (lambda e, s, losses: on_step(pack, e, s, losses))
-        self.progress(label, 0, epochs)
-        results = pack.fit(lambda e, total: self.progress(label, e, total), on_step=step_fn, metrics=metrics)
+
+        def step_fn(e: int, s: int, losses: torch.Tensor) -> None:
+            check_halt()
+            if on_step is not None:
+                on_step(pack, e, s, losses)
+
+        def shown(e: int, total: int) -> None:
+            if label:
+                self.progress(label, e, total)
+
+        shown(0, epochs)
+        results = pack.fit(shown, on_step=step_fn if on_step is not None or not alone else None, metrics=metrics,
+                           own_threads=alone)
         return pack, results
 
     def train_loss(self, pack: Pack, idx: torch.Tensor) -> torch.Tensor:
