@@ -68,3 +68,21 @@ def test_vote_waits_for_every_pack_unless_it_ended() -> None:
     t.join(5)
     assert out == [[True, True]]
     assert parallel.split(5, 2) == [range(0, 2), range(2, 5)] and parallel.split(1, 2) == [range(0, 1)]
+
+
+def test_label_noise_folds_side_by_side_match_one_pack() -> None:
+    from gaplab.doctor import label_noise
+
+    spec = parse_run({"data": {"name": "teacher-mlp", "args": {"n_train": 400, "n_test": 50, "classes": 3},
+                               "label_noise": 0.2},
+                      "model": {"name": "mlp", "args": {"width": 16}}, "optim": {"epochs": 4, "batch_size": 50}})
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = label_noise.fold_probabilities(Context(spec, "default"))
+        torch.set_num_threads(2)  # 4 folds: two packs of 2, each predicting its own folds' rows
+        two = label_noise.fold_probabilities(Context(spec, "default"))
+    finally:
+        torch.set_num_threads(before)
+    torch.testing.assert_close(two.averaged, one.averaged, rtol=0, atol=1e-5)
+    torch.testing.assert_close(two.last, one.last, rtol=0, atol=1e-5)

@@ -4,6 +4,7 @@ and the examples most likely mislabelled are ranked."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 
 import torch
@@ -13,6 +14,7 @@ from gaplab.doctor.context import Context, LabelNoiseFound
 from gaplab.doctor.cost import steps_for_cost
 from gaplab.doctor.folds import averaged_over_epochs, held_out
 from gaplab.doctor.linear import out_of_fold_proba
+from gaplab.doctor.parallel import packs_at_once, side_by_side, split
 from gaplab.doctor.result import PASS, WARN, Finding
 from gaplab.engine import Pack
 
@@ -58,10 +60,20 @@ def fold_probabilities(ctx: Context) -> FoldProbs:
     fold = fold_of(ctx)
     epochs = fold_epochs(ctx)
     spec = ctx.val_spec.replace(**{"optim.epochs": epochs, "eval_every": epochs, "reg.early_stopping": None})
-    pack = Pack([spec] * k, train_idx=[idx[fold != i] for i in range(k)])
     x = ctx.pool.x_train[idx]
-    last, averaged = averaged_over_epochs(ctx, pack, f"label noise ({k} folds)",
-                                          lambda: held_out(pack, x, fold, ctx.k))
+    # the folds as packs side by side where torch has more than one thread: each pack's models predict the rows of
+    # their own folds (the others' rows stay 0 in its probabilities, -1 in its fold ids)
+    groups = split(k, packs_at_once(k, spec.device))
+
+    def train(g: int) -> tuple[torch.Tensor, torch.Tensor]:
+        own = groups[g]
+        pack = Pack([spec] * len(own), train_idx=[idx[fold != i] for i in own])
+        local = torch.where((fold >= own.start) & (fold < own.stop), fold - own.start, -1)
+        return averaged_over_epochs(ctx, pack, f"label noise ({k} folds)" if g == 0 else "",
+                                    lambda: held_out(pack, x, local, ctx.k), alone=len(groups) == 1)
+
+    parts = side_by_side([functools.partial(train, g) for g in range(len(groups))])
+    last, averaged = (torch.stack([p[i] for p in parts]).sum(0) for i in range(2))
     return FoldProbs(idx, last, averaged)
 
 
