@@ -75,7 +75,7 @@ def test_label_noise_folds_side_by_side_match_one_pack() -> None:
 
     spec = parse_run({"data": {"name": "teacher-mlp", "args": {"n_train": 400, "n_test": 50, "classes": 3},
                                "label_noise": 0.2},
-                      "model": {"name": "mlp", "args": {"width": 16}}, "optim": {"epochs": 4, "batch_size": 50}})
+                      "model": {"name": "mlp", "args": {"width": 16}}, "optim": {"epochs": 2, "batch_size": 50}})
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
@@ -86,3 +86,26 @@ def test_label_noise_folds_side_by_side_match_one_pack() -> None:
         torch.set_num_threads(before)
     torch.testing.assert_close(two.averaged, one.averaged, rtol=0, atol=1e-5)
     torch.testing.assert_close(two.last, one.last, rtol=0, atol=1e-5)
+
+
+def test_main_run_side_by_side_matches_one_pack() -> None:
+    from gaplab.doctor.main_run import train_main
+
+    spec = parse_run({"data": {"name": "teacher-mlp", "args": {"n_train": 200, "n_test": 50, "classes": 3}},
+                      "model": {"name": "mlp", "args": {"width": 16}}, "optim": {"epochs": 2, "batch_size": 50}})
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = train_main(Context(spec, "default"))
+        torch.set_num_threads(2)  # 2 seeds: a pack each
+        two = train_main(Context(spec, "default"))
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(two.losses, one.losses, rtol=1e-5)
+    assert two.ratio_steps == one.ratio_steps and two.ratios.keys() == one.ratios.keys()
+    for n in one.ratios:
+        np.testing.assert_allclose(two.ratios[n], one.ratios[n], rtol=1e-4)
+    for a, b in zip(one.results, two.results, strict=True):
+        assert a.spec == b.spec and a.final["val_loss"] == pytest.approx(b.final["val_loss"], rel=1e-5)
+    for p, q in zip(two.trained_model().parameters(), one.trained_model().parameters(), strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-5, atol=1e-6)  # seed 0's model, read from the first pack
