@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextvars import ContextVar
 from typing import TypeVar
 
 import numpy as np
@@ -22,7 +23,9 @@ class Halted(BaseException):
     """Raised at a pack's next step once the driver was interrupted."""
 
 
-HALT = threading.Event()
+# the interrupt of the side_by_side call a pack thread works for (each call its own: two doctors in one process, as
+# the dashboard may run them, do not stop each other)
+_HALT: ContextVar[threading.Event | None] = ContextVar("gaplab_doctor_halt", default=None)
 
 
 def packs_at_once(n: int, device: str) -> int:
@@ -41,7 +44,8 @@ def split(n: int, parts: int) -> list[range]:
 
 def check_halt() -> None:
     """Stop this pack (``Halted``) once the driver was interrupted: a pack's ``on_step`` calls this."""
-    if HALT.is_set():
+    halt = _HALT.get()
+    if halt is not None and halt.is_set():
         raise Halted
 
 
@@ -53,17 +57,23 @@ def side_by_side(tasks: list[Callable[[], T]]) -> list[T]:
         return [tasks[0]()]
     before = torch.get_num_threads()
     torch.set_num_threads(1)
+    halt = threading.Event()
+
+    def run(task: Callable[[], T]) -> T:
+        _HALT.set(halt)  # in this pool's own thread
+        return task()
+
     pool = ThreadPoolExecutor(len(tasks), thread_name_prefix="gaplab-doctor")
     try:
-        futures = [pool.submit(t) for t in tasks]
+        futures = [pool.submit(run, t) for t in tasks]
         pending = set(futures)
         try:
             while pending:
                 done, pending = wait(pending, timeout=WAIT, return_when=FIRST_EXCEPTION)
                 if any(f.exception() is not None for f in done):
-                    HALT.set()
+                    halt.set()
         except BaseException:
-            HALT.set()
+            halt.set()
             raise
         failed = [e for f in futures if (e := f.exception()) is not None]
         if failed:
@@ -71,7 +81,6 @@ def side_by_side(tasks: list[Callable[[], T]]) -> list[T]:
         return [f.result() for f in futures]
     finally:
         pool.shutdown(wait=True)
-        HALT.clear()
         torch.set_num_threads(before)
 
 
