@@ -99,7 +99,7 @@ def probabilities(data: str, model: str, kind: str, rate: float) -> dict[str, np
     computed once, then read from the cache."""
     path = CACHE / f"{case_name(data, model, kind, rate)}.npz"
     ctx = context(data, model, kind, rate)
-    epochs = ctx.epochs_for(ctx.budget.fold_steps)
+    epochs = L.fold_epochs(ctx)
     out = dict(np.load(path)) if path.exists() else {}
     same_folds = int(out.get("fold_epochs", -1)) == epochs
     if same_folds and int(out.get("second_folds", 0)) == L.SECOND_FOLDS:

@@ -48,6 +48,12 @@ def test_doctor_table_and_bad_input(tmp_path):
     assert "no plots (--quick draws them with --out DIR)" in " ".join(r.output.split())
     assert not (tmp_path / "doctor").exists()
     assert "1 check n/a" in r.output  # batch size for batch norm: the MLP has none
+    # --no-store writes nothing, the plots included, unless --out names a folder
+    r = runner.invoke(app, ["doctor", "--check", "init", "--no-store", "--threads", "1", "--store",
+                            str(tmp_path / "s.db")])
+    assert r.exit_code == 0, r.output
+    assert "no plots (--no-store draws them with --out DIR)" in " ".join(r.output.split())
+    assert not (tmp_path / "doctor").exists()
     bad = runner.invoke(app, ["doctor", "--quick", "--check", "bogus", "--no-store"])
     assert bad.exit_code == 2 and "bogus" in bad.output
     bad = runner.invoke(app, ["doctor", "--model", "nosuchmodel", "--no-store"])

@@ -10,17 +10,17 @@ import pytest
 import torch
 from torch import nn
 
-from gaplab.doctor import lr_range
+from gaplab.doctor import cost, label_noise, lr_range
 from gaplab.doctor.context import BUDGETS, Context
 from gaplab.spec import parse_run
 
 
 def test_multiply_adds_of_linear_and_conv_layers() -> None:
     mlp = nn.Sequential(nn.Flatten(1), nn.Linear(40, 100), nn.ReLU(), nn.Linear(100, 10))
-    assert lr_range.macs_per_example(mlp, torch.zeros(3, 40)) == 40 * 100 + 100 * 10
+    assert cost.macs_per_example(mlp, torch.zeros(3, 40)) == 40 * 100 + 100 * 10
     # 8 output channels at 8×8 positions, each 1 input channel × 3×3; then 8·64 → 10
     cnn = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Flatten(1), nn.Linear(8 * 64, 10))
-    assert lr_range.macs_per_example(cnn, torch.zeros(2, 1, 8, 8)) == 8 * 64 * 9 + 8 * 64 * 10
+    assert cost.macs_per_example(cnn, torch.zeros(2, 1, 8, 8)) == 8 * 64 * 9 + 8 * 64 * 10
     assert cnn.training  # the count leaves the model's mode as it found it
 
 
@@ -64,3 +64,22 @@ def test_pruned_range_keeps_the_deciding_copies() -> None:
     np.testing.assert_allclose(pruned.user_loss, full.user_loss, rtol=1e-5)
     got, want = lr_range.suggest(pruned).lr, lr_range.suggest(full).lr
     assert want is not None and got == pytest.approx(want, rel=1e-5)
+
+
+def test_costly_models_prune_sooner_and_train_shorter_folds() -> None:
+    b = BUDGETS["default"]
+    small = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 10))
+    huge = nn.Sequential(nn.Linear(40, 20000), nn.ReLU(), nn.Linear(20000, 10))
+    assert lr_range.prune_schedule(_ctx(100, small)) == lr_range.PRUNE
+    assert lr_range.prune_schedule(_ctx(100, huge)) == lr_range.PRUNE_COSTLY
+    # the costly schedule starts sooner and keeps fewer rates at every point
+    assert lr_range.PRUNE_COSTLY[0][0] < lr_range.PRUNE[0][0]
+    assert max(m for _, m in lr_range.PRUNE_COSTLY) <= min(m for _, m in lr_range.PRUNE)
+
+    def fold_ctx(model: nn.Module) -> SimpleNamespace:
+        ctx = _ctx(100, model)
+        ctx.epochs_for = lambda steps: steps  # one step per epoch: the steps themselves
+        return ctx
+
+    assert label_noise.fold_epochs(fold_ctx(small)) == b.fold_steps
+    assert label_noise.fold_epochs(fold_ctx(huge)) == b.fold_min_steps

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gaplab.data import Dataset
+from gaplab.doctor.parallel import check_halt
 from gaplab.engine import Pack, RunResult, masked_mean, per_example, prepared_for, raw_dataset, shared_pool
 from gaplab.spec import RunSpec
 
@@ -37,9 +38,10 @@ class Budget:
     lr_rates_per_decade: int = 2
     lr_seeds: int = 2
     lr_steps: int = 150
-    # the range's steps scale down for models above this many multiply-adds per example, to ``lr_min_steps``
-    # (``lr_range.range_steps``); None: always ``lr_steps``. A floor of 50 moved the 32-channel digits CNN's
-    # suggestion from 0.014 (150 steps) to 0.27 (grid's best 0.0083); 100 gives 0.019-0.026 (doctor_lr_truth.py)
+    # the range's steps (and the label-noise folds') scale down for models above this many multiply-adds per
+    # example, to ``lr_min_steps`` (``cost.steps_for_cost``); None: always ``lr_steps``. A floor of 50 moved the
+    # 32-channel digits CNN's suggestion from 0.014 (150 steps) to 0.27 (grid's best 0.0083); 100 gives 0.019-0.026
+    # (doctor_lr_truth.py)
     lr_macs: int | None = 100_000
     lr_min_steps: int = 100
     lr_eval_examples: int | None = None  # training examples the range's final loss is read on (None: all)
@@ -52,6 +54,7 @@ class Budget:
     tiny_steps: int = 300
     folds: int = 4
     fold_steps: int = 250  # short: longer training memorizes the noisy labels and hides them
+    fold_min_steps: int = 100  # ... fewer for costly models, as the range's (``label_noise.fold_epochs``)
     conv_reference: bool = True  # label noise on a 1-D signal also asks gaplab's conv net (``reference_net``)
     baseline_examples: int = 4000
     probe_examples: int = 512
@@ -153,15 +156,27 @@ class Context:
     def train(self, label: str, specs: list[RunSpec], dataset: Dataset | None = None,
               train_idx: list[torch.Tensor] | None = None,
               on_step: Callable[[Pack, int, int, torch.Tensor], None] | None = None,
-              metrics: bool = True, compact: bool = False) -> tuple[Pack, list[RunResult]]:
+              metrics: bool = True, compact: bool = False, alone: bool = True) -> tuple[Pack, list[RunResult]]:
         """Train ``specs`` as one pack (optionally on another pool or per-model index sets); show progress.
         ``metrics=False`` skips the engine's evaluation on the pool and test set (see ``train_loss``);
-        ``compact`` retires stopped models from the pack (``pack.rows`` then maps its rows to ``specs``)."""
+        ``compact`` retires stopped models from the pack (``pack.rows`` then maps its rows to ``specs``);
+        ``alone`` False: one of packs trained side by side (``doctor.parallel``), which leaves torch's thread
+        count as it is; an empty ``label`` shows no progress (the side-by-side packs after the first)."""
         pack = Pack(specs, dataset=dataset, train_idx=train_idx, compact=compact)
         epochs = specs[0].optim.epochs
-        step_fn = None if on_step is None else (lambda e, s, losses: on_step(pack, e, s, losses))
-        self.progress(label, 0, epochs)
-        results = pack.fit(lambda e, total: self.progress(label, e, total), on_step=step_fn, metrics=metrics)
+
+        def step_fn(e: int, s: int, losses: torch.Tensor) -> None:
+            check_halt()
+            if on_step is not None:
+                on_step(pack, e, s, losses)
+
+        def shown(e: int, total: int) -> None:
+            if label:
+                self.progress(label, e, total)
+
+        shown(0, epochs)
+        results = pack.fit(shown, on_step=step_fn if on_step is not None or not alone else None, metrics=metrics,
+                           own_threads=alone)
         return pack, results
 
     def train_loss(self, pack: Pack, idx: torch.Tensor) -> torch.Tensor:

@@ -9,13 +9,16 @@ from collections.abc import Callable
 import torch
 
 from gaplab.doctor.context import Context
+from gaplab.doctor.parallel import check_halt
 from gaplab.engine import Pack
 
 
 def averaged_over_epochs(ctx: Context, pack: Pack, label: str,
-                         predict: Callable[[], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+                         predict: Callable[[], torch.Tensor], alone: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Train ``pack`` to its end without the engine's evaluation, calling ``predict`` (each example's (N, K)
     probabilities from the model that never saw it) after every epoch: (the last epoch's, their mean).
+    ``alone`` False: one of packs trained side by side (torch's thread count left as it is); an empty ``label``
+    shows no progress.
 
     Averaging over the trajectory keeps the early epochs, before the models memorize the wrong labels."""
     epochs = pack.specs[0].optim.epochs
@@ -26,10 +29,14 @@ def averaged_over_epochs(ctx: Context, pack: Pack, label: str,
         nonlocal total, last
         last = predict()
         total = last.clone() if total is None else total.add_(last)
-        ctx.progress(label, e, n)
+        if label:
+            ctx.progress(label, e, n)
 
-    ctx.progress(label, 0, epochs)
-    pack.fit(on_epoch, metrics=False)  # the probabilities are all it needs
+    if label:
+        ctx.progress(label, 0, epochs)
+    # the probabilities are all it needs: no metrics
+    pack.fit(on_epoch, metrics=False, on_step=None if alone else lambda e, s, losses: check_halt(),
+             own_threads=alone)
     assert total is not None and last is not None  # a pack trains at least one epoch
     return last, total / epochs
 

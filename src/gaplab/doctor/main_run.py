@@ -3,11 +3,14 @@ per-step losses and per-layer update-to-weight ratios. Dynamics, bias/variance a
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass, field
 
 import torch
 
 from gaplab.doctor.context import Context
+from gaplab.doctor.parallel import check_halt, packs_at_once, side_by_side, split
 from gaplab.doctor.probes import update_ratios
 from gaplab.engine import Pack, RunResult, build_trained
 
@@ -31,26 +34,49 @@ class MainRun:
 
 
 def train_main(ctx: Context) -> MainRun:
-    """Train the user's run for ``budget.seeds`` seeds and record its dynamics (``ctx.main`` calls this once)."""
+    """Train the user's run for ``budget.seeds`` seeds and record its dynamics (``ctx.main`` calls this once); the
+    seeds as packs side by side where torch has more than one thread (``doctor.parallel``), seed 0's pack recording
+    the update ratios."""
     specs = [ctx.main_spec(i) for i in range(ctx.budget.seeds)]
-    pack = Pack(specs)
-    rec = MainRun(pack=pack, results=[])
     n_steps = specs[0].optim.epochs * ctx.steps_per_epoch(len(ctx.prepared.train_idx), specs[0].optim.batch_size)
     every = max(1, n_steps // RATIO_STEPS)
-    state: dict[str, dict[str, torch.Tensor]] = {}
-
-    def on_step(epoch: int, step: int, losses: torch.Tensor) -> None:
-        t = len(rec.losses)
-        rec.losses.append(losses.tolist())
-        if "before" in state:
-            for n, r in update_ratios(state.pop("before"), pack.params).items():
-                rec.ratios.setdefault(n, []).append(r)
-            rec.ratio_steps.append(t)
-        if (t + 1) % every == 0 or t + 1 < 5:
-            state["before"] = {n: p[:1].detach().clone() for n, p in pack.params.items()}
-
-    state["before"] = {n: p[:1].detach().clone() for n, p in pack.params.items()}
+    groups = split(len(specs), packs_at_once(len(specs), specs[0].device))
     label = f"main run ({len(specs)} × your settings)"
-    ctx.progress(label, 0, specs[0].optim.epochs)
-    rec.results = pack.fit(lambda e, total: ctx.progress(label, e, total), on_step=on_step)
-    return rec
+
+    def train(g: int) -> MainRun:
+        pack = Pack([specs[i] for i in groups[g]])
+        rec = MainRun(pack=pack, results=[])
+        state: dict[str, dict[str, torch.Tensor]] = {}
+
+        def on_step(epoch: int, step: int, losses: torch.Tensor) -> None:
+            check_halt()
+            rec.losses.append(losses.tolist())
+            if g > 0:
+                return
+            t = len(rec.losses) - 1
+            if "before" in state:
+                for n, r in update_ratios(state.pop("before"), pack.params).items():
+                    rec.ratios.setdefault(n, []).append(r)
+                rec.ratio_steps.append(t)
+            if (t + 1) % every == 0 or t + 1 < 5:
+                state["before"] = {n: p[:1].detach().clone() for n, p in pack.params.items()}
+
+        state["before"] = {n: p[:1].detach().clone() for n, p in pack.params.items()}
+
+        def shown(e: int, total: int) -> None:
+            if g == 0:
+                ctx.progress(label, e, total)
+
+        shown(0, specs[0].optim.epochs)
+        rec.results = pack.fit(shown, on_step=on_step, own_threads=len(groups) == 1)
+        return rec
+
+    parts = side_by_side([functools.partial(train, g) for g in range(len(groups))])
+    first = parts[0]
+    if len(parts) > 1:
+        # per step, every seed's loss; a pack that stopped sooner (early stopping) reads NaN after its end
+        steps = max(len(p.losses) for p in parts)
+        first.losses = [sum((p.losses[t] if t < len(p.losses) else [math.nan] * len(groups[i])
+                             for i, p in enumerate(parts)), []) for t in range(steps)]
+        first.results = [r for p in parts for r in p.results]
+    return first
