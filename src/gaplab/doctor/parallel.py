@@ -13,7 +13,7 @@ from typing import TypeVar
 import numpy as np
 import torch
 
-from gaplab.engine.executor import MAX_SIDE_BY_SIDE
+from gaplab.engine import MAX_SIDE_BY_SIDE
 
 T = TypeVar("T")
 WAIT = 0.2  # seconds: the driver waits in slices, so that Ctrl-C reaches it while the packs train

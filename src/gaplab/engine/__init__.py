@@ -17,11 +17,12 @@ from gaplab.engine.metrics import masked_mean, per_example
 from gaplab.engine.pack import Pack, RunResult, build_initial, build_trained, train_pack
 from gaplab.engine.padding import flops_per_example, pad_arg, width_of
 from gaplab.engine.paths import path_of
-from gaplab.engine.planning import Schedule, balanced, plan_packs, schedule, steps_per_epoch
+from gaplab.engine.planning import MAX_SIDE_BY_SIDE, Schedule, balanced, plan_packs, schedule, steps_per_epoch
 from gaplab.engine.validate import check_runs, with_fingerprint
 
 __all__ = [
     "DEFAULT_EVERY",
+    "MAX_SIDE_BY_SIDE",
     "Pack",
     "RunResult",
     "Schedule",
