@@ -214,3 +214,40 @@ def test_freed_blocks_are_reused_instead_of_faulted_in_again() -> None:
     cycle()
     cycle()
     assert resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before < 1000
+
+
+CHAIN_CASES = {
+    # narrow (< 16 channels: the transposed products) and wide convolutions, flatten, SGD and AdamW
+    "cnn1d-narrow": CASES["sgd-lr"],
+    "cnn1d-wide-adamw": three(_base(**{"model.args.channels": 17, "optim.name": "adamw", "optim.momentum": 0.0,
+                                       "optim.lr": 3e-3}), "reg.weight_decay", [0.0, 0.05, 0.5]),
+    "cnn1d-dropout-zero": three(_base(**{"reg.dropout": 0.0}), "reg.l2", [0.0, 1.0, 5.0]),
+}
+
+
+@pytest.mark.parametrize("case", list(CHAIN_CASES))
+def test_a_plain_conv_chain_steps_in_one_scripted_call_with_the_same_numbers(
+        case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ConvNet runs a 1-D Conv/ReLU chain's whole step as ``conv_chain_train`` (TorchScript, engine.script): the same
+    kernels in the same order as its stages one by one in Python, so every number is equal bit for bit."""
+    from gaplab.engine import conv, script
+
+    specs = CHAIN_CASES[case]
+    assert Pack(specs).net.chain is not None
+    assert isinstance(script.scripted(conv.conv_chain_train), torch.jit.ScriptFunction)
+    chained = train_pack(specs, keep_state=True)
+    monkeypatch.setattr(conv.ConvNet, "_chain", lambda self: None)
+    assert Pack(specs).net.chain is None
+    staged = train_pack(specs, keep_state=True)
+    for a, b in zip(chained, staged, strict=True):
+        assert a.history == b.history
+        assert a.state is not None and b.state is not None
+        assert all(torch.equal(a.state[n], b.state[n]) for n in b.state)
+
+
+def test_only_plain_1d_chains_take_the_scripted_step() -> None:
+    """Dropout that acts, norms, residual blocks, pools and 2-D nets keep the stage-by-stage step."""
+    assert Pack(CASES["dropout"]).net.chain is None  # two of the three models drop out
+    assert Pack(USER_CASES["resnet1d-block-dropout"]).net.chain is None
+    assert Pack(USER_CASES["user-cnn1d"]).net.chain is None  # batch norm, max pools
+    assert Pack(CASES["cnn2d-avg-dropout"][:1]).net.chain is None

@@ -7,11 +7,12 @@ import pytest
 import torch
 
 from gaplab.engine import script
-from gaplab.engine.fused import dense_train
+from gaplab.engine.conv import conv_chain_train
+from gaplab.engine.fused import dense_train, dense_train_grad
 from gaplab.engine.losses import loss_and_grad
 from gaplab.engine.optim import adam_update, sgd_update
 
-HOT = [dense_train, loss_and_grad, sgd_update, adam_update]
+HOT = [dense_train, dense_train_grad, conv_chain_train, loss_and_grad, sgd_update, adam_update]
 
 
 @pytest.mark.parametrize("fn", HOT, ids=lambda f: f.__name__)

@@ -14,7 +14,6 @@ The numbers equal the vmap path's to float rounding. Which modules are planned: 
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 
 import torch
@@ -35,9 +34,10 @@ from gaplab.engine.convplan import (
     why_not,
 )
 from gaplab.engine.flat import FlatLayout
-from gaplab.engine.fused import act_backward, activate
+from gaplab.engine.fused import act_backward, activate, dense_train_grad
 from gaplab.engine.losses import data_loss_and_grad
 from gaplab.engine.memory import keep_freed_memory
+from gaplab.engine.script import scripted
 from gaplab.phases import phase
 from gaplab.spec import RunSpec
 
@@ -57,61 +57,181 @@ def convs(spec: RunSpec) -> bool:
 
 def out_shape(shape: tuple[int, ...], c: Conv) -> tuple[int, ...]:
     """Spatial output shape of a convolution on inputs of spatial ``shape``."""
-    return tuple((n + 2 * p - k) // s + 1 for n, k, s, p in zip(shape, c.kernel, c.stride, c.padding, strict=True))
+    return tuple(conv_out(list(shape), list(c.kernel), list(c.stride), list(c.padding)))
+
+
+# The functions below are written in the Python TorchScript compiles (engine.script): the 1-D layout's plain
+# conv/ReLU chains run their whole step in ``conv_chain_train``; every other plan calls the same functions from Python.
+
+
+def conv_out(spatial: list[int], kernel: list[int], stride: list[int], padding: list[int]) -> list[int]:
+    """Spatial output shape of a convolution (kernel, stride, zero padding per spatial dimension)."""
+    return [(spatial[i] + 2 * padding[i] - kernel[i]) // stride[i] + 1 for i in range(len(kernel))]
+
+
+def im2col(h: torch.Tensor, kernel: list[int], stride: list[int], padding: list[int]) -> torch.Tensor:
+    """Columns (..., B·∏out, ∏k·C) of a channels-last activation ``h`` (..., B, *spatial, C): tap-major, so the copy
+    runs along contiguous channels (channel-major columns, as Conv's weight flattens, copied 3-20× slower)."""
+    nd = len(kernel)
+    pad: list[int] = [0, 0]
+    padded = False
+    for i in range(nd - 1, -1, -1):
+        pad += [padding[i], padding[i]]
+        padded = padded or padding[i] != 0
+    cols = F.pad(h, pad) if padded else h
+    first = h.dim() - 1 - nd  # the first spatial dim
+    for d in range(nd):
+        cols = cols.unfold(first + d, kernel[d], stride[d])  # (..., B, *out, C, *k)
+    cols = cols.movedim(-nd - 1, -1)  # (..., B, *out, *k, C)
+    m = 1
+    for n in cols.shape[first - 1:first + nd]:
+        m *= n
+    return cols.reshape(list(h.shape[:first - 1]) + [m, -1])
 
 
 def _im2col(h: torch.Tensor, c: Conv) -> torch.Tensor:
-    """Columns (..., B·∏out, ∏k·C) of a channels-last activation ``h`` (..., B, *spatial, C): tap-major, so the copy
-    runs along contiguous channels (channel-major columns, as Conv's weight flattens, copied 3-20× slower)."""
-    nd = len(c.kernel)
-    pad: list[int] = [0, 0]
-    for p in reversed(c.padding):
-        pad += [p, p]
-    hp = F.pad(h, pad) if any(c.padding) else h
-    first = h.dim() - 1 - nd  # the first spatial dim
-    cols = hp
-    for d in range(nd):
-        cols = cols.unfold(first + d, c.kernel[d], c.stride[d])  # (..., B, *out, C, *k)
-    cols = cols.movedim(-nd - 1, -1)  # (..., B, *out, *k, C)
-    m = math.prod(cols.shape[first - 1:first + nd])
-    return cols.reshape(*h.shape[:first - 1], m, -1)
+    return im2col(h, list(c.kernel), list(c.stride), list(c.padding))
 
 
 def _weight_matrix(w: torch.Tensor) -> torch.Tensor:
-    """Stacked conv weights (K, out, C, *k) as (K, out, ∏k·C), matching ``_im2col``'s column order."""
+    """Stacked conv weights (K, out, C, *k) as (K, out, ∏k·C), matching ``im2col``'s column order."""
     return w.movedim(2, -1).reshape(w.shape[0], w.shape[1], -1)
 
 
-# MKL's bmm runs 3-9x slower when a product's output rows are narrower than this (K models, batch 100, one thread,
-# 2-10 output channels: benchmarks/conv_packs.py), and about as fast either way from 16 channels on
-NARROW = 16
+def _narrow(channels: int) -> bool:
+    """Whether a product's output rows are narrow: MKL's bmm then runs 3-9x slower (K models, batch 100, one thread,
+    2-10 output channels: benchmarks/conv_packs.py); from 16 channels on about as fast either way."""
+    return channels < 16
 
 
-def _weight_grad(col: torch.Tensor, dz: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+def _weight_grad(col: torch.Tensor, dz: torch.Tensor, shape: list[int]) -> torch.Tensor:
     """d loss / d weight (K, out, C, *k) from the columns (K, M, ∏k·C) and output gradients (K, M, out).
 
     As colᵀ·dz (K, ∏k·C, out), transposed after (3-5× faster than dzᵀ·col in MKL's bmm from 16 channels on), or as
     dzᵀ·col (K, out, ∏k·C) when ``out`` is narrow and the columns wider (then 2-4× faster)."""
-    k, out, ch, *ks = shape
-    if out < NARROW and out < col.shape[2]:
-        return torch.bmm(dz.transpose(1, 2), col).view(k, out, *ks, ch).movedim(-1, 2)
-    return torch.bmm(col.transpose(1, 2), dz).view(k, *ks, ch, out).movedim(-1, 1).movedim(-1, 2)
+    k, out, ch, ks = shape[0], shape[1], shape[2], list(shape[3:])
+    if _narrow(out) and out < col.shape[2]:
+        return torch.bmm(dz.transpose(1, 2), col).view([k, out] + ks + [ch]).movedim(-1, 2)
+    return torch.bmm(col.transpose(1, 2), dz).view([k] + ks + [ch, out]).movedim(-1, 1).movedim(-1, 2)
+
+
+def col2im(dcol: torch.Tensor, kernel: list[int], stride: list[int], padding: list[int], b: int,
+           spatial: list[int]) -> torch.Tensor:
+    """The adjoint of ``im2col``: (K, B·∏out, ∏k·C) column gradients summed back into (K, B, *spatial, C), one
+    strided add per kernel tap (taps in row-major order)."""
+    k, nd = dcol.shape[0], len(kernel)
+    outs = conv_out(spatial, kernel, stride, padding)
+    taps = 1
+    for n in kernel:
+        taps *= n
+    d = dcol.view([k, b] + outs + kernel + [dcol.shape[2] // taps])
+    dx = dcol.new_zeros([k, b] + [spatial[i] + 2 * padding[i] for i in range(nd)] + [d.shape[-1]])
+    for t in range(taps):
+        js: list[int] = []
+        rest = t
+        for i in range(nd - 1, -1, -1):  # the last kernel dimension varies fastest
+            js.insert(0, rest % kernel[i])
+            rest = rest // kernel[i]
+        dst, src = dx, d
+        for i in range(nd):
+            dst = torch.ops.aten.slice(dst, 2 + i, js[i], js[i] + stride[i] * (outs[i] - 1) + 1, stride[i])
+            src = src.select(2 + nd, js[i])
+        dst.add_(src)
+    for i in range(nd):
+        if padding[i] != 0:
+            dx = dx.narrow(2 + i, padding[i], spatial[i])
+    return dx
 
 
 def _col2im(dcol: torch.Tensor, c: Conv, b: int, spatial: tuple[int, ...]) -> torch.Tensor:
-    """The adjoint of ``_im2col``: (K, B·∏out, ∏k·C) column gradients summed back into (K, B, *spatial, C)."""
-    k, nd = dcol.shape[0], len(c.kernel)
-    outs = out_shape(spatial, c)
-    ch = dcol.shape[2] // math.prod(c.kernel)
-    d = dcol.view(k, b, *outs, *c.kernel, ch)
-    dx = dcol.new_zeros(k, b, *(n + 2 * p for n, p in zip(spatial, c.padding, strict=True)), ch)
-    lead = (slice(None), slice(None))
-    for taps in itertools.product(*(range(n) for n in c.kernel)):  # one strided add per kernel tap
-        at = tuple(slice(j, j + s * (o - 1) + 1, s) for j, s, o in zip(taps, c.stride, outs, strict=True))
-        dx[lead + at].add_(d[lead + (slice(None),) * nd + taps])
-    if not any(c.padding):
-        return dx
-    return dx[lead + tuple(slice(p, p + n) for p, n in zip(c.padding, spatial, strict=True))]
+    return col2im(dcol, list(c.kernel), list(c.stride), list(c.padding), b, list(spatial))
+
+
+def conv_forward(a: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, kernel: list[int],
+                 stride: list[int], padding: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One convolution of K models on channels-last activations (K, B, *S, C) as im2col + ``baddbmm``: the output
+    (K, B, *out, out channels) and what its backward needs (the columns and the weight matrix)."""
+    k, b = a.shape[0], a.shape[1]
+    col, wm = im2col(a, kernel, stride, padding), _weight_matrix(weight)
+    if _narrow(wm.shape[1]):  # few output channels: as wm·colᵀ (K, out, M), then copied channels-last (a
+        # strided activation made the ReLU's backward 3x slower)
+        z = (torch.bmm(wm, col.transpose(1, 2)) if bias is None
+             else torch.baddbmm(bias.unsqueeze(2), wm, col.transpose(1, 2))).transpose(1, 2).contiguous()
+    elif bias is None:
+        z = torch.bmm(col, wm.transpose(1, 2))
+    else:
+        z = torch.baddbmm(bias.unsqueeze(1), col, wm.transpose(1, 2))
+    return z.view([k, b] + conv_out(list(a.shape[2:-1]), kernel, stride, padding) + [z.shape[-1]]), col, wm
+
+
+def conv_backward(dz: torch.Tensor, col: torch.Tensor, wm: torch.Tensor, gweight: torch.Tensor,
+                  gbias: torch.Tensor | None, kernel: list[int], stride: list[int], padding: list[int],
+                  spatial: list[int], need_dx: bool) -> torch.Tensor | None:
+    """``conv_forward``'s backward: writes d loss / d weight (and bias) into ``gweight``/``gbias`` and returns d loss
+    / d input (K, B, *spatial, C) when ``need_dx``."""
+    k, b = dz.shape[0], dz.shape[1]
+    dz = dz.reshape(k, -1, dz.shape[-1])
+    gweight.copy_(_weight_grad(col, dz, list(gweight.shape)))
+    if gbias is not None:
+        gbias.copy_(dz.sum(1))
+    if need_dx:
+        return col2im(torch.bmm(dz, wm), kernel, stride, padding, b, spatial)
+    return None
+
+
+def reduce_cl(a: torch.Tensor, avg: bool) -> torch.Tensor:
+    """Channels-last activations (K, B, *S, C) → features (K, B, F): global average, or flatten in PyTorch's
+    channel-major order."""
+    if avg:
+        return a.mean(dim=list(range(2, a.dim() - 1)))
+    return a.movedim(-1, 2).reshape(a.shape[0], a.shape[1], -1)
+
+
+def reduce_cl_backward(df: torch.Tensor, shape: list[int], avg: bool) -> torch.Tensor:
+    """``reduce_cl``'s backward to activations of ``shape``."""
+    if avg:
+        n = 1
+        for m in shape[2:-1]:
+            n *= m
+        return (df / n).view([shape[0], shape[1]] + [1] * (len(shape) - 3) + [shape[-1]]).expand(shape)
+    return df.view([shape[0], shape[1], shape[-1]] + shape[2:-1]).movedim(2, -1)
+
+
+def conv_chain_train(x: torch.Tensor, target: torch.Tensor, w: torch.Tensor, weights: list[torch.Tensor],
+                     biases: list[torch.Tensor | None], gweights: list[torch.Tensor],
+                     gbiases: list[torch.Tensor | None], kernels: list[list[int]], strides: list[list[int]],
+                     paddings: list[list[int]], relus: list[bool], avg: bool, dense_w: list[torch.Tensor],
+                     dense_b: list[torch.Tensor], dense_gw: list[torch.Tensor], dense_gb: list[torch.Tensor],
+                     acts: list[str], kind: str) -> torch.Tensor:
+    """A whole training step of a plain chain — convolutions, each optionally followed by a ReLU, a reduce, dense
+    layers — on channels-last inputs ``x`` (K, B, *S, C), in one function TorchScript compiles (engine.script):
+    the same kernels in the same order as ``ConvNet``'s Python stages, without the interpreter between them. Writes
+    the gradients into the ``g*`` views of the pack's gradient table; returns the per-model data losses (K,)."""
+    a = x
+    cols: list[torch.Tensor] = []
+    wms: list[torch.Tensor] = []
+    ins: list[list[int]] = []
+    outs: list[torch.Tensor] = []
+    for i in range(len(weights)):
+        ins.append(list(a.shape[2:-1]))
+        a, col, wm = conv_forward(a, weights[i], biases[i], kernels[i], strides[i], paddings[i])
+        if relus[i]:
+            a = torch.relu_(a)
+        cols.append(col)
+        wms.append(wm)
+        outs.append(a)
+    none: list[torch.Tensor | None] = [None for _ in acts]
+    loss, dh = dense_train_grad(reduce_cl(a, avg), target, w, dense_w, dense_b, dense_gw, dense_gb, acts,
+                                [False for _ in acts], none, none, kind, True)
+    assert dh is not None
+    d: torch.Tensor | None = reduce_cl_backward(dh, list(a.shape), avg)
+    for i in range(len(weights) - 1, -1, -1):
+        assert d is not None
+        if relus[i]:
+            d = torch.ops.aten.threshold_backward(d, outs[i], 0)
+        d = conv_backward(d, cols[i], wms[i], gweights[i], gbiases[i], kernels[i], strides[i], paddings[i], ins[i],
+                          i > 0)
+    return loss
 
 
 def _walk(stages: tuple[Stage, ...], spatial: tuple[int, ...], channels: int,
@@ -159,6 +279,25 @@ class ConvNet:
         self.acts = acts
         self.floats_per_example = col_width + 3 * acts  # the largest columns and activations of one example
         self.chunk_bytes = self.CHUNK_BYTES
+        self.chain = self._chain()
+
+    def _chain(self) -> tuple[list[Conv], list[bool]] | None:
+        """The convolutions and whether a ReLU follows each, where the plan is a plain chain the scripted step
+        (``conv_chain_train``) runs: 1-D, convolutions each optionally followed by a ReLU, no dropout acting, no
+        pooling, norm or residual block; else None (the stages then run one by one in Python)."""
+        if self.plan.dims != 1 or any(self.active.values()):
+            return None
+        convs_: list[Conv] = []
+        relus: list[bool] = []
+        for st in self.plan.stages:
+            if isinstance(st, Conv):
+                convs_.append(st)
+                relus.append(False)
+            elif isinstance(st, Relu) and relus and not relus[-1]:
+                relus[-1] = True
+            elif not isinstance(st, Drop):  # an inactive dropout is the identity
+                return None
+        return (convs_, relus) if convs_ and isinstance(self.plan.stages[0], Conv) else None
 
     @staticmethod
     def _all(stages: tuple[Stage, ...]) -> list[Stage]:
@@ -197,30 +336,17 @@ class ConvNet:
         return z.reshape(k, n, *out_shape(h.shape[1:-1], first), cout)
 
     def _conv(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Conv, saved: list | None) -> torch.Tensor:
-        k, b = a.shape[0], a.shape[1]
-        col, wm = _im2col(a, st), _weight_matrix(p[st.weight])
-        if wm.shape[1] < NARROW:  # few output channels: as wm·colᵀ (K, out, M), then copied channels-last (a
-            # strided activation made the ReLU's backward 3x slower)
-            bias_t = None if st.bias is None else p[st.bias].unsqueeze(2)
-            z = (torch.bmm(wm, col.transpose(1, 2)) if bias_t is None
-                 else torch.baddbmm(bias_t, wm, col.transpose(1, 2))).transpose(1, 2).contiguous()
-        elif st.bias is None:
-            z = torch.bmm(col, wm.transpose(1, 2))
-        else:
-            z = torch.baddbmm(p[st.bias].unsqueeze(1), col, wm.transpose(1, 2))
+        z, col, wm = conv_forward(a, p[st.weight], None if st.bias is None else p[st.bias], list(st.kernel),
+                                  list(st.stride), list(st.padding))
         if saved is not None:
-            saved.append((col, wm, tuple(a.shape[2:-1])))
-        return z.view(k, b, *out_shape(a.shape[2:-1], st), z.shape[-1])
+            saved.append((col, wm, list(a.shape[2:-1])))
+        return z
 
     def _conv_backward(self, g: dict[str, torch.Tensor], dz: torch.Tensor, st: Conv, saved: tuple,
                        need_dx: bool) -> torch.Tensor | None:
         col, wm, spatial = saved
-        k, b = dz.shape[0], dz.shape[1]
-        dz = dz.reshape(k, -1, dz.shape[-1])
-        g[st.weight].copy_(_weight_grad(col, dz, g[st.weight].shape))
-        if st.bias is not None:
-            g[st.bias].copy_(dz.sum(1))
-        return _col2im(torch.bmm(dz, wm), st, b, spatial) if need_dx else None
+        return conv_backward(dz, col, wm, g[st.weight], None if st.bias is None else g[st.bias], list(st.kernel),
+                             list(st.stride), list(st.padding), spatial, need_dx)
 
     def _pool(self, a: torch.Tensor, st: MaxPool, saved: list | None) -> torch.Tensor:
         # (K, B, L, C) as a channels_last (K·B, C, 1, L) image: PyTorch's 2-D max pool kernel over windows (1, s)
@@ -241,15 +367,10 @@ class ConvNet:
 
     def _reduce(self, a: torch.Tensor) -> torch.Tensor:
         """Activations → features (K, B, F): global average, or flatten in PyTorch's channel-major order."""
-        if self.plan.reduce == "avg":
-            return a.mean(dim=tuple(range(2, a.dim() - 1)))
-        return a.movedim(-1, 2).reshape(*a.shape[:2], -1)
+        return reduce_cl(a, self.plan.reduce == "avg")
 
     def _reduce_backward(self, df: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-        if self.plan.reduce == "avg":
-            n = math.prod(shape[2:-1])
-            return (df / n).view(shape[0], shape[1], *([1] * (len(shape) - 3)), shape[-1]).expand(shape)
-        return df.view(shape[0], shape[1], shape[-1], *shape[2:-1]).movedim(2, -1)
+        return reduce_cl_backward(df, list(shape), self.plan.reduce == "avg")
 
     # ---- shared by both layouts: batch norm, dropout, ReLU, residual blocks ---------------------------------------
     def _norm(self, p: dict[str, torch.Tensor], a: torch.Tensor, st: Norm, w: torch.Tensor | None,
@@ -444,6 +565,18 @@ class ConvNet:
                        w: torch.Tensor, kind: str, counter: torch.Tensor) -> torch.Tensor:
         p, g = self.layout.views(flat), self.layout.views(grad)
         plan = self.plan
+        if self.chain is not None and type(self) is ConvNet:
+            convs_, relus = self.chain
+            dense = plan.dense
+            with phase("forward"):  # forward and backward in one scripted call, as engine.fused
+                return scripted(conv_chain_train)(
+                    self._input(x), target, w, [p[c.weight] for c in convs_],
+                    [None if c.bias is None else p[c.bias] for c in convs_], [g[c.weight] for c in convs_],
+                    [None if c.bias is None else g[c.bias] for c in convs_], [list(c.kernel) for c in convs_],
+                    [list(c.stride) for c in convs_], [list(c.padding) for c in convs_], relus,
+                    plan.reduce == "avg", [p[d.weight] for d in dense], [p[d.bias] for d in dense],
+                    [g[d.weight] for d in dense], [g[d.bias] for d in dense],
+                    [d.act or "" for d in dense[:-1]], kind)
         with phase("forward"):
             saved: list = []
             a = self._stages(p, self._input(x), plan.stages, saved, counter, w)

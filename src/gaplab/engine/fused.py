@@ -231,11 +231,22 @@ def dense_train(h: torch.Tensor, target: torch.Tensor, w: torch.Tensor, weights:
                 biases: list[torch.Tensor], gweights: list[torch.Tensor], gbiases: list[torch.Tensor],
                 acts: list[str], residual: list[bool], keeps: list[torch.Tensor | None],
                 shares: list[torch.Tensor | None], kind: str) -> torch.Tensor:
+    """``dense_train_grad`` without the input's gradient: the fused MLP's whole step (TorchScript: engine.script)."""
+    return dense_train_grad(h, target, w, weights, biases, gweights, gbiases, acts, residual, keeps, shares, kind,
+                            False)[0]
+
+
+def dense_train_grad(h: torch.Tensor, target: torch.Tensor, w: torch.Tensor, weights: list[torch.Tensor],
+                     biases: list[torch.Tensor], gweights: list[torch.Tensor], gbiases: list[torch.Tensor],
+                     acts: list[str], residual: list[bool], keeps: list[torch.Tensor | None],
+                     shares: list[torch.Tensor | None], kind: str,
+                     input_grad: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Forward to the loss and hand-written backward of dense layers over K stacked models (TorchScript: see
     engine.script): hidden layers i < n = len(acts) compute z = h·Wᵢᵀ + bᵢ, a = act(z), h' = [h +] a·keepᵢ/shareᵢ
     (inverted dropout, as models.layers.Dropout); the head (the last weight) outputs class-first (K, C, B) for the
     loss kernels (engine.losses). Writes d loss / d W and d loss / d b into ``gweights``/``gbiases`` (views of the
-    pack's gradient table); returns the per-model data losses (K,)."""
+    pack's gradient table); returns the per-model data losses (K,) and, with ``input_grad``, d loss / d h (the conv
+    path's features), else None."""
     n = len(acts)
     ins: list[torch.Tensor] = []
     zs: list[torch.Tensor] = []
@@ -255,8 +266,8 @@ def dense_train(h: torch.Tensor, target: torch.Tensor, w: torch.Tensor, weights:
     loss, dz_t = loss_and_grad(out_t, target, w, kind)
     gweights[n].copy_(torch.bmm(dz_t, h))
     gbiases[n].copy_(dz_t.sum(2))
-    if n == 0:
-        return loss
+    if n == 0 and not input_grad:
+        return loss, None
     dh = torch.bmm(dz_t.transpose(1, 2), weights[n])
     for i in range(n - 1, -1, -1):
         da = dh
@@ -266,7 +277,7 @@ def dense_train(h: torch.Tensor, target: torch.Tensor, w: torch.Tensor, weights:
         dz = act_backward(da, zs[i], outs[i], acts[i])
         gweights[i].copy_(torch.bmm(dz.transpose(1, 2), ins[i]))
         gbiases[i].copy_(dz.sum(1))
-        if i > 0:
+        if i > 0 or input_grad:
             dh_in = torch.bmm(dz, weights[i])
             dh = dh_in + dh if residual[i] else dh_in
-    return loss
+    return loss, (dh if input_grad else None)
