@@ -15,17 +15,28 @@ time and (b)'s share of its pack's time (a pack's time split equally among its m
 Useful FLOP/s count 6 × multiply-adds × examples × epochs of training (forward and backward), against the float32
 GEMM peak measured in the same run on the same threads. Test errors are means over ``--seeds``.
 
-Results are cached in ``--cache`` per (approach, channels, seed, epochs): a killed run resumes, a rerun prints.
+Results are cached in ``--cache`` per (approach, channels, seed, epochs), each with the machine it ran on: a killed
+run resumes, a rerun prints, and the table says when its entries come from more than one machine (their times do not
+compare then). Processes may share one cache: each entry is merged into the file under a lock.
 
     python benchmarks/cnn_double_descent.py                   # the notebook's sweep, 500 epochs, 3 seeds (hours)
     python benchmarks/cnn_double_descent.py --quick           # 6 channel counts, 30 epochs, 3 seeds
+
+The full sweep's loop (a) is ≈ 2 CPU hours and (b) ≈ 1 on a 2-core box; on both cores, the loop in two halves
+side by side, then (b) and the table:
+
+    python benchmarks/cnn_double_descent.py --only-plain --channels 2 4 6 8 10 12 14 16 18 20 22 24 26 28 30 35 40 45 &
+    python benchmarks/cnn_double_descent.py --only-plain --channels 50 55 60 65 70 75 80 85 90 95 100; wait
+    python benchmarks/cnn_double_descent.py
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
+import platform
 import statistics
 import time
 from collections.abc import Iterator
@@ -138,8 +149,20 @@ def useful_flops(channels: int, epochs: int) -> float:
     return 6.0 * flops_per_example(spec, channels) * N_TRAIN * epochs
 
 
+def machine() -> str:
+    """This machine's CPU model (what makes cached CPU times comparable or not)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ×{os.cpu_count()}"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ×{os.cpu_count()}"
+
+
 class Cache:
-    """Results by key in a JSON file, written after every entry (a killed run resumes)."""
+    """Results by key in a JSON file, merged into it under a lock after every entry (a killed run resumes; several
+    processes may fill one cache)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -149,11 +172,15 @@ class Cache:
         return self.data.get(key)
 
     def put(self, key: str, value: dict) -> None:
-        self.data[key] = value
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if self.path.exists():
+                self.data = {**json.loads(self.path.read_text()), **self.data}
+            self.data[key] = {**value, "machine": machine()}
+            tmp = self.path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.data, indent=1, sort_keys=True))
+            os.replace(tmp, self.path)
 
 
 def main() -> None:
@@ -166,6 +193,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help=f"channels {QUICK_CHANNELS}, 30 epochs")
     ap.add_argument("--cache", type=Path, default=Path(__file__).parent / "results" / "cnn_double_descent.json")
     ap.add_argument("--skip-plain", action="store_true", help="only (b)")
+    ap.add_argument("--only-plain", action="store_true",
+                    help="only (a), into the cache (e.g. two halves of --channels side by side), no table")
     a = ap.parse_args()
     epochs = a.epochs or (30 if a.quick else 500)
     channels = a.channels or (QUICK_CHANNELS if a.quick else CHANNELS)
@@ -177,10 +206,10 @@ def main() -> None:
     cache = Cache(a.cache)
     loop: dict[tuple[int, int], dict] = {}
     key = f"gaplab|{epochs}|{a.seeds}|{','.join(map(str, channels))}|{a.max_pack}|{a.threads}"
-    got = cache.get(key)
-    if got is None:
-        got = gaplab_runs(channels, epochs, a.seeds, a.max_pack)
-        cache.put(key, got)
+    if cache.get(key) is None and not a.only_plain:
+        cache.put(key, gaplab_runs(channels, epochs, a.seeds, a.max_pack))
+    got = dict(cache.get(key) or {})
+    machines = set() if a.only_plain else {got.pop("machine", "unrecorded")}
     ours = {(int(k.split("|")[0]), int(k.split("|")[1])): v for k, v in got.items()}
     peak_b = gemm_peak()  # on a shared box the peak drifts with the load: measured again right after (b)
     for seed in range(a.seeds if not a.skip_plain else 0):
@@ -188,9 +217,14 @@ def main() -> None:
             lkey = f"loop-gaplab-draws|{epochs}|{seed}|{c}|{a.threads}"
             lgot = cache.get(lkey)
             if lgot is None:
-                lgot = notebook_run(c, epochs, seed)
-                cache.put(lkey, lgot)
+                cache.put(lkey, notebook_run(c, epochs, seed))
+                lgot = cache.data[lkey]
+                if a.only_plain:
+                    print(f"(a) {c} channels, seed {seed}: {lgot['cpu']:.1f} CPU s", flush=True)
+            machines.add(lgot.get("machine", "unrecorded"))
             loop[(c, seed)] = lgot
+    if a.only_plain:
+        return
     seeds = range(a.seeds)
     peaks = f"{peak:.1f} before, {peak_b:.1f} after (b), {gemm_peak():.1f} at the end"
     peak = max(peak, peak_b)  # shares against the higher: the conservative reading
@@ -198,6 +232,9 @@ def main() -> None:
           f"{a.threads} thread(s); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; "
           f"float32 GEMM peak {peaks} GFLOP/s per CPU second (shares of the higher before/after (b)); cached results "
           f"count as measured when they ran: delete {a.cache.name} for one fresh run")
+    if len(machines) > 1:
+        print(f"NOTE: the cached entries come from {len(machines)} machines ({'; '.join(sorted(machines))}): their "
+              "CPU times do not compare; only the test errors do")
     print("channels | (a) loop CPU s | (b) gaplab CPU s | (a)/(b) | (b) useful GFLOP/s (% peak) | "
           "test err % (a) | (b) | (b)-(a) | train err % (a) | (b) | published")
     tot_a = tot_b = tot_f = 0.0
