@@ -221,13 +221,19 @@ def conv_chain_train(x: torch.Tensor, target: torch.Tensor, w: torch.Tensor, wei
         wms.append(wm)
         outs.append(a)
     none: list[torch.Tensor | None] = [None for _ in acts]
-    loss, dh = dense_train_grad(reduce_cl(a, avg), target, w, dense_w, dense_b, dense_gw, dense_gb, acts,
-                                [False for _ in acts], none, none, kind, True)
+    h = reduce_cl(a, avg)
+    loss, dh = dense_train_grad(h, target, w, dense_w, dense_b, dense_gw, dense_gb, acts, [False for _ in acts],
+                                none, none, kind, True)
     assert dh is not None
+    last = len(weights) - 1
+    flat_relu = relus[last] and not avg
+    if flat_relu:  # the last ReLU's backward on the flattened features: the same elements as a contiguous pair,
+        # instead of the features' channel-major view against channels-last activations
+        dh = torch.ops.aten.threshold_backward(dh, h, 0)
     d: torch.Tensor | None = reduce_cl_backward(dh, list(a.shape), avg)
-    for i in range(len(weights) - 1, -1, -1):
+    for i in range(last, -1, -1):
         assert d is not None
-        if relus[i]:
+        if relus[i] and not (i == last and flat_relu):
             d = torch.ops.aten.threshold_backward(d, outs[i], 0)
         d = conv_backward(d, cols[i], wms[i], gweights[i], gbiases[i], kernels[i], strides[i], paddings[i], ins[i],
                           i > 0)
