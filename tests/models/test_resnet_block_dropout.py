@@ -38,9 +38,11 @@ def test_dropout_sits_in_every_block_and_not_before_the_head() -> None:
 def test_block_dropout_alone_equals_in_pack(batch_norm: bool) -> None:
     # SGD with momentum: under Adam a weight whose gradient is rounding noise takes steps of about lr whatever the
     # noise's size, so the conv path's batched sums (another summation order alone than in a pack) move such
-    # weights by up to 1e-3 while every metric still agrees to 1e-6; SGD keeps alone and packed within 3e-8
+    # weights by up to 1e-3 while every metric still agrees to 1e-6; SGD keeps alone and packed within 3e-8. At lr
+    # 0.05 with batch norm, one AMD EPYC machine's kernels set the two rounding paths apart by 2.7e-4 in the third
+    # epoch (from 6e-8 in the second: a chaotic flip, not a drift); at 0.02 both stay within 6e-8 there
     spec = _spec(**{"model.args.batch_norm": batch_norm, "optim.name": "sgd", "optim.momentum": 0.9,
-                    "optim.lr": 0.05})
+                    "optim.lr": 0.02})
     # pack-mates differ in seed, dropout rate, learning rate and training subset; their sizes keep 4 steps per
     # epoch, as the planner packs only runs with equal steps per epoch (engine.planning.pack_key)
     mates = [spec.replace(**{"seed": 10 + i, "reg.dropout": 0.1 * i, "optim.lr": 0.005 * (1 + i % 2),
