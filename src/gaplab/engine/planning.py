@@ -167,7 +167,7 @@ def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK,
             widest = max(b, key=lambda s: width_of(s) if pad_arg(s) else 0)
             n_params, nbytes = _model_sizes(widest)
             cap = max(1, min(max_pack, budget // max(1, nbytes)))
-            if widest.device.split(":", 1)[0] == "cpu":  # a GPU's memory is not a CPU cache
+            if is_cpu(widest.device):  # a GPU's memory is not a CPU cache
                 cap = max(1, min(cap, int(CACHE_SHARE * cache_bytes()) // max(1, 4 * n_params)))
             n = -(-len(b) // cap)
             size = -(-len(b) // n)  # balanced chunks
@@ -210,15 +210,25 @@ def balanced(packs: list[list[RunSpec]], slots: int) -> list[list[RunSpec]]:
 MAX_SIDE_BY_SIDE = 3
 
 
-def side_by_side(specs: Sequence[RunSpec]) -> int:
-    """How many packs of these runs one process trains at once, one torch thread each: torch's thread count, at
-    most ``MAX_SIDE_BY_SIDE`` (memory) and one per run (packs are cut to match: ``balanced``); one for GPU runs
-    (their packs share the device, not the process's threads)."""
+def is_cpu(device: str) -> bool:
+    """``device`` ("cpu", "cuda:1", ...) is the CPU."""
+    return device.split(":", 1)[0] == "cpu"
+
+
+def slots(n: int, on_cpu: bool) -> int:
+    """How many packs of ``n`` runs (or groups of runs) one process trains at once, one torch thread each: torch's
+    thread count, at most ``MAX_SIDE_BY_SIDE`` (memory) and ``n``; one off the CPU (packs there share the device,
+    not the process's threads)."""
     import torch
 
-    if any(s.device.split(":", 1)[0] != "cpu" for s in specs):
+    if not on_cpu:
         return 1
-    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, len(specs)))
+    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, n))
+
+
+def side_by_side(specs: Sequence[RunSpec]) -> int:
+    """``slots`` for these runs: one per run (packs are cut to match: ``balanced``), one if any runs off the CPU."""
+    return slots(len(specs), all(is_cpu(s.device) for s in specs))
 
 
 @dataclass(frozen=True)
