@@ -264,7 +264,7 @@ def schedule(specs: Iterable[RunSpec], workers: int | None = 1, max_pack: int = 
     todo = set(uniq) if pending is None else set(pending)
     live = {keys[i] for i in todo if i in uniq}
     planned = plan_packs([s for i, s in uniq.items() if keys[i] in live], max_pack, keys, budget)
-    slots = side_by_side(list(uniq.values())) if workers == 1 else 1
-    packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in balanced(planned, slots)) if p]
-    at_once = max(1, min(slots if workers == 1 else workers or 1, len(packs)))
+    n_slots = side_by_side(list(uniq.values())) if workers == 1 else 1
+    packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in balanced(planned, n_slots)) if p]
+    at_once = max(1, min(n_slots if workers == 1 else workers or 1, len(packs)))
     return Schedule(packs, at_once, workers)
