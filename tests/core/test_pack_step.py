@@ -1,8 +1,10 @@
 """A pack step skips work only while every model steps: a model stopped mid-epoch (by ``halt`` or by a caller
-writing ``stop.stopped``, as the doctor's LR range does) keeps its weights from the next step on."""
+writing ``stop.stopped``, as the doctor's LR range does) keeps its weights from the next step on; it builds the
+models' step counters only where a net reads them."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from gaplab.engine.pack import AnyOf, Pack
@@ -61,3 +63,30 @@ def test_epoch_batches_stack_equals_the_padded_tables() -> None:
     padded, pw, _ = epoch_batches([*even, torch.arange(30)], 50, [7, 8, 9, 10])  # a short mate: the padded case
     assert torch.equal(idx, padded[:3]) and torch.equal(w, pw[:3]) and bool((w == 1).all())
     assert steps.tolist() == [4, 4, 4] and pw[3].sum() == 30
+
+
+CNN = {"name": "cnn1d", "args": {"channels": 4}}
+MLP_BN = {"name": "mlp", "args": {"width": 8, "batch_norm": True}}
+
+
+def _trained(model: dict, rates: list[float], path: str, counted: bool | None = None) -> Pack:
+    base = parse_run({**SPEC, "model": model, "optim": {**SPEC["optim"], "epochs": 1}})
+    pack = Pack([base.replace(seed=i, **{"reg.dropout": r}) for i, r in enumerate(rates)], path=path)
+    if counted is not None:
+        pack.counted = counted
+    pack.fit(metrics=False)
+    return pack
+
+
+@pytest.mark.parametrize(("model", "path"), [(SPEC["model"], "fused"), (CNN, "conv"), (MLP_BN, "vmap")])
+def test_the_step_counter_is_built_only_where_a_model_drops_out(model: dict, path: str) -> None:
+    plain = _trained(model, [0.0, 0.0], path)
+    assert plain.path == path and not plain.counted
+    assert torch.equal(plain.flat, _trained(model, [0.0, 0.0], path, counted=True).flat)  # bit for bit
+    dropped = _trained(model, [0.0, 0.3], path)  # one model of the pack drops out: every model counts
+    assert dropped.counted
+    assert not torch.equal(dropped.flat, _trained(model, [0.0, 0.3], path, counted=False).flat)  # it is read
+
+
+def test_a_loop_net_always_counts_its_steps() -> None:
+    assert _trained(SPEC["model"], [0.0], "loop").counted  # it seeds the model's own random ops

@@ -1,4 +1,5 @@
-"""Packs side by side in threads of one process: who goes side by side, the same numbers as one thread, Ctrl-C."""
+"""Packs side by side in threads of one process: who goes side by side, the same numbers as one thread, Ctrl-C, and
+the thread pool both the sweep and the doctor train in (engine.threads)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import torch
 from gaplab.api.sweep import plan
 from gaplab.engine import executor
 from gaplab.engine.executor import MAX_SIDE_BY_SIDE, run_local, side_by_side
-from gaplab.engine.planning import balanced, pack_cost, schedule
+from gaplab.engine.planning import balanced, pack_cost, schedule, slots
+from gaplab.engine.threads import Halted, check_halt, run_in_threads
 from gaplab.spec import RunSpec, parse_run
 from gaplab.store.db import Store
 
@@ -46,6 +48,7 @@ def test_side_by_side_counts_threads_and_runs_on_the_cpu(threads) -> None:
     assert side_by_side(five) == 1
     threads(8)
     assert side_by_side(five) == MAX_SIDE_BY_SIDE
+    assert [slots(n, True) for n in (0, 1, 2, 5)] == [1, 1, 2, MAX_SIDE_BY_SIDE] and slots(5, False) == 1
 
 
 def test_balanced_cuts_the_costliest_packs_until_each_has_a_share() -> None:
@@ -151,3 +154,77 @@ def test_ctrl_c_stops_every_pack_thread(tmp_path: Path, threads) -> None:
     assert torch.get_num_threads() == 2
     assert db.finished([s.run_id for s in sweep]) == set()
     assert list((tmp_path / "s.db.checkpoints").rglob("*.pt"))  # each pack's last checkpoint stays for the rerun
+
+
+def test_a_failing_task_halts_the_others_and_its_error_is_raised() -> None:
+    started = threading.Event()
+    steps: list[int] = []
+
+    def fails() -> int:
+        started.wait(5)
+        raise ValueError("bad pack")
+
+    def trains() -> int:
+        started.set()
+        for i in range(500):  # a pack's steps: each checks for the halt
+            check_halt()
+            steps.append(i)
+            threading.Event().wait(0.01)
+        return 1
+
+    before = torch.get_num_threads()
+    with pytest.raises(ValueError, match="bad pack"):
+        run_in_threads([trains, fails])
+    assert torch.get_num_threads() == before and len(steps) < 500
+    check_halt()  # the halt was that call's: none here
+    assert run_in_threads([lambda: 1, lambda: 2]) == [1, 2]
+    assert run_in_threads([torch.get_num_threads]) == [before]  # one task runs here, as it is
+
+
+def test_each_call_halts_only_its_own_tasks() -> None:
+    """Two callers in one process (two doctors from the dashboard): one's failure does not stop the other's tasks."""
+    running, failed = threading.Barrier(3), threading.Event()
+    results: list[list[int]] = []
+
+    def steps(n: int) -> int:  # the other caller's packs: in flight while the first call fails, then step on
+        running.wait(5)
+        failed.wait(5)
+        for _ in range(20):
+            check_halt()
+        return n
+
+    def fails() -> int:
+        running.wait(5)
+        raise ValueError("bad pack")
+
+    other = threading.Thread(target=lambda: results.append(run_in_threads([lambda: steps(1), lambda: steps(2)])))
+    other.start()
+    with pytest.raises(ValueError, match="bad pack"):
+        run_in_threads([check_halt, fails])
+    failed.set()
+    other.join(10)
+    assert results == [[1, 2]]
+
+
+def test_ctrl_c_halts_every_task_thread() -> None:
+    halted: list[bool] = []
+
+    def trains() -> int:
+        try:
+            for _ in range(2000):
+                check_halt()
+                threading.Event().wait(0.01)
+        except Halted:
+            halted.append(True)
+            raise
+        return 1
+
+    before = torch.get_num_threads()
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_in_threads([trains, trains])
+    assert time.monotonic() - t0 < 5 and halted == [True, True]  # both stopped at their next step, not after 20 s
+    assert not [t for t in threading.enumerate() if t.name.startswith("gaplab-pack")]
+    assert torch.get_num_threads() == before

@@ -1,5 +1,5 @@
-"""The doctor's packs side by side: the range trained as two packs that prune together gives the one-pack range's
-suggestion, and the driver's failure and waiting rules."""
+"""The doctor's packs side by side (the engine's ``run_in_threads``, tests/core/test_side_by_side.py): the range
+trained as two packs that prune together gives the one-pack range's suggestion, votes, groups."""
 
 from __future__ import annotations
 
@@ -35,28 +35,6 @@ def test_range_side_by_side_matches_one_pack() -> None:
     assert want is not None and got == pytest.approx(want, rel=1e-5)
 
 
-def test_a_failing_pack_stops_the_others_and_its_error_is_raised() -> None:
-    started = threading.Event()
-
-    def fails() -> int:
-        started.wait(5)
-        raise ValueError("bad pack")
-
-    def trains() -> int:
-        started.set()
-        for _ in range(500):  # a pack's steps: each checks for the halt
-            parallel.check_halt()
-            threading.Event().wait(0.01)
-        return 1
-
-    before = torch.get_num_threads()
-    with pytest.raises(ValueError, match="bad pack"):
-        parallel.side_by_side([trains, fails])
-    assert torch.get_num_threads() == before
-    parallel.check_halt()  # the halt was that call's: none here
-    assert parallel.side_by_side([lambda: 1, lambda: 2]) == [1, 2]
-
-
 def test_vote_waits_for_every_pack_unless_it_ended() -> None:
     vote = parallel.Vote(2)
     vote.end(1)  # a pack whose copies all diverged before the first prune point
@@ -69,6 +47,19 @@ def test_vote_waits_for_every_pack_unless_it_ended() -> None:
     t.join(5)
     assert out == [[True, True]]
     assert parallel.split(5, 2) == [range(0, 2), range(2, 5)] and parallel.split(1, 2) == [range(0, 1)]
+
+
+def test_groups_follow_the_engines_slots() -> None:
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert parallel.groups_for(5, "cpu") == [range(0, 2), range(2, 5)]
+        assert parallel.groups_for(5, "cuda:0") == [range(0, 5)]  # packs on a GPU share the device: one
+        assert parallel.groups_for(1, "cpu") == [range(0, 1)]
+        torch.set_num_threads(1)
+        assert parallel.groups_for(5, "cpu") == [range(0, 5)]
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_label_noise_folds_side_by_side_match_one_pack() -> None:

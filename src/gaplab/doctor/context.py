@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gaplab.data import Dataset
-from gaplab.doctor.parallel import check_halt
-from gaplab.engine import Pack, RunResult, masked_mean, per_example, prepared_for, raw_dataset, shared_pool
+from gaplab.engine import Pack, RunResult, check_halt, masked_mean, per_example, prepared_for, raw_dataset, shared_pool
 from gaplab.spec import RunSpec
 
 if TYPE_CHECKING:

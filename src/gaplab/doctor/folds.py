@@ -9,8 +9,7 @@ from collections.abc import Callable
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.parallel import check_halt
-from gaplab.engine import Pack
+from gaplab.engine import Pack, check_halt
 
 
 def averaged_over_epochs(ctx: Context, pack: Pack, label: str,

@@ -14,9 +14,9 @@ from gaplab.doctor.context import Context, LabelNoiseFound
 from gaplab.doctor.cost import steps_for_cost
 from gaplab.doctor.folds import averaged_over_epochs, held_out
 from gaplab.doctor.linear import out_of_fold_proba
-from gaplab.doctor.parallel import packs_at_once, side_by_side, split
+from gaplab.doctor.parallel import groups_for
 from gaplab.doctor.result import PASS, WARN, Finding
-from gaplab.engine import Pack
+from gaplab.engine import Pack, run_in_threads
 
 FAMILY = "label_noise"
 SHOWN = 20  # suspect indices printed; the JSON keeps up to MAX_KEPT
@@ -63,7 +63,7 @@ def fold_probabilities(ctx: Context) -> FoldProbs:
     x = ctx.pool.x_train[idx]
     # the folds as packs side by side where torch has more than one thread: each pack's models predict the rows of
     # their own folds (the others' rows stay 0 in its probabilities, -1 in its fold ids)
-    groups = split(k, packs_at_once(k, spec.device))
+    groups = groups_for(k, spec.device)
 
     def train(g: int) -> tuple[torch.Tensor, torch.Tensor]:
         own = groups[g]
@@ -72,7 +72,7 @@ def fold_probabilities(ctx: Context) -> FoldProbs:
         return averaged_over_epochs(ctx, pack, f"label noise ({k} folds)" if g == 0 else "",
                                     lambda: held_out(pack, x, local, ctx.k), alone=len(groups) == 1)
 
-    parts = side_by_side([functools.partial(train, g) for g in range(len(groups))])
+    parts = run_in_threads([functools.partial(train, g) for g in range(len(groups))])
     last, averaged = (torch.stack([p[i] for p in parts]).sum(0) for i in range(2))
     return FoldProbs(idx, last, averaged)
 

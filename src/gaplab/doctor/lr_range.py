@@ -20,9 +20,9 @@ import torch
 
 from gaplab.doctor.context import Context
 from gaplab.doctor.cost import steps_for_cost
-from gaplab.doctor.parallel import Vote, packs_at_once, side_by_side, split
+from gaplab.doctor.parallel import Vote, groups_for
 from gaplab.doctor.result import FAIL, PASS, WARN, Finding
-from gaplab.engine import Pack, RunResult
+from gaplab.engine import Pack, RunResult, run_in_threads
 from gaplab.spec import RunSpec
 
 FAMILY = "lr"
@@ -157,7 +157,7 @@ def first_pass(ctx: Context, prune: bool = True) -> LrCurve:
     user_col = on_grid[0] if on_grid else len(rates)
     schedule = prune_schedule(ctx) if prune else ()
     # seeds cut into packs trained side by side (one on a single core), which prune together (``parallel.Vote``)
-    groups = split(seeds, packs_at_once(seeds, user.device))
+    groups = groups_for(seeds, user.device)
     vote = Vote(len(groups))
     label = f"learning-rate range ({seeds * len(cols)} models)"
 
@@ -175,7 +175,7 @@ def first_pass(ctx: Context, prune: bool = True) -> LrCurve:
         loss, val = (_final(v, res).reshape(len(own), len(cols)) for v in pruner.losses(pack))
         return loss, val, pruner.stopped_at.reshape(len(own), len(cols))
 
-    parts = side_by_side([functools.partial(train, g) for g in range(len(groups))])
+    parts = run_in_threads([functools.partial(train, g) for g in range(len(groups))])
     loss, val, stopped_all = (np.concatenate([p[i] for p in parts]) for i in range(3))
     stopped = stopped_all[:, :len(rates)]
     return LrCurve(rates, loss[:, :len(rates)], ctx.init_loss, loss[:, user_col], val[:, :len(rates)],
@@ -262,7 +262,7 @@ def unprune(ctx: Context, c: LrCurve) -> LrCurve:
 def _train_copies(ctx: Context, label: str, specs: list[RunSpec]) -> tuple[np.ndarray, np.ndarray]:
     """Each spec's final training and validation loss (inf where diverged), trained as one pack, or as packs side by
     side where torch has more than one thread."""
-    groups = split(len(specs), packs_at_once(len(specs), specs[0].device))
+    groups = groups_for(len(specs), specs[0].device)
 
     def train(g: int) -> list[np.ndarray]:
         own = [specs[i] for i in groups[g]]
@@ -274,7 +274,7 @@ def _train_copies(ctx: Context, label: str, specs: list[RunSpec]) -> tuple[np.nd
             out.append(_final(full, res))
         return out
 
-    parts = side_by_side([functools.partial(train, g) for g in range(len(groups))])
+    parts = run_in_threads([functools.partial(train, g) for g in range(len(groups))])
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 

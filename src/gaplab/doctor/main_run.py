@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.parallel import check_halt, packs_at_once, side_by_side, split
+from gaplab.doctor.parallel import groups_for
 from gaplab.doctor.probes import update_ratios
-from gaplab.engine import Pack, RunResult, build_trained
+from gaplab.engine import Pack, RunResult, build_trained, check_halt, run_in_threads
 
 RATIO_STEPS = 50  # steps whose update-to-weight ratio is recorded (every step early, then spaced out)
 
@@ -40,7 +40,7 @@ def train_main(ctx: Context) -> MainRun:
     specs = [ctx.main_spec(i) for i in range(ctx.budget.seeds)]
     n_steps = specs[0].optim.epochs * ctx.steps_per_epoch(len(ctx.prepared.train_idx), specs[0].optim.batch_size)
     every = max(1, n_steps // RATIO_STEPS)
-    groups = split(len(specs), packs_at_once(len(specs), specs[0].device))
+    groups = groups_for(len(specs), specs[0].device)
     label = f"main run ({len(specs)} × your settings)"
 
     def train(g: int) -> MainRun:
@@ -71,7 +71,7 @@ def train_main(ctx: Context) -> MainRun:
         rec.results = pack.fit(shown, on_step=on_step, own_threads=len(groups) == 1)
         return rec
 
-    parts = side_by_side([functools.partial(train, g) for g in range(len(groups))])
+    parts = run_in_threads([functools.partial(train, g) for g in range(len(groups))])
     first = parts[0]
     if len(parts) > 1:
         # per step, every seed's loss; a pack that stopped sooner (early stopping) reads NaN after its end

@@ -1,39 +1,15 @@
-"""A family's copies trained as several packs at once, in threads of this process, each pack's ops on one torch
-thread: on a multi-core CPU a second OpenMP thread inside one pack's small ops mostly waits (docs/performance.md),
-while packs side by side use every core (``engine.executor._run_threads`` does the same for sweeps)."""
+"""A family's copies trained as several packs at once (the engine's ``run_in_threads``, as sweeps train theirs): how
+they are cut into groups, and the decisions the packs take together (``Vote``)."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from contextvars import ContextVar
-from typing import TypeVar
 
 import numpy as np
-import torch
 
-from gaplab.engine import MAX_SIDE_BY_SIDE
+from gaplab.engine import check_halt, is_cpu, slots
 
-T = TypeVar("T")
-WAIT = 0.2  # seconds: the driver waits in slices, so that Ctrl-C reaches it while the packs train
-
-
-class Halted(BaseException):
-    """Raised at a pack's next step once the driver was interrupted."""
-
-
-# the interrupt of the side_by_side call a pack thread works for (each call its own: two doctors in one process, as
-# the dashboard may run them, do not stop each other)
-_HALT: ContextVar[threading.Event | None] = ContextVar("gaplab_doctor_halt", default=None)
-
-
-def packs_at_once(n: int, device: str) -> int:
-    """How many packs ``n`` copies (or groups of copies) train as at once: torch's thread count, at most
-    ``MAX_SIDE_BY_SIDE`` and ``n``; one off the CPU (packs there share the device, not the threads)."""
-    if device.split(":", 1)[0] != "cpu":
-        return 1
-    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, n))
+WAIT = 0.2  # seconds: a vote waits in slices, so that a halt reaches it
 
 
 def split(n: int, parts: int) -> list[range]:
@@ -42,46 +18,9 @@ def split(n: int, parts: int) -> list[range]:
     return [range(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
 
 
-def check_halt() -> None:
-    """Stop this pack (``Halted``) once the driver was interrupted: a pack's ``on_step`` calls this."""
-    halt = _HALT.get()
-    if halt is not None and halt.is_set():
-        raise Halted
-
-
-def side_by_side(tasks: list[Callable[[], T]]) -> list[T]:
-    """Each task's result, the tasks run at once in threads with torch on one thread (restored after); one task
-    runs here as it is. A task that fails stops the others at their next step (``check_halt``) and its exception is
-    raised once every task ended; so does Ctrl-C."""
-    if len(tasks) == 1:
-        return [tasks[0]()]
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    halt = threading.Event()
-
-    def run(task: Callable[[], T]) -> T:
-        _HALT.set(halt)  # in this pool's own thread
-        return task()
-
-    pool = ThreadPoolExecutor(len(tasks), thread_name_prefix="gaplab-doctor")
-    try:
-        futures = [pool.submit(run, t) for t in tasks]
-        pending = set(futures)
-        try:
-            while pending:
-                done, pending = wait(pending, timeout=WAIT, return_when=FIRST_EXCEPTION)
-                if any(f.exception() is not None for f in done):
-                    halt.set()
-        except BaseException:
-            halt.set()
-            raise
-        failed = [e for f in futures if (e := f.exception()) is not None]
-        if failed:
-            raise next((e for e in failed if not isinstance(e, Halted)), failed[0])
-        return [f.result() for f in futures]
-    finally:
-        pool.shutdown(wait=True)
-        torch.set_num_threads(before)
+def groups_for(n: int, device: str) -> list[range]:
+    """``n`` copies cut into as many groups as packs train at once on ``device`` (engine ``slots``)."""
+    return split(n, slots(n, is_cpu(device)))
 
 
 class Vote:

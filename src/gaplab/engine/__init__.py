@@ -2,7 +2,9 @@
 
 Train runs: ``run_local`` (any list of runs, resumable in a store) or ``train_pack`` (one pack, no store);
 plan them: ``schedule`` (the packs and how many train at once, as ``run_local`` trains them), ``plan_packs``,
-``side_by_side`` and ``balanced`` (packs trained at once in this process),
+``side_by_side``, ``slots`` (with ``is_cpu``) and ``balanced`` (how many packs train at once in this process, and
+the packs cut to match), ``run_in_threads`` (tasks trained side by side in threads, stopping at ``check_halt`` when
+one fails),
 ``path_of`` (the engine path a pack takes, and why), ``steps_per_epoch``,
 ``unique_pending``; their prepared data: ``prepared_for``;
 their specs checked before training: ``check_runs``, ``with_fingerprint``; their models: ``build_initial``,
@@ -17,7 +19,17 @@ from gaplab.engine.metrics import masked_mean, per_example
 from gaplab.engine.pack import Pack, RunResult, build_initial, build_trained, train_pack
 from gaplab.engine.padding import flops_per_example, pad_arg, width_of
 from gaplab.engine.paths import path_of
-from gaplab.engine.planning import MAX_SIDE_BY_SIDE, Schedule, balanced, plan_packs, schedule, steps_per_epoch
+from gaplab.engine.planning import (
+    MAX_SIDE_BY_SIDE,
+    Schedule,
+    balanced,
+    is_cpu,
+    plan_packs,
+    schedule,
+    slots,
+    steps_per_epoch,
+)
+from gaplab.engine.threads import check_halt, run_in_threads
 from gaplab.engine.validate import check_runs, with_fingerprint
 
 __all__ = [
@@ -29,8 +41,10 @@ __all__ = [
     "balanced",
     "build_initial",
     "build_trained",
+    "check_halt",
     "check_runs",
     "flops_per_example",
+    "is_cpu",
     "masked_mean",
     "pad_arg",
     "path_of",
@@ -38,10 +52,12 @@ __all__ = [
     "plan_packs",
     "prepared_for",
     "raw_dataset",
+    "run_in_threads",
     "run_local",
     "schedule",
     "shared_pool",
     "side_by_side",
+    "slots",
     "steps_per_epoch",
     "train_pack",
     "unique_pending",

@@ -18,7 +18,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from gaplab.engine.planning import (  # MAX_SIDE_BY_SIDE, side_by_side: also rea
     schedule,
     side_by_side,
 )
+from gaplab.engine.threads import WAIT, PackThreads, check_halt
 from gaplab.spec import RunSpec
 from gaplab.store.db import STALE_AFTER, Store, new_owner
 
@@ -65,7 +66,6 @@ SubmitFn = Callable[[list[RunSpec], str | None, str], "Future[list[RunResult]]"]
 
 HEARTBEAT_EVERY = STALE_AFTER / 6
 WAIT_POLL = 1.0  # seconds between looks at runs another sweep is training
-SIGNAL_POLL = 0.2  # seconds the driver sleeps at most while packs train
 
 
 class SweepBook:
@@ -191,7 +191,7 @@ class SweepBook:
                         queue, elsewhere = elsewhere, []
                     continue
                 # timed: a Ctrl-C that lands on another thread is only seen when this thread wakes
-                done, _ = wait(inflight, timeout=SIGNAL_POLL, return_when=FIRST_COMPLETED)
+                done, _ = wait(inflight, timeout=WAIT, return_when=FIRST_COMPLETED)
                 for fut in done:
                     self._finish(inflight.pop(fut), fut)
                     n_done += 1
@@ -264,28 +264,15 @@ def run_local(
 
 
 # ---- packs side by side in threads of this process -----------------------------------------
-class _Halt(BaseException):
-    """Raised in a pack thread at its next step once the sweep is interrupted (its checkpoint stays)."""
-
-
 def _run_threads(book: SweepBook, slots: int, progress: ProgressFn | None, keep_state: bool,
                  checkpoint_every: float) -> dict[str, Any]:
-    """Train up to ``slots`` packs at once in threads of this process, each pack's ops on one torch thread.
-
-    A pack step is a chain of small ops that a second OpenMP thread mostly waits through (docs/performance.md);
-    packs side by side use every core instead, give the numbers of one-thread runs, and slow down gracefully on
-    a shared machine (no spinning threads). Longest packs start first; only this thread writes to the store.
-    """
-    import torch
-
+    """Train up to ``slots`` packs at once in threads of this process (engine.threads), each pack's ops on one torch
+    thread: they use every core, give the numbers of one-thread runs, and slow down gracefully on a shared machine
+    (no spinning threads). Longest packs start first; only this thread writes to the store. A Ctrl-C stops every
+    pack at its next step, its last checkpoint kept for the next run."""
     book.packs = sorted(book.packs, key=pack_cost, reverse=True)
-    halt = threading.Event()
     lock = threading.Lock()
     running: dict[int, int] = {}  # submit number -> epochs done, of the packs in flight
-
-    def check(_epoch: int, _step: int, _losses: object) -> None:
-        if halt.is_set():
-            raise _Halt
 
     def train(key: int, pack: list[RunSpec], folder: str | None, label: str) -> list[RunResult]:
         def on_epoch(e: int, _total: int) -> None:
@@ -296,28 +283,19 @@ def _run_threads(book: SweepBook, slots: int, progress: ProgressFn | None, keep_
 
         ck = Checkpointer(folder, [s.run_id for s in pack], checkpoint_every) if folder else None
         try:
-            return train_pack(pack, on_epoch, keep_state=keep_state, checkpoint=ck, on_step=check,
-                              own_threads=False)
+            return train_pack(pack, on_epoch, keep_state=keep_state, checkpoint=ck,
+                              on_step=lambda _e, _s, _losses: check_halt(), own_threads=False)
         finally:
             with lock:
                 running.pop(key, None)
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    pool = ThreadPoolExecutor(slots, thread_name_prefix="gaplab-pack")
     n = itertools.count()
+    with PackThreads(slots) as threads:
 
-    def submit(pack: list[RunSpec], folder: str | None, label: str) -> Future[list[RunResult]]:
-        return pool.submit(train, next(n), pack, folder, label)
+        def submit(pack: list[RunSpec], folder: str | None, label: str) -> Future[list[RunResult]]:
+            return threads.submit(train, next(n), pack, folder, label)
 
-    try:
         return book.drive(slots, submit, None)
-    except BaseException:
-        halt.set()  # Ctrl-C: every pack stops at its next step, its last checkpoint kept for the next run
-        raise
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        torch.set_num_threads(before)
 
 
 # ---- worker processes that die with their parent ----------------------------------------------

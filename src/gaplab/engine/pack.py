@@ -129,6 +129,18 @@ class AnyOf:
         return self._any
 
 
+def reads_counter(net: FusedNet | ConvNet | VmapNet | LoopNet) -> bool:
+    """Whether a net's training step reads the models' step counters: they key the dropout masks of the sites where
+    some model drops out, and seed a loop net's random ops (which may lie outside dropout layers)."""
+    if isinstance(net, FusedNet):
+        return net.dropout_on
+    if isinstance(net, LoopNet):
+        return True
+    if isinstance(net, VmapNet):
+        return any(d.active for _, d in net.ctx.dropouts)
+    return any(net.active.values())
+
+
 class Pack:
     """K models of one architecture trained together on one shared data pool."""
 
@@ -158,6 +170,7 @@ class Pack:
         self.buffers = {n: b.to(dev) for n, b in buffers.items()}
         self.hyper = h = Hyper(self.specs, dev)
         self.net, self.path, self.path_reason = self._choose_net(path)
+        self.counted = reads_counter(self.net)
         self._stopped, self._diverged = AnyOf(), AnyOf()
         self.opt = BatchedOptimizer(self.flat, s0.optim.name, h, s0.optim.nesterov)
         self.stop = StopState(self.specs, self.flat, h)
@@ -262,10 +275,10 @@ class Pack:
             with phase("augment"):
                 xb, yt = self._augment(xb, yt, epoch, step)
         g, net = self.grad, self.net
-        if isinstance(net, FusedNet) and not net.dropout_on:  # the counter only keys dropout masks
-            loss = net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, None)
-        else:
-            loss = net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, epoch * steps + step)
+        # where no model drops out nothing reads the counter: its ops are skipped and ``steps`` stands in, unread (a
+        # vmapped or chunked net still maps over a (K,) tensor)
+        counter = epoch * steps + step if self.counted else steps
+        loss = net.loss_and_grad(self.flat, g, xb, yt, w, self.loss_kind, counter)
         with phase("optimizer"), torch.no_grad():
             add_penalty_grads_(g, self.flat, self.c_l2, self.c_l1)
             if self.hyper.uses("clip"):

@@ -167,7 +167,7 @@ def plan_packs(specs: Iterable[RunSpec], max_pack: int = DEFAULT_MAX_PACK,
             widest = max(b, key=lambda s: width_of(s) if pad_arg(s) else 0)
             n_params, nbytes = _model_sizes(widest)
             cap = max(1, min(max_pack, budget // max(1, nbytes)))
-            if widest.device.split(":", 1)[0] == "cpu":  # a GPU's memory is not a CPU cache
+            if is_cpu(widest.device):  # a GPU's memory is not a CPU cache
                 cap = max(1, min(cap, int(CACHE_SHARE * cache_bytes()) // max(1, 4 * n_params)))
             n = -(-len(b) // cap)
             size = -(-len(b) // n)  # balanced chunks
@@ -210,15 +210,25 @@ def balanced(packs: list[list[RunSpec]], slots: int) -> list[list[RunSpec]]:
 MAX_SIDE_BY_SIDE = 3
 
 
-def side_by_side(specs: Sequence[RunSpec]) -> int:
-    """How many packs of these runs one process trains at once, one torch thread each: torch's thread count, at
-    most ``MAX_SIDE_BY_SIDE`` (memory) and one per run (packs are cut to match: ``balanced``); one for GPU runs
-    (their packs share the device, not the process's threads)."""
+def is_cpu(device: str) -> bool:
+    """``device`` ("cpu", "cuda:1", ...) is the CPU."""
+    return device.split(":", 1)[0] == "cpu"
+
+
+def slots(n: int, on_cpu: bool) -> int:
+    """How many packs of ``n`` runs (or groups of runs) one process trains at once, one torch thread each: torch's
+    thread count, at most ``MAX_SIDE_BY_SIDE`` (memory) and ``n``; one off the CPU (packs there share the device,
+    not the process's threads)."""
     import torch
 
-    if any(s.device.split(":", 1)[0] != "cpu" for s in specs):
+    if not on_cpu:
         return 1
-    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, len(specs)))
+    return max(1, min(torch.get_num_threads(), MAX_SIDE_BY_SIDE, n))
+
+
+def side_by_side(specs: Sequence[RunSpec]) -> int:
+    """``slots`` for these runs: one per run (packs are cut to match: ``balanced``), one if any runs off the CPU."""
+    return slots(len(specs), all(is_cpu(s.device) for s in specs))
 
 
 @dataclass(frozen=True)
@@ -254,7 +264,7 @@ def schedule(specs: Iterable[RunSpec], workers: int | None = 1, max_pack: int = 
     todo = set(uniq) if pending is None else set(pending)
     live = {keys[i] for i in todo if i in uniq}
     planned = plan_packs([s for i, s in uniq.items() if keys[i] in live], max_pack, keys, budget)
-    slots = side_by_side(list(uniq.values())) if workers == 1 else 1
-    packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in balanced(planned, slots)) if p]
-    at_once = max(1, min(slots if workers == 1 else workers or 1, len(packs)))
+    n_slots = side_by_side(list(uniq.values())) if workers == 1 else 1
+    packs = [p for p in ([s for s in pack if s.run_id in todo] for pack in balanced(planned, n_slots)) if p]
+    at_once = max(1, min(n_slots if workers == 1 else workers or 1, len(packs)))
     return Schedule(packs, at_once, workers)
