@@ -13,9 +13,10 @@ For each (data, model, optimizer) pair:
   finder records), gaplab's rule also the validation loss, after ``lr_range.refine`` (fifth session: more seeds at
   the five rates around the validation minimum while the two halves of the seeds put it more than 0.15 decades
   apart; cached apart in ``<pair>.refine.json`` and replayed with the current code, ``replayed``):
-  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the seed-mean validation-loss minimum, stepped down
-    (to a tenth at most) the more the range already overfits there and the longer the user's run is than the range
-    (issue 22, third to sixth sessions);
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the centre of the basin around the seed-mean
+    validation-loss minimum (eighth session; before it the minimum itself), stepped down (to a tenth at most) the
+    more the range already overfits there and the longer the user's run is than the range (issue 22, third to
+    eighth sessions; candidates screened without training by ``doctor_lr_screen.py``);
   - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
   - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
