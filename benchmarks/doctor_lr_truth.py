@@ -307,6 +307,8 @@ def replayed(first: dict[str, Any], rf: dict[str, Any], refines: bool) -> lr_ran
         cells = [(int(s), int(j)) for s, j, _, _ in rf["unpruned"]]
         more = np.array([[t, v] for _, _, t, v in rf["unpruned"]])
         c = c.patched(cells, *(np.where(m >= 1e29, np.inf, m) for m in (more[:, 0], more[:, 1])))
+    if lr_range.pruned_near_minimum(c):  # ``unprune`` now trains copies the stored ones lack (eighth session)
+        return None
     if not refines:
         return c
     n, cols_stored = len(c.losses), list(rf["cols"])

@@ -236,19 +236,20 @@ def refine_rounds(c: LrCurve, budget: float, train: Callable[[list[int], range],
 
 
 def pruned_near_minimum(c: LrCurve) -> list[tuple[int, int]]:
-    """(seed, column) of the copies stopped early at or next to the seed-mean validation- or training-loss minimum.
+    """(seed, column) of the copies stopped early at or next to the seed-mean training-loss minimum, or in the
+    validation basin (``basin_span``) or next to it: the copies ``suggest`` reads.
 
     Pruning keeps the rates within two grid points of where each seed's minimum lay at half the steps; a minimum
     that moved further by the end can have a stopped neighbour, whose higher loss then bends the parabola and the
-    seeds' agreement (MNIST-1D at 2000 examples with Adam, teacher-MLP with SGD: the suggestion moved 19–36 %)."""
+    seeds' agreement (MNIST-1D at 2000 examples with Adam, teacher-MLP with SGD: the suggestion moved 19–36 %); a
+    flat validation basin can reach past the kept rates (eighth session: five pairs' basin centres moved 3–14 %)."""
     if c.stopped is None or not (c.stopped > 0).any():
         return []
-    cells: set[tuple[int, int]] = set()
-    for losses in (c.val_losses, c.losses):
-        i = int(np.nanargmin(_log_mean(losses, c.init_loss)))
-        for j in range(max(0, i - 1), min(len(c.rates), i + 2)):
-            cells.update((int(s), j) for s in np.flatnonzero(c.stopped[:, j] > 0))
-    return sorted(cells)
+    y = _log_mean(c.val_losses, c.init_loss)
+    lo, hi = basin_span(y, int(np.nanargmin(y)))
+    i = int(np.nanargmin(_log_mean(c.losses, c.init_loss)))
+    cols = set(range(max(0, lo - 1), min(len(c.rates), hi + 2))) | set(range(max(0, i - 1), min(len(c.rates), i + 2)))
+    return sorted((int(s), j) for j in cols for s in np.flatnonzero(c.stopped[:, j] > 0))
 
 
 def unprune(ctx: Context, c: LrCurve) -> LrCurve:
@@ -469,6 +470,18 @@ def suggest(c: LrCurve) -> Suggestion:
                       "; a tenth of the training-loss minimum", train.per_seed, train.index, train.rate / STEP_DOWN)
 
 
+def basin_span(y: np.ndarray, i: int, within: float = BASIN) -> tuple[int, int]:
+    """The first and last grid index of the stretch around ``i`` where the log loss ``y`` is within ``within`` of
+    ``y[i]`` (the basin's grid rates; ``basin_centre`` also reads the rate beyond each end)."""
+    line = y[i] + math.log1p(within)
+    lo, hi = i, i
+    while lo > 0 and y[lo - 1] <= line:
+        lo -= 1
+    while hi < len(y) - 1 and y[hi + 1] <= line:
+        hi += 1
+    return lo, hi
+
+
 def basin_centre(rates: list[float], val_losses: np.ndarray, init_loss: float, i: int, within: float = BASIN
                  ) -> float:
     """log10 of the centre of the validation basin around grid index ``i``: the log rates where the log seed-mean
@@ -480,25 +493,20 @@ def basin_centre(rates: list[float], val_losses: np.ndarray, init_loss: float, i
     to half a grid step; a flat basin over several rates centres on their middle."""
     x, y = np.log10(rates), _log_mean(val_losses, init_loss)
     line = y[i] + math.log1p(within)
-
-    def edge(step: int) -> tuple[list[float], list[float]]:
-        xs, ws, j = [], [], i
-        while 0 <= j + step < len(y) and y[j + step] <= line:
-            j += step
-            xs.append(float(x[j]))
-            ws.append(float(line - y[j]))
-        if 0 <= j + step < len(y):  # where the line crosses toward the next rate (whose loss is above it)
-            xs.append(float(x[j] + (line - y[j]) / (y[j + step] - y[j]) * (x[j + step] - x[j])))
-            ws.append(0.0)
-        return xs, ws
-
-    lo, hi = edge(-1), edge(1)
-    xs = np.array([*lo[0][::-1], float(x[i]), *hi[0]])
-    ws = np.array([*lo[1][::-1], float(line - y[i]), *hi[1]])
+    lo, hi = basin_span(y, i, within)
+    xs, ws = [float(v) for v in x[lo:hi + 1]], [float(line - v) for v in y[lo:hi + 1]]
+    # where the line crosses toward the rate beyond each end (whose loss is above it), weight 0
+    if lo > 0:
+        xs.insert(0, float(x[lo] + (line - y[lo]) / (y[lo - 1] - y[lo]) * (x[lo - 1] - x[lo])))
+        ws.insert(0, 0.0)
+    if hi < len(y) - 1:
+        xs.append(float(x[hi] + (line - y[hi]) / (y[hi + 1] - y[hi]) * (x[hi + 1] - x[hi])))
+        ws.append(0.0)
     # the weight is linear on each stretch between those points: its exact integrals there
-    dx = np.diff(xs)
-    mass = (ws[:-1] + ws[1:]) / 2 * dx
-    moment = dx * (ws[:-1] * (2 * xs[:-1] + xs[1:]) + ws[1:] * (xs[:-1] + 2 * xs[1:])) / 6
+    px, pw = np.array(xs), np.array(ws)
+    dx = np.diff(px)
+    mass = (pw[:-1] + pw[1:]) / 2 * dx
+    moment = dx * (pw[:-1] * (2 * px[:-1] + px[1:]) + pw[1:] * (px[:-1] + 2 * px[1:])) / 6
     return float(moment.sum() / mass.sum()) if mass.sum() > 0 else float(x[i])
 
 
