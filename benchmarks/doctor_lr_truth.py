@@ -13,9 +13,10 @@ For each (data, model, optimizer) pair:
   finder records), gaplab's rule also the validation loss, after ``lr_range.refine`` (fifth session: more seeds at
   the five rates around the validation minimum while the two halves of the seeds put it more than 0.15 decades
   apart; cached apart in ``<pair>.refine.json`` and replayed with the current code, ``replayed``):
-  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the seed-mean validation-loss minimum, stepped down
-    (to a tenth at most) the more the range already overfits there and the longer the user's run is than the range
-    (issue 22, third to sixth sessions);
+  - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the centre of the basin around the seed-mean
+    validation-loss minimum (eighth session; before it the minimum itself), stepped down (to a tenth at most) the
+    more the range already overfits there and the longer the user's run is than the range (issue 22, third to
+    eighth sessions; candidates screened without training by ``doctor_lr_screen.py``);
   - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
   - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
@@ -35,7 +36,9 @@ were printed while rules were chosen); the pairs named "fresh …" were declared
 the fourth session's blind held-out part (seen since); those named "fresh5 …" were declared in the fifth session
 before any was trained and scored once with the rule frozen (its blind part), "fresh6 …" likewise for the fifth
 session's amended rule, and "fresh7 …" (sixth session) declared in commit 297cc05, their truth and first passes
-trained unseen (``--prefetch``), scored once with the rule frozen in the commit that adds this sentence. Results
+trained unseen (``--prefetch``), scored once with the rule frozen in the commit that adds this sentence; "fresh8 …"
+(eighth session) declared in their own commit before the eighth session's rule was scored or any of them trained,
+trained after that rule was frozen and scored once. Results
 are cached as JSON in ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
     python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only] [--ceiling] [--prefetch]
@@ -190,17 +193,41 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
                                             "model": {"name": "mlp"}, "optim": ADAM}),
         ("fresh7 mnist1d mlp width 256 sgd batch 32", {"data": m1, "model": {"name": "mlp", "args": {"width": 256}},
                                                        "optim": {**SGD, "batch_size": 32}}),
+        # fresh held-out pairs of issue 22's eighth session: declared in their own commit before the rule was scored
+        # (the loss-weighted centre of the range's validation basin was screened on the 33 pairs above, not on these)
+        # and before any of them was trained; trained after the rule is frozen and scored once. Each unlike the pairs
+        # above: data generators not used so far (block towers, a linear teacher and an inner-product regression), a
+        # deep tanh MLP at batch 200, a batch-norm MLP at batch 25 (a run 3x the range), a 1-D ResNet on MNIST-1D
+        ("fresh8 block-towers mlp adam", {"data": {"name": "block-towers", "args": {"n_train": 2000}},
+                                          "model": {"name": "mlp"}, "optim": ADAM}),
+        ("fresh8 linear-teacher regression mlp sgd", {"data": {"name": "linear-teacher", "args": {
+            "d": 30, "n_train": 800, "noise": 0.5}}, "model": {"name": "mlp", "args": {"width": 64}}, "optim": SGD}),
+        ("fresh8 inner-product regression mlp adam batch 50", {"data": {"name": "inner-product", "args": {
+            "n_train": 1500, "noise": 0.1}}, "model": {"name": "mlp"}, "optim": {**ADAM, "batch_size": 50}}),
+        ("fresh8 teacher-mlp mlp depth 4 tanh sgd batch 200", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 4, "activation": "relu", "noise": 0.2, "n_train": 3000}},
+            "model": {"name": "mlp", "args": {"width": 128, "depth": 4, "activation": "tanh"}},
+            "optim": {**SGD, "batch_size": 200}}),
+        ("fresh8 blobs mlp batch norm sgd batch 25", {"data": {"name": "blobs", "args": {
+            "centers": 3, "n_features": 5, "cluster_std": 2.0, "n_train": 800}},
+            "model": {"name": "mlp", "args": {"width": 32, "batch_norm": True}}, "optim": {**SGD, "batch_size": 25}}),
+        ("fresh8 mnist1d-2000 resnet adam", {"data": {"name": "mnist1d", "args": {"num_samples": 2000}},
+                                             "model": {"name": "resnet", "args": {"channels": 8, "blocks": 1}},
+                                             "optim": ADAM}),
     ]
 
 
 PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth session)",
-         "fresh held out (fifth session, after the amendment)", "fresh held out (sixth session)")
+         "fresh held out (fifth session, after the amendment)", "fresh held out (sixth session)",
+         "fresh held out (eighth session)")
 
 
 def part(name: str) -> str:
     """The tuning part (MNIST-1D: looked at while choosing the rule), the held-out pairs of issue 22's second and
     third sessions (their counts were seen while choosing; not blind), the fourth session's fresh held-out pairs
-    (blind then, seen since) and the fifth session's (blind: scored once with the rule frozen)."""
+    (blind then, seen since) and the later sessions' fresh parts (blind: scored once with the rule frozen)."""
+    if name.startswith("fresh8 "):
+        return PARTS[6]
     if name.startswith("fresh7 "):
         return PARTS[5]
     if name.startswith("fresh6 "):
@@ -280,6 +307,8 @@ def replayed(first: dict[str, Any], rf: dict[str, Any], refines: bool) -> lr_ran
         cells = [(int(s), int(j)) for s, j, _, _ in rf["unpruned"]]
         more = np.array([[t, v] for _, _, t, v in rf["unpruned"]])
         c = c.patched(cells, *(np.where(m >= 1e29, np.inf, m) for m in (more[:, 0], more[:, 1])))
+    if lr_range.pruned_near_minimum(c):  # ``unprune`` now trains copies the stored ones lack (eighth session)
+        return None
     if not refines:
         return c
     n, cols_stored = len(c.losses), list(rf["cols"])

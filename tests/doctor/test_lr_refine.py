@@ -97,6 +97,17 @@ def test_pruned_copies_next_to_the_minimum_are_named() -> None:
     assert lr_range.pruned_near_minimum(c) == [(1, i - 1)]
 
 
+def test_pruned_copies_in_a_flat_validation_basin_and_beyond_its_ends_are_named() -> None:
+    # the validation loss within BASIN of its minimum over three rates: the basin's centre reads them and the rate
+    # beyond each end, so a copy stopped two grid points from the minimum is named; three points off it is not
+    c = curve(-2.0, -2.0)
+    i = int(np.argmin(np.abs(LOGR + 2.0)))
+    c.val_losses[:, i - 1:i + 2] = c.val_losses[:, i].min()
+    c.stopped = np.zeros((2, len(RATES)), dtype=int)
+    c.stopped[0, i - 3] = c.stopped[1, i + 2] = 40
+    assert lr_range.pruned_near_minimum(c) == [(1, i + 2)]
+
+
 def test_unprune_trains_the_named_copy_as_the_range_would_have() -> None:
     torch.set_num_threads(1)
     ctx = _tiny()

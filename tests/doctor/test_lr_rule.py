@@ -1,11 +1,12 @@
-"""The learning-rate rule (``lr_range.suggest``) on synthetic range curves: which minimum, when it steps down."""
+"""The learning-rate rule (``lr_range.suggest``) on synthetic range curves: which minimum, the basin's centre, when it
+steps down."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from gaplab.doctor.lr_range import GAP_FULL, RATIO_FULL, STEP_DOWN, LrCurve, grid, step_down, suggest
+from gaplab.doctor.lr_range import BASIN, FLOOR, GAP_FULL, RATIO_FULL, STEP_DOWN, LrCurve, grid, step_down, suggest
 
 RATES = grid("adam", 2)  # 1e-5 … 1, 11 rates
 LOGR = np.log10(RATES)
@@ -27,7 +28,7 @@ def test_validation_minimum_when_the_range_does_not_overfit() -> None:
     assert s.minimum == pytest.approx(10 ** -1.5, rel=0.05)
     assert s.val_minimum == pytest.approx(10 ** -2.5, rel=0.05)
     assert s.gap is not None and s.gap <= 0
-    assert s.lr == s.val_minimum
+    assert s.centre == pytest.approx(10 ** -2.5) and s.lr == s.centre  # a symmetric basin: its centre is the minimum
 
 
 def test_a_tenth_of_the_validation_minimum_when_the_range_overfits_there() -> None:
@@ -35,7 +36,7 @@ def test_a_tenth_of_the_validation_minimum_when_the_range_overfits_there() -> No
     train = bowl(-2.0, depth=2.0)
     s = suggest(curve(train, bowl(-2.0, depth=2.0) + 0.5 * INIT))
     assert s.gap == pytest.approx(0.5, abs=0.01)
-    assert s.val_minimum is not None and s.lr == pytest.approx(s.val_minimum / STEP_DOWN)
+    assert s.centre is not None and s.lr == pytest.approx(s.centre / STEP_DOWN)
     assert s.lr == pytest.approx(1e-3, rel=0.05)
 
 
@@ -48,7 +49,7 @@ def test_the_step_grows_with_the_gap_up_to_the_full_step(part: float) -> None:
     c.steps, c.run_steps = 160, 640
     s = suggest(c)
     assert s.gap == pytest.approx(part * GAP_FULL)
-    assert s.val_minimum is not None and s.lr == pytest.approx(s.val_minimum / STEP_DOWN ** min(part, 1.0))
+    assert s.centre is not None and s.lr == pytest.approx(s.centre / STEP_DOWN ** min(part, 1.0))
 
 
 def test_parabola_refines_between_grid_points() -> None:
@@ -56,6 +57,33 @@ def test_parabola_refines_between_grid_points() -> None:
     s = suggest(curve(bowl(-2.0), bowl(-2.25, width=0.8) + 0.01))
     assert s.lr is not None and 10 ** -2.5 < s.lr < 10 ** -2.0
     assert s.lr == pytest.approx(10 ** -2.25, rel=0.15)
+
+
+def test_one_rate_in_the_basin_centres_a_third_of_the_way_to_the_gentler_crossing() -> None:
+    # the validation minimum at 1e-2 with a steep lower neighbour and a gentle upper one: the parabola's vertex leans
+    # toward the upper one; the basin (within BASIN of the minimum, linear between rates) is a triangle from where
+    # the line crosses below to where it crosses above, and its weighted centre is the triangle's centroid
+    val = np.full(len(RATES), 2.0)
+    i = int(np.flatnonzero(np.isclose(LOGR, -2.0))[0])
+    val[i - 1], val[i], val[i + 1] = 1.0, 0.2, 0.4
+    s = suggest(curve(val + 0.05, val))  # validation below training: no step
+    y = np.log(val + FLOOR * INIT)
+    rise = np.log1p(BASIN)
+    lo = -rise / (y[i - 1] - y[i]) * 0.5  # log10 rates from the minimum, half a decade between grid rates
+    hi = rise / (y[i + 1] - y[i]) * 0.5
+    assert s.lr == s.centre == pytest.approx(10 ** (-2.0 + (lo + hi) / 3))
+    assert s.val_minimum is not None and 1e-2 < s.lr < s.val_minimum
+
+
+def test_a_flat_bottomed_basin_centres_on_its_middle() -> None:
+    # three neighbouring rates equally low: the centre is the middle one, not the first (the argmin), nor the
+    # parabola's vertex half a grid step above the first
+    val = np.full(len(RATES), 2.0)
+    i = int(np.flatnonzero(np.isclose(LOGR, -3.0))[0])
+    val[i - 1:i + 4] = 1.0, 0.2, 0.2, 0.2, 1.0
+    s = suggest(curve(val + 0.05, val))
+    assert s.val_minimum == pytest.approx(10 ** -2.75)
+    assert s.lr == pytest.approx(10 ** -2.5)
 
 
 def test_inconclusive_validation_falls_back_to_a_tenth_of_the_training_minimum() -> None:
@@ -86,7 +114,7 @@ def test_no_step_down_when_the_range_trained_the_whole_run() -> None:
     c = curve(train, train + 0.5 * INIT)
     c.whole_run = True
     s = suggest(c)
-    assert s.gap is not None and s.gap > GAP_FULL and s.lr == s.val_minimum
+    assert s.gap is not None and s.gap > GAP_FULL and s.lr == s.centre
 
 
 def test_many_seeds_agree_through_their_halves_and_the_mean_loss() -> None:
@@ -98,7 +126,8 @@ def test_many_seeds_agree_through_their_halves_and_the_mean_loss() -> None:
     val[6] = bowl(-4.0)
     s = suggest(LrCurve(RATES, np.tile(bowl(-1.5), (8, 1)), INIT, np.full(8, INIT), val))
     assert s.val_minimum is not None and abs(np.log10(s.val_minimum) + 2.0) < 0.25
-    assert s.lr == s.val_minimum  # validation below training here: no step down
+    assert s.lr is not None and abs(np.log10(s.lr) + 2.0) < 0.25
+    assert s.lr == s.centre  # validation below training here: no step down
 
 
 def test_diverged_copies_count_as_infinitely_bad() -> None:
@@ -119,8 +148,8 @@ def test_the_step_down_grows_with_the_run_the_range_did_not_train(run_steps: int
     c.steps, c.run_steps = 160, run_steps
     assert step_down(c) == pytest.approx(factor)
     s = suggest(c)
-    assert s.gap is not None and s.gap > GAP_FULL and s.val_minimum is not None
-    assert s.lr == pytest.approx(s.val_minimum / factor)
+    assert s.gap is not None and s.gap > GAP_FULL and s.centre is not None
+    assert s.lr == pytest.approx(s.centre / factor)
 
 
 def test_refined_seeds_are_not_outvoted_by_one_first_pass_seed_off_the_window() -> None:

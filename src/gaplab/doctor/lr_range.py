@@ -37,6 +37,9 @@ STEP_DOWN = 10.0
 # ... the full STEP_DOWN when the user's run is RATIO_FULL or more times the range (MNIST-1D: 640 steps against 160),
 # none when the range is the whole run, log-linear in between (fifth session; see ``step_down``)
 RATIO_FULL = 4.0
+# the suggestion starts from the centre of the range's validation basin, the rates whose seed-mean validation loss is
+# within BASIN (25 %) of its minimum, weighted by how far below that line each lies (``basin_centre``; eighth session)
+BASIN = 0.25
 MAX_SEEDS = 16
 GRID = {"sgd": (1e-4, 10.0), "adam": (1e-5, 1.0), "adamw": (1e-5, 1.0)}
 
@@ -233,19 +236,20 @@ def refine_rounds(c: LrCurve, budget: float, train: Callable[[list[int], range],
 
 
 def pruned_near_minimum(c: LrCurve) -> list[tuple[int, int]]:
-    """(seed, column) of the copies stopped early at or next to the seed-mean validation- or training-loss minimum.
+    """(seed, column) of the copies stopped early at or next to the seed-mean training-loss minimum, or in the
+    validation basin (``basin_span``) or next to it: the copies ``suggest`` reads.
 
     Pruning keeps the rates within two grid points of where each seed's minimum lay at half the steps; a minimum
     that moved further by the end can have a stopped neighbour, whose higher loss then bends the parabola and the
-    seeds' agreement (MNIST-1D at 2000 examples with Adam, teacher-MLP with SGD: the suggestion moved 19–36 %)."""
+    seeds' agreement (MNIST-1D at 2000 examples with Adam, teacher-MLP with SGD: the suggestion moved 19–36 %); a
+    flat validation basin can reach past the kept rates (eighth session: five pairs' basin centres moved 3–14 %)."""
     if c.stopped is None or not (c.stopped > 0).any():
         return []
-    cells: set[tuple[int, int]] = set()
-    for losses in (c.val_losses, c.losses):
-        i = int(np.nanargmin(_log_mean(losses, c.init_loss)))
-        for j in range(max(0, i - 1), min(len(c.rates), i + 2)):
-            cells.update((int(s), j) for s in np.flatnonzero(c.stopped[:, j] > 0))
-    return sorted(cells)
+    y = _log_mean(c.val_losses, c.init_loss)
+    lo, hi = basin_span(y, int(np.nanargmin(y)))
+    i = int(np.nanargmin(_log_mean(c.losses, c.init_loss)))
+    cols = set(range(max(0, lo - 1), min(len(c.rates), hi + 2))) | set(range(max(0, i - 1), min(len(c.rates), i + 2)))
+    return sorted((int(s), j) for j in cols for s in np.flatnonzero(c.stopped[:, j] > 0))
 
 
 def unprune(ctx: Context, c: LrCurve) -> LrCurve:
@@ -418,18 +422,29 @@ class Minimum:
 @dataclass
 class Suggestion:
     minimum: float | None  # the rate at the seed-mean training-loss minimum (the verdict's reference)
-    val_minimum: float | None  # the rate at the seed-mean validation-loss minimum
+    val_minimum: float | None  # the rate at the seed-mean validation-loss minimum (refined by a parabola)
     gap: float | None  # (validation − training loss) / untrained loss at the validation minimum
     reason: str
     per_seed: list[float]  # each seed's best rate on the curve that decided the suggestion
     best_index: int | None
     lr: float | None  # the rate to train at (see ``suggest``)
+    centre: float | None = None  # the rate at the centre of the validation basin (``basin_centre``)
+    step: float = 1.0  # the suggestion is ``centre`` / ``step``
 
 
 def suggest(c: LrCurve) -> Suggestion:
-    """The rate of the lowest validation loss after the range, or below it when the range already overfits there and
-    the user's run is longer: by ``step_down`` raised to gap / ``GAP_FULL`` (at most 1), where the gap is validation
-    minus training loss there over the untrained loss.
+    """The centre of the range's validation basin around its lowest validation loss (``basin_centre``), or below it
+    when the range already overfits at the minimum and the user's run is longer: by ``step_down`` raised to gap /
+    ``GAP_FULL`` (at most 1), where the gap is validation minus training loss there over the untrained loss.
+
+    Why the basin's centre (eighth session): the parabola through the minimum and its two neighbours, half a decade
+    apart, leans up to half a grid step toward the lower neighbour; on flat-basin MLPs whose range is the whole run
+    (wine with either optimizer, the sine regression, moons) it put the suggestion 1.1–1.7× above the grid's best
+    rate, and the full runs ended 6–17 % above the grid's best loss. The centre of the rates within ``BASIN`` of the
+    minimum leans the same way, less. Screened on the 33 cached pairs of ``benchmarks/doctor_lr_truth.py`` against
+    their truth grids interpolated in log rate (``benchmarks/doctor_lr_screen.py``): 23 → 26 within 5 % on the
+    grid's points alone, 22 → 25 with the stored off-grid trainings beside them, none lost; BASIN was chosen on those
+    same pairs (20 % and 30 % gain 2–4), so only the blind pairs declared before (fresh8) test it.
 
     Why: the doctor is judged by the validation loss at the end of the user's (longer) run. A network that
     overfits within the short range overfits more over the full run at that rate, and more the more it already
@@ -445,12 +460,54 @@ def suggest(c: LrCurve) -> Suggestion:
     val = minimum(c.rates, c.val_losses, c.init_loss, expected=True)
     if val.rate is not None and val.index is not None:
         gap = float(np.nanmean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
-        lr = val.rate / step_down(c) ** min(max(gap / GAP_FULL, 0.0), 1.0)
-        return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, lr)
+        step = step_down(c) ** min(max(gap / GAP_FULL, 0.0), 1.0)
+        centre = float(10 ** basin_centre(c.rates, c.val_losses, c.init_loss, val.index))
+        return Suggestion(train.rate, val.rate, gap, "the seeds agree", val.per_seed, val.index, centre / step,
+                          centre, step)
     if train.rate is None:
         return Suggestion(None, None, None, train.reason, train.per_seed, train.index, None)
     return Suggestion(train.rate, None, None, val.reason.replace("inconclusive", "validation loss inconclusive") +
                       "; a tenth of the training-loss minimum", train.per_seed, train.index, train.rate / STEP_DOWN)
+
+
+def basin_span(y: np.ndarray, i: int, within: float = BASIN) -> tuple[int, int]:
+    """The first and last grid index of the stretch around ``i`` where the log loss ``y`` is within ``within`` of
+    ``y[i]`` (the basin's grid rates; ``basin_centre`` also reads the rate beyond each end)."""
+    line = y[i] + math.log1p(within)
+    lo, hi = i, i
+    while lo > 0 and y[lo - 1] <= line:
+        lo -= 1
+    while hi < len(y) - 1 and y[hi + 1] <= line:
+        hi += 1
+    return lo, hi
+
+
+def basin_centre(rates: list[float], val_losses: np.ndarray, init_loss: float, i: int, within: float = BASIN
+                 ) -> float:
+    """log10 of the centre of the validation basin around grid index ``i``: the log rates where the log seed-mean
+    validation loss (``_log_mean``, linear between grid rates) is within ``within`` of its value at ``i``, on the
+    stretch that holds ``i``, each weighted by how far below that line its loss lies.
+
+    Where one grid rate alone is in the basin, the centre lies between it and where the line crosses each side: a
+    third of the way from it toward the gentler side's crossing, where the parabola's vertex (``_vertex``) goes up
+    to half a grid step; a flat basin over several rates centres on their middle."""
+    x, y = np.log10(rates), _log_mean(val_losses, init_loss)
+    line = y[i] + math.log1p(within)
+    lo, hi = basin_span(y, i, within)
+    xs, ws = [float(v) for v in x[lo:hi + 1]], [float(line - v) for v in y[lo:hi + 1]]
+    # where the line crosses toward the rate beyond each end (whose loss is above it), weight 0
+    if lo > 0:
+        xs.insert(0, float(x[lo] + (line - y[lo]) / (y[lo - 1] - y[lo]) * (x[lo - 1] - x[lo])))
+        ws.insert(0, 0.0)
+    if hi < len(y) - 1:
+        xs.append(float(x[hi] + (line - y[hi]) / (y[hi + 1] - y[hi]) * (x[hi + 1] - x[hi])))
+        ws.append(0.0)
+    # the weight is linear on each stretch between those points: its exact integrals there
+    px, pw = np.array(xs), np.array(ws)
+    dx = np.diff(px)
+    mass = (pw[:-1] + pw[1:]) / 2 * dx
+    moment = dx * (pw[:-1] * (2 * px[:-1] + px[1:]) + pw[1:] * (px[:-1] + 2 * px[1:])) / 6
+    return float(moment.sum() / mass.sum()) if mass.sum() > 0 else float(x[i])
 
 
 def step_down(c: LrCurve) -> float:
@@ -517,10 +574,11 @@ def run(ctx: Context) -> list[Finding]:
                "per_seed_best": s.per_seed, "user_loss": u, "best_loss": best, "excess": excess,
                "init_loss": c.init_loss, "steps": c.steps, "val_loss_mean": _mean(c.val_losses),
                "seeds": len(c.losses), "stopped_at": None if c.stopped is None else c.stopped.tolist(),
-               "loss_minimum_rate": s.minimum, "val_minimum_rate": s.val_minimum, "gap": s.gap, "rule": s.reason}
+               "loss_minimum_rate": s.minimum, "val_minimum_rate": s.val_minimum, "val_centre_rate": s.centre,
+               "gap": s.gap, "rule": s.reason}
     ctx.found.suggested_lr = s.lr
-    band = ("validation-loss minimum (lower, to a tenth at most, the more the range overfits there and the longer your "
-            "run); "
+    band = ("centre of the validation-loss basin (lower, to a tenth at most, the more the range overfits there and "
+            "the longer your run); "
             "yours within 10× of the training-loss minimum and ≤ 20 % of the possible gain lost")
     ref = s.minimum if s.minimum is not None else s.val_minimum  # the validation minimum where training fits anywhere
     if ref is None or s.lr is None:
