@@ -437,14 +437,9 @@ def suggest(c: LrCurve) -> Suggestion:
     when the range already overfits at the minimum and the user's run is longer: by ``step_down`` raised to gap /
     ``GAP_FULL`` (at most 1), where the gap is validation minus training loss there over the untrained loss.
 
-    Why the basin's centre (eighth session): the parabola through the minimum and its two neighbours, half a decade
-    apart, leans up to half a grid step toward the lower neighbour; on flat-basin MLPs whose range is the whole run
-    (wine with either optimizer, the sine regression, moons) it put the suggestion 1.1–1.7× above the grid's best
-    rate, and the full runs ended 6–17 % above the grid's best loss. The centre of the rates within ``BASIN`` of the
-    minimum leans the same way, less. Screened on the 33 cached pairs of ``benchmarks/doctor_lr_truth.py`` against
-    their truth grids interpolated in log rate (``benchmarks/doctor_lr_screen.py``): 23 → 26 within 5 % on the
-    grid's points alone, 22 → 25 with the stored off-grid trainings beside them, none lost; BASIN was chosen on those
-    same pairs (20 % and 30 % gain 2–4), so only the blind pairs declared before (fresh8) test it.
+    Why the basin's centre: the parabola through the minimum and its two neighbours leans up to half a grid step
+    toward the lower neighbour, which put flat-basin runs above the grid's best rate; the basin's centre leans the same
+    way, less (measured and screened in docs/doctor-truth.md, eighth session).
 
     Why: the doctor is judged by the validation loss at the end of the user's (longer) run. A network that
     overfits within the short range overfits more over the full run at that rate, and more the more it already
