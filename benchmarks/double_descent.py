@@ -2,8 +2,8 @@
 
 (a) one model after another: nn.Sequential MLP 40→w→w→10, SGD(lr 0.01, momentum 0.9), a shuffled DataLoader
     with batch 100; (b) the same runs as a gaplab sweep through the pack engine. Prints both wall times,
-    their ratio, the achieved GFLOP/s of (b) against the float32 GEMM peak measured in the same run, and
-    both test-error-vs-width curves side by side.
+    their ratio, the achieved GFLOP/s of (b) against the float32 GEMM peak measured in the same run (the highest of
+    the readings before (b) and after each (b)), and both test-error-vs-width curves side by side.
 
     python benchmarks/double_descent.py                 # the full sweep (500 epochs), gaplab with 1 and 2 workers
 
@@ -132,7 +132,7 @@ def main() -> None:
         print(f"(a) notebook loop: {t_a:.1f} s{' (cached: ' + when + ')' if when else ''}")
         return
 
-    peak = gemm_peak()
+    peaks = [gemm_peak()]
     specs = gaplab_specs(args.epochs, args.noise, args.widths, args.seed)
     n_train = 4000
     flops = sum(6 * n_train * args.epochs * macs(w) for w in args.widths) * len(args.noise)
@@ -141,6 +141,8 @@ def main() -> None:
         t = time.perf_counter()
         out = run_local(specs, store=None, workers=workers)
         times[workers] = time.perf_counter() - t
+        peaks.append(gemm_peak())  # a 2-core box's reading moves with its state: measured again after each (b)
+    peak = max(peaks)  # shares against the highest reading: the conservative one
     res = {(r.spec.data.label_noise, r.spec.model.args["width"]): r.final for r in out["results"]}
 
     plain: dict[float, tuple[list[float], list[float]]] = {}
@@ -151,7 +153,7 @@ def main() -> None:
             print(f"(a) read from {args.loop_cache}: run {when} (its time was measured then, on that run's load)")
 
     print(f"epochs {args.epochs}, {len(specs)} models, threads {args.threads}; float32 GEMM peak measured now: "
-          f"{peak:.1f} GFLOP/s")
+          f"{peak:.1f} GFLOP/s (the highest of {', '.join(f'{p:.1f}' for p in peaks)}: before (b) and after each)")
     gf_a = flops / t_a / 1e9
     print(f"(a) notebook loop: {t_a:8.1f} s   ({gf_a:.1f} GFLOP/s, {gf_a / peak:.0%} of peak)")
     at_once = schedule(specs).at_once
@@ -175,7 +177,7 @@ def main() -> None:
         print(line)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"t_a": t_a, "t_b": times, "peak": peak,
+            json.dump({"t_a": t_a, "t_b": times, "peak": peak, "peaks": peaks,
                        "gflops_b": {w: flops / t / 1e9 for w, t in times.items()}, "rows": rows}, f)
 
 
