@@ -34,7 +34,8 @@ from gaplab.doctor import lr_range  # noqa: E402
 
 Rule = Callable[[lr_range.LrCurve], "float | None"]
 # column heads for ``doctor_lr_truth.PARTS``
-SHORT = dict(zip(truth_bench.PARTS, ("tuning", "seen", "fresh", "fresh5", "fresh6", "fresh7", "fresh8"), strict=True))
+SHORT = dict(zip(truth_bench.PARTS, ("tuning", "seen", "fresh", "fresh5", "fresh6", "fresh7", "fresh8",
+                                      "fresh9"), strict=True))
 
 
 def stored(name: str) -> dict[str, list[float]]:
@@ -183,10 +184,10 @@ def score(pairs: dict[str, dict[str, Any]], rule: Rule, truths: dict[str, Callab
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip", action="append", default=None,
-                    help="leave out pairs whose name starts with this (default: 'fresh8 ', the blind part of the rule "
+                    help="leave out pairs whose name starts with this (default: 'fresh9 ', the blind part of the rule "
                          "this screening chose; it is scored by doctor_lr_truth.py only)")
     args = ap.parse_args()
-    pairs = load(tuple(args.skip or ["fresh8 "]))
+    pairs = load(tuple(args.skip or ["fresh9 "]))
     proxy(pairs)
     parts = [p for p in truth_bench.PARTS if any(q["part"] == p for q in pairs.values())]
     for label, extra in (("grid only", False), ("grid + stored trainings", True)):
