@@ -14,9 +14,10 @@ For each (data, model, optimizer) pair:
   the five rates around the validation minimum while the two halves of the seeds put it more than 0.15 decades
   apart; cached apart in ``<pair>.refine.json`` and replayed with the current code, ``replayed``):
   - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the centre of the basin around the seed-mean
-    validation-loss minimum (eighth session; before it the minimum itself), stepped down (to a tenth at most) the
-    more the range already overfits there and the longer the user's run is than the range (issue 22, third to
-    eighth sessions; candidates screened without training by ``doctor_lr_screen.py``);
+    validation-loss minimum (eighth session; before it the minimum itself; its 0.4 quantile where the range is the
+    whole run, ninth session), stepped down (to a tenth at most, a thirtieth for runs 5.5× the range or more, ninth
+    session) the more the range already overfits there and the longer the user's run is than the range (issue 22,
+    third to ninth sessions; candidates screened without training by ``doctor_lr_screen.py``);
   - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
   - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest

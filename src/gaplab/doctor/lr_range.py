@@ -614,8 +614,8 @@ def run(ctx: Context) -> list[Finding]:
                "loss_minimum_rate": s.minimum, "val_minimum_rate": s.val_minimum, "val_centre_rate": s.centre,
                "gap": s.gap, "rule": s.reason}
     ctx.found.suggested_lr = s.lr
-    band = ("centre of the validation-loss basin (lower, to a tenth at most, the more the range overfits there and "
-            "the longer your run); "
+    band = ("centre of the validation-loss basin (its lower part where the range is your whole run; lower, to a "
+            "thirtieth at most, the more the range overfits there and the longer your run); "
             "yours within 10× of the training-loss minimum and ≤ 20 % of the possible gain lost")
     ref = s.minimum if s.minimum is not None else s.val_minimum  # the validation minimum where training fits anywhere
     if ref is None or s.lr is None:
