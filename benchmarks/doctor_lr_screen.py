@@ -10,7 +10,7 @@ trains; the mean hit count over the 5 doctor seeds and sd(log10 suggestion) say 
 a proxy interpolation is: on the stored trainings off the grid, and for the sixth session's rule against its trained
 truth.
 
-    python benchmarks/doctor_lr_screen.py [--skip PREFIX] [--ninth]
+    python benchmarks/doctor_lr_screen.py [--skip PREFIX] [--second-round]
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def never_above_grid(x: np.ndarray, y: np.ndarray, i: int) -> float:
     return min(lr_range._vertex(x, y, i), float(x[i]))
 
 
-# ---- the ninth session's candidates: lower where the run is longer than the range, or lower in the basin ----------
+# ---- the second round's candidates: lower where the run is longer than the range, or lower in the basin ----------
 def _ratio(c: lr_range.LrCurve) -> float:
     """The user's run over the range's steps (1 where the range is the whole run or the lengths are unknown)."""
     if c.whole_run or c.steps <= 0 or c.run_steps <= 0:
@@ -188,8 +188,8 @@ def eighth(c: lr_range.LrCurve) -> float | None:
     return stepped(c)
 
 
-def ninth_rules() -> dict[str, Rule]:
-    """The ninth session's candidates (docs/doctor-truth.md), each against ``eighth``."""
+def second_round_rules() -> dict[str, Rule]:
+    """The second round's candidates (docs/doctor-truth.md), each against ``eighth``."""
     out: dict[str, Rule] = {"eighth session (basin centre)": eighth}
     for a in (0.1, 0.2, 0.3):
         out[f"÷ ratio^{a}"] = lambda c, a=a: (lambda v: None if v is None else v / _ratio(c) ** a)(eighth(c))
@@ -272,12 +272,12 @@ def main() -> None:
     ap.add_argument("--skip", action="append", default=None,
                     help="leave out pairs whose name starts with this (default: 'fresh9 ', the blind part of the rule "
                          "this screening chose; it is scored by doctor_lr_truth.py only)")
-    ap.add_argument("--ninth", action="store_true",
-                    help="only the ninth session's candidates, against the eighth session's rule")
+    ap.add_argument("--second-round", action="store_true",
+                    help="only the second round's candidates, against the eighth session's rule")
     args = ap.parse_args()
     pairs = load(tuple(args.skip or ["fresh9 "]))
-    if args.ninth:
-        table(pairs, ninth_rules(), eighth, "the eighth session's rule")
+    if args.second_round:
+        table(pairs, second_round_rules(), eighth, "the eighth session's rule")
         return
     proxy(pairs)
     table(pairs, rules(), sixth, "the sixth session's rule")

@@ -35,12 +35,12 @@ NEAR = 1.5
 GAP_FULL = 0.16
 STEP_DOWN = 10.0
 # ... the full STEP_DOWN when the user's run is RATIO_FULL times the range (MNIST-1D: 640 steps against 160), none when
-# the range is the whole run, log-linear in the ratio, on past RATIO_FULL up to STEP_DOWN ** STEP_MAX (fifth and ninth
+# the range is the whole run, log-linear in the ratio, on past RATIO_FULL up to STEP_DOWN ** STEP_MAX (fifth and eighth
 # sessions; see ``step_down``)
 RATIO_FULL = 4.0
 STEP_MAX = 1.5
 # where the range is the whole run (no step down), the suggestion is the LEAN quantile of the basin's weight instead of
-# its centre (``basin_quantile``; ninth session)
+# its centre (``basin_quantile``; eighth session, second round)
 LEAN = 0.4
 # the suggestion starts from the centre of the range's validation basin, the rates whose seed-mean validation loss is
 # within BASIN (25 %) of its minimum, weighted by how far below that line each lies (``basin_centre``; eighth session)
@@ -446,7 +446,7 @@ def suggest(c: LrCurve) -> Suggestion:
     toward the lower neighbour, which put flat-basin runs above the grid's best rate; the basin's centre leans the same
     way, less (measured and screened in docs/doctor-truth.md, eighth session). Where the range is the whole run the
     start is lower in the basin, at its ``LEAN`` quantile: there the centre was above the grid's best rate on 8 of the
-    11 such pairs of the benchmark (ninth session).
+    11 such pairs of the benchmark (eighth session, second round).
 
     Why: the doctor is judged by the validation loss at the end of the user's (longer) run. A network that
     overfits within the short range overfits more over the full run at that rate, and more the more it already
@@ -554,8 +554,8 @@ def step_down(c: LrCurve) -> float:
 
     Why (fifth session): the constant tenth was chosen on MNIST-1D, whose run is 4× the range; on blind pairs whose
     runs were 1.5–1.7× the range (teacher-MLP, MNIST-1D at 2000 examples, Adam) it stepped 10× below a validation
-    minimum that was itself within 2 % of the grid's best. Past ``RATIO_FULL`` (ninth session): the MNIST-1D MLP at
-    batch 32, a run 10× the range, ended 7 % above the grid's best at the capped step."""
+    minimum that was itself within 2 % of the grid's best. Past ``RATIO_FULL`` (eighth session, second round): the
+    MNIST-1D MLP at batch 32, a run 10× the range, ended 7 % above the grid's best at the capped step."""
     if c.whole_run:
         return 1.0
     if c.steps <= 0 or c.run_steps <= 0:
