@@ -10,7 +10,7 @@ trains; the mean hit count over the 5 doctor seeds and sd(log10 suggestion) say 
 a proxy interpolation is: on the stored trainings off the grid, and for the sixth session's rule against its trained
 truth.
 
-    python benchmarks/doctor_lr_screen.py [--skip PREFIX]
+    python benchmarks/doctor_lr_screen.py [--skip PREFIX] [--second-round]
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ from gaplab.doctor import lr_range  # noqa: E402
 
 Rule = Callable[[lr_range.LrCurve], "float | None"]
 # column heads for ``doctor_lr_truth.PARTS``
-SHORT = dict(zip(truth_bench.PARTS, ("tuning", "seen", "fresh", "fresh5", "fresh6", "fresh7", "fresh8"), strict=True))
+SHORT = dict(zip(truth_bench.PARTS, ("tuning", "seen", "fresh", "fresh5", "fresh6", "fresh7", "fresh8",
+                                      "fresh9"), strict=True))
 
 
 def stored(name: str) -> dict[str, list[float]]:
@@ -150,6 +151,66 @@ def never_above_grid(x: np.ndarray, y: np.ndarray, i: int) -> float:
     return min(lr_range._vertex(x, y, i), float(x[i]))
 
 
+# ---- the second round's candidates: lower where the run is longer than the range, or lower in the basin ----------
+def _ratio(c: lr_range.LrCurve) -> float:
+    """The user's run over the range's steps (1 where the range is the whole run or the lengths are unknown)."""
+    if c.whole_run or c.steps <= 0 or c.run_steps <= 0:
+        return 1.0
+    return max(c.run_steps / c.steps, 1.0)
+
+
+def _start(c: lr_range.LrCurve, s: lr_range.Suggestion, q: float | None) -> float:
+    """log10 of where the step starts: the basin's centre, or its ``q`` quantile."""
+    assert s.best_index is not None
+    if q is None:
+        return lr_range.basin_centre(c.rates, c.val_losses, c.init_loss, s.best_index)
+    return lr_range.basin_quantile(c.rates, c.val_losses, c.init_loss, s.best_index, q)
+
+
+def stepped(c: lr_range.LrCurve, shape: str = "linear", cap: float = 1.0, floor: float = 0.0, q: float | None = None,
+            q_whole_run: float | None = None, lean_below: float | None = None) -> float | None:
+    """The basin's centre (or its ``q`` quantile; ``q_whole_run`` on a whole-run range only) stepped down by
+    STEP_DOWN ** f(ratio) raised to gap / GAP_FULL (at least ``floor``, at most 1), f linear in the ratio ("linear":
+    the eighth session's) or in its log ("log"), 1 at RATIO_FULL, capped at ``cap``; ``lean_below``: the lower of that
+    and the basin's ``lean_below`` quantile."""
+    s = lr_range.suggest(c)
+    if s.val_minimum is None or s.gap is None:
+        return s.lr
+    r = _ratio(c)
+    f = (r - 1) / (lr_range.RATIO_FULL - 1) if shape == "linear" else math.log(r) / math.log(lr_range.RATIO_FULL)
+    step = (lr_range.STEP_DOWN ** min(max(f, 0.0), cap)) ** min(max(s.gap / lr_range.GAP_FULL, floor), 1.0)
+    lr = 10 ** _start(c, s, q_whole_run if c.whole_run else q) / step
+    return min(lr, 10 ** _start(c, s, lean_below)) if lean_below is not None else lr
+
+
+def eighth(c: lr_range.LrCurve) -> float | None:
+    """The eighth session's rule: the basin's centre, stepped down with the step capped at RATIO_FULL."""
+    return stepped(c)
+
+
+def second_round_rules() -> dict[str, Rule]:
+    """The second round's candidates (docs/doctor-truth.md), each against ``eighth``."""
+    out: dict[str, Rule] = {"eighth session (basin centre)": eighth}
+    for a in (0.1, 0.2, 0.3):
+        out[f"÷ ratio^{a}"] = lambda c, a=a: (lambda v: None if v is None else v / _ratio(c) ** a)(eighth(c))
+    for e in (0.2, 0.3, 0.5):
+        out[f"gap exponent at least {e}"] = lambda c, e=e: stepped(c, floor=e)
+    for cap in (1.5, 2.0):
+        out[f"step past RATIO_FULL to {cap}×"] = lambda c, cap=cap: stepped(c, cap=cap)
+    out["step log-linear in log ratio, to 1.5×"] = lambda c: stepped(c, "log", 1.5)
+    for q in (0.3, 0.35, 0.4, 0.45):
+        out[f"basin quantile {q}"] = lambda c, q=q: stepped(c, q=q)
+    for q in (0.35, 0.4):
+        out[f"lower of quantile {q} and the step"] = lambda c, q=q: stepped(c, cap=1.5, lean_below=q)
+    for q in (0.35, 0.4, 0.45):
+        out[f"quantile {q} on whole-run ranges"] = lambda c, q=q: stepped(c, q_whole_run=q)
+    for q, cap in ((0.4, 1.5), (0.4, 2.0), (0.35, 1.5)):
+        out[f"quantile {q} on whole-run ranges, step to {cap}×"] = lambda c, q=q, cap=cap: stepped(
+            c, cap=cap, q_whole_run=q)
+    out["lr_range.suggest (now)"] = lambda c: lr_range.suggest(c).lr
+    return out
+
+
 def rules() -> dict[str, Rule]:
     out: dict[str, Rule] = {"sixth session (vertex)": sixth}
     for k in (0.7, 0.8, 0.9, 1.1):
@@ -165,6 +226,32 @@ def rules() -> dict[str, Rule]:
     out["grid point"] = lambda c: _at_minimum(c, lambda x, y, i: float(x[i]))
     out["vertex, never above the grid point"] = lambda c: _at_minimum(c, never_above_grid)
     return out
+
+
+def table(pairs: dict[str, dict[str, Any]], candidates: dict[str, Rule], base: Rule, base_name: str) -> None:
+    """Each candidate's hits on both interpolated truths, gained and lost against ``base``, and sd(log10) > 0.15."""
+    parts = [p for p in truth_bench.PARTS if any(q["part"] == p for q in pairs.values())]
+    for label, extra in (("grid only", False), ("grid + stored trainings", True)):
+        truths = {n: interpolated(p["truth"], p["at"] if extra else {}) for n, p in pairs.items()}
+        ref = score(pairs, base, truths)
+        print(f"\ninterpolated truth ({label}), hits within 5 % at doctor seed 0 per part, all; mean over "
+              f"{len(truth_bench.DOCTOR_SEEDS)} doctor seeds; pairs with sd(log10) > 0.15; hits gained / lost against "
+              f"{base_name}; geometric mean of loss / best\n")
+        print("| rule | " + " | ".join(SHORT[p] for p in parts) + " | all | mean | sd > 0.15 | + / − | geo |")
+        print("|---|" + "---|" * (len(parts) + 5))
+        for rule_name, rule in candidates.items():
+            r = score(pairs, rule, truths)
+            per = [f"{sum(r[n][0] <= truth_bench.HIT for n in r if pairs[n]['part'] == p)}/"
+                   f"{sum(pairs[n]['part'] == p for n in r)}" for p in parts]
+            gained = [n for n in r if r[n][0] <= truth_bench.HIT < ref[n][0]]
+            lost = [n for n in r if ref[n][0] <= truth_bench.HIT < r[n][0]]
+            high = [f"{n} {r[n][2]:.3f}" for n in r if r[n][2] > 0.15]
+            geo = math.exp(np.mean([math.log(v[0]) for v in r.values() if math.isfinite(v[0])]))
+            print(f"| {rule_name} | " + " | ".join(per) + f" | {sum(v[0] <= truth_bench.HIT for v in r.values())} | "
+                  f"{sum(v[1] for v in r.values()):.1f} | {len(high)} | +{len(gained)} −{len(lost)} | {geo:.3f} |")
+            if gained or lost or high:
+                print("|  | gained: " + (", ".join(gained) or "none") + "; lost: " + (", ".join(lost) or "none") +
+                      "; sd > 0.15: " + (", ".join(high) or "none") + " |")
 
 
 def score(pairs: dict[str, dict[str, Any]], rule: Rule, truths: dict[str, Callable[[float], float]]
@@ -183,33 +270,17 @@ def score(pairs: dict[str, dict[str, Any]], rule: Rule, truths: dict[str, Callab
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip", action="append", default=None,
-                    help="leave out pairs whose name starts with this (default: 'fresh8 ', the blind part of the rule "
+                    help="leave out pairs whose name starts with this (default: 'fresh9 ', the blind part of the rule "
                          "this screening chose; it is scored by doctor_lr_truth.py only)")
+    ap.add_argument("--second-round", action="store_true",
+                    help="only the second round's candidates, against the eighth session's rule")
     args = ap.parse_args()
-    pairs = load(tuple(args.skip or ["fresh8 "]))
+    pairs = load(tuple(args.skip or ["fresh9 "]))
+    if args.second_round:
+        table(pairs, second_round_rules(), eighth, "the eighth session's rule")
+        return
     proxy(pairs)
-    parts = [p for p in truth_bench.PARTS if any(q["part"] == p for q in pairs.values())]
-    for label, extra in (("grid only", False), ("grid + stored trainings", True)):
-        truths = {n: interpolated(p["truth"], p["at"] if extra else {}) for n, p in pairs.items()}
-        base = score(pairs, sixth, truths)
-        print(f"\ninterpolated truth ({label}), hits within 5 % at doctor seed 0 per part, all; mean over "
-              f"{len(truth_bench.DOCTOR_SEEDS)} doctor seeds; pairs with sd(log10) > 0.15; hits gained / lost against "
-              "the sixth session's rule; geometric mean of loss / best\n")
-        print("| rule | " + " | ".join(SHORT[p] for p in parts) +
-              " | all | mean | sd > 0.15 | + / − | geo |")
-        print("|---|" + "---|" * (len(parts) + 5))
-        for rule_name, rule in rules().items():
-            r = score(pairs, rule, truths)
-            per = [f"{sum(r[n][0] <= truth_bench.HIT for n in r if pairs[n]['part'] == p)}/"
-                   f"{sum(pairs[n]['part'] == p for n in r)}" for p in parts]
-            gained = [n for n in r if r[n][0] <= truth_bench.HIT < base[n][0]]
-            lost = [n for n in r if base[n][0] <= truth_bench.HIT < r[n][0]]
-            geo = math.exp(np.mean([math.log(v[0]) for v in r.values() if math.isfinite(v[0])]))
-            print(f"| {rule_name} | " + " | ".join(per) + f" | {sum(v[0] <= truth_bench.HIT for v in r.values())} | "
-                  f"{sum(v[1] for v in r.values()):.1f} | {sum(v[2] > 0.15 for v in r.values())} | "
-                  f"+{len(gained)} −{len(lost)} | {geo:.3f} |")
-            if rule_name == f"basin centre {lr_range.BASIN:.0%}":  # the rule of ``lr_range.suggest``
-                print("|  | gained: " + ", ".join(gained) + "; lost: " + (", ".join(lost) or "none") + " |")
+    table(pairs, rules(), sixth, "the sixth session's rule")
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ For each (data, model, optimizer) pair:
   the five rates around the validation minimum while the two halves of the seeds put it more than 0.15 decades
   apart; cached apart in ``<pair>.refine.json`` and replayed with the current code, ``replayed``):
   - ``gaplab``: ``gaplab.doctor.lr_range.suggest(...).lr``: the centre of the basin around the seed-mean
-    validation-loss minimum (eighth session; before it the minimum itself), stepped down (to a tenth at most) the
-    more the range already overfits there and the longer the user's run is than the range (issue 22, third to
-    eighth sessions; candidates screened without training by ``doctor_lr_screen.py``);
+    validation-loss minimum (eighth session; before it the minimum itself; its 0.4 quantile where the range is the
+    whole run, eighth session's second round), stepped down (to a tenth at most, a thirtieth for runs 5.5× the range
+    or more, the same round) the more the range already overfits there and the longer the user's run is than the
+    range (issue 22, third to eighth sessions; candidates screened without training by ``doctor_lr_screen.py``);
   - ``gaplab tenth``: a tenth of the training-loss minimum (the rule of issue 22's second session);
   - ``gaplab minimum``: the training-loss minimum itself (the doctor's suggestion before issue 22);
   - fastai ``valley``, ``steep``, ``minimum`` (fastai/callback/schedule.py, functions of the same names: the longest
@@ -38,7 +39,8 @@ before any was trained and scored once with the rule frozen (its blind part), "f
 session's amended rule, and "fresh7 …" (sixth session) declared in commit 297cc05, their truth and first passes
 trained unseen (``--prefetch``), scored once with the rule frozen in the commit that adds this sentence; "fresh8 …"
 (eighth session) declared in their own commit before the eighth session's rule was scored or any of them trained,
-trained after that rule was frozen and scored once. Results
+trained after that rule was frozen and scored once; "fresh9 …" (eighth session, second round) likewise, declared
+after the candidates were screened on the 39 pairs before them. Results
 are cached as JSON in ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
     python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only] [--ceiling] [--prefetch]
@@ -214,18 +216,38 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
         ("fresh8 mnist1d-2000 resnet adam", {"data": {"name": "mnist1d", "args": {"num_samples": 2000}},
                                              "model": {"name": "resnet", "args": {"channels": 8, "blocks": 1}},
                                              "optim": ADAM}),
+        # fresh held-out pairs of issue 22's eighth session (second round): declared in their own commit after the
+        # candidates were screened on the 39 pairs above and before the rule was frozen or any of them trained; scored
+        # once with the rule frozen. Three long runs (the user's run 5-10x the range: a sine regression with Adam at
+        # batch 10, moons with a depth-3 MLP and SGD at batch 16, a linear-teacher regression with Adam at batch 20) and
+        # two ranges that are the whole run (iris, 150 rows, SGD; 8-class 2-D blobs at 400 examples, Adam)
+        ("fresh9 sine mlp adam batch 10", {"data": {"name": "sine", "args": {"n_train": 500, "noise": 0.2}},
+                                           "model": {"name": "mlp", "args": {"width": 64}},
+                                           "optim": {**ADAM, "batch_size": 10}}),
+        ("fresh9 moons mlp depth 3 sgd batch 16", {"data": {"name": "moons", "args": {"n_train": 1000, "noise": 0.2}},
+                                                   "model": {"name": "mlp", "args": {"width": 32, "depth": 3}},
+                                                   "optim": {**SGD, "batch_size": 16}}),
+        ("fresh9 linear-teacher regression mlp adam batch 20", {"data": {"name": "linear-teacher", "args": {
+            "d": 10, "n_train": 2000, "noise": 1.0}}, "model": {"name": "mlp"}, "optim": {**ADAM, "batch_size": 20}}),
+        ("fresh9 iris csv mlp sgd", {"data": {"name": "file", "path": _table("iris")},
+                                     "model": {"name": "mlp", "args": {"width": 32}}, "optim": SGD}),
+        ("fresh9 blobs 2-d mlp adam", {"data": {"name": "blobs", "args": {"centers": 8, "n_features": 2,
+                                                                          "cluster_std": 1.5, "n_train": 400}},
+                                       "model": {"name": "mlp", "args": {"width": 32}}, "optim": ADAM}),
     ]
 
 
 PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth session)",
          "fresh held out (fifth session, after the amendment)", "fresh held out (sixth session)",
-         "fresh held out (eighth session)")
+         "fresh held out (eighth session)", "fresh held out (eighth session, second round)")
 
 
 def part(name: str) -> str:
     """The tuning part (MNIST-1D: looked at while choosing the rule), the held-out pairs of issue 22's second and
     third sessions (their counts were seen while choosing; not blind), the fourth session's fresh held-out pairs
     (blind then, seen since) and the later sessions' fresh parts (blind: scored once with the rule frozen)."""
+    if name.startswith("fresh9 "):
+        return PARTS[7]
     if name.startswith("fresh8 "):
         return PARTS[6]
     if name.startswith("fresh7 "):

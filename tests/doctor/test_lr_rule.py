@@ -6,7 +6,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gaplab.doctor.lr_range import BASIN, FLOOR, GAP_FULL, RATIO_FULL, STEP_DOWN, LrCurve, grid, step_down, suggest
+from gaplab.doctor.lr_range import (
+    BASIN,
+    FLOOR,
+    GAP_FULL,
+    LEAN,
+    RATIO_FULL,
+    STEP_DOWN,
+    STEP_MAX,
+    LrCurve,
+    basin_centre,
+    basin_quantile,
+    basin_weight,
+    grid,
+    step_down,
+    suggest,
+)
 
 RATES = grid("adam", 2)  # 1e-5 … 1, 11 rates
 LOGR = np.log10(RATES)
@@ -109,12 +124,29 @@ def test_the_validation_minimum_stands_where_training_fits_best_at_the_top_rate(
 
 
 def test_no_step_down_when_the_range_trained_the_whole_run() -> None:
-    # the same overfitting range as above, but no longer run is to come: the validation minimum itself
+    # the same overfitting range as above, but no longer run is to come: no step, the basin's LEAN quantile, below its
+    # centre (a symmetric basin: by as much as its weight's shape puts there)
     train = bowl(-2.0, depth=2.0)
     c = curve(train, train + 0.5 * INIT)
     c.whole_run = True
     s = suggest(c)
-    assert s.gap is not None and s.gap > GAP_FULL and s.lr == s.centre
+    assert s.gap is not None and s.gap > GAP_FULL and s.lr == s.centre and s.step == 1.0
+    assert s.lr == pytest.approx(10 ** basin_quantile(RATES, c.val_losses, INIT, 6, LEAN))
+    assert s.lr < 10 ** basin_centre(RATES, c.val_losses, INIT, 6) == pytest.approx(1e-2)
+
+
+@pytest.mark.parametrize("q", [0.1, 0.4, 0.5, 0.9])
+def test_the_basin_quantile_splits_its_weight(q: float) -> None:
+    # an asymmetric basin over several grid rates: the weight below the quantile, integrated finely, is q of the whole;
+    # the median of a symmetric basin is its centre
+    val = np.tile(bowl(-2.0, width=1.5) + 0.3 * np.clip(LOGR + 2.0, 0, None), (2, 1))
+    px, pw = basin_weight(RATES, val, INIT, 6)
+    x = basin_quantile(RATES, val, INIT, 6, q)
+    fine = np.linspace(px[0], px[-1], 200001)
+    w = np.interp(fine, px, pw)
+    assert w[fine <= x].sum() / w.sum() == pytest.approx(q, abs=1e-3)
+    sym = np.tile(bowl(-2.0, width=1.5), (2, 1))
+    assert basin_quantile(RATES, sym, INIT, 6, 0.5) == pytest.approx(basin_centre(RATES, sym, INIT, 6), abs=1e-9)
 
 
 def test_many_seeds_agree_through_their_halves_and_the_mean_loss() -> None:
@@ -137,12 +169,13 @@ def test_diverged_copies_count_as_infinitely_bad() -> None:
     assert s.val_minimum == pytest.approx(1e-2, rel=0.05)
 
 
-@pytest.mark.parametrize(("run_steps", "factor"), [(160, 1.0), (400, 10 ** 0.5), (640, STEP_DOWN), (6400, STEP_DOWN),
-                                                   (0, STEP_DOWN)])
+@pytest.mark.parametrize(("run_steps", "factor"), [(160, 1.0), (400, 10 ** 0.5), (640, STEP_DOWN),
+                                                   (800, STEP_DOWN ** (4 / 3)), (880, STEP_DOWN ** 1.5),
+                                                   (6400, STEP_DOWN ** 1.5), (0, STEP_DOWN)])
 def test_the_step_down_grows_with_the_run_the_range_did_not_train(run_steps: int, factor: float) -> None:
     # a range of 160 steps: a run of the same length gets none, RATIO_FULL (4) times as long the full tenth, 2.5 times
-    # half of it in log; an unknown run length the full tenth
-    assert RATIO_FULL == 4.0
+    # half of it in log, on past it to STEP_MAX (1.5) times it in log at 5.5 times; an unknown run length the full tenth
+    assert RATIO_FULL == 4.0 and STEP_MAX == 1.5
     train = bowl(-2.0, depth=2.0)
     c = curve(train, train + 0.5 * INIT)
     c.steps, c.run_steps = 160, run_steps
