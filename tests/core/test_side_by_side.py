@@ -141,7 +141,8 @@ def test_one_pack_is_cut_to_use_every_thread(threads) -> None:
 
 
 def test_ctrl_c_stops_every_pack_thread(tmp_path: Path, threads) -> None:
-    sweep = [s.replace(**{"optim.batch_size": b}) for b in (10, 20) for s in specs([64], epochs=400)]
+    # 5000 epochs: a minute or more of training on any box (400 took under 1.5 s on a fast one, and the test raced)
+    sweep = [s.replace(**{"optim.batch_size": b}) for b in (10, 20) for s in specs([64], epochs=5000)]
     threads(2)
     db = Store(tmp_path / "s.db")
     timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))  # as Ctrl-C: to the process
