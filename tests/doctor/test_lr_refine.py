@@ -42,28 +42,6 @@ def test_window_around_the_seed_mean_minimum_where_the_halves_disagree() -> None
     assert min(cols) <= i <= max(cols) and cols == list(range(cols[0], cols[-1] + 1))
 
 
-def test_window_where_the_halves_share_the_minimum_but_not_the_suggestion() -> None:
-    # a run 10x the range: the suggestion steps down by the range's overfitting gap, here 0 for one seed and
-    # GAP_FULL for the other, so the two suggest rates 1.5 decades apart at the same validation minimum
-    val = np.stack([bowl(-2.0), bowl(-2.0)])
-    train = val - np.array([[0.0], [lr_range.GAP_FULL * INIT]])
-    c = LrCurve(RATES, train, INIT, np.full(2, INIT), val, steps=100, run_steps=1000)
-    assert lr_range.halves_apart(c) == pytest.approx(1.5, abs=0.01)
-    assert refine_window(c) is not None
-    same = LrCurve(RATES, val - 0.05, INIT, np.full(2, INIT), val, steps=100, run_steps=1000)
-    assert lr_range.halves_apart(same) == pytest.approx(0.0, abs=1e-9) and refine_window(same) is None
-
-
-def test_window_spans_a_flat_basin_and_the_rate_beyond_each_end() -> None:
-    # a validation basin many grid steps wide: the added seeds train across it, where basin_centre reads
-    val = np.stack([bowl(-2.0, width=3.0), bowl(-2.0, width=3.0)])
-    train = val - np.array([[0.0], [lr_range.GAP_FULL * INIT]])
-    c = LrCurve(RATES, train, INIT, np.full(2, INIT), val, steps=100, run_steps=1000)
-    lo, hi = lr_range.basin_span(lr_range._log_mean(val, INIT), int(np.argmin(val[0])))
-    assert hi - lo >= 2 * REFINE_HALF  # wider than REFINE_HALF either side of the minimum
-    assert refine_window(c) == list(range(max(0, lo - 1), min(len(RATES), hi + 2)))
-
-
 def test_added_seeds_decide_at_their_rates() -> None:
     c = curve(-2.0, -1.5)
     cols = refine_window(c)

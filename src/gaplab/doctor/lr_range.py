@@ -4,7 +4,7 @@ Unlike an LR finder whose rate grows every step (which confounds rate with train
 the same number of steps at one rate; the training loss after that budget is the curve. A rate is suggested
 only where the seeds agree on where the minimum lies; otherwise the check says why it is inconclusive. Copies far
 from every minimum stop early (``PRUNE``; ``unprune`` trains on any next to the final minimum), and where two halves
-of the seeds disagree on the validation minimum or on the suggestion, more seeds train across its basin (``refine``).
+of the seeds disagree on the validation minimum, more seeds train near it (``refine``).
 """
 
 from __future__ import annotations
@@ -60,11 +60,10 @@ PRUNE = ((0.25, 2), (0.5, 2))
 # doctor seed 0 for 41 % fewer model-steps; ``unprune`` still finishes any stopped neighbour of the final minimum)
 PRUNE_COSTLY = ((0.1, 1), (0.3, 1), (0.6, 1))
 
-# Refinement (``refine``): while the two halves of the seeds put the validation minimum, or their suggestions
-# (``halves_apart``), more than REFINE_DECADES apart (a third of the default grid's step: the sd bar of
-# doctor_lr_truth.py), the range trains as many seeds again, at the rates within REFINE_HALF grid points of the
-# seed-mean validation minimum and across its validation basin (``basin_span``) to the rate beyond each end only; at
-# most MAX_SEEDS seeds, and at most ``Budget.lr_refine`` times the first pass's copies in all
+# Refinement (``refine``): while the two halves of the seeds put the validation minimum more than REFINE_DECADES apart
+# (a third of the default grid's step: the sd bar of doctor_lr_truth.py), the range trains as many seeds again, at
+# the rates within REFINE_HALF grid points of the seed-mean validation minimum only; at most MAX_SEEDS seeds, and
+# at most ``Budget.lr_refine`` times the first pass's copies in all
 REFINE_DECADES = 0.15
 REFINE_HALF = 2
 
@@ -198,8 +197,7 @@ def prune_schedule(ctx: Context) -> tuple[tuple[float, int], ...]:
 
 
 def refine(ctx: Context, c: LrCurve) -> LrCurve:
-    """More seeds across the validation basin while the seeds' halves disagree on its minimum or on the suggestion
-    (``refine_window``).
+    """More seeds near the validation minimum while the seeds' halves disagree on it (``refine_window``).
 
     Why: on a small validation split, or near the rate where training turns unstable, two seeds' curves can put the
     minimum a grid step apart, and the suggestion then wanders between doctor runs. More seeds everywhere would cost
@@ -290,38 +288,17 @@ def _train_copies(ctx: Context, label: str, specs: list[RunSpec]) -> tuple[np.nd
 
 
 def refine_window(c: LrCurve) -> list[int] | None:
-    """The grid columns within ``REFINE_HALF`` of the seed-mean validation minimum, and those of its validation basin
-    with the rate beyond each end (what ``basin_centre`` reads), when the two halves of the seeds put their minima,
-    or their suggestions (``halves_apart``), more than ``REFINE_DECADES`` apart (None: they agree, or there is no
-    interior minimum that lowered the loss, which more seeds would not change).
-
-    Why the whole basin (eighth session, third round): in a flat basin (fresh9 linear-teacher regression: seven grid
-    rates within 6 % of the minimum) more seeds only next to the minimum compared sixteen seeds' mean there with two
-    seeds' mean across the rest of the basin, and kept its suggestion 0.4 decades off the other doctor seeds'."""
-    y = _log_mean(c.val_losses, c.init_loss)
-    i = int(np.nanargmin(y))
+    """The grid columns within ``REFINE_HALF`` of the seed-mean validation minimum when the two halves of the seeds
+    put their minima more than ``REFINE_DECADES`` apart (None: they agree, or there is no interior minimum that
+    lowered the loss, which more seeds would not change)."""
+    i = int(np.nanargmin(_log_mean(c.val_losses, c.init_loss)))
     if i in (0, len(c.rates) - 1) or np.nanmean(np.minimum(c.val_losses[:, i], 1e30)) >= 0.9 * c.init_loss:
         return None
     logr = np.log10(c.rates)
-    apart = [_vertex(logr, h) for h in (_log_mean(g, c.init_loss) for g in _halves(c.val_losses))]
-    if abs(apart[0] - apart[1]) <= REFINE_DECADES and halves_apart(c) <= REFINE_DECADES:
+    apart = [_vertex(logr, y) for y in (_log_mean(g, c.init_loss) for g in _halves(c.val_losses))]
+    if abs(apart[0] - apart[1]) <= REFINE_DECADES:
         return None
-    lo, hi = basin_span(y, i)
-    return list(range(max(0, min(i - REFINE_HALF, lo - 1)), min(len(c.rates), max(i + REFINE_HALF, hi + 1) + 1)))
-
-
-def halves_apart(c: LrCurve) -> float:
-    """Decades between the suggestions (``suggest``) of the two halves of the seeds (``_halves``), each read as a
-    range of its own; inf where one half makes none.
-
-    Why (eighth session, third round): the halves can agree on the validation minimum and still suggest rates far
-    apart, through the basin's width or the overfitting gap that sets the long-run step (fresh9 moons, SGD at batch
-    16: 0.8 decades at doctor seed 0 with the minima at the same grid point)."""
-    rates = [suggest(dataclasses.replace(c, losses=tr, val_losses=va, stopped=None, refined=0)).lr
-             for tr, va in zip(_halves(c.losses), _halves(c.val_losses), strict=True)]
-    if rates[0] is None or rates[1] is None:
-        return math.inf
-    return abs(math.log10(rates[0] / rates[1]))
+    return list(range(max(0, i - REFINE_HALF), min(len(c.rates), i + REFINE_HALF + 1)))
 
 
 def _halves(losses: np.ndarray) -> list[np.ndarray]:
