@@ -40,7 +40,8 @@ session's amended rule, and "fresh7 …" (sixth session) declared in commit 297c
 trained unseen (``--prefetch``), scored once with the rule frozen in the commit that adds this sentence; "fresh8 …"
 (eighth session) declared in their own commit before the eighth session's rule was scored or any of them trained,
 trained after that rule was frozen and scored once; "fresh9 …" (eighth session, second round) likewise, declared
-after the candidates were screened on the 39 pairs before them. Results
+after the candidates were screened on the 39 pairs before them; "fresh10 …" (eighth session, third round) declared
+before that round's refinement trigger was measured on the 44 pairs before them. Results
 are cached as JSON in ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
     python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only] [--ceiling] [--prefetch]
@@ -234,18 +235,37 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
         ("fresh9 blobs 2-d mlp adam", {"data": {"name": "blobs", "args": {"centers": 8, "n_features": 2,
                                                                           "cluster_std": 1.5, "n_train": 400}},
                                        "model": {"name": "mlp", "args": {"width": 32}}, "optim": ADAM}),
+        # fresh held-out pairs of issue 22's eighth session (third round): declared in their own commit before the
+        # round's refinement trigger was measured on the 44 pairs above, and before any rule was frozen for them or any
+        # of them trained; scored once with the rule frozen. Three long runs (a ReLU-teacher regression with SGD at
+        # batch 16, 6.7x the range; moons with Adam at batch 10, 5x; 5-class 4-D blobs with Adam at batch 32, 5x) and a
+        # whole-run range (a sine regression on 300 rows with a depth-3 MLP and SGD)
+        ("fresh10 teacher-mlp regression mlp sgd batch 16", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 0, "activation": "relu", "noise": 0.3, "n_train": 1200}},
+            "model": {"name": "mlp", "args": {"width": 64}}, "optim": {**SGD, "batch_size": 16}}),
+        ("fresh10 moons mlp adam batch 10", {"data": {"name": "moons", "args": {"n_train": 600, "noise": 0.3}},
+                                             "model": {"name": "mlp", "args": {"width": 64}},
+                                             "optim": {**ADAM, "batch_size": 10}}),
+        ("fresh10 blobs 4-d mlp adam batch 32", {"data": {"name": "blobs", "args": {
+            "centers": 5, "n_features": 4, "cluster_std": 2.5, "n_train": 1500}},
+            "model": {"name": "mlp", "args": {"width": 64}}, "optim": {**ADAM, "batch_size": 32}}),
+        ("fresh10 sine mlp depth 3 sgd", {"data": {"name": "sine", "args": {"n_train": 300, "noise": 0.3}},
+                                          "model": {"name": "mlp", "args": {"width": 32, "depth": 3}}, "optim": SGD}),
     ]
 
 
 PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth session)",
          "fresh held out (fifth session, after the amendment)", "fresh held out (sixth session)",
-         "fresh held out (eighth session)", "fresh held out (eighth session, second round)")
+         "fresh held out (eighth session)", "fresh held out (eighth session, second round)",
+         "fresh held out (eighth session, third round)")
 
 
 def part(name: str) -> str:
     """The tuning part (MNIST-1D: looked at while choosing the rule), the held-out pairs of issue 22's second and
     third sessions (their counts were seen while choosing; not blind), the fourth session's fresh held-out pairs
     (blind then, seen since) and the later sessions' fresh parts (blind: scored once with the rule frozen)."""
+    if name.startswith("fresh10 "):
+        return PARTS[8]
     if name.startswith("fresh9 "):
         return PARTS[7]
     if name.startswith("fresh8 "):
