@@ -145,8 +145,9 @@ def test_ctrl_c_stops_every_pack_thread(tmp_path: Path, threads) -> None:
     sweep = [s.replace(**{"optim.batch_size": b}) for b in (10, 20) for s in specs([64], epochs=5000)]
     threads(2)
     db = Store(tmp_path / "s.db")
-    # as Ctrl-C: SIGINT to the process, under Python's own handler, again every 1.5 s until it stops (twice in a
-    # loaded suite run one signal went unanswered — not understood; a user presses again)
+    # as Ctrl-C: SIGINT to the process, again every 1.5 s until it stops, under Python's own handler: in three
+    # clean-clone CI runs of the suite one of the two Ctrl-C tests saw its SIGINT go unanswered (the worker's handler
+    # not Python's; not found which earlier test or library changes it — a test that installs none passed alone)
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     done = threading.Event()
 
@@ -235,11 +236,15 @@ def test_ctrl_c_halts_every_task_thread() -> None:
         return 1
 
     before = torch.get_num_threads()
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)  # see test_ctrl_c_stops_every_pack_thread
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
     timer.start()
     t0 = time.monotonic()
-    with pytest.raises(KeyboardInterrupt):
-        run_in_threads([trains, trains])
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_in_threads([trains, trains])
+    finally:
+        signal.signal(signal.SIGINT, handler)
     assert time.monotonic() - t0 < 5 and halted == [True, True]  # both stopped at their next step, not after 20 s
     assert not [t for t in threading.enumerate() if t.name.startswith("gaplab-pack")]
     assert torch.get_num_threads() == before
