@@ -145,9 +145,9 @@ def test_ctrl_c_stops_every_pack_thread(tmp_path: Path, threads) -> None:
     sweep = [s.replace(**{"optim.batch_size": b}) for b in (10, 20) for s in specs([64], epochs=5000)]
     threads(2)
     db = Store(tmp_path / "s.db")
-    # as Ctrl-C: SIGINT to the process, again every 1.5 s until it stops, under Python's own handler: in three
-    # clean-clone CI runs of the suite one of the two Ctrl-C tests saw its SIGINT go unanswered (the worker's handler
-    # not Python's; not found which earlier test or library changes it — a test that installs none passed alone)
+    # as Ctrl-C: SIGINT to the process, again every 1.5 s until it stops, under Python's own handler: a suite started
+    # as a background job of a non-interactive shell inherits SIGINT ignored (Python then installs no handler), and
+    # the signal went unanswered in such CI runs
     before = signal.signal(signal.SIGINT, signal.default_int_handler)
     done = threading.Event()
 
