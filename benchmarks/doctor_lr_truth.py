@@ -260,24 +260,18 @@ PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth s
          "fresh held out (eighth session, third round)")
 
 
+# each fresh set's name prefix and its part (the longer prefixes first: "fresh " would match them all)
+_FRESH = (("fresh10 ", 8), ("fresh9 ", 7), ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3),
+          ("fresh ", 2))
+
+
 def part(name: str) -> str:
     """The tuning part (MNIST-1D: looked at while choosing the rule), the held-out pairs of issue 22's second and
     third sessions (their counts were seen while choosing; not blind), the fourth session's fresh held-out pairs
     (blind then, seen since) and the later sessions' fresh parts (blind: scored once with the rule frozen)."""
-    if name.startswith("fresh10 "):
-        return PARTS[8]
-    if name.startswith("fresh9 "):
-        return PARTS[7]
-    if name.startswith("fresh8 "):
-        return PARTS[6]
-    if name.startswith("fresh7 "):
-        return PARTS[5]
-    if name.startswith("fresh6 "):
-        return PARTS[4]
-    if name.startswith("fresh5 "):
-        return PARTS[3]
-    if name.startswith("fresh "):
-        return PARTS[2]
+    for prefix, i in _FRESH:
+        if name.startswith(prefix):
+            return PARTS[i]
     return PARTS[0] if name.startswith("mnist1d") else PARTS[1]
 
 
