@@ -41,7 +41,8 @@ trained unseen (``--prefetch``), scored once with the rule frozen in the commit 
 (eighth session) declared in their own commit before the eighth session's rule was scored or any of them trained,
 trained after that rule was frozen and scored once; "fresh9 …" (eighth session, second round) likewise, declared
 after the candidates were screened on the 39 pairs before them; "fresh10 …" (eighth session, third round) declared
-before that round's refinement trigger was measured on the 44 pairs before them. Results
+before that round's refinement trigger was measured on the 44 pairs before them; "fresh11 …" (ninth session) declared
+after that session's candidates were screened on the 48 pairs before them and before its rule was frozen. Results
 are cached as JSON in ``benchmarks/results/lr_truth/`` (delete a file to retrain its part).
 
     python benchmarks/doctor_lr_truth.py [--threads 1] [--pairs 0,1] [--cached-only] [--ceiling] [--prefetch]
@@ -251,18 +252,40 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
             "model": {"name": "mlp", "args": {"width": 64}}, "optim": {**ADAM, "batch_size": 32}}),
         ("fresh10 sine mlp depth 3 sgd", {"data": {"name": "sine", "args": {"n_train": 300, "noise": 0.3}},
                                           "model": {"name": "mlp", "args": {"width": 32, "depth": 3}}, "optim": SGD}),
+        # fresh held-out pairs of issue 22's ninth session: declared in their own commit after that session's
+        # candidates (Adam's step on long runs) were screened on the 48 pairs above, before its rule was frozen or any
+        # of them trained; trained with ``--prefetch`` after that, scored once with the rule frozen. Five Adam runs
+        # longer than the range (a ReLU-teacher classification, a linear-teacher regression, 6-class 3-D blobs with a
+        # depth-3 MLP, a sine regression, MNIST-1D at 1500 examples) and an SGD long run (moons, depth 3, batch 16)
+        ("fresh11 teacher-mlp mlp adam batch 16", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 3, "activation": "relu", "noise": 0.2, "n_train": 1500}},
+            "model": {"name": "mlp", "args": {"width": 64}}, "optim": {**ADAM, "batch_size": 16}}),
+        ("fresh11 linear-teacher regression mlp adam batch 10", {"data": {"name": "linear-teacher", "args": {
+            "d": 20, "n_train": 1000, "noise": 0.5}}, "model": {"name": "mlp", "args": {"width": 32}},
+            "optim": {**ADAM, "batch_size": 10}}),
+        ("fresh11 blobs 3-d mlp depth 3 adam batch 16", {"data": {"name": "blobs", "args": {
+            "centers": 6, "n_features": 3, "cluster_std": 2.0, "n_train": 1000}},
+            "model": {"name": "mlp", "args": {"width": 32, "depth": 3}}, "optim": {**ADAM, "batch_size": 16}}),
+        ("fresh11 sine mlp adam batch 20", {"data": {"name": "sine", "args": {"n_train": 800, "noise": 0.3}},
+                                            "model": {"name": "mlp", "args": {"width": 32}},
+                                            "optim": {**ADAM, "batch_size": 20}}),
+        ("fresh11 mnist1d-1500 mlp adam batch 25", {"data": {"name": "mnist1d", "args": {"num_samples": 1500}},
+                                                    "model": {"name": "mlp"}, "optim": {**ADAM, "batch_size": 25}}),
+        ("fresh11 moons mlp depth 3 sgd batch 16", {"data": {"name": "moons", "args": {"n_train": 1500, "noise": 0.25}},
+                                                    "model": {"name": "mlp", "args": {"width": 32, "depth": 3}},
+                                                    "optim": {**SGD, "batch_size": 16}}),
     ]
 
 
 PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth session)",
          "fresh held out (fifth session, after the amendment)", "fresh held out (sixth session)",
          "fresh held out (eighth session)", "fresh held out (eighth session, second round)",
-         "fresh held out (eighth session, third round)")
+         "fresh held out (eighth session, third round)", "fresh held out (ninth session)")
 
 
 # each fresh set's name prefix and its part (the longer prefixes first: "fresh " would match them all)
-_FRESH = (("fresh10 ", 8), ("fresh9 ", 7), ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3),
-          ("fresh ", 2))
+_FRESH = (("fresh11 ", 9), ("fresh10 ", 8), ("fresh9 ", 7), ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4),
+          ("fresh5 ", 3), ("fresh ", 2))
 
 
 def part(name: str) -> str:
