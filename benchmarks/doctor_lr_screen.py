@@ -10,12 +10,13 @@ trains; the mean hit count over the 5 doctor seeds and sd(log10 suggestion) say 
 a proxy interpolation is: on the stored trainings off the grid, and for the sixth session's rule against its trained
 truth.
 
-    python benchmarks/doctor_lr_screen.py [--skip PREFIX] [--second-round]
+    python benchmarks/doctor_lr_screen.py [--skip PREFIX] [--second-round | --ninth-round]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -211,6 +212,39 @@ def second_round_rules() -> dict[str, Rule]:
     return out
 
 
+# ---- the ninth session's candidates: a step for Adam even where the range does not overfit --------------------------
+def eighth_final(c: lr_range.LrCurve) -> float | None:
+    """The eighth session's rule as it left it (no step for Adam without a gap)."""
+    return lr_range.suggest(dataclasses.replace(c, adaptive=False)).lr
+
+
+def adam_step(c: lr_range.LrCurve, part: float = 0.0, from_ratio: float = 1.0, power: float = 0.0) -> float | None:
+    """With Adam on a run at least ``from_ratio`` times the range: the step's gap exponent at least ``part``, and a
+    further ÷ (run / range) ** ``power``."""
+    s = lr_range.suggest(dataclasses.replace(c, adaptive=False))
+    if s.val_minimum is None or s.gap is None or s.centre is None:
+        return s.lr
+    r = _ratio(c)
+    acts = c.adaptive and r >= from_ratio
+    step = lr_range.step_down(c) ** min(max(s.gap / lr_range.GAP_FULL, part if acts else 0.0), 1.0)
+    return s.centre / step / (r ** power if acts else 1.0)
+
+
+def ninth_round_rules() -> dict[str, Rule]:
+    """The ninth session's candidates (docs/doctor-truth.md), each against ``eighth_final``."""
+    out: dict[str, Rule] = {"eighth session (final)": eighth_final}
+    for r in (1.0, 1.5, 2.0, 3.0, 4.0, 5.0):
+        for part in (0.3, 0.4, 0.5, 0.6, 0.75, 1.0):
+            out[f"Adam: the step's part at least {part}, runs ≥ {r}× the range"] = (
+                lambda c, part=part, r=r: adam_step(c, part, r))
+    for r in (1.0, 3.0, 5.0):
+        for power in (0.25, 0.5, 0.75, 1.0):
+            out[f"Adam: ÷ (run / range)^{power}, runs ≥ {r}× the range"] = (
+                lambda c, power=power, r=r: adam_step(c, 0.0, r, power))
+    out["lr_range.suggest (now)"] = lambda c: lr_range.suggest(c).lr
+    return out
+
+
 def rules() -> dict[str, Rule]:
     out: dict[str, Rule] = {"sixth session (vertex)": sixth}
     for k in (0.7, 0.8, 0.9, 1.1):
@@ -274,8 +308,13 @@ def main() -> None:
                          "this screening chose; it is scored by doctor_lr_truth.py only)")
     ap.add_argument("--second-round", action="store_true",
                     help="only the second round's candidates, against the eighth session's rule")
+    ap.add_argument("--ninth-round", action="store_true",
+                    help="only the ninth session's candidates (Adam's step), against the eighth session's final rule")
     args = ap.parse_args()
     pairs = load(tuple(args.skip or ["fresh11 "]))
+    if args.ninth_round:
+        table(pairs, ninth_round_rules(), eighth_final, "the eighth session's final rule")
+        return
     if args.second_round:
         table(pairs, second_round_rules(), eighth, "the eighth session's rule")
         return

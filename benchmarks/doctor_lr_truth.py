@@ -342,7 +342,8 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
     steps, run_steps, refines = lengths(name, over)
     out = []
     for seed in seeds:
-        first = {**first_pass_cached(name, over, seed, prune), "steps": steps, "run_steps": run_steps}
+        first = {**first_pass_cached(name, over, seed, prune), "steps": steps, "run_steps": run_steps,
+                 "adaptive": over["optim"]["name"] in lr_range.ADAPTIVE}
         rf = refined(name, over, seed, first, prune)
         c = replayed(first, rf, refines)
         if c is None:  # the current refinement needs a training the cache lacks: refine again, and store that
@@ -454,7 +455,8 @@ def _curve(curve: dict[str, Any]) -> lr_range.LrCurve:
     stopped = np.array(curve["stopped"]) if curve.get("stopped") is not None else None
     return lr_range.LrCurve(list(curve["rates"]), np.where(losses >= 1e29, np.inf, losses), curve["init_loss"],
                             np.zeros(1), np.where(val >= 1e29, np.inf, val), whole_run=curve.get("whole_run", False),
-                            stopped=stopped, steps=curve.get("steps") or 0, run_steps=curve.get("run_steps") or 0)
+                            stopped=stopped, steps=curve.get("steps") or 0, run_steps=curve.get("run_steps") or 0,
+                            adaptive=curve.get("adaptive", False))
 
 
 def _finite(a: np.ndarray, keep_nan: bool = False) -> list[list[float | None]]:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from gaplab.doctor.lr_range import (
+    ADAPTIVE_PART,
     BASIN,
     FLOOR,
     GAP_FULL,
@@ -65,6 +66,20 @@ def test_the_step_grows_with_the_gap_up_to_the_full_step(part: float) -> None:
     s = suggest(c)
     assert s.gap == pytest.approx(part * GAP_FULL)
     assert s.centre is not None and s.lr == pytest.approx(s.centre / STEP_DOWN ** min(part, 1.0))
+
+
+@pytest.mark.parametrize(("part", "run_steps"), [(0.0, 800), (0.3, 800), (0.9, 800), (0.0, 160)])
+def test_adam_steps_down_part_of_the_way_even_where_the_range_does_not_overfit(part: float, run_steps: int) -> None:
+    # the same range as the test above, trained with Adam (``adaptive``): at least ADAPTIVE_PART of the step, in log,
+    # whatever the gap; more where the gap asks for more; none where the run is no longer than the range
+    train = bowl(-2.0, depth=2.0)
+    c = curve(train, train + part * GAP_FULL * INIT)
+    c.steps, c.run_steps = 160, run_steps
+    sgd, c.adaptive = suggest(c), True
+    adam = suggest(c)
+    assert sgd.centre == adam.centre and sgd.lr == pytest.approx(sgd.centre / step_down(c) ** part)
+    assert adam.lr == pytest.approx(adam.centre / step_down(c) ** max(part, ADAPTIVE_PART))
+    assert (adam.lr < sgd.lr) == (part < ADAPTIVE_PART and run_steps > 160)
 
 
 def test_parabola_refines_between_grid_points() -> None:
