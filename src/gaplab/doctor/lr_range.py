@@ -39,9 +39,9 @@ STEP_DOWN = 10.0
 # sessions; see ``step_down``)
 RATIO_FULL = 4.0
 STEP_MAX = 1.5
-# with an adaptive optimizer (Adam, AdamW) at least ADAPTIVE_PART of that step applies, whatever the gap: its step
-# keeps the size of the rate to the end of the run, so a long run at the range's best rate ends higher even where the
-# range does not overfit (ninth session; see ``suggest``)
+# with an adaptive optimizer (Adam, AdamW) on a run RATIO_FULL times the range or longer, at least ADAPTIVE_PART of
+# that step applies, whatever the gap: its step keeps the size of the rate to the end of the run, so a long run at the
+# range's best rate ends higher even where the range does not overfit (ninth session; see ``suggest``)
 ADAPTIVE_PART = 0.6
 ADAPTIVE = ("adam", "adamw")
 # where the range is the whole run (no step down), the suggestion is the LEAN quantile of the basin's weight instead of
@@ -460,9 +460,10 @@ def suggest(c: LrCurve) -> Suggestion:
     run (small data). On the four MNIST-1D pairs (runs 4× the range) the step each needed, in decades, is nearly
     proportional to its gap (0.98, 0.79, 0.43, 0.13 of a decade at gaps 0.154, 0.123, 0.075, 0.026): the rule before
     the sixth session stepped the full tenth above a gap of 0.1 and none below, which left the CNN with Adam 3×
-    too high. With Adam or AdamW at least ``ADAPTIVE_PART`` of the step applies, gap or not: its step keeps the
-    rate's size to the end, and on the benchmark's Adam runs 5–10× the range with gaps under 0.05 the suggestion was
-    4–36× above the grid's best rate (ninth session). The validation curve is the seeds' mean loss (what the
+    too high. With Adam or AdamW on runs ``RATIO_FULL`` times the range or longer, at least ``ADAPTIVE_PART`` of the
+    step applies, gap or not (``adaptive_part``): its step keeps the rate's size to the end, and on the benchmark's
+    Adam runs 5–10× the range with gaps under 0.05 the suggestion was 4–36× above the grid's best rate (ninth
+    session). The validation curve is the seeds' mean loss (what the
     user's run is judged by), not their mean log loss: one seed's near-zero loss on a few validation rows must not
     outvote another's large one. Where the validation curve is inconclusive (seeds disagree) but the training curve
     is not, the suggestion is a tenth of the training-loss minimum."""
@@ -470,7 +471,7 @@ def suggest(c: LrCurve) -> Suggestion:
     val = minimum(c.rates, c.val_losses, c.init_loss, expected=True)
     if val.rate is not None and val.index is not None:
         gap = float(np.nanmean(c.val_losses[:, val.index] - c.losses[:, val.index])) / c.init_loss
-        step = step_down(c) ** min(max(gap / GAP_FULL, ADAPTIVE_PART if c.adaptive else 0.0), 1.0)
+        step = step_down(c) ** min(max(gap / GAP_FULL, adaptive_part(c)), 1.0)
         if c.whole_run:
             centre = float(10 ** basin_quantile(c.rates, c.val_losses, c.init_loss, val.index, LEAN))
         else:
@@ -553,6 +554,18 @@ def basin_weight(rates: list[float], val_losses: np.ndarray, init_loss: float, i
     return np.array(xs), np.array(ws)
 
 
+def adaptive_part(c: LrCurve) -> float:
+    """The least part of ``step_down`` (its exponent) that applies whatever the gap: ``ADAPTIVE_PART`` with Adam or
+    AdamW on a run at least ``RATIO_FULL`` times the range, else 0.
+
+    Why only there (ninth session, second round): on shorter runs the range has seen a quarter of the run or more
+    and its gap already tells; trained, the step there lost three hits (a 1-D ResNet and a digits CNN chaotic in the
+    rate, an inner-product regression at 2.9× the range) and gained none."""
+    if not c.adaptive or c.whole_run or c.steps <= 0 or c.run_steps < RATIO_FULL * c.steps:
+        return 0.0
+    return ADAPTIVE_PART
+
+
 def step_down(c: LrCurve) -> float:
     """How far below the validation minimum to train when the range overfits there by ``GAP_FULL`` or more (less
     overfitting steps a part of it, ``suggest``): the overfitting still to come grows with the part of the user's
@@ -623,8 +636,8 @@ def run(ctx: Context) -> list[Finding]:
                "gap": s.gap, "rule": s.reason}
     ctx.found.suggested_lr = s.lr
     band = ("centre of the validation-loss basin (its lower part where the range is your whole run; lower, to a "
-            "thirtieth at most, the more the range overfits there and the longer your run, and with Adam even where it "
-            "does not); "
+            "thirtieth at most, the more the range overfits there and the longer your run, and with Adam on runs 4× "
+            "the range or longer even where it does not); "
             "yours within 10× of the training-loss minimum and ≤ 20 % of the possible gain lost")
     ref = s.minimum if s.minimum is not None else s.val_minimum  # the validation minimum where training fits anywhere
     if ref is None or s.lr is None:
