@@ -79,6 +79,7 @@ TRUTH_SEEDS = (100, 101, 102)
 # validation splits): spaced by 20 so no two share a copy, and below the truth's seeds
 DOCTOR_SEEDS = (0, 20, 40, 60, 80)
 HIT = 1.05
+SD_BAR = 0.15  # issue 22: sd(log10 suggestion) over the doctor seeds on every pair
 NUDGE = 1.02  # ``--ceiling``: the grid's best rate × and ÷ this
 SGD = {"name": "sgd", "momentum": 0.9}
 ADAM = {"name": "adam"}
@@ -647,6 +648,7 @@ def main() -> None:
         print(f"done {name}", file=sys.stderr, flush=True)
     (CACHE.parent / "lr_truth.json").write_text(json.dumps(rows, indent=1))
     report(rows)
+    overall(rows)
 
 
 def report(rows: dict[str, Any]) -> None:
@@ -691,6 +693,29 @@ def report(rows: dict[str, Any]) -> None:
         # a graded view beside the count: how far above the best the rule's trainings end, over the part's pairs
         print("geometric mean of val loss / best (pairs without a suggestion left out): " +
               ", ".join(f"{rule} {_geomean([rows[n][rule]['relative'] for n in names]):.2f}" for rule in RULES))
+
+
+def overall(rows: dict[str, Any]) -> None:
+    """The must-show over every pair: each rule's count within 5 %, and gaplab's sd(log10) ≤ 0.15; then the README's
+    table (gaplab beside the training-loss minimum and three reference rules)."""
+    n = len(rows)
+    print(f"\nall {n} pairs, within {round(100 * (HIT - 1))} % of the best: " +
+          ", ".join(f"{rule} {sum(r[rule]['hit'] for r in rows.values())}/{n}" for rule in RULES))
+    made = [r["gaplab"]["sd_log10"] for r in rows.values() if r["gaplab"]["made"] > 1]
+    print(f"gaplab sd(log10 suggestion) ≤ {SD_BAR} on {sum(x <= SD_BAR for x in made)}/{len(made)} pairs where it "
+          "suggests (" + ", ".join(f"{k} {r['gaplab']['sd_log10']:.3f}" for k, r in rows.items()
+                                   if r["gaplab"]["made"] > 1 and r["gaplab"]["sd_log10"] > SD_BAR) + " above)")
+    shown = ("gaplab", "gaplab minimum", "fastai minimum", "fastai valley", "Lightning")
+    print("\n| pair | grid's best rate | gaplab | training-loss minimum | fastai `minimum` | fastai `valley` | "
+          "Lightning | sd gaplab |\n|---|---|---|---|---|---|---|---|")
+    for k, r in rows.items():
+        cells = ["none" if r[rule]["lr"] is None else
+                 f"{r[rule]['lr']:.2g}: {r[rule]['relative']:.3f}{'' if r[rule]['hit'] else ' ✗'}" for rule in shown]
+        sd = r["gaplab"]["sd_log10"]
+        print(f"| {k} | {r['best_rate']:.2g} | " + " | ".join(cells) + f" | {sd:.2f}{' ✗' if sd > SD_BAR else ''} |")
+    print("| **within 5 %** | | " + " | ".join(f"**{sum(r[rule]['hit'] for r in rows.values())}/{n}**"
+                                              for rule in shown) +
+          f" | **{sum(x <= SD_BAR for x in made)}/{len(made)} ≤ {SD_BAR}** |")
 
 
 def _geomean(xs: list[float]) -> float:
