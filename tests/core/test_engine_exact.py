@@ -142,6 +142,34 @@ def test_narrow_model_padded_into_wide_pack_is_exact(model: dict) -> None:
         assert torch.allclose(packed.state[n], t, atol=1e-5)
 
 
+@pytest.mark.parametrize("optim", [{"name": "sgd", "momentum": 0.9}, {"name": "adam"}])
+def test_a_conv_pack_built_wider_for_speed_changes_no_number(optim: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    # 23 channels are built at 24 (``padding.built_width``): the same numbers as built at 23, with dropout, L1 and L2
+    from gaplab.engine import pack as pack_module
+    from gaplab.engine.padding import built_width
+
+    spec = _spec(**{"model": {"name": "cnn1d", "args": {"channels": 23}}, "optim": {**optim, "lr": 0.05},
+                    "reg.dropout": 0.2, "reg.l1": 0.3, "reg.l2": 0.5})
+    assert built_width(spec, 23) == 24
+    wider = train_pack([spec, spec.replace(seed=7)], keep_state=True)
+    monkeypatch.setattr(pack_module, "built_width", lambda _spec, width: width)
+    as_is = train_pack([spec, spec.replace(seed=7)], keep_state=True)
+    for w, a in zip(wider, as_is, strict=True):
+        for x, y in zip(_metrics(w), _metrics(a), strict=True):
+            assert x == pytest.approx(y, abs=1e-5)
+        for n, t in a.state.items():
+            assert w.state[n].shape == t.shape
+            assert torch.allclose(w.state[n], t, atol=1e-5)
+
+
+def test_only_1d_conv_channel_counts_off_a_multiple_of_4_are_built_wider() -> None:
+    from gaplab.engine.padding import built_width
+
+    conv, mlp = _spec(**{"model": {"name": "cnn1d"}}), _spec()
+    assert [built_width(conv, c) for c in (5, 10, 20, 23, 45, 55, 65, 75, 100)] == [5, 10, 20, 24, 48, 56, 65, 80, 100]
+    assert built_width(mlp, 55) == 55
+
+
 def test_plan_packs_buckets_widths() -> None:
     from gaplab.engine.planning import plan_packs
 

@@ -40,7 +40,7 @@ from gaplab.engine.losses import HARD, MSE, SOFT
 from gaplab.engine.metrics import pack_metrics
 from gaplab.engine.optim import BatchedOptimizer, schedule_factor
 from gaplab.engine.packdata import PackData
-from gaplab.engine.padding import pad_arg, pad_into, unpad, width_of
+from gaplab.engine.padding import built_width, pad_arg, pad_into, unpad, width_of
 from gaplab.engine.stopping import StopState
 from gaplab.engine.vmapnet import VmapNet
 from gaplab.models import create_model, set_dropout_keys, set_dropout_rate
@@ -92,16 +92,18 @@ def build_model(s: RunSpec, input_shape: tuple[int, ...], output_dim: int, **ove
 def _stacked(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int):
     """(base module, stacked params, stacked buffers, per-model narrow shapes) for a pack.
 
-    Models of different widths are zero-padded to the widest (see engine.padding).
+    Models of different widths are zero-padded to the widest, or wider where the conv path runs faster so
+    (``padding.built_width``).
     """
     models = [build_model(s, input_shape, output_dim) for s in specs]
     arg = pad_arg(specs[0])
     widths = {width_of(s) for s in specs} if arg else set()
-    if len(widths) <= 1:
+    wide = built_width(specs[0], max(widths)) if widths else 0
+    if len(widths) <= 1 and (not widths or wide == max(widths)):
         params, buffers = stack_module_state(models)
         return models[0], params, buffers, None
-    assert arg is not None  # several widths only arise for a paddable model
-    base = build_model(specs[0], input_shape, output_dim, **{arg: max(widths)})
+    assert arg is not None  # padding only arises for a paddable model
+    base = build_model(specs[0], input_shape, output_dim, **{arg: wide})
     wide_p, wide_b = dict(base.named_parameters()), dict(base.named_buffers())
     narrow, ps, bs = [], [], []
     for m in models:

@@ -39,6 +39,26 @@ def width_of(spec: RunSpec) -> int:
     return int(model_kwargs(spec.model.name)[arg].default)
 
 
+# The conv path's 1-D products (im2col, then batched matrix products with 3c or 5c inner rows) run slower at channel
+# counts that are not a multiple of 4 than at the next multiple of 8, even with its extra work: a pack of three
+# ``cnn1d`` at batch 100, one thread, CPU s per 20 epochs — 45 → 48 channels 0.84–0.87×, 55 → 56 0.83×, 75 → 80
+# 0.93×, 78 → 80 0.85×, 90 → 96 0.97–0.99×; but 100 → 104 1.03×, 65 → 72 1.11×, 20 → 24 1.13× (AMD EPYC, ninth
+# session; docs/performance.md). So such a pack is built at the next multiple of CHANNEL_ALIGN where that adds at most
+# 1/ALIGN_SHARE of its channels.
+CHANNEL_ALIGN = 8
+ALIGN_SHARE = 12
+
+
+def built_width(spec: RunSpec, width: int) -> int:
+    """The width a pack of ``spec``'s model whose widest member is ``width`` is built at: ``width``, or for ``cnn1d``
+    a count not a multiple of 4 rounded up to the next multiple of ``CHANNEL_ALIGN`` when that adds at most
+    1/``ALIGN_SHARE`` of it (the padded channels are zero and stay zero, as any padding here)."""
+    if spec.model.name != "cnn1d" or width % 4 == 0:
+        return width
+    up = -(-width // CHANNEL_ALIGN) * CHANNEL_ALIGN
+    return up if (up - width) * ALIGN_SHARE <= width else width
+
+
 def pad_into(narrow: Mapping[str, torch.Tensor], wide: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Embed each narrow tensor in the leading corner of a zero tensor shaped like its wide twin."""
     out = {}
