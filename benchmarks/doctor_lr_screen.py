@@ -155,9 +155,7 @@ def never_above_grid(x: np.ndarray, y: np.ndarray, i: int) -> float:
 # ---- the second round's candidates: lower where the run is longer than the range, or lower in the basin ----------
 def _ratio(c: lr_range.LrCurve) -> float:
     """The user's run over the range's steps (1 where the range is the whole run or the lengths are unknown)."""
-    if c.whole_run or c.steps <= 0 or c.run_steps <= 0:
-        return 1.0
-    return max(c.run_steps / c.steps, 1.0)
+    return max(lr_range.run_ratio(c) or 1.0, 1.0)
 
 
 def _start(c: lr_range.LrCurve, s: lr_range.Suggestion, q: float | None) -> float:

@@ -463,10 +463,10 @@ def suggest(c: LrCurve) -> Suggestion:
     too high. With Adam or AdamW on runs ``RATIO_FULL`` times the range or longer, at least ``ADAPTIVE_PART`` of the
     step applies, gap or not (``adaptive_part``): its step keeps the rate's size to the end, and on the benchmark's
     Adam runs 5–10× the range with gaps under 0.05 the suggestion was 4–36× above the grid's best rate (ninth
-    session). The validation curve is the seeds' mean loss (what the
-    user's run is judged by), not their mean log loss: one seed's near-zero loss on a few validation rows must not
-    outvote another's large one. Where the validation curve is inconclusive (seeds disagree) but the training curve
-    is not, the suggestion is a tenth of the training-loss minimum."""
+    session). The validation curve is the seeds' mean loss (what the user's run is judged by), not their mean log
+    loss: one seed's near-zero loss on a few validation rows must not outvote another's large one. Where the
+    validation curve is inconclusive (seeds disagree) but the training curve is not, the suggestion is a tenth of
+    the training-loss minimum."""
     train = minimum(c.rates, c.losses, c.init_loss)
     val = minimum(c.rates, c.val_losses, c.init_loss, expected=True)
     if val.rate is not None and val.index is not None:
@@ -561,9 +561,18 @@ def adaptive_part(c: LrCurve) -> float:
     Why only there (ninth session, second round): on shorter runs the range has seen a quarter of the run or more
     and its gap already tells; trained, the step there lost three hits (a 1-D ResNet and a digits CNN chaotic in the
     rate, an inner-product regression at 2.9× the range) and gained none."""
-    if not c.adaptive or c.whole_run or c.steps <= 0 or c.run_steps < RATIO_FULL * c.steps:
-        return 0.0
-    return ADAPTIVE_PART
+    ratio = run_ratio(c)
+    return ADAPTIVE_PART if c.adaptive and ratio is not None and ratio >= RATIO_FULL else 0.0
+
+
+def run_ratio(c: LrCurve) -> float | None:
+    """The user's run over the range's optimizer steps: 1 where the range is the whole run, None where a length is
+    unknown."""
+    if c.whole_run:
+        return 1.0
+    if c.steps <= 0 or c.run_steps <= 0:
+        return None
+    return c.run_steps / c.steps
 
 
 def step_down(c: LrCurve) -> float:
@@ -577,11 +586,10 @@ def step_down(c: LrCurve) -> float:
     runs were 1.5–1.7× the range (teacher-MLP, MNIST-1D at 2000 examples, Adam) it stepped 10× below a validation
     minimum that was itself within 2 % of the grid's best. Past ``RATIO_FULL`` (eighth session, second round): the
     MNIST-1D MLP at batch 32, a run 10× the range, ended 7 % above the grid's best at the capped step."""
-    if c.whole_run:
-        return 1.0
-    if c.steps <= 0 or c.run_steps <= 0:
+    ratio = run_ratio(c)
+    if ratio is None:
         return STEP_DOWN
-    f = (c.run_steps / c.steps - 1.0) / (RATIO_FULL - 1.0)
+    f = (ratio - 1.0) / (RATIO_FULL - 1.0)
     return float(STEP_DOWN ** min(max(f, 0.0), STEP_MAX))
 
 

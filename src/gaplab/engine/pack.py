@@ -99,7 +99,7 @@ def _stacked(specs: list[RunSpec], input_shape: tuple[int, ...], output_dim: int
     arg = pad_arg(specs[0])
     widths = {width_of(s) for s in specs} if arg else set()
     wide = built_width(specs[0], max(widths)) if widths else 0
-    if len(widths) <= 1 and (not widths or wide == max(widths)):
+    if not widths or min(widths) == wide:  # one width, built as it is
         params, buffers = stack_module_state(models)
         return models[0], params, buffers, None
     assert arg is not None  # padding only arises for a paddable model
