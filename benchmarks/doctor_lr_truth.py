@@ -396,7 +396,7 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
     Every rule reads the full range (``prune=False``: every copy trains its whole budget, as an LR finder records
     its curve); the doctor itself prunes copies off the basin (``lr_range.PRUNE``), cached as ``<pair>.pruned.json``
     at doctor seed 0 to show that gaplab's suggestion does not change by it, and what it saves."""
-    steps, run_steps, refines = lengths(name, over)
+    steps, run_steps, refines, _ = lengths(name, over)
     out = []
     for seed in seeds:
         first = {**first_pass_cached(name, over, seed, prune), "steps": steps, "run_steps": run_steps,
@@ -450,7 +450,11 @@ def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -
     """``lr_range.first_pass`` at one doctor seed, cached in ``<pair>.range.json`` (``.pruned.json`` if ``prune``)."""
     path = CACHE / f"{name.replace(' ', '_')}.{'pruned' if prune else 'range'}.json"
     have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    if str(seed) not in have:
+    seeds = lengths(name, over)[3]
+    if str(seed) not in have or len(have[str(seed)]["losses"]) != seeds:
+        # none stored, or one from an earlier rule for the range's seeds (``lr_range.range_seeds``): its refinement
+        # added seeds after the old first pass's, so it goes too
+        _forget_refinement(name, f"pruned:{seed}" if prune else str(seed))
         t0 = time.process_time()
         c = lr_range.first_pass(Context(spec_of(over, seed), "default"), prune=prune)
         cpu = time.process_time() - t0
@@ -462,17 +466,27 @@ def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -
     return dict(have[str(seed)])
 
 
-_LENGTHS: dict[str, tuple[int, int, bool]] = {}
+_LENGTHS: dict[str, tuple[int, int, bool, int]] = {}
 
 
-def lengths(name: str, over: dict[str, Any]) -> tuple[int, int, bool]:
+def lengths(name: str, over: dict[str, Any]) -> tuple[int, int, bool, int]:
     """Optimizer steps of the pair's range and of its full run (the ranges of the third session did not record them;
-    they do not depend on the seed), and whether the doctor refines its range (``lr_range.refines``)."""
+    they do not depend on the seed), whether the doctor refines its range (``lr_range.refines``) and the seeds of
+    its first pass (``lr_range.range_seeds``)."""
     if name not in _LENGTHS:
         ctx = Context(spec_of(over, DOCTOR_SEEDS[0]), "default")
         _, epochs, per_epoch = lr_range.base_spec(ctx)
-        _LENGTHS[name] = (epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch, lr_range.refines(ctx))
+        _LENGTHS[name] = (epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch, lr_range.refines(ctx),
+                          lr_range.range_seeds(ctx, epochs * per_epoch))
     return _LENGTHS[name]
+
+
+def _forget_refinement(name: str, key: str) -> None:
+    """Drop the stored refinement of one first pass (``refined``'s ``key``)."""
+    path = CACHE / f"{name.replace(' ', '_')}.refine.json"
+    have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if have.pop(key, None) is not None:
+        path.write_text(json.dumps(have))
 
 
 def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], prune: bool,

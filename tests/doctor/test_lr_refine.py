@@ -42,6 +42,23 @@ def test_window_around_the_seed_mean_minimum_where_the_halves_disagree() -> None
     assert min(cols) <= i <= max(cols) and cols == list(range(cols[0], cols[-1] + 1))
 
 
+def test_window_where_the_halves_agree_on_the_minimum_but_not_on_the_suggestion() -> None:
+    # a run 4x the range: each seed's suggestion steps down by its own gap at the minimum; one seed's validation
+    # loss is its training loss (no step), the other's GAP_FULL of the untrained loss above it (the full tenth)
+    c = curve(-2.0, -2.0)
+    c.steps, c.run_steps = 100, 400
+    c.losses = c.val_losses.copy()
+    c.val_losses[1] += lr_range.GAP_FULL * INIT
+    halves = [suggest(LrCurve(RATES, c.losses[i:i + 1], INIT, c.user_loss[:1], c.val_losses[i:i + 1], steps=100,
+                              run_steps=400)).lr for i in range(2)]
+    assert halves[0] is not None and halves[1] is not None
+    assert np.log10(halves[0] / halves[1]) == pytest.approx(1.0, abs=0.05)  # a decade apart
+    cols = refine_window(c)
+    assert cols is not None and len(cols) == 2 * REFINE_HALF + 1
+    c.val_losses[1] = c.losses[1]  # the same gap: they agree again
+    assert refine_window(c) is None
+
+
 def test_added_seeds_decide_at_their_rates() -> None:
     c = curve(-2.0, -1.5)
     cols = refine_window(c)

@@ -24,19 +24,36 @@ def test_multiply_adds_of_linear_and_conv_layers() -> None:
     assert cnn.training  # the count leaves the model's mode as it found it
 
 
-def _ctx(n_val: int, macs_model: nn.Module | None = None) -> SimpleNamespace:
+def _mlp(width: int) -> nn.Module:
+    """40 → width → 10: 50·width multiply-adds per example."""
+    return nn.Sequential(nn.Linear(40, width), nn.ReLU(), nn.Linear(width, 10))
+
+
+def _ctx(n_val: int, macs_model: nn.Module | None = None, mode: str = "default") -> SimpleNamespace:
     x = torch.zeros(4, 40)
-    return SimpleNamespace(budget=BUDGETS["default"], prepared=SimpleNamespace(val_idx=torch.arange(n_val)),
-                           initial_model=macs_model, probe_batch=lambda: (x, None))
+    return SimpleNamespace(budget=BUDGETS[mode], prepared=SimpleNamespace(val_idx=torch.arange(n_val)),
+                           initial_model=_mlp(1000) if macs_model is None else macs_model,
+                           probe_batch=lambda: (x, None))
 
 
 def test_more_seeds_on_small_validation_splits_within_twice_the_budget() -> None:
     b = BUDGETS["default"]
+    assert b.lr_cheap_macs is not None and 50 * 1000 > b.lr_cheap_macs  # the default model is not a cheap one
     assert lr_range.range_seeds(_ctx(1000), b.lr_steps) == b.lr_seeds  # MNIST-1D: 1000 validation rows
     assert lr_range.range_seeds(_ctx(91), 80) == 5  # breast cancer: ⌈400 / 91⌉
     assert lr_range.range_seeds(_ctx(28), 40) == 15  # wine: ⌈400 / 28⌉, within 2·2·150 / 40
     assert lr_range.range_seeds(_ctx(28), 150) == 4  # the cap: twice the budget's trained examples
     assert lr_range.range_seeds(_ctx(5), 1) == lr_range.MAX_SEEDS
+
+
+def test_cheap_models_train_as_many_seeds_as_cost_the_budgets_seeds_of_a_costlier_one() -> None:
+    b = BUDGETS["default"]
+    assert b.lr_cheap_macs == 32_000
+    assert lr_range.range_seeds(_ctx(1000, _mlp(160)), b.lr_steps) == 8  # 8000 multiply-adds: 2 · 32000 / 8000
+    assert lr_range.range_seeds(_ctx(1000, _mlp(32)), b.lr_steps) == lr_range.MAX_SEEDS  # 1600: 40, capped
+    assert lr_range.range_seeds(_ctx(1000, _mlp(600)), b.lr_steps) == b.lr_seeds  # 30000: 2
+    assert lr_range.range_seeds(_ctx(28, _mlp(400)), 40) == 15  # the small split's count where it is more
+    assert lr_range.range_seeds(_ctx(1000, _mlp(32), "quick"), 30) == BUDGETS["quick"].lr_seeds  # not in quick
 
 
 def test_fewer_steps_for_costly_models_never_below_the_floor() -> None:

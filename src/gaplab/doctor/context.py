@@ -46,6 +46,9 @@ class Budget:
     lr_eval_examples: int | None = None  # training examples the range's final loss is read on (None: all)
     # validation rows the range's seeds should see together: more seeds where the split is small (``range_seeds``)
     lr_val_examples: int | None = 400
+    # ... and more seeds for a model under this many multiply-adds per example: as many as cost what ``lr_seeds`` of
+    # one this costly would (``range_seeds``; None: no more)
+    lr_cheap_macs: int | None = 32_000
     # ``lr_range.refine``: more seeds near the validation minimum where the seeds disagree on it, at most this many
     # times the first pass's copies (0: never)
     lr_refine: float = 4.0
@@ -87,7 +90,7 @@ BUDGETS = {
     # low and SGD + momentum, seeds 0-1 (the suggestion moves 6e-4 → 5e-4: a shorter budget favours higher rates)
     "quick": Budget(seeds=1, main_steps=200, lr_rates_per_decade=1, lr_seeds=2, lr_steps=30, lr_eval_examples=1000,
                     tiny_steps=100, folds=3, fold_steps=200, conv_reference=False, baseline_examples=1500,
-                    probe_examples=256, lr_refine=0.0),
+                    probe_examples=256, lr_refine=0.0, lr_cheap_macs=None),
 }
 
 

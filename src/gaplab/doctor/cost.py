@@ -39,6 +39,10 @@ def steps_for_cost(ctx: Any, steps: int, floor: int) -> int:
     b = ctx.budget
     if b.lr_macs is None:
         return steps
+    return max(min(floor, steps), min(steps, round(steps * b.lr_macs / max(model_macs(ctx), 1))))
+
+
+def model_macs(ctx: Any) -> int:
+    """Multiply-adds per example of the doctor's model (``ctx``: its ``Context``), read on its probe batch."""
     x, _ = ctx.probe_batch()
-    macs = macs_per_example(ctx.initial_model, x[:4])
-    return max(min(floor, steps), min(steps, round(steps * b.lr_macs / max(macs, 1))))
+    return macs_per_example(ctx.initial_model, x[:4])

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from gaplab.doctor.context import Context
-from gaplab.doctor.cost import steps_for_cost
+from gaplab.doctor.cost import model_macs, steps_for_cost
 from gaplab.doctor.parallel import Vote, groups_for
 from gaplab.doctor.result import FAIL, PASS, WARN, Finding
 from gaplab.engine import Pack, RunResult, run_in_threads
@@ -65,10 +65,11 @@ PRUNE = ((0.25, 2), (0.5, 2))
 # doctor seed 0 for 41 % fewer model-steps; ``unprune`` still finishes any stopped neighbour of the final minimum)
 PRUNE_COSTLY = ((0.1, 1), (0.3, 1), (0.6, 1))
 
-# Refinement (``refine``): while the two halves of the seeds put the validation minimum more than REFINE_DECADES apart
-# (a third of the default grid's step: the sd bar of doctor_lr_truth.py), the range trains as many seeds again, at
-# the rates within REFINE_HALF grid points of the seed-mean validation minimum only; at most MAX_SEEDS seeds, and
-# at most ``Budget.lr_refine`` times the first pass's copies in all
+# Refinement (``refine``): while the two halves of the seeds put the validation minimum, or the suggestion itself
+# (tenth session), more than REFINE_DECADES apart (a third of the default grid's step: the sd bar of
+# doctor_lr_truth.py), the range trains as many seeds again, at the rates within REFINE_HALF grid points of the
+# seed-mean validation minimum only; at most MAX_SEEDS seeds, and at most ``Budget.lr_refine`` times the first pass's
+# copies in all
 REFINE_DECADES = 0.15
 REFINE_HALF = 2
 
@@ -130,13 +131,22 @@ def range_steps(ctx: Context) -> int:
 def range_seeds(ctx: Context, steps: int) -> int:
     """Seeds of the range: ``lr_seeds``, more where the validation split is small (each seed draws its own split),
     so the seeds together see about ``lr_val_examples`` validation rows; at most as many as keep the range's
-    trained examples (seeds × ``steps``) within twice the budget's (``lr_seeds`` × ``lr_steps``)."""
+    trained examples (seeds × ``steps``) within twice the budget's (``lr_seeds`` × ``lr_steps``). A model cheaper
+    than ``lr_cheap_macs`` multiply-adds per example trains at least as many seeds as cost what ``lr_seeds`` of one
+    that costly would (at most ``MAX_SEEDS``).
+
+    Why the cheap models (tenth session): the suggestion's spread from run to run is its seeds' (each its own split
+    and initialization); the benchmark's pairs above sd 0.15 were all MLPs of 1-5 thousand multiply-adds on small
+    synthetic sets, whose range with 16 seeds costs about a second, and whose spread 16 seeds brought under it."""
     b = ctx.budget
     n_val = len(ctx.prepared.val_idx)
-    if b.lr_val_examples is None or n_val == 0:
-        return b.lr_seeds
-    cap = min(MAX_SEEDS, max(b.lr_seeds, 2 * b.lr_seeds * b.lr_steps // max(steps, 1)))
-    return int(min(cap, max(b.lr_seeds, math.ceil(b.lr_val_examples / n_val))))
+    seeds = b.lr_seeds
+    if b.lr_val_examples is not None and n_val > 0:
+        cap = min(MAX_SEEDS, max(b.lr_seeds, 2 * b.lr_seeds * b.lr_steps // max(steps, 1)))
+        seeds = int(min(cap, max(b.lr_seeds, math.ceil(b.lr_val_examples / n_val))))
+    if b.lr_cheap_macs is not None:
+        seeds = max(seeds, min(MAX_SEEDS, b.lr_seeds * b.lr_cheap_macs // max(model_macs(ctx), 1)))
+    return seeds
 
 
 def base_spec(ctx: Context) -> tuple[RunSpec, int, int]:
@@ -295,16 +305,30 @@ def _train_copies(ctx: Context, label: str, specs: list[RunSpec]) -> tuple[np.nd
 
 def refine_window(c: LrCurve) -> list[int] | None:
     """The grid columns within ``REFINE_HALF`` of the seed-mean validation minimum when the two halves of the seeds
-    put their minima more than ``REFINE_DECADES`` apart (None: they agree, or there is no interior minimum that
-    lowered the loss, which more seeds would not change)."""
+    put their minima, or their suggestions (``suggest``), more than ``REFINE_DECADES`` apart (None: they agree, or
+    there is no interior minimum that lowered the loss, which more seeds would not change).
+
+    Why the suggestions too (tenth session): on long runs the suggestion steps down by the range's overfitting at the
+    minimum, and on a small validation split that gap is noisy from seed to seed (two seeds of a moons or teacher
+    MLP: gaps 0.02–0.10, steps 1.5–8×) while both seeds put the minimum at the same rate."""
     i = int(np.nanargmin(_log_mean(c.val_losses, c.init_loss)))
     if i in (0, len(c.rates) - 1) or np.nanmean(np.minimum(c.val_losses[:, i], 1e30)) >= 0.9 * c.init_loss:
         return None
     logr = np.log10(c.rates)
     apart = [_vertex(logr, y) for y in (_log_mean(g, c.init_loss) for g in _halves(c.val_losses))]
-    if abs(apart[0] - apart[1]) <= REFINE_DECADES:
+    if abs(apart[0] - apart[1]) <= REFINE_DECADES and not _suggestions_apart(c):
         return None
     return list(range(max(0, i - REFINE_HALF), min(len(c.rates), i + REFINE_HALF + 1)))
+
+
+def _suggestions_apart(c: LrCurve) -> bool:
+    """Whether the two halves of the seeds (``_halves``, the same seeds for both losses) suggest rates more than
+    ``REFINE_DECADES`` apart; False where either half makes no suggestion."""
+    lrs = [suggest(dataclasses.replace(c, losses=tr, val_losses=va)).lr
+           for tr, va in zip(_halves(c.losses), _halves(c.val_losses), strict=True)]
+    if lrs[0] is None or lrs[1] is None:
+        return False
+    return abs(math.log10(lrs[0] / lrs[1])) > REFINE_DECADES
 
 
 def _halves(losses: np.ndarray) -> list[np.ndarray]:
