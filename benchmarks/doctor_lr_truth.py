@@ -330,6 +330,33 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
         ("fresh13 linear-teacher regression mlp sgd batch 10", {"data": {"name": "linear-teacher", "args": {
             "d": 30, "n_train": 800, "noise": 1.0}}, "model": {"name": "mlp", "args": {"width": 32}},
             "optim": {**SGD, "batch_size": 10}}),
+        # fresh held-out pairs of issue 22's tenth session, second round: declared in their own commit after fresh13
+        # was scored, before the round's rule (a cheap model's range trains more of the run) was written or any of
+        # them trained; scored once with it frozen. Cheap models on small sets, runs longer than the range
+        ("fresh14 moons mlp sgd batch 20", {"data": {"name": "moons", "args": {"n_train": 1000, "noise": 0.25}},
+                                            "model": {"name": "mlp", "args": {"width": 32}},
+                                            "optim": {**SGD, "batch_size": 20}}),
+        ("fresh14 moons mlp adam batch 25", {"data": {"name": "moons", "args": {"n_train": 600, "noise": 0.35}},
+                                             "model": {"name": "mlp", "args": {"width": 64}},
+                                             "optim": {**ADAM, "batch_size": 25}}),
+        ("fresh14 blobs 6-d mlp adam batch 20", {"data": {"name": "blobs", "args": {
+            "centers": 4, "n_features": 6, "cluster_std": 2.5, "n_train": 900}},
+            "model": {"name": "mlp", "args": {"width": 32}}, "optim": {**ADAM, "batch_size": 20}}),
+        ("fresh14 sine mlp depth 3 sgd batch 16", {"data": {"name": "sine", "args": {"n_train": 700, "noise": 0.3}},
+                                                   "model": {"name": "mlp", "args": {"width": 32, "depth": 3}},
+                                                   "optim": {**SGD, "batch_size": 16}}),
+        ("fresh14 teacher-mlp regression mlp adam batch 32", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 0, "activation": "tanh", "noise": 0.3, "n_train": 1200}},
+            "model": {"name": "mlp", "args": {"width": 32}}, "optim": {**ADAM, "batch_size": 32}}),
+        ("fresh14 linear-teacher regression mlp adam batch 16", {"data": {"name": "linear-teacher", "args": {
+            "d": 25, "n_train": 900, "noise": 0.8}}, "model": {"name": "mlp", "args": {"width": 16}},
+            "optim": {**ADAM, "batch_size": 16}}),
+        ("fresh14 teacher-mlp mlp sgd batch 16", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 5, "activation": "relu", "noise": 0.1, "n_train": 1200}},
+            "model": {"name": "mlp", "args": {"width": 48}}, "optim": {**SGD, "batch_size": 16}}),
+        ("fresh14 digits mlp width 48 sgd batch 25", {"data": {"name": "digits"},
+                                                      "model": {"name": "mlp", "args": {"width": 48}},
+                                                      "optim": {**SGD, "batch_size": 25}}),
     ]
 
 
@@ -337,12 +364,13 @@ PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth s
          "fresh held out (fifth session, after the amendment)", "fresh held out (sixth session)",
          "fresh held out (eighth session)", "fresh held out (eighth session, second round)",
          "fresh held out (eighth session, third round)", "fresh held out (ninth session)",
-         "fresh held out (ninth session, second round)", "fresh held out (tenth session)")
+         "fresh held out (ninth session, second round)", "fresh held out (tenth session)",
+         "fresh held out (tenth session, second round)")
 
 
 # each fresh set's name prefix and its part (the longer prefixes first: "fresh " would match them all)
-_FRESH = (("fresh13 ", 11), ("fresh12 ", 10), ("fresh11 ", 9), ("fresh10 ", 8), ("fresh9 ", 7), ("fresh8 ", 6),
-          ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3), ("fresh ", 2))
+_FRESH = (("fresh14 ", 12), ("fresh13 ", 11), ("fresh12 ", 10), ("fresh11 ", 9), ("fresh10 ", 8), ("fresh9 ", 7),
+          ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3), ("fresh ", 2))
 
 
 def part(name: str) -> str:
