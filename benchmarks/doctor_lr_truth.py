@@ -478,10 +478,11 @@ def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -
     """``lr_range.first_pass`` at one doctor seed, cached in ``<pair>.range.json`` (``.pruned.json`` if ``prune``)."""
     path = CACHE / f"{name.replace(' ', '_')}.{'pruned' if prune else 'range'}.json"
     have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    seeds = lengths(name, over)[3]
-    if str(seed) not in have or len(have[str(seed)]["losses"]) != seeds:
-        # none stored, or one from an earlier rule for the range's seeds (``lr_range.range_seeds``): its refinement
-        # added seeds after the old first pass's, so it goes too
+    steps, _, _, seeds = lengths(name, over)
+    old = have.get(str(seed))
+    if old is None or len(old["losses"]) != seeds or old.get("steps", steps) != steps:
+        # none stored, or one from an earlier rule for the range's seeds or steps (``lr_range.range_seeds``,
+        # ``range_steps``; the third session's ranges did not record their steps): its refinement goes too
         _forget_refinement(name, f"pruned:{seed}" if prune else str(seed))
         t0 = time.process_time()
         c = lr_range.first_pass(Context(spec_of(over, seed), "default"), prune=prune)

@@ -56,9 +56,16 @@ def test_cheap_models_train_as_many_seeds_as_cost_the_budgets_seeds_of_a_costlie
     assert lr_range.range_seeds(_ctx(1000, _mlp(32), "quick"), 30) == BUDGETS["quick"].lr_seeds  # not in quick
 
 
+def test_cheap_models_train_more_of_the_run() -> None:
+    b = BUDGETS["default"]
+    assert lr_range.range_steps(_ctx(100, _mlp(160))) == b.lr_steps * 4  # 8000 multiply-adds: 32000 / 8000
+    assert lr_range.range_steps(_ctx(100, _mlp(20))) == b.lr_cheap_steps  # 1000: 32x, capped
+    assert lr_range.range_steps(_ctx(100, _mlp(20), "quick")) == BUDGETS["quick"].lr_steps  # not in quick
+
+
 def test_fewer_steps_for_costly_models_never_below_the_floor() -> None:
     b = BUDGETS["default"]
-    small = nn.Sequential(nn.Linear(40, 256), nn.ReLU(), nn.Linear(256, 10))  # ≈ 13k multiply-adds
+    small = _mlp(700)  # 35k multiply-adds: above lr_cheap_macs, below lr_macs
     wide = nn.Sequential(nn.Linear(40, 2400), nn.ReLU(), nn.Linear(2400, 10))  # ≈ 120k
     huge = nn.Sequential(nn.Linear(40, 20000), nn.ReLU(), nn.Linear(20000, 10))  # ≈ 1M
     assert lr_range.range_steps(_ctx(100, small)) == b.lr_steps

@@ -46,9 +46,11 @@ class Budget:
     lr_eval_examples: int | None = None  # training examples the range's final loss is read on (None: all)
     # validation rows the range's seeds should see together: more seeds where the split is small (``range_seeds``)
     lr_val_examples: int | None = 400
-    # ... and more seeds for a model under this many multiply-adds per example: as many as cost what ``lr_seeds`` of
-    # one this costly would (``range_seeds``; None: no more)
+    # ... and more seeds and steps for a model under this many multiply-adds per example: as many seeds as cost what
+    # ``lr_seeds`` of one this costly would (``range_seeds``), and ``lr_steps`` × as many times fewer multiply-adds,
+    # up to the user's run or ``lr_cheap_steps`` (``range_steps``; None: neither)
     lr_cheap_macs: int | None = 32_000
+    lr_cheap_steps: int = 2000
     # ``lr_range.refine``: more seeds near the validation minimum where the seeds disagree on it, at most this many
     # times the first pass's copies (0: never)
     lr_refine: float = 4.0

@@ -123,9 +123,18 @@ def grid(optimizer: str, per_decade: int) -> list[float]:
 def range_steps(ctx: Context) -> int:
     """The range's optimizer steps per copy: ``lr_steps``, fewer for a model whose forward pass costs more than
     ``lr_macs`` multiply-adds per example — the budget scales with the model's cost so that a conv net's range
-    costs about an MLP's — but never fewer than ``lr_min_steps`` (a shorter range favours higher rates)."""
+    costs about an MLP's — but never fewer than ``lr_min_steps`` (a shorter range favours higher rates). A model
+    cheaper than ``lr_cheap_macs`` trains more: ``lr_steps`` × ``lr_cheap_macs`` / its multiply-adds, at most
+    ``lr_cheap_steps`` (``base_spec`` stops at the user's run).
+
+    Why (tenth session, second round): where the range is the user's whole run its validation losses are what the
+    run ends at, and the suggestion needs no step down for the rest of the run — the extrapolation that missed on a
+    third of the benchmark's blind long runs. A cheap model's whole run costs seconds."""
     b = ctx.budget
-    return steps_for_cost(ctx, b.lr_steps, b.lr_min_steps)
+    steps = steps_for_cost(ctx, b.lr_steps, b.lr_min_steps)
+    if b.lr_cheap_macs is not None:
+        steps = max(steps, min(b.lr_cheap_steps, b.lr_steps * b.lr_cheap_macs // max(model_macs(ctx), 1)))
+    return steps
 
 
 def range_seeds(ctx: Context, steps: int) -> int:
