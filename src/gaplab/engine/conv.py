@@ -36,7 +36,6 @@ from gaplab.engine.convplan import (
 from gaplab.engine.flat import FlatLayout
 from gaplab.engine.fused import act_backward, activate, dense_train_grad
 from gaplab.engine.losses import data_loss_and_grad
-from gaplab.engine.memory import keep_freed_memory
 from gaplab.engine.script import scripted
 from gaplab.phases import phase
 from gaplab.spec import RunSpec
@@ -721,5 +720,4 @@ class GroupedConvNet(ConvNet):
 
 def conv_net(plan: ConvPlan, layout: FlatLayout, buffers: dict[str, torch.Tensor]) -> ConvNet:
     """The conv net of a plan: im2col + bmm for 1-D convolutions, grouped convolutions for 2-D ones."""
-    keep_freed_memory()  # a conv step's large tensors reused, not faulted in afresh: 10-25 % of a step (engine.memory)
     return (GroupedConvNet if plan.dims == 2 else ConvNet)(plan, layout, buffers)
