@@ -357,6 +357,31 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
         ("fresh14 digits mlp width 48 sgd batch 25", {"data": {"name": "digits"},
                                                       "model": {"name": "mlp", "args": {"width": 48}},
                                                       "optim": {**SGD, "batch_size": 25}}),
+        # fresh held-out pairs declared after the tenth session's rule was final (951625d), in their own commit before
+        # any of them trained: more evidence on the frozen rule, not a test of a change. Four cheap models, four above
+        # lr_cheap_macs (whose range the session did not change)
+        ("fresh15 moons mlp sgd batch 50", {"data": {"name": "moons", "args": {"n_train": 2000, "noise": 0.3}},
+                                            "model": {"name": "mlp", "args": {"width": 64}},
+                                            "optim": {**SGD, "batch_size": 50}}),
+        ("fresh15 teacher-mlp mlp adam batch 20", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 4, "activation": "tanh", "noise": 0.15, "n_train": 1500}},
+            "model": {"name": "mlp", "args": {"width": 32}}, "optim": {**ADAM, "batch_size": 20}}),
+        ("fresh15 sine mlp adam batch 16", {"data": {"name": "sine", "args": {"n_train": 400, "noise": 0.4}},
+                                            "model": {"name": "mlp", "args": {"width": 64}},
+                                            "optim": {**ADAM, "batch_size": 16}}),
+        ("fresh15 blobs 10-d mlp sgd batch 32", {"data": {"name": "blobs", "args": {
+            "centers": 6, "n_features": 10, "cluster_std": 3.5, "n_train": 1500}},
+            "model": {"name": "mlp", "args": {"width": 64}}, "optim": {**SGD, "batch_size": 32}}),
+        ("fresh15 mnist1d-2500 mlp sgd batch 50", {"data": {"name": "mnist1d", "args": {"num_samples": 2500}},
+                                                   "model": {"name": "mlp"}, "optim": {**SGD, "batch_size": 50}}),
+        ("fresh15 mnist1d-1200 mlp adam batch 40", {"data": {"name": "mnist1d", "args": {"num_samples": 1200}},
+                                                    "model": {"name": "mlp"}, "optim": {**ADAM, "batch_size": 40}}),
+        ("fresh15 digits mlp width 200 adam batch 32", {"data": {"name": "digits"},
+                                                        "model": {"name": "mlp", "args": {"width": 200}},
+                                                        "optim": {**ADAM, "batch_size": 32}}),
+        ("fresh15 teacher-mlp regression mlp sgd batch 32", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 0, "activation": "tanh", "noise": 0.2, "n_train": 1500}},
+            "model": {"name": "mlp"}, "optim": {**SGD, "batch_size": 32}}),
     ]
 
 
@@ -365,12 +390,12 @@ PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth s
          "fresh held out (eighth session)", "fresh held out (eighth session, second round)",
          "fresh held out (eighth session, third round)", "fresh held out (ninth session)",
          "fresh held out (ninth session, second round)", "fresh held out (tenth session)",
-         "fresh held out (tenth session, second round)")
+         "fresh held out (tenth session, second round)", "fresh held out (tenth session, after the rule)")
 
 
 # each fresh set's name prefix and its part (the longer prefixes first: "fresh " would match them all)
-_FRESH = (("fresh14 ", 12), ("fresh13 ", 11), ("fresh12 ", 10), ("fresh11 ", 9), ("fresh10 ", 8), ("fresh9 ", 7),
-          ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3), ("fresh ", 2))
+_FRESH = (("fresh15 ", 13), ("fresh14 ", 12), ("fresh13 ", 11), ("fresh12 ", 10), ("fresh11 ", 9), ("fresh10 ", 8),
+          ("fresh9 ", 7), ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3), ("fresh ", 2))
 
 
 def part(name: str) -> str:
