@@ -146,7 +146,7 @@ def range_seeds(ctx: Context, steps: int) -> int:
 
     Why the cheap models (tenth session): the suggestion's spread from run to run is its seeds' (each its own split
     and initialization); the benchmark's pairs above sd 0.15 were all MLPs of 1-5 thousand multiply-adds on small
-    synthetic sets, whose range with 16 seeds costs about a second, and whose spread 16 seeds brought under it."""
+    synthetic sets, whose range with 16 seeds costs seconds, and whose spread 16 seeds brought under it."""
     b = ctx.budget
     n_val = len(ctx.prepared.val_idx)
     seeds = b.lr_seeds
