@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 from collections.abc import Callable
@@ -41,8 +40,7 @@ SHORT = dict(zip(truth_bench.PARTS, ("tuning", "seen", "fresh", "fresh5", "fresh
 
 
 def stored(name: str) -> dict[str, list[float]]:
-    path = truth_bench.CACHE / f"{name.replace(' ', '_')}.at.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    return truth_bench.read_json(truth_bench.cache_file(name, "at"))
 
 
 def interpolated(t: dict[str, Any], extra: dict[str, list[float]], leave_out: float | None = None,
@@ -71,10 +69,9 @@ def load(skip: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     """The cached pairs, but those whose name starts with one of ``skip``."""
     out = {}
     for name, over in truth_bench.pairs():
-        slug = name.replace(" ", "_")
         if name.startswith(skip):
             continue
-        if not all((truth_bench.CACHE / f"{slug}.{p}.json").exists() for p in ("truth", "range")):
+        if not all(truth_bench.cache_file(name, p).exists() for p in ("truth", "range")):
             continue
         t = truth_bench.truth(name, over)
         out[name] = {"truth": t, "at": stored(name), "part": truth_bench.part(name),

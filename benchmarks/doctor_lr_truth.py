@@ -414,6 +414,21 @@ def spec_of(over: dict[str, Any], seed: int, lr: float | None = None) -> RunSpec
                                        "data": {**over["data"], "val_fraction": 0.2}}))
 
 
+def cache_file(name: str, part: str) -> Path:
+    """A pair's cache file of one kind (``truth``, ``range``, ``pruned``, ``refine``, ``at``)."""
+    return CACHE / f"{name.replace(' ', '_')}.{part}.json"
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """A cache file's contents, empty where it does not exist yet."""
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _refine_key(seed: int, prune: bool) -> str:
+    """``refined``'s key for the first pass at doctor seed ``seed`` (``prune``: the doctor's pruned range)."""
+    return f"pruned:{seed}" if prune else str(seed)
+
+
 def _cached(path: Path, make: Any) -> Any:
     if path.exists():
         return json.loads(path.read_text())
@@ -435,8 +450,7 @@ def val_losses(over: dict[str, Any], rates: list[float]) -> list[list[float]]:
 def truth(name: str, over: dict[str, Any]) -> dict[str, Any]:
     lo, hi = lr_range.GRID[over["optim"]["name"]]
     rates = [float(r) for r in np.logspace(math.log10(lo), math.log10(hi), GRID_POINTS)]
-    slug = name.replace(" ", "_")
-    return _cached(CACHE / f"{slug}.truth.json", lambda: {"rates": rates, "val_loss": val_losses(over, rates)})
+    return _cached(cache_file(name, "truth"), lambda: {"rates": rates, "val_loss": val_losses(over, rates)})
 
 
 def curves(name: str, over: dict[str, Any], prune: bool = False,
@@ -501,14 +515,14 @@ def replayed(first: dict[str, Any], rf: dict[str, Any], refines: bool) -> lr_ran
 
 def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -> dict[str, Any]:
     """``lr_range.first_pass`` at one doctor seed, cached in ``<pair>.range.json`` (``.pruned.json`` if ``prune``)."""
-    path = CACHE / f"{name.replace(' ', '_')}.{'pruned' if prune else 'range'}.json"
-    have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    path = cache_file(name, "pruned" if prune else "range")
+    have = read_json(path)
     steps, _, _, seeds = lengths(name, over)
     old = have.get(str(seed))
     if old is None or len(old["losses"]) != seeds or old.get("steps", steps) != steps:
         # none stored, or one from an earlier rule for the range's seeds or steps (``lr_range.range_seeds``,
         # ``range_steps``; the third session's ranges did not record their steps): its refinement goes too
-        _forget_refinement(name, f"pruned:{seed}" if prune else str(seed))
+        _forget_refinement(name, _refine_key(seed, prune))
         t0 = time.process_time()
         c = lr_range.first_pass(Context(spec_of(over, seed), "default"), prune=prune)
         cpu = time.process_time() - t0
@@ -537,8 +551,8 @@ def lengths(name: str, over: dict[str, Any]) -> tuple[int, int, bool, int]:
 
 def _forget_refinement(name: str, key: str) -> None:
     """Drop the stored refinement of one first pass (``refined``'s ``key``)."""
-    path = CACHE / f"{name.replace(' ', '_')}.refine.json"
-    have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    path = cache_file(name, "refine")
+    have = read_json(path)
     if have.pop(key, None) is not None:
         path.write_text(json.dumps(have))
 
@@ -548,9 +562,9 @@ def refined(name: str, over: dict[str, Any], seed: int, first: dict[str, Any], p
     """The seeds ``lr_range.refine`` adds to a first pass (fifth session), cached in ``<pair>.refine.json`` per
     doctor seed (``pruned:<seed>`` for the doctor's pruned range): the columns they trained, their losses and CPU
     (``again``: refine anew with the current code, replacing what is stored)."""
-    path = CACHE / f"{name.replace(' ', '_')}.refine.json"
-    have: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    key = f"pruned:{seed}" if prune else str(seed)
+    path = cache_file(name, "refine")
+    have = read_json(path)
+    key = _refine_key(seed, prune)
     c = _curve(first)
     cells = lr_range.pruned_near_minimum(c)
     if key in have and "unpruned" not in have[key] and not cells:
@@ -655,8 +669,8 @@ def suggestions(curve: dict[str, Any]) -> dict[str, float | None]:
 
 def at_suggestions(name: str, over: dict[str, Any], lrs: list[float]) -> dict[str, list[float]]:
     """Full training (TRUTH_SEEDS) at each suggested rate; cached per rate, so a changed rule trains only the new."""
-    path = CACHE / f"{name.replace(' ', '_')}.at.json"
-    have: dict[str, list[float]] = json.loads(path.read_text()) if path.exists() else {}
+    path = cache_file(name, "at")
+    have: dict[str, list[float]] = read_json(path)
     todo = sorted({f"{r:.6g}" for r in lrs} - set(have))
     if todo:
         for key, v in zip(todo, val_losses(over, [float(k) for k in todo]), strict=True):
@@ -671,7 +685,7 @@ def prefetch(name: str, over: dict[str, Any]) -> None:
     seed, pruned at doctor seed 0), reporting only the CPU it took."""
     t0 = time.process_time()
     truth(name, over)
-    path = CACHE / f"{name.replace(' ', '_')}.range.json"
+    path = cache_file(name, "range")
     for prune, seeds in ((False, DOCTOR_SEEDS), (True, DOCTOR_SEEDS[:1])):
         for seed in seeds:
             first_pass_cached(name, over, seed, prune)
@@ -736,8 +750,7 @@ def main() -> None:
     for i, (name, over) in enumerate(pairs()):
         if only and i not in only:
             continue
-        slug = name.replace(" ", "_")
-        if args.cached_only and not all((CACHE / f"{slug}.{part}.json").exists() for part in ("truth", "range")):
+        if args.cached_only and not all(cache_file(name, part).exists() for part in ("truth", "range")):
             continue
         rows[name] = evaluate(name, over, args.ceiling)
         print(f"done {name}", file=sys.stderr, flush=True)
