@@ -382,6 +382,29 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
         ("fresh15 teacher-mlp regression mlp sgd batch 32", {"data": {"name": "teacher-mlp", "args": {
             "classes": 0, "activation": "tanh", "noise": 0.2, "n_train": 1500}},
             "model": {"name": "mlp"}, "optim": {**SGD, "batch_size": 32}}),
+        # fresh held-out pairs of the eleventh session: declared in their own commit before any rule change was written
+        # or tried, before any of them trained. All eight are models between 10 and 32 thousand multiply-adds per
+        # example (conv nets, ResNets, mid-width MLPs), where the tenth session's one sd miss (the MNIST-1D ResNet) lies
+        # and where a change to the cheap models' seeds would act
+        ("fresh16 mnist1d-1500 resnet sgd", {"data": {"name": "mnist1d", "args": {"num_samples": 1500}},
+                                             "model": {"name": "resnet", "args": {"channels": 8, "blocks": 1}},
+                                             "optim": SGD}),
+        ("fresh16 mnist1d-3000 resnet 6x2 adam", {"data": {"name": "mnist1d", "args": {"num_samples": 3000}},
+                                                  "model": {"name": "resnet", "args": {"channels": 6, "blocks": 2}},
+                                                  "optim": ADAM}),
+        ("fresh16 digits resnet 4 adam", {"data": dg, "model": {"name": "resnet", "args": {"channels": 4, "blocks": 1}},
+                                          "optim": ADAM}),
+        ("fresh16 mnist1d-2000 cnn1d 20 sgd", {"data": {"name": "mnist1d", "args": {"num_samples": 2000}},
+                                               "model": {"name": "cnn1d", "args": {"channels": 20}}, "optim": SGD}),
+        ("fresh16 digits cnn2d 4 sgd", {"data": dg, "model": {"name": "cnn2d", "args": {"channels": 4}},
+                                        "optim": SGD}),
+        ("fresh16 digits cnn2d 6 adam", {"data": dg, "model": {"name": "cnn2d", "args": {"channels": 6}},
+                                         "optim": ADAM}),
+        ("fresh16 digits mlp width 100 adam", {"data": dg, "model": {"name": "mlp", "args": {"width": 100}},
+                                               "optim": ADAM}),
+        ("fresh16 teacher-mlp mlp width 128 adam", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 4, "noise": 0.3, "n_train": 1500}}, "model": {"name": "mlp", "args": {"width": 128}},
+            "optim": ADAM}),
     ]
 
 
@@ -390,12 +413,14 @@ PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth s
          "fresh held out (eighth session)", "fresh held out (eighth session, second round)",
          "fresh held out (eighth session, third round)", "fresh held out (ninth session)",
          "fresh held out (ninth session, second round)", "fresh held out (tenth session)",
-         "fresh held out (tenth session, second round)", "fresh held out (tenth session, after the rule)")
+         "fresh held out (tenth session, second round)", "fresh held out (tenth session, after the rule)",
+         "fresh held out (eleventh session)")
 
 
 # each fresh set's name prefix and its part (the longer prefixes first: "fresh " would match them all)
-_FRESH = (("fresh15 ", 13), ("fresh14 ", 12), ("fresh13 ", 11), ("fresh12 ", 10), ("fresh11 ", 9), ("fresh10 ", 8),
-          ("fresh9 ", 7), ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3), ("fresh ", 2))
+_FRESH = (("fresh16 ", 14), ("fresh15 ", 13), ("fresh14 ", 12), ("fresh13 ", 11), ("fresh12 ", 10), ("fresh11 ", 9),
+          ("fresh10 ", 8), ("fresh9 ", 7), ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3),
+          ("fresh ", 2))
 
 
 def part(name: str) -> str:
