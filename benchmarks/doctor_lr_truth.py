@@ -488,16 +488,16 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
     Every rule reads the full range (``prune=False``: every copy trains its whole budget, as an LR finder records
     its curve); the doctor itself prunes copies off the basin (``lr_range.PRUNE``), cached as ``<pair>.pruned.json``
     at doctor seed 0 to show that gaplab's suggestion does not change by it, and what it saves."""
-    steps, run_steps, refines, _ = lengths(name, over)
+    steps, run_steps, refines, _, floor = lengths(name, over)
     out = []
     for seed in seeds:
         first = {**first_pass_cached(name, over, seed, prune), "steps": steps, "run_steps": run_steps,
                  "adaptive": over["optim"]["name"] in lr_range.ADAPTIVE}
         rf = refined(name, over, seed, first, prune)
-        c = replayed(first, rf, refines)
+        c = replayed(first, rf, refines, floor)
         if c is None:  # the current refinement needs a training the cache lacks: refine again, and store that
             rf = refined(name, over, seed, first, prune, again=True)
-            c = replayed(first, rf, refines)
+            c = replayed(first, rf, refines, floor)
             assert c is not None, name
         out.append({**first, "refine": rf, "curve": c})
     return out
@@ -507,7 +507,7 @@ class _NotCached(Exception):
     pass
 
 
-def replayed(first: dict[str, Any], rf: dict[str, Any], refines: bool) -> lr_range.LrCurve | None:
+def replayed(first: dict[str, Any], rf: dict[str, Any], refines: bool, floor: int) -> lr_range.LrCurve | None:
     """The range as the doctor reads it: the first pass, the copies ``lr_range.unprune`` trained on, and the rounds of
     ``lr_range.refine`` as the current code plays them (``refine_rounds``), served from the stored extra seeds; None
     where a round needs a training that is not stored (the rule of refinement changed since)."""
@@ -533,7 +533,7 @@ def replayed(first: dict[str, Any], rf: dict[str, Any], refines: bool) -> lr_ran
         return np.where(tr >= 1e29, np.inf, tr), np.where(va >= 1e29, np.inf, va)
 
     try:
-        return lr_range.refine_rounds(c, BUDGETS["default"].lr_refine, train)
+        return lr_range.refine_rounds(c, BUDGETS["default"].lr_refine, train, floor)
     except _NotCached:
         return None
 
@@ -542,7 +542,7 @@ def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -
     """``lr_range.first_pass`` at one doctor seed, cached in ``<pair>.range.json`` (``.pruned.json`` if ``prune``)."""
     path = cache_file(name, "pruned" if prune else "range")
     have = read_json(path)
-    steps, _, _, seeds = lengths(name, over)
+    steps, _, _, seeds, _ = lengths(name, over)
     old = have.get(str(seed))
     if old is None or len(old["losses"]) != seeds or old.get("steps", steps) != steps:
         # none stored, or one from an earlier rule for the range's seeds or steps (``lr_range.range_seeds``,
@@ -559,18 +559,18 @@ def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -
     return dict(have[str(seed)])
 
 
-_LENGTHS: dict[str, tuple[int, int, bool, int]] = {}
+_LENGTHS: dict[str, tuple[int, int, bool, int, int]] = {}
 
 
-def lengths(name: str, over: dict[str, Any]) -> tuple[int, int, bool, int]:
+def lengths(name: str, over: dict[str, Any]) -> tuple[int, int, bool, int, int]:
     """Optimizer steps of the pair's range and of its full run (the ranges of the third session did not record them;
-    they do not depend on the seed), whether the doctor refines its range (``lr_range.refines``) and the seeds of
-    its first pass (``lr_range.range_seeds``)."""
+    they do not depend on the seed), whether the doctor refines its range (``lr_range.refines``), the seeds of
+    its first pass (``lr_range.range_seeds``) and the seeds it refines to in any case (``lr_range.refine_floor``)."""
     if name not in _LENGTHS:
         ctx = Context(spec_of(over, DOCTOR_SEEDS[0]), "default")
         _, epochs, per_epoch = lr_range.base_spec(ctx)
         _LENGTHS[name] = (epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch, lr_range.refines(ctx),
-                          lr_range.range_seeds(ctx, epochs * per_epoch))
+                          lr_range.range_seeds(ctx, epochs * per_epoch), lr_range.refine_floor(ctx))
     return _LENGTHS[name]
 
 

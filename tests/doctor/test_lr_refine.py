@@ -73,6 +73,32 @@ def test_added_seeds_decide_at_their_rates() -> None:
     assert abs(np.log10(after) + 2.0) < abs(np.log10(before) + 2.0) and abs(np.log10(after) + 2.0) < 0.1
 
 
+def test_a_floor_of_seeds_refines_where_the_halves_agree() -> None:
+    # two seeds agree on the minimum: no refinement, unless the range must have more seeds near it (a cheap model)
+    c = curve(-2.0, -2.05)
+    assert refine_window(c) is None
+    cols = refine_window(c, floor=lr_range.CHEAP_REFINED)
+    assert cols is not None and len(cols) == 2 * REFINE_HALF + 1
+    asked: list[int] = []
+
+    def train(cols: list[int], seeds: range) -> tuple[np.ndarray, np.ndarray]:
+        asked.append(len(seeds))
+        more = np.stack([bowl(-2.0) for _ in seeds])[:, cols]
+        return more - 0.05, more
+
+    r = lr_range.refine_rounds(c, BUDGETS["default"].lr_refine, train, floor=lr_range.CHEAP_REFINED)
+    assert asked == [2, 4]  # as many seeds again each round, until the floor; then the agreeing halves stop it
+    assert len(r.losses) == lr_range.CHEAP_REFINED and refine_window(r, floor=lr_range.CHEAP_REFINED) is None
+
+
+def test_the_floor_is_for_cheap_models_in_the_default_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = _tiny().spec
+    assert lr_range.refine_floor(Context(spec, "default")) == lr_range.CHEAP_REFINED
+    assert lr_range.refine_floor(Context(spec, "quick")) == 0  # quick neither refines nor knows cheap models
+    monkeypatch.setattr(lr_range, "model_macs", lambda ctx: ctx.budget.lr_cheap_macs)
+    assert lr_range.refine_floor(Context(spec, "default")) == 0
+
+
 def _tiny() -> Context:
     spec = parse_run({"data": {"name": "teacher-mlp", "args": {"n_train": 400, "n_test": 50, "classes": 3}},
                       "model": {"name": "mlp", "args": {"width": 16}},

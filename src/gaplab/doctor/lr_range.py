@@ -72,6 +72,9 @@ PRUNE_COSTLY = ((0.1, 1), (0.3, 1), (0.6, 1))
 # copies in all
 REFINE_DECADES = 0.15
 REFINE_HALF = 2
+# A model cheaper than ``Budget.lr_cheap_macs`` refines until it has at least CHEAP_REFINED seeds near its minimum,
+# whether or not its halves disagree (``refine_floor``)
+CHEAP_REFINED = 8
 
 
 @dataclass
@@ -158,6 +161,13 @@ def range_seeds(ctx: Context, steps: int) -> int:
     return seeds
 
 
+def cheap(ctx: Context) -> bool:
+    """Whether the model costs fewer than ``Budget.lr_cheap_macs`` multiply-adds per example (never in a budget
+    without that threshold)."""
+    b = ctx.budget
+    return b.lr_cheap_macs is not None and model_macs(ctx) < b.lr_cheap_macs
+
+
 def base_spec(ctx: Context) -> tuple[RunSpec, int, int]:
     """The spec every copy of the range trains (the user's at a constant rate for the range's epochs), its epochs
     and the steps per epoch."""
@@ -237,7 +247,18 @@ def refine(ctx: Context, c: LrCurve) -> LrCurve:
         tr, va = _train_copies(ctx, f"learning-rate range, {len(seeds)} more seeds ({len(specs)} models)", specs)
         return tr.reshape(len(seeds), len(cols)), va.reshape(len(seeds), len(cols))
 
-    return refine_rounds(c, ctx.budget.lr_refine, train)
+    return refine_rounds(c, ctx.budget.lr_refine, train, refine_floor(ctx))
+
+
+def refine_floor(ctx: Context) -> int:
+    """Seeds a range refines to near its minimum even where its halves agree: ``CHEAP_REFINED`` for a cheap model
+    (``cheap``), else none.
+
+    Why (eleventh session): with three or four seeds the halves are one or two seeds each, and those can agree by
+    chance on a neighbour of the basin. The MNIST-1D ResNet (16 thousand multiply-adds, 3 seeds) at one doctor seed:
+    four seeds all put the minimum at 0.1, where twelve to sixteen seeds at the other doctor seeds put it at 0.032,
+    and its suggestion's sd over the doctor seeds was 0.18. A cheap model's eight seeds at five rates cost seconds."""
+    return CHEAP_REFINED if refines(ctx) and cheap(ctx) else 0
 
 
 def refines(ctx: Context) -> bool:
@@ -246,15 +267,15 @@ def refines(ctx: Context) -> bool:
     return ctx.budget.lr_refine > 0 and range_steps(ctx) >= ctx.budget.lr_steps
 
 
-def refine_rounds(c: LrCurve, budget: float, train: Callable[[list[int], range], tuple[np.ndarray, np.ndarray]]
-                  ) -> LrCurve:
+def refine_rounds(c: LrCurve, budget: float, train: Callable[[list[int], range], tuple[np.ndarray, np.ndarray]],
+                  floor: int = 0) -> LrCurve:
     """``refine``'s rounds: ``train(cols, seeds)`` gives the (seeds, cols) training and validation losses of the
     seeds (offsets from the user's seed) at grid columns ``cols``; as many seeds again each round, at most
-    ``MAX_SEEDS`` and ``budget`` times the first pass's copies (a benchmark can replay the rounds from stored
-    trainings)."""
+    ``MAX_SEEDS`` and ``budget`` times the first pass's copies, and at least until ``floor`` seeds (``refine_window``;
+    a benchmark can replay the rounds from stored trainings)."""
     allowed = budget * len(c.losses) * len(c.rates)  # copies
     used = 0
-    while (cols := refine_window(c)) is not None:
+    while (cols := refine_window(c, floor)) is not None:
         have = len(c.losses)
         add = min(have, MAX_SEEDS - have)
         if add <= 0 or used + add * len(cols) > allowed:
@@ -312,10 +333,11 @@ def _train_copies(ctx: Context, label: str, specs: list[RunSpec]) -> tuple[np.nd
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def refine_window(c: LrCurve) -> list[int] | None:
+def refine_window(c: LrCurve, floor: int = 0) -> list[int] | None:
     """The grid columns within ``REFINE_HALF`` of the seed-mean validation minimum when the two halves of the seeds
-    put their minima, or their suggestions (``suggest``), more than ``REFINE_DECADES`` apart (None: they agree, or
-    there is no interior minimum that lowered the loss, which more seeds would not change).
+    put their minima, or their suggestions (``suggest``), more than ``REFINE_DECADES`` apart, or while the range has
+    fewer than ``floor`` seeds there (None: they agree, or there is no interior minimum that lowered the loss, which
+    more seeds would not change).
 
     Why the suggestions too (tenth session): on long runs the suggestion steps down by the range's overfitting at the
     minimum, and on a small validation split that gap is noisy from seed to seed (two seeds of a moons or teacher
@@ -323,11 +345,14 @@ def refine_window(c: LrCurve) -> list[int] | None:
     i = int(np.nanargmin(_log_mean(c.val_losses, c.init_loss)))
     if i in (0, len(c.rates) - 1) or np.nanmean(np.minimum(c.val_losses[:, i], 1e30)) >= 0.9 * c.init_loss:
         return None
+    window = list(range(max(0, i - REFINE_HALF), min(len(c.rates), i + REFINE_HALF + 1)))
+    if np.count_nonzero(~np.isnan(c.val_losses[:, i])) < floor:  # seeds trained at the minimum
+        return window
     logr = np.log10(c.rates)
     apart = [_vertex(logr, y) for y in (_log_mean(g, c.init_loss) for g in _halves(c.val_losses))]
     if abs(apart[0] - apart[1]) <= REFINE_DECADES and not _suggestions_apart(c):
         return None
-    return list(range(max(0, i - REFINE_HALF), min(len(c.rates), i + REFINE_HALF + 1)))
+    return window
 
 
 def _suggestions_apart(c: LrCurve) -> bool:
