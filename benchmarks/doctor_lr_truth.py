@@ -405,6 +405,31 @@ def pairs() -> list[tuple[str, dict[str, Any]]]:
         ("fresh16 teacher-mlp mlp width 128 adam", {"data": {"name": "teacher-mlp", "args": {
             "classes": 4, "noise": 0.3, "n_train": 1500}}, "model": {"name": "mlp", "args": {"width": 128}},
             "optim": ADAM}),
+        # fresh held-out pairs of the eleventh session's second round: declared in their own commit after fresh16 was
+        # scored, before any second-round rule was written or tried and before any of them trained. A spread of costs:
+        # three conv nets (two of them ResNets), an MNIST-1D MLP above the cheap threshold, four cheap MLPs
+        ("fresh17 digits resnet 6 sgd", {"data": dg, "model": {"name": "resnet", "args": {"channels": 6, "blocks": 1}},
+                                         "optim": SGD}),
+        ("fresh17 mnist1d-2500 resnet adam batch 50", {
+            "data": {"name": "mnist1d", "args": {"num_samples": 2500}},
+            "model": {"name": "resnet", "args": {"channels": 8, "blocks": 1}}, "optim": {**ADAM, "batch_size": 50}}),
+        ("fresh17 digits cnn2d 5 adam batch 20", {"data": dg, "model": {"name": "cnn2d", "args": {"channels": 5}},
+                                                  "optim": {**ADAM, "batch_size": 20}}),
+        ("fresh17 mnist1d-1800 mlp width 128 adam batch 32", {
+            "data": {"name": "mnist1d", "args": {"num_samples": 1800}},
+            "model": {"name": "mlp", "args": {"width": 128}}, "optim": {**ADAM, "batch_size": 32}}),
+        ("fresh17 moons mlp depth 3 sgd batch 25", {"data": {"name": "moons", "args": {"n_train": 800, "noise": 0.25}},
+                                                    "model": {"name": "mlp", "args": {"width": 32, "depth": 3}},
+                                                    "optim": {**SGD, "batch_size": 25}}),
+        ("fresh17 teacher-mlp regression mlp width 96 adam batch 25", {"data": {"name": "teacher-mlp", "args": {
+            "classes": 0, "activation": "tanh", "noise": 0.25, "n_train": 1200}},
+            "model": {"name": "mlp", "args": {"width": 96}}, "optim": {**ADAM, "batch_size": 25}}),
+        ("fresh17 blobs 7-d mlp width 48 sgd batch 16", {"data": {"name": "blobs", "args": {
+            "centers": 5, "n_features": 7, "cluster_std": 3.0, "n_train": 1000}},
+            "model": {"name": "mlp", "args": {"width": 48}}, "optim": {**SGD, "batch_size": 16}}),
+        ("fresh17 breast-cancer csv mlp width 32 adam batch 16", {
+            "data": {"name": "file", "path": _table("breast_cancer")},
+            "model": {"name": "mlp", "args": {"width": 32}}, "optim": {**ADAM, "batch_size": 16}}),
     ]
 
 
@@ -414,13 +439,13 @@ PARTS = ("tuning", "held out (seen)", "fresh held out", "fresh held out (fifth s
          "fresh held out (eighth session, third round)", "fresh held out (ninth session)",
          "fresh held out (ninth session, second round)", "fresh held out (tenth session)",
          "fresh held out (tenth session, second round)", "fresh held out (tenth session, after the rule)",
-         "fresh held out (eleventh session)")
+         "fresh held out (eleventh session)", "fresh held out (eleventh session, second round)")
 
 
 # each fresh set's name prefix and its part (the longer prefixes first: "fresh " would match them all)
-_FRESH = (("fresh16 ", 14), ("fresh15 ", 13), ("fresh14 ", 12), ("fresh13 ", 11), ("fresh12 ", 10), ("fresh11 ", 9),
-          ("fresh10 ", 8), ("fresh9 ", 7), ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4), ("fresh5 ", 3),
-          ("fresh ", 2))
+_FRESH = (("fresh17 ", 15), ("fresh16 ", 14), ("fresh15 ", 13), ("fresh14 ", 12), ("fresh13 ", 11), ("fresh12 ", 10),
+          ("fresh11 ", 9), ("fresh10 ", 8), ("fresh9 ", 7), ("fresh8 ", 6), ("fresh7 ", 5), ("fresh6 ", 4),
+          ("fresh5 ", 3), ("fresh ", 2))
 
 
 def part(name: str) -> str:
