@@ -36,7 +36,7 @@ Rule = Callable[[lr_range.LrCurve], "float | None"]
 # column heads for ``doctor_lr_truth.PARTS``
 SHORT = dict(zip(truth_bench.PARTS, ("tuning", "seen", "fresh", "fresh5", "fresh6", "fresh7", "fresh8",
                                       "fresh9", "fresh10", "fresh11", "fresh12", "fresh13",
-                                      "fresh14", "fresh15", "fresh16", "fresh17"), strict=True))
+                                      "fresh14", "fresh15", "fresh16", "fresh17", "fresh18"), strict=True))
 
 
 def stored(name: str) -> dict[str, list[float]]:
@@ -300,14 +300,14 @@ def score(pairs: dict[str, dict[str, Any]], rule: Rule, truths: dict[str, Callab
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip", action="append", default=None,
-                    help="leave out pairs whose name starts with this (default: 'fresh17 ', the blind part of the rule "
+                    help="leave out pairs whose name starts with this (default: 'fresh18 ', the blind part of the rule "
                          "this screening chose; it is scored by doctor_lr_truth.py only)")
     ap.add_argument("--second-round", action="store_true",
                     help="only the second round's candidates, against the eighth session's rule")
     ap.add_argument("--ninth-round", action="store_true",
                     help="only the ninth session's candidates (Adam's step), against the eighth session's final rule")
     args = ap.parse_args()
-    pairs = load(tuple(args.skip or ["fresh17 "]))
+    pairs = load(tuple(args.skip or ["fresh18 "]))
     if args.ninth_round:
         table(pairs, ninth_round_rules(), eighth_final, "the eighth session's final rule")
         return
