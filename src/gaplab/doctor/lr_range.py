@@ -252,13 +252,8 @@ def refine(ctx: Context, c: LrCurve) -> LrCurve:
 
 def refine_floor(ctx: Context) -> int:
     """Seeds a range refines to near its minimum even where its halves agree: ``CHEAP_REFINED`` for a cheap model
-    (``cheap``), else none.
-
-    Why (eleventh session): with three or four seeds the halves are one or two seeds each, and those can agree by
-    chance on a neighbour of the basin. The MNIST-1D ResNet (16 thousand multiply-adds, 3 seeds) at one doctor seed:
-    four seeds all put the minimum at 0.1, where twelve to sixteen seeds at the other doctor seeds put it at 0.032,
-    and its suggestion's sd over the doctor seeds was 0.18. The cost: the five rates' extra seeds train as long as
-    the range, 21 s more CPU on that ResNet (16 → 37 s), seconds on a cheap MLP."""
+    (``cheap``), else none. Why: with three or four seeds each half is one or two seeds, which can agree by chance on
+    a neighbour of the basin (the measurements and the cost: docs/doctor-truth.md, "Eleventh session")."""
     return CHEAP_REFINED if refines(ctx) and cheap(ctx) else 0
 
 
