@@ -33,10 +33,6 @@ import doctor_lr_truth as truth_bench  # noqa: E402
 from gaplab.doctor import lr_range  # noqa: E402
 
 Rule = Callable[[lr_range.LrCurve], "float | None"]
-# column heads for ``doctor_lr_truth.PARTS``
-SHORT = dict(zip(truth_bench.PARTS, ("tuning", "seen", "fresh", "fresh5", "fresh6", "fresh7", "fresh8",
-                                      "fresh9", "fresh10", "fresh11", "fresh12", "fresh13",
-                                      "fresh14", "fresh15", "fresh16", "fresh17", "fresh18"), strict=True))
 
 
 def stored(name: str) -> dict[str, list[float]]:
@@ -267,7 +263,8 @@ def table(pairs: dict[str, dict[str, Any]], candidates: dict[str, Rule], base: R
         print(f"\ninterpolated truth ({label}), hits within 5 % at doctor seed 0 per part, all; mean over "
               f"{len(truth_bench.DOCTOR_SEEDS)} doctor seeds; pairs with sd(log10) > 0.15; hits gained / lost against "
               f"{base_name}; geometric mean of loss / best\n")
-        print("| rule | " + " | ".join(SHORT[p] for p in parts) + " | all | mean | sd > 0.15 | + / − | geo |")
+        heads = " | ".join(truth_bench.SHORT[p] for p in parts)
+        print(f"| rule | {heads} | all | mean | sd > 0.15 | + / − | geo |")
         print("|---|" + "---|" * (len(parts) + 5))
         for rule_name, rule in candidates.items():
             r = score(pairs, rule, truths)
@@ -300,14 +297,14 @@ def score(pairs: dict[str, dict[str, Any]], rule: Rule, truths: dict[str, Callab
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--skip", action="append", default=None,
-                    help="leave out pairs whose name starts with this (default: 'fresh18 ', the blind part of the rule "
-                         "this screening chose; it is scored by doctor_lr_truth.py only)")
+                    help=f"leave out pairs whose name starts with this (default: {truth_bench.NEWEST!r}, the newest "
+                         "blind part; it is scored by doctor_lr_truth.py only)")
     ap.add_argument("--second-round", action="store_true",
                     help="only the second round's candidates, against the eighth session's rule")
     ap.add_argument("--ninth-round", action="store_true",
                     help="only the ninth session's candidates (Adam's step), against the eighth session's final rule")
     args = ap.parse_args()
-    pairs = load(tuple(args.skip or ["fresh18 "]))
+    pairs = load(tuple(args.skip or [truth_bench.NEWEST]))
     if args.ninth_round:
         table(pairs, ninth_round_rules(), eighth_final, "the eighth session's final rule")
         return

@@ -473,6 +473,12 @@ _FRESH = (("fresh18 ", 16), ("fresh17 ", 15), ("fresh16 ", 14), ("fresh15 ", 13)
           ("fresh6 ", 4), ("fresh5 ", 3), ("fresh ", 2))
 
 
+# each part's short name, for column heads (the fresh parts' name prefixes), and the newest fresh part's prefix: the
+# blind part a screening leaves out by default
+SHORT = {PARTS[0]: "tuning", PARTS[1]: "seen", **{PARTS[i]: prefix.strip() for prefix, i in _FRESH}}
+NEWEST = _FRESH[0][0]
+
+
 def part(name: str) -> str:
     """The tuning part (MNIST-1D: looked at while choosing the rule), the held-out pairs of issue 22's second and
     third sessions (their counts were seen while choosing; not blind), the fourth session's fresh held-out pairs
