@@ -57,7 +57,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -544,16 +544,16 @@ def curves(name: str, over: dict[str, Any], prune: bool = False,
     Every rule reads the full range (``prune=False``: every copy trains its whole budget, as an LR finder records
     its curve); the doctor itself prunes copies off the basin (``lr_range.PRUNE``), cached as ``<pair>.pruned.json``
     at doctor seed 0 to show that gaplab's suggestion does not change by it, and what it saves."""
-    steps, run_steps, refines, _, floor = lengths(name, over)
+    ln = lengths(name, over)
     out = []
     for seed in seeds:
-        first = {**first_pass_cached(name, over, seed, prune), "steps": steps, "run_steps": run_steps,
+        first = {**first_pass_cached(name, over, seed, prune), "steps": ln.steps, "run_steps": ln.run_steps,
                  "adaptive": over["optim"]["name"] in lr_range.ADAPTIVE}
         rf = refined(name, over, seed, first, prune)
-        c = replayed(first, rf, refines, floor)
+        c = replayed(first, rf, ln.refines, ln.floor)
         if c is None:  # the current refinement needs a training the cache lacks: refine again, and store that
             rf = refined(name, over, seed, first, prune, again=True)
-            c = replayed(first, rf, refines, floor)
+            c = replayed(first, rf, ln.refines, ln.floor)
             assert c is not None, name
         out.append({**first, "refine": rf, "curve": c})
     return out
@@ -598,9 +598,9 @@ def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -
     """``lr_range.first_pass`` at one doctor seed, cached in ``<pair>.range.json`` (``.pruned.json`` if ``prune``)."""
     path = cache_file(name, "pruned" if prune else "range")
     have = read_json(path)
-    steps, _, _, seeds, _ = lengths(name, over)
+    ln = lengths(name, over)
     old = have.get(str(seed))
-    if old is None or len(old["losses"]) != seeds or old.get("steps", steps) != steps:
+    if old is None or len(old["losses"]) != ln.seeds or old.get("steps", ln.steps) != ln.steps:
         # none stored, or one from an earlier rule for the range's seeds or steps (``lr_range.range_seeds``,
         # ``range_steps``; the third session's ranges did not record their steps): its refinement goes too
         _forget_refinement(name, _refine_key(seed, prune))
@@ -615,18 +615,26 @@ def first_pass_cached(name: str, over: dict[str, Any], seed: int, prune: bool) -
     return dict(have[str(seed)])
 
 
-_LENGTHS: dict[str, tuple[int, int, bool, int, int]] = {}
+class Lengths(NamedTuple):
+    """What a pair's range is, the same at every doctor seed."""
+
+    steps: int  # optimizer steps of the range
+    run_steps: int  # ... and of the user's full run
+    refines: bool  # whether the doctor refines the range (``lr_range.refines``)
+    seeds: int  # seeds of its first pass (``lr_range.range_seeds``)
+    floor: int  # seeds it refines to in any case (``lr_range.refine_floor``)
 
 
-def lengths(name: str, over: dict[str, Any]) -> tuple[int, int, bool, int, int]:
-    """Optimizer steps of the pair's range and of its full run (the ranges of the third session did not record them;
-    they do not depend on the seed), whether the doctor refines its range (``lr_range.refines``), the seeds of
-    its first pass (``lr_range.range_seeds``) and the seeds it refines to in any case (``lr_range.refine_floor``)."""
+_LENGTHS: dict[str, Lengths] = {}
+
+
+def lengths(name: str, over: dict[str, Any]) -> Lengths:
+    """The pair's ``Lengths`` (the ranges of the third session did not record their steps)."""
     if name not in _LENGTHS:
         ctx = Context(spec_of(over, DOCTOR_SEEDS[0]), "default")
         _, epochs, per_epoch = lr_range.base_spec(ctx)
-        _LENGTHS[name] = (epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch, lr_range.refines(ctx),
-                          lr_range.range_seeds(ctx, epochs * per_epoch), lr_range.refine_floor(ctx))
+        _LENGTHS[name] = Lengths(epochs * per_epoch, ctx.val_spec.optim.epochs * per_epoch, lr_range.refines(ctx),
+                                 lr_range.range_seeds(ctx, epochs * per_epoch), lr_range.refine_floor(ctx))
     return _LENGTHS[name]
 
 
